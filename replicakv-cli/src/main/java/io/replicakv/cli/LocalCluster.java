@@ -1,0 +1,75 @@
+package io.replicakv.cli;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The local cluster that {@code up} starts and {@code down} stops: one folder per node under
+ * {@code .replicakv/} in the working directory, holding the node's data, its log file, its pid and
+ * its ports.
+ */
+final class LocalCluster {
+  static final Path ROOT = Path.of(".replicakv");
+
+  record NodeInfo(String name, Path folder, long pid, int port, int httpPort) {}
+
+  static Path nodeFolder(String name) {
+    return ROOT.resolve(name);
+  }
+
+  static List<NodeInfo> nodes() throws IOException {
+    List<NodeInfo> out = new ArrayList<>();
+    if (!Files.isDirectory(ROOT)) {
+      return out;
+    }
+    try (var dirs = Files.list(ROOT)) {
+      for (Path folder : dirs.sorted().toList()) {
+        Path pidFile = folder.resolve("pid");
+        Path portsFile = folder.resolve("ports");
+        if (Files.isRegularFile(pidFile) && Files.isRegularFile(portsFile)) {
+          long pid = Long.parseLong(Files.readString(pidFile).trim());
+          String[] ports = Files.readString(portsFile).trim().split("\\s+");
+          out.add(new NodeInfo(folder.getFileName().toString(), folder, pid,
+              Integer.parseInt(ports[0]), Integer.parseInt(ports[1])));
+        }
+      }
+    }
+    return out;
+  }
+
+  static boolean alive(long pid) {
+    Optional<ProcessHandle> p = ProcessHandle.of(pid);
+    return p.isPresent() && p.get().isAlive();
+  }
+
+  /** True when the node answers PING on its RESP port. */
+  static boolean answersPing(int port) {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+      s.setSoTimeout(500);
+      s.getOutputStream().write("PING\r\n".getBytes(StandardCharsets.US_ASCII));
+      byte[] buf = new byte[7];
+      int n = s.getInputStream().read(buf);
+      return n > 0 && new String(buf, 0, n, StandardCharsets.US_ASCII).startsWith("+PONG");
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  static boolean portFree(int port) {
+    try (java.net.ServerSocket s = new java.net.ServerSocket()) {
+      s.setReuseAddress(true);
+      s.bind(new InetSocketAddress("127.0.0.1", port));
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+}

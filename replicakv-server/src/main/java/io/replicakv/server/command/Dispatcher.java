@@ -1,0 +1,93 @@
+package io.replicakv.server.command;
+
+import io.replicakv.net.resp.Reply;
+import io.replicakv.net.resp.RespRequest;
+import io.replicakv.storage.log.FsyncPolicy;
+import java.nio.charset.StandardCharsets;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one request: lookup, arity, the write gates (disk refusing writes, maxmemory), the
+ * handler, and the per-command metrics. Never throws: every failure becomes an error reply and the
+ * connection carries on.
+ */
+public final class Dispatcher {
+  private static final Logger log = LoggerFactory.getLogger(Dispatcher.class);
+
+  private final Node node;
+  private final boolean replyAfterFsync;
+
+  public Dispatcher(Node node, FsyncPolicy fsync) {
+    this.node = node;
+    this.replyAfterFsync = fsync == FsyncPolicy.ALWAYS;
+  }
+
+  public static CommandTable allCommands() {
+    CommandTable t = new CommandTable();
+    ServerCommands.register(t);
+    StringCommands.register(t);
+    KeyCommands.register(t);
+    HashCommands.register(t);
+    SetCommands.register(t);
+    return t;
+  }
+
+  public Reply execute(Session session, RespRequest request) {
+    node.metrics.commandsProcessed++;
+    session.commandsProcessed++;
+    session.lastCommandMillis = node.now();
+    Command c = node.commands.find(request.arg(0));
+    if (c == null) {
+      return Reply.error(unknownCommand(request));
+    }
+    session.lastCommand = c.name();
+    if (!c.arityOk(request.argc())) {
+      return Reply.error("ERR wrong number of arguments for '" + c.name() + "' command");
+    }
+    if (c.isWrite() && node.engine.failure() != null) {
+      return Reply.error(node.misconf());
+    }
+    if (c.denyOom() && node.overMaxmemory()) {
+      node.metrics.oomRejections++;
+      return Reply.error(CommandError.OOM);
+    }
+    long startNanos = System.nanoTime();
+    long sequenceBefore = node.engine.lastSequence();
+    Reply reply;
+    boolean failed = false;
+    try {
+      reply = c.handler().run(node, session, request);
+    } catch (CommandError e) {
+      reply = Reply.error(e.getMessage());
+      failed = true;
+    } catch (RuntimeException e) {
+      log.error("command {} failed", c.name(), e);
+      reply = Reply.error("ERR internal error in '" + c.name() + "': " + e.getClass().getSimpleName());
+      failed = true;
+    }
+    if (replyAfterFsync) {
+      long sequenceAfter = node.engine.lastSequence();
+      if (sequenceAfter != sequenceBefore) {
+        session.awaitSequence = sequenceAfter;
+      }
+    }
+    node.metrics.command(c.name()).record((System.nanoTime() - startNanos) / 1000, failed);
+    return reply;
+  }
+
+  /** Redis's text: the name and the first arguments, each cut to 128 bytes. */
+  static String unknownCommand(RespRequest request) {
+    StringBuilder b = new StringBuilder("ERR unknown command '");
+    b.append(cut(request.arg(0))).append("', with args beginning with: ");
+    for (int i = 1; i < request.argc() && b.length() < 256; i++) {
+      b.append('\'').append(cut(request.arg(i))).append("' ");
+    }
+    return b.toString();
+  }
+
+  private static String cut(byte[] arg) {
+    String s = new String(arg, 0, Math.min(arg.length, 128), StandardCharsets.UTF_8);
+    return s.replace('\r', ' ').replace('\n', ' ');
+  }
+}

@@ -1,0 +1,67 @@
+package io.replicakv.server.command;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+
+/**
+ * One client connection's state. Owned by the node loop; nothing here is shared between threads
+ * except through the loop.
+ */
+public final class Session {
+  public final long id;
+  public final Channel channel;
+  public final long createdMillis;
+  public int keyspace;
+  public int protocol = 2;
+  public String name = "";
+  public String libraryName = "";
+  public String libraryVersion = "";
+  public long lastCommandMillis;
+  public String lastCommand = "NULL";
+  public long commandsProcessed;
+  /** Replies encoded in this read batch, not yet handed to the channel. */
+  public ByteBuf pending;
+  /** Under fsync=always, the log sequence that must be durable before {@link #pending} may go out. */
+  public long awaitSequence;
+  public boolean waitingForDisk;
+  public boolean closeAfterReply;
+
+  public Session(long id, Channel channel, long createdMillis) {
+    this.id = id;
+    this.channel = channel;
+    this.createdMillis = createdMillis;
+    this.lastCommandMillis = createdMillis;
+  }
+
+  public String address() {
+    return format(channel == null ? null : channel.remoteAddress());
+  }
+
+  public String localAddress() {
+    return format(channel == null ? null : channel.localAddress());
+  }
+
+  private static String format(SocketAddress a) {
+    if (a instanceof InetSocketAddress inet) {
+      return inet.getAddress().getHostAddress() + ":" + inet.getPort();
+    }
+    return String.valueOf(a);
+  }
+
+  /** The CLIENT LIST / CLIENT INFO line for this client. */
+  public String describe(long nowMillis) {
+    return "id=" + id
+        + " addr=" + address()
+        + " laddr=" + localAddress()
+        + " name=" + name
+        + " age=" + (nowMillis - createdMillis) / 1000
+        + " idle=" + (nowMillis - lastCommandMillis) / 1000
+        + " db=" + keyspace
+        + " cmd=" + lastCommand.toLowerCase(java.util.Locale.ROOT)
+        + " resp=" + protocol
+        + " lib-name=" + libraryName
+        + " lib-ver=" + libraryVersion;
+  }
+}

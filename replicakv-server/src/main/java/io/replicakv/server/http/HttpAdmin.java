@@ -1,0 +1,156 @@
+package io.replicakv.server.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.replicakv.server.command.Info;
+import io.replicakv.server.command.Node;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The HTTP front end: {@code /health}, {@code /metrics} (Prometheus text) and {@code /admin/info}
+ * (JSON). It runs on its own thread and reads node state by running the rendering on the node
+ * loop, so it never races the commands.
+ */
+public final class HttpAdmin implements AutoCloseable {
+  /** Largest HTTP request body accepted; admin requests are small. */
+  static final int MAX_REQUEST_BYTES = 64 * 1024;
+
+  private final Node node;
+  private final EventLoop nodeLoop;
+  private final EventLoopGroup group;
+  private Channel channel;
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  public HttpAdmin(Node node, EventLoop nodeLoop) {
+    this.node = node;
+    this.nodeLoop = nodeLoop;
+    this.group = new MultiThreadIoEventLoopGroup(1, r -> {
+      Thread t = new Thread(r, "replicakv-http");
+      t.setDaemon(true);
+      return t;
+    }, NioIoHandler.newFactory());
+  }
+
+  public void start(String bind, int port) throws IOException {
+    ServerBootstrap b = new ServerBootstrap()
+        .group(group)
+        .channel(NioServerSocketChannel.class)
+        .childHandler(new ChannelInitializer<SocketChannel>() {
+          @Override
+          protected void initChannel(SocketChannel ch) {
+            ch.pipeline()
+                .addLast(new HttpServerCodec())
+                .addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES))
+                .addLast(new Handler());
+          }
+        });
+    try {
+      channel = b.bind(new InetSocketAddress(bind, port)).sync().channel();
+    } catch (Exception e) {
+      group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      throw new IOException("cannot listen for HTTP on " + bind + ":" + port + ": " + e.getMessage(), e);
+    }
+  }
+
+  public int port() {
+    return ((InetSocketAddress) channel.localAddress()).getPort();
+  }
+
+  @Override
+  public void close() {
+    if (channel != null) {
+      channel.close().syncUninterruptibly();
+    }
+    group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+  }
+
+  private final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
+    @Override
+    protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+      String path = new QueryStringDecoder(request.uri()).path();
+      switch (path) {
+        case "/health" -> nodeLoop.execute(() -> respond(ctx, HttpResponseStatus.OK, "application/json",
+            node.engine.failure() == null
+                ? "{\"status\":\"ok\"}\n"
+                : "{\"status\":\"degraded\",\"reason\":" + quote(node.misconf()) + "}\n"));
+        case "/metrics" -> nodeLoop.execute(() -> respond(ctx, HttpResponseStatus.OK,
+            "text/plain; version=0.0.4; charset=utf-8", Prometheus.render(node)));
+        case "/admin/info" -> nodeLoop.execute(() -> respond(ctx, HttpResponseStatus.OK,
+            "application/json", infoJson()));
+        default -> respond(ctx, HttpResponseStatus.NOT_FOUND, "application/json",
+            "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\"]}\n");
+      }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+      ctx.close();
+    }
+  }
+
+  private static String quote(String s) {
+    try {
+      return JSON.writeValueAsString(s);
+    } catch (IOException e) {
+      return "\"\"";
+    }
+  }
+
+  /** INFO's sections as JSON objects: {"server": {"tcp_port": "6379", ...}, ...}. */
+  private String infoJson() {
+    String text = Info.render(node, List.of("everything"));
+    Map<String, Map<String, String>> out = new LinkedHashMap<>();
+    Map<String, String> section = null;
+    for (String line : text.split("\r\n")) {
+      if (line.startsWith("# ")) {
+        section = new LinkedHashMap<>();
+        out.put(line.substring(2).toLowerCase(java.util.Locale.ROOT), section);
+      } else if (!line.isEmpty() && section != null) {
+        int colon = line.indexOf(':');
+        if (colon > 0) {
+          section.put(line.substring(0, colon), line.substring(colon + 1));
+        }
+      }
+    }
+    try {
+      return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(out) + "\n";
+    } catch (IOException e) {
+      return "{}";
+    }
+  }
+
+  private static void respond(ChannelHandlerContext ctx, HttpResponseStatus status, String type, String body) {
+    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
+        Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
+    response.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
+    response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes());
+    ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+  }
+}

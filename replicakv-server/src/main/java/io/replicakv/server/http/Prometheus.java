@@ -1,0 +1,96 @@
+package io.replicakv.server.http;
+
+import io.replicakv.server.command.Node;
+import io.replicakv.server.metrics.Metrics;
+import io.replicakv.storage.data.MemoryState;
+import io.replicakv.storage.log.LogMetrics;
+import io.replicakv.storage.snapshot.SnapshotInfo;
+import java.util.Locale;
+import java.util.Map;
+
+/** Renders the node's metrics in the Prometheus text format (version 0.0.4). */
+final class Prometheus {
+  private Prometheus() {}
+
+  private static final double[] BUCKET_SECONDS = {
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+    0.1, 0.25, 1.0
+  };
+
+  static String render(Node n) {
+    StringBuilder b = new StringBuilder(8192);
+    Metrics m = n.metrics;
+    head(b, "replicakv_commands_total", "counter", "Commands run, by command.");
+    for (Map.Entry<String, Metrics.CommandStats> e : m.commands.entrySet()) {
+      b.append("replicakv_commands_total{command=\"").append(e.getKey()).append("\"} ").append(e.getValue().calls).append('\n');
+    }
+    head(b, "replicakv_command_errors_total", "counter", "Commands that answered with an error, by command.");
+    for (Map.Entry<String, Metrics.CommandStats> e : m.commands.entrySet()) {
+      b.append("replicakv_command_errors_total{command=\"").append(e.getKey()).append("\"} ").append(e.getValue().errors).append('\n');
+    }
+    head(b, "replicakv_command_duration_seconds", "histogram", "Time to run a command on the node loop, by command.");
+    for (Map.Entry<String, Metrics.CommandStats> e : m.commands.entrySet()) {
+      Metrics.CommandStats c = e.getValue();
+      long cumulative = 0;
+      for (int i = 0; i < BUCKET_SECONDS.length; i++) {
+        cumulative += c.buckets[i];
+        b.append("replicakv_command_duration_seconds_bucket{command=\"").append(e.getKey())
+            .append("\",le=\"").append(BUCKET_SECONDS[i]).append("\"} ").append(cumulative).append('\n');
+      }
+      b.append("replicakv_command_duration_seconds_bucket{command=\"").append(e.getKey()).append("\",le=\"+Inf\"} ").append(c.calls).append('\n');
+      b.append("replicakv_command_duration_seconds_sum{command=\"").append(e.getKey()).append("\"} ").append(c.totalMicros / 1e6).append('\n');
+      b.append("replicakv_command_duration_seconds_count{command=\"").append(e.getKey()).append("\"} ").append(c.calls).append('\n');
+    }
+    gauge(b, "replicakv_connected_clients", "Connected RESP clients.", n.sessions.size());
+    counter(b, "replicakv_connections_received_total", "Connections accepted.", m.connectionsReceived);
+    counter(b, "replicakv_connections_rejected_total", "Connections refused at maxclients.", m.connectionsRejected);
+    counter(b, "replicakv_protocol_errors_total", "Connections closed for invalid RESP.", m.protocolErrors);
+    counter(b, "replicakv_output_limit_disconnects_total", "Clients disconnected at client-output-buffer-limit.", m.outputLimitDisconnects);
+    counter(b, "replicakv_oom_rejections_total", "Writes refused past maxmemory.", m.oomRejections);
+    counter(b, "replicakv_expired_keys_total", "Keys deleted because their expiry passed.", m.expiredKeys);
+    MemoryState state = n.state();
+    gauge(b, "replicakv_memory_used_bytes", "Estimated memory of the data.", state.usedMemoryBytes());
+    gauge(b, "replicakv_memory_max_bytes", "maxmemory (0 = no limit).", n.config.getLong("maxmemory"));
+    Runtime rt = Runtime.getRuntime();
+    gauge(b, "replicakv_jvm_heap_used_bytes", "JVM heap in use.", rt.totalMemory() - rt.freeMemory());
+    head(b, "replicakv_keys", "gauge", "Keys per keyspace.");
+    for (int ks = 0; ks < state.keyspaceCount(); ks++) {
+      if (state.size(ks) > 0) {
+        b.append("replicakv_keys{keyspace=\"").append(ks).append("\"} ").append(state.size(ks)).append('\n');
+      }
+    }
+    LogMetrics log = n.engine.logMetrics();
+    gauge(b, "replicakv_log_bytes", "Size of the write-ahead log on disk.", log.sizeBytes());
+    gauge(b, "replicakv_log_segments", "Segments of the write-ahead log.", log.segmentCount());
+    counter(b, "replicakv_log_records_total", "Records appended to the log.", log.appendedRecords());
+    counter(b, "replicakv_log_written_bytes_total", "Bytes written to the log.", log.bytesWritten());
+    counter(b, "replicakv_log_fsyncs_total", "fsync calls on the log.", log.fsyncCount());
+    head(b, "replicakv_log_fsync_seconds_total", "counter", "Time spent in fsync.");
+    b.append("replicakv_log_fsync_seconds_total ").append(String.format(Locale.ROOT, "%.6f", log.fsyncTotalNanos() / 1e9)).append('\n');
+    head(b, "replicakv_log_fsync_max_seconds", "gauge", "Longest fsync.");
+    b.append("replicakv_log_fsync_max_seconds ").append(String.format(Locale.ROOT, "%.6f", log.fsyncMaxNanos() / 1e9)).append('\n');
+    gauge(b, "replicakv_log_write_failing", "1 while the disk refuses log writes.", n.engine.failure() == null ? 0 : 1);
+    SnapshotInfo snap = n.engine.lastSnapshot();
+    head(b, "replicakv_snapshot_age_seconds", "gauge", "Age of the newest snapshot (-1 = none).");
+    b.append("replicakv_snapshot_age_seconds ").append(snap == null ? -1 : (n.now() - snap.createdMillis()) / 1000.0).append('\n');
+    gauge(b, "replicakv_snapshot_in_progress", "1 while a snapshot is being written.", n.engine.snapshotInProgress() ? 1 : 0);
+    counter(b, "replicakv_snapshots_total", "Snapshots completed since start.", n.engine.snapshotsTaken());
+    gauge(b, "replicakv_uptime_seconds", "Seconds since start.", (n.now() - n.startedMillis) / 1000);
+    return b.toString();
+  }
+
+  private static void head(StringBuilder b, String name, String type, String help) {
+    b.append("# HELP ").append(name).append(' ').append(help).append('\n');
+    b.append("# TYPE ").append(name).append(' ').append(type).append('\n');
+  }
+
+  private static void gauge(StringBuilder b, String name, String help, long value) {
+    head(b, name, "gauge", help);
+    b.append(name).append(' ').append(value).append('\n');
+  }
+
+  private static void counter(StringBuilder b, String name, String help, long value) {
+    head(b, name, "counter", help);
+    b.append(name).append(' ').append(value).append('\n');
+  }
+}
