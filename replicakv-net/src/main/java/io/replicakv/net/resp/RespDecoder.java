@@ -95,6 +95,16 @@ public final class RespDecoder extends ByteToMessageDecoder {
     return limits;
   }
 
+  /** Capacity of the buffer holding not-yet-decoded input; tests check it stays small. */
+  int bufferedCapacityBytes() {
+    return internalBuffer().capacity();
+  }
+
+  /** Slots of the argument array of the multibulk in progress; tests check the reservation. */
+  int argumentSlotsReserved() {
+    return arguments.length;
+  }
+
   @Override
   protected void decode(ChannelHandlerContext context, ByteBuf in, List<Object> out) {
     if (failed) {

@@ -84,11 +84,25 @@ public final class RespRequest {
     return (b >= 'A' && b <= 'Z') ? b + ('a' - 'A') : b;
   }
 
+  /** Equal when both hold the same argument bytes in the same order and arrived the same way. */
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof RespRequest request
+        && inline == request.inline
+        && Arrays.deepEquals(args, request.args);
+  }
+
+  @Override
+  public int hashCode() {
+    return Arrays.deepHashCode(args) * 31 + (inline ? 1 : 0);
+  }
+
   @Override
   public String toString() {
-    StringBuilder text = new StringBuilder(inline ? "RespRequest(inline" : "RespRequest(");
-    for (byte[] arg : args) {
-      text.append(text.length() > "RespRequest(".length() ? ", " : "").append('"');
+    StringBuilder text = new StringBuilder(inline ? "RespRequest[inline](" : "RespRequest(");
+    for (int index = 0; index < args.length; index++) {
+      byte[] arg = args[index];
+      text.append(index > 0 ? ", " : "").append('"');
       for (byte b : arg) {
         int unsigned = b & 0xFF;
         if (unsigned >= 0x20 && unsigned < 0x7F && unsigned != '"' && unsigned != '\\') {
