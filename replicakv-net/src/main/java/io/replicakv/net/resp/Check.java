@@ -1,0 +1,28 @@
+package io.replicakv.net.resp;
+
+/**
+ * Always-on invariant and argument checks for the RESP codec. JVM {@code assert} is off by default,
+ * so the codec uses these instead; each call checks one thing and names the values in its message.
+ */
+final class Check {
+  private Check() {}
+
+  static void argument(boolean condition, String format, Object... values) {
+    if (!condition) {
+      throw new IllegalArgumentException(String.format(format, values));
+    }
+  }
+
+  static void state(boolean condition, String format, Object... values) {
+    if (!condition) {
+      throw new IllegalStateException(String.format(format, values));
+    }
+  }
+
+  static <T> T notNull(T value, String name) {
+    if (value == null) {
+      throw new NullPointerException(name + " is null");
+    }
+    return value;
+  }
+}

@@ -1,0 +1,14 @@
+package io.replicakv.net.resp;
+
+/**
+ * Emitted by {@link RespDecoder}, at most once per connection and instead of a request, when the
+ * input is not valid RESP. The server replies {@code -ERR Protocol error: <message>} and closes the
+ * connection; the decoder discards everything that arrives afterwards.
+ *
+ * @param message Redis's text for the fault, such as {@code invalid bulk length}
+ */
+public record RespProtocolError(String message) {
+  public RespProtocolError {
+    Check.notNull(message, "message");
+  }
+}

@@ -1,0 +1,610 @@
+package io.replicakv.storage.data;
+
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiConsumer;
+import java.util.random.RandomGenerator;
+
+/**
+ * The live data of a node: Redis-style keyspaces (logical databases) of strings, hashes and sets
+ * with per-key expiry, changed only by applying {@link Mutation}s.
+ *
+ * <h2>Model</h2>
+ *
+ * As in Redis's {@code redisDb}, each keyspace holds two {@link Dict}s: {@code data} (key to value)
+ * and {@code expires} (key to absolute expiry in Unix milliseconds), whose keys are a subset of
+ * {@code data}'s and share its key instances. The state never reads a clock: {@link #get} ignores
+ * expiry, the caller asks {@link #isExpired} with its own time and turns an expired key into a
+ * {@link Mutation.Delete} that it logs and applies, as Redis propagates a DEL for a key it expires.
+ * A key is expired when {@code now > expireAtMillis}, Redis's rule for reads.
+ *
+ * <h2>Invariants</h2>
+ *
+ * <ul>
+ *   <li>No hash or set is stored empty: removing the last field or member removes the key.
+ *   <li>Every key in {@code expires} is in {@code data}; an expiry is never 0 (0 means none).
+ *   <li>The running memory estimate equals a recomputation from scratch ({@link
+ *       #verifyInvariants}); it counts keys, values, entry nodes, boxed expiries and the tables.
+ *   <li>{@link HashValue} and {@link SetValue} are changed in place, {@link StringValue} never.
+ * </ul>
+ *
+ * <h2>Replay</h2>
+ *
+ * {@link #apply} is deterministic and lenient, because on replay it must accept whatever the log
+ * holds: a HashSet or SetAdd on a key of another type replaces it (dropping its expiry, as if the
+ * key had been deleted first), a HashDelete or SetRemove on another type, an Expire on an absent
+ * key and a Rename from an absent key do nothing. A snapshot taken while writes continue (a fuzzy
+ * snapshot) is repaired by replaying the log from a position before the snapshot started; that
+ * converges for the blind writes, whose outcome does not depend on the state they meet. It does not
+ * for two record types, which callers must not replay twice:
+ *
+ * <ul>
+ *   <li>Rename reads its source: {@code SET a 1; RENAME a b; SET a 2}, replayed from the RENAME
+ *       over the final state, moves the newer {@code a} into {@code b}.
+ *   <li>Expire depends on whether its key exists: {@code EXPIRE k t} (no-op, k absent) then {@code
+ *       HSET k f v}, replayed over the final state, gives {@code k} an expiry; likewise {@code HSET
+ *       k f v; EXPIRE k t; HDEL k f} (k goes with its last field) {@code ; HSET k g w}, replayed
+ *       from the EXPIRE, leaves an expiry on {@code k} because the HDEL no longer empties it.
+ * </ul>
+ *
+ * Snapshots must therefore be taken at an exact log position (the design's rule), not fuzzily.
+ *
+ * <h2>Threading</h2>
+ *
+ * One thread, the node loop. Values returned by {@link #get} are live and must be read before the
+ * next {@link #apply}.
+ */
+public final class MemoryState {
+  /** Most keyspaces a state may hold; Redis's default is 16. */
+  public static final int KEYSPACE_COUNT_MAX = 1 << 16;
+
+  /** Version byte of {@link #encodeEntry}. */
+  public static final int ENTRY_FORMAT_VERSION = 1;
+
+  /** Most buckets {@link #scan} visits per element asked for, as Redis's 10 x COUNT. */
+  static final int SCAN_BUCKETS_PER_COUNT_MAX = 10;
+
+  /** An expiry costs a dict node and a boxed Long; its key is shared with the data dict. */
+  static final int EXPIRY_ENTRY_BYTES = Dict.NODE_BYTES + MemoryLayout.BOXED_LONG_BYTES;
+
+  static final int TYPE_STRING = 1;
+  static final int TYPE_HASH = 2;
+  static final int TYPE_SET = 3;
+
+  /** The keys and expiries of one Redis database, with the estimate of what its entries cost. */
+  private static final class Keyspace {
+    final Dict<Bytes, Value> data = new Dict<>();
+    final Dict<Bytes, Long> expires = new Dict<>();
+
+    /** Keys, values and expiry entries; the two tables are added when asked. */
+    long entriesBytes;
+
+    long usedMemoryBytes() {
+      return entriesBytes + data.overheadBytesEstimate() + expires.overheadBytesEstimate();
+    }
+  }
+
+  /** Receives one key of a keyspace with its value and expiry (0 = none). */
+  @FunctionalInterface
+  public interface EntryVisitor {
+    void visit(Bytes key, Value value, long expireAtMillis);
+  }
+
+  /** One decoded snapshot entry; {@code value} is freshly built and owned by the record. */
+  public record Entry(int keyspace, Bytes key, Value value, long expireAtMillis) {}
+
+  private final Keyspace[] keyspaces;
+
+  /** A state with {@code keyspaceCount} empty keyspaces numbered from 0. */
+  public MemoryState(int keyspaceCount) {
+    Check.argument(
+        keyspaceCount >= 1 && keyspaceCount <= KEYSPACE_COUNT_MAX,
+        "keyspaceCount %s outside [1, %s]",
+        keyspaceCount,
+        KEYSPACE_COUNT_MAX);
+    keyspaces = new Keyspace[keyspaceCount];
+    for (int i = 0; i < keyspaceCount; i++) {
+      keyspaces[i] = new Keyspace();
+    }
+  }
+
+  public int keyspaceCount() {
+    return keyspaces.length;
+  }
+
+  /** The value under {@code key}, ignoring expiry (the caller checks {@link #isExpired}). */
+  public Value get(int keyspace, Bytes key) {
+    return keyspace(keyspace).data.get(key);
+  }
+
+  /** Absolute expiry in Unix milliseconds; 0 when the key has none or is absent. */
+  public long expireAtMillis(int keyspace, Bytes key) {
+    return expireAtMillis(keyspace(keyspace), key);
+  }
+
+  /** Whether {@code key} has an expiry that {@code nowMillis} has passed. */
+  public boolean isExpired(int keyspace, Bytes key, long nowMillis) {
+    long expireAt = expireAtMillis(keyspace(keyspace), key);
+    return expireAt != 0 && nowMillis > expireAt;
+  }
+
+  /** Number of keys, expired or not (Redis DBSIZE). */
+  public int size(int keyspace) {
+    return keyspace(keyspace).data.size();
+  }
+
+  /** Number of keys with an expiry. */
+  public int expiresSize(int keyspace) {
+    return keyspace(keyspace).expires.size();
+  }
+
+  /**
+   * Applies one mutation. Deterministic (no clock, no randomness) and lenient on replay; see the
+   * class comment. The mutation's arrays become part of the state.
+   */
+  public void apply(Mutation m) {
+    switch (m) {
+      case Mutation.StringSet s -> applyStringSet(keyspace(s.keyspace()), s);
+      case Mutation.Delete d -> removeKey(keyspace(d.keyspace()), Bytes.of(d.key()));
+      case Mutation.Expire e -> applyExpire(keyspace(e.keyspace()), e);
+      case Mutation.HashSet h -> applyHashSet(keyspace(h.keyspace()), h);
+      case Mutation.HashDelete h -> applyHashDelete(keyspace(h.keyspace()), h);
+      case Mutation.SetAdd s -> applySetAdd(keyspace(s.keyspace()), s);
+      case Mutation.SetRemove s -> applySetRemove(keyspace(s.keyspace()), s);
+      case Mutation.Rename r -> applyRename(keyspace(r.keyspace()), r);
+      case Mutation.FlushKeyspace f -> flush(keyspace(f.keyspace()));
+      case Mutation.FlushAll f -> {
+        for (Keyspace ks : keyspaces) {
+          flush(ks);
+        }
+      }
+    }
+  }
+
+  private void applyStringSet(Keyspace ks, Mutation.StringSet s) {
+    Dict.Node<Bytes, Value> node = ks.data.findOrCreate(Bytes.of(s.key()));
+    if (node.value == null) {
+      ks.entriesBytes += keyEntryBytes(node.key);
+    } else {
+      ks.entriesBytes -= node.value.sizeBytesEstimate();
+    }
+    StringValue value = new StringValue(s.value());
+    node.value = value;
+    ks.entriesBytes += value.sizeBytesEstimate();
+    setExpiry(ks, node.key, s.expireAtMillis());
+  }
+
+  private void applyExpire(Keyspace ks, Mutation.Expire e) {
+    Dict.Node<Bytes, Value> node = ks.data.node(Bytes.of(e.key()));
+    if (node != null) {
+      setExpiry(ks, node.key, e.expireAtMillis());
+    }
+  }
+
+  private void applyHashSet(Keyspace ks, Mutation.HashSet h) {
+    List<byte[]> pairs = h.fieldsAndValues();
+    if (pairs.isEmpty()) {
+      return;
+    }
+    HashValue hash = replaceUnlessType(ks, Bytes.of(h.key()), HashValue.class);
+    long before = hash.sizeBytesEstimate();
+    for (int i = 0; i < pairs.size(); i += 2) {
+      hash.put(Bytes.of(pairs.get(i)), pairs.get(i + 1));
+    }
+    ks.entriesBytes += hash.sizeBytesEstimate() - before;
+  }
+
+  private void applyHashDelete(Keyspace ks, Mutation.HashDelete h) {
+    Bytes key = Bytes.of(h.key());
+    if (!(ks.data.get(key) instanceof HashValue hash)) {
+      return;
+    }
+    long before = hash.sizeBytesEstimate();
+    for (byte[] field : h.fields()) {
+      hash.remove(Bytes.of(field));
+    }
+    ks.entriesBytes += hash.sizeBytesEstimate() - before;
+    if (hash.size() == 0) {
+      removeKey(ks, key);
+    }
+  }
+
+  private void applySetAdd(Keyspace ks, Mutation.SetAdd s) {
+    if (s.members().isEmpty()) {
+      return;
+    }
+    SetValue set = replaceUnlessType(ks, Bytes.of(s.key()), SetValue.class);
+    long before = set.sizeBytesEstimate();
+    for (byte[] member : s.members()) {
+      set.add(Bytes.of(member));
+    }
+    ks.entriesBytes += set.sizeBytesEstimate() - before;
+  }
+
+  private void applySetRemove(Keyspace ks, Mutation.SetRemove s) {
+    Bytes key = Bytes.of(s.key());
+    if (!(ks.data.get(key) instanceof SetValue set)) {
+      return;
+    }
+    long before = set.sizeBytesEstimate();
+    for (byte[] member : s.members()) {
+      set.remove(Bytes.of(member));
+    }
+    ks.entriesBytes += set.sizeBytesEstimate() - before;
+    if (set.size() == 0) {
+      removeKey(ks, key);
+    }
+  }
+
+  /**
+   * The value of {@code type} under {@code key}, creating an empty one when the key is absent or
+   * holds another type (which loses its expiry). The caller must make a created value non-empty
+   * before returning.
+   */
+  private static <T extends Value> T replaceUnlessType(Keyspace ks, Bytes key, Class<T> type) {
+    Dict.Node<Bytes, Value> node = ks.data.findOrCreate(key);
+    if (type.isInstance(node.value)) {
+      return type.cast(node.value);
+    }
+    if (node.value == null) {
+      ks.entriesBytes += keyEntryBytes(node.key);
+    } else {
+      ks.entriesBytes -= node.value.sizeBytesEstimate();
+      removeExpiry(ks, node.key);
+    }
+    T created = type == HashValue.class ? type.cast(new HashValue()) : type.cast(new SetValue());
+    node.value = created;
+    ks.entriesBytes += created.sizeBytesEstimate();
+    return created;
+  }
+
+  private void applyRename(Keyspace ks, Mutation.Rename r) {
+    Bytes from = Bytes.of(r.from());
+    Bytes to = Bytes.of(r.to());
+    if (from.equals(to)) {
+      return;
+    }
+    Value value = ks.data.get(from);
+    if (value == null) {
+      return;
+    }
+    long expireAt = expireAtMillis(ks, from);
+    removeKey(ks, from);
+    removeKey(ks, to);
+    insertKey(ks, to, value, expireAt);
+  }
+
+  private static void flush(Keyspace ks) {
+    ks.data.clear();
+    ks.expires.clear();
+    ks.entriesBytes = 0;
+  }
+
+  /** Inserts a key known to be absent. */
+  private static void insertKey(Keyspace ks, Bytes key, Value value, long expireAtMillis) {
+    Dict.Node<Bytes, Value> node = ks.data.findOrCreate(key);
+    Check.state(node.value == null, "insertKey over an existing key");
+    node.value = value;
+    ks.entriesBytes += keyEntryBytes(node.key) + value.sizeBytesEstimate();
+    setExpiry(ks, node.key, expireAtMillis);
+  }
+
+  /** Removes {@code key} with its expiry; returns whether it was present. */
+  private static boolean removeKey(Keyspace ks, Bytes key) {
+    Dict.Node<Bytes, Value> node = ks.data.removeNode(key);
+    if (node == null) {
+      return false;
+    }
+    ks.entriesBytes -= keyEntryBytes(node.key) + node.value.sizeBytesEstimate();
+    removeExpiry(ks, key);
+    Check.state(ks.entriesBytes >= 0, "keyspace entry bytes %s negative", ks.entriesBytes);
+    return true;
+  }
+
+  /** Sets the expiry of a present key, given as the data dict's own key instance; 0 clears it. */
+  private static void setExpiry(Keyspace ks, Bytes storedKey, long expireAtMillis) {
+    if (expireAtMillis == 0) {
+      removeExpiry(ks, storedKey);
+      return;
+    }
+    Dict.Node<Bytes, Long> node = ks.expires.findOrCreate(storedKey);
+    if (node.value == null) {
+      ks.entriesBytes += EXPIRY_ENTRY_BYTES;
+    }
+    node.value = expireAtMillis;
+  }
+
+  private static void removeExpiry(Keyspace ks, Bytes key) {
+    if (ks.expires.isEmpty()) {
+      return;
+    }
+    if (ks.expires.removeNode(key) != null) {
+      ks.entriesBytes -= EXPIRY_ENTRY_BYTES;
+    }
+  }
+
+  private static long expireAtMillis(Keyspace ks, Bytes key) {
+    if (ks.expires.isEmpty()) {
+      return 0;
+    }
+    Long expireAt = ks.expires.get(key);
+    return expireAt == null ? 0 : expireAt;
+  }
+
+  private static long keyEntryBytes(Bytes key) {
+    return Dict.NODE_BYTES + key.sizeBytesEstimate();
+  }
+
+  /**
+   * Redis SCAN over one keyspace: visits buckets from {@code cursor} until at least {@code count}
+   * keys were returned, {@value #SCAN_BUCKETS_PER_COUNT_MAX} x {@code count} buckets were visited
+   * or the scan ended; returns the next cursor, 0 when done. Guarantees as {@link Dict#scan}.
+   * Expired keys are returned too; the visitor must not apply mutations.
+   */
+  public long scan(int keyspace, long cursor, int count, BiConsumer<Bytes, Value> visitor) {
+    Check.argument(count > 0, "scan count %s must be positive", count);
+    Dict<Bytes, Value> data = keyspace(keyspace).data;
+    long bucketsMax = (long) count * SCAN_BUCKETS_PER_COUNT_MAX;
+    int[] returned = {0};
+    BiConsumer<Bytes, Value> counting =
+        (key, value) -> {
+          returned[0]++;
+          visitor.accept(key, value);
+        };
+    long next = cursor;
+    long buckets = 0;
+    do {
+      next = data.scan(next, 1, counting);
+      buckets++;
+    } while (next != 0 && returned[0] < count && buckets < bucketsMax);
+    return next;
+  }
+
+  /** A random key (expired or not), or null when the keyspace is empty. */
+  public Bytes randomKey(int keyspace, RandomGenerator random) {
+    Map.Entry<Bytes, Value> entry = keyspace(keyspace).data.randomEntry(random);
+    return entry == null ? null : entry.getKey();
+  }
+
+  /**
+   * Up to maxSamples keys with an expiry, sampled at random; returns those already expired at
+   * nowMillis (Redis active expiry), each once. When the keyspace has no more keys with an expiry
+   * than {@code maxSamples}, all of them are examined instead.
+   */
+  public List<Bytes> sampleExpired(
+      int keyspace, long nowMillis, int maxSamples, RandomGenerator random) {
+    Check.argument(maxSamples >= 0, "maxSamples %s negative", maxSamples);
+    Dict<Bytes, Long> expires = keyspace(keyspace).expires;
+    List<Bytes> expired = new ArrayList<>();
+    if (expires.size() <= maxSamples) {
+      expires.forEach(
+          (key, expireAt) -> {
+            if (nowMillis > expireAt) {
+              expired.add(key);
+            }
+          });
+      return expired;
+    }
+    LinkedHashSet<Bytes> distinct = new LinkedHashSet<>();
+    for (int i = 0; i < maxSamples; i++) {
+      Map.Entry<Bytes, Long> entry = expires.randomEntry(random);
+      if (nowMillis > entry.getValue()) {
+        distinct.add(entry.getKey());
+      }
+    }
+    expired.addAll(distinct);
+    return expired;
+  }
+
+  /**
+   * Running estimate of the heap the data takes: keys, values, entry nodes, boxed expiries and
+   * tables, as {@link MemoryLayout} sizes them. O(keyspace count).
+   */
+  public long usedMemoryBytes() {
+    long total = 0;
+    for (Keyspace ks : keyspaces) {
+      total += ks.usedMemoryBytes();
+    }
+    return total;
+  }
+
+  /** {@link #usedMemoryBytes()} recomputed by walking every key, field and member. */
+  public long usedMemoryBytesRecomputed() {
+    long total = 0;
+    for (Keyspace ks : keyspaces) {
+      long[] sum = {ks.data.overheadBytesEstimate() + ks.expires.overheadBytesEstimate()};
+      ks.data.forEach((key, value) -> sum[0] += keyEntryBytes(key) + recomputeSize(value));
+      sum[0] += (long) ks.expires.size() * EXPIRY_ENTRY_BYTES;
+      total += sum[0];
+    }
+    return total;
+  }
+
+  private static long recomputeSize(Value value) {
+    return switch (value) {
+      case StringValue s -> s.sizeBytesEstimate();
+      case HashValue h -> h.recomputeSizeBytes();
+      case SetValue s -> s.recomputeSizeBytes();
+    };
+  }
+
+  /**
+   * Checks every invariant of the class comment by walking the whole state; O(size). For tests, the
+   * simulator and a DEBUG command. Throws {@link IllegalStateException} on the first breach.
+   */
+  public void verifyInvariants() {
+    for (Keyspace ks : keyspaces) {
+      ks.data.forEach(
+          (key, value) -> {
+            if (value instanceof HashValue h) {
+              Check.state(h.size() > 0, "empty hash stored");
+            } else if (value instanceof SetValue s) {
+              Check.state(s.size() > 0, "empty set stored");
+            }
+          });
+      ks.expires.forEach(
+          (key, expireAt) -> {
+            Check.state(ks.data.containsKey(key), "expiry without a key");
+            Check.state(expireAt > 0, "stored expiry %s not positive", expireAt);
+          });
+    }
+    long running = usedMemoryBytes();
+    long recomputed = usedMemoryBytesRecomputed();
+    Check.state(running == recomputed, "used memory %s, recomputed %s", running, recomputed);
+  }
+
+  /** Visits every key of {@code keyspace} with its value and expiry (0 = none). */
+  public void forEachEntry(int keyspace, EntryVisitor visitor) {
+    Keyspace ks = keyspace(keyspace);
+    ks.data.forEach((key, value) -> visitor.visit(key, value, expireAtMillis(ks, key)));
+  }
+
+  /**
+   * Snapshot form of one key: versioned binary of (keyspace, key, expireAt, type, contents).
+   * Layout: version byte, varint keyspace, key, varint expireAtMillis, type byte (1 string, 2 hash,
+   * 3 set), then the string, or a count and field/value pairs, or a count and members; byte strings
+   * and varints as in {@link MutationCodec}.
+   */
+  public static byte[] encodeEntry(int keyspace, Bytes key, Value value, long expireAtMillis) {
+    Check.argument(keyspace >= 0, "keyspace %s negative", keyspace);
+    Check.argument(expireAtMillis >= 0, "expireAtMillis %s negative", expireAtMillis);
+    int header =
+        2
+            + ByteWriter.varLongSize(keyspace)
+            + ByteWriter.byteStringSize(key.array())
+            + ByteWriter.varLongSize(expireAtMillis);
+    ByteWriter out = new ByteWriter(Math.addExact(header, contentsSize(value)));
+    out.writeByte(ENTRY_FORMAT_VERSION);
+    out.writeVarLong(keyspace);
+    out.writeByteString(key.array());
+    out.writeVarLong(expireAtMillis);
+    switch (value) {
+      case StringValue s -> {
+        out.writeByte(TYPE_STRING);
+        out.writeByteString(s.bytes());
+      }
+      case HashValue h -> {
+        out.writeByte(TYPE_HASH);
+        out.writeVarLong(h.size());
+        h.fields()
+            .forEach(
+                (field, fieldValue) -> {
+                  out.writeByteString(field.array());
+                  out.writeByteString(fieldValue);
+                });
+      }
+      case SetValue s -> {
+        out.writeByte(TYPE_SET);
+        out.writeVarLong(s.size());
+        s.members().forEach((member, ignored) -> out.writeByteString(member.array()));
+      }
+    }
+    return out.finish();
+  }
+
+  private static int contentsSize(Value value) {
+    return switch (value) {
+      case StringValue s -> ByteWriter.byteStringSize(s.bytes());
+      case HashValue h -> {
+        long[] size = {ByteWriter.varLongSize(h.size())};
+        h.fields()
+            .forEach(
+                (field, fieldValue) ->
+                    size[0] +=
+                        ByteWriter.byteStringSize(field.array())
+                            + ByteWriter.byteStringSize(fieldValue));
+        yield Math.toIntExact(size[0]);
+      }
+      case SetValue s -> {
+        long[] size = {ByteWriter.varLongSize(s.size())};
+        s.members()
+            .forEach((member, ignored) -> size[0] += ByteWriter.byteStringSize(member.array()));
+        yield Math.toIntExact(size[0]);
+      }
+    };
+  }
+
+  /**
+   * Decodes {@link #encodeEntry}'s form; throws {@link IllegalArgumentException} on anything
+   * malformed, including an empty hash or set and a repeated field or member.
+   */
+  public static Entry decodeEntry(byte[] entry) {
+    ByteReader in = new ByteReader(entry);
+    int version = in.readByte();
+    if (version != ENTRY_FORMAT_VERSION) {
+      throw new IllegalArgumentException("unsupported entry format version " + version);
+    }
+    int keyspace = in.readVarInt("keyspace", Integer.MAX_VALUE);
+    Bytes key = Bytes.of(in.readByteString());
+    long expireAtMillis = in.readVarLong("expireAtMillis", Long.MAX_VALUE);
+    int type = in.readByte();
+    Value value =
+        switch (type) {
+          case TYPE_STRING -> new StringValue(in.readByteString());
+          case TYPE_HASH -> {
+            int count = in.readCount("field count");
+            HashValue hash = new HashValue();
+            for (int i = 0; i < count; i++) {
+              hash.put(Bytes.of(in.readByteString()), in.readByteString());
+            }
+            requireDistinctNonEmpty(count, hash.size(), "hash fields");
+            yield hash;
+          }
+          case TYPE_SET -> {
+            int count = in.readCount("member count");
+            SetValue set = new SetValue();
+            for (int i = 0; i < count; i++) {
+              set.add(Bytes.of(in.readByteString()));
+            }
+            requireDistinctNonEmpty(count, set.size(), "set members");
+            yield set;
+          }
+          default -> throw new IllegalArgumentException("unknown value type " + type);
+        };
+    in.expectEnd();
+    return new Entry(keyspace, key, value, expireAtMillis);
+  }
+
+  private static void requireDistinctNonEmpty(int count, int distinct, String what) {
+    if (count == 0 || distinct != count) {
+      throw new IllegalArgumentException(
+          count + " " + what + " with " + distinct + " distinct; empty or repeated");
+    }
+  }
+
+  /** Restores one {@link #encodeEntry} form, replacing the key if present. */
+  public void loadEntry(byte[] entry) {
+    Entry decoded = decodeEntry(entry);
+    Check.argument(
+        decoded.keyspace() < keyspaces.length,
+        "entry keyspace %s, state has %s",
+        decoded.keyspace(),
+        keyspaces.length);
+    Keyspace ks = keyspaces[decoded.keyspace()];
+    removeKey(ks, decoded.key());
+    insertKey(ks, decoded.key(), decoded.value(), decoded.expireAtMillis());
+  }
+
+  /**
+   * Order-independent 64-bit hash of every key, value and expiry of {@code keyspace}: two states
+   * with the same contents have the same hash whatever their history or table layout. For tests and
+   * replica comparison; O(size).
+   */
+  public long contentHash(int keyspace) {
+    Keyspace ks = keyspace(keyspace);
+    long[] sum = {0};
+    ks.data.forEach(
+        (key, value) -> sum[0] += ContentHash.entry(key, value, expireAtMillis(ks, key)));
+    return sum[0] + ContentHash.mix(ks.data.size());
+  }
+
+  private Keyspace keyspace(int keyspace) {
+    if (keyspace < 0 || keyspace >= keyspaces.length) {
+      throw new IllegalArgumentException(
+          "keyspace " + keyspace + " outside [0, " + keyspaces.length + ")");
+    }
+    return keyspaces[keyspace];
+  }
+}

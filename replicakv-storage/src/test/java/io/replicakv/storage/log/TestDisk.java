@@ -1,0 +1,84 @@
+package io.replicakv.storage.log;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A {@link LogDisk} over the real one that can refuse writes like a full disk (after first writing
+ * half of one buffer, to exercise resumption), hold writes at a gate, and record which sequences
+ * each fsync covered.
+ */
+final class TestDisk implements LogDisk {
+  volatile boolean failing;
+  volatile CountDownLatch gate;
+  volatile SegmentedLog log;
+
+  final AtomicInteger forces = new AtomicInteger();
+  final AtomicInteger failedCalls = new AtomicInteger();
+
+  /** Highest sequence that had been written when a completed fsync of a segment began. */
+  final AtomicLong coveredByFsync = new AtomicLong();
+
+  private volatile boolean halfWritten;
+
+  @Override
+  public FileChannel openForWrite(Path path, boolean create) throws IOException {
+    failIfFailing("open");
+    return LogDisk.REAL.openForWrite(path, create);
+  }
+
+  @Override
+  public int write(FileChannel channel, ByteBuffer source, long position) throws IOException {
+    CountDownLatch g = gate;
+    if (g != null) {
+      try {
+        g.await();
+      } catch (InterruptedException e) {
+        throw new java.io.InterruptedIOException();
+      }
+    }
+    if (failing && !halfWritten && source.remaining() > 1) {
+      halfWritten = true;
+      ByteBuffer half = source.duplicate();
+      half.limit(source.position() + source.remaining() / 2);
+      int written = LogDisk.REAL.write(channel, half, position);
+      source.position(source.position() + written);
+      return written;
+    }
+    failIfFailing("write");
+    return LogDisk.REAL.write(channel, source, position);
+  }
+
+  @Override
+  public void force(FileChannel channel) throws IOException {
+    failIfFailing("fsync");
+    SegmentedLog l = log;
+    long before = l == null ? 0 : l.writtenSequence();
+    LogDisk.REAL.force(channel);
+    forces.incrementAndGet();
+    coveredByFsync.accumulateAndGet(before, Math::max);
+  }
+
+  @Override
+  public void forceDirectory(Path directory) throws IOException {
+    failIfFailing("directory fsync");
+    LogDisk.REAL.forceDirectory(directory);
+  }
+
+  void clearFault() {
+    failing = false;
+    halfWritten = false;
+  }
+
+  private void failIfFailing(String what) throws IOException {
+    if (failing) {
+      failedCalls.incrementAndGet();
+      throw new IOException("No space left on device (injected, " + what + ")");
+    }
+  }
+}
