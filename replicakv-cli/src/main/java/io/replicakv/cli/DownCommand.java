@@ -6,7 +6,10 @@ import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 
 /** {@code replicakv down}: stops the local cluster cleanly (SIGTERM, then waits). */
-@Command(name = "down", mixinStandardHelpOptions = true, description = "Stop the local cluster started by 'up'.")
+@Command(
+    name = "down",
+    mixinStandardHelpOptions = true,
+    description = "Stop the local cluster started by 'up'.")
 final class DownCommand implements Callable<Integer> {
   /** How long a node may take to sync and exit after SIGTERM before it is killed. */
   static final long STOP_DEADLINE_SECONDS = 30;
@@ -25,7 +28,14 @@ final class DownCommand implements Callable<Integer> {
         System.out.println("stopped " + n.name() + " (pid " + n.pid() + ")");
       } catch (java.util.concurrent.TimeoutException e) {
         p.get().destroyForcibly();
-        System.out.println("killed " + n.name() + " (pid " + n.pid() + "): it did not stop within " + STOP_DEADLINE_SECONDS + " s");
+        System.out.println(
+            "killed "
+                + n.name()
+                + " (pid "
+                + n.pid()
+                + "): it did not stop within "
+                + STOP_DEADLINE_SECONDS
+                + " s");
       }
       stopped++;
     }

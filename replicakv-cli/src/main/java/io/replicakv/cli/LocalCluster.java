@@ -11,9 +11,9 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The local cluster that {@code up} starts and {@code down} stops: one folder per node under
- * {@code .replicakv/} in the working directory, holding the node's data, its log file, its pid and
- * its ports.
+ * The local cluster that {@code up} starts and {@code down} stops: one folder per node under {@code
+ * .replicakv/} in the working directory, holding the node's data, its log file, its pid and its
+ * ports.
  */
 final class LocalCluster {
   static final Path ROOT = Path.of(".replicakv");
@@ -36,8 +36,13 @@ final class LocalCluster {
         if (Files.isRegularFile(pidFile) && Files.isRegularFile(portsFile)) {
           long pid = Long.parseLong(Files.readString(pidFile).trim());
           String[] ports = Files.readString(portsFile).trim().split("\\s+");
-          out.add(new NodeInfo(folder.getFileName().toString(), folder, pid,
-              Integer.parseInt(ports[0]), Integer.parseInt(ports[1])));
+          out.add(
+              new NodeInfo(
+                  folder.getFileName().toString(),
+                  folder,
+                  pid,
+                  Integer.parseInt(ports[0]),
+                  Integer.parseInt(ports[1])));
         }
       }
     }

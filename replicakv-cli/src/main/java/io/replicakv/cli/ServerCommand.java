@@ -15,7 +15,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** {@code replicakv server}: runs one node in the foreground until SIGTERM or SIGINT. */
-@Command(name = "server", mixinStandardHelpOptions = true,
+@Command(
+    name = "server",
+    mixinStandardHelpOptions = true,
     description = "Start a node in the foreground. Flags override the config file.")
 final class ServerCommand implements Callable<Integer> {
   private static final Logger log = LoggerFactory.getLogger(ServerCommand.class);
@@ -39,7 +41,10 @@ final class ServerCommand implements Callable<Integer> {
   @Option(names = "--fsync", description = "always | interval | never")
   String fsync;
 
-  @Option(names = {"--set", "-c"}, paramLabel = "KEY=VALUE", description = "any setting, repeatable")
+  @Option(
+      names = {"--set", "-c"},
+      paramLabel = "KEY=VALUE",
+      description = "any setting, repeatable")
   List<String> settings = List.of();
 
   @Override
@@ -89,13 +94,15 @@ final class ServerCommand implements Callable<Integer> {
       return 1;
     }
     running = true;
-    Runnable stop = () -> {
-      server.close();
-      Runtime.getRuntime().halt(0);
-    };
+    Runnable stop =
+        () -> {
+          server.close();
+          Runtime.getRuntime().halt(0);
+        };
     // SIGTERM and SIGINT: stop accepting, finish what was read, sync the log, exit 0.
     for (String signal : new String[] {"TERM", "INT"}) {
-      sun.misc.Signal.handle(new sun.misc.Signal(signal), sig -> new Thread(stop, "replicakv-shutdown").start());
+      sun.misc.Signal.handle(
+          new sun.misc.Signal(signal), sig -> new Thread(stop, "replicakv-shutdown").start());
     }
     return 0;
   }

@@ -54,10 +54,13 @@ public final class ReplicaKvServer implements AutoCloseable {
 
   /** Active expiry stops sampling a keyspace after this many keys per cycle. */
   static final int EXPIRY_SAMPLE_KEYS = 20;
+
   /** Share of a cycle period the active expiry may spend, in percent. */
   static final int EXPIRY_TIME_PERCENT = 25;
+
   /** Period of the node loop's housekeeping timer. */
   static final long HOUSEKEEPING_PERIOD_MILLIS = 5;
+
   /** Outbound bytes queued on a connection before its reads pause. */
   static final int WRITE_HIGH_WATER_BYTES = 1 << 20;
 
@@ -85,11 +88,15 @@ public final class ReplicaKvServer implements AutoCloseable {
       factory = NioIoHandler.newFactory();
       channelClass = NioServerSocketChannel.class;
     }
-    loopGroup = new MultiThreadIoEventLoopGroup(1, runnable -> {
-      Thread t = new Thread(runnable, "replicakv-node-loop");
-      t.setDaemon(false);
-      return t;
-    }, factory);
+    loopGroup =
+        new MultiThreadIoEventLoopGroup(
+            1,
+            runnable -> {
+              Thread t = new Thread(runnable, "replicakv-node-loop");
+              t.setDaemon(false);
+              return t;
+            },
+            factory);
     loop = loopGroup.next();
   }
 
@@ -97,28 +104,40 @@ public final class ReplicaKvServer implements AutoCloseable {
   public ReplicaKvServer start() throws IOException {
     long started = System.currentTimeMillis();
     engine = StorageEngine.open(config.storageOptions(), started);
-    node = new Node(engine, config, Dispatcher.allCommands(), new Metrics(),
-        new SplittableRandom(started), System::currentTimeMillis, UUID.randomUUID().toString().replace("-", ""));
+    node =
+        new Node(
+            engine,
+            config,
+            Dispatcher.allCommands(),
+            new Metrics(),
+            new SplittableRandom(started),
+            System::currentTimeMillis,
+            UUID.randomUUID().toString().replace("-", ""));
     node.loopExecutor = loop::execute;
     node.configListener = this::onConfigChanged;
     FsyncPolicy fsync = config.storageOptions().fsync();
     handler = new ClientHandler(node, new Dispatcher(node, fsync));
-    engine.addDurabilityListener(handler::onDurable);
-    ServerBootstrap b = new ServerBootstrap()
-        .group(loopGroup)
-        .channel(channelClass)
-        .option(ChannelOption.SO_BACKLOG, 1024)
-        .option(ChannelOption.SO_REUSEADDR, true)
-        .childOption(ChannelOption.TCP_NODELAY, true)
-        .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK,
-            new WriteBufferWaterMark(WRITE_HIGH_WATER_BYTES / 2, WRITE_HIGH_WATER_BYTES))
-        .childHandler(new ChannelInitializer<SocketChannel>() {
-          @Override
-          protected void initChannel(SocketChannel ch) {
-            RespDecoder decoder = new RespDecoder(limits());
-            ch.pipeline().addLast("resp", decoder).addLast("client", handler);
-          }
-        });
+    if (fsync == FsyncPolicy.ALWAYS) {
+      engine.addDurabilityListener(handler::onDurable);
+    }
+    ServerBootstrap b =
+        new ServerBootstrap()
+            .group(loopGroup)
+            .channel(channelClass)
+            .option(ChannelOption.SO_BACKLOG, 1024)
+            .option(ChannelOption.SO_REUSEADDR, true)
+            .childOption(ChannelOption.TCP_NODELAY, true)
+            .childOption(
+                ChannelOption.WRITE_BUFFER_WATER_MARK,
+                new WriteBufferWaterMark(WRITE_HIGH_WATER_BYTES / 2, WRITE_HIGH_WATER_BYTES))
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    RespDecoder decoder = new RespDecoder(limits());
+                    ch.pipeline().addLast("resp", decoder).addLast("client", handler);
+                  }
+                });
     try {
       listener = b.bind(new InetSocketAddress(config.bind(), config.port())).sync().channel();
     } catch (InterruptedException e) {
@@ -127,7 +146,8 @@ public final class ReplicaKvServer implements AutoCloseable {
     } catch (Exception e) {
       engine.close();
       loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-      throw new IOException("cannot listen on " + config.bind() + ":" + config.port() + ": " + e.getMessage(), e);
+      throw new IOException(
+          "cannot listen on " + config.bind() + ":" + config.port() + ": " + e.getMessage(), e);
     }
     http = new HttpAdmin(node, loop);
     try {
@@ -138,16 +158,28 @@ public final class ReplicaKvServer implements AutoCloseable {
       loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw e;
     }
-    loop.scheduleAtFixedRate(this::housekeeping, HOUSEKEEPING_PERIOD_MILLIS, HOUSEKEEPING_PERIOD_MILLIS, TimeUnit.MILLISECONDS);
-    log.info("ReplicaKV {} ready: RESP on {}:{}, HTTP on {}:{}, data in {}, fsync={}",
-        Version.VERSION, config.bind(), port(), config.bind(), httpPort(),
-        config.dataDirectory().toAbsolutePath(), config.get("fsync"));
+    loop.scheduleAtFixedRate(
+        this::housekeeping,
+        HOUSEKEEPING_PERIOD_MILLIS,
+        HOUSEKEEPING_PERIOD_MILLIS,
+        TimeUnit.MILLISECONDS);
+    log.info(
+        "ReplicaKV {} ready: RESP on {}:{}, HTTP on {}:{}, data in {}, fsync={}",
+        Version.VERSION,
+        config.bind(),
+        port(),
+        config.bind(),
+        httpPort(),
+        config.dataDirectory().toAbsolutePath(),
+        config.get("fsync"));
     return this;
   }
 
   private RespLimits limits() {
-    return new RespLimits(config.getLong("proto-max-bulk-len"),
-        config.getInt("proto-max-multibulk-len"), config.getInt("proto-max-inline-len"));
+    return new RespLimits(
+        config.getLong("proto-max-bulk-len"),
+        config.getInt("proto-max-multibulk-len"),
+        config.getInt("proto-max-inline-len"));
   }
 
   private void onConfigChanged(String name) {
@@ -198,7 +230,9 @@ public final class ReplicaKvServer implements AutoCloseable {
     engine.flush();
   }
 
-  /** Redis's adaptive sweep: sample keys with an expiry, delete the expired, repeat while many were. */
+  /**
+   * Redis's adaptive sweep: sample keys with an expiry, delete the expired, repeat while many were.
+   */
   private void activeExpiry(long now, long budgetMillis) {
     MemoryState state = engine.state();
     long deadlineNanos = System.nanoTime() + budgetMillis * 1_000_000;
@@ -211,7 +245,8 @@ public final class ReplicaKvServer implements AutoCloseable {
         for (Bytes key : expired) {
           node.expire(ks, key);
         }
-        if (expired.size() * 4 <= EXPIRY_SAMPLE_KEYS || System.nanoTime() > deadlineNanos
+        if (expired.size() * 4 <= EXPIRY_SAMPLE_KEYS
+            || System.nanoTime() > deadlineNanos
             || engine.failure() != null) {
           break;
         }
@@ -238,24 +273,25 @@ public final class ReplicaKvServer implements AutoCloseable {
         http.close();
       }
       CompletableFuture<Void> drained = new CompletableFuture<>();
-      loop.execute(() -> {
-        try {
-          for (Channel ch : allClientChannels()) {
-            ch.config().setAutoRead(false);
-          }
-          engine.flush();
-          engine.sync();
-          handler.releaseAll();
-          for (Channel ch : allClientChannels()) {
-            ch.flush();
-            ch.close();
-          }
-          engine.close();
-          drained.complete(null);
-        } catch (Throwable t) {
-          drained.completeExceptionally(t);
-        }
-      });
+      loop.execute(
+          () -> {
+            try {
+              for (Channel ch : allClientChannels()) {
+                ch.config().setAutoRead(false);
+              }
+              engine.flush();
+              engine.sync();
+              handler.releaseAll();
+              for (Channel ch : allClientChannels()) {
+                ch.flush();
+                ch.close();
+              }
+              engine.close();
+              drained.complete(null);
+            } catch (Throwable t) {
+              drained.completeExceptionally(t);
+            }
+          });
       drained.get(30, TimeUnit.SECONDS);
       log.info("log synced; stopped");
     } catch (Exception e) {

@@ -112,6 +112,19 @@ public final class StorageEngine implements AutoCloseable {
         report.truncationReason() == null
             ? ""
             : ", cut " + report.truncatedBytes() + " bytes: " + report.truncationReason());
+    if (wal.lastSequence() < afterSequence) {
+      // The snapshot start syncs the log, so this only happens when log files were removed by
+      // hand; appending would reuse sequences the snapshot already covers.
+      wal.close();
+      throw new IOException(
+          "log in "
+              + logOptions.directory()
+              + " ends at sequence "
+              + wal.lastSequence()
+              + " but the snapshot covers up to "
+              + afterSequence
+              + "; refusing to start");
+    }
     StorageEngine engine = new StorageEngine(options, state, wal, newest.orElse(null));
     engine.lastSnapshotMillis = nowMillis;
     engine.changesSinceSnapshot = replayed[0];
@@ -191,8 +204,10 @@ public final class StorageEngine implements AutoCloseable {
       return false;
     }
     try {
-      snapshot =
-          new SnapshotTask(state, snapshotDirectory, wal.lastSequence(), nowMillis, options);
+      // Everything the snapshot covers must be durable in the log before the snapshot file can
+      // exist, or a crash could leave a snapshot ahead of its log.
+      wal.sync();
+      snapshot = new SnapshotTask(state, snapshotDirectory, wal.lastSequence(), nowMillis, options);
       changesSinceSnapshot = 0;
       lastSnapshotMillis = nowMillis;
       log.info("snapshot started at log sequence {}", snapshot.lastIncludedSequence());

@@ -68,7 +68,9 @@ public final class Args {
   /** A float as Redis's strtold accepts it, finite, no spaces. */
   public static double parseDouble(byte[] b, String error) {
     String s = new String(b, StandardCharsets.US_ASCII);
-    if (s.isEmpty() || Character.isWhitespace(s.charAt(0)) || Character.isWhitespace(s.charAt(s.length() - 1))) {
+    if (s.isEmpty()
+        || Character.isWhitespace(s.charAt(0))
+        || Character.isWhitespace(s.charAt(s.length() - 1))) {
       throw new CommandError(error);
     }
     String lower = s.toLowerCase(java.util.Locale.ROOT);
@@ -81,7 +83,10 @@ public final class Args {
       }
       default -> {}
     }
-    if (lower.contains("nan") || lower.endsWith("d") || lower.endsWith("f") || lower.startsWith("0x")) {
+    if (lower.contains("nan")
+        || lower.endsWith("d")
+        || lower.endsWith("f")
+        || lower.startsWith("0x")) {
       throw new CommandError(error);
     }
     try {

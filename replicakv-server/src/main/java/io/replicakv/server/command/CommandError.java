@@ -1,8 +1,8 @@
 package io.replicakv.server.command;
 
 /**
- * A command refused for a reason the client should see; the message is the full error text as
- * Redis writes it, starting with its code ({@code ERR}, {@code WRONGTYPE}, {@code OOM}, ...).
+ * A command refused for a reason the client should see; the message is the full error text as Redis
+ * writes it, starting with its code ({@code ERR}, {@code WRONGTYPE}, {@code OOM}, ...).
  */
 public final class CommandError extends RuntimeException {
   private static final long serialVersionUID = 1L;

@@ -11,6 +11,7 @@ import java.util.Set;
 /** All commands by name, looked up without allocating for the common case. */
 public final class CommandTable {
   private final Map<String, Command> byName = new HashMap<>();
+
   /** Lower-case name bytes hashed by a cheap function; collisions fall back to the map. */
   private final Command[] fast = new Command[1024];
 
@@ -87,6 +88,7 @@ public final class CommandTable {
       Command.Handler handler) {
     Set<String> f = new LinkedHashSet<>(Arrays.asList(flags.split(" ")));
     f.remove("");
-    return new Command(name, arity, Set.copyOf(f), firstKey, lastKey, step, group, summary, handler, List.of());
+    return new Command(
+        name, arity, Set.copyOf(f), firstKey, lastKey, step, group, summary, handler, List.of());
   }
 }

@@ -8,8 +8,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Runs one request: lookup, arity, the write gates (disk refusing writes, maxmemory), the
- * handler, and the per-command metrics. Never throws: every failure becomes an error reply and the
+ * Runs one request: lookup, arity, the write gates (disk refusing writes, maxmemory), the handler,
+ * and the per-command metrics. Never throws: every failure becomes an error reply and the
  * connection carries on.
  */
 public final class Dispatcher {
@@ -63,7 +63,8 @@ public final class Dispatcher {
       failed = true;
     } catch (RuntimeException e) {
       log.error("command {} failed", c.name(), e);
-      reply = Reply.error("ERR internal error in '" + c.name() + "': " + e.getClass().getSimpleName());
+      reply =
+          Reply.error("ERR internal error in '" + c.name() + "': " + e.getClass().getSimpleName());
       failed = true;
     }
     if (replyAfterFsync) {

@@ -3,7 +3,8 @@ package io.replicakv.server.command;
 /**
  * Redis glob-style matching on bytes ({@code KEYS}, {@code SCAN MATCH}, {@code CONFIG GET}): {@code
  * *}, {@code ?}, {@code [abc]}, {@code [^a]}, {@code [a-z]} and {@code \} escapes. Iterative with
- * backtracking to the last star, so a hostile pattern costs O(pattern x text), not exponential time.
+ * backtracking to the last star, so a hostile pattern costs O(pattern x text), not exponential
+ * time.
  */
 public final class Glob {
   private Glob() {}

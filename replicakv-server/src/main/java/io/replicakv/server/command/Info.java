@@ -20,7 +20,16 @@ public final class Info {
     List<String> sections = asked.isEmpty() || asked.contains("default") ? DEFAULT_SECTIONS : asked;
     boolean everything = asked.contains("all") || asked.contains("everything");
     if (everything) {
-      sections = List.of("server", "clients", "memory", "persistence", "stats", "replication", "commandstats", "keyspace");
+      sections =
+          List.of(
+              "server",
+              "clients",
+              "memory",
+              "persistence",
+              "stats",
+              "replication",
+              "commandstats",
+              "keyspace");
     }
     StringBuilder b = new StringBuilder();
     for (String section : sections) {
@@ -30,7 +39,8 @@ public final class Info {
         case "memory" -> memory(n, b);
         case "persistence" -> persistence(n, b);
         case "stats" -> stats(n, b);
-        case "replication" -> b.append("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+        case "replication" ->
+            b.append("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
         case "commandstats" -> commandStats(n, b);
         case "keyspace" -> keyspace(n, b);
         default -> {}
@@ -122,10 +132,19 @@ public final class Info {
     b.append("# Commandstats\r\n");
     for (Map.Entry<String, Metrics.CommandStats> e : n.metrics.commands.entrySet()) {
       Metrics.CommandStats c = e.getValue();
-      b.append("cmdstat_").append(e.getKey()).append(":calls=").append(c.calls)
-          .append(",usec=").append(c.totalMicros)
-          .append(",usec_per_call=").append(String.format(Locale.ROOT, "%.2f", c.calls == 0 ? 0.0 : (double) c.totalMicros / c.calls))
-          .append(",failed_calls=").append(c.errors).append("\r\n");
+      b.append("cmdstat_")
+          .append(e.getKey())
+          .append(":calls=")
+          .append(c.calls)
+          .append(",usec=")
+          .append(c.totalMicros)
+          .append(",usec_per_call=")
+          .append(
+              String.format(
+                  Locale.ROOT, "%.2f", c.calls == 0 ? 0.0 : (double) c.totalMicros / c.calls))
+          .append(",failed_calls=")
+          .append(c.errors)
+          .append("\r\n");
     }
     b.append("\r\n");
   }
@@ -136,8 +155,13 @@ public final class Info {
     for (int ks = 0; ks < state.keyspaceCount(); ks++) {
       int keys = state.size(ks);
       if (keys > 0) {
-        b.append("db").append(ks).append(":keys=").append(keys).append(",expires=")
-            .append(state.expiresSize(ks)).append(",avg_ttl=0\r\n");
+        b.append("db")
+            .append(ks)
+            .append(":keys=")
+            .append(keys)
+            .append(",expires=")
+            .append(state.expiresSize(ks))
+            .append(",avg_ttl=0\r\n");
       }
     }
     b.append("\r\n");

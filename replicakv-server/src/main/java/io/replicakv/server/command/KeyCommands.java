@@ -16,46 +16,229 @@ import java.util.List;
 final class KeyCommands {
   private KeyCommands() {}
 
-  /** SCAN visits at most this many buckets per call, whatever COUNT asks, to bound one call's latency. */
+  /**
+   * SCAN visits at most this many buckets per call, whatever COUNT asks, to bound one call's
+   * latency.
+   */
   static final int SCAN_COUNT_MAX = 100_000;
 
   static void register(CommandTable t) {
-    t.register(cmd("del", -2, "write", 1, -1, 1, "keyspace", "Deletes one or more keys.", KeyCommands::del));
-    t.register(cmd("unlink", -2, "write fast", 1, -1, 1, "keyspace", "Asynchronously deletes one or more keys.", KeyCommands::del));
-    t.register(cmd("exists", -2, "readonly fast", 1, -1, 1, "keyspace", "Determines whether one or more keys exist.", (n, s, r) -> {
-      long count = 0;
-      for (int i = 1; i < r.argc(); i++) {
-        if (n.lookup(s.keyspace, Bytes.of(r.arg(i))) != null) {
-          count++;
-        }
-      }
-      return Reply.integer(count);
-    }));
-    t.register(cmd("type", 2, "readonly fast", 1, 1, 1, "keyspace", "Determines the type of value stored at a key.", (n, s, r) -> {
-      Value v = n.lookup(s.keyspace, Bytes.of(r.arg(1)));
-      return Reply.simple(v == null ? "none" : v.typeName());
-    }));
-    t.register(cmd("rename", 3, "write", 1, 2, 1, "keyspace", "Renames a key and overwrites the destination.", (n, s, r) -> rename(n, s, r, false)));
-    t.register(cmd("renamenx", 3, "write fast", 1, 2, 1, "keyspace", "Renames a key only when the target key name doesn't exist.", (n, s, r) -> rename(n, s, r, true)));
-    t.register(cmd("keys", 2, "readonly", 0, 0, 0, "keyspace", "Returns all key names that match a pattern.", KeyCommands::keys));
-    t.register(cmd("scan", -2, "readonly", 0, 0, 0, "keyspace", "Iterates over the key names in the database.", KeyCommands::scan));
-    t.register(cmd("randomkey", 1, "readonly", 0, 0, 0, "keyspace", "Returns a random key name from the database.", KeyCommands::randomKey));
-    t.register(cmd("expire", -3, "write fast", 1, 1, 1, "keyspace", "Sets the expiration time of a key in seconds.", (n, s, r) -> expire(n, s, r, 1000, false, "expire")));
-    t.register(cmd("pexpire", -3, "write fast", 1, 1, 1, "keyspace", "Sets the expiration time of a key in milliseconds.", (n, s, r) -> expire(n, s, r, 1, false, "pexpire")));
-    t.register(cmd("expireat", -3, "write fast", 1, 1, 1, "keyspace", "Sets the expiration time of a key to a Unix timestamp.", (n, s, r) -> expire(n, s, r, 1000, true, "expireat")));
-    t.register(cmd("pexpireat", -3, "write fast", 1, 1, 1, "keyspace", "Sets the expiration time of a key to a Unix milliseconds timestamp.", (n, s, r) -> expire(n, s, r, 1, true, "pexpireat")));
-    t.register(cmd("ttl", 2, "readonly fast", 1, 1, 1, "keyspace", "Returns the expiration time in seconds of a key.", (n, s, r) -> ttl(n, s, r, false, false)));
-    t.register(cmd("pttl", 2, "readonly fast", 1, 1, 1, "keyspace", "Returns the expiration time in milliseconds of a key.", (n, s, r) -> ttl(n, s, r, true, false)));
-    t.register(cmd("expiretime", 2, "readonly fast", 1, 1, 1, "keyspace", "Returns the expiration time of a key as a Unix timestamp.", (n, s, r) -> ttl(n, s, r, false, true)));
-    t.register(cmd("pexpiretime", 2, "readonly fast", 1, 1, 1, "keyspace", "Returns the expiration time of a key as a Unix milliseconds timestamp.", (n, s, r) -> ttl(n, s, r, true, true)));
-    t.register(cmd("persist", 2, "write fast", 1, 1, 1, "keyspace", "Removes the expiration time of a key.", (n, s, r) -> {
-      Bytes key = Bytes.of(r.arg(1));
-      if (n.lookup(s.keyspace, key) == null || n.expireAt(s.keyspace, key) == 0) {
-        return Reply.integer(0);
-      }
-      n.apply(new Mutation.Expire(s.keyspace, r.arg(1), 0));
-      return Reply.integer(1);
-    }));
+    t.register(
+        cmd(
+            "del",
+            -2,
+            "write",
+            1,
+            -1,
+            1,
+            "keyspace",
+            "Deletes one or more keys.",
+            KeyCommands::del));
+    t.register(
+        cmd(
+            "unlink",
+            -2,
+            "write fast",
+            1,
+            -1,
+            1,
+            "keyspace",
+            "Asynchronously deletes one or more keys.",
+            KeyCommands::del));
+    t.register(
+        cmd(
+            "exists",
+            -2,
+            "readonly fast",
+            1,
+            -1,
+            1,
+            "keyspace",
+            "Determines whether one or more keys exist.",
+            (n, s, r) -> {
+              long count = 0;
+              for (int i = 1; i < r.argc(); i++) {
+                if (n.lookup(s.keyspace, Bytes.of(r.arg(i))) != null) {
+                  count++;
+                }
+              }
+              return Reply.integer(count);
+            }));
+    t.register(
+        cmd(
+            "type",
+            2,
+            "readonly fast",
+            1,
+            1,
+            1,
+            "keyspace",
+            "Determines the type of value stored at a key.",
+            (n, s, r) -> {
+              Value v = n.lookup(s.keyspace, Bytes.of(r.arg(1)));
+              return Reply.simple(v == null ? "none" : v.typeName());
+            }));
+    t.register(
+        cmd(
+            "rename",
+            3,
+            "write",
+            1,
+            2,
+            1,
+            "keyspace",
+            "Renames a key and overwrites the destination.",
+            (n, s, r) -> rename(n, s, r, false)));
+    t.register(
+        cmd(
+            "renamenx",
+            3,
+            "write fast",
+            1,
+            2,
+            1,
+            "keyspace",
+            "Renames a key only when the target key name doesn't exist.",
+            (n, s, r) -> rename(n, s, r, true)));
+    t.register(
+        cmd(
+            "keys",
+            2,
+            "readonly",
+            0,
+            0,
+            0,
+            "keyspace",
+            "Returns all key names that match a pattern.",
+            KeyCommands::keys));
+    t.register(
+        cmd(
+            "scan",
+            -2,
+            "readonly",
+            0,
+            0,
+            0,
+            "keyspace",
+            "Iterates over the key names in the database.",
+            KeyCommands::scan));
+    t.register(
+        cmd(
+            "randomkey",
+            1,
+            "readonly",
+            0,
+            0,
+            0,
+            "keyspace",
+            "Returns a random key name from the database.",
+            KeyCommands::randomKey));
+    t.register(
+        cmd(
+            "expire",
+            -3,
+            "write fast",
+            1,
+            1,
+            1,
+            "keyspace",
+            "Sets the expiration time of a key in seconds.",
+            (n, s, r) -> expire(n, s, r, 1000, false, "expire")));
+    t.register(
+        cmd(
+            "pexpire",
+            -3,
+            "write fast",
+            1,
+            1,
+            1,
+            "keyspace",
+            "Sets the expiration time of a key in milliseconds.",
+            (n, s, r) -> expire(n, s, r, 1, false, "pexpire")));
+    t.register(
+        cmd(
+            "expireat",
+            -3,
+            "write fast",
+            1,
+            1,
+            1,
+            "keyspace",
+            "Sets the expiration time of a key to a Unix timestamp.",
+            (n, s, r) -> expire(n, s, r, 1000, true, "expireat")));
+    t.register(
+        cmd(
+            "pexpireat",
+            -3,
+            "write fast",
+            1,
+            1,
+            1,
+            "keyspace",
+            "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+            (n, s, r) -> expire(n, s, r, 1, true, "pexpireat")));
+    t.register(
+        cmd(
+            "ttl",
+            2,
+            "readonly fast",
+            1,
+            1,
+            1,
+            "keyspace",
+            "Returns the expiration time in seconds of a key.",
+            (n, s, r) -> ttl(n, s, r, false, false)));
+    t.register(
+        cmd(
+            "pttl",
+            2,
+            "readonly fast",
+            1,
+            1,
+            1,
+            "keyspace",
+            "Returns the expiration time in milliseconds of a key.",
+            (n, s, r) -> ttl(n, s, r, true, false)));
+    t.register(
+        cmd(
+            "expiretime",
+            2,
+            "readonly fast",
+            1,
+            1,
+            1,
+            "keyspace",
+            "Returns the expiration time of a key as a Unix timestamp.",
+            (n, s, r) -> ttl(n, s, r, false, true)));
+    t.register(
+        cmd(
+            "pexpiretime",
+            2,
+            "readonly fast",
+            1,
+            1,
+            1,
+            "keyspace",
+            "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+            (n, s, r) -> ttl(n, s, r, true, true)));
+    t.register(
+        cmd(
+            "persist",
+            2,
+            "write fast",
+            1,
+            1,
+            1,
+            "keyspace",
+            "Removes the expiration time of a key.",
+            (n, s, r) -> {
+              Bytes key = Bytes.of(r.arg(1));
+              if (n.lookup(s.keyspace, key) == null || n.expireAt(s.keyspace, key) == 0) {
+                return Reply.integer(0);
+              }
+              n.apply(new Mutation.Expire(s.keyspace, r.arg(1), 0));
+              return Reply.integer(1);
+            }));
   }
 
   private static Reply del(Node n, Session s, RespRequest r) {
@@ -92,13 +275,15 @@ final class KeyCommands {
     List<Bytes> expired = new ArrayList<>();
     MemoryState state = n.state();
     long now = n.now();
-    state.forEachEntry(s.keyspace, (key, value, expireAt) -> {
-      if (expireAt != 0 && expireAt <= now) {
-        expired.add(key);
-      } else if (all || Glob.matches(pattern, key.array(), false)) {
-        out.add(key.array());
-      }
-    });
+    state.forEachEntry(
+        s.keyspace,
+        (key, value, expireAt) -> {
+          if (expireAt != 0 && expireAt <= now) {
+            expired.add(key);
+          } else if (all || Glob.matches(pattern, key.array(), false)) {
+            out.add(key.array());
+          }
+        });
     expired.forEach(k -> n.expire(s.keyspace, k));
     return Reply.bulkArray(out);
   }
@@ -159,19 +344,24 @@ final class KeyCommands {
     List<Bytes> expired = new ArrayList<>();
     long now = n.now();
     MemoryState state = n.state();
-    long next = state.scan(s.keyspace, cursor, o.count(), (key, value) -> {
-      long exp = state.expireAtMillis(s.keyspace, key);
-      if (exp != 0 && exp <= now) {
-        expired.add(key);
-        return;
-      }
-      if (o.type() != null && !o.type().equals(value.typeName())) {
-        return;
-      }
-      if (o.matches(key.array())) {
-        out.add(key.array());
-      }
-    });
+    long next =
+        state.scan(
+            s.keyspace,
+            cursor,
+            o.count(),
+            (key, value) -> {
+              long exp = state.expireAtMillis(s.keyspace, key);
+              if (exp != 0 && exp <= now) {
+                expired.add(key);
+                return;
+              }
+              if (o.type() != null && !o.type().equals(value.typeName())) {
+                return;
+              }
+              if (o.matches(key.array())) {
+                out.add(key.array());
+              }
+            });
     expired.forEach(k -> n.expire(s.keyspace, k));
     return Reply.array(List.of(Reply.bulk(Long.toUnsignedString(next)), Reply.bulkArray(out)));
   }
@@ -190,7 +380,8 @@ final class KeyCommands {
     return Reply.nil();
   }
 
-  private static Reply expire(Node n, Session s, RespRequest r, long unitMillis, boolean absolute, String command) {
+  private static Reply expire(
+      Node n, Session s, RespRequest r, long unitMillis, boolean absolute, String command) {
     long amount = Args.parseLong(r.arg(2));
     boolean nx = false;
     boolean xx = false;

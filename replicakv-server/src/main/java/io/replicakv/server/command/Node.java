@@ -139,7 +139,8 @@ public final class Node {
 
   public String misconf() {
     java.io.IOException f = engine.failure();
-    return "MISCONF Errors writing to the log: " + (f == null ? "unknown error" : f.getMessage())
+    return "MISCONF Errors writing to the log: "
+        + (f == null ? "unknown error" : f.getMessage())
         + "; writes are refused until the disk accepts them again";
   }
 

@@ -22,91 +22,301 @@ final class ServerCommands {
   private ServerCommands() {}
 
   static void register(CommandTable t) {
-    t.register(cmd("ping", -1, "fast", 0, 0, 0, "connection", "Returns the server's liveliness response.", (n, s, r) -> {
-      if (r.argc() > 2) {
-        throw CommandError.arity("ping");
-      }
-      return r.argc() == 2 ? Reply.bulk(r.arg(1)) : Reply.simple("PONG");
-    }));
-    t.register(cmd("echo", 2, "fast", 0, 0, 0, "connection", "Returns the given string.", (n, s, r) -> Reply.bulk(r.arg(1))));
-    t.register(cmd("hello", -1, "fast", 0, 0, 0, "connection", "Handshakes with the server.", ServerCommands::hello));
-    t.register(cmd("auth", -2, "fast", 0, 0, 0, "connection", "Authenticates the connection.", (n, s, r) -> {
-      throw new CommandError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
-    }));
-    t.register(cmd("select", 2, "fast", 0, 0, 0, "connection", "Changes the selected keyspace (database).", (n, s, r) -> {
-      int db = Args.parseInt(r.arg(1));
-      if (db < 0 || db >= n.state().keyspaceCount()) {
-        throw new CommandError("ERR DB index is out of range");
-      }
-      s.keyspace = db;
-      return Reply.ok();
-    }));
-    t.register(cmd("quit", -1, "fast", 0, 0, 0, "connection", "Closes the connection.", (n, s, r) -> {
-      s.closeAfterReply = true;
-      return Reply.ok();
-    }));
-    t.register(cmd("reset", 1, "fast", 0, 0, 0, "connection", "Resets the connection.", (n, s, r) -> {
-      s.keyspace = 0;
-      s.protocol = 2;
-      s.name = "";
-      return Reply.simple("RESET");
-    }));
-    t.register(container(cmd("client", -2, "", 0, 0, 0, "connection", "A container for client connection commands.", ServerCommands::client),
-        "setname", "getname", "id", "info", "list", "setinfo", "kill"));
-    t.register(container(cmd("command", -1, "", 0, 0, 0, "server", "Returns detailed information about all commands.", ServerCommands::command),
-        "count", "docs", "info", "list"));
-    t.register(cmd("info", -1, "", 0, 0, 0, "server", "Returns information and statistics about the server.", (n, s, r) -> {
-      List<String> sections = new ArrayList<>();
-      for (int i = 1; i < r.argc(); i++) {
-        sections.add(Args.text(r.arg(i)).toLowerCase(Locale.ROOT));
-      }
-      return Reply.verbatim("txt", Info.render(n, sections));
-    }));
-    t.register(container(cmd("config", -2, "", 0, 0, 0, "server", "A container for server configuration commands.", ServerCommands::config),
-        "get", "set", "resetstat"));
-    t.register(cmd("time", 1, "fast", 0, 0, 0, "server", "Returns the server time.", (n, s, r) -> {
-      long micros = n.now() * 1000;
-      return Reply.array(List.of(Reply.bulk(Long.toString(micros / 1_000_000)), Reply.bulk(Long.toString(micros % 1_000_000))));
-    }));
-    t.register(cmd("dbsize", 1, "readonly fast", 0, 0, 0, "server", "Returns the number of keys in the database.", (n, s, r) -> Reply.integer(n.state().size(s.keyspace))));
-    t.register(cmd("flushdb", -1, "write", 0, 0, 0, "server", "Removes all keys from the current database.", (n, s, r) -> {
-      checkFlushOptions(r);
-      n.apply(new Mutation.FlushKeyspace(s.keyspace));
-      return Reply.ok();
-    }));
-    t.register(cmd("flushall", -1, "write", 0, 0, 0, "server", "Removes all keys from all databases.", (n, s, r) -> {
-      checkFlushOptions(r);
-      n.apply(new Mutation.FlushAll());
-      return Reply.ok();
-    }));
-    t.register(cmd("save", 1, "admin", 0, 0, 0, "server", "Takes a snapshot now and waits for it.", (n, s, r) -> {
-      try {
-        SnapshotInfo info = n.engine.snapshotNow(n.now());
-        return info == null ? Reply.error("ERR snapshot failed") : Reply.ok();
-      } catch (IOException e) {
-        return Reply.error("ERR snapshot failed: " + e.getMessage());
-      }
-    }));
-    t.register(cmd("bgsave", -1, "admin", 0, 0, 0, "server", "Takes a snapshot in the background.", (n, s, r) -> {
-      if (n.engine.snapshotInProgress()) {
-        return Reply.error("ERR Background save already in progress");
-      }
-      return n.engine.startSnapshot(n.now())
-          ? Reply.simple("Background saving started")
-          : Reply.error("ERR snapshot could not start: " + n.engine.lastSnapshotError());
-    }));
-    t.register(cmd("lastsave", 1, "fast", 0, 0, 0, "server", "Returns the Unix time of the last successful snapshot.", (n, s, r) -> {
-      SnapshotInfo info = n.engine.lastSnapshot();
-      return Reply.integer(info == null ? n.startedMillis / 1000 : info.createdMillis() / 1000);
-    }));
+    t.register(
+        cmd(
+            "ping",
+            -1,
+            "fast",
+            0,
+            0,
+            0,
+            "connection",
+            "Returns the server's liveliness response.",
+            (n, s, r) -> {
+              if (r.argc() > 2) {
+                throw CommandError.arity("ping");
+              }
+              return r.argc() == 2 ? Reply.bulk(r.arg(1)) : Reply.simple("PONG");
+            }));
+    t.register(
+        cmd(
+            "echo",
+            2,
+            "fast",
+            0,
+            0,
+            0,
+            "connection",
+            "Returns the given string.",
+            (n, s, r) -> Reply.bulk(r.arg(1))));
+    t.register(
+        cmd(
+            "hello",
+            -1,
+            "fast",
+            0,
+            0,
+            0,
+            "connection",
+            "Handshakes with the server.",
+            ServerCommands::hello));
+    t.register(
+        cmd(
+            "auth",
+            -2,
+            "fast",
+            0,
+            0,
+            0,
+            "connection",
+            "Authenticates the connection.",
+            (n, s, r) -> {
+              throw new CommandError(
+                  "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?");
+            }));
+    t.register(
+        cmd(
+            "select",
+            2,
+            "fast",
+            0,
+            0,
+            0,
+            "connection",
+            "Changes the selected keyspace (database).",
+            (n, s, r) -> {
+              int db = Args.parseInt(r.arg(1));
+              if (db < 0 || db >= n.state().keyspaceCount()) {
+                throw new CommandError("ERR DB index is out of range");
+              }
+              s.keyspace = db;
+              return Reply.ok();
+            }));
+    t.register(
+        cmd(
+            "quit",
+            -1,
+            "fast",
+            0,
+            0,
+            0,
+            "connection",
+            "Closes the connection.",
+            (n, s, r) -> {
+              s.closeAfterReply = true;
+              return Reply.ok();
+            }));
+    t.register(
+        cmd(
+            "reset",
+            1,
+            "fast",
+            0,
+            0,
+            0,
+            "connection",
+            "Resets the connection.",
+            (n, s, r) -> {
+              s.keyspace = 0;
+              s.protocol = 2;
+              s.name = "";
+              return Reply.simple("RESET");
+            }));
+    t.register(
+        container(
+            cmd(
+                "client",
+                -2,
+                "",
+                0,
+                0,
+                0,
+                "connection",
+                "A container for client connection commands.",
+                ServerCommands::client),
+            "setname",
+            "getname",
+            "id",
+            "info",
+            "list",
+            "setinfo",
+            "kill"));
+    t.register(
+        container(
+            cmd(
+                "command",
+                -1,
+                "",
+                0,
+                0,
+                0,
+                "server",
+                "Returns detailed information about all commands.",
+                ServerCommands::command),
+            "count",
+            "docs",
+            "info",
+            "list"));
+    t.register(
+        cmd(
+            "info",
+            -1,
+            "",
+            0,
+            0,
+            0,
+            "server",
+            "Returns information and statistics about the server.",
+            (n, s, r) -> {
+              List<String> sections = new ArrayList<>();
+              for (int i = 1; i < r.argc(); i++) {
+                sections.add(Args.text(r.arg(i)).toLowerCase(Locale.ROOT));
+              }
+              return Reply.verbatim("txt", Info.render(n, sections));
+            }));
+    t.register(
+        container(
+            cmd(
+                "config",
+                -2,
+                "",
+                0,
+                0,
+                0,
+                "server",
+                "A container for server configuration commands.",
+                ServerCommands::config),
+            "get",
+            "set",
+            "resetstat"));
+    t.register(
+        cmd(
+            "time",
+            1,
+            "fast",
+            0,
+            0,
+            0,
+            "server",
+            "Returns the server time.",
+            (n, s, r) -> {
+              long micros = n.now() * 1000;
+              return Reply.array(
+                  List.of(
+                      Reply.bulk(Long.toString(micros / 1_000_000)),
+                      Reply.bulk(Long.toString(micros % 1_000_000))));
+            }));
+    t.register(
+        cmd(
+            "dbsize",
+            1,
+            "readonly fast",
+            0,
+            0,
+            0,
+            "server",
+            "Returns the number of keys in the database.",
+            (n, s, r) -> Reply.integer(n.state().size(s.keyspace))));
+    t.register(
+        cmd(
+            "flushdb",
+            -1,
+            "write",
+            0,
+            0,
+            0,
+            "server",
+            "Removes all keys from the current database.",
+            (n, s, r) -> {
+              checkFlushOptions(r);
+              n.apply(new Mutation.FlushKeyspace(s.keyspace));
+              return Reply.ok();
+            }));
+    t.register(
+        cmd(
+            "flushall",
+            -1,
+            "write",
+            0,
+            0,
+            0,
+            "server",
+            "Removes all keys from all databases.",
+            (n, s, r) -> {
+              checkFlushOptions(r);
+              n.apply(new Mutation.FlushAll());
+              return Reply.ok();
+            }));
+    t.register(
+        cmd(
+            "save",
+            1,
+            "admin",
+            0,
+            0,
+            0,
+            "server",
+            "Takes a snapshot now and waits for it.",
+            (n, s, r) -> {
+              try {
+                SnapshotInfo info = n.engine.snapshotNow(n.now());
+                return info == null ? Reply.error("ERR snapshot failed") : Reply.ok();
+              } catch (IOException e) {
+                return Reply.error("ERR snapshot failed: " + e.getMessage());
+              }
+            }));
+    t.register(
+        cmd(
+            "bgsave",
+            -1,
+            "admin",
+            0,
+            0,
+            0,
+            "server",
+            "Takes a snapshot in the background.",
+            (n, s, r) -> {
+              if (n.engine.snapshotInProgress()) {
+                return Reply.error("ERR Background save already in progress");
+              }
+              return n.engine.startSnapshot(n.now())
+                  ? Reply.simple("Background saving started")
+                  : Reply.error("ERR snapshot could not start: " + n.engine.lastSnapshotError());
+            }));
+    t.register(
+        cmd(
+            "lastsave",
+            1,
+            "fast",
+            0,
+            0,
+            0,
+            "server",
+            "Returns the Unix time of the last successful snapshot.",
+            (n, s, r) -> {
+              SnapshotInfo info = n.engine.lastSnapshot();
+              return Reply.integer(
+                  info == null ? n.startedMillis / 1000 : info.createdMillis() / 1000);
+            }));
   }
 
   private static Command container(Command c, String... subcommands) {
-    return new Command(c.name(), c.arity(), c.flags(), c.firstKey(), c.lastKey(), c.keyStep(), c.group(), c.summary(), c.handler(), List.of(subcommands));
+    return new Command(
+        c.name(),
+        c.arity(),
+        c.flags(),
+        c.firstKey(),
+        c.lastKey(),
+        c.keyStep(),
+        c.group(),
+        c.summary(),
+        c.handler(),
+        List.of(subcommands));
   }
 
   private static void checkFlushOptions(RespRequest r) {
-    if (r.argc() > 2 || (r.argc() == 2 && !Args.is(r.arg(1), "ASYNC") && !Args.is(r.arg(1), "SYNC"))) {
+    if (r.argc() > 2
+        || (r.argc() == 2 && !Args.is(r.arg(1), "ASYNC") && !Args.is(r.arg(1), "SYNC"))) {
       throw CommandError.syntax();
     }
   }
@@ -163,7 +373,8 @@ final class ServerCommands {
   private static String checkClientName(byte[] raw) {
     for (byte b : raw) {
       if (b < '!' || b > '~') {
-        throw new CommandError("ERR Client names cannot contain spaces, newlines or special characters.");
+        throw new CommandError(
+            "ERR Client names cannot contain spaces, newlines or special characters.");
       }
     }
     return new String(raw, StandardCharsets.UTF_8);
@@ -216,12 +427,14 @@ final class ServerCommands {
         String attr = Args.upper(r.arg(2));
         String value = Args.text(r.arg(3));
         if (value.chars().anyMatch(c -> c < '!' || c > '~')) {
-          throw new CommandError("ERR " + attr + " cannot contain spaces, newlines or special characters.");
+          throw new CommandError(
+              "ERR " + attr + " cannot contain spaces, newlines or special characters.");
         }
         switch (attr) {
           case "LIB-NAME" -> s.libraryName = value;
           case "LIB-VER" -> s.libraryVersion = value;
-          default -> throw new CommandError("ERR Unrecognized option '" + Args.text(r.arg(2)) + "'");
+          default ->
+              throw new CommandError("ERR Unrecognized option '" + Args.text(r.arg(2)) + "'");
         }
         return Reply.ok();
       }
@@ -241,7 +454,9 @@ final class ServerCommands {
         }
         throw CommandError.syntax();
       }
-      default -> throw new CommandError("ERR unknown subcommand '" + Args.text(r.arg(1)) + "'. Try CLIENT HELP.");
+      default ->
+          throw new CommandError(
+              "ERR unknown subcommand '" + Args.text(r.arg(1)) + "'. Try CLIENT HELP.");
     }
   }
 
@@ -291,7 +506,9 @@ final class ServerCommands {
         }
         return Reply.map(out);
       }
-      default -> throw new CommandError("ERR unknown subcommand '" + Args.text(r.arg(1)) + "'. Try COMMAND HELP.");
+      default ->
+          throw new CommandError(
+              "ERR unknown subcommand '" + Args.text(r.arg(1)) + "'. Try COMMAND HELP.");
     }
   }
 
@@ -300,29 +517,43 @@ final class ServerCommands {
     c.flags().forEach(f -> flags.add(Reply.simple(f)));
     List<Reply> subs = new ArrayList<>();
     for (String sub : c.subcommands()) {
-      subs.add(Reply.array(List.of(Reply.bulk(c.name() + "|" + sub), Reply.integer(-2), Reply.set(List.of()),
-          Reply.integer(0), Reply.integer(0), Reply.integer(0), Reply.set(List.of()), Reply.set(List.of()),
-          Reply.array(List.of()), Reply.array(List.of()))));
+      subs.add(
+          Reply.array(
+              List.of(
+                  Reply.bulk(c.name() + "|" + sub),
+                  Reply.integer(-2),
+                  Reply.set(List.of()),
+                  Reply.integer(0),
+                  Reply.integer(0),
+                  Reply.integer(0),
+                  Reply.set(List.of()),
+                  Reply.set(List.of()),
+                  Reply.array(List.of()),
+                  Reply.array(List.of()))));
     }
-    return Reply.array(List.of(
-        Reply.bulk(c.name()),
-        Reply.integer(c.arity()),
-        Reply.set(flags),
-        Reply.integer(c.firstKey()),
-        Reply.integer(c.lastKey()),
-        Reply.integer(c.keyStep()),
-        Reply.set(List.of(Reply.simple("@" + c.group()))),
-        Reply.set(List.of()),
-        Reply.array(List.of()),
-        Reply.array(subs)));
+    return Reply.array(
+        List.of(
+            Reply.bulk(c.name()),
+            Reply.integer(c.arity()),
+            Reply.set(flags),
+            Reply.integer(c.firstKey()),
+            Reply.integer(c.lastKey()),
+            Reply.integer(c.keyStep()),
+            Reply.set(List.of(Reply.simple("@" + c.group()))),
+            Reply.set(List.of()),
+            Reply.array(List.of()),
+            Reply.array(subs)));
   }
 
   private static void docs(Command c, List<Reply> out) {
     out.add(Reply.bulk(c.name()));
-    out.add(Reply.map(List.of(
-        Reply.bulk("summary"), Reply.bulk(c.summary()),
-        Reply.bulk("since"), Reply.bulk("0.1.0"),
-        Reply.bulk("group"), Reply.bulk(c.group().equals("keyspace") ? "generic" : c.group()))));
+    out.add(
+        Reply.map(
+            List.of(
+                Reply.bulk("summary"), Reply.bulk(c.summary()),
+                Reply.bulk("since"), Reply.bulk("0.1.0"),
+                Reply.bulk("group"),
+                    Reply.bulk(c.group().equals("keyspace") ? "generic" : c.group()))));
   }
 
   private static Reply config(Node n, Session s, RespRequest r) {
@@ -336,17 +567,19 @@ final class ServerCommands {
         Map<String, String> all = n.config.all();
         for (int i = 2; i < r.argc(); i++) {
           byte[] pattern = r.arg(i);
-          all.forEach((k, v) -> {
-            if (Glob.matches(pattern, k.getBytes(StandardCharsets.UTF_8), true)) {
-              matched.put(k, v);
-            }
-          });
+          all.forEach(
+              (k, v) -> {
+                if (Glob.matches(pattern, k.getBytes(StandardCharsets.UTF_8), true)) {
+                  matched.put(k, v);
+                }
+              });
         }
         List<Reply> out = new ArrayList<>();
-        matched.forEach((k, v) -> {
-          out.add(Reply.bulk(k));
-          out.add(Reply.bulk(v));
-        });
+        matched.forEach(
+            (k, v) -> {
+              out.add(Reply.bulk(k));
+              out.add(Reply.bulk(v));
+            });
         return Reply.map(out);
       }
       case "SET" -> {
@@ -357,12 +590,17 @@ final class ServerCommands {
         for (int i = 2; i < r.argc(); i += 2) {
           String name = Args.text(r.arg(i)).toLowerCase(Locale.ROOT);
           if (ServerConfig.setting(name) == null) {
-            throw new CommandError("ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'");
+            throw new CommandError(
+                "ERR Unknown option or number of arguments for CONFIG SET - '" + name + "'");
           }
           try {
             ServerConfig.setting(name).canonical(Args.text(r.arg(i + 1)));
           } catch (ConfigException e) {
-            throw new CommandError("ERR CONFIG SET failed (possibly related to argument '" + name + "') - " + e.getMessage());
+            throw new CommandError(
+                "ERR CONFIG SET failed (possibly related to argument '"
+                    + name
+                    + "') - "
+                    + e.getMessage());
           }
         }
         for (int i = 2; i < r.argc(); i += 2) {
@@ -380,7 +618,9 @@ final class ServerCommands {
         n.metrics.commands.clear();
         return Reply.ok();
       }
-      default -> throw new CommandError("ERR unknown subcommand '" + Args.text(r.arg(1)) + "'. Try CONFIG HELP.");
+      default ->
+          throw new CommandError(
+              "ERR unknown subcommand '" + Args.text(r.arg(1)) + "'. Try CONFIG HELP.");
     }
   }
 }

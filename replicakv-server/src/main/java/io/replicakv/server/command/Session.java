@@ -21,10 +21,15 @@ public final class Session {
   public long lastCommandMillis;
   public String lastCommand = "NULL";
   public long commandsProcessed;
+
   /** Replies encoded in this read batch, not yet handed to the channel. */
   public ByteBuf pending;
-  /** Under fsync=always, the log sequence that must be durable before {@link #pending} may go out. */
+
+  /**
+   * Under fsync=always, the log sequence that must be durable before {@link #pending} may go out.
+   */
   public long awaitSequence;
+
   public boolean waitingForDisk;
   public boolean closeAfterReply;
 
@@ -52,16 +57,27 @@ public final class Session {
 
   /** The CLIENT LIST / CLIENT INFO line for this client. */
   public String describe(long nowMillis) {
-    return "id=" + id
-        + " addr=" + address()
-        + " laddr=" + localAddress()
-        + " name=" + name
-        + " age=" + (nowMillis - createdMillis) / 1000
-        + " idle=" + (nowMillis - lastCommandMillis) / 1000
-        + " db=" + keyspace
-        + " cmd=" + lastCommand.toLowerCase(java.util.Locale.ROOT)
-        + " resp=" + protocol
-        + " lib-name=" + libraryName
-        + " lib-ver=" + libraryVersion;
+    return "id="
+        + id
+        + " addr="
+        + address()
+        + " laddr="
+        + localAddress()
+        + " name="
+        + name
+        + " age="
+        + (nowMillis - createdMillis) / 1000
+        + " idle="
+        + (nowMillis - lastCommandMillis) / 1000
+        + " db="
+        + keyspace
+        + " cmd="
+        + lastCommand.toLowerCase(java.util.Locale.ROOT)
+        + " resp="
+        + protocol
+        + " lib-name="
+        + libraryName
+        + " lib-ver="
+        + libraryVersion;
   }
 }

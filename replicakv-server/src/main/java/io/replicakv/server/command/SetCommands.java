@@ -26,80 +26,179 @@ final class SetCommands {
   static final long SRANDMEMBER_REPEATS_MAX = 10_000_000;
 
   static void register(CommandTable t) {
-    t.register(cmd("sadd", -3, "write denyoom fast", 1, 1, 1, "set", "Adds one or more members to a set.", (n, s, r) -> {
-      SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
-      List<byte[]> members = new ArrayList<>();
-      Set<Bytes> fresh = new HashSet<>();
-      for (int i = 2; i < r.argc(); i++) {
-        Bytes m = Bytes.of(r.arg(i));
-        if ((set == null || !set.members().containsKey(m)) && fresh.add(m)) {
-          members.add(r.arg(i));
-        }
-      }
-      if (!members.isEmpty()) {
-        n.apply(new Mutation.SetAdd(s.keyspace, r.arg(1), members));
-      }
-      return Reply.integer(members.size());
-    }));
-    t.register(cmd("srem", -3, "write fast", 1, 1, 1, "set", "Removes one or more members from a set.", (n, s, r) -> {
-      SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
-      if (set == null) {
-        return Reply.integer(0);
-      }
-      List<byte[]> members = new ArrayList<>();
-      Set<Bytes> seen = new HashSet<>();
-      for (int i = 2; i < r.argc(); i++) {
-        Bytes m = Bytes.of(r.arg(i));
-        if (set.members().containsKey(m) && seen.add(m)) {
-          members.add(r.arg(i));
-        }
-      }
-      if (!members.isEmpty()) {
-        n.apply(new Mutation.SetRemove(s.keyspace, r.arg(1), members));
-      }
-      return Reply.integer(members.size());
-    }));
-    t.register(cmd("smembers", 2, "readonly", 1, 1, 1, "set", "Returns all members of a set.", (n, s, r) -> {
-      SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
-      List<Reply> out = new ArrayList<>();
-      if (set != null) {
-        set.members().forEach((m, unused) -> out.add(Reply.bulk(m.array())));
-      }
-      return Reply.set(out);
-    }));
-    t.register(cmd("sismember", 3, "readonly fast", 1, 1, 1, "set", "Determines whether a member belongs to a set.", (n, s, r) -> {
-      SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
-      return Reply.integer(set != null && set.members().containsKey(Bytes.of(r.arg(2))) ? 1 : 0);
-    }));
-    t.register(cmd("smismember", -3, "readonly fast", 1, 1, 1, "set", "Determines whether multiple members belong to a set.", (n, s, r) -> {
-      SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
-      List<Reply> out = new ArrayList<>();
-      for (int i = 2; i < r.argc(); i++) {
-        out.add(Reply.integer(set != null && set.members().containsKey(Bytes.of(r.arg(i))) ? 1 : 0));
-      }
-      return Reply.array(out);
-    }));
-    t.register(cmd("scard", 2, "readonly fast", 1, 1, 1, "set", "Returns the number of members in a set.", (n, s, r) -> {
-      SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
-      return Reply.integer(set == null ? 0 : set.members().size());
-    }));
-    t.register(cmd("spop", -2, "write fast", 1, 1, 1, "set", "Returns one or more random members from a set after removing them.", SetCommands::spop));
-    t.register(cmd("srandmember", -2, "readonly", 1, 1, 1, "set", "Get one or multiple random members from a set.", SetCommands::srandmember));
-    t.register(cmd("sscan", -3, "readonly", 1, 1, 1, "set", "Iterates over members of a set.", (n, s, r) -> {
-      long cursor = KeyCommands.parseCursor(r.arg(2));
-      KeyCommands.ScanOptions o = KeyCommands.ScanOptions.parse(r, 3, false, false);
-      SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
-      List<byte[]> out = new ArrayList<>();
-      long next = 0;
-      if (set != null) {
-        next = set.members().scan(cursor, o.count(), (m, unused) -> {
-          if (o.matches(m.array())) {
-            out.add(m.array());
-          }
-        });
-      }
-      return Reply.array(List.of(Reply.bulk(Long.toUnsignedString(next)), Reply.bulkArray(out)));
-    }));
+    t.register(
+        cmd(
+            "sadd",
+            -3,
+            "write denyoom fast",
+            1,
+            1,
+            1,
+            "set",
+            "Adds one or more members to a set.",
+            (n, s, r) -> {
+              SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
+              List<byte[]> members = new ArrayList<>();
+              Set<Bytes> fresh = new HashSet<>();
+              for (int i = 2; i < r.argc(); i++) {
+                Bytes m = Bytes.of(r.arg(i));
+                if ((set == null || !set.members().containsKey(m)) && fresh.add(m)) {
+                  members.add(r.arg(i));
+                }
+              }
+              if (!members.isEmpty()) {
+                n.apply(new Mutation.SetAdd(s.keyspace, r.arg(1), members));
+              }
+              return Reply.integer(members.size());
+            }));
+    t.register(
+        cmd(
+            "srem",
+            -3,
+            "write fast",
+            1,
+            1,
+            1,
+            "set",
+            "Removes one or more members from a set.",
+            (n, s, r) -> {
+              SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
+              if (set == null) {
+                return Reply.integer(0);
+              }
+              List<byte[]> members = new ArrayList<>();
+              Set<Bytes> seen = new HashSet<>();
+              for (int i = 2; i < r.argc(); i++) {
+                Bytes m = Bytes.of(r.arg(i));
+                if (set.members().containsKey(m) && seen.add(m)) {
+                  members.add(r.arg(i));
+                }
+              }
+              if (!members.isEmpty()) {
+                n.apply(new Mutation.SetRemove(s.keyspace, r.arg(1), members));
+              }
+              return Reply.integer(members.size());
+            }));
+    t.register(
+        cmd(
+            "smembers",
+            2,
+            "readonly",
+            1,
+            1,
+            1,
+            "set",
+            "Returns all members of a set.",
+            (n, s, r) -> {
+              SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
+              List<Reply> out = new ArrayList<>();
+              if (set != null) {
+                set.members().forEach((m, unused) -> out.add(Reply.bulk(m.array())));
+              }
+              return Reply.set(out);
+            }));
+    t.register(
+        cmd(
+            "sismember",
+            3,
+            "readonly fast",
+            1,
+            1,
+            1,
+            "set",
+            "Determines whether a member belongs to a set.",
+            (n, s, r) -> {
+              SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
+              return Reply.integer(
+                  set != null && set.members().containsKey(Bytes.of(r.arg(2))) ? 1 : 0);
+            }));
+    t.register(
+        cmd(
+            "smismember",
+            -3,
+            "readonly fast",
+            1,
+            1,
+            1,
+            "set",
+            "Determines whether multiple members belong to a set.",
+            (n, s, r) -> {
+              SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
+              List<Reply> out = new ArrayList<>();
+              for (int i = 2; i < r.argc(); i++) {
+                out.add(
+                    Reply.integer(
+                        set != null && set.members().containsKey(Bytes.of(r.arg(i))) ? 1 : 0));
+              }
+              return Reply.array(out);
+            }));
+    t.register(
+        cmd(
+            "scard",
+            2,
+            "readonly fast",
+            1,
+            1,
+            1,
+            "set",
+            "Returns the number of members in a set.",
+            (n, s, r) -> {
+              SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
+              return Reply.integer(set == null ? 0 : set.members().size());
+            }));
+    t.register(
+        cmd(
+            "spop",
+            -2,
+            "write fast",
+            1,
+            1,
+            1,
+            "set",
+            "Returns one or more random members from a set after removing them.",
+            SetCommands::spop));
+    t.register(
+        cmd(
+            "srandmember",
+            -2,
+            "readonly",
+            1,
+            1,
+            1,
+            "set",
+            "Get one or multiple random members from a set.",
+            SetCommands::srandmember));
+    t.register(
+        cmd(
+            "sscan",
+            -3,
+            "readonly",
+            1,
+            1,
+            1,
+            "set",
+            "Iterates over members of a set.",
+            (n, s, r) -> {
+              long cursor = KeyCommands.parseCursor(r.arg(2));
+              KeyCommands.ScanOptions o = KeyCommands.ScanOptions.parse(r, 3, false, false);
+              SetValue set = n.set(s.keyspace, Bytes.of(r.arg(1)));
+              List<byte[]> out = new ArrayList<>();
+              long next = 0;
+              if (set != null) {
+                next =
+                    set.members()
+                        .scan(
+                            cursor,
+                            o.count(),
+                            (m, unused) -> {
+                              if (o.matches(m.array())) {
+                                out.add(m.array());
+                              }
+                            });
+              }
+              return Reply.array(
+                  List.of(Reply.bulk(Long.toUnsignedString(next)), Reply.bulkArray(out)));
+            }));
   }
 
   private static Reply spop(Node n, Session s, RespRequest r) {

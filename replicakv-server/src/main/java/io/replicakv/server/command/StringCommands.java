@@ -23,43 +23,250 @@ final class StringCommands {
   static final long MAX_STRING_BYTES = 512L * 1024 * 1024;
 
   static void register(CommandTable t) {
-    t.register(cmd("get", 2, "readonly fast", 1, 1, 1, "string", "Returns the string value of a key.", StringCommands::get));
-    t.register(cmd("set", -3, "write denyoom", 1, 1, 1, "string", "Sets the string value of a key, ignoring its type.", StringCommands::set));
-    t.register(cmd("setnx", 3, "write denyoom fast", 1, 1, 1, "string", "Set the string value of a key only when the key doesn't exist.",
-        (n, s, r) -> Reply.integer(setGeneric(n, s, r.arg(1), r.arg(2), 0, SetMode.NX, false, false) != null ? 1 : 0)));
-    t.register(cmd("setex", 4, "write denyoom", 1, 1, 1, "string", "Sets the string value and expiration time of a key.",
-        (n, s, r) -> setWithTtl(n, s, r, 1000, "setex")));
-    t.register(cmd("psetex", 4, "write denyoom", 1, 1, 1, "string", "Sets both string value and expiration time in milliseconds of a key.",
-        (n, s, r) -> setWithTtl(n, s, r, 1, "psetex")));
-    t.register(cmd("getset", 3, "write denyoom fast", 1, 1, 1, "string", "Returns the previous string value of a key after setting it to a new value.",
-        StringCommands::getset));
-    t.register(cmd("getdel", 2, "write fast", 1, 1, 1, "string", "Returns the string value of a key after deleting the key.", StringCommands::getdel));
-    t.register(cmd("getex", -2, "write fast", 1, 1, 1, "string", "Returns the string value of a key after setting its expiration time.", StringCommands::getex));
-    t.register(cmd("mget", -2, "readonly fast", 1, -1, 1, "string", "Atomically returns the string values of one or more keys.", StringCommands::mget));
-    t.register(cmd("mset", -3, "write denyoom", 1, -1, 2, "string", "Atomically creates or modifies the string values of one or more keys.",
-        (n, s, r) -> mset(n, s, r, false)));
-    t.register(cmd("msetnx", -3, "write denyoom", 1, -1, 2, "string", "Atomically modifies the string values of one or more keys only when all keys don't exist.",
-        (n, s, r) -> mset(n, s, r, true)));
-    t.register(cmd("append", 3, "write denyoom fast", 1, 1, 1, "string", "Appends a string to the value of a key. Creates the key if it doesn't exist.", StringCommands::append));
-    t.register(cmd("strlen", 2, "readonly fast", 1, 1, 1, "string", "Returns the length of a string value.", (n, s, r) -> {
-      StringValue v = n.string(s.keyspace, Bytes.of(r.arg(1)));
-      return Reply.integer(v == null ? 0 : v.bytes().length);
-    }));
-    t.register(cmd("getrange", 4, "readonly", 1, 1, 1, "string", "Returns a substring of the string stored at a key.", StringCommands::getrange));
-    t.register(cmd("substr", 4, "readonly", 1, 1, 1, "string", "Returns a substring from a string value.", StringCommands::getrange));
-    t.register(cmd("setrange", 4, "write denyoom", 1, 1, 1, "string", "Overwrites a part of a string value with another by an offset.", StringCommands::setrange));
-    t.register(cmd("incr", 2, "write denyoom fast", 1, 1, 1, "string", "Increments the integer value of a key by one.", (n, s, r) -> incrBy(n, s, r.arg(1), 1)));
-    t.register(cmd("decr", 2, "write denyoom fast", 1, 1, 1, "string", "Decrements the integer value of a key by one.", (n, s, r) -> incrBy(n, s, r.arg(1), -1)));
-    t.register(cmd("incrby", 3, "write denyoom fast", 1, 1, 1, "string", "Increments the integer value of a key by a number.",
-        (n, s, r) -> incrBy(n, s, r.arg(1), Args.parseLong(r.arg(2)))));
-    t.register(cmd("decrby", 3, "write denyoom fast", 1, 1, 1, "string", "Decrements a number from the integer value of a key.", (n, s, r) -> {
-      long by = Args.parseLong(r.arg(2));
-      if (by == Long.MIN_VALUE) {
-        throw new CommandError("ERR decrement would overflow");
-      }
-      return incrBy(n, s, r.arg(1), -by);
-    }));
-    t.register(cmd("incrbyfloat", 3, "write denyoom fast", 1, 1, 1, "string", "Increment the floating point value of a key by a number.", StringCommands::incrByFloat));
+    t.register(
+        cmd(
+            "get",
+            2,
+            "readonly fast",
+            1,
+            1,
+            1,
+            "string",
+            "Returns the string value of a key.",
+            StringCommands::get));
+    t.register(
+        cmd(
+            "set",
+            -3,
+            "write denyoom",
+            1,
+            1,
+            1,
+            "string",
+            "Sets the string value of a key, ignoring its type.",
+            StringCommands::set));
+    t.register(
+        cmd(
+            "setnx",
+            3,
+            "write denyoom fast",
+            1,
+            1,
+            1,
+            "string",
+            "Set the string value of a key only when the key doesn't exist.",
+            (n, s, r) ->
+                Reply.integer(
+                    setGeneric(n, s, r.arg(1), r.arg(2), 0, SetMode.NX, false, false) != null
+                        ? 1
+                        : 0)));
+    t.register(
+        cmd(
+            "setex",
+            4,
+            "write denyoom",
+            1,
+            1,
+            1,
+            "string",
+            "Sets the string value and expiration time of a key.",
+            (n, s, r) -> setWithTtl(n, s, r, 1000, "setex")));
+    t.register(
+        cmd(
+            "psetex",
+            4,
+            "write denyoom",
+            1,
+            1,
+            1,
+            "string",
+            "Sets both string value and expiration time in milliseconds of a key.",
+            (n, s, r) -> setWithTtl(n, s, r, 1, "psetex")));
+    t.register(
+        cmd(
+            "getset",
+            3,
+            "write denyoom fast",
+            1,
+            1,
+            1,
+            "string",
+            "Returns the previous string value of a key after setting it to a new value.",
+            StringCommands::getset));
+    t.register(
+        cmd(
+            "getdel",
+            2,
+            "write fast",
+            1,
+            1,
+            1,
+            "string",
+            "Returns the string value of a key after deleting the key.",
+            StringCommands::getdel));
+    t.register(
+        cmd(
+            "getex",
+            -2,
+            "write fast",
+            1,
+            1,
+            1,
+            "string",
+            "Returns the string value of a key after setting its expiration time.",
+            StringCommands::getex));
+    t.register(
+        cmd(
+            "mget",
+            -2,
+            "readonly fast",
+            1,
+            -1,
+            1,
+            "string",
+            "Atomically returns the string values of one or more keys.",
+            StringCommands::mget));
+    t.register(
+        cmd(
+            "mset",
+            -3,
+            "write denyoom",
+            1,
+            -1,
+            2,
+            "string",
+            "Atomically creates or modifies the string values of one or more keys.",
+            (n, s, r) -> mset(n, s, r, false)));
+    t.register(
+        cmd(
+            "msetnx",
+            -3,
+            "write denyoom",
+            1,
+            -1,
+            2,
+            "string",
+            "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+            (n, s, r) -> mset(n, s, r, true)));
+    t.register(
+        cmd(
+            "append",
+            3,
+            "write denyoom fast",
+            1,
+            1,
+            1,
+            "string",
+            "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+            StringCommands::append));
+    t.register(
+        cmd(
+            "strlen",
+            2,
+            "readonly fast",
+            1,
+            1,
+            1,
+            "string",
+            "Returns the length of a string value.",
+            (n, s, r) -> {
+              StringValue v = n.string(s.keyspace, Bytes.of(r.arg(1)));
+              return Reply.integer(v == null ? 0 : v.bytes().length);
+            }));
+    t.register(
+        cmd(
+            "getrange",
+            4,
+            "readonly",
+            1,
+            1,
+            1,
+            "string",
+            "Returns a substring of the string stored at a key.",
+            StringCommands::getrange));
+    t.register(
+        cmd(
+            "substr",
+            4,
+            "readonly",
+            1,
+            1,
+            1,
+            "string",
+            "Returns a substring from a string value.",
+            StringCommands::getrange));
+    t.register(
+        cmd(
+            "setrange",
+            4,
+            "write denyoom",
+            1,
+            1,
+            1,
+            "string",
+            "Overwrites a part of a string value with another by an offset.",
+            StringCommands::setrange));
+    t.register(
+        cmd(
+            "incr",
+            2,
+            "write denyoom fast",
+            1,
+            1,
+            1,
+            "string",
+            "Increments the integer value of a key by one.",
+            (n, s, r) -> incrBy(n, s, r.arg(1), 1)));
+    t.register(
+        cmd(
+            "decr",
+            2,
+            "write denyoom fast",
+            1,
+            1,
+            1,
+            "string",
+            "Decrements the integer value of a key by one.",
+            (n, s, r) -> incrBy(n, s, r.arg(1), -1)));
+    t.register(
+        cmd(
+            "incrby",
+            3,
+            "write denyoom fast",
+            1,
+            1,
+            1,
+            "string",
+            "Increments the integer value of a key by a number.",
+            (n, s, r) -> incrBy(n, s, r.arg(1), Args.parseLong(r.arg(2)))));
+    t.register(
+        cmd(
+            "decrby",
+            3,
+            "write denyoom fast",
+            1,
+            1,
+            1,
+            "string",
+            "Decrements a number from the integer value of a key.",
+            (n, s, r) -> {
+              long by = Args.parseLong(r.arg(2));
+              if (by == Long.MIN_VALUE) {
+                throw new CommandError("ERR decrement would overflow");
+              }
+              return incrBy(n, s, r.arg(1), -by);
+            }));
+    t.register(
+        cmd(
+            "incrbyfloat",
+            3,
+            "write denyoom fast",
+            1,
+            1,
+            1,
+            "string",
+            "Increment the floating point value of a key by a number.",
+            StringCommands::incrByFloat));
   }
 
   private static Reply get(Node n, Session s, RespRequest r) {
@@ -67,15 +274,25 @@ final class StringCommands {
     return v == null ? Reply.nil() : Reply.bulk(v.bytes());
   }
 
-  enum SetMode { ANY, NX, XX }
+  enum SetMode {
+    ANY,
+    NX,
+    XX
+  }
 
   /**
    * The common path of all setters. Returns the previous value (empty array when there was none)
    * when the set happened, null when NX/XX prevented it. {@code expireAtMillis}: 0 = no expiry.
    */
   static byte[] setGeneric(
-      Node n, Session s, byte[] rawKey, byte[] value, long expireAtMillis, SetMode mode,
-      boolean keepTtl, boolean wantOld) {
+      Node n,
+      Session s,
+      byte[] rawKey,
+      byte[] value,
+      long expireAtMillis,
+      SetMode mode,
+      boolean keepTtl,
+      boolean wantOld) {
     Bytes key = Bytes.of(rawKey);
     Value old = n.lookup(s.keyspace, key);
     if (wantOld && old != null && !(old instanceof StringValue)) {
@@ -115,7 +332,9 @@ final class StringCommands {
         get = true;
       } else if (Args.is(a, "KEEPTTL") && !expirySeen) {
         keepTtl = true;
-      } else if (!keepTtl && !expirySeen && hasNext
+      } else if (!keepTtl
+          && !expirySeen
+          && hasNext
           && (Args.is(a, "EX") || Args.is(a, "PX") || Args.is(a, "EXAT") || Args.is(a, "PXAT"))) {
         expirySeen = true;
         long amount = Args.parseLong(r.arg(++i));
@@ -143,20 +362,22 @@ final class StringCommands {
     }
     long ms;
     try {
-      ms = switch (unit) {
-        case "EX" -> Math.addExact(n.now(), Math.multiplyExact(amount, 1000L));
-        case "PX" -> Math.addExact(n.now(), amount);
-        case "EXAT" -> Math.multiplyExact(amount, 1000L);
-        case "PXAT" -> amount;
-        default -> throw CommandError.syntax();
-      };
+      ms =
+          switch (unit) {
+            case "EX" -> Math.addExact(n.now(), Math.multiplyExact(amount, 1000L));
+            case "PX" -> Math.addExact(n.now(), amount);
+            case "EXAT" -> Math.multiplyExact(amount, 1000L);
+            case "PXAT" -> amount;
+            default -> throw CommandError.syntax();
+          };
     } catch (ArithmeticException e) {
       throw new CommandError("ERR invalid expire time in '" + command + "' command");
     }
     return ms;
   }
 
-  private static Reply setWithTtl(Node n, Session s, RespRequest r, long unitMillis, String command) {
+  private static Reply setWithTtl(
+      Node n, Session s, RespRequest r, long unitMillis, String command) {
     long amount = Args.parseLong(r.arg(2));
     long expireAt = absoluteExpiry(n, unitMillis == 1000 ? "EX" : "PX", amount, command);
     setGeneric(n, s, r.arg(1), r.arg(3), expireAt, SetMode.ANY, false, false);
@@ -187,7 +408,9 @@ final class StringCommands {
       byte[] a = r.arg(i);
       if (Args.is(a, "PERSIST") && expireAt == -1 && !persist) {
         persist = true;
-      } else if (expireAt == -1 && !persist && i + 1 < argc
+      } else if (expireAt == -1
+          && !persist
+          && i + 1 < argc
           && (Args.is(a, "EX") || Args.is(a, "PX") || Args.is(a, "EXAT") || Args.is(a, "PXAT"))) {
         expireAt = absoluteExpiry(n, Args.upper(a), Args.parseLong(r.arg(++i)), "getex");
       } else {
@@ -315,7 +538,8 @@ final class StringCommands {
     if (v != null) {
       byte[] b = v.bytes();
       cur = Args.parseLongOr(b, Long.MIN_VALUE, true);
-      if (cur == Long.MIN_VALUE && !"-9223372036854775808".equals(new String(b, StandardCharsets.US_ASCII))) {
+      if (cur == Long.MIN_VALUE
+          && !"-9223372036854775808".equals(new String(b, StandardCharsets.US_ASCII))) {
         throw CommandError.notInteger();
       }
     }
@@ -326,7 +550,9 @@ final class StringCommands {
       throw new CommandError(CommandError.OVERFLOW);
     }
     long expireAt = v == null ? 0 : n.expireAt(s.keyspace, key);
-    n.apply(new Mutation.StringSet(s.keyspace, rawKey, Long.toString(next).getBytes(StandardCharsets.US_ASCII), expireAt));
+    n.apply(
+        new Mutation.StringSet(
+            s.keyspace, rawKey, Long.toString(next).getBytes(StandardCharsets.US_ASCII), expireAt));
     return Reply.integer(next);
   }
 

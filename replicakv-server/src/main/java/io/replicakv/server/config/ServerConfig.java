@@ -27,37 +27,91 @@ public final class ServerConfig {
   public static final List<Setting> SETTINGS =
       List.of(
           Setting.string("bind", "127.0.0.1", false, "address the RESP and HTTP listeners bind to"),
-          Setting.integer("port", 6379, 0, 65535, false, "RESP (Redis protocol) port; 0 picks a free one"),
-          Setting.integer("http-port", -1, -1, 65535, false,
+          Setting.integer(
+              "port", 6379, 0, 65535, false, "RESP (Redis protocol) port; 0 picks a free one"),
+          Setting.integer(
+              "http-port",
+              -1,
+              -1,
+              65535,
+              false,
               "HTTP port for /health, /metrics, /admin; -1 means port + 10000, 0 picks a free one"),
           Setting.string("data-dir", "data", false, "folder for the log and snapshots"),
           Setting.integer("databases", 16, 1, 1024, false, "number of keyspaces (SELECT 0..n-1)"),
-          Setting.choice("fsync", "interval", List.of("always", "interval", "never"), false,
+          Setting.choice(
+              "fsync",
+              "interval",
+              List.of("always", "interval", "never"),
+              false,
               "always: reply after fsync (group commit); interval: fsync every fsync-interval-ms; never: leave it to the OS"),
-          Setting.integer("fsync-interval-ms", 1000, 1, 60_000, false, "fsync period under fsync=interval"),
-          Setting.bytes("log-segment-size", "64mb", 4096, false, "log segment size before a new segment starts"),
-          Setting.bytes("log-buffer-size", "64mb", 65536, false,
+          Setting.integer(
+              "fsync-interval-ms", 1000, 1, 60_000, false, "fsync period under fsync=interval"),
+          Setting.bytes(
+              "log-segment-size",
+              "64mb",
+              4096,
+              false,
+              "log segment size before a new segment starts"),
+          Setting.bytes(
+              "log-buffer-size",
+              "64mb",
+              65536,
+              false,
               "appended log bytes waiting for the disk before writes wait"),
-          Setting.integer("snapshot-interval-seconds", 300, 0, 31_536_000, false,
+          Setting.integer(
+              "snapshot-interval-seconds",
+              300,
+              0,
+              31_536_000,
+              false,
               "take a snapshot this long after the last one (0 = only by log size or SAVE)"),
-          Setting.integer("snapshot-min-changes", 1, 1, Long.MAX_VALUE, false,
+          Setting.integer(
+              "snapshot-min-changes",
+              1,
+              1,
+              Long.MAX_VALUE,
+              false,
               "changes needed before a timed snapshot is taken"),
-          Setting.bytes("snapshot-log-size", "256mb", 0, false,
+          Setting.bytes(
+              "snapshot-log-size",
+              "256mb",
+              0,
+              false,
               "take a snapshot when the log grows past this (0 = off)"),
-          Setting.bytes("maxmemory", "0", 0, true,
+          Setting.bytes(
+              "maxmemory",
+              "0",
+              0,
+              true,
               "data memory limit; past it writes get -OOM and reads keep working (0 = no limit)"),
           Setting.integer("maxclients", 10_000, 1, 1_000_000, true, "maximum connected clients"),
-          Setting.bytes("proto-max-bulk-len", "512mb", 1, true, "largest bulk string a client may send"),
-          Setting.integer("proto-max-multibulk-len", 1_048_576, 1, Integer.MAX_VALUE, true,
+          Setting.bytes(
+              "proto-max-bulk-len", "512mb", 1, true, "largest bulk string a client may send"),
+          Setting.integer(
+              "proto-max-multibulk-len",
+              1_048_576,
+              1,
+              Integer.MAX_VALUE,
+              true,
               "most arguments in one command"),
           Setting.bytes("proto-max-inline-len", "64kb", 16, true, "longest inline command line"),
-          Setting.bytes("client-output-buffer-limit", "256mb", 0, true,
+          Setting.bytes(
+              "client-output-buffer-limit",
+              "256mb",
+              0,
+              true,
               "replies queued for a client that does not read; past it the client is disconnected (0 = no limit)"),
           Setting.integer("hz", 10, 1, 500, true, "active expiry cycles per second"),
-          Setting.choice("loglevel", "info", List.of("debug", "info", "warn", "error"), true, "log level"),
+          Setting.choice(
+              "loglevel", "info", List.of("debug", "info", "warn", "error"), true, "log level"),
           // Read-only answers for tools that ask Redis about these (redis-benchmark does).
-          Setting.string("appendonly", "yes", false, "always yes: every write goes through the log (read-only)"),
-          Setting.string("save", "", false, "empty: snapshots follow snapshot-* settings (read-only)"));
+          Setting.string(
+              "appendonly",
+              "yes",
+              false,
+              "always yes: every write goes through the log (read-only)"),
+          Setting.string(
+              "save", "", false, "empty: snapshots follow snapshot-* settings (read-only)"));
 
   private static final Map<String, Setting> BY_NAME;
 
@@ -118,7 +172,8 @@ public final class ServerConfig {
       Map.Entry<String, JsonNode> e = it.next();
       JsonNode v = e.getValue();
       if (v.isContainerNode()) {
-        throw new ConfigException("setting '" + e.getKey() + "' in " + file + ": expected a single value");
+        throw new ConfigException(
+            "setting '" + e.getKey() + "' in " + file + ": expected a single value");
       }
       if (v.isBoolean()) {
         out.put(e.getKey(), v.booleanValue() ? "yes" : "no");
@@ -162,10 +217,14 @@ public final class ServerConfig {
   public synchronized void set(String name, String value) {
     Setting s = BY_NAME.get(name);
     if (s == null) {
-      throw new ConfigException("Unknown option or number of arguments for CONFIG SET - '" + name + "'");
+      throw new ConfigException(
+          "Unknown option or number of arguments for CONFIG SET - '" + name + "'");
     }
     if (!s.mutable()) {
-      throw new ConfigException("CONFIG SET failed (possibly related to argument '" + name + "') - can't set immutable config");
+      throw new ConfigException(
+          "CONFIG SET failed (possibly related to argument '"
+              + name
+              + "') - can't set immutable config");
     }
     String canonical = s.canonical(value);
     Map<String, String> next = new LinkedHashMap<>(values);

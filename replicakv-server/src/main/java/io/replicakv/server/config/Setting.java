@@ -4,12 +4,18 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * One configuration setting: its name (Redis's name where Redis has one), kind, default and
- * whether {@code CONFIG SET} may change it while the node runs.
+ * One configuration setting: its name (Redis's name where Redis has one), kind, default and whether
+ * {@code CONFIG SET} may change it while the node runs.
  */
 public record Setting(
-    String name, Kind kind, String defaultValue, boolean mutable, String description,
-    List<String> choices, long min, long max) {
+    String name,
+    Kind kind,
+    String defaultValue,
+    boolean mutable,
+    String description,
+    List<String> choices,
+    long min,
+    long max) {
 
   /** How a value is written and checked. */
   public enum Kind {
@@ -29,7 +35,8 @@ public record Setting(
     return new Setting(name, Kind.BYTES, def, mutable, doc, List.of(), min, Long.MAX_VALUE);
   }
 
-  static Setting choice(String name, String def, List<String> choices, boolean mutable, String doc) {
+  static Setting choice(
+      String name, String def, List<String> choices, boolean mutable, String doc) {
     return new Setting(name, Kind.CHOICE, def, mutable, doc, choices, 0, 0);
   }
 
@@ -50,8 +57,7 @@ public record Setting(
         try {
           v = Long.parseLong(value);
         } catch (NumberFormatException e) {
-          throw new ConfigException(
-              "setting '" + name + "': '" + raw + "' is not an integer");
+          throw new ConfigException("setting '" + name + "': '" + raw + "' is not an integer");
         }
         checkRange(v, raw);
         return Long.toString(v);
@@ -60,7 +66,11 @@ public record Setting(
         long v = parseBytes(value);
         if (v < 0) {
           throw new ConfigException(
-              "setting '" + name + "': '" + raw + "' is not a size (examples: 1048576, 64kb, 512mb, 2gb)");
+              "setting '"
+                  + name
+                  + "': '"
+                  + raw
+                  + "' is not a size (examples: 1048576, 64kb, 512mb, 2gb)");
         }
         checkRange(v, raw);
         return Long.toString(v);
@@ -78,8 +88,8 @@ public record Setting(
         return switch (v) {
           case "yes", "true", "on", "1" -> "yes";
           case "no", "false", "off", "0" -> "no";
-          default -> throw new ConfigException(
-              "setting '" + name + "': '" + raw + "' is not yes or no");
+          default ->
+              throw new ConfigException("setting '" + name + "': '" + raw + "' is not yes or no");
         };
       }
       default -> {
@@ -91,7 +101,15 @@ public record Setting(
   private void checkRange(long v, String raw) {
     if (v < min || v > max) {
       throw new ConfigException(
-          "setting '" + name + "': " + raw + " is out of range [" + min + ", " + (max == Long.MAX_VALUE ? "unlimited" : max) + "]");
+          "setting '"
+              + name
+              + "': "
+              + raw
+              + " is out of range ["
+              + min
+              + ", "
+              + (max == Long.MAX_VALUE ? "unlimited" : max)
+              + "]");
     }
   }
 
@@ -101,8 +119,13 @@ public record Setting(
     long unit = 1;
     String digits = t;
     String[][] units = {
-      {"gb", "1073741824"}, {"mb", "1048576"}, {"kb", "1024"},
-      {"g", "1000000000"}, {"m", "1000000"}, {"k", "1000"}, {"b", "1"}
+      {"gb", "1073741824"},
+      {"mb", "1048576"},
+      {"kb", "1024"},
+      {"g", "1000000000"},
+      {"m", "1000000"},
+      {"k", "1000"},
+      {"b", "1"}
     };
     for (String[] u : units) {
       if (t.endsWith(u[0])) {

@@ -35,8 +35,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The HTTP front end: {@code /health}, {@code /metrics} (Prometheus text) and {@code /admin/info}
- * (JSON). It runs on its own thread and reads node state by running the rendering on the node
- * loop, so it never races the commands.
+ * (JSON). It runs on its own thread and reads node state by running the rendering on the node loop,
+ * so it never races the commands.
  */
 public final class HttpAdmin implements AutoCloseable {
   /** Largest HTTP request body accepted; admin requests are small. */
@@ -51,31 +51,38 @@ public final class HttpAdmin implements AutoCloseable {
   public HttpAdmin(Node node, EventLoop nodeLoop) {
     this.node = node;
     this.nodeLoop = nodeLoop;
-    this.group = new MultiThreadIoEventLoopGroup(1, r -> {
-      Thread t = new Thread(r, "replicakv-http");
-      t.setDaemon(true);
-      return t;
-    }, NioIoHandler.newFactory());
+    this.group =
+        new MultiThreadIoEventLoopGroup(
+            1,
+            r -> {
+              Thread t = new Thread(r, "replicakv-http");
+              t.setDaemon(true);
+              return t;
+            },
+            NioIoHandler.newFactory());
   }
 
   public void start(String bind, int port) throws IOException {
-    ServerBootstrap b = new ServerBootstrap()
-        .group(group)
-        .channel(NioServerSocketChannel.class)
-        .childHandler(new ChannelInitializer<SocketChannel>() {
-          @Override
-          protected void initChannel(SocketChannel ch) {
-            ch.pipeline()
-                .addLast(new HttpServerCodec())
-                .addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES))
-                .addLast(new Handler());
-          }
-        });
+    ServerBootstrap b =
+        new ServerBootstrap()
+            .group(group)
+            .channel(NioServerSocketChannel.class)
+            .childHandler(
+                new ChannelInitializer<SocketChannel>() {
+                  @Override
+                  protected void initChannel(SocketChannel ch) {
+                    ch.pipeline()
+                        .addLast(new HttpServerCodec())
+                        .addLast(new HttpObjectAggregator(MAX_REQUEST_BYTES))
+                        .addLast(new Handler());
+                  }
+                });
     try {
       channel = b.bind(new InetSocketAddress(bind, port)).sync().channel();
     } catch (Exception e) {
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-      throw new IOException("cannot listen for HTTP on " + bind + ":" + port + ": " + e.getMessage(), e);
+      throw new IOException(
+          "cannot listen for HTTP on " + bind + ":" + port + ": " + e.getMessage(), e);
     }
   }
 
@@ -96,16 +103,35 @@ public final class HttpAdmin implements AutoCloseable {
     protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
       String path = new QueryStringDecoder(request.uri()).path();
       switch (path) {
-        case "/health" -> nodeLoop.execute(() -> respond(ctx, HttpResponseStatus.OK, "application/json",
-            node.engine.failure() == null
-                ? "{\"status\":\"ok\"}\n"
-                : "{\"status\":\"degraded\",\"reason\":" + quote(node.misconf()) + "}\n"));
-        case "/metrics" -> nodeLoop.execute(() -> respond(ctx, HttpResponseStatus.OK,
-            "text/plain; version=0.0.4; charset=utf-8", Prometheus.render(node)));
-        case "/admin/info" -> nodeLoop.execute(() -> respond(ctx, HttpResponseStatus.OK,
-            "application/json", infoJson()));
-        default -> respond(ctx, HttpResponseStatus.NOT_FOUND, "application/json",
-            "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\"]}\n");
+        case "/health" ->
+            nodeLoop.execute(
+                () ->
+                    respond(
+                        ctx,
+                        HttpResponseStatus.OK,
+                        "application/json",
+                        node.engine.failure() == null
+                            ? "{\"status\":\"ok\"}\n"
+                            : "{\"status\":\"degraded\",\"reason\":"
+                                + quote(node.misconf())
+                                + "}\n"));
+        case "/metrics" ->
+            nodeLoop.execute(
+                () ->
+                    respond(
+                        ctx,
+                        HttpResponseStatus.OK,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                        Prometheus.render(node)));
+        case "/admin/info" ->
+            nodeLoop.execute(
+                () -> respond(ctx, HttpResponseStatus.OK, "application/json", infoJson()));
+        default ->
+            respond(
+                ctx,
+                HttpResponseStatus.NOT_FOUND,
+                "application/json",
+                "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\"]}\n");
       }
     }
 
@@ -146,9 +172,11 @@ public final class HttpAdmin implements AutoCloseable {
     }
   }
 
-  private static void respond(ChannelHandlerContext ctx, HttpResponseStatus status, String type, String body) {
-    FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status,
-        Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
+  private static void respond(
+      ChannelHandlerContext ctx, HttpResponseStatus status, String type, String body) {
+    FullHttpResponse response =
+        new DefaultFullHttpResponse(
+            HttpVersion.HTTP_1_1, status, Unpooled.copiedBuffer(body, StandardCharsets.UTF_8));
     response.headers().set(HttpHeaderNames.CONTENT_TYPE, type);
     response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes());
     ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);

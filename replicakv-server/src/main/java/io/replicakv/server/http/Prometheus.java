@@ -22,60 +22,141 @@ final class Prometheus {
     Metrics m = n.metrics;
     head(b, "replicakv_commands_total", "counter", "Commands run, by command.");
     for (Map.Entry<String, Metrics.CommandStats> e : m.commands.entrySet()) {
-      b.append("replicakv_commands_total{command=\"").append(e.getKey()).append("\"} ").append(e.getValue().calls).append('\n');
+      b.append("replicakv_commands_total{command=\"")
+          .append(e.getKey())
+          .append("\"} ")
+          .append(e.getValue().calls)
+          .append('\n');
     }
-    head(b, "replicakv_command_errors_total", "counter", "Commands that answered with an error, by command.");
+    head(
+        b,
+        "replicakv_command_errors_total",
+        "counter",
+        "Commands that answered with an error, by command.");
     for (Map.Entry<String, Metrics.CommandStats> e : m.commands.entrySet()) {
-      b.append("replicakv_command_errors_total{command=\"").append(e.getKey()).append("\"} ").append(e.getValue().errors).append('\n');
+      b.append("replicakv_command_errors_total{command=\"")
+          .append(e.getKey())
+          .append("\"} ")
+          .append(e.getValue().errors)
+          .append('\n');
     }
-    head(b, "replicakv_command_duration_seconds", "histogram", "Time to run a command on the node loop, by command.");
+    head(
+        b,
+        "replicakv_command_duration_seconds",
+        "histogram",
+        "Time to run a command on the node loop, by command.");
     for (Map.Entry<String, Metrics.CommandStats> e : m.commands.entrySet()) {
       Metrics.CommandStats c = e.getValue();
       long cumulative = 0;
       for (int i = 0; i < BUCKET_SECONDS.length; i++) {
         cumulative += c.buckets[i];
-        b.append("replicakv_command_duration_seconds_bucket{command=\"").append(e.getKey())
-            .append("\",le=\"").append(BUCKET_SECONDS[i]).append("\"} ").append(cumulative).append('\n');
+        b.append("replicakv_command_duration_seconds_bucket{command=\"")
+            .append(e.getKey())
+            .append("\",le=\"")
+            .append(BUCKET_SECONDS[i])
+            .append("\"} ")
+            .append(cumulative)
+            .append('\n');
       }
-      b.append("replicakv_command_duration_seconds_bucket{command=\"").append(e.getKey()).append("\",le=\"+Inf\"} ").append(c.calls).append('\n');
-      b.append("replicakv_command_duration_seconds_sum{command=\"").append(e.getKey()).append("\"} ").append(c.totalMicros / 1e6).append('\n');
-      b.append("replicakv_command_duration_seconds_count{command=\"").append(e.getKey()).append("\"} ").append(c.calls).append('\n');
+      b.append("replicakv_command_duration_seconds_bucket{command=\"")
+          .append(e.getKey())
+          .append("\",le=\"+Inf\"} ")
+          .append(c.calls)
+          .append('\n');
+      b.append("replicakv_command_duration_seconds_sum{command=\"")
+          .append(e.getKey())
+          .append("\"} ")
+          .append(c.totalMicros / 1e6)
+          .append('\n');
+      b.append("replicakv_command_duration_seconds_count{command=\"")
+          .append(e.getKey())
+          .append("\"} ")
+          .append(c.calls)
+          .append('\n');
     }
     gauge(b, "replicakv_connected_clients", "Connected RESP clients.", n.sessions.size());
-    counter(b, "replicakv_connections_received_total", "Connections accepted.", m.connectionsReceived);
-    counter(b, "replicakv_connections_rejected_total", "Connections refused at maxclients.", m.connectionsRejected);
-    counter(b, "replicakv_protocol_errors_total", "Connections closed for invalid RESP.", m.protocolErrors);
-    counter(b, "replicakv_output_limit_disconnects_total", "Clients disconnected at client-output-buffer-limit.", m.outputLimitDisconnects);
+    counter(
+        b, "replicakv_connections_received_total", "Connections accepted.", m.connectionsReceived);
+    counter(
+        b,
+        "replicakv_connections_rejected_total",
+        "Connections refused at maxclients.",
+        m.connectionsRejected);
+    counter(
+        b,
+        "replicakv_protocol_errors_total",
+        "Connections closed for invalid RESP.",
+        m.protocolErrors);
+    counter(
+        b,
+        "replicakv_output_limit_disconnects_total",
+        "Clients disconnected at client-output-buffer-limit.",
+        m.outputLimitDisconnects);
     counter(b, "replicakv_oom_rejections_total", "Writes refused past maxmemory.", m.oomRejections);
-    counter(b, "replicakv_expired_keys_total", "Keys deleted because their expiry passed.", m.expiredKeys);
+    counter(
+        b,
+        "replicakv_expired_keys_total",
+        "Keys deleted because their expiry passed.",
+        m.expiredKeys);
     MemoryState state = n.state();
-    gauge(b, "replicakv_memory_used_bytes", "Estimated memory of the data.", state.usedMemoryBytes());
-    gauge(b, "replicakv_memory_max_bytes", "maxmemory (0 = no limit).", n.config.getLong("maxmemory"));
+    gauge(
+        b, "replicakv_memory_used_bytes", "Estimated memory of the data.", state.usedMemoryBytes());
+    gauge(
+        b,
+        "replicakv_memory_max_bytes",
+        "maxmemory (0 = no limit).",
+        n.config.getLong("maxmemory"));
     Runtime rt = Runtime.getRuntime();
-    gauge(b, "replicakv_jvm_heap_used_bytes", "JVM heap in use.", rt.totalMemory() - rt.freeMemory());
+    gauge(
+        b, "replicakv_jvm_heap_used_bytes", "JVM heap in use.", rt.totalMemory() - rt.freeMemory());
     head(b, "replicakv_keys", "gauge", "Keys per keyspace.");
     for (int ks = 0; ks < state.keyspaceCount(); ks++) {
       if (state.size(ks) > 0) {
-        b.append("replicakv_keys{keyspace=\"").append(ks).append("\"} ").append(state.size(ks)).append('\n');
+        b.append("replicakv_keys{keyspace=\"")
+            .append(ks)
+            .append("\"} ")
+            .append(state.size(ks))
+            .append('\n');
       }
     }
     LogMetrics log = n.engine.logMetrics();
     gauge(b, "replicakv_log_bytes", "Size of the write-ahead log on disk.", log.sizeBytes());
     gauge(b, "replicakv_log_segments", "Segments of the write-ahead log.", log.segmentCount());
-    counter(b, "replicakv_log_records_total", "Records appended to the log.", log.appendedRecords());
-    counter(b, "replicakv_log_written_bytes_total", "Bytes written to the log.", log.bytesWritten());
+    counter(
+        b, "replicakv_log_records_total", "Records appended to the log.", log.appendedRecords());
+    counter(
+        b, "replicakv_log_written_bytes_total", "Bytes written to the log.", log.bytesWritten());
     counter(b, "replicakv_log_fsyncs_total", "fsync calls on the log.", log.fsyncCount());
     head(b, "replicakv_log_fsync_seconds_total", "counter", "Time spent in fsync.");
-    b.append("replicakv_log_fsync_seconds_total ").append(String.format(Locale.ROOT, "%.6f", log.fsyncTotalNanos() / 1e9)).append('\n');
+    b.append("replicakv_log_fsync_seconds_total ")
+        .append(String.format(Locale.ROOT, "%.6f", log.fsyncTotalNanos() / 1e9))
+        .append('\n');
     head(b, "replicakv_log_fsync_max_seconds", "gauge", "Longest fsync.");
-    b.append("replicakv_log_fsync_max_seconds ").append(String.format(Locale.ROOT, "%.6f", log.fsyncMaxNanos() / 1e9)).append('\n');
-    gauge(b, "replicakv_log_write_failing", "1 while the disk refuses log writes.", n.engine.failure() == null ? 0 : 1);
+    b.append("replicakv_log_fsync_max_seconds ")
+        .append(String.format(Locale.ROOT, "%.6f", log.fsyncMaxNanos() / 1e9))
+        .append('\n');
+    gauge(
+        b,
+        "replicakv_log_write_failing",
+        "1 while the disk refuses log writes.",
+        n.engine.failure() == null ? 0 : 1);
     SnapshotInfo snap = n.engine.lastSnapshot();
     head(b, "replicakv_snapshot_age_seconds", "gauge", "Age of the newest snapshot (-1 = none).");
-    b.append("replicakv_snapshot_age_seconds ").append(snap == null ? -1 : (n.now() - snap.createdMillis()) / 1000.0).append('\n');
-    gauge(b, "replicakv_snapshot_in_progress", "1 while a snapshot is being written.", n.engine.snapshotInProgress() ? 1 : 0);
-    counter(b, "replicakv_snapshots_total", "Snapshots completed since start.", n.engine.snapshotsTaken());
-    gauge(b, "replicakv_uptime_seconds", "Seconds since start.", (n.now() - n.startedMillis) / 1000);
+    b.append("replicakv_snapshot_age_seconds ")
+        .append(snap == null ? -1 : (n.now() - snap.createdMillis()) / 1000.0)
+        .append('\n');
+    gauge(
+        b,
+        "replicakv_snapshot_in_progress",
+        "1 while a snapshot is being written.",
+        n.engine.snapshotInProgress() ? 1 : 0);
+    counter(
+        b,
+        "replicakv_snapshots_total",
+        "Snapshots completed since start.",
+        n.engine.snapshotsTaken());
+    gauge(
+        b, "replicakv_uptime_seconds", "Seconds since start.", (n.now() - n.startedMillis) / 1000);
     return b.toString();
   }
 

@@ -10,8 +10,22 @@ import java.util.TreeMap;
 public final class Metrics {
   /** Upper bounds of the latency histogram buckets, in microseconds. */
   static final long[] LATENCY_BUCKETS_MICROS = {
-    10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
-    1_000_000, Long.MAX_VALUE
+    10,
+    25,
+    50,
+    100,
+    250,
+    500,
+    1_000,
+    2_500,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    1_000_000,
+    Long.MAX_VALUE
   };
 
   public long connectionsReceived;

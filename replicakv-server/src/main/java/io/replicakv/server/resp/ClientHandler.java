@@ -40,7 +40,6 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
   private final Node node;
   private final Dispatcher dispatcher;
   private final List<Session> waitingForDisk = new ArrayList<>();
-  private boolean releaseScheduled;
 
   public ClientHandler(Node node, Dispatcher dispatcher) {
     this.node = node;
@@ -116,9 +115,26 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
     ctx.close();
   }
 
+  /**
+   * Hands the log records of this loop iteration to the log writer once, after every connection's
+   * batch ran (a task queued now runs after the iteration's I/O), so one write(2) covers them all.
+   */
+  private void requestLogFlush(ChannelHandlerContext ctx) {
+    if (!flushScheduled) {
+      flushScheduled = true;
+      ctx.channel().eventLoop().execute(flushTask);
+    }
+  }
+
+  private boolean flushScheduled;
+  private final Runnable flushTask = () -> {
+    flushScheduled = false;
+    node.engine.flush();
+  };
+
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
-    node.engine.flush();
+    requestLogFlush(ctx);
     Session s = ctx.channel().attr(SESSION).get();
     if (s == null || s.pending == null) {
       return;
@@ -141,11 +157,13 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
     }
     Channel ch = s.channel;
     long limit = node.config.getLong("client-output-buffer-limit");
-    if (limit > 0 && ch.unsafe().outboundBuffer() != null
+    if (limit > 0
+        && ch.unsafe().outboundBuffer() != null
         && ch.unsafe().outboundBuffer().totalPendingWriteBytes() + out.readableBytes() > limit) {
       out.release();
       node.metrics.outputLimitDisconnects++;
-      log.warn("client {} disconnected: unread replies exceed client-output-buffer-limit", s.address());
+      log.warn(
+          "client {} disconnected: unread replies exceed client-output-buffer-limit", s.address());
       ch.close();
       return;
     }
@@ -156,10 +174,19 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
     }
   }
 
-  /** Called (from any thread) when the log's durable sequence advanced. */
+  /** Called on the log writer thread when the log's durable sequence advanced (fsync=always). */
   public void onDurable(long durableSequence) {
-    node.loopExecute(this::releaseDurable);
+    if (releasePending.compareAndSet(false, true)) {
+      node.loopExecute(releaseTask);
+    }
   }
+
+  private final java.util.concurrent.atomic.AtomicBoolean releasePending =
+      new java.util.concurrent.atomic.AtomicBoolean();
+  private final Runnable releaseTask = () -> {
+    releasePending.set(false);
+    releaseDurable();
+  };
 
   private void releaseDurable() {
     long durable = node.engine.durableSequence();
