@@ -65,7 +65,6 @@ final class UpCommand implements Callable<Integer> {
       List<String> cmd = new ArrayList<>();
       cmd.add(ProcessHandle.current().info().command().orElse("java"));
       cmd.add("--enable-native-access=ALL-UNNAMED");
-      cmd.add("-XX:+UseParallelGC");
       cmd.add("-cp");
       cmd.add(System.getProperty("java.class.path"));
       cmd.add(Main.class.getName());
