@@ -152,6 +152,25 @@ public final class StorageEngine implements AutoCloseable {
     return sequence;
   }
 
+  /**
+   * The change feed: every log record after {@code afterSequence}, in order, decoded. This is the
+   * interface replication, new-follower catch-up and change-data-capture read the log through.
+   * Records written but not yet handed to the writer are flushed first.
+   */
+  public void readChanges(long afterSequence, ChangeConsumer consumer) throws IOException {
+    wal.flush();
+    wal.replay(
+        afterSequence,
+        (sequence, partition, payload) ->
+            consumer.accept(sequence, partition, MutationCodec.decode(payload)));
+  }
+
+  /** Receives one change of the feed. */
+  @FunctionalInterface
+  public interface ChangeConsumer {
+    void accept(long sequence, int partition, Mutation mutation) throws IOException;
+  }
+
   /** Hands the changes of this event-loop batch to the log writer. */
   public void flush() {
     wal.flush();

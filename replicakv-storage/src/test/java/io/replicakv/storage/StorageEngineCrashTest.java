@@ -35,7 +35,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * -Dcrash.seed=SEED}.
  */
 class StorageEngineCrashTest {
-  private static final int KEYSPACES = 3;
+  static final int KEYSPACES = 3;
 
   /** The log format's segment header; a record is its u32 length field + u32 CRC + length bytes. */
   private static final int SEGMENT_HEADER_BYTES = 20;
@@ -171,7 +171,7 @@ class StorageEngineCrashTest {
 
   private static final String[] KEYS = {"a", "b", "c", "d", "e", "{x}1", "{x}2", "long-key-name"};
 
-  private static Mutation randomMutation(SplittableRandom r) {
+  static Mutation randomMutation(SplittableRandom r) {
     int ks = r.nextInt(KEYSPACES);
     byte[] key = KEYS[r.nextInt(KEYS.length)].getBytes(StandardCharsets.UTF_8);
     int kind = r.nextInt(100);
@@ -324,31 +324,33 @@ class StorageEngineCrashTest {
     return out;
   }
 
-  private static Map<String, String> dump(StorageEngine engine) {
+  static Map<String, String> dump(StorageEngine engine) {
+    return dump(engine.state());
+  }
+
+  static Map<String, String> dump(io.replicakv.storage.data.MemoryState state) {
     Map<String, String> out = new TreeMap<>();
     for (int ks = 0; ks < KEYSPACES; ks++) {
       int keyspace = ks;
-      engine
-          .state()
-          .forEachEntry(
-              ks,
-              (key, value, expireAt) -> {
-                Object v =
-                    switch (value) {
-                      case StringValue s -> hex(s.bytes());
-                      case HashValue h -> {
-                        Map<String, String> t = new TreeMap<>();
-                        h.fields().forEach((f, b) -> t.put(k(f.array()), hex(b)));
-                        yield t;
-                      }
-                      case SetValue s -> {
-                        Set<String> t = new java.util.TreeSet<>();
-                        s.members().forEach((m, unused) -> t.add(k(m.array())));
-                        yield t;
-                      }
-                    };
-                out.put(keyspace + "/" + k(key.array()), v + " @" + expireAt);
-              });
+      state.forEachEntry(
+          ks,
+          (key, value, expireAt) -> {
+            Object v =
+                switch (value) {
+                  case StringValue s -> hex(s.bytes());
+                  case HashValue h -> {
+                    Map<String, String> t = new TreeMap<>();
+                    h.fields().forEach((f, b) -> t.put(k(f.array()), hex(b)));
+                    yield t;
+                  }
+                  case SetValue s -> {
+                    Set<String> t = new java.util.TreeSet<>();
+                    s.members().forEach((m, unused) -> t.add(k(m.array())));
+                    yield t;
+                  }
+                };
+            out.put(keyspace + "/" + k(key.array()), v + " @" + expireAt);
+          });
     }
     return out;
   }
