@@ -167,6 +167,11 @@ public final class RespDecoder extends ByteToMessageDecoder {
       if (in.readableBytes() < bulkBytesPending + 2) {
         return false;
       }
+      // The header check bounded the length by maxBulkBytes, itself below the array ceiling.
+      Check.state(
+          bulkBytesPending <= RespLimits.MAX_BULK_BYTES_CEILING,
+          "pending bulk of %s bytes passed the header check",
+          bulkBytesPending);
       byte[] argument = new byte[(int) bulkBytesPending];
       in.readBytes(argument);
       in.skipBytes(2);
@@ -178,6 +183,7 @@ public final class RespDecoder extends ByteToMessageDecoder {
       arguments[argumentCount++] = argument;
       argumentsPending--;
     }
+    Check.state(argumentCount >= 1, "multibulk completed with %s arguments", argumentCount);
     byte[][] complete =
         argumentCount == arguments.length ? arguments : Arrays.copyOf(arguments, argumentCount);
     arguments = NO_ARGUMENTS;
