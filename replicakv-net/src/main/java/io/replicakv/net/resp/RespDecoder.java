@@ -46,6 +46,9 @@ import java.util.List;
  * checking that they are CRLF and LF. Redis's stricter limits for unauthenticated clients belong to
  * the server, not to this codec.
  *
+ * <p><b>Use.</b> One instance per connection (it holds that connection's parse state, so it is not
+ * {@code @Sharable}); {@link #setLimits} may be called from any thread.
+ *
  * <p><b>Source.</b> Redis {@code networking.c} ({@code processMultibulkBuffer}, {@code
  * processInlineBuffer}), {@code util.c} ({@code string2ll}), {@code sds.c} ({@code sdssplitargs});
  * the RESP specification at redis.io.

@@ -141,6 +141,12 @@ class RespDecoderTest {
   }
 
   @Test
+  void protocolErrorRepliesAsRedisDoes() {
+    assertThat(RespEncoderTest.wire(error("invalid bulk length").toReply(), 2))
+        .isEqualTo("-ERR Protocol error: invalid bulk length\r\n");
+  }
+
+  @Test
   void argumentsBeforeAnErrorAreNotEmitted() {
     assertThat(decode("PING\r\n*2\r\n$3\r\nGET\r\n$-5\r\nPING\r\n"))
         .containsExactly(inline("PING"), error("invalid bulk length"));
