@@ -24,6 +24,10 @@ import net.jqwik.api.constraints.IntRange;
 class RespDecoderFuzzTest {
 
   private static final String SEED = "20261122";
+
+  /** Sends every bulk of 3 bytes or more down the decoder's large-bulk path. */
+  private static final int TINY_LARGE_BULK_BYTES = 3;
+
   private static final byte[] RESP_ALPHABET = latin1("*$\r\n-0123456789 \"'\\xaA\t");
 
   @Property(tries = 250, seed = SEED)
@@ -49,6 +53,8 @@ class RespDecoderFuzzTest {
       @ForAll @IntRange(min = 1, max = 64) int chunkBytes) {
     List<Object> out = decode(SMALL_LIMITS, multibulks(commands), chunkBytes);
     assertThat(out).isEqualTo(expectedRequests(commands, false));
+    RespDecoder largeBulkPath = new RespDecoder(SMALL_LIMITS, TINY_LARGE_BULK_BYTES);
+    assertThat(decode(largeBulkPath, multibulks(commands), chunkBytes)).isEqualTo(out);
   }
 
   @Property(tries = 200, seed = SEED)
@@ -67,6 +73,8 @@ class RespDecoderFuzzTest {
     List<Object> whole = decode(SMALL_LIMITS, input, Integer.MAX_VALUE);
     assertThat(decode(SMALL_LIMITS, input, 1)).isEqualTo(whole);
     assertThat(decode(SMALL_LIMITS, input, chunkBytes)).isEqualTo(whole);
+    RespDecoder largeBulkPath = new RespDecoder(SMALL_LIMITS, TINY_LARGE_BULK_BYTES);
+    assertThat(decode(largeBulkPath, input, chunkBytes)).as("large-bulk path").isEqualTo(whole);
     for (int i = 0; i < whole.size(); i++) {
       Object message = whole.get(i);
       if (message instanceof RespProtocolError) {
