@@ -44,8 +44,10 @@ import java.util.List;
  * <p><b>Where this differs from Redis.</b> Redis accepts an inline line longer than its limit when
  * the whole line happens to arrive in one read; here the limit holds regardless (invariant 3). As
  * in Redis, the two bytes after a bulk payload and the byte after a header's CR are skipped without
- * checking that they are CRLF and LF. Redis's stricter limits for unauthenticated clients belong to
- * the server, not to this codec.
+ * checking that they are CRLF and LF. Redis's search for a line end stops at a NUL byte, which can
+ * stall an inline command containing one; here the line end is found regardless, and the line is
+ * then cut at its first NUL as {@code sdssplitargs} sees it. Redis's stricter limits for
+ * unauthenticated clients belong to the server, not to this codec.
  *
  * <p><b>Use.</b> One instance per connection (it holds that connection's parse state, so it is not
  * {@code @Sharable}); {@link #setLimits} may be called from any thread.
