@@ -7,9 +7,30 @@ package io.replicakv.net.resp;
 final class Check {
   private Check() {}
 
+  /** Hot-path form: no varargs array, no boxing unless the check fails. */
+  static void argument(boolean condition, String format, long value) {
+    if (!condition) {
+      throw new IllegalArgumentException(String.format(format, value));
+    }
+  }
+
+  /** Hot-path form: no varargs array, no boxing unless the check fails. */
+  static void argument(boolean condition, String format, long first, long second) {
+    if (!condition) {
+      throw new IllegalArgumentException(String.format(format, first, second));
+    }
+  }
+
   static void argument(boolean condition, String format, Object... values) {
     if (!condition) {
       throw new IllegalArgumentException(String.format(format, values));
+    }
+  }
+
+  /** Hot-path form: no varargs array, no boxing unless the check fails. */
+  static void state(boolean condition, String format, long value) {
+    if (!condition) {
+      throw new IllegalStateException(String.format(format, value));
     }
   }
 

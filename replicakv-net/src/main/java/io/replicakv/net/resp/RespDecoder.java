@@ -23,14 +23,15 @@ import java.util.List;
  *
  * <p><b>Invariants.</b> (1) Nothing is allocated in proportion to a length the client declared
  * until that many bytes have arrived: a bulk's {@code byte[]} is created only when its payload and
- * trailing CRLF are buffered, and the argument array starts at most {@value
- * #ARGUMENT_ARRAY_INITIAL_MAX} slots and doubles as arguments actually arrive. (2) Header lines and
- * inline lines are searched for their terminator only within {@code maxInlineBytes + 1} bytes, and
- * bytes already searched are not searched again, so a slow sender costs linear work. (3) The result
- * does not depend on how the input is split into reads: every decision is a function of the bytes,
- * never of how many of them have arrived yet. (4) After a protocol error exactly one {@link
- * RespProtocolError} is emitted and every later byte is discarded; the server answers {@code -ERR
- * Protocol error: <message>} and closes.
+ * trailing CRLF are buffered, except that a large bulk (32 KiB or more) is moved out of the
+ * cumulation as it arrives into an array at most twice the size of what arrived, and the argument
+ * array starts at most {@value #ARGUMENT_ARRAY_INITIAL_MAX} slots and doubles as arguments actually
+ * arrive. (2) Header lines and inline lines are searched for their terminator only within {@code
+ * maxInlineBytes + 1} bytes, and bytes already searched are not searched again, so a slow sender
+ * costs linear work. (3) The result does not depend on how the input is split into reads: every
+ * decision is a function of the bytes, never of how many of them have arrived yet. (4) After a
+ * protocol error exactly one {@link RespProtocolError} is emitted and every later byte is
+ * discarded; the server answers {@code -ERR Protocol error: <message>} and closes.
  *
  * <p><b>Failure cases</b>, with Redis's texts: a {@code *} count that is not a number or exceeds
  * {@code maxArguments} is "invalid multibulk length"; a bulk length that is not a number, negative,
@@ -43,8 +44,13 @@ import java.util.List;
  * <p><b>Where this differs from Redis.</b> Redis accepts an inline line longer than its limit when
  * the whole line happens to arrive in one read; here the limit holds regardless (invariant 3). As
  * in Redis, the two bytes after a bulk payload and the byte after a header's CR are skipped without
- * checking that they are CRLF and LF. Redis's stricter limits for unauthenticated clients belong to
- * the server, not to this codec.
+ * checking that they are CRLF and LF. Redis's search for a line end stops at a NUL byte, which can
+ * stall an inline command containing one; here the line end is found regardless, and the line is
+ * then cut at its first NUL as {@code sdssplitargs} sees it. Redis's stricter limits for
+ * unauthenticated clients belong to the server, not to this codec.
+ *
+ * <p><b>Use.</b> One instance per connection (it holds that connection's parse state, so it is not
+ * {@code @Sharable}); {@link #setLimits} may be called from any thread.
  *
  * <p><b>Source.</b> Redis {@code networking.c} ({@code processMultibulkBuffer}, {@code
  * processInlineBuffer}), {@code util.c} ({@code string2ll}), {@code sds.c} ({@code sdssplitargs});
@@ -61,7 +67,21 @@ public final class RespDecoder extends ByteToMessageDecoder {
   /** {@link #parseLength} result for text that is not an integer. */
   private static final long NOT_A_NUMBER = Long.MIN_VALUE;
 
+  /**
+   * Bulks at least this long are copied out of Netty's cumulation as they arrive (Redis's {@code
+   * PROTO_MBULK_BIG_ARG} is the same 32 KiB).
+   */
+  static final int LARGE_BULK_BYTES = 32 * 1024;
+
   private static final byte[][] NO_ARGUMENTS = new byte[0][];
+  private static final byte[] NO_BYTES = new byte[0];
+
+  private final int largeBulkBytes;
+
+  /** The large bulk being received, and how many of its bytes have arrived. */
+  private byte[] largeBulk = NO_BYTES;
+
+  private int largeBulkFilled;
 
   private volatile RespLimits limits;
 
@@ -82,7 +102,14 @@ public final class RespDecoder extends ByteToMessageDecoder {
 
   /** A decoder enforcing {@code limits}. */
   public RespDecoder(RespLimits limits) {
+    this(limits, LARGE_BULK_BYTES);
+  }
+
+  /** Tests lower {@code largeBulkBytes} to exercise the large-bulk path with small inputs. */
+  RespDecoder(RespLimits limits, int largeBulkBytes) {
+    Check.argument(largeBulkBytes >= 1, "largeBulkBytes %s below 1", largeBulkBytes);
     this.limits = Check.notNull(limits, "limits");
+    this.largeBulkBytes = largeBulkBytes;
   }
 
   /** Replaces the limits (CONFIG SET); they apply from the next header the decoder reads. */
@@ -98,6 +125,11 @@ public final class RespDecoder extends ByteToMessageDecoder {
   /** Capacity of the buffer holding not-yet-decoded input; tests check it stays small. */
   int bufferedCapacityBytes() {
     return internalBuffer().capacity();
+  }
+
+  /** Capacity of the array receiving a large bulk; tests check it follows arrival. */
+  int largeBulkCapacityBytes() {
+    return largeBulk.length;
   }
 
   /** Slots of the argument array of the multibulk in progress; tests check the reservation. */
@@ -164,12 +196,10 @@ public final class RespDecoder extends ByteToMessageDecoder {
       if (bulkBytesPending < 0 && !readBulkHeader(in, out, current)) {
         return false;
       }
-      if (in.readableBytes() < bulkBytesPending + 2) {
+      byte[] argument = bulkBytesPending >= largeBulkBytes ? readLargeBulk(in) : readSmallBulk(in);
+      if (argument == null) {
         return false;
       }
-      byte[] argument = new byte[(int) bulkBytesPending];
-      in.readBytes(argument);
-      in.skipBytes(2);
       bulkBytesPending = -1;
       if (argumentCount == arguments.length) {
         int grown = (int) Math.min(arguments.length * 2L, (long) argumentCount + argumentsPending);
@@ -178,12 +208,58 @@ public final class RespDecoder extends ByteToMessageDecoder {
       arguments[argumentCount++] = argument;
       argumentsPending--;
     }
+    Check.state(argumentCount >= 1, "multibulk completed with %s arguments", argumentCount);
     byte[][] complete =
         argumentCount == arguments.length ? arguments : Arrays.copyOf(arguments, argumentCount);
     arguments = NO_ARGUMENTS;
     argumentCount = 0;
     out.add(new RespRequest(complete, false));
     return true;
+  }
+
+  /** The pending bulk once it and its CRLF are buffered, else null; it stays in the cumulation. */
+  private byte[] readSmallBulk(ByteBuf in) {
+    if (in.readableBytes() < bulkBytesPending + 2) {
+      return null;
+    }
+    byte[] argument = new byte[(int) bulkBytesPending];
+    in.readBytes(argument);
+    in.skipBytes(2);
+    return argument;
+  }
+
+  /**
+   * Moves the pending bulk's arrived bytes out of the cumulation into {@link #largeBulk}, and
+   * returns the bulk once it and its CRLF have arrived, else null. Netty's cumulation grows in 4
+   * MiB steps past 4 MiB, copying everything each time, which is quadratic for a bulk of hundreds
+   * of MiB; this array doubles instead, capped at the declared length, so it never holds more than
+   * twice the bytes that arrived (or {@link #largeBulkBytes}).
+   */
+  private byte[] readLargeBulk(ByteBuf in) {
+    // The header check bounded the length by maxBulkBytes, itself below the array ceiling.
+    Check.state(
+        bulkBytesPending <= RespLimits.MAX_BULK_BYTES_CEILING,
+        "pending bulk of %s bytes passed the header check",
+        bulkBytesPending);
+    int declared = (int) bulkBytesPending;
+    int arriving = Math.min(in.readableBytes(), declared - largeBulkFilled);
+    if (arriving > 0) {
+      int needed = largeBulkFilled + arriving;
+      if (needed > largeBulk.length) {
+        long doubled = Math.max((long) largeBulk.length * 2, largeBulkBytes);
+        largeBulk = Arrays.copyOf(largeBulk, (int) Math.min(declared, Math.max(doubled, needed)));
+      }
+      in.readBytes(largeBulk, largeBulkFilled, arriving);
+      largeBulkFilled += arriving;
+    }
+    if (largeBulkFilled < declared || in.readableBytes() < 2) {
+      return null;
+    }
+    in.skipBytes(2);
+    byte[] argument = largeBulk.length == declared ? largeBulk : Arrays.copyOf(largeBulk, declared);
+    largeBulk = NO_BYTES;
+    largeBulkFilled = 0;
+    return argument;
   }
 
   /**
@@ -277,6 +353,8 @@ public final class RespDecoder extends ByteToMessageDecoder {
     argumentCount = 0;
     argumentsPending = 0;
     bulkBytesPending = -1;
+    largeBulk = NO_BYTES;
+    largeBulkFilled = 0;
     in.skipBytes(in.readableBytes());
     out.add(new RespProtocolError(message));
   }

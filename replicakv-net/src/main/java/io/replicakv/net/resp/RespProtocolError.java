@@ -11,4 +11,9 @@ public record RespProtocolError(String message) {
   public RespProtocolError {
     Check.notNull(message, "message");
   }
+
+  /** The reply Redis sends before closing: {@code -ERR Protocol error: <message>}. */
+  public Reply toReply() {
+    return Reply.error("ERR Protocol error: " + message);
+  }
 }

@@ -141,6 +141,12 @@ class RespDecoderTest {
   }
 
   @Test
+  void protocolErrorRepliesAsRedisDoes() {
+    assertThat(RespEncoderTest.wire(error("invalid bulk length").toReply(), 2))
+        .isEqualTo("-ERR Protocol error: invalid bulk length\r\n");
+  }
+
+  @Test
   void argumentsBeforeAnErrorAreNotEmitted() {
     assertThat(decode("PING\r\n*2\r\n$3\r\nGET\r\n$-5\r\nPING\r\n"))
         .containsExactly(inline("PING"), error("invalid bulk length"));
@@ -182,6 +188,34 @@ class RespDecoderTest {
       channel.writeInbound(Unpooled.copiedBuffer(latin1("*1\r\n$2000000000\r\nabcdefgh")));
       assertThat((Object) channel.readInbound()).isNull();
       assertThat(decoder.bufferedCapacityBytes()).isLessThan(1 << 20);
+      assertThat(decoder.largeBulkCapacityBytes()).isEqualTo(RespDecoder.LARGE_BULK_BYTES);
+    } finally {
+      channel.finishAndReleaseAll();
+    }
+  }
+
+  @Test
+  void aLargeBulkLeavesTheCumulationAsItArrives() {
+    int valueBytes = 3 << 20;
+    byte[] value = new byte[valueBytes];
+    new java.util.Random(7).nextBytes(value);
+    byte[] input = Decoding.multibulk(List.of(latin1("SET"), latin1("k"), value));
+    RespDecoder decoder = new RespDecoder(RespLimits.defaults());
+    EmbeddedChannel channel = new EmbeddedChannel(decoder);
+    int chunkBytes = 16 * 1024;
+    try {
+      int offset = 0;
+      while (offset + chunkBytes < input.length / 2) {
+        channel.writeInbound(Unpooled.copiedBuffer(input, offset, chunkBytes));
+        offset += chunkBytes;
+      }
+      assertThat((Object) channel.readInbound()).isNull();
+      assertThat(decoder.bufferedCapacityBytes()).isLessThanOrEqualTo(4 * chunkBytes);
+      assertThat(decoder.largeBulkCapacityBytes()).isBetween(offset / 2, 2 * offset);
+      channel.writeInbound(Unpooled.copiedBuffer(input, offset, input.length - offset));
+      assertThat((Object) channel.readInbound())
+          .isEqualTo(RespRequest.of(latin1("SET"), latin1("k"), value));
+      assertThat(decoder.largeBulkCapacityBytes()).isZero();
     } finally {
       channel.finishAndReleaseAll();
     }
