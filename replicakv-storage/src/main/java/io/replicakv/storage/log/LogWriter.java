@@ -56,6 +56,10 @@ final class LogWriter implements Runnable {
   private volatile long writtenSequence;
   private volatile long syncedSequence;
   private volatile long durableSequence;
+
+  /** The synced sequence once durability and listeners have caught up with it; sync waits on it. */
+  private volatile long publishedSyncedSequence;
+
   private volatile long syncRequestedSequence;
   private volatile IOException failure;
   private volatile boolean stopping;
@@ -94,6 +98,7 @@ final class LogWriter implements Runnable {
     this.writtenSequence = lastSequence;
     this.syncedSequence = lastSequence;
     this.durableSequence = lastSequence;
+    this.publishedSyncedSequence = lastSequence;
     List<Segment> recovered = segments.snapshot();
     if (!recovered.isEmpty()) {
       active = recovered.getLast();
@@ -174,7 +179,7 @@ final class LogWriter implements Runnable {
 
   /** Asks for an fsync covering {@code sequence} and blocks until one has returned. */
   void awaitSynced(long sequence) throws IOException {
-    if (syncedSequence >= sequence) {
+    if (publishedSyncedSequence >= sequence) {
       return;
     }
     lock.lock();
@@ -184,7 +189,7 @@ final class LogWriter implements Runnable {
       lock.unlock();
     }
     handoff.add(Batch.WAKE);
-    IOException error = await(() -> syncedSequence >= sequence);
+    IOException error = await(() -> publishedSyncedSequence >= sequence);
     if (error != null) {
       throw error;
     }
@@ -410,25 +415,16 @@ final class LogWriter implements Runnable {
     fsyncMaxNanos = Math.max(fsyncMaxNanos, took);
   }
 
-  /** Advances the durable sequence by policy, tells listeners, wakes waiters. */
+  /**
+   * Advances the durable sequence by policy, tells listeners, then publishes the synced sequence
+   * and wakes waiters, so that {@code sync} returns only after listeners have seen its records.
+   */
   private void publish() {
-    long durable = policy == FsyncPolicy.ALWAYS ? syncedSequence : writtenSequence;
-    Check.state(
-        syncedSequence <= writtenSequence,
-        "synced %s past written %s",
-        syncedSequence,
-        writtenSequence);
-    boolean advanced = durable > durableSequence;
-    if (advanced) {
+    long synced = syncedSequence;
+    long durable = policy == FsyncPolicy.ALWAYS ? synced : writtenSequence;
+    Check.state(synced <= writtenSequence, "synced %s past written %s", synced, writtenSequence);
+    if (durable > durableSequence) {
       durableSequence = durable;
-    }
-    lock.lock();
-    try {
-      progress.signalAll();
-    } finally {
-      lock.unlock();
-    }
-    if (advanced) {
       for (LongConsumer listener : listeners) {
         try {
           listener.accept(durable);
@@ -436,6 +432,13 @@ final class LogWriter implements Runnable {
           LOG.error("log durability listener failed", e);
         }
       }
+    }
+    publishedSyncedSequence = synced;
+    lock.lock();
+    try {
+      progress.signalAll();
+    } finally {
+      lock.unlock();
     }
   }
 
