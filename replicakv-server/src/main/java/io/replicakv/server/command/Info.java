@@ -130,7 +130,7 @@ public final class Info {
 
   private static void commandStats(Node n, StringBuilder b) {
     b.append("# Commandstats\r\n");
-    for (Map.Entry<String, Metrics.CommandStats> e : n.metrics.commands.entrySet()) {
+    for (Map.Entry<String, Metrics.CommandStats> e : n.metrics.commandsSorted().entrySet()) {
       Metrics.CommandStats c = e.getValue();
       b.append("cmdstat_")
           .append(e.getKey())

@@ -21,7 +21,7 @@ final class Prometheus {
     StringBuilder b = new StringBuilder(8192);
     Metrics m = n.metrics;
     head(b, "replicakv_commands_total", "counter", "Commands run, by command.");
-    for (Map.Entry<String, Metrics.CommandStats> e : m.commands.entrySet()) {
+    for (Map.Entry<String, Metrics.CommandStats> e : m.commandsSorted().entrySet()) {
       b.append("replicakv_commands_total{command=\"")
           .append(e.getKey())
           .append("\"} ")
@@ -33,7 +33,7 @@ final class Prometheus {
         "replicakv_command_errors_total",
         "counter",
         "Commands that answered with an error, by command.");
-    for (Map.Entry<String, Metrics.CommandStats> e : m.commands.entrySet()) {
+    for (Map.Entry<String, Metrics.CommandStats> e : m.commandsSorted().entrySet()) {
       b.append("replicakv_command_errors_total{command=\"")
           .append(e.getKey())
           .append("\"} ")
@@ -45,7 +45,7 @@ final class Prometheus {
         "replicakv_command_duration_seconds",
         "histogram",
         "Time to run a command on the node loop, by command.");
-    for (Map.Entry<String, Metrics.CommandStats> e : m.commands.entrySet()) {
+    for (Map.Entry<String, Metrics.CommandStats> e : m.commandsSorted().entrySet()) {
       Metrics.CommandStats c = e.getValue();
       long cumulative = 0;
       for (int i = 0; i < BUCKET_SECONDS.length; i++) {

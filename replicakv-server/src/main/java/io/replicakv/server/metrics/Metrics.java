@@ -1,5 +1,6 @@
 package io.replicakv.server.metrics;
 
+import java.util.HashMap;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -35,7 +36,11 @@ public final class Metrics {
   public long expiredKeys;
   public long oomRejections;
   public long outputLimitDisconnects;
-  public final Map<String, CommandStats> commands = new TreeMap<>();
+
+  /**
+   * By command name; a HashMap because this is looked up on every command (sorted when rendered).
+   */
+  public final Map<String, CommandStats> commands = new HashMap<>();
 
   /** Calls, errors and latency of one command. */
   public static final class CommandStats {
@@ -56,6 +61,11 @@ public final class Metrics {
       }
       buckets[i]++;
     }
+  }
+
+  /** The per-command counters in name order, for rendering. */
+  public Map<String, CommandStats> commandsSorted() {
+    return new TreeMap<>(commands);
   }
 
   public CommandStats command(String name) {
