@@ -3,6 +3,7 @@ package io.replicakv.core.causal;
 import io.replicakv.core.util.ByteReader;
 import io.replicakv.core.util.ByteWriter;
 import io.replicakv.core.util.Check;
+import io.replicakv.core.util.CorruptEncodingException;
 import io.replicakv.core.util.Limits;
 
 /**
@@ -33,7 +34,7 @@ public record Dot(String replicaId, long counter) implements Comparable<Dot> {
     String replica = reader.readString(Limits.ID_MAX_BYTES);
     long counter = reader.readVarLong();
     if (counter < 1) {
-      throw new io.replicakv.core.util.CorruptEncodingException("dot counter " + counter + " < 1");
+      throw new CorruptEncodingException("dot counter " + counter + " < 1");
     }
     return new Dot(replica, counter);
   }

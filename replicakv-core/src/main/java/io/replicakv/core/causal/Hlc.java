@@ -3,6 +3,7 @@ package io.replicakv.core.causal;
 import io.replicakv.core.util.ByteReader;
 import io.replicakv.core.util.ByteWriter;
 import io.replicakv.core.util.Check;
+import io.replicakv.core.util.CorruptEncodingException;
 
 /**
  * One hybrid logical clock timestamp: physical milliseconds since the epoch and a logical counter
@@ -65,8 +66,7 @@ public record Hlc(long physicalMillis, int logical) implements Comparable<Hlc> {
     long physical = reader.readLong();
     int logical = reader.readInt();
     if (physical < 0 || logical < 0) {
-      throw new io.replicakv.core.util.CorruptEncodingException(
-          "Hlc: negative part " + physical + "/" + logical);
+      throw new CorruptEncodingException("Hlc: negative part " + physical + "/" + logical);
     }
     return new Hlc(physical, logical);
   }
