@@ -48,6 +48,16 @@ public sealed interface LogMessage extends PeerMessage
     }
   }
 
-  /** The follower durably holds every entry up to {@code matchOffset}. */
-  record AppendAck(int from, int to, long epoch, long matchOffset) implements LogMessage {}
+  /**
+   * The follower's answer to an {@link Append}. When {@code accepted}, it holds every entry up to
+   * {@code matchOffset} as the leader sent them (durably, if its mode syncs); when not, the Append
+   * started past its log and {@code matchOffset} is where its log ends, so the leader resends from
+   * there.
+   */
+  record AppendAck(int from, int to, long epoch, long matchOffset, boolean accepted)
+      implements LogMessage {
+    public AppendAck {
+      Check.argument(matchOffset >= 0, "matchOffset %s negative", matchOffset);
+    }
+  }
 }
