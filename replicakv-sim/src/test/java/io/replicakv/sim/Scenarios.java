@@ -19,9 +19,16 @@ public final class Scenarios {
         Scenario.allRegisterCheckers(config.clientCount()));
   }
 
-  /** Broken asynchronous primary/backup with backup reads, no faults: stale reads only. */
+  /**
+   * Broken asynchronous primary/backup with backup reads, no crashes or partitions: stale reads
+   * only. Client links are fast (1-3 ms) while replication suffers loss and reordering delays of up
+   * to 300 ms, so backups lag each other and the primary visibly, as an overloaded replication link
+   * would.
+   */
   public static Scenario asynchronousStaleReads() {
-    SimConfig config = SimConfig.defaults();
+    SimConfig config =
+        SimConfig.defaults()
+            .withNetwork(new SimNetwork.Config(new LatencyModel.Uniform(1, 3), 0.2, 0, 0.3, 300));
     return new Scenario(
         "async-stale-reads",
         config,
