@@ -254,6 +254,25 @@ class MemoryStateTest {
   }
 
   @Test
+  void idleRehashFinishesTablesAndKeepsAccountingExact() {
+    MemoryState state = new MemoryState(1);
+    int keys = 1 << 12;
+    for (int i = 0; i <= keys; i++) {
+      state.apply(new Mutation.StringSet(0, b("k" + i), b("v"), 1 + i));
+    }
+    assertThat(state.rehashSteps(1)).isTrue();
+    state.verifyInvariants();
+    int calls = 0;
+    while (state.rehashSteps(64)) {
+      calls++;
+    }
+    assertThat(calls).isBetween(1, keys / 64);
+    state.verifyInvariants();
+    assertThat(state.size(0)).isEqualTo(keys + 1);
+    assertThat(state.expireAtMillis(0, Bytes.utf8("k7"))).isEqualTo(8);
+  }
+
+  @Test
   void rejectsKeyspacesOutOfRange() {
     MemoryState state = new MemoryState(16);
     assertThat(state.keyspaceCount()).isEqualTo(16);
