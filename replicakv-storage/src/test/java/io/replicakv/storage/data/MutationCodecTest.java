@@ -104,6 +104,24 @@ class MutationCodecTest {
         .isInstanceOf(IllegalArgumentException.class);
   }
 
+  @Test
+  void recordsCompareByContentAndPrintReadably() {
+    Mutation a =
+        new Mutation.HashSet(
+            2, "user:1".getBytes(), List.of("name".getBytes(), new byte[] {0, -1}));
+    Mutation b =
+        new Mutation.HashSet(
+            2, "user:1".getBytes(), List.of("name".getBytes(), new byte[] {0, -1}));
+    Mutation c =
+        new Mutation.HashSet(
+            2, "user:1".getBytes(), List.of("name".getBytes(), new byte[] {0, -2}));
+    assertThat(a).isEqualTo(b).hasSameHashCodeAs(b).isNotEqualTo(c);
+    assertThat(a)
+        .hasToString("HashSet[keyspace=2, key=\"user:1\", fieldsAndValues=[\"name\", 0x00ff]]");
+    assertThat(new Mutation.StringSet(0, new byte[1_000], new byte[0], 5).toString())
+        .contains("...(1000 bytes)");
+  }
+
   private static void assertRoundTrip(Mutation m) {
     byte[] encoded = MutationCodec.encode(m);
     assertThat(encoded[0]).isEqualTo((byte) MutationCodec.FORMAT_VERSION);
@@ -111,6 +129,7 @@ class MutationCodecTest {
     Mutation decoded = MutationCodec.decode(encoded);
     assertThat(decoded.getClass()).isEqualTo(m.getClass());
     assertThat(describe(decoded)).isEqualTo(describe(m));
+    assertThat(decoded).isEqualTo(m).hasSameHashCodeAs(m);
     assertThat(MutationCodec.encode(decoded)).isEqualTo(encoded);
   }
 
