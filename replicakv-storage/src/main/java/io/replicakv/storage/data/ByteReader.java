@@ -60,7 +60,7 @@ final class ByteReader {
   }
 
   byte[] readByteString() {
-    int length = readVarInt("byte string length", remaining());
+    int length = readBoundedByRemaining("byte string length");
     byte[] bytes = new byte[length];
     System.arraycopy(buffer, position, bytes, 0, length);
     position += length;
@@ -69,7 +69,18 @@ final class ByteReader {
 
   /** A count of elements that take at least one byte each, so it cannot exceed what remains. */
   int readCount(String what) {
-    return readVarInt(what, remaining());
+    return readBoundedByRemaining(what);
+  }
+
+  /** A varint no larger than the bytes left after it (measured once the varint is consumed). */
+  private int readBoundedByRemaining(String what) {
+    long value = readVarLong();
+    int remaining = remaining();
+    if (value < 0 || value > remaining) {
+      throw new IllegalArgumentException(
+          what + " " + Long.toUnsignedString(value) + " exceeds the " + remaining + " bytes left");
+    }
+    return (int) value;
   }
 
   List<byte[]> readByteStringList() {

@@ -1,5 +1,7 @@
 package io.replicakv.storage.data;
 
+import java.util.List;
+
 /**
  * Writes the binary forms of {@link MutationCodec} and {@link MemoryState#encodeEntry} into an
  * array sized exactly in advance, so encoding allocates once. Integers are unsigned LEB128 varints;
@@ -23,7 +25,7 @@ final class ByteWriter {
   }
 
   /** Size of a count followed by that many byte strings. */
-  static int byteStringListSize(java.util.List<byte[]> elements) {
+  static int byteStringListSize(List<byte[]> elements) {
     int total = varLongSize(elements.size());
     for (byte[] element : elements) {
       total = Math.addExact(total, byteStringSize(element));
@@ -50,7 +52,7 @@ final class ByteWriter {
     position += bytes.length;
   }
 
-  void writeByteStringList(java.util.List<byte[]> elements) {
+  void writeByteStringList(List<byte[]> elements) {
     writeVarLong(elements.size());
     for (byte[] element : elements) {
       writeByteString(element);

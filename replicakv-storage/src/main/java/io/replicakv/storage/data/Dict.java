@@ -9,14 +9,22 @@ import java.util.random.RandomGenerator;
  *
  * <h2>Model</h2>
  *
- * Separate chaining over a power-of-two table of buckets, as Redis's {@code dict.c}. A bucket index
- * is the low bits of the (spread) hash. The table is allocated on the first insertion, doubles when
+ * Separate chaining over power-of-two tables of buckets, as Redis's {@code dict.c}. A bucket index
+ * is the low bits of the (spread) hash. A table is allocated on the first insertion, doubles when
  * the number of entries exceeds the number of buckets (load factor 1.0), shrinks when fewer than
  * one bucket in {@value #SHRINK_DIVISOR} would be used, and is released when the dict empties, so
  * an idle hash or set costs only the dict object. Each entry is one node object (hash, key, value,
- * next): an insertion allocates that node and nothing else; lookups allocate nothing. Rehashing is
- * done in one step (not incrementally as Redis does), which costs one pause proportional to the
- * size on each doubling.
+ * next): an insertion allocates that node and nothing else; lookups allocate nothing.
+ *
+ * <h2>Incremental rehash</h2>
+ *
+ * A resize of more than {@value #REHASH_AT_ONCE_BUCKETS_MAX} buckets does not stop the node loop
+ * for a pass over every entry: as in Redis, a second table is allocated and every later insertion
+ * or removal moves {@value #REHASH_BUCKETS_PER_WRITE} buckets of the old table into it (visiting at
+ * most {@value #REHASH_EMPTY_VISITS_PER_BUCKET} empty buckets per bucket moved), and {@link
+ * #rehashSteps} lets an idle caller move more. Lookups search both tables and never move entries,
+ * so reading stays free of side effects. Growth finishes within a quarter of the old capacity in
+ * writes, before the new table could fill; a resize due while one is running waits for it.
  *
  * <h2>SCAN</h2>
  *
@@ -25,9 +33,11 @@ import java.util.random.RandomGenerator;
  * still to visit after any cursor are exactly those whose reversed index is larger, in the table of
  * any size: growth splits bucket {@code i} into {@code i} and {@code i + n}, which both lie ahead
  * when {@code i} does; shrinking merges buckets, which may return some elements again but never
- * skips one. Hence: every element present for the whole scan is returned at least once, elements
- * may be returned more than once, and elements added or removed during the scan may or may not be
- * returned. A scan ends when the cursor returns to 0.
+ * skips one. During a rehash a step visits the cursor's bucket in the smaller table and all its
+ * expansions in the larger one, so the same argument holds over the two tables. Hence: every
+ * element present for the whole scan is returned at least once, elements may be returned more than
+ * once, and elements added or removed during the scan may or may not be returned. A scan ends when
+ * the cursor returns to 0.
  *
  * <h2>Rules</h2>
  *
@@ -51,13 +61,30 @@ public final class Dict<K, V> {
   /** Random bucket probes before {@link #randomEntry} falls back to a linear walk. */
   static final int RANDOM_PROBES_MAX = 64;
 
-  /** Shallow size of a dict object (header, table reference, size, modification count). */
-  static final int SHALLOW_BYTES = 24;
+  /** Tables up to this many buckets are rehashed in one go: cheaper than two-table lookups. */
+  static final int REHASH_AT_ONCE_BUCKETS_MAX = 64;
+
+  /** Old-table buckets moved by each insertion or removal while a rehash runs. */
+  static final int REHASH_BUCKETS_PER_WRITE = 4;
+
+  /** Empty buckets a rehash step may skip per bucket it is asked to move, bounding its time. */
+  static final int REHASH_EMPTY_VISITS_PER_BUCKET = 10;
+
+  /** Shallow size of a dict object (header, two table references, three ints). */
+  static final int SHALLOW_BYTES = 32;
 
   /** Size of one entry node (header, hash, key, value, next) with compressed references. */
   static final int NODE_BYTES = 32;
 
+  /** The table entries live in, or the old one while a rehash moves them to the new one. */
   private Node<K, V>[] table;
+
+  /** The new table during a rehash, else null. */
+  private Node<K, V>[] rehashTable;
+
+  /** During a rehash: buckets of {@link #table} below this index are empty (moved). */
+  private int rehashIndex;
+
   private int size;
   private int modificationCount;
 
@@ -133,27 +160,58 @@ public final class Dict<K, V> {
 
   public void clear() {
     table = null;
+    rehashTable = null;
+    rehashIndex = 0;
     size = 0;
     modificationCount++;
   }
 
-  /** Number of buckets currently allocated (0 when empty). */
+  /** Buckets of the table entries are heading to: the new table during a rehash; 0 when empty. */
   public int capacity() {
+    if (rehashTable != null) {
+      return rehashTable.length;
+    }
     return table == null ? 0 : table.length;
   }
 
-  /** Estimated heap footprint of the dict object and its bucket array, excluding entries. */
-  long overheadBytesEstimate() {
-    return SHALLOW_BYTES + (table == null ? 0 : MemoryLayout.referenceArrayBytes(table.length));
+  /** Whether an incremental rehash is in progress. */
+  public boolean isRehashing() {
+    return rehashTable != null;
   }
 
-  /** Visits every entry, in bucket order. */
+  /**
+   * Moves up to {@code buckets} buckets of a running rehash (for idle time, as Redis's cron does);
+   * returns whether a rehash is still in progress. Does nothing when none runs.
+   */
+  public boolean rehashSteps(int buckets) {
+    Check.argument(buckets > 0, "rehash buckets %s must be positive", buckets);
+    rehashStep(buckets);
+    return rehashTable != null;
+  }
+
+  /** Estimated heap footprint of the dict object and its bucket arrays, excluding entries. */
+  long overheadBytesEstimate() {
+    long bytes = SHALLOW_BYTES;
+    if (table != null) {
+      bytes += MemoryLayout.referenceArrayBytes(table.length);
+    }
+    if (rehashTable != null) {
+      bytes += MemoryLayout.referenceArrayBytes(rehashTable.length);
+    }
+    return bytes;
+  }
+
+  /** Visits every entry. */
   public void forEach(BiConsumer<? super K, ? super V> action) {
-    Node<K, V>[] t = table;
+    int expected = modificationCount;
+    forEachIn(table, action, expected);
+    forEachIn(rehashTable, action, expected);
+  }
+
+  private void forEachIn(Node<K, V>[] t, BiConsumer<? super K, ? super V> action, int expected) {
     if (t == null) {
       return;
     }
-    int expected = modificationCount;
     for (Node<K, V> head : t) {
       for (Node<K, V> e = head; e != null; e = e.next) {
         action.accept(e.key, e.value);
@@ -169,24 +227,41 @@ public final class Dict<K, V> {
    */
   public long scan(long cursor, int count, BiConsumer<? super K, ? super V> visitor) {
     Check.argument(count > 0, "scan count %s must be positive", count);
-    Node<K, V>[] t = table;
-    if (t == null) {
+    if (table == null) {
       return 0;
     }
-    long mask = t.length - 1;
     int expected = modificationCount;
     long v = cursor;
     for (int visited = 0; visited < count; visited++) {
-      for (Node<K, V> e = t[(int) (v & mask)]; e != null; e = e.next) {
-        visitor.accept(e.key, e.value);
+      long smallMask;
+      if (rehashTable == null) {
+        smallMask = table.length - 1;
+        visitChain(table[(int) (v & smallMask)], visitor);
+      } else {
+        Node<K, V>[] small = table.length <= rehashTable.length ? table : rehashTable;
+        Node<K, V>[] large = small == table ? rehashTable : table;
+        smallMask = small.length - 1;
+        long largeMask = large.length - 1;
+        visitChain(small[(int) (v & smallMask)], visitor);
+        // Every bucket of the larger table whose low bits are the cursor's small-table bucket.
+        do {
+          visitChain(large[(int) (v & largeMask)], visitor);
+          v = (((v | smallMask) + 1) & ~smallMask) | (v & smallMask);
+        } while ((v & (smallMask ^ largeMask)) != 0);
       }
       Check.state(modificationCount == expected, "dict modified by a scan visitor");
-      v = nextCursor(v, mask);
+      v = nextCursor(v, smallMask);
       if (v == 0) {
         return 0;
       }
     }
     return v;
+  }
+
+  private static <K, V> void visitChain(Node<K, V> head, BiConsumer<? super K, ? super V> visitor) {
+    for (Node<K, V> e = head; e != null; e = e.next) {
+      visitor.accept(e.key, e.value);
+    }
   }
 
   /** Sets the bits above the mask, then adds one from the most significant end. */
@@ -207,22 +282,26 @@ public final class Dict<K, V> {
     if (size == 0) {
       return null;
     }
-    Node<K, V>[] t = table;
+    int buckets = table.length + (rehashTable == null ? 0 : rehashTable.length);
     for (int probe = 0; probe < RANDOM_PROBES_MAX; probe++) {
-      Node<K, V> head = t[random.nextInt(t.length)];
+      Node<K, V> head = bucket(random.nextInt(buckets));
       if (head != null) {
         return pickInChain(head, random);
       }
     }
-    int mask = t.length - 1;
-    int start = random.nextInt(t.length);
-    for (int i = 0; i < t.length; i++) {
-      Node<K, V> head = t[(start + i) & mask];
+    int start = random.nextInt(buckets);
+    for (int i = 0; i < buckets; i++) {
+      Node<K, V> head = bucket((start + i) % buckets);
       if (head != null) {
         return pickInChain(head, random);
       }
     }
-    throw new IllegalStateException("dict of size " + size + " has no entries in its table");
+    throw new IllegalStateException("dict of size " + size + " has no entries in its tables");
+  }
+
+  /** Bucket {@code index} of the two tables laid end to end. */
+  private Node<K, V> bucket(int index) {
+    return index < table.length ? table[index] : rehashTable[index - table.length];
   }
 
   private static <K, V> Node<K, V> pickInChain(Node<K, V> head, RandomGenerator random) {
@@ -237,14 +316,21 @@ public final class Dict<K, V> {
     return e;
   }
 
-  /** The node holding {@code key}, or null. */
+  /** The node holding {@code key}, or null. Never moves entries. */
   Node<K, V> node(K key) {
     Check.notNull(key, "key");
-    Node<K, V>[] t = table;
-    if (t == null) {
+    if (table == null) {
       return null;
     }
     int h = spread(key.hashCode());
+    Node<K, V> found = find(table, h, key);
+    if (found == null && rehashTable != null) {
+      found = find(rehashTable, h, key);
+    }
+    return found;
+  }
+
+  private static <K, V> Node<K, V> find(Node<K, V>[] t, int h, K key) {
     for (Node<K, V> e = t[h & (t.length - 1)]; e != null; e = e.next) {
       if (e.hash == h && (e.key == key || key.equals(e.key))) {
         return e;
@@ -261,36 +347,56 @@ public final class Dict<K, V> {
   Node<K, V> findOrCreate(K key) {
     Check.notNull(key, "key");
     int h = spread(key.hashCode());
-    Node<K, V>[] t = table;
-    if (t == null) {
-      t = allocate(MIN_CAPACITY);
-      table = t;
+    if (table == null) {
+      table = allocate(MIN_CAPACITY);
     } else {
-      for (Node<K, V> e = t[h & (t.length - 1)]; e != null; e = e.next) {
-        if (e.hash == h && (e.key == key || key.equals(e.key))) {
-          return e;
-        }
+      rehashStep(REHASH_BUCKETS_PER_WRITE);
+      Node<K, V> found = find(table, h, key);
+      if (found == null && rehashTable != null) {
+        found = find(rehashTable, h, key);
+      }
+      if (found != null) {
+        return found;
       }
     }
+    Node<K, V>[] t = rehashTable != null ? rehashTable : table;
     int index = h & (t.length - 1);
     Node<K, V> created = new Node<>(h, key, null, t[index]);
     t[index] = created;
     size++;
     modificationCount++;
-    if (size > t.length && t.length < MAX_CAPACITY) {
-      resize(t.length << 1);
-    }
+    resizeIfDue();
     return created;
   }
 
   /** Unlinks and returns the node holding {@code key}, or null. */
   Node<K, V> removeNode(K key) {
     Check.notNull(key, "key");
-    Node<K, V>[] t = table;
-    if (t == null) {
+    if (table == null) {
       return null;
     }
+    rehashStep(REHASH_BUCKETS_PER_WRITE);
     int h = spread(key.hashCode());
+    Node<K, V> removed = unlink(table, h, key);
+    if (removed == null && rehashTable != null) {
+      removed = unlink(rehashTable, h, key);
+    }
+    if (removed == null) {
+      return null;
+    }
+    size--;
+    modificationCount++;
+    if (size == 0) {
+      table = null;
+      rehashTable = null;
+      rehashIndex = 0;
+    } else {
+      resizeIfDue();
+    }
+    return removed;
+  }
+
+  private static <K, V> Node<K, V> unlink(Node<K, V>[] t, int h, K key) {
     int index = h & (t.length - 1);
     Node<K, V> previous = null;
     for (Node<K, V> e = t[index]; e != null; previous = e, e = e.next) {
@@ -300,35 +406,57 @@ public final class Dict<K, V> {
         } else {
           previous.next = e.next;
         }
-        size--;
-        modificationCount++;
-        shrinkIfSparse();
         return e;
       }
     }
     return null;
   }
 
-  private void shrinkIfSparse() {
-    if (size == 0) {
-      table = null;
+  /** Starts a growth or a shrink when the load calls for one and none is running. */
+  private void resizeIfDue() {
+    if (rehashTable != null) {
       return;
     }
     int capacity = table.length;
-    if (capacity > MIN_CAPACITY && size < capacity / SHRINK_DIVISOR) {
-      resize(Math.max(MIN_CAPACITY, Integer.highestOneBit(size) << 1));
+    if (size > capacity && capacity < MAX_CAPACITY) {
+      startRehash(capacity << 1);
+    } else if (capacity > MIN_CAPACITY && size < capacity / SHRINK_DIVISOR) {
+      startRehash(Math.max(MIN_CAPACITY, Integer.highestOneBit(size) << 1));
     }
   }
 
-  private void resize(int newCapacity) {
+  private void startRehash(int newCapacity) {
     Check.state(Integer.bitCount(newCapacity) == 1, "capacity %s not a power of two", newCapacity);
-    Check.state(
-        newCapacity > size || newCapacity == MAX_CAPACITY, "capacity %s too small", newCapacity);
+    rehashTable = allocate(newCapacity);
+    rehashIndex = 0;
+    if (table.length <= REHASH_AT_ONCE_BUCKETS_MAX) {
+      rehashStep(Integer.MAX_VALUE);
+    }
+  }
+
+  /**
+   * Moves up to {@code buckets} non-empty buckets of the old table to the new one, skipping at most
+   * {@value #REHASH_EMPTY_VISITS_PER_BUCKET} empty buckets per bucket asked for, and switches to
+   * the new table when the old one is empty.
+   */
+  private void rehashStep(int buckets) {
+    if (rehashTable == null) {
+      return;
+    }
     Node<K, V>[] old = table;
-    Node<K, V>[] fresh = allocate(newCapacity);
-    int mask = newCapacity - 1;
-    for (Node<K, V> head : old) {
-      Node<K, V> e = head;
+    Node<K, V>[] fresh = rehashTable;
+    int mask = fresh.length - 1;
+    long emptyVisitsLeft = (long) buckets * REHASH_EMPTY_VISITS_PER_BUCKET;
+    int moved = 0;
+    while (moved < buckets && rehashIndex < old.length) {
+      Node<K, V> e = old[rehashIndex];
+      if (e == null) {
+        rehashIndex++;
+        if (--emptyVisitsLeft == 0) {
+          break;
+        }
+        continue;
+      }
       while (e != null) {
         Node<K, V> next = e.next;
         int index = e.hash & mask;
@@ -336,8 +464,14 @@ public final class Dict<K, V> {
         fresh[index] = e;
         e = next;
       }
+      old[rehashIndex++] = null;
+      moved++;
     }
-    table = fresh;
+    if (rehashIndex >= old.length) {
+      table = fresh;
+      rehashTable = null;
+      rehashIndex = 0;
+    }
   }
 
   @SuppressWarnings("unchecked")

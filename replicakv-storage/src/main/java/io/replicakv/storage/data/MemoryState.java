@@ -362,6 +362,21 @@ public final class MemoryState {
     return next;
   }
 
+  /**
+   * Advances the incremental rehash of every keyspace's key and expiry tables by up to {@code
+   * bucketsPerTable} buckets each, for the node loop's idle time (Redis's {@code activerehashing});
+   * returns whether any rehash is still in progress. Writes advance rehashes by themselves, so
+   * calling this is optional.
+   */
+  public boolean rehashSteps(int bucketsPerTable) {
+    boolean inProgress = false;
+    for (Keyspace ks : keyspaces) {
+      inProgress |= ks.data.isRehashing() && ks.data.rehashSteps(bucketsPerTable);
+      inProgress |= ks.expires.isRehashing() && ks.expires.rehashSteps(bucketsPerTable);
+    }
+    return inProgress;
+  }
+
   /** A random key (expired or not), or null when the keyspace is empty. */
   public Bytes randomKey(int keyspace, RandomGenerator random) {
     Map.Entry<Bytes, Value> entry = keyspace(keyspace).data.randomEntry(random);

@@ -1,5 +1,6 @@
 package io.replicakv.storage.data;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -7,9 +8,10 @@ import java.util.List;
  * command, so that replay does not depend on the clock or on randomness ({@code INCR} logs the
  * resulting string, {@code EXPIRE 10} logs an absolute time, {@code SPOP} logs the removed member).
  *
- * <p>{@code keyspace} is the Redis database number. {@code expireAtMillis} is absolute Unix time in
- * milliseconds; 0 means no expiry. Byte arrays are not copied: once a mutation is built, its arrays
- * belong to it, and after {@link MemoryState#apply} to the state.
+ * <p>Equality, hash codes and {@code toString} go by array contents, so decoded records compare
+ * equal to the originals. {@code keyspace} is the Redis database number. {@code expireAtMillis} is
+ * absolute Unix time in milliseconds; 0 means no expiry. Byte arrays are not copied: once a
+ * mutation is built, its arrays belong to it, and after {@link MemoryState#apply} to the state.
  *
  * <p>Replay of an overlapping log suffix over a fuzzy snapshot is safe for the blind writes ({@link
  * StringSet}, {@link Delete}, {@link HashSet}, {@link HashDelete}, {@link SetAdd}, {@link
@@ -30,6 +32,38 @@ public sealed interface Mutation {
       Check.notNull(value, "value");
       checkExpireAt(expireAtMillis);
     }
+
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof StringSet that
+          && keyspace == that.keyspace
+          && Arrays.equals(key, that.key)
+          && Arrays.equals(value, that.value)
+          && expireAtMillis == that.expireAtMillis;
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * (31 * (31 * (keyspace) + Arrays.hashCode(key)) + Arrays.hashCode(value))
+          + Long.hashCode(expireAtMillis);
+    }
+
+    @Override
+    public String toString() {
+      return "StringSet["
+          + "keyspace="
+          + keyspace
+          + ", "
+          + "key="
+          + MutationText.show(key)
+          + ", "
+          + "value="
+          + MutationText.show(value)
+          + ", "
+          + "expireAtMillis="
+          + expireAtMillis
+          + "]";
+    }
   }
 
   /** DEL, UNLINK, and deletions by expiry. No effect when absent. */
@@ -37,6 +71,23 @@ public sealed interface Mutation {
     public Delete {
       checkKeyspace(keyspace);
       Check.notNull(key, "key");
+    }
+
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof Delete that
+          && keyspace == that.keyspace
+          && Arrays.equals(key, that.key);
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * (keyspace) + Arrays.hashCode(key);
+    }
+
+    @Override
+    public String toString() {
+      return "Delete[" + "keyspace=" + keyspace + ", " + "key=" + MutationText.show(key) + "]";
     }
   }
 
@@ -46,6 +97,33 @@ public sealed interface Mutation {
       checkKeyspace(keyspace);
       Check.notNull(key, "key");
       checkExpireAt(expireAtMillis);
+    }
+
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof Expire that
+          && keyspace == that.keyspace
+          && Arrays.equals(key, that.key)
+          && expireAtMillis == that.expireAtMillis;
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * (31 * (keyspace) + Arrays.hashCode(key)) + Long.hashCode(expireAtMillis);
+    }
+
+    @Override
+    public String toString() {
+      return "Expire["
+          + "keyspace="
+          + keyspace
+          + ", "
+          + "key="
+          + MutationText.show(key)
+          + ", "
+          + "expireAtMillis="
+          + expireAtMillis
+          + "]";
     }
   }
 
@@ -60,6 +138,33 @@ public sealed interface Mutation {
           "HashSet needs field/value pairs, got %s elements",
           fieldsAndValues.size());
     }
+
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof HashSet that
+          && keyspace == that.keyspace
+          && Arrays.equals(key, that.key)
+          && MutationText.equal(fieldsAndValues, that.fieldsAndValues);
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * (31 * (keyspace) + Arrays.hashCode(key)) + MutationText.hash(fieldsAndValues);
+    }
+
+    @Override
+    public String toString() {
+      return "HashSet["
+          + "keyspace="
+          + keyspace
+          + ", "
+          + "key="
+          + MutationText.show(key)
+          + ", "
+          + "fieldsAndValues="
+          + MutationText.show(fieldsAndValues)
+          + "]";
+    }
   }
 
   /** HDEL: removes fields; the key goes when its last field does. */
@@ -68,6 +173,33 @@ public sealed interface Mutation {
       checkKeyspace(keyspace);
       Check.notNull(key, "key");
       checkElements(fields);
+    }
+
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof HashDelete that
+          && keyspace == that.keyspace
+          && Arrays.equals(key, that.key)
+          && MutationText.equal(fields, that.fields);
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * (31 * (keyspace) + Arrays.hashCode(key)) + MutationText.hash(fields);
+    }
+
+    @Override
+    public String toString() {
+      return "HashDelete["
+          + "keyspace="
+          + keyspace
+          + ", "
+          + "key="
+          + MutationText.show(key)
+          + ", "
+          + "fields="
+          + MutationText.show(fields)
+          + "]";
     }
   }
 
@@ -78,6 +210,33 @@ public sealed interface Mutation {
       Check.notNull(key, "key");
       checkElements(members);
     }
+
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof SetAdd that
+          && keyspace == that.keyspace
+          && Arrays.equals(key, that.key)
+          && MutationText.equal(members, that.members);
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * (31 * (keyspace) + Arrays.hashCode(key)) + MutationText.hash(members);
+    }
+
+    @Override
+    public String toString() {
+      return "SetAdd["
+          + "keyspace="
+          + keyspace
+          + ", "
+          + "key="
+          + MutationText.show(key)
+          + ", "
+          + "members="
+          + MutationText.show(members)
+          + "]";
+    }
   }
 
   /** SREM, SPOP: removes members; the key goes when its last member does. */
@@ -87,6 +246,33 @@ public sealed interface Mutation {
       Check.notNull(key, "key");
       checkElements(members);
     }
+
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof SetRemove that
+          && keyspace == that.keyspace
+          && Arrays.equals(key, that.key)
+          && MutationText.equal(members, that.members);
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * (31 * (keyspace) + Arrays.hashCode(key)) + MutationText.hash(members);
+    }
+
+    @Override
+    public String toString() {
+      return "SetRemove["
+          + "keyspace="
+          + keyspace
+          + ", "
+          + "key="
+          + MutationText.show(key)
+          + ", "
+          + "members="
+          + MutationText.show(members)
+          + "]";
+    }
   }
 
   /** RENAME: moves value and expiry from {@code from} to {@code to}, replacing {@code to}. */
@@ -95,6 +281,33 @@ public sealed interface Mutation {
       checkKeyspace(keyspace);
       Check.notNull(from, "from");
       Check.notNull(to, "to");
+    }
+
+    @Override
+    public boolean equals(Object other) {
+      return other instanceof Rename that
+          && keyspace == that.keyspace
+          && Arrays.equals(from, that.from)
+          && Arrays.equals(to, that.to);
+    }
+
+    @Override
+    public int hashCode() {
+      return 31 * (31 * (keyspace) + Arrays.hashCode(from)) + Arrays.hashCode(to);
+    }
+
+    @Override
+    public String toString() {
+      return "Rename["
+          + "keyspace="
+          + keyspace
+          + ", "
+          + "from="
+          + MutationText.show(from)
+          + ", "
+          + "to="
+          + MutationText.show(to)
+          + "]";
     }
   }
 

@@ -73,6 +73,8 @@ class DictTest {
     for (int i = 0; i < 777; i++) {
       dict.put(Bytes.utf8("key" + i), i);
     }
+    dict.rehashSteps(Integer.MAX_VALUE);
+    assertThat(dict.isRehashing()).isFalse();
     List<Integer> seen = new ArrayList<>();
     long cursor = 0;
     int calls = 0;
@@ -99,9 +101,11 @@ class DictTest {
     List<Bytes> churn = new ArrayList<>();
     Set<Bytes> returned = new HashSet<>();
     Set<Integer> capacitiesSeen = new HashSet<>();
+    int scanCallsDuringRehash = 0;
     long cursor = 0;
     int step = 0;
     do {
+      scanCallsDuringRehash += dict.isRehashing() ? 1 : 0;
       cursor = dict.scan(cursor, 1 + random.nextInt(4), (k, v) -> returned.add(k));
       // Alternate phases: flood the table (growth), then drain it (shrink).
       boolean growing = (step / 40) % 2 == 0;
@@ -122,6 +126,7 @@ class DictTest {
     assertThat(returned).containsAll(stable);
     assertThat(everPresent).containsAll(returned);
     assertThat(capacitiesSeen.size()).as("resized mid-scan").isGreaterThan(2);
+    assertThat(scanCallsDuringRehash).as("scanned while rehashing").isPositive();
   }
 
   @Test
@@ -190,7 +195,41 @@ class DictTest {
     return copy;
   }
 
+  @Test
+  void growthIsIncrementalAndLookupsSeeBothTables() {
+    Dict<Integer, Integer> dict = new Dict<>();
+    int entries = 1 << 16;
+    for (int i = 0; i < entries; i++) {
+      dict.put(i, i);
+    }
+    assertThat(dict.isRehashing()).isFalse();
+    dict.put(entries, entries);
+    assertThat(dict.isRehashing()).isTrue();
+    assertThat(dict.capacity()).isEqualTo(2 * entries);
+    long overheadDuringRehash = dict.overheadBytesEstimate();
+    for (int i = 0; i <= entries; i++) {
+      assertThat(dict.get(i)).isEqualTo(i);
+    }
+    // Lookups alone do not advance the rehash; writes do, a few buckets each.
+    assertThat(dict.isRehashing()).isTrue();
+    int writes = 0;
+    while (dict.isRehashing()) {
+      dict.put(-1 - writes, 0);
+      writes++;
+    }
+    assertThat(writes).isBetween(entries / (2 * Dict.REHASH_BUCKETS_PER_WRITE), entries / 3);
+    assertThat(dict.overheadBytesEstimate()).isLessThan(overheadDuringRehash);
+    assertThat(dict.size()).isEqualTo(entries + 1 + writes);
+    for (int i = 0; i <= entries; i++) {
+      assertThat(dict.get(i)).isEqualTo(i);
+    }
+  }
+
   private static void assertTableShape(Dict<?, ?> dict) {
+    if (dict.isRehashing()) {
+      assertThat(dict.size()).isPositive();
+      return;
+    }
     int capacity = dict.capacity();
     assertThat(capacity == 0).isEqualTo(dict.size() == 0);
     if (capacity > 0) {
