@@ -278,7 +278,7 @@ final class KeyCommands {
     state.forEachEntry(
         s.keyspace,
         (key, value, expireAt) -> {
-          if (expireAt != 0 && expireAt <= now) {
+          if (expireAt != 0 && expireAt < now) {
             expired.add(key);
           } else if (all || Glob.matches(pattern, key.array(), false)) {
             out.add(key.array());
@@ -351,7 +351,7 @@ final class KeyCommands {
             o.count(),
             (key, value) -> {
               long exp = state.expireAtMillis(s.keyspace, key);
-              if (exp != 0 && exp <= now) {
+              if (exp != 0 && exp < now) {
                 expired.add(key);
                 return;
               }

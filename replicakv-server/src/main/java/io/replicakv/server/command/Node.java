@@ -82,7 +82,7 @@ public final class Node {
       return null;
     }
     long expireAt = state.expireAtMillis(keyspace, key);
-    if (expireAt != 0 && expireAt <= nowMillis) {
+    if (expireAt != 0 && expireAt < nowMillis) {
       expire(keyspace, key);
       return null;
     }
