@@ -17,10 +17,22 @@ public final class Dispatcher {
 
   private final Node node;
   private final boolean replyAfterFsync;
+  private volatile io.replicakv.server.route.Router router =
+      io.replicakv.server.route.Router.SINGLE_NODE;
+
+  /**
+   * Returned by {@link #execute} when the command went to another node; the pending reply is in
+   * {@link Session#forwarded}.
+   */
+  public static final Reply FORWARDED = Reply.simple("FORWARDED");
 
   public Dispatcher(Node node, FsyncPolicy fsync) {
     this.node = node;
     this.replyAfterFsync = fsync == FsyncPolicy.ALWAYS;
+  }
+
+  public void setRouter(io.replicakv.server.route.Router router) {
+    this.router = router;
   }
 
   public static CommandTable allCommands() {
@@ -44,6 +56,16 @@ public final class Dispatcher {
     session.lastCommand = c.name();
     if (!c.arityOk(request.argc())) {
       return Reply.error("ERR wrong number of arguments for '" + c.name() + "' command");
+    }
+    io.replicakv.server.route.Router.Decision decision =
+        session.remoteReply != null ? null : router.route(session, c, request);
+    if (decision instanceof io.replicakv.server.route.Router.Decision.Answer answer) {
+      return answer.reply();
+    }
+    if (decision instanceof io.replicakv.server.route.Router.Decision.Forwarded forwarded) {
+      session.forwarded = forwarded.encodedReply();
+      node.metrics.forwardedCommands++;
+      return FORWARDED;
     }
     if (c.isWrite() && node.engine.failure() != null) {
       return Reply.error(node.misconf());

@@ -33,6 +33,28 @@ public final class Session {
   public boolean waitingForDisk;
   public boolean closeAfterReply;
 
+  /**
+   * For a command forwarded to this node by a peer: receives the encoded reply instead of a
+   * channel. Such sessions are never routed again, so a forward cannot loop.
+   */
+  public java.util.function.Consumer<byte[]> remoteReply;
+
+  /** Set by the dispatcher when the last command went to another node. */
+  public java.util.concurrent.CompletableFuture<byte[]> forwarded;
+
+  /**
+   * Replies still coming from other nodes, oldest first. While any is outstanding, later replies
+   * queue behind it (in {@link AsyncReply#after}) so the client reads them in command order.
+   */
+  public final java.util.ArrayDeque<AsyncReply> inFlight = new java.util.ArrayDeque<>();
+
+  /** A reply being computed elsewhere, and the replies that must follow it. */
+  public static final class AsyncReply {
+    public ByteBuf reply;
+    public boolean done;
+    public ByteBuf after;
+  }
+
   public Session(long id, Channel channel, long createdMillis) {
     this.id = id;
     this.channel = channel;

@@ -36,6 +36,8 @@ public final class Metrics {
   public long expiredKeys;
   public long oomRejections;
   public long outputLimitDisconnects;
+  public long forwardedCommands;
+  public long forwardFailures;
 
   /**
    * By command name; a HashMap because this is looked up on every command (sorted when rendered).

@@ -73,6 +73,8 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
         s.pending.release();
         s.pending = null;
       }
+      s.inFlight.forEach(ClientHandler::release);
+      s.inFlight.clear();
     }
     ctx.fireChannelInactive();
   }
@@ -86,9 +88,13 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
     if (msg instanceof RespRequest request) {
       node.tickClock();
       Reply reply = dispatcher.execute(s, request);
+      if (reply == Dispatcher.FORWARDED) {
+        startAsync(ctx, s);
+        return;
+      }
       append(ctx, s, reply);
       long limit = node.config.getLong("client-output-buffer-limit");
-      if (limit > 0 && s.pending.readableBytes() > limit) {
+      if (limit > 0 && s.pending != null && s.pending.readableBytes() > limit) {
         overLimit(ctx, s);
       }
     } else if (msg instanceof RespProtocolError error) {
@@ -100,10 +106,94 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
   }
 
   private void append(ChannelHandlerContext ctx, Session s, Reply reply) {
+    Session.AsyncReply last = s.inFlight.peekLast();
+    if (last != null) {
+      if (last.after == null) {
+        last.after = ctx.alloc().ioBuffer(256);
+      }
+      RespEncoder.encode(reply, s.protocol, last.after);
+      return;
+    }
     if (s.pending == null) {
       s.pending = ctx.alloc().ioBuffer(256);
     }
     RespEncoder.encode(reply, s.protocol, s.pending);
+  }
+
+  /** Most replies one connection may be waiting for from other nodes before its reads pause. */
+  static final int FORWARDED_IN_FLIGHT_MAX = 1024;
+
+  /** The command went to another node: keep its place in the reply order until it answers. */
+  private void startAsync(ChannelHandlerContext ctx, Session s) {
+    Session.AsyncReply slot = new Session.AsyncReply();
+    s.inFlight.addLast(slot);
+    java.util.concurrent.CompletableFuture<byte[]> future = s.forwarded;
+    s.forwarded = null;
+    if (s.inFlight.size() >= FORWARDED_IN_FLIGHT_MAX) {
+      ctx.channel().config().setAutoRead(false);
+    }
+    future.whenComplete(
+        (bytes, error) ->
+            ctx.channel().eventLoop().execute(() -> completeAsync(ctx, s, slot, bytes, error)));
+  }
+
+  private void completeAsync(
+      ChannelHandlerContext ctx,
+      Session s,
+      Session.AsyncReply slot,
+      byte[] bytes,
+      Throwable error) {
+    if (!ctx.channel().isActive()) {
+      release(slot);
+      return;
+    }
+    if (error != null) {
+      node.metrics.forwardFailures++;
+      Throwable cause =
+          error instanceof java.util.concurrent.CompletionException ? error.getCause() : error;
+      ByteBuf b = ctx.alloc().ioBuffer(128);
+      RespEncoder.encode(
+          Reply.error(
+              "TRYAGAIN forwarding to the key's owner failed ("
+                  + (cause == null ? "unknown" : cause.getMessage())
+                  + "); the command may or may not have been applied"),
+          s.protocol,
+          b);
+      slot.reply = b;
+    } else {
+      slot.reply = io.netty.buffer.Unpooled.wrappedBuffer(bytes);
+    }
+    slot.done = true;
+    boolean moved = false;
+    while (!s.inFlight.isEmpty() && s.inFlight.peekFirst().done) {
+      Session.AsyncReply head = s.inFlight.pollFirst();
+      if (s.pending == null) {
+        s.pending = ctx.alloc().ioBuffer(256);
+      }
+      s.pending.writeBytes(head.reply);
+      if (head.after != null) {
+        s.pending.writeBytes(head.after);
+      }
+      release(head);
+      moved = true;
+    }
+    if (s.inFlight.size() < FORWARDED_IN_FLIGHT_MAX && ctx.channel().isWritable()) {
+      ctx.channel().config().setAutoRead(true);
+    }
+    if (moved) {
+      channelReadComplete(ctx);
+    }
+  }
+
+  private static void release(Session.AsyncReply slot) {
+    if (slot.reply != null) {
+      slot.reply.release();
+      slot.reply = null;
+    }
+    if (slot.after != null) {
+      slot.after.release();
+      slot.after = null;
+    }
   }
 
   private void overLimit(ChannelHandlerContext ctx, Session s) {
@@ -157,6 +247,12 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
     if (out == null) {
       return;
     }
+    if (s.remoteReply != null) {
+      byte[] bytes = io.netty.buffer.ByteBufUtil.getBytes(out);
+      out.release();
+      s.remoteReply.accept(bytes);
+      return;
+    }
     Channel ch = s.channel;
     long limit = node.config.getLong("client-output-buffer-limit");
     if (limit > 0
@@ -174,6 +270,29 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
     } else {
       ch.writeAndFlush(out, ch.voidPromise());
     }
+  }
+
+  /**
+   * Runs a command a peer forwarded, as if this node's own client sent it with the given keyspace
+   * and protocol; {@code done} gets the encoded reply once it may be released (after fsync under
+   * fsync=always). Must be called on the node loop.
+   */
+  public void executeForwarded(
+      int keyspace, int protocol, RespRequest request, java.util.function.Consumer<byte[]> done) {
+    Session s = new Session(-1, null, node.tickClock());
+    s.keyspace = keyspace;
+    s.protocol = protocol;
+    s.remoteReply = done;
+    Reply reply = dispatcher.execute(s, request);
+    s.pending = io.netty.buffer.PooledByteBufAllocator.DEFAULT.ioBuffer(64);
+    RespEncoder.encode(reply, protocol, s.pending);
+    node.engine.flush();
+    if (s.awaitSequence > node.engine.durableSequence()) {
+      s.waitingForDisk = true;
+      waitingForDisk.add(s);
+      return;
+    }
+    send(s);
   }
 
   /** Called on the log writer thread when the log's durable sequence advanced (fsync=always). */
