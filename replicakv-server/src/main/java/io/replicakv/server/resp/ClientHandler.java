@@ -127,10 +127,12 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
   }
 
   private boolean flushScheduled;
-  private final Runnable flushTask = () -> {
+  private final Runnable flushTask = this::flushLog;
+
+  private void flushLog() {
     flushScheduled = false;
     node.engine.flush();
-  };
+  }
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
@@ -183,10 +185,11 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
 
   private final java.util.concurrent.atomic.AtomicBoolean releasePending =
       new java.util.concurrent.atomic.AtomicBoolean();
-  private final Runnable releaseTask = () -> {
-    releasePending.set(false);
-    releaseDurable();
-  };
+  private final Runnable releaseTask =
+      () -> {
+        releasePending.set(false);
+        releaseDurable();
+      };
 
   private void releaseDurable() {
     long durable = node.engine.durableSequence();
