@@ -302,6 +302,9 @@ final class HashCommands {
 
   private static Reply hincrbyfloat(Node n, Session s, RespRequest r) {
     double by = Args.parseDouble(r.arg(3), CommandError.NOT_FLOAT);
+    if (Double.isNaN(by) || Double.isInfinite(by)) {
+      throw new CommandError("ERR value is NaN or Infinity"); // Redis checks the increment first
+    }
     HashValue h = n.hash(s.keyspace, Bytes.of(r.arg(1)));
     byte[] cur = h == null ? null : h.fields().get(Bytes.of(r.arg(2)));
     double value = cur == null ? 0 : Args.parseDouble(cur, "ERR hash value is not a float");

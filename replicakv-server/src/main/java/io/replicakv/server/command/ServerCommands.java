@@ -475,6 +475,9 @@ final class ServerCommands {
     String sub = Args.upper(r.arg(1));
     switch (sub) {
       case "COUNT" -> {
+        if (r.argc() != 2) {
+          throw CommandError.arity("command|count");
+        }
         return Reply.integer(n.commands.size());
       }
       case "LIST" -> {

@@ -208,7 +208,8 @@ final class SetCommands {
     boolean withCount = r.argc() == 3;
     long count = 1;
     if (withCount) {
-      count = Args.parseLong(r.arg(2));
+      // Redis's getPositiveLong gives this one text for a negative count and for a non-integer
+      count = Args.parseLongOr(r.arg(2), -1, true);
       if (count < 0) {
         throw new CommandError("ERR value is out of range, must be positive");
       }

@@ -318,8 +318,11 @@ final class StringCommands {
     SetMode mode = SetMode.ANY;
     boolean keepTtl = false;
     boolean get = false;
-    long expireAt = 0;
-    boolean expirySeen = false;
+    // Redis lets one expiry unit repeat (the last amount wins) but refuses two different units,
+    // and checks the amount only after every option parsed, so a syntax error wins over a bad
+    // number.
+    String expiryUnit = null;
+    byte[] expiryAmount = null;
     int argc = r.argc();
     for (int i = 3; i < argc; i++) {
       byte[] a = r.arg(i);
@@ -330,19 +333,17 @@ final class StringCommands {
         mode = SetMode.XX;
       } else if (Args.is(a, "GET")) {
         get = true;
-      } else if (Args.is(a, "KEEPTTL") && !expirySeen) {
+      } else if (Args.is(a, "KEEPTTL") && expiryUnit == null) {
         keepTtl = true;
-      } else if (!keepTtl
-          && !expirySeen
-          && hasNext
-          && (Args.is(a, "EX") || Args.is(a, "PX") || Args.is(a, "EXAT") || Args.is(a, "PXAT"))) {
-        expirySeen = true;
-        long amount = Args.parseLong(r.arg(++i));
-        expireAt = absoluteExpiry(n, Args.upper(a), amount, "set");
+      } else if (!keepTtl && hasNext && isExpiryUnit(a, expiryUnit)) {
+        expiryUnit = Args.upper(a);
+        expiryAmount = r.arg(++i);
       } else {
         throw CommandError.syntax();
       }
     }
+    long expireAt =
+        expiryUnit == null ? 0 : absoluteExpiry(n, expiryUnit, Args.parseLong(expiryAmount), "set");
     byte[] old = setGeneric(n, s, r.arg(1), r.arg(2), expireAt, mode, keepTtl, get);
     if (get) {
       if (old == null) {
@@ -353,6 +354,14 @@ final class StringCommands {
       return old == EMPTY_MARKER ? Reply.nil() : Reply.bulk(old);
     }
     return old == null ? Reply.nil() : Reply.ok();
+  }
+
+  /**
+   * True for EX, PX, EXAT or PXAT when no other of them came before ({@code seen} null or equal).
+   */
+  private static boolean isExpiryUnit(byte[] a, String seen) {
+    boolean unit = Args.is(a, "EX") || Args.is(a, "PX") || Args.is(a, "EXAT") || Args.is(a, "PXAT");
+    return unit && (seen == null || Args.is(a, seen));
   }
 
   /** EX/PX/EXAT/PXAT to an absolute deadline in ms, with Redis's checks and error text. */
@@ -401,21 +410,24 @@ final class StringCommands {
 
   private static Reply getex(Node n, Session s, RespRequest r) {
     Bytes key = Bytes.of(r.arg(1));
-    long expireAt = -1; // -1: leave as is
     boolean persist = false;
+    String expiryUnit = null; // as in SET: one unit may repeat, the last amount wins
+    byte[] expiryAmount = null;
     int argc = r.argc();
     for (int i = 2; i < argc; i++) {
       byte[] a = r.arg(i);
-      if (Args.is(a, "PERSIST") && expireAt == -1 && !persist) {
+      if (Args.is(a, "PERSIST") && expiryUnit == null) {
         persist = true;
-      } else if (expireAt == -1
-          && !persist
-          && i + 1 < argc
-          && (Args.is(a, "EX") || Args.is(a, "PX") || Args.is(a, "EXAT") || Args.is(a, "PXAT"))) {
-        expireAt = absoluteExpiry(n, Args.upper(a), Args.parseLong(r.arg(++i)), "getex");
+      } else if (!persist && i + 1 < argc && isExpiryUnit(a, expiryUnit)) {
+        expiryUnit = Args.upper(a);
+        expiryAmount = r.arg(++i);
       } else {
         throw CommandError.syntax();
       }
+    }
+    long expireAt = -1; // -1: leave as is
+    if (expiryUnit != null) {
+      expireAt = absoluteExpiry(n, expiryUnit, Args.parseLong(expiryAmount), "getex");
     }
     StringValue v = n.string(s.keyspace, key);
     if (v == null) {
