@@ -54,6 +54,7 @@ public final class Node {
     this.startedMillis = clockMillis.getAsLong();
     this.nowMillis = startedMillis;
     this.runId = runId;
+    refreshCachedSettings();
   }
 
   /** Wall-clock ms, read once per command so one command sees one time. */
@@ -155,11 +156,22 @@ public final class Node {
   public java.util.function.Consumer<String> configListener = name -> {};
 
   public void onConfigChanged(String name) {
+    refreshCachedSettings();
     configListener.accept(name);
   }
 
+  /** Settings read on every command, parsed once per change instead of per use. */
+  public long maxmemoryBytes;
+
+  public long outputBufferLimitBytes;
+
+  public void refreshCachedSettings() {
+    maxmemoryBytes = config.getLong("maxmemory");
+    outputBufferLimitBytes = config.getLong("client-output-buffer-limit");
+  }
+
   public boolean overMaxmemory() {
-    long max = config.getLong("maxmemory");
+    long max = maxmemoryBytes;
     return max > 0 && engine.state().usedMemoryBytes() > max;
   }
 }

@@ -93,7 +93,7 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       append(ctx, s, reply);
-      long limit = node.config.getLong("client-output-buffer-limit");
+      long limit = node.outputBufferLimitBytes;
       if (limit > 0 && s.pending != null && s.pending.readableBytes() > limit) {
         overLimit(ctx, s);
       }
@@ -254,7 +254,7 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     Channel ch = s.channel;
-    long limit = node.config.getLong("client-output-buffer-limit");
+    long limit = node.outputBufferLimitBytes;
     if (limit > 0
         && ch.unsafe().outboundBuffer() != null
         && ch.unsafe().outboundBuffer().totalPendingWriteBytes() + out.readableBytes() > limit) {
