@@ -127,10 +127,14 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
   }
 
   private boolean flushScheduled;
-  private final Runnable flushTask = () -> {
+  // A method reference, not a lambda: a lambda in a field initializer may not read the blank
+  // final `node` before the constructor assigned it (javac rejects it).
+  private final Runnable flushTask = this::flushLog;
+
+  private void flushLog() {
     flushScheduled = false;
     node.engine.flush();
-  };
+  }
 
   @Override
   public void channelReadComplete(ChannelHandlerContext ctx) {
@@ -183,10 +187,11 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
 
   private final java.util.concurrent.atomic.AtomicBoolean releasePending =
       new java.util.concurrent.atomic.AtomicBoolean();
-  private final Runnable releaseTask = () -> {
-    releasePending.set(false);
-    releaseDurable();
-  };
+  private final Runnable releaseTask =
+      () -> {
+        releasePending.set(false);
+        releaseDurable();
+      };
 
   private void releaseDurable() {
     long durable = node.engine.durableSequence();
