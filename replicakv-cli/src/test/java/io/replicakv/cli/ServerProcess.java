@@ -184,6 +184,18 @@ final class ServerProcess implements AutoCloseable {
     }
   }
 
+  /** Deletes a folder a test created outside JUnit's {@code @TempDir}. */
+  static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root)) {
+      return;
+    }
+    try (var paths = Files.walk(root)) {
+      for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
   @Override
   public void close() {
     if (process.isAlive()) {
