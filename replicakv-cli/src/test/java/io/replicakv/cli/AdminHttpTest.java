@@ -15,6 +15,9 @@ import org.junit.jupiter.api.TestInstance;
 /** The HTTP admin port of a real server process: health, Prometheus metrics, INFO as JSON. */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class AdminHttpTest {
+  /** Requests sent back to back over one pooled HTTP client. */
+  static final int SEQUENTIAL_REQUESTS = 20;
+
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private Path tmp;
@@ -75,6 +78,19 @@ class AdminHttpTest {
     assertThat(info.path("keyspace").path("db0").asText()).startsWith("keys=");
     assertThat(info.path("keyspace").path("db3").asText()).startsWith("keys=1");
     assertThat(info.path("server").path("tcp_port").asText()).isEqualTo("" + server.port());
+  }
+
+  /**
+   * The admin port closes after each response, so it must say {@code Connection: close}; else a
+   * keep-alive client (this one, a Prometheus scraper) reuses the dead socket and fails.
+   */
+  @Test
+  void backToBackRequestsFromOneKeepAliveClientAllSucceed() throws IOException {
+    for (int i = 0; i < SEQUENTIAL_REQUESTS; i++) {
+      Http.Response r = Http.get(server.httpPort(), i % 2 == 0 ? "/health" : "/metrics");
+      assertThat(r.status()).isEqualTo(200);
+      assertThat(r.connection()).isEqualToIgnoringCase("close");
+    }
   }
 
   @Test

@@ -17,7 +17,7 @@ final class Http {
   private static final HttpClient CLIENT =
       HttpClient.newBuilder().connectTimeout(REQUEST_TIMEOUT).build();
 
-  record Response(int status, String contentType, String body) {}
+  record Response(int status, String contentType, String connection, String body) {}
 
   private Http() {}
 
@@ -30,7 +30,10 @@ final class Http {
     try {
       HttpResponse<String> r = CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
       return new Response(
-          r.statusCode(), r.headers().firstValue("content-type").orElse(""), r.body());
+          r.statusCode(),
+          r.headers().firstValue("content-type").orElse(""),
+          r.headers().firstValue("connection").orElse(""),
+          r.body());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted", e);

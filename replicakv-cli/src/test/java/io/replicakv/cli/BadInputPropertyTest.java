@@ -26,7 +26,7 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  * FLUSHALL, CLIENT KILL), so a mutation cannot legitimately disturb the witness. Sizes are bounded
  * ({@link #FUZZ_BYTES_MAX}); seeds are fixed so a failure replays.
  */
-class BadInputProperties {
+class BadInputPropertyTest {
   /** Most bytes one try sends. */
   static final int FUZZ_BYTES_MAX = 2_048;
 
@@ -114,7 +114,7 @@ class BadInputProperties {
                 Arbitraries.bytes())
             .as(Mutation::new);
     return Combinators.combine(commands, mutation.list().ofMinSize(1).ofMaxSize(MUTATIONS_MAX))
-        .as(BadInputProperties::build);
+        .as(BadInputPropertyTest::build);
   }
 
   /** kind: 0 replace, 1 delete, 2 insert, 3 truncate, 4 duplicate a stretch. */
