@@ -94,7 +94,11 @@ class CrashRecoveryTest {
                   && (!withSnapshots
                       || Http.metric(server.httpPort(), "replicakv_snapshots_total") >= 2);
             });
+    double snapshots = Http.metric(server.httpPort(), "replicakv_snapshots_total");
     server.kill9();
+    System.out.printf(
+        "kill -9 after %d acknowledged writes (%d snapshots taken)%n",
+        acked.get(), (long) snapshots);
     for (Writer w : writers) {
       w.join(WRITE_DEADLINE.toMillis());
       assertThat(w.isAlive()).as("writer %s stopped after the kill", w.id).isFalse();
