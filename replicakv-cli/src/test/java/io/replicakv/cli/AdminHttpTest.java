@@ -81,8 +81,8 @@ class AdminHttpTest {
   }
 
   /**
-   * The admin port closes after each response, so it must say {@code Connection: close}; else a
-   * keep-alive client (this one, a Prometheus scraper) reuses the dead socket and fails.
+   * The admin port closes after each response, so it must say {@code Connection: close} (RFC 9112
+   * section 9.6); else a keep-alive client may reuse the socket the server is closing.
    */
   @Test
   void backToBackRequestsFromOneKeepAliveClientAllSucceed() throws IOException {

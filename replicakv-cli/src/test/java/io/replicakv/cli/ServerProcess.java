@@ -74,8 +74,9 @@ final class ServerProcess implements AutoCloseable {
    * {@code extraArgs} go after the standard flags (e.g. {@code --fsync=always}, {@code --set k=v}).
    */
   static ServerProcess start(Path dataDir, String... extraArgs) throws IOException {
-    int port = freePort();
-    int httpPort = freePort();
+    int[] ports = freePorts(2);
+    int port = ports[0];
+    int httpPort = ports[1];
     List<String> args = new ArrayList<>();
     args.add("server");
     args.add("--port=" + port);
@@ -102,13 +103,41 @@ final class ServerProcess implements AutoCloseable {
                   throw new AssertionError(
                       "server exited with " + p.exitValue() + ":\n" + server.output());
                 }
-                return LocalCluster.answersPing(port);
+                // The RESP listener answers before the HTTP one is bound; wait for both.
+                return LocalCluster.answersPing(port) && httpAnswers(httpPort);
               });
     } catch (RuntimeException | AssertionError e) {
       server.close();
       throw e;
     }
     return server;
+  }
+
+  private static boolean httpAnswers(int httpPort) {
+    try {
+      return Http.get(httpPort, "/health").status() == 200;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** {@code count} distinct ports, all held open together while chosen so none repeats. */
+  static int[] freePorts(int count) throws IOException {
+    List<ServerSocket> held = new ArrayList<>();
+    try {
+      int[] out = new int[count];
+      for (int i = 0; i < count; i++) {
+        ServerSocket s = new ServerSocket();
+        held.add(s);
+        s.bind(new InetSocketAddress("127.0.0.1", 0));
+        out[i] = s.getLocalPort();
+      }
+      return out;
+    } finally {
+      for (ServerSocket s : held) {
+        s.close();
+      }
+    }
   }
 
   /** A port nobody listens on right now (another process may take it before we bind; rare). */
