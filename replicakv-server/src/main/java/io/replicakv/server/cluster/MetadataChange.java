@@ -1,0 +1,170 @@
+package io.replicakv.server.cluster;
+
+import io.replicakv.core.util.ByteReader;
+import io.replicakv.core.util.ByteWriter;
+import io.replicakv.core.util.Check;
+import io.replicakv.core.util.CorruptEncodingException;
+import io.replicakv.core.util.Limits;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * One change to cluster metadata: one entry of the metadata log, one new metadata version when
+ * {@link ClusterView#apply} accepts it.
+ *
+ * <p>Binary form (the Raft log entry): format version byte 1, a tag byte naming the change, then
+ * its fields (strings UTF-8 with varint length, numbers as varints, enums by name). Decoding
+ * refuses unknown versions and tags, lengths past their bounds and trailing bytes.
+ */
+public sealed interface MetadataChange {
+  /** The binary form described in the interface comment. */
+  default byte[] toBytes() {
+    ByteWriter writer = new ByteWriter().writeByte(MetadataCodec.CHANGE_FORMAT_VERSION);
+    switch (this) {
+      case AddMember c ->
+          MetadataCodec.writeMember(writer.writeByte(MetadataCodec.TAG_ADD_MEMBER), c.member());
+      case SetMemberState c ->
+          writer
+              .writeByte(MetadataCodec.TAG_SET_MEMBER_STATE)
+              .writeString(c.id())
+              .writeString(c.state().name());
+      case RemoveMember c -> writer.writeByte(MetadataCodec.TAG_REMOVE_MEMBER).writeString(c.id());
+      case CreateKeyspace c ->
+          MetadataCodec.writeOptions(
+              writer.writeByte(MetadataCodec.TAG_CREATE_KEYSPACE).writeString(c.name()),
+              c.options());
+      case AlterKeyspace c ->
+          MetadataCodec.writeOptions(
+              writer.writeByte(MetadataCodec.TAG_ALTER_KEYSPACE).writeString(c.name()),
+              c.options());
+      case DropKeyspace c ->
+          writer.writeByte(MetadataCodec.TAG_DROP_KEYSPACE).writeString(c.name());
+      case SetPartitionLeader c ->
+          writer
+              .writeByte(MetadataCodec.TAG_SET_PARTITION_LEADER)
+              .writeVarInt(c.keyspace())
+              .writeVarInt(c.firstSlot())
+              .writeString(c.leader())
+              .writeVarLong(c.epoch());
+    }
+    return writer.toByteArray();
+  }
+
+  /** Decodes {@link #toBytes()}; throws {@link CorruptEncodingException} on malformed input. */
+  static MetadataChange fromBytes(byte[] bytes) {
+    ByteReader reader =
+        ByteReader.open(bytes, MetadataCodec.CHANGE_FORMAT_VERSION, "MetadataChange");
+    int tag = reader.readByte();
+    MetadataChange change;
+    try {
+      change =
+          switch (tag) {
+            case MetadataCodec.TAG_ADD_MEMBER -> new AddMember(MetadataCodec.readMember(reader));
+            case MetadataCodec.TAG_SET_MEMBER_STATE ->
+                new SetMemberState(
+                    reader.readString(Limits.ID_MAX_BYTES),
+                    MetadataCodec.readEnum(reader, MemberState.class));
+            case MetadataCodec.TAG_REMOVE_MEMBER ->
+                new RemoveMember(reader.readString(Limits.ID_MAX_BYTES));
+            case MetadataCodec.TAG_CREATE_KEYSPACE ->
+                new CreateKeyspace(
+                    reader.readString(Limits.ID_MAX_BYTES), MetadataCodec.readOptions(reader));
+            case MetadataCodec.TAG_ALTER_KEYSPACE ->
+                new AlterKeyspace(
+                    reader.readString(Limits.ID_MAX_BYTES), MetadataCodec.readOptions(reader));
+            case MetadataCodec.TAG_DROP_KEYSPACE ->
+                new DropKeyspace(reader.readString(Limits.ID_MAX_BYTES));
+            case MetadataCodec.TAG_SET_PARTITION_LEADER ->
+                new SetPartitionLeader(
+                    reader.readVarInt(Integer.MAX_VALUE),
+                    reader.readVarInt(Integer.MAX_VALUE),
+                    reader.readString(Limits.ID_MAX_BYTES),
+                    reader.readVarLong());
+            default -> throw new CorruptEncodingException("MetadataChange: unknown tag " + tag);
+          };
+    } catch (IllegalArgumentException | NullPointerException e) {
+      throw new CorruptEncodingException("MetadataChange: " + e.getMessage());
+    }
+    reader.finish();
+    return change;
+  }
+
+  /** Adds a member, normally in state JOINING (UP for the node that bootstraps a cluster). */
+  record AddMember(Member member) implements MetadataChange {
+    /** Refuses null. */
+    public AddMember {
+      Check.notNull(member, "member");
+    }
+  }
+
+  /** Moves a member to another state; see {@link MemberState} for the allowed transitions. */
+  record SetMemberState(String id, MemberState state) implements MetadataChange {
+    /** Refuses nulls. */
+    public SetMemberState {
+      Check.notNull(id, "id");
+      Check.notNull(state, "state");
+    }
+  }
+
+  /** Forgets a member that owns no slots (JOINING or LEFT). */
+  record RemoveMember(String id) implements MetadataChange {
+    /** Refuses null. */
+    public RemoveMember {
+      Check.notNull(id, "id");
+    }
+  }
+
+  /**
+   * Creates a keyspace with the lowest free number from 16 up. {@code options} holds {@code style}
+   * (default single-leader) and the knobs {@link io.replicakv.core.quorum.KeyspaceConfig#parse}
+   * reads.
+   */
+  record CreateKeyspace(String name, Map<String, String> options) implements MetadataChange {
+    /** Copies the options into a sorted map, so equal changes have equal bytes. */
+    public CreateKeyspace {
+      Check.notNull(name, "name");
+      options = sorted(options);
+    }
+  }
+
+  /** Changes options of an existing keyspace; options not named keep their values. */
+  record AlterKeyspace(String name, Map<String, String> options) implements MetadataChange {
+    /** Copies the options into a sorted map. */
+    public AlterKeyspace {
+      Check.notNull(name, "name");
+      options = sorted(options);
+    }
+  }
+
+  /** Drops a keyspace created by CreateKeyspace; keyspaces 0 to 15 cannot be dropped. */
+  record DropKeyspace(String name) implements MetadataChange {
+    /** Refuses null. */
+    public DropKeyspace {
+      Check.notNull(name, "name");
+    }
+  }
+
+  /**
+   * Records that {@code leader} leads the partition of {@code keyspace} starting at {@code
+   * firstSlot} from {@code epoch} on, which must exceed the partition's current epoch.
+   */
+  record SetPartitionLeader(int keyspace, int firstSlot, String leader, long epoch)
+      implements MetadataChange {
+    /** Refuses nulls and negative numbers. */
+    public SetPartitionLeader {
+      Check.notNull(leader, "leader");
+      Check.argument(keyspace >= 0, "keyspace %s < 0", keyspace);
+      Check.argument(firstSlot >= 0, "firstSlot %s < 0", firstSlot);
+      Check.argument(epoch >= 0, "epoch %s < 0", epoch);
+    }
+  }
+
+  private static SortedMap<String, String> sorted(Map<String, String> options) {
+    Check.notNull(options, "options");
+    TreeMap<String, String> copy = new TreeMap<>();
+    options.forEach(
+        (key, value) -> copy.put(Check.notNull(key, "option key"), Check.notNull(value, key)));
+    return java.util.Collections.unmodifiableSortedMap(copy);
+  }
+}

@@ -1,0 +1,98 @@
+package io.replicakv.server.cluster;
+
+import io.replicakv.core.util.ByteReader;
+import io.replicakv.core.util.ByteWriter;
+import io.replicakv.core.util.CorruptEncodingException;
+import io.replicakv.core.util.Limits;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * Shared pieces of the metadata binary forms: members and option maps. Enums travel as their names,
+ * not ordinals, so reordering an enum cannot silently change the meaning of stored bytes.
+ */
+final class MetadataCodec {
+  /** Most options one keyspace may carry (there are about a dozen knobs). */
+  static final int OPTIONS_MAX = 64;
+
+  /** Longest option key or value, in UTF-8 bytes. */
+  static final int OPTION_MAX_BYTES = 1_024;
+
+  /** Longest host name, in UTF-8 bytes (DNS names are at most 253). */
+  static final int HOST_MAX_BYTES = 255;
+
+  /** Format version of {@link MetadataChange#toBytes()}. */
+  static final int CHANGE_FORMAT_VERSION = 1;
+
+  // Tags of the MetadataChange binary form; never reuse a number.
+  static final int TAG_ADD_MEMBER = 1;
+  static final int TAG_SET_MEMBER_STATE = 2;
+  static final int TAG_REMOVE_MEMBER = 3;
+  static final int TAG_CREATE_KEYSPACE = 4;
+  static final int TAG_ALTER_KEYSPACE = 5;
+  static final int TAG_DROP_KEYSPACE = 6;
+  static final int TAG_SET_PARTITION_LEADER = 7;
+
+  private MetadataCodec() {}
+
+  static void writeMember(ByteWriter writer, Member member) {
+    writer
+        .writeString(member.id())
+        .writeString(member.host())
+        .writeVarInt(member.clientPort())
+        .writeVarInt(member.peerPort())
+        .writeVarInt(member.httpPort())
+        .writeVarInt(member.metadataPort())
+        .writeString(member.site())
+        .writeString(member.rack())
+        .writeString(member.state().name())
+        .writeBoolean(member.voter());
+  }
+
+  static Member readMember(ByteReader reader) {
+    String id = reader.readString(Limits.ID_MAX_BYTES);
+    String host = reader.readString(HOST_MAX_BYTES);
+    int clientPort = reader.readVarInt(Member.PORT_MAX);
+    int peerPort = reader.readVarInt(Member.PORT_MAX);
+    int httpPort = reader.readVarInt(Member.PORT_MAX);
+    int metadataPort = reader.readVarInt(Member.PORT_MAX);
+    String site = reader.readString(Limits.ID_MAX_BYTES);
+    String rack = reader.readString(Limits.ID_MAX_BYTES);
+    MemberState state = readEnum(reader, MemberState.class);
+    boolean voter = reader.readBoolean();
+    try {
+      return new Member(
+          id, host, clientPort, peerPort, httpPort, metadataPort, site, rack, state, voter);
+    } catch (IllegalArgumentException e) {
+      throw new CorruptEncodingException("member: " + e.getMessage());
+    }
+  }
+
+  static void writeOptions(ByteWriter writer, Map<String, String> options) {
+    writer.writeVarInt(options.size());
+    new TreeMap<>(options).forEach((key, value) -> writer.writeString(key).writeString(value));
+  }
+
+  static SortedMap<String, String> readOptions(ByteReader reader) {
+    int count = reader.readCount(OPTIONS_MAX);
+    TreeMap<String, String> options = new TreeMap<>();
+    for (int i = 0; i < count; i++) {
+      String key = reader.readString(OPTION_MAX_BYTES);
+      String value = reader.readString(OPTION_MAX_BYTES);
+      if (options.put(key, value) != null) {
+        throw new CorruptEncodingException("duplicate option " + key);
+      }
+    }
+    return options;
+  }
+
+  static <E extends Enum<E>> E readEnum(ByteReader reader, Class<E> type) {
+    String name = reader.readString(Limits.ID_MAX_BYTES);
+    try {
+      return Enum.valueOf(type, name);
+    } catch (IllegalArgumentException e) {
+      throw new CorruptEncodingException("unknown " + type.getSimpleName() + " " + name);
+    }
+  }
+}
