@@ -68,6 +68,20 @@ final class LocalCluster {
     }
   }
 
+  /** Sends one inline command and returns the raw reply text (up to 64 KiB), or "" on failure. */
+  static String query(int port, String inlineCommand) {
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", port), 500);
+      s.setSoTimeout(2000);
+      s.getOutputStream().write((inlineCommand + "\r\n").getBytes(StandardCharsets.US_ASCII));
+      byte[] buf = new byte[65536];
+      int n = s.getInputStream().read(buf);
+      return n > 0 ? new String(buf, 0, n, StandardCharsets.UTF_8) : "";
+    } catch (IOException e) {
+      return "";
+    }
+  }
+
   static boolean portFree(int port) {
     try (java.net.ServerSocket s = new java.net.ServerSocket()) {
       s.setReuseAddress(true);

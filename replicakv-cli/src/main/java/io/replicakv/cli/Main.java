@@ -14,6 +14,8 @@ import picocli.CommandLine.Command;
       ServerCommand.class,
       UpCommand.class,
       DownCommand.class,
+      ClusterCommand.class,
+      KeyspaceCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -21,25 +21,64 @@ final class UpCommand implements Callable<Integer> {
 
   @Option(
       names = "--nodes",
-      description = "number of nodes (default 1; clusters arrive with membership)")
-  int nodes = 1;
+      description = "number of nodes (default 1, or what the existing cluster has)")
+  Integer nodes;
 
   @Option(
       names = "--port",
       description = "RESP port of the first node (default 6379); node i uses port + i - 1")
-  int port = 6379;
+  Integer port;
 
   @Option(names = "--fsync", description = "always | interval | never (default interval)")
   String fsync = "interval";
 
   @Override
   public Integer call() throws Exception {
-    if (nodes != 1) {
-      System.err.println(
-          "replicakv up: only --nodes 1 exists in this version (multi-node clusters come with membership)");
+    Files.createDirectories(LocalCluster.ROOT);
+    java.util.Properties saved = new java.util.Properties();
+    Path savedFile = LocalCluster.ROOT.resolve("cluster.properties");
+    if (Files.isRegularFile(savedFile)) {
+      try (var in = Files.newInputStream(savedFile)) {
+        saved.load(in);
+      }
+      int savedNodes = Integer.parseInt(saved.getProperty("nodes"));
+      int savedPort = Integer.parseInt(saved.getProperty("port"));
+      if ((nodes != null && nodes != savedNodes) || (port != null && port != savedPort)) {
+        System.err.println(
+            "replicakv up: ./.replicakv holds a cluster of "
+                + savedNodes
+                + " node(s) from port "
+                + savedPort
+                + "; run 'bin/replicakv down' and remove ./.replicakv to start a different one");
+        return 2;
+      }
+      nodes = savedNodes;
+      port = savedPort;
+    }
+    if (nodes == null) {
+      nodes = 1;
+    }
+    if (port == null) {
+      port = 6379;
+    }
+    if (nodes < 1 || nodes > 9) {
+      System.err.println("replicakv up: --nodes must be between 1 and 9");
       return 2;
     }
-    Files.createDirectories(LocalCluster.ROOT);
+    saved.setProperty("nodes", nodes.toString());
+    saved.setProperty("port", port.toString());
+    try (var out = Files.newOutputStream(savedFile)) {
+      saved.store(out, "the local cluster 'bin/replicakv up' manages");
+    }
+    StringBuilder voters = new StringBuilder();
+    for (int i = 1; nodes > 1 && i <= nodes; i++) {
+      voters
+          .append(i > 1 ? "," : "")
+          .append("node-")
+          .append(i)
+          .append("@127.0.0.1:")
+          .append(port + i - 1 + 30000);
+    }
     List<LocalCluster.NodeInfo> running = new ArrayList<>();
     for (LocalCluster.NodeInfo n : LocalCluster.nodes()) {
       if (LocalCluster.alive(n.pid())) {
@@ -51,6 +90,7 @@ final class UpCommand implements Callable<Integer> {
       running.forEach(UpCommand::print);
       return 0;
     }
+    List<Object[]> started = new ArrayList<>();
     for (int i = 1; i <= nodes; i++) {
       String name = "node-" + i;
       int resp = port + i - 1;
@@ -65,6 +105,9 @@ final class UpCommand implements Callable<Integer> {
       List<String> cmd = new ArrayList<>();
       cmd.add(ProcessHandle.current().info().command().orElse("java"));
       cmd.add("--enable-native-access=ALL-UNNAMED");
+      if (Runtime.version().feature() >= 24) {
+        cmd.add("--sun-misc-unsafe-memory-access=allow"); // Ratis, the metadata quorum
+      }
       cmd.add("-cp");
       cmd.add(System.getProperty("java.class.path"));
       cmd.add(Main.class.getName());
@@ -73,6 +116,10 @@ final class UpCommand implements Callable<Integer> {
       cmd.add("--http-port=" + http);
       cmd.add("--data-dir=" + folder.resolve("data"));
       cmd.add("--fsync=" + fsync);
+      if (nodes > 1) {
+        cmd.add("--set=node-id=" + name);
+        cmd.add("--set=cluster-voters=" + voters);
+      }
       Path config = folder.resolve("replicakv.yaml");
       if (Files.isRegularFile(config)) {
         cmd.add("--config=" + config);
@@ -86,6 +133,13 @@ final class UpCommand implements Callable<Integer> {
               .start();
       Files.writeString(folder.resolve("pid"), p.pid() + "\n");
       Files.writeString(folder.resolve("ports"), resp + " " + http + "\n");
+      started.add(new Object[] {name, p, resp, logFile});
+    }
+    for (Object[] entry : started) {
+      String name = (String) entry[0];
+      Process p = (Process) entry[1];
+      int resp = (Integer) entry[2];
+      File logFile = (File) entry[3];
       long deadline = System.currentTimeMillis() + START_DEADLINE_MILLIS;
       while (!LocalCluster.answersPing(resp)) {
         if (!p.isAlive()) {
@@ -106,11 +160,29 @@ final class UpCommand implements Callable<Integer> {
         p.waitFor(100, java.util.concurrent.TimeUnit.MILLISECONDS);
       }
     }
+    if (nodes > 1) {
+      long deadline = System.currentTimeMillis() + START_DEADLINE_MILLIS;
+      while (!LocalCluster.query(port, "CLUSTER INFO").contains("cluster_known_nodes:" + nodes)) {
+        if (System.currentTimeMillis() > deadline) {
+          System.err.println(
+              "replicakv up: the nodes did not form a cluster within "
+                  + START_DEADLINE_MILLIS / 1000
+                  + " s; see the server.log files under ./.replicakv");
+          return 1;
+        }
+        Thread.sleep(200); // polling pace while the processes start
+      }
+    }
     System.out.println("ReplicaKV is up:");
     for (LocalCluster.NodeInfo n : LocalCluster.nodes()) {
       print(n);
     }
-    System.out.println("try: redis-cli -p " + port + " ping      stop: bin/replicakv down");
+    System.out.println(
+        "try: redis-cli -p "
+            + port
+            + " ping"
+            + (nodes > 1 ? "   (any node; redis-cli -c -p " + port + " for cluster routing)" : "")
+            + "      stop: bin/replicakv down");
     return 0;
   }
 

@@ -71,6 +71,20 @@ public final class ReplicaKvServer implements AutoCloseable {
   private StorageEngine engine;
   private Node node;
   private ClientHandler handler;
+  private Dispatcher dispatcher;
+  private ClusterNode cluster;
+  private io.replicakv.server.cluster.MetadataStore metadataOverride;
+
+  /**
+   * Makes a clustered node use this metadata store instead of starting its Raft voter: the seam
+   * through which tests and the simulator stand in a linearizable store. Call before {@link
+   * #start}.
+   */
+  public ReplicaKvServer withMetadataStore(io.replicakv.server.cluster.MetadataStore store) {
+    this.metadataOverride = store;
+    return this;
+  }
+
   private Channel listener;
   private HttpAdmin http;
   private volatile boolean stopped;
@@ -116,7 +130,8 @@ public final class ReplicaKvServer implements AutoCloseable {
     node.loopExecutor = loop::execute;
     node.configListener = this::onConfigChanged;
     FsyncPolicy fsync = config.storageOptions().fsync();
-    handler = new ClientHandler(node, new Dispatcher(node, fsync));
+    dispatcher = new Dispatcher(node, fsync);
+    handler = new ClientHandler(node, dispatcher);
     if (fsync == FsyncPolicy.ALWAYS) {
       engine.addDurabilityListener(handler::onDurable);
     }
@@ -138,25 +153,43 @@ public final class ReplicaKvServer implements AutoCloseable {
                     ch.pipeline().addLast("resp", decoder).addLast("client", handler);
                   }
                 });
+    http = new HttpAdmin(node, loop);
+    try {
+      http.start(config.bind(), config.httpPort());
+    } catch (IOException e) {
+      engine.close();
+      loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      throw e;
+    }
     try {
       listener = b.bind(new InetSocketAddress(config.bind(), config.port())).sync().channel();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IOException("interrupted while binding", e);
     } catch (Exception e) {
+      http.close();
       engine.close();
       loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
       throw new IOException(
           "cannot listen on " + config.bind() + ":" + config.port() + ": " + e.getMessage(), e);
     }
-    http = new HttpAdmin(node, loop);
-    try {
-      http.start(config.bind(), config.httpPort());
-    } catch (IOException e) {
-      listener.close();
-      engine.close();
-      loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-      throw e;
+    if (config.clustered()) {
+      try {
+        cluster = new ClusterNode(config, node, loop);
+        if (metadataOverride != null) {
+          cluster.useMetadataStore(metadataOverride);
+        }
+        dispatcher.setRouter(cluster.start(handler, port(), httpPort()));
+      } catch (IOException | RuntimeException e) {
+        if (cluster != null) {
+          cluster.close();
+        }
+        listener.close();
+        http.close();
+        engine.close();
+        loopGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        throw e instanceof IOException io ? io : new IOException(e.getMessage(), e);
+      }
     }
     loop.scheduleAtFixedRate(
         this::housekeeping,
@@ -190,6 +223,8 @@ public final class ReplicaKvServer implements AutoCloseable {
           d.setLimits(l);
         }
       }
+    } else if (name.equals("routing") && cluster != null) {
+      cluster.setRedirect(config.get("routing").equals("redirect"));
     } else if (name.equals("loglevel")) {
       Logging.setLevel(config.get("loglevel"));
     }
@@ -271,6 +306,9 @@ public final class ReplicaKvServer implements AutoCloseable {
       }
       if (http != null) {
         http.close();
+      }
+      if (cluster != null) {
+        cluster.close();
       }
       CompletableFuture<Void> drained = new CompletableFuture<>();
       loop.execute(

@@ -10,19 +10,28 @@ import java.util.Set;
 
 /** All commands by name, looked up without allocating for the common case. */
 public final class CommandTable {
+  /** Open-addressing table size (a power of two, well above the number of commands). */
+  private static final int SLOTS = 1024;
+
   private final Map<String, Command> byName = new HashMap<>();
 
-  /** Lower-case name bytes hashed by a cheap function; collisions fall back to the map. */
-  private final Command[] fast = new Command[1024];
+  /**
+   * Commands by a case-insensitive hash of their name, linear probing; found without allocating.
+   */
+  private final Command[] table = new Command[SLOTS];
 
   public CommandTable register(Command c) {
     if (byName.put(c.name(), c) != null) {
       throw new IllegalStateException("command registered twice: " + c.name());
     }
-    int slot = slot(c.name().getBytes(java.nio.charset.StandardCharsets.US_ASCII));
-    if (fast[slot] == null) {
-      fast[slot] = c; // on a collision the later command is found through the map
+    if (byName.size() > SLOTS / 2) {
+      throw new IllegalStateException("command table too full: " + byName.size());
     }
+    int i = hash(c.name().getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    while (table[i] != null) {
+      i = (i + 1) & (SLOTS - 1);
+    }
+    table[i] = c;
     return this;
   }
 
@@ -31,11 +40,15 @@ public final class CommandTable {
     if (name.length == 0 || name.length > 32) {
       return null;
     }
-    Command c = fast[slot(name)];
-    if (c != null && sameIgnoringCase(c.name(), name)) {
-      return c;
+    for (int i = hash(name); ; i = (i + 1) & (SLOTS - 1)) {
+      Command c = table[i];
+      if (c == null) {
+        return null;
+      }
+      if (sameIgnoringCase(c.name(), name)) {
+        return c;
+      }
     }
-    return byName.get(Args.upper(name).toLowerCase(java.util.Locale.ROOT));
   }
 
   public Command find(String name) {
@@ -50,13 +63,13 @@ public final class CommandTable {
     return byName.size();
   }
 
-  private static int slot(byte[] name) {
-    int h = 0;
+  private static int hash(byte[] name) {
+    int h = 0x811c9dc5;
     for (byte b : name) {
       int c = (b >= 'A' && b <= 'Z') ? b + 32 : b;
-      h = h * 31 + c;
+      h = (h ^ c) * 0x01000193;
     }
-    return (h ^ (h >>> 10)) & 1023;
+    return (h ^ (h >>> 16)) & (SLOTS - 1);
   }
 
   private static boolean sameIgnoringCase(String lower, byte[] name) {

@@ -42,6 +42,7 @@ public final class Dispatcher {
     KeyCommands.register(t);
     HashCommands.register(t);
     SetCommands.register(t);
+    ClusterCommands.register(t);
     return t;
   }
 

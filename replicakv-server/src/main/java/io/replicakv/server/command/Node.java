@@ -145,6 +145,19 @@ public final class Node {
         + "; writes are refused until the disk accepts them again";
   }
 
+  /** The cluster metadata this node acts on; null when the node runs alone. */
+  public java.util.function.Supplier<io.replicakv.server.cluster.ClusterView> clusterView =
+      () -> null;
+
+  /** Proposes a metadata change to the cluster's quorum; null when the node runs alone. */
+  public java.util.function.Function<
+          io.replicakv.server.cluster.MetadataChange,
+          java.util.concurrent.CompletableFuture<io.replicakv.server.cluster.ClusterView>>
+      proposer;
+
+  /** This node's member id in the cluster. */
+  public String selfId = "";
+
   /** Runs a task on the node loop (set by the server). */
   public java.util.function.Consumer<Runnable> loopExecutor = Runnable::run;
 

@@ -89,6 +89,13 @@ final class ServerCommands {
               if (db < 0 || db >= n.state().keyspaceCount()) {
                 throw new CommandError("ERR DB index is out of range");
               }
+              io.replicakv.server.cluster.ClusterView view = n.clusterView.get();
+              if (view != null
+                  && db >= io.replicakv.server.cluster.ClusterView.BUILT_IN_KEYSPACES
+                  && !view.keyspaces().containsKey(db)) {
+                throw new CommandError(
+                    "ERR DB index is out of range (no keyspace " + db + "; see KEYSPACE LIST)");
+              }
               s.keyspace = db;
               return Reply.ok();
             }));

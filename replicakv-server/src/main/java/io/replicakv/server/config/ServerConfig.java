@@ -37,6 +37,41 @@ public final class ServerConfig {
               false,
               "HTTP port for /health, /metrics, /admin; -1 means port + 10000, 0 picks a free one"),
           Setting.string("data-dir", "data", false, "folder for the log and snapshots"),
+          Setting.string(
+              "node-id",
+              "",
+              false,
+              "this node's member id (default: kept in data-dir/node-id, created as node-<port> on first start)"),
+          Setting.integer(
+              "peer-port",
+              -1,
+              -1,
+              65535,
+              false,
+              "port for node-to-node traffic; -1 means port + 20000, 0 picks a free one"),
+          Setting.integer(
+              "metadata-port",
+              -1,
+              -1,
+              65535,
+              false,
+              "port of this node's metadata (Raft) voter; -1 means port + 30000"),
+          Setting.string(
+              "cluster-voters",
+              "",
+              false,
+              "metadata voters as id@host:metadata-port,...; empty runs the node alone"),
+          Setting.string(
+              "cluster-id",
+              "replicakv",
+              false,
+              "name of the cluster; nodes of another cluster are refused"),
+          Setting.choice(
+              "routing",
+              "proxy",
+              List.of("proxy", "redirect"),
+              true,
+              "proxy: forward commands for other nodes' keys; redirect: answer -MOVED like Redis Cluster"),
           Setting.integer("databases", 16, 1, 1024, false, "number of keyspaces (SELECT 0..n-1)"),
           Setting.choice(
               "fsync",
@@ -239,9 +274,29 @@ public final class ServerConfig {
   public int httpPort() {
     int p = getInt("http-port");
     if (p == -1) {
-      return port() == 0 ? 0 : port() + 10000;
+      return port() == 0 || port() + 10000 > 65535 ? 0 : port() + 10000;
     }
     return p;
+  }
+
+  public int peerPort() {
+    int p = getInt("peer-port");
+    if (p == -1) {
+      return port() == 0 || port() + 20000 > 65535 ? 0 : port() + 20000;
+    }
+    return p;
+  }
+
+  public int metadataPort() {
+    int p = getInt("metadata-port");
+    if (p == -1) {
+      return port() == 0 || port() + 30000 > 65535 ? 0 : port() + 30000;
+    }
+    return p;
+  }
+
+  public boolean clustered() {
+    return !get("cluster-voters").isBlank();
   }
 
   public String bind() {
@@ -256,7 +311,8 @@ public final class ServerConfig {
     FsyncPolicy fsync = FsyncPolicy.valueOf(get("fsync").toUpperCase(java.util.Locale.ROOT));
     return new StorageOptions(
         dataDirectory(),
-        getInt("databases"),
+        // a cluster's keyspaces are created at run time and numbered up to 1023
+        clustered() ? Math.max(getInt("databases"), 1024) : getInt("databases"),
         fsync,
         getLong("fsync-interval-ms"),
         getLong("log-segment-size"),

@@ -1,0 +1,276 @@
+package io.replicakv.server;
+
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.replicakv.net.peer.Frame;
+import io.replicakv.net.peer.FrameHandler;
+import io.replicakv.net.peer.PeerClient;
+import io.replicakv.net.peer.PeerClientOptions;
+import io.replicakv.net.peer.PeerServer;
+import io.replicakv.server.cluster.ClusterView;
+import io.replicakv.server.cluster.Member;
+import io.replicakv.server.cluster.MemberState;
+import io.replicakv.server.cluster.MetadataChange;
+import io.replicakv.server.cluster.MetadataStore;
+import io.replicakv.server.cluster.RatisMetadataStore;
+import io.replicakv.server.cluster.RatisOptions;
+import io.replicakv.server.cluster.VoterAddress;
+import io.replicakv.server.command.Node;
+import io.replicakv.server.config.ConfigException;
+import io.replicakv.server.config.ServerConfig;
+import io.replicakv.server.resp.ClientHandler;
+import io.replicakv.server.route.ClusterRouter;
+import io.replicakv.server.route.ForwardCodec;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What turns a node into a cluster member: the metadata store (a Raft group of the voters), the
+ * peer listener that runs commands other nodes forward, the peer client that forwards this node's
+ * commands, and the router that picks between them from the newest metadata version.
+ *
+ * <p>Start-up: open the metadata store, register this node as a member (its addresses, UP) unless
+ * the metadata already holds it with the same addresses, then act on every later version in order.
+ * A node restarted with its data folder keeps its id (data-dir/node-id), so it rejoins as itself.
+ */
+final class ClusterNode implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ClusterNode.class);
+
+  /** How long start-up waits for the metadata quorum to accept this node. */
+  static final long REGISTER_TIMEOUT_MILLIS = 60_000;
+
+  private final ServerConfig config;
+  private final Node node;
+  private final EventLoop loop;
+  private final String selfId;
+  private EventLoopGroup peerGroup;
+  private PeerServer peerServer;
+  private PeerClient peerClient;
+  private MetadataStore metadata;
+  private ClusterRouter router;
+
+  ClusterNode(ServerConfig config, Node node, EventLoop loop) throws IOException {
+    this.config = config;
+    this.node = node;
+    this.loop = loop;
+    this.selfId = nodeId(config);
+  }
+
+  /** The id from the config, else the one kept in the data folder, else a new one kept there. */
+  static String nodeId(ServerConfig config) throws IOException {
+    String configured = config.get("node-id");
+    Path file = config.dataDirectory().resolve("node-id");
+    if (!configured.isBlank()) {
+      if (Files.isRegularFile(file) && !Files.readString(file).trim().equals(configured)) {
+        throw new ConfigException(
+            "setting 'node-id': "
+                + configured
+                + " differs from "
+                + Files.readString(file).trim()
+                + " kept in "
+                + file);
+      }
+      Files.createDirectories(file.getParent());
+      Files.writeString(file, configured + "\n");
+      return configured;
+    }
+    if (Files.isRegularFile(file)) {
+      return Files.readString(file).trim();
+    }
+    String id = "node-" + config.port();
+    Files.createDirectories(file.getParent());
+    Files.writeString(file, id + "\n");
+    return id;
+  }
+
+  static List<VoterAddress> voters(String text) {
+    List<VoterAddress> out = new ArrayList<>();
+    for (String part : text.split(",")) {
+      String p = part.trim();
+      if (p.isEmpty()) {
+        continue;
+      }
+      int at = p.indexOf('@');
+      int colon = p.lastIndexOf(':');
+      if (at <= 0 || colon <= at + 1) {
+        throw new ConfigException("setting 'cluster-voters': '" + p + "' is not id@host:port");
+      }
+      try {
+        out.add(
+            new VoterAddress(
+                p.substring(0, at),
+                p.substring(at + 1, colon),
+                Integer.parseInt(p.substring(colon + 1))));
+      } catch (NumberFormatException e) {
+        throw new ConfigException("setting 'cluster-voters': bad port in '" + p + "'");
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A metadata store given by the caller (tests, simulation) instead of the Raft group; not closed
+   * here.
+   */
+  private MetadataStore injected;
+
+  void useMetadataStore(MetadataStore store) {
+    this.injected = store;
+  }
+
+  ClusterRouter start(ClientHandler handler, int clientPort, int httpPort) throws IOException {
+    peerGroup =
+        new MultiThreadIoEventLoopGroup(
+            1,
+            r -> {
+              Thread t = new Thread(r, "replicakv-peer");
+              t.setDaemon(true);
+              return t;
+            },
+            NioIoHandler.newFactory());
+    peerServer =
+        PeerServer.start(config.bind(), config.peerPort(), forwardHandler(handler), peerGroup);
+    peerClient = new PeerClient(peerGroup, PeerClientOptions.defaults());
+    List<VoterAddress> voters = voters(config.get("cluster-voters"));
+    boolean voter = voters.stream().anyMatch(v -> v.id().equals(selfId));
+    metadata =
+        injected != null
+            ? injected
+            : RatisMetadataStore.start(
+                new RatisOptions(
+                    selfId,
+                    config.dataDirectory().resolve("metadata"),
+                    voters,
+                    voter,
+                    config.get("cluster-id"),
+                    5_000));
+    router =
+        new ClusterRouter(
+            selfId, peerClient, config.get("routing").equals("redirect"), metadata.current());
+    node.selfId = selfId;
+    node.clusterView = router::view;
+    node.proposer = metadata::propose;
+    metadata.addListener(
+        view -> {
+          router.setView(view);
+          log.info(
+              "metadata version {}: {} members, {} own slots",
+              view.version(),
+              view.members().size(),
+              view.ring().nodes().size());
+        });
+    register(voter, clientPort, httpPort);
+    return router;
+  }
+
+  void setRedirect(boolean redirect) {
+    if (router != null) {
+      router.setRedirect(redirect);
+    }
+  }
+
+  private void register(boolean voter, int clientPort, int httpPort) throws IOException {
+    int metadataPort =
+        voters(config.get("cluster-voters")).stream()
+            .filter(v -> v.id().equals(selfId))
+            .mapToInt(VoterAddress::metadataPort)
+            .findFirst()
+            .orElse(0);
+    Member self =
+        new Member(
+            selfId,
+            config.bind(),
+            clientPort,
+            peerServer.port(),
+            httpPort,
+            metadataPort,
+            "site-1",
+            "",
+            MemberState.UP,
+            voter);
+    long deadline = System.currentTimeMillis() + REGISTER_TIMEOUT_MILLIS;
+    while (true) {
+      Member known = metadata.current().members().get(selfId);
+      if (known != null && known.equals(self)) {
+        return;
+      }
+      try {
+        if (known != null) {
+          // same id, new addresses: the ring tokens come from the id, so re-adding keeps them
+          metadata.propose(new MetadataChange.RemoveMember(selfId)).get(5, TimeUnit.SECONDS);
+        }
+        ClusterView view =
+            metadata.propose(new MetadataChange.AddMember(self)).get(5, TimeUnit.SECONDS);
+        router.setView(view);
+        log.info("registered as {} in metadata version {}", selfId, view.version());
+        return;
+      } catch (Exception e) {
+        if (System.currentTimeMillis() > deadline) {
+          throw new IOException(
+              "could not register with the metadata quorum within "
+                  + REGISTER_TIMEOUT_MILLIS / 1000
+                  + " s: "
+                  + e,
+              e);
+        }
+        log.info("waiting for the metadata quorum to register {}: {}", selfId, e.toString());
+        try {
+          Thread.sleep(500); // start-up retry pacing, not synchronisation
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw new IOException("interrupted", ie);
+        }
+      }
+    }
+  }
+
+  private FrameHandler forwardHandler(ClientHandler handler) {
+    return (request, responder) -> {
+      if (request.type() != ForwardCodec.TYPE_FORWARD) {
+        responder.fail("unknown request type " + request.type());
+        return;
+      }
+      ForwardCodec.Forward forward;
+      try {
+        forward = ForwardCodec.decode(request.payload());
+      } catch (IllegalArgumentException e) {
+        responder.fail("bad forwarded command: " + e.getMessage());
+        return;
+      }
+      loop.execute(
+          () ->
+              handler.executeForwarded(
+                  forward.keyspace(),
+                  forward.protocol(),
+                  forward.request(),
+                  bytes ->
+                      responder.reply(
+                          new Frame(
+                              ForwardCodec.TYPE_FORWARD_REPLY, request.correlationId(), bytes))));
+    };
+  }
+
+  @Override
+  public void close() {
+    if (peerServer != null) {
+      peerServer.close();
+    }
+    if (peerClient != null) {
+      peerClient.close();
+    }
+    if (metadata != null && metadata != injected) {
+      metadata.close();
+    }
+    if (peerGroup != null) {
+      peerGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    }
+  }
+}

@@ -1,0 +1,379 @@
+package io.replicakv.server.command;
+
+import static io.replicakv.server.command.CommandTable.cmd;
+
+import io.replicakv.core.ring.Slots;
+import io.replicakv.net.resp.Reply;
+import io.replicakv.net.resp.RespRequest;
+import io.replicakv.server.cluster.ClusterView;
+import io.replicakv.server.cluster.Member;
+import io.replicakv.server.cluster.MemberState;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The Redis Cluster view of the ring, so cluster clients (redis-cli -c, JedisCluster, Lettuce) can
+ * route by themselves. Each contiguous run of slots with one owner is one range; with many virtual
+ * nodes per node the ranges are many and short, which these clients handle.
+ */
+final class ClusterCommands {
+  private ClusterCommands() {}
+
+  static void register(CommandTable t) {
+    t.register(
+        new Command(
+            "cluster",
+            -2,
+            java.util.Set.of(),
+            0,
+            0,
+            0,
+            "cluster",
+            "A container for Redis Cluster commands.",
+            ClusterCommands::cluster,
+            List.of("keyslot", "myid", "info", "slots", "shards", "nodes")));
+    t.register(
+        new Command(
+            "keyspace",
+            -2,
+            java.util.Set.of("admin"),
+            0,
+            0,
+            0,
+            "cluster",
+            "Creates, alters, drops and lists keyspaces (ReplicaKV).",
+            ClusterCommands::keyspace,
+            List.of("create", "alter", "drop", "list")));
+    t.register(
+        cmd(
+            "readonly",
+            1,
+            "fast",
+            0,
+            0,
+            0,
+            "cluster",
+            "Enables read-only queries for a connection to a replica.",
+            (n, s, r) -> Reply.ok()));
+    t.register(
+        cmd(
+            "readwrite",
+            1,
+            "fast",
+            0,
+            0,
+            0,
+            "cluster",
+            "Enables read-write queries for a connection to a replica.",
+            (n, s, r) -> Reply.ok()));
+  }
+
+  private static Reply cluster(Node n, Session s, RespRequest r) {
+    String sub = Args.upper(r.arg(1));
+    if (sub.equals("KEYSLOT")) {
+      if (r.argc() != 3) {
+        throw CommandError.arity("cluster|keyslot");
+      }
+      return Reply.integer(Slots.slot(r.arg(2)));
+    }
+    ClusterView v = n.clusterView.get();
+    if (v == null) {
+      throw new CommandError("ERR This instance has cluster support disabled");
+    }
+    return switch (sub) {
+      case "MYID" -> Reply.bulk(n.selfId);
+      case "STATUS" -> Reply.verbatim("txt", status(n, v));
+      case "INFO" -> Reply.verbatim("txt", info(n, v));
+      case "SLOTS" -> slots(v);
+      case "SHARDS" -> shards(v);
+      case "NODES" -> Reply.verbatim("txt", nodes(n, v));
+      default ->
+          throw new CommandError(
+              "ERR unknown subcommand '" + Args.text(r.arg(1)) + "'. Try CLUSTER HELP.");
+    };
+  }
+
+  /** KEYSPACE CREATE name [option value]... | ALTER name [option value]... | DROP name | LIST. */
+  private static Reply keyspace(Node n, Session s, RespRequest r) {
+    String sub = Args.upper(r.arg(1));
+    ClusterView v = n.clusterView.get();
+    if (sub.equals("LIST")) {
+      List<Reply> out = new ArrayList<>();
+      if (v != null) {
+        v.keyspaces()
+            .values()
+            .forEach(
+                k ->
+                    out.add(
+                        Reply.map(
+                            List.of(
+                                Reply.bulk("number"), Reply.integer(k.number()),
+                                Reply.bulk("name"), Reply.bulk(k.name()),
+                                Reply.bulk("config"), Reply.bulk(String.valueOf(k.config()))))));
+      } else {
+        out.add(
+            Reply.map(
+                List.of(
+                    Reply.bulk("number"),
+                    Reply.integer(0),
+                    Reply.bulk("name"),
+                    Reply.bulk("default"),
+                    Reply.bulk("config"),
+                    Reply.bulk(
+                        "single node: keyspaces 0-"
+                            + (n.state().keyspaceCount() - 1)
+                            + " hold one copy"))));
+      }
+      return Reply.array(out);
+    }
+    if (v == null || n.proposer == null) {
+      throw new CommandError("ERR keyspaces are created in a cluster; this node runs alone");
+    }
+    if (r.argc() < 3) {
+      throw CommandError.arity("keyspace|" + sub.toLowerCase(java.util.Locale.ROOT));
+    }
+    String name = Args.text(r.arg(2));
+    Map<String, String> options = new LinkedHashMap<>();
+    if ((r.argc() - 3) % 2 != 0) {
+      throw new CommandError(
+          "ERR options come in pairs: KEYSPACE " + sub + " name option value ...");
+    }
+    for (int i = 3; i < r.argc(); i += 2) {
+      options.put(Args.text(r.arg(i)).toLowerCase(java.util.Locale.ROOT), Args.text(r.arg(i + 1)));
+    }
+    io.replicakv.server.cluster.MetadataChange change =
+        switch (sub) {
+          case "CREATE" ->
+              new io.replicakv.server.cluster.MetadataChange.CreateKeyspace(name, options);
+          case "ALTER" ->
+              new io.replicakv.server.cluster.MetadataChange.AlterKeyspace(name, options);
+          case "DROP" -> new io.replicakv.server.cluster.MetadataChange.DropKeyspace(name);
+          default ->
+              throw new CommandError(
+                  "ERR unknown subcommand '" + Args.text(r.arg(1)) + "'. Try KEYSPACE LIST.");
+        };
+    int protocol = s.protocol;
+    s.forwarded =
+        n.proposer
+            .apply(change)
+            .handle(
+                (view, error) -> {
+                  Reply reply;
+                  if (error == null) {
+                    io.replicakv.server.cluster.KeyspaceEntry entry = view.keyspace(name);
+                    reply =
+                        sub.equals("DROP") || entry == null
+                            ? Reply.ok()
+                            : Reply.integer(entry.number());
+                  } else {
+                    Throwable cause =
+                        error instanceof java.util.concurrent.CompletionException
+                            ? error.getCause()
+                            : error;
+                    reply =
+                        Reply.error(
+                            cause instanceof io.replicakv.server.cluster.MetadataRejectedException
+                                ? "ERR " + cause.getMessage()
+                                : "CLUSTERDOWN metadata change not committed: "
+                                    + cause.getMessage());
+                  }
+                  io.netty.buffer.ByteBuf b = io.netty.buffer.Unpooled.buffer();
+                  io.replicakv.net.resp.RespEncoder.encode(reply, protocol, b);
+                  byte[] bytes = io.netty.buffer.ByteBufUtil.getBytes(b);
+                  b.release();
+                  return bytes;
+                });
+    return Dispatcher.FORWARDED;
+  }
+
+  private static String status(Node n, ClusterView v) {
+    StringBuilder b = new StringBuilder();
+    b.append("cluster ")
+        .append(v.clusterId())
+        .append(", metadata version ")
+        .append(v.version())
+        .append(", this node ")
+        .append(n.selfId)
+        .append('\n');
+    Map<String, Integer> slots = new LinkedHashMap<>();
+    for (Range range : ranges(v)) {
+      slots.merge(range.owner().id(), range.last() - range.first() + 1, Integer::sum);
+    }
+    for (Member m : v.members().values()) {
+      b.append(
+          String.format(
+              java.util.Locale.ROOT,
+              "  %-10s %-8s %s:%d  peer %d  http %d  slots %5d (%.1f%%)%s%n",
+              m.id(),
+              m.state(),
+              m.host(),
+              m.clientPort(),
+              m.peerPort(),
+              m.httpPort(),
+              slots.getOrDefault(m.id(), 0),
+              100.0 * slots.getOrDefault(m.id(), 0) / Slots.SLOT_COUNT,
+              m.voter() ? "  metadata voter" : ""));
+    }
+    b.append("keyspaces:\n");
+    v.keyspaces()
+        .values()
+        .forEach(
+            k ->
+                b.append("  ")
+                    .append(k.number())
+                    .append(' ')
+                    .append(k.name())
+                    .append(' ')
+                    .append(k.config())
+                    .append('\n'));
+    return b.toString();
+  }
+
+  /** Contiguous slot ranges with one owner, in slot order: [first, last, ownerId]. */
+  record Range(int first, int last, Member owner) {}
+
+  static List<Range> ranges(ClusterView v) {
+    List<Range> out = new ArrayList<>();
+    Member current = null;
+    int start = 0;
+    for (int slot = 0; slot < Slots.SLOT_COUNT; slot++) {
+      Member m = v.ownerOf(slot);
+      if (slot == 0) {
+        current = m;
+        continue;
+      }
+      if (m == null ? current != null : current == null || !m.id().equals(current.id())) {
+        if (current != null) {
+          out.add(new Range(start, slot - 1, current));
+        }
+        current = m;
+        start = slot;
+      }
+    }
+    if (current != null) {
+      out.add(new Range(start, Slots.SLOT_COUNT - 1, current));
+    }
+    return out;
+  }
+
+  private static String info(Node n, ClusterView v) {
+    boolean allUp =
+        v.members().values().stream()
+            .filter(m -> m.state() != MemberState.LEFT && m.state() != MemberState.JOINING)
+            .allMatch(m -> m.state() == MemberState.UP);
+    long owners = v.ring().nodes().size();
+    return "cluster_enabled:1\r\n"
+        + "cluster_state:"
+        + (allUp && owners > 0 ? "ok" : "fail")
+        + "\r\n"
+        + "cluster_slots_assigned:"
+        + (owners > 0 ? Slots.SLOT_COUNT : 0)
+        + "\r\n"
+        + "cluster_slots_ok:"
+        + (owners > 0 ? Slots.SLOT_COUNT : 0)
+        + "\r\n"
+        + "cluster_slots_pfail:0\r\ncluster_slots_fail:0\r\n"
+        + "cluster_known_nodes:"
+        + v.members().size()
+        + "\r\n"
+        + "cluster_size:"
+        + owners
+        + "\r\n"
+        + "cluster_current_epoch:"
+        + v.version()
+        + "\r\n"
+        + "cluster_my_epoch:"
+        + v.version()
+        + "\r\n"
+        + "replicakv_metadata_version:"
+        + v.version()
+        + "\r\n";
+  }
+
+  private static Reply slots(ClusterView v) {
+    List<Reply> out = new ArrayList<>();
+    for (Range range : ranges(v)) {
+      Member m = range.owner();
+      out.add(
+          Reply.array(
+              List.of(
+                  Reply.integer(range.first()),
+                  Reply.integer(range.last()),
+                  Reply.array(
+                      List.of(
+                          Reply.bulk(m.host()),
+                          Reply.integer(m.clientPort()),
+                          Reply.bulk(m.id()),
+                          Reply.map(List.of()))))));
+    }
+    return Reply.array(out);
+  }
+
+  private static Reply shards(ClusterView v) {
+    Map<String, List<Reply>> slotsByOwner = new LinkedHashMap<>();
+    for (Range range : ranges(v)) {
+      List<Reply> l = slotsByOwner.computeIfAbsent(range.owner().id(), k -> new ArrayList<>());
+      l.add(Reply.integer(range.first()));
+      l.add(Reply.integer(range.last()));
+    }
+    List<Reply> out = new ArrayList<>();
+    for (Member m : v.members().values()) {
+      List<Reply> slots = slotsByOwner.getOrDefault(m.id(), List.of());
+      Reply node =
+          Reply.map(
+              List.of(
+                  Reply.bulk("id"), Reply.bulk(m.id()),
+                  Reply.bulk("port"), Reply.integer(m.clientPort()),
+                  Reply.bulk("ip"), Reply.bulk(m.host()),
+                  Reply.bulk("endpoint"), Reply.bulk(m.host()),
+                  Reply.bulk("role"), Reply.bulk("master"),
+                  Reply.bulk("replication-offset"), Reply.integer(0),
+                  Reply.bulk("health"),
+                      Reply.bulk(m.state() == MemberState.UP ? "online" : "failed")));
+      out.add(
+          Reply.map(
+              List.of(
+                  Reply.bulk("slots"),
+                  Reply.array(slots),
+                  Reply.bulk("nodes"),
+                  Reply.array(List.of(node)))));
+    }
+    return Reply.array(out);
+  }
+
+  private static String nodes(Node n, ClusterView v) {
+    Map<String, StringBuilder> slotText = new LinkedHashMap<>();
+    for (Range range : ranges(v)) {
+      StringBuilder b = slotText.computeIfAbsent(range.owner().id(), k -> new StringBuilder());
+      b.append(' ').append(range.first());
+      if (range.last() != range.first()) {
+        b.append('-').append(range.last());
+      }
+    }
+    StringBuilder out = new StringBuilder();
+    for (Member m : v.members().values()) {
+      String flags =
+          (m.id().equals(n.selfId) ? "myself," : "")
+              + "master"
+              + (m.state() == MemberState.DOWN ? ",fail" : "");
+      out.append(m.id())
+          .append(' ')
+          .append(m.host())
+          .append(':')
+          .append(m.clientPort())
+          .append('@')
+          .append(m.peerPort())
+          .append(' ')
+          .append(flags)
+          .append(" - 0 0 ")
+          .append(v.version())
+          .append(' ')
+          .append(m.state() == MemberState.DOWN ? "disconnected" : "connected")
+          .append(slotText.getOrDefault(m.id(), new StringBuilder()))
+          .append('\n');
+    }
+    return out.toString();
+  }
+}

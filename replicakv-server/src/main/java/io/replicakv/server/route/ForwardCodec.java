@@ -1,0 +1,73 @@
+package io.replicakv.server.route;
+
+import io.replicakv.net.resp.RespRequest;
+import java.nio.ByteBuffer;
+
+/**
+ * The payload of a forwarded command between nodes: {@code [u8 version][u16 keyspace][u8 protocol]
+ * [u32 argc] ([u32 length][bytes])*}. The reply travels back as the RESP bytes the client will
+ * read.
+ */
+public final class ForwardCodec {
+  private ForwardCodec() {}
+
+  /** Peer frame type of a forwarded command; its reply uses {@link #TYPE_FORWARD_REPLY}. */
+  public static final int TYPE_FORWARD = 16;
+
+  public static final int TYPE_FORWARD_REPLY = 17;
+
+  static final byte VERSION = 1;
+
+  /** Most arguments a forwarded command may carry; the RESP front end's limit applies first. */
+  static final int ARGUMENTS_MAX = 1 << 24;
+
+  public static byte[] encode(int keyspace, int protocol, RespRequest request) {
+    long size = 1 + 2 + 1 + 4;
+    for (int i = 0; i < request.argc(); i++) {
+      size += 4 + request.arg(i).length;
+    }
+    if (size > Integer.MAX_VALUE - 16) {
+      throw new IllegalArgumentException("command too large to forward: " + size + " bytes");
+    }
+    ByteBuffer b = ByteBuffer.allocate((int) size);
+    b.put(VERSION).putShort((short) keyspace).put((byte) protocol).putInt(request.argc());
+    for (int i = 0; i < request.argc(); i++) {
+      b.putInt(request.arg(i).length).put(request.arg(i));
+    }
+    return b.array();
+  }
+
+  /** A decoded forwarded command. */
+  public record Forward(int keyspace, int protocol, RespRequest request) {}
+
+  public static Forward decode(byte[] payload) {
+    ByteBuffer b = ByteBuffer.wrap(payload);
+    try {
+      byte version = b.get();
+      if (version != VERSION) {
+        throw new IllegalArgumentException("unsupported forward format version " + version);
+      }
+      int keyspace = Short.toUnsignedInt(b.getShort());
+      int protocol = b.get();
+      int argc = b.getInt();
+      if (argc < 1 || argc > ARGUMENTS_MAX || argc > b.remaining() / 4) {
+        throw new IllegalArgumentException("bad argument count " + argc);
+      }
+      byte[][] args = new byte[argc][];
+      for (int i = 0; i < argc; i++) {
+        int len = b.getInt();
+        if (len < 0 || len > b.remaining()) {
+          throw new IllegalArgumentException("bad argument length " + len);
+        }
+        args[i] = new byte[len];
+        b.get(args[i]);
+      }
+      if (b.hasRemaining()) {
+        throw new IllegalArgumentException(b.remaining() + " trailing bytes");
+      }
+      return new Forward(keyspace, protocol, RespRequest.of(args));
+    } catch (java.nio.BufferUnderflowException e) {
+      throw new IllegalArgumentException("truncated forward payload", e);
+    }
+  }
+}
