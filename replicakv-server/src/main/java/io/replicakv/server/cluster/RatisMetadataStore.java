@@ -207,31 +207,68 @@ public final class RatisMetadataStore implements MetadataStore {
     if (closed || !pollInFlight.compareAndSet(false, true)) {
       return;
     }
-    long since = current.version();
-    Message query = Message.valueOf(ByteString.copyFrom(MetadataStateMachine.querySince(since)));
+    sync()
+        .whenComplete(
+            (view, error) -> {
+              pollInFlight.set(false);
+              if (error != null && !closed) {
+                log.debug("metadata poll failed", error);
+              }
+            });
+  }
+
+  /**
+   * Asks the leader for every change after this node's version and folds them in, so that {@link
+   * #current()} is at least as new as the quorum's view when this was called (a linearizable read
+   * of the metadata). Fails with {@link MetadataUnavailableException} when no leader answers within
+   * {@code requestTimeoutMillis}; a caller can wait for a freshly started store to be usable this
+   * way.
+   */
+  public CompletableFuture<ClusterView> sync() {
+    CompletableFuture<ClusterView> result = new CompletableFuture<>();
+    if (closed) {
+      result.completeExceptionally(new MetadataUnavailableException("store closed"));
+      return result;
+    }
+    failAfterTimeout(result);
+    Message query =
+        Message.valueOf(ByteString.copyFrom(MetadataStateMachine.querySince(current.version())));
     client
         .async()
         .sendReadOnly(query)
         .whenComplete(
             (reply, error) -> {
+              if (error != null || !reply.isSuccess()) {
+                Throwable cause = error != null ? unwrap(error) : reply.getException();
+                result.completeExceptionally(
+                    new MetadataUnavailableException(String.valueOf(cause), cause));
+                return;
+              }
               try {
-                if (error == null && reply.isSuccess()) {
-                  foldAnswer(reply.getMessage().getContent().toByteArray());
-                } else if (!closed) {
-                  log.debug("metadata poll failed", error != null ? error : reply.getException());
-                }
+                result.complete(foldAnswer(reply.getMessage().getContent().toByteArray()));
               } catch (RuntimeException e) {
-                log.warn("metadata poll answer refused", e);
-              } finally {
-                pollInFlight.set(false);
+                log.warn("metadata answer refused", e);
+                result.completeExceptionally(e);
               }
             });
+    return result;
   }
 
-  private void foldAnswer(byte[] answer) {
+  private void failAfterTimeout(CompletableFuture<ClusterView> result) {
+    long timeoutMillis = options.requestTimeoutMillis();
+    CompletableFuture.delayedExecutor(timeoutMillis, TimeUnit.MILLISECONDS)
+        .execute(
+            () ->
+                result.completeExceptionally(
+                    new MetadataUnavailableException(
+                        "no answer from the metadata leader within " + timeoutMillis + " ms")));
+  }
+
+  private ClusterView foldAnswer(byte[] answer) {
     viewLock.lock();
     try {
       MetadataStateMachine.foldAnswer(current, answer, this::onView);
+      return current;
     } finally {
       viewLock.unlock();
     }
