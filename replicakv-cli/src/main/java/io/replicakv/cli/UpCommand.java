@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
         "Start the local cluster in the background (folders under ./.replicakv) and print its endpoints.")
 final class UpCommand implements Callable<Integer> {
   /** How long a node may take to answer PING after it was started. */
-  static final long START_DEADLINE_MILLIS = 60_000;
+  static final long START_DEADLINE_MILLIS = 180_000;
 
   @Option(
       names = "--nodes",

@@ -29,6 +29,7 @@ import redis.clients.jedis.exceptions.JedisDataException;
 class MultiProcessClusterTest {
   @TempDir Path dir;
   private final List<ServerProcess> nodes = new ArrayList<>();
+  private String[] thirdArgs;
 
   @AfterEach
   void stop() {
@@ -47,16 +48,21 @@ class MultiProcessClusterTest {
           .append(metadataPorts[i]);
     }
     for (int i = 0; i < 3; i++) {
-      nodes.add(
-          ServerProcess.start(
-              dir.resolve("n" + (i + 1)),
-              "--set=node-id=n" + (i + 1),
-              "--set=cluster-voters=" + voters,
-              "--set=metadata-port=" + metadataPorts[i],
-              "--set=peer-port=0"));
+      String[] args = {
+        "--set=node-id=n" + (i + 1),
+        "--set=cluster-voters=" + voters,
+        "--set=metadata-port=" + metadataPorts[i],
+        "--set=peer-port=0",
+        "--set=heartbeat-interval-ms=200",
+        "--set=failover-timeout-ms=2000"
+      };
+      nodes.add(ServerProcess.start(dir.resolve("n" + (i + 1)), args));
+      if (i == 2) {
+        thirdArgs = args;
+      }
     }
     await("three members registered")
-        .atMost(Duration.ofSeconds(60))
+        .atMost(Duration.ofSeconds(180))
         .pollInterval(Duration.ofMillis(200))
         .until(
             () ->
@@ -109,6 +115,40 @@ class MultiProcessClusterTest {
       lettuce.shutdown();
     }
 
+    // A silent member is marked DOWN and its slots answer CLUSTERDOWN; back, it serves its data
+    // again.
+    String onThird = keyOwnedBy(written, "n3");
+    Path thirdDir = dir.resolve("n3");
+    nodes.get(2).kill9();
+    try (Jedis j = new Jedis("127.0.0.1", nodes.get(0).port())) {
+      await("n3 marked down")
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () ->
+                  j.clusterNodes()
+                      .lines()
+                      .anyMatch(l -> l.startsWith("n3 ") && l.contains("fail")));
+      try {
+        j.get(onThird);
+        throw new AssertionError("a key of a down node must not be served");
+      } catch (JedisDataException e) {
+        assertThat(e.getMessage()).startsWith("CLUSTERDOWN");
+      }
+    }
+    nodes.set(2, ServerProcess.start(thirdDir, thirdArgs));
+    try (Jedis j = new Jedis("127.0.0.1", nodes.get(0).port())) {
+      await("n3 up again")
+          .atMost(Duration.ofSeconds(30))
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () ->
+                  j.clusterNodes()
+                      .lines()
+                      .anyMatch(l -> l.startsWith("n3 ") && !l.contains("fail")));
+      assertThat(j.get(onThird)).isEqualTo(written.get(onThird));
+    }
+
     // One voter lost: metadata changes still commit.
     nodes.get(2).kill9();
     try (Jedis j = new Jedis("127.0.0.1", nodes.get(0).port())) {
@@ -141,6 +181,17 @@ class MultiProcessClusterTest {
       j.set(local, "after");
       assertThat(j.get(local)).isEqualTo("after");
     }
+  }
+
+  private String keyOwnedBy(Map<String, String> written, String id) {
+    try (Jedis j = new Jedis("127.0.0.1", nodes.get(0).port())) {
+      for (String k : written.keySet()) {
+        if (ownedBy(j, k, id)) {
+          return k;
+        }
+      }
+    }
+    throw new AssertionError("no key on " + id);
   }
 
   private static boolean ownedBy(Jedis j, String key, String id) {

@@ -168,8 +168,77 @@ final class ClusterNode implements AutoCloseable {
               view.ring().nodes().size());
         });
     register(voter, clientPort, httpPort);
+    long period = config.getLong("heartbeat-interval-ms");
+    peerGroup.scheduleAtFixedRate(
+        () -> {
+          try {
+            heartbeat();
+          } catch (RuntimeException e) {
+            log.warn("heartbeat round failed: {}", e.toString());
+          }
+        },
+        period,
+        period,
+        TimeUnit.MILLISECONDS);
     return router;
   }
+
+  /**
+   * Failure detection. Every node pings every other member's peer port each heartbeat period and
+   * remembers when it last answered. The UP member with the lowest id that this node can reach
+   * (itself included) acts for the cluster: it proposes DOWN for a member silent longer than the
+   * failover timeout. A returning node proposes UP for itself when it registers, and the acting
+   * node does so when a DOWN member answers again. Proposals need the metadata majority, so a node
+   * cut off with a minority cannot mark the others down.
+   */
+  private void heartbeat() {
+    ClusterView view = metadata.current();
+    long now = System.currentTimeMillis();
+    for (Member m : view.members().values()) {
+      if (m.id().equals(selfId) || m.state() == MemberState.LEFT || m.peerPort() == 0) {
+        continue;
+      }
+      lastSeenMillis.putIfAbsent(m.id(), now); // grace period for members just learned of
+      peerClient
+          .request(m.host(), m.peerPort(), Frame.of(Frame.TYPE_PING, new byte[0]))
+          .thenRun(() -> lastSeenMillis.put(m.id(), System.currentTimeMillis()));
+    }
+    if (!actsForCluster(view, now)) {
+      return;
+    }
+    long timeout = config.getLong("failover-timeout-ms");
+    for (Member m : view.members().values()) {
+      if (m.id().equals(selfId)) {
+        continue;
+      }
+      boolean silent = now - lastSeenMillis.getOrDefault(m.id(), now) > timeout;
+      if (m.state() == MemberState.UP && silent) {
+        log.warn("member {} silent for more than {} ms: marking it DOWN", m.id(), timeout);
+        metadata.propose(new MetadataChange.SetMemberState(m.id(), MemberState.DOWN));
+      } else if (m.state() == MemberState.DOWN && !silent) {
+        log.info("member {} answers again: marking it UP", m.id());
+        metadata.propose(new MetadataChange.SetMemberState(m.id(), MemberState.UP));
+      }
+    }
+  }
+
+  private boolean actsForCluster(ClusterView view, long now) {
+    long timeout = config.getLong("failover-timeout-ms");
+    for (Member m : view.members().values()) {
+      if (m.state() != MemberState.UP) {
+        continue;
+      }
+      boolean reachable =
+          m.id().equals(selfId) || now - lastSeenMillis.getOrDefault(m.id(), now) <= timeout;
+      if (reachable) {
+        return m.id().equals(selfId); // members iterate in id order
+      }
+    }
+    return false;
+  }
+
+  private final java.util.Map<String, Long> lastSeenMillis =
+      new java.util.concurrent.ConcurrentHashMap<>();
 
   void setRedirect(boolean redirect) {
     if (router != null) {
@@ -202,10 +271,31 @@ final class ClusterNode implements AutoCloseable {
       if (known != null && known.equals(self)) {
         return;
       }
+      if (known != null && known.withState(MemberState.UP).equals(self)) {
+        try {
+          // back after being marked down: same addresses, only the state changes
+          metadata
+              .propose(new MetadataChange.SetMemberState(selfId, MemberState.UP))
+              .get(5, TimeUnit.SECONDS);
+          log.info("rejoined as {}", selfId);
+          return;
+        } catch (Exception e) {
+          log.info("waiting for the metadata quorum to mark {} UP: {}", selfId, e.toString());
+        }
+      }
       try {
         if (known != null) {
-          // same id, new addresses: the ring tokens come from the id, so re-adding keeps them
-          metadata.propose(new MetadataChange.RemoveMember(selfId)).get(5, TimeUnit.SECONDS);
+          // same id, new addresses: the ring tokens come from the id and stay
+          ClusterView updated =
+              metadata.propose(new MetadataChange.UpdateMember(self)).get(5, TimeUnit.SECONDS);
+          router.setView(updated);
+          if (updated.members().get(selfId).state() != MemberState.UP) {
+            metadata
+                .propose(new MetadataChange.SetMemberState(selfId, MemberState.UP))
+                .get(5, TimeUnit.SECONDS);
+          }
+          log.info("registered new addresses for {}", selfId);
+          return;
         }
         ClusterView view =
             metadata.propose(new MetadataChange.AddMember(self)).get(5, TimeUnit.SECONDS);

@@ -234,12 +234,16 @@ class PeerTransportTest {
     PeerServer server = server(ECHO);
     try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), server.port())) {
       socket.setSoTimeout((int) DEADLINE.toMillis());
-      DataOutputStream out = new DataOutputStream(socket.getOutputStream());
+      // One write: the server answers the version byte at once and closes, so a frame sent in
+      // pieces could meet a closed socket (broken pipe) before the rest is out.
+      java.io.ByteArrayOutputStream frame = new java.io.ByteArrayOutputStream();
+      DataOutputStream out = new DataOutputStream(frame);
       out.writeInt(FrameCodec.HEADER_BYTES);
       out.writeByte(2);
       out.writeShort(ECHO_REQUEST);
       out.writeLong(7);
-      out.flush();
+      socket.getOutputStream().write(frame.toByteArray());
+      socket.getOutputStream().flush();
       DataInputStream in = new DataInputStream(socket.getInputStream());
       int length = in.readInt();
       assertThat(in.readUnsignedByte()).isEqualTo(FrameCodec.PROTOCOL_VERSION);

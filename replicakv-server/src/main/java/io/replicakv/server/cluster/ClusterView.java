@@ -268,6 +268,7 @@ public final class ClusterView {
     switch (change) {
       case MetadataChange.AddMember c -> draft.addMember(c.member());
       case MetadataChange.SetMemberState c -> draft.setMemberState(c.id(), c.state());
+      case MetadataChange.UpdateMember c -> draft.updateMember(c.member());
       case MetadataChange.RemoveMember c -> draft.removeMember(c.id());
       case MetadataChange.CreateKeyspace c -> draft.createKeyspace(c.name(), c.options());
       case MetadataChange.AlterKeyspace c -> draft.alterKeyspace(c.name(), c.options());
@@ -334,6 +335,21 @@ public final class ClusterView {
         }
       }
       return false;
+    }
+
+    void updateMember(Member update) {
+      Member current = requireMember(update.id());
+      if (current.state() == MemberState.LEFT) {
+        reject("member %s has left; it cannot change addresses", update.id());
+      }
+      for (Member other : members.values()) {
+        if (!other.id().equals(update.id())
+            && other.state() != MemberState.LEFT
+            && sharesAddress(update, other)) {
+          reject("member %s would use an address of member %s", update.id(), other.id());
+        }
+      }
+      members.put(update.id(), update.withState(current.state()));
     }
 
     void setMemberState(String id, MemberState state) {

@@ -30,6 +30,8 @@ public sealed interface MetadataChange {
               .writeString(c.id())
               .writeString(c.state().name());
       case RemoveMember c -> writer.writeByte(MetadataCodec.TAG_REMOVE_MEMBER).writeString(c.id());
+      case UpdateMember c ->
+          MetadataCodec.writeMember(writer.writeByte(MetadataCodec.TAG_UPDATE_MEMBER), c.member());
       case CreateKeyspace c ->
           MetadataCodec.writeOptions(
               writer.writeByte(MetadataCodec.TAG_CREATE_KEYSPACE).writeString(c.name()),
@@ -65,6 +67,8 @@ public sealed interface MetadataChange {
                 new SetMemberState(
                     reader.readString(Limits.ID_MAX_BYTES),
                     MetadataCodec.readEnum(reader, MemberState.class));
+            case MetadataCodec.TAG_UPDATE_MEMBER ->
+                new UpdateMember(MetadataCodec.readMember(reader));
             case MetadataCodec.TAG_REMOVE_MEMBER ->
                 new RemoveMember(reader.readString(Limits.ID_MAX_BYTES));
             case MetadataCodec.TAG_CREATE_KEYSPACE ->
@@ -88,6 +92,17 @@ public sealed interface MetadataChange {
     }
     reader.finish();
     return change;
+  }
+
+  /**
+   * A known member's new addresses (host and ports), e.g. after it restarted on other ports. Its
+   * id, and so its ring tokens, and its state stay as they are; the state in {@code member} is
+   * ignored.
+   */
+  record UpdateMember(Member member) implements MetadataChange {
+    public UpdateMember {
+      java.util.Objects.requireNonNull(member, "member");
+    }
   }
 
   /** Adds a member, normally in state JOINING (UP for the node that bootstraps a cluster). */

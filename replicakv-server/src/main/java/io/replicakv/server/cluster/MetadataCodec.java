@@ -33,6 +33,7 @@ final class MetadataCodec {
   static final int TAG_ALTER_KEYSPACE = 5;
   static final int TAG_DROP_KEYSPACE = 6;
   static final int TAG_SET_PARTITION_LEADER = 7;
+  static final int TAG_UPDATE_MEMBER = 8;
 
   private MetadataCodec() {}
 

@@ -66,6 +66,20 @@ public final class ServerConfig {
               "replicakv",
               false,
               "name of the cluster; nodes of another cluster are refused"),
+          Setting.integer(
+              "heartbeat-interval-ms",
+              500,
+              50,
+              60_000,
+              false,
+              "how often a node pings the other members"),
+          Setting.integer(
+              "failover-timeout-ms",
+              5_000,
+              200,
+              600_000,
+              false,
+              "a member silent this long is marked DOWN; its slots answer -CLUSTERDOWN"),
           Setting.choice(
               "routing",
               "proxy",
@@ -132,7 +146,7 @@ public final class ServerConfig {
           Setting.bytes("proto-max-inline-len", "64kb", 16, true, "longest inline command line"),
           Setting.bytes(
               "client-output-buffer-limit",
-              "256mb",
+              "64mb",
               0,
               true,
               "replies queued for a client that does not read; past it the client is disconnected (0 = no limit)"),

@@ -79,12 +79,25 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
     ctx.fireChannelInactive();
   }
 
+  /**
+   * Replies of a batch are handed to the socket once they pass this size, so one large pipeline
+   * never builds one huge buffer. What the socket cannot take yet queues in the channel and counts
+   * against client-output-buffer-limit, past which the client is disconnected (as in Redis); new
+   * input is not read while the queue is above the water mark.
+   */
+  static final int PENDING_WRITE_BYTES = 256 * 1024;
+
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     Session s = ctx.channel().attr(SESSION).get();
     if (s == null || s.closeAfterReply) {
+      io.netty.util.ReferenceCountUtil.release(msg);
       return; // rejected or closing: ignore the rest of the input
     }
+    process(ctx, s, msg);
+  }
+
+  private void process(ChannelHandlerContext ctx, Session s, Object msg) {
     if (msg instanceof RespRequest request) {
       node.tickClock();
       Reply reply = dispatcher.execute(s, request);
@@ -93,9 +106,15 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
         return;
       }
       append(ctx, s, reply);
-      long limit = node.outputBufferLimitBytes;
-      if (limit > 0 && s.pending != null && s.pending.readableBytes() > limit) {
-        overLimit(ctx, s);
+      if (s.pending != null && s.pending.readableBytes() >= PENDING_WRITE_BYTES) {
+        long limit = node.outputBufferLimitBytes;
+        if (limit > 0 && s.pending.readableBytes() > limit) {
+          overLimit(ctx, s);
+          return;
+        }
+        if (s.awaitSequence <= node.engine.durableSequence()) {
+          send(s); // part of a large batch: hand it over, checked against the output limit
+        }
       }
     } else if (msg instanceof RespProtocolError error) {
       node.metrics.protocolErrors++;
