@@ -127,12 +127,15 @@ public final class HttpAdmin implements AutoCloseable {
         case "/admin/info" ->
             nodeLoop.execute(
                 () -> respond(ctx, HttpResponseStatus.OK, "application/json", infoJson()));
+        case "/admin/cluster" ->
+            nodeLoop.execute(
+                () -> respond(ctx, HttpResponseStatus.OK, "application/json", clusterJson()));
         default ->
             respond(
                 ctx,
                 HttpResponseStatus.NOT_FOUND,
                 "application/json",
-                "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\"]}\n");
+                "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\",\"/admin/cluster\"]}\n");
       }
     }
 
@@ -147,6 +150,60 @@ public final class HttpAdmin implements AutoCloseable {
       return JSON.writeValueAsString(s);
     } catch (IOException e) {
       return "\"\"";
+    }
+  }
+
+  /** The cluster as this node sees it: metadata version, members with state and addresses. */
+  private String clusterJson() {
+    io.replicakv.server.cluster.ClusterView v = node.clusterView.get();
+    Map<String, Object> out = new LinkedHashMap<>();
+    if (v == null) {
+      out.put("mode", "single-node");
+    } else {
+      out.put("mode", "cluster");
+      out.put("self", node.selfId);
+      out.putAll(v.summary());
+      java.util.List<Map<String, Object>> members = new java.util.ArrayList<>();
+      int[] slots = new int[1];
+      for (io.replicakv.server.cluster.Member m : v.members().values()) {
+        Map<String, Object> e = new LinkedHashMap<>();
+        e.put("id", m.id());
+        e.put("state", m.state().name());
+        e.put("host", m.host());
+        e.put("port", m.clientPort());
+        e.put("peerPort", m.peerPort());
+        e.put("httpPort", m.httpPort());
+        e.put("voter", m.voter());
+        slots[0] = 0;
+        for (int slot = 0; slot < io.replicakv.core.ring.Slots.SLOT_COUNT; slot++) {
+          io.replicakv.server.cluster.Member owner = v.ownerOf(slot);
+          if (owner != null && owner.id().equals(m.id())) {
+            slots[0]++;
+          }
+        }
+        e.put("slots", slots[0]);
+        members.add(e);
+      }
+      out.put("memberList", members);
+      java.util.List<Map<String, Object>> keyspaces = new java.util.ArrayList<>();
+      v.keyspaces()
+          .values()
+          .forEach(
+              k ->
+                  keyspaces.add(
+                      Map.of(
+                          "number",
+                          k.number(),
+                          "name",
+                          k.name(),
+                          "config",
+                          String.valueOf(k.config()))));
+      out.put("keyspaceList", keyspaces);
+    }
+    try {
+      return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(out) + "\n";
+    } catch (IOException e) {
+      return "{}";
     }
   }
 

@@ -155,6 +155,22 @@ final class Prometheus {
         "replicakv_snapshots_total",
         "Snapshots completed since start.",
         n.engine.snapshotsTaken());
+    counter(
+        b,
+        "replicakv_forwarded_commands_total",
+        "Commands forwarded to the node owning their keys.",
+        m.forwardedCommands);
+    counter(
+        b,
+        "replicakv_forward_failures_total",
+        "Forwarded commands whose owner did not answer.",
+        m.forwardFailures);
+    io.replicakv.server.cluster.ClusterView view = n.clusterView.get();
+    gauge(
+        b,
+        "replicakv_metadata_version",
+        "Cluster metadata version this node acts on (0 alone).",
+        view == null ? 0 : view.version());
     gauge(
         b, "replicakv_uptime_seconds", "Seconds since start.", (n.now() - n.startedMillis) / 1000);
     return b.toString();

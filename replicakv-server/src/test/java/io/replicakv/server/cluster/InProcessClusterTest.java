@@ -133,6 +133,34 @@ class InProcessClusterTest {
   }
 
   @Test
+  void adminHttpShowsTheClusterAndMetricsCountForwards() throws Exception {
+    String cluster = httpGet(servers.get(1).httpPort(), "/admin/cluster");
+    assertThat(cluster)
+        .contains("\"mode\" : \"cluster\"")
+        .contains("\"self\" : \"n2\"")
+        .contains("memberList")
+        .contains("\"id\" : \"n3\"");
+    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port())) {
+      j.set(keyOwnedByOtherThan("n1"), "x");
+    }
+    String metrics = httpGet(servers.get(0).httpPort(), "/metrics");
+    assertThat(metrics)
+        .containsPattern("replicakv_forwarded_commands_total [1-9]")
+        .containsPattern("replicakv_metadata_version [1-9]");
+  }
+
+  private static String httpGet(int port, String path) throws Exception {
+    java.net.HttpURLConnection c =
+        (java.net.HttpURLConnection)
+            java.net.URI.create("http://127.0.0.1:" + port + path).toURL().openConnection();
+    try (java.io.InputStream in = c.getInputStream()) {
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    } finally {
+      c.disconnect();
+    }
+  }
+
+  @Test
   void redirectModeAnswersMovedWithTheOwnersAddress() {
     try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port())) {
       j.configSet("routing", "redirect");
