@@ -110,6 +110,9 @@ public final class SegmentedLog implements AutoCloseable {
   private boolean currentStartsSegment;
   private long unflushedBytes;
 
+  /** Reused by {@link #append} for every record's checksum. */
+  private final java.util.zip.CRC32C recordCrc = new java.util.zip.CRC32C();
+
   /** INTERVAL and NEVER: the last failed write(2) on this thread, until a retry succeeds. */
   private volatile IOException writeFailure;
 
@@ -211,7 +214,7 @@ public final class SegmentedLog implements AutoCloseable {
       activeSegmentBytes = LogFormat.HEADER_BYTES;
     }
     reserve(recordBytes, sequence, roll);
-    LogFormat.encode(current, sequence, partition, payload);
+    LogFormat.encode(current, sequence, partition, payload, recordCrc);
     activeSegmentBytes += recordBytes;
     unflushedBytes += recordBytes;
     appendedRecords++;
