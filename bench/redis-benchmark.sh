@@ -42,7 +42,10 @@ for port in $rkv_port $redis_port; do
 done
 # Warm-up for the JIT, not measured.
 redis-benchmark -p $rkv_port -t set,get -n 200000 -c "$clients" -P 16 -q >/dev/null
-echo "machine: $(nproc) cores, $(uname -sr), $(java -version 2>&1 | head -n 1)"
+# The JDK bin/replicakv runs on, not whatever java is first on PATH.
+. "$root/bin/find-java.sh"
+rkv_java="$(replicakv_find_java)/bin/java"
+echo "machine: $(nproc) cores, $(uname -sr), $("$rkv_java" -version 2>&1 | head -n 1)"
 echo "redis-benchmark -t $tests -n $requests -c $clients, fsync=$fsync vs appendfsync $redis_fsync, $rounds rounds alternating"
 declare -A ops p50 p99
 run() { # name port pipeline -> csv lines "test",rps,avg,min,p50,p95,p99,max

@@ -3,9 +3,9 @@ package io.replicakv.storage.log;
 import java.nio.ByteBuffer;
 
 /**
- * Encoded records handed from the caller thread to the writer thread. The writer advances {@link
- * #data}'s position as bytes reach the file, so a write that failed half-way resumes where it
- * stopped.
+ * Encoded records on their way from the caller's buffer to a segment file. Whoever writes advances
+ * {@link #data}'s position as bytes reach the file, so a write that failed half-way resumes where
+ * it stopped.
  */
 final class Batch {
   /** Sent to wake the writer; carries no records. */

@@ -105,12 +105,25 @@ final class LogFormat {
 
   /** Appends one encoded record to {@code out}, which must have room for it. */
   static void encode(ByteBuffer out, long sequence, int partition, byte[] payload) {
+    encode(out, sequence, partition, payload, new CRC32C());
+  }
+
+  /**
+   * Appends one encoded record to {@code out}, reusing {@code crc} (reset here): the append path
+   * runs once per write command, so it allocates neither a checksum nor a buffer view. A heap
+   * {@code out} is checksummed straight from its array.
+   */
+  static void encode(ByteBuffer out, long sequence, int partition, byte[] payload, CRC32C crc) {
     int start = out.position();
     out.putInt(LENGTH_FIXED_BYTES + payload.length);
     out.putInt(0); // CRC placeholder, filled below once the covered bytes are in place
     out.putLong(sequence).putInt(partition).put(payload);
-    CRC32C crc = new CRC32C();
-    crc.update(out.duplicate().position(start + 8).limit(out.position()));
+    crc.reset();
+    if (out.hasArray()) {
+      crc.update(out.array(), out.arrayOffset() + start + 8, out.position() - start - 8);
+    } else {
+      crc.update(out.duplicate().position(start + 8).limit(out.position()));
+    }
     out.putInt(start + 4, (int) crc.getValue());
   }
 

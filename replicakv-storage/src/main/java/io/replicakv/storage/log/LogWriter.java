@@ -7,9 +7,11 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
@@ -19,13 +21,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The log's single writer thread: takes {@link Batch}es from the hand-off queue, writes them to the
- * active segment, rolls segments, fsyncs by policy and publishes the written, synced and durable
- * sequences. See {@link SegmentedLog} for the model; this class holds the thread's side of it.
+ * The log's background thread. Under {@link FsyncPolicy#ALWAYS} it takes {@link Batch}es from the
+ * hand-off queue, writes them through the {@link SegmentAppender}, fsyncs and only then advances
+ * the durable sequence (group commit). Under INTERVAL and NEVER the caller thread writes (see
+ * {@link #writeOnCaller}) and this thread only fsyncs: the active segment every interval or on
+ * request, and the rolled segments the caller retired to it. See {@link SegmentedLog} for the
+ * model.
  *
- * <p>Every field marked "writer thread" is touched only by that thread. The three published
- * sequences are volatile and only grow; waiters block on {@link #progress} and are signalled after
- * every loop turn.
+ * <p>Every field marked "writer thread" is touched only by that thread. The published sequences are
+ * volatile and only grow; waiters block on {@link #progress} and are signalled after every loop
+ * turn.
  */
 final class LogWriter implements Runnable {
   private static final Logger LOG = LoggerFactory.getLogger(LogWriter.class);
@@ -38,19 +43,26 @@ final class LogWriter implements Runnable {
   /** How long close waits for the writer thread to finish before giving up on it. */
   private static final long STOP_TIMEOUT_MILLIS = 30_000;
 
+  /** A rolled segment waiting for its fsync: with its open channel, or by path (NEVER). */
+  private record Retired(Path path, FileChannel channel) {}
+
   private final Path directory;
   private final FsyncPolicy policy;
+  private final boolean callerWrites;
   private final long fsyncIntervalNanos;
   private final long retryIntervalNanos;
   private final LogDisk disk;
   private final LongSupplier nanoClock;
   private final SegmentSet segments;
+  private final SegmentAppender appender;
 
   private final LinkedBlockingQueue<Batch> handoff = new LinkedBlockingQueue<>();
   private final AtomicLong queuedBytes = new AtomicLong();
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition progress = lock.newCondition();
   private final List<LongConsumer> listeners = new CopyOnWriteArrayList<>();
+  private final ConcurrentLinkedQueue<Retired> retired = new ConcurrentLinkedQueue<>();
+  private final AtomicBoolean directoryDirty = new AtomicBoolean();
   private final Thread thread;
 
   private volatile long writtenSequence;
@@ -65,18 +77,12 @@ final class LogWriter implements Runnable {
   private volatile boolean stopping;
   private volatile boolean stopped;
 
-  private volatile long bytesWritten;
   private volatile long fsyncCount;
   private volatile long fsyncTotalNanos;
   private volatile long fsyncMaxNanos;
 
   // writer thread
   private final ArrayDeque<Batch> pending = new ArrayDeque<>();
-  private final List<Path> rolledUnsynced = new ArrayList<>();
-  private Segment active;
-  private FileChannel activeChannel;
-  private long activeOffset;
-  private boolean directoryDirty;
   private long nextIntervalFsyncNanos;
   private long retryAtNanos;
 
@@ -90,6 +96,7 @@ final class LogWriter implements Runnable {
       throws IOException {
     this.directory = options.directory();
     this.policy = options.fsync();
+    this.callerWrites = policy != FsyncPolicy.ALWAYS;
     this.fsyncIntervalNanos = TimeUnit.MILLISECONDS.toNanos(options.fsyncIntervalMillis());
     this.retryIntervalNanos = TimeUnit.MILLISECONDS.toNanos(retryIntervalMillis);
     this.disk = disk;
@@ -99,14 +106,9 @@ final class LogWriter implements Runnable {
     this.syncedSequence = lastSequence;
     this.durableSequence = lastSequence;
     this.publishedSyncedSequence = lastSequence;
-    List<Segment> recovered = segments.snapshot();
-    if (!recovered.isEmpty()) {
-      active = recovered.getLast();
-      activeChannel = disk.openForWrite(active.path, false);
-      activeOffset = active.sizeBytes();
-      // What a crashed predecessor left in the page cache is made durable before we build on it.
-      disk.force(activeChannel);
-    }
+    this.appender =
+        new SegmentAppender(
+            directory, disk, segments, this::retire, () -> directoryDirty.set(true));
     this.nextIntervalFsyncNanos = nanoClock.getAsLong() + fsyncIntervalNanos;
     this.thread = new Thread(this, THREAD_NAME);
     thread.setDaemon(true);
@@ -116,11 +118,45 @@ final class LogWriter implements Runnable {
     thread.start();
   }
 
+  /** True when the caller thread performs write(2) (INTERVAL and NEVER). */
+  boolean callerWrites() {
+    return callerWrites;
+  }
+
   // ---- caller side ----
 
   void handOff(Batch batch) {
+    Check.state(!callerWrites, "hand-off under %s, where the caller writes", policy);
     queuedBytes.addAndGet(batch.sizeBytes);
     handoff.add(batch);
+  }
+
+  /**
+   * Under INTERVAL and NEVER: writes the rest of {@code batch} on the calling thread. Afterwards
+   * the caller publishes with {@link #publishWrittenOnCaller}. On failure the batch keeps its
+   * position.
+   */
+  void writeOnCaller(Batch batch) throws IOException {
+    Check.state(callerWrites, "caller write under %s", policy);
+    Check.state(
+        batch.firstSequence == writtenSequence + 1 || batch.data.position() > 0,
+        "batch starts at %s after written %s",
+        batch.firstSequence,
+        writtenSequence);
+    appender.write(batch);
+    writtenSequence = batch.lastSequence;
+  }
+
+  /**
+   * Under INTERVAL and NEVER: what is written counts as durable; tells the listeners on the calling
+   * thread.
+   */
+  void publishWrittenOnCaller() {
+    long durable = writtenSequence;
+    if (durable > durableSequence) {
+      durableSequence = durable;
+      notifyListeners(durable);
+    }
   }
 
   long queuedBytes() {
@@ -151,7 +187,7 @@ final class LogWriter implements Runnable {
     }
     return new LogMetrics(
         appendedRecords,
-        bytesWritten,
+        appender.bytesWritten(),
         fsyncCount,
         fsyncTotalNanos,
         fsyncMaxNanos,
@@ -235,6 +271,23 @@ final class LogWriter implements Runnable {
     }
   }
 
+  // ---- segment roll, on whichever thread writes ----
+
+  /**
+   * Takes over a rolled segment. Under NEVER it is closed now and forced by path at the next sync,
+   * so that rarely synced logs do not hold many files open; otherwise its channel waits for the
+   * next fsync on this thread, which closes it afterwards. Either way the synced sequence stays
+   * truthful: no fsync counts until every retired segment is forced.
+   */
+  private void retire(Segment segment, FileChannel channel) {
+    if (policy == FsyncPolicy.NEVER) {
+      closeQuietly(segment, channel);
+      retired.add(new Retired(segment.path, null));
+    } else {
+      retired.add(new Retired(segment.path, channel));
+    }
+  }
+
   // ---- writer thread ----
 
   @Override
@@ -258,7 +311,8 @@ final class LogWriter implements Runnable {
         } catch (IOException e) {
           if (failure == null) {
             LOG.warn(
-                "log write to {} failed, retrying every {} ms; appends are refused meanwhile: {}",
+                "log {} to {} failed, retrying every {} ms; appends are refused meanwhile: {}",
+                callerWrites ? "fsync" : "write",
                 directory,
                 TimeUnit.NANOSECONDS.toMillis(retryIntervalNanos),
                 e.toString());
@@ -272,7 +326,7 @@ final class LogWriter implements Runnable {
       LOG.error("log writer thread died; the log refuses further appends", t);
       failure = new IOException("log writer thread died: " + t, t);
     } finally {
-      closeActive();
+      closeAll();
       stopped = true;
       publish();
     }
@@ -285,8 +339,12 @@ final class LogWriter implements Runnable {
       timeoutNanos = retryAtNanos - now;
     } else if (!pending.isEmpty() || syncRequestedSequence > syncedSequence) {
       timeoutNanos = 0;
-    } else if (policy == FsyncPolicy.INTERVAL && syncedSequence < writtenSequence) {
-      timeoutNanos = nextIntervalFsyncNanos - now;
+    } else if (policy == FsyncPolicy.INTERVAL) {
+      // The caller does not wake this thread when it writes, so it looks once per interval.
+      timeoutNanos =
+          syncedSequence < writtenSequence
+              ? nextIntervalFsyncNanos - now
+              : Math.min(IDLE_POLL_NANOS, fsyncIntervalNanos);
     } else {
       timeoutNanos = IDLE_POLL_NANOS;
     }
@@ -314,55 +372,11 @@ final class LogWriter implements Runnable {
           "batch starts at %s after written %s",
           batch.firstSequence,
           writtenSequence);
-      if (batch.startsSegment && (active == null || active.firstSequence != batch.firstSequence)) {
-        roll(batch.firstSequence);
-      }
-      Check.state(active != null, "no active segment for batch at %s", batch.firstSequence);
-      while (batch.data.hasRemaining()) {
-        int written = disk.write(activeChannel, batch.data, activeOffset);
-        activeOffset += written;
-        bytesWritten += written;
-        active.setSizeBytes(activeOffset);
-      }
+      appender.write(batch);
       pending.remove();
       writtenSequence = batch.lastSequence;
       queuedBytes.addAndGet(-batch.sizeBytes);
     }
-  }
-
-  /**
-   * Closes the active segment and creates the next. Under ALWAYS and INTERVAL the old segment is
-   * forced first, so the single synced sequence stays truthful; under NEVER it is remembered and
-   * forced at the next {@code sync}. If creation fails, the retry starts again from here.
-   */
-  private void roll(long firstSequence) throws IOException {
-    if (active != null) {
-      if (policy == FsyncPolicy.NEVER) {
-        rolledUnsynced.add(active.path);
-      } else {
-        timedForce(activeChannel);
-      }
-      closeActive();
-      active = null;
-    }
-    Path path = directory.resolve(LogFormat.fileName(firstSequence));
-    FileChannel channel = disk.openForWrite(path, true);
-    try {
-      var header = LogFormat.header(firstSequence);
-      long offset = 0;
-      while (header.hasRemaining()) {
-        offset += disk.write(channel, header, offset);
-      }
-      bytesWritten += LogFormat.HEADER_BYTES;
-    } catch (IOException e) {
-      channel.close();
-      throw e;
-    }
-    activeChannel = channel;
-    activeOffset = LogFormat.HEADER_BYTES;
-    active = new Segment(firstSequence, path, activeOffset);
-    segments.add(active);
-    directoryDirty = true;
   }
 
   private void forceIfDue() throws IOException {
@@ -379,16 +393,29 @@ final class LogWriter implements Runnable {
     if (!due) {
       return;
     }
-    for (Path rolled : rolledUnsynced) {
-      forcePath(rolled);
+    // Read after `written`: every record up to it is in this channel or in a retired one, since
+    // the appender retires the old segment before it publishes the new one. Under INTERVAL the
+    // caller may be writing this channel meanwhile; only this thread ever closes it.
+    FileChannel active = appender.channel();
+    if (active != null) {
+      timedForce(active);
     }
-    rolledUnsynced.clear();
-    if (directoryDirty) {
-      disk.forceDirectory(directory);
-      directoryDirty = false;
+    for (Retired segment = retired.peek(); segment != null; segment = retired.peek()) {
+      if (segment.channel() != null) {
+        timedForce(segment.channel());
+        closeQuietly(null, segment.channel());
+      } else {
+        forcePath(segment.path());
+      }
+      retired.poll();
     }
-    if (activeChannel != null) {
-      timedForce(activeChannel);
+    if (directoryDirty.getAndSet(false)) {
+      try {
+        disk.forceDirectory(directory);
+      } catch (IOException e) {
+        directoryDirty.set(true);
+        throw e;
+      }
     }
     syncedSequence = written;
     nextIntervalFsyncNanos = nanoClock.getAsLong() + fsyncIntervalNanos;
@@ -416,22 +443,16 @@ final class LogWriter implements Runnable {
   }
 
   /**
-   * Advances the durable sequence by policy, tells listeners, then publishes the synced sequence
-   * and wakes waiters, so that {@code sync} returns only after listeners have seen its records.
+   * Advances the durable sequence by policy (ALWAYS only; otherwise the caller does), tells
+   * listeners, then publishes the synced sequence and wakes waiters, so that {@code sync} returns
+   * only after listeners have seen its records.
    */
   private void publish() {
     long synced = syncedSequence;
-    long durable = policy == FsyncPolicy.ALWAYS ? synced : writtenSequence;
     Check.state(synced <= writtenSequence, "synced %s past written %s", synced, writtenSequence);
-    if (durable > durableSequence) {
-      durableSequence = durable;
-      for (LongConsumer listener : listeners) {
-        try {
-          listener.accept(durable);
-        } catch (RuntimeException e) {
-          LOG.error("log durability listener failed", e);
-        }
-      }
+    if (!callerWrites && synced > durableSequence) {
+      durableSequence = synced;
+      notifyListeners(synced);
     }
     publishedSyncedSequence = synced;
     lock.lock();
@@ -442,14 +463,35 @@ final class LogWriter implements Runnable {
     }
   }
 
-  private void closeActive() {
-    if (activeChannel != null) {
+  private void notifyListeners(long durable) {
+    for (LongConsumer listener : listeners) {
       try {
-        activeChannel.close();
-      } catch (IOException e) {
-        LOG.warn("closing log segment {} failed: {}", active, e.toString());
+        listener.accept(durable);
+      } catch (RuntimeException e) {
+        LOG.error("log durability listener failed", e);
       }
-      activeChannel = null;
+    }
+  }
+
+  private void closeAll() {
+    try {
+      appender.close();
+    } catch (IOException e) {
+      LOG.warn("closing log segment {} failed: {}", appender.active(), e.toString());
+    }
+    for (Retired segment = retired.poll(); segment != null; segment = retired.poll()) {
+      closeQuietly(null, segment.channel());
+    }
+  }
+
+  private static void closeQuietly(Segment segment, FileChannel channel) {
+    if (channel == null) {
+      return;
+    }
+    try {
+      channel.close();
+    } catch (IOException e) {
+      LOG.warn("closing log segment {} failed: {}", segment, e.toString());
     }
   }
 }

@@ -18,7 +18,7 @@ final class Segment {
     return sizeBytes;
   }
 
-  /** Written only by the writer thread (or recovery before it starts). */
+  /** Written only by the thread that writes the log (or recovery before it starts). */
   void setSizeBytes(long bytes) {
     sizeBytes = bytes;
   }

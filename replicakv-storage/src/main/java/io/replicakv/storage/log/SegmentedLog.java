@@ -27,9 +27,24 @@ import org.slf4j.LoggerFactory;
  *
  * One caller thread (the node loop) calls {@link #append}, {@link #flush}, {@link #sync}, {@link
  * #replay} and {@link #deleteSegmentsBefore}; {@code append} only encodes into a buffer the caller
- * owns. {@link #flush} hands the filled buffers to a single daemon thread, {@value
- * LogWriter#THREAD_NAME}, which performs write(2) and fsync. The read-only accessors may be called
- * from any thread. Durability listeners run on the writer thread and must be quick.
+ * owns. What {@link #flush} does depends on the policy:
+ *
+ * <ul>
+ *   <li>ALWAYS: it hands the filled buffers to a single daemon thread, {@value
+ *       LogWriter#THREAD_NAME}, which performs write(2) and fsync off the caller's thread, so the
+ *       node loop never waits for the disk (group commit).
+ *   <li>INTERVAL and NEVER: it performs the write(2) itself, as Redis writes its AOF buffer in
+ *       {@code beforeSleep} before it replies. A write into the page cache costs microseconds,
+ *       while a hand-off to another thread costs a wake-up and a context switch per loop turn,
+ *       which on a two-core machine shared with the clients is most of a request's budget. The
+ *       daemon thread then only fsyncs: the active segment (a channel may be forced while another
+ *       thread writes it) and the segments the caller rolled past, which the caller hands over
+ *       instead of closing so that no fsync meets a closed channel.
+ * </ul>
+ *
+ * The read-only accessors may be called from any thread. Durability listeners run on the writer
+ * thread under ALWAYS and inside {@link #flush} on the caller's thread otherwise; they must be
+ * quick.
  *
  * <h2>Durability</h2>
  *
@@ -40,23 +55,26 @@ import org.slf4j.LoggerFactory;
  *       once, and only then advances the durable sequence; whatever arrives during that fsync is
  *       covered by the next one. Survives a machine crash.
  *   <li>{@link FsyncPolicy#INTERVAL}: the durable sequence advances when write(2) returns, so
- *       "durable" means "in the OS page cache" until the next fsync, at most {@code
- *       fsyncIntervalMillis} later (Redis {@code appendfsync everysec}). Survives a process crash;
- *       a machine crash may lose up to one interval of acknowledged writes.
+ *       "durable" means "in the OS page cache" until the next fsync, about {@code
+ *       fsyncIntervalMillis} later (Redis {@code appendfsync everysec}). Since the write happens
+ *       inside {@link #flush}, everything flushed survives a process crash (kill -9) as soon as
+ *       flush returns; a machine crash may lose up to about one interval of acknowledged writes.
  *   <li>{@link FsyncPolicy#NEVER}: like INTERVAL but fsync only on {@link #sync()} and close.
  * </ul>
  *
  * <h2>Bounds and faults</h2>
  *
  * Bytes appended but not yet written are bounded by {@code maxBufferedBytes}: past it {@code
- * append} flushes and blocks until the writer catches up. A failed write or fsync (ENOSPC, EIO)
- * keeps the unwritten bytes in memory, sets {@link #failure()}, logs one warning and retries every
- * second; meanwhile {@code append} throws {@link LogWriteException} so that the server replies with
- * an error instead of queueing without bound. Nothing durable is ever dropped, and a partially
- * written batch resumes at the byte where it stopped. Known limit: after a failed fsync, Linux may
- * have dropped the dirty pages and a retried fsync can succeed without them (the PostgreSQL
- * "fsyncgate" case); ALWAYS only advances durability after a successful fsync, but pages lost that
- * way are not rewritten.
+ * append} flushes (and under ALWAYS blocks until the writer catches up). A failed write or fsync
+ * (ENOSPC, EIO) keeps the unwritten bytes in memory, sets {@link #failure()}, logs one warning and
+ * retries every second (a failed write under INTERVAL and NEVER is retried by the next {@link
+ * #flush} call at least that long after the failure, so the caller should flush periodically);
+ * meanwhile {@code append} throws {@link LogWriteException} so that the server replies with an
+ * error instead of queueing without bound. Nothing durable is ever dropped, and a partially written
+ * batch resumes at the byte where it stopped. Known limit: after a failed fsync, Linux may have
+ * dropped the dirty pages and a retried fsync can succeed without them (the PostgreSQL "fsyncgate"
+ * case); ALWAYS only advances durability after a successful fsync, but pages lost that way are not
+ * rewritten.
  *
  * <h2>Recovery</h2>
  *
@@ -82,6 +100,8 @@ public final class SegmentedLog implements AutoCloseable {
   private final RecoveryReport recovery;
   private final SegmentSet segments;
   private final LogWriter writer;
+  private final LongSupplier nanoClock;
+  private final long retryIntervalNanos;
 
   // caller thread
   private final ArrayDeque<Batch> sealed = new ArrayDeque<>();
@@ -89,6 +109,14 @@ public final class SegmentedLog implements AutoCloseable {
   private long currentFirstSequence;
   private boolean currentStartsSegment;
   private long unflushedBytes;
+
+  /** Reused by {@link #append} for every record's checksum. */
+  private final java.util.zip.CRC32C recordCrc = new java.util.zip.CRC32C();
+
+  /** INTERVAL and NEVER: the last failed write(2) on this thread, until a retry succeeds. */
+  private volatile IOException writeFailure;
+
+  private long writeRetryAtNanos;
 
   /** Bytes the active segment will hold once everything appended is written; -1: none yet. */
   private long activeSegmentBytes;
@@ -113,6 +141,9 @@ public final class SegmentedLog implements AutoCloseable {
         recovered.segments().isEmpty() ? -1 : recovered.segments().getLast().sizeBytes();
     this.writer =
         new LogWriter(options, disk, nanoClock, retryIntervalMillis, segments, lastSequence);
+    this.nanoClock = nanoClock;
+    this.retryIntervalNanos =
+        java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(retryIntervalMillis);
   }
 
   /** Opens (creating if needed) and recovers the log in {@code options.directory()}. */
@@ -146,8 +177,9 @@ public final class SegmentedLog implements AutoCloseable {
   }
 
   /**
-   * Appends one record to the caller's buffer; nothing reaches the writer before {@link #flush()}.
-   * Blocks while more than {@code maxBufferedBytes} wait for the writer.
+   * Appends one record to the caller's buffer; nothing reaches the file before {@link #flush()}.
+   * Past {@code maxBufferedBytes} unwritten bytes it flushes first, and under ALWAYS blocks while
+   * more than that wait for the writer.
    *
    * @return the record's sequence, {@link #lastSequence()} + 1
    * @throws LogWriteException while the disk refuses writes; the record was not appended
@@ -166,6 +198,7 @@ public final class SegmentedLog implements AutoCloseable {
     int recordBytes = LogFormat.recordBytes(payload.length);
     if (unflushedBytes + writer.queuedBytes() + recordBytes > options.maxBufferedBytes()) {
       flush();
+      throwIfFailed();
       IOException error = writer.awaitQueuedAtMost(options.maxBufferedBytes() - recordBytes);
       if (error != null) {
         throw new LogWriteException("log write failed: " + error.getMessage(), error);
@@ -181,7 +214,7 @@ public final class SegmentedLog implements AutoCloseable {
       activeSegmentBytes = LogFormat.HEADER_BYTES;
     }
     reserve(recordBytes, sequence, roll);
-    LogFormat.encode(current, sequence, partition, payload);
+    LogFormat.encode(current, sequence, partition, payload, recordCrc);
     activeSegmentBytes += recordBytes;
     unflushedBytes += recordBytes;
     appendedRecords++;
@@ -218,19 +251,55 @@ public final class SegmentedLog implements AutoCloseable {
   }
 
   private void throwIfFailed() {
-    IOException error = writer.failure();
+    IOException error = failure();
     if (error != null) {
       throw new LogWriteException("log write failed: " + error.getMessage(), error);
     }
   }
 
-  /** Hands everything appended so far to the writer thread; cheap and non-blocking. */
+  /**
+   * Under ALWAYS hands everything appended so far to the writer thread (cheap, non-blocking). Under
+   * INTERVAL and NEVER writes it to the segment file on this thread: when flush returns without
+   * {@link #failure()}, a process crash no longer loses it. A failed write keeps the unwritten
+   * bytes and is retried by a later flush once the retry interval has passed.
+   */
   public void flush() {
     seal();
-    for (Batch batch = sealed.poll(); batch != null; batch = sealed.poll()) {
-      writer.handOff(batch);
+    if (!writer.callerWrites()) {
+      for (Batch batch = sealed.poll(); batch != null; batch = sealed.poll()) {
+        writer.handOff(batch);
+      }
+      unflushedBytes = 0;
+      return;
     }
-    unflushedBytes = 0;
+    if (sealed.isEmpty()
+        || (writeFailure != null && nanoClock.getAsLong() - writeRetryAtNanos < 0)) {
+      return;
+    }
+    try {
+      for (Batch batch = sealed.peek(); batch != null; batch = sealed.peek()) {
+        writer.writeOnCaller(batch);
+        sealed.poll();
+        unflushedBytes -= batch.sizeBytes;
+      }
+      if (writeFailure != null) {
+        LOG.info("log writes to {} succeed again", options.directory());
+        writeFailure = null;
+      }
+    } catch (IOException e) {
+      if (writeFailure == null) {
+        LOG.warn(
+            "log write to {} failed, retrying every {} ms; appends are refused meanwhile: {}",
+            options.directory(),
+            java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(retryIntervalNanos),
+            e.toString());
+      }
+      writeFailure = e;
+      writeRetryAtNanos = nanoClock.getAsLong() + retryIntervalNanos;
+    }
+    Check.state(
+        !sealed.isEmpty() || unflushedBytes == 0, "%s unflushed bytes left", unflushedBytes);
+    writer.publishWrittenOnCaller();
   }
 
   /** The last appended sequence (0 for an empty, never-written log). */
@@ -252,14 +321,18 @@ public final class SegmentedLog implements AutoCloseable {
     return writer.durableSequence();
   }
 
-  /** Called on the writer thread with the new value whenever {@link #durableSequence()} grows. */
+  /**
+   * Called with the new value whenever {@link #durableSequence()} grows: on the writer thread under
+   * ALWAYS, inside {@link #flush()} on the caller's thread otherwise.
+   */
   public void addDurabilityListener(LongConsumer listener) {
     writer.addListener(Objects.requireNonNull(listener, "listener"));
   }
 
   /** The last write or fsync error while the disk refuses writes, else null. */
   public IOException failure() {
-    return writer.failure();
+    IOException error = writeFailure;
+    return error != null ? error : writer.failure();
   }
 
   /**
@@ -269,6 +342,7 @@ public final class SegmentedLog implements AutoCloseable {
    */
   public void sync() throws IOException {
     flush();
+    awaitWritten(lastSequence);
     writer.awaitSynced(lastSequence);
   }
 
@@ -287,7 +361,7 @@ public final class SegmentedLog implements AutoCloseable {
     if (afterSequence >= target) {
       return;
     }
-    writer.awaitWritten(target);
+    awaitWritten(target);
     List<Segment> all = segments.snapshot();
     int start = 0;
     for (int i = 0; i < all.size(); i++) {
@@ -308,6 +382,18 @@ public final class SegmentedLog implements AutoCloseable {
     }
     if (next <= target) {
       throw new IOException("log ended at sequence " + (next - 1) + " before " + target);
+    }
+  }
+
+  /** Under ALWAYS waits for the writer thread; otherwise flush has already written or failed. */
+  private void awaitWritten(long sequence) throws IOException {
+    if (!writer.callerWrites()) {
+      writer.awaitWritten(sequence);
+      return;
+    }
+    if (writer.writtenSequence() < sequence) {
+      IOException error = failure();
+      throw error != null ? error : new IOException("log not written up to " + sequence);
     }
   }
 

@@ -15,6 +15,8 @@ import java.util.concurrent.CountDownLatch;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class SegmentedLogTest {
   private static final Duration DEADLINE = Duration.ofSeconds(10);
@@ -167,10 +169,12 @@ class SegmentedLogTest {
     }
   }
 
-  @Test
-  void appendBlocksWhileTooManyBytesWaitForTheWriter() throws Exception {
-    TestDisk disk = new TestDisk();
-    LogOptions options = options(FsyncPolicy.NEVER).withMaxBufferedBytes(10_000);
+  /** Under ALWAYS the appender waits for the writer thread; otherwise it is blocked in write. */
+  @ParameterizedTest
+  @EnumSource(FsyncPolicy.class)
+  void appendBlocksWhileTooManyBytesWaitForTheWriter(FsyncPolicy policy) throws Exception {
+    TestDisk disk = TestDisk.withoutFsync();
+    LogOptions options = options(policy).withMaxBufferedBytes(10_000);
     try (SegmentedLog log = SegmentedLog.open(options, disk, System::nanoTime, 50)) {
       CountDownLatch gate = new CountDownLatch(1);
       disk.gate = gate;
@@ -199,6 +203,42 @@ class SegmentedLogTest {
       assertThat(log.lastSequence()).isEqualTo(records);
       log.sync();
       assertThat(Records.replayAll(log, 0)).hasSize(records);
+    }
+  }
+
+  /**
+   * The kill -9 guarantee of INTERVAL and NEVER: flush performs write(2) on the calling thread, so
+   * the record is in the file, readable through another channel, the moment flush returns.
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = FsyncPolicy.class,
+      names = {"INTERVAL", "NEVER"})
+  void flushWritesTheRecordToTheFileBeforeItReturns(FsyncPolicy policy) throws IOException {
+    TestDisk disk = TestDisk.withoutFsync();
+    LogOptions options = options(policy).withFsyncIntervalMillis(60_000);
+    try (SegmentedLog log = SegmentedLog.open(options, disk, System::nanoTime, 50)) {
+      for (int round = 1; round <= 3; round++) {
+        byte[] payload = {(byte) round, 7, 7};
+        long sequence = log.append(round, payload);
+        log.flush();
+        assertThat(disk.lastWriter).isSameAs(Thread.currentThread());
+        assertThat(log.durableSequence()).isEqualTo(sequence);
+        Path file = dir.resolve(LogFormat.fileName(1));
+        try (SegmentReader reader = SegmentReader.open(file)) {
+          assertThat(reader.readHeader(1)).isTrue();
+          LogRecord last = null;
+          for (LogRecord record = reader.next(); record != null; record = reader.next()) {
+            last = record;
+          }
+          assertThat(reader.problem()).isNull();
+          assertThat(last).isNotNull();
+          assertThat(last.sequence()).isEqualTo(sequence);
+          assertThat(last.partition()).isEqualTo(round);
+          assertThat(last.payload()).containsExactly(payload);
+        }
+      }
+      assertThat(log.metrics().fsyncCount()).isZero();
     }
   }
 }

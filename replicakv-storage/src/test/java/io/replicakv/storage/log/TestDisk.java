@@ -22,6 +22,9 @@ final class TestDisk implements LogDisk {
   volatile CountDownLatch gate;
   volatile SegmentedLog log;
 
+  /** The thread of the last write(2), to show which thread writes under each policy. */
+  volatile Thread lastWriter;
+
   final AtomicInteger forces = new AtomicInteger();
   final AtomicInteger failedCalls = new AtomicInteger();
 
@@ -38,6 +41,7 @@ final class TestDisk implements LogDisk {
 
   @Override
   public int write(FileChannel channel, ByteBuffer source, long position) throws IOException {
+    lastWriter = Thread.currentThread();
     CountDownLatch g = gate;
     if (g != null) {
       try {
