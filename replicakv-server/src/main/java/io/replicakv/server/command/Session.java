@@ -31,6 +31,10 @@ public final class Session {
   public long awaitSequence;
 
   public boolean waitingForDisk;
+
+  /** Queued to get its replies at the end of this loop iteration, after the log write. */
+  public boolean queuedToSend;
+
   public boolean closeAfterReply;
 
   /**

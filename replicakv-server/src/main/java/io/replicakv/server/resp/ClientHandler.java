@@ -69,6 +69,7 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
     if (s != null) {
       node.sessions.remove(s.id);
       waitingForDisk.remove(s);
+      readyToSend.remove(s);
       if (s.pending != null) {
         s.pending.release();
         s.pending = null;
@@ -113,6 +114,7 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
           return;
         }
         if (s.awaitSequence <= node.engine.durableSequence()) {
+          node.engine.flush(); // the log goes first, as at the end of every batch
           send(s); // part of a large batch: hand it over, checked against the output limit
         }
       }
@@ -238,16 +240,29 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
   private boolean flushScheduled;
   private final Runnable flushTask = this::flushLog;
 
+  /**
+   * End of a loop iteration: the log is written first (one write(2) for every connection's
+   * changes), then the replies go out, so a reply never leaves before its record reached the OS
+   * (under fsync=always, before the disk: those replies wait for the fsync).
+   */
   private void flushLog() {
     flushScheduled = false;
     node.engine.flush();
+    List<Session> batch = readyToSend;
+    readyToSend = spareList; // sends below may close channels, which edits readyToSend
+    for (Session s : batch) {
+      s.queuedToSend = false;
+      releaseOrWait(s);
+    }
+    batch.clear();
+    spareList = batch;
   }
 
-  @Override
-  public void channelReadComplete(ChannelHandlerContext ctx) {
-    requestLogFlush(ctx);
-    Session s = ctx.channel().attr(SESSION).get();
-    if (s == null || s.pending == null) {
+  private List<Session> readyToSend = new ArrayList<>();
+  private List<Session> spareList = new ArrayList<>();
+
+  private void releaseOrWait(Session s) {
+    if (s.pending == null) {
       return;
     }
     if (s.awaitSequence > node.engine.durableSequence()) {
@@ -258,6 +273,17 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
       return;
     }
     send(s);
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    requestLogFlush(ctx);
+    Session s = ctx.channel().attr(SESSION).get();
+    if (s == null || s.pending == null || s.queuedToSend) {
+      return;
+    }
+    s.queuedToSend = true;
+    readyToSend.add(s);
   }
 
   private void send(Session s) {
@@ -344,6 +370,7 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
 
   /** Sends every reply that is allowed out (shutdown, after the final sync). */
   public void releaseAll() {
+    flushLog();
     releaseDurable();
   }
 
