@@ -1,6 +1,7 @@
 package io.replicakv.core;
 
 import io.replicakv.core.msg.Operation;
+import io.replicakv.core.util.Check;
 
 /**
  * An operation a replica has committed (it will never be undone) at a position of its log. The

@@ -1,6 +1,7 @@
 package io.replicakv.core;
 
 import io.replicakv.core.msg.PeerMessage;
+import io.replicakv.core.util.Check;
 
 /**
  * A peer message with its destination, as listed in {@link Ready#messages()}.

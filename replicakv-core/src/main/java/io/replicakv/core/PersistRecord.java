@@ -1,5 +1,6 @@
 package io.replicakv.core;
 
+import io.replicakv.core.util.Check;
 import java.util.Arrays;
 import java.util.HexFormat;
 

@@ -1,6 +1,7 @@
 package io.replicakv.core;
 
 import io.replicakv.core.msg.ClientReply;
+import io.replicakv.core.util.Check;
 import java.util.List;
 
 /**

@@ -2,6 +2,7 @@ package io.replicakv.core;
 
 import io.replicakv.core.msg.ClientReply;
 import io.replicakv.core.msg.PeerMessage;
+import io.replicakv.core.util.Check;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,5 +1,7 @@
 package io.replicakv.sim;
 
+import io.replicakv.core.util.Check;
+
 /**
  * What the nemesis may do, and how often. Every {@code intervalMillis} of the workload phase it
  * draws, in this order: a crash, a restart, a partition, a heal and a clock jump, each with its own

@@ -2,6 +2,7 @@ package io.replicakv.sim;
 
 import io.replicakv.core.msg.Operation;
 import io.replicakv.core.msg.Reply;
+import io.replicakv.core.util.Check;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

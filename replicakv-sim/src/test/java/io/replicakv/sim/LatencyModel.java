@@ -1,5 +1,7 @@
 package io.replicakv.sim;
 
+import io.replicakv.core.util.Check;
+
 /**
  * How long a message takes on one link, in simulated milliseconds. Sealed so every model is handled
  * where latencies are drawn.

@@ -1,5 +1,6 @@
 package io.replicakv.sim;
 
+import io.replicakv.core.util.Check;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Comparator;

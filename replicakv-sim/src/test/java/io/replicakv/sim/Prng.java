@@ -1,5 +1,6 @@
 package io.replicakv.sim;
 
+import io.replicakv.core.util.Check;
 import java.util.List;
 import java.util.SplittableRandom;
 

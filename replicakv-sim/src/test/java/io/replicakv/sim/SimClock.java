@@ -1,6 +1,7 @@
 package io.replicakv.sim;
 
 import io.replicakv.core.PhysicalClock;
+import io.replicakv.core.util.Check;
 import java.util.function.LongSupplier;
 
 /**

@@ -1,5 +1,7 @@
 package io.replicakv.sim;
 
+import io.replicakv.core.util.Check;
+
 /**
  * Everything that shapes one simulated run except the seed and the replica under test.
  *

@@ -1,6 +1,7 @@
 package io.replicakv.sim;
 
 import io.replicakv.core.PersistRecord;
+import io.replicakv.core.util.Check;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;

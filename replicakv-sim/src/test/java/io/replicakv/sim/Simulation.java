@@ -8,6 +8,7 @@ import io.replicakv.core.Replica;
 import io.replicakv.core.msg.ClientReply;
 import io.replicakv.core.msg.ClientRequest;
 import io.replicakv.core.msg.Operation;
+import io.replicakv.core.util.Check;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.util.ArrayList;

@@ -11,6 +11,7 @@ import io.replicakv.core.msg.Message;
 import io.replicakv.core.msg.Operation;
 import io.replicakv.core.msg.PeerMessage;
 import io.replicakv.core.msg.Reply;
+import io.replicakv.core.util.Check;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;

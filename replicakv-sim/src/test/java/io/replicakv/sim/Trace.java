@@ -1,5 +1,6 @@
 package io.replicakv.sim;
 
+import io.replicakv.core.util.Check;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

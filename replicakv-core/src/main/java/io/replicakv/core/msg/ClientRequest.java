@@ -1,6 +1,6 @@
 package io.replicakv.core.msg;
 
-import io.replicakv.core.Check;
+import io.replicakv.core.util.Check;
 
 /**
  * A client's request. {@code (clientId, requestId)} names it uniquely, so a retried request can be

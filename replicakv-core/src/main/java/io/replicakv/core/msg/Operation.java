@@ -1,6 +1,6 @@
 package io.replicakv.core.msg;
 
-import io.replicakv.core.Check;
+import io.replicakv.core.util.Check;
 
 /** A client operation on one key. Sealed so that each replica handles every kind. */
 public sealed interface Operation permits Operation.Get, Operation.Put {

@@ -1,6 +1,6 @@
 package io.replicakv.core.msg;
 
-import io.replicakv.core.Check;
+import io.replicakv.core.util.Check;
 import java.util.List;
 
 /**

@@ -1,5 +1,6 @@
 package io.replicakv.net.peer;
 
+import io.replicakv.core.util.Check;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 

@@ -3,6 +3,7 @@ package io.replicakv.net.peer;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.replicakv.core.util.Check;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;

@@ -1,5 +1,7 @@
 package io.replicakv.net.peer;
 
+import io.replicakv.core.util.Check;
+
 /**
  * Bounds of a {@link PeerClient}; every one is per peer address.
  *

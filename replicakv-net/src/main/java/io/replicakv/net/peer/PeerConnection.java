@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.replicakv.core.util.Check;
 import java.net.ConnectException;
 import java.util.ArrayDeque;
 import java.util.ArrayList;

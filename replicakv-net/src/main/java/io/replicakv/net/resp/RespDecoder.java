@@ -3,6 +3,7 @@ package io.replicakv.net.resp;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
+import io.replicakv.core.util.Check;
 import java.util.Arrays;
 import java.util.List;
 

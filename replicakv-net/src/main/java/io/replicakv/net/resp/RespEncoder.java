@@ -2,6 +2,7 @@ package io.replicakv.net.resp;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufUtil;
+import io.replicakv.core.util.Check;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 

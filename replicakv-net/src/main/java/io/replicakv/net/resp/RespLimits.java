@@ -1,5 +1,7 @@
 package io.replicakv.net.resp;
 
+import io.replicakv.core.util.Check;
+
 /**
  * Bounds the RESP decoder enforces on client input before it buffers or allocates anything.
  *

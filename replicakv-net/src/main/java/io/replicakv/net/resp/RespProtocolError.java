@@ -1,5 +1,7 @@
 package io.replicakv.net.resp;
 
+import io.replicakv.core.util.Check;
+
 /**
  * Emitted by {@link RespDecoder}, at most once per connection and instead of a request, when the
  * input is not valid RESP. The server replies {@code -ERR Protocol error: <message>} and closes the

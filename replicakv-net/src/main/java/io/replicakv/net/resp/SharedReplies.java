@@ -1,5 +1,6 @@
 package io.replicakv.net.resp;
 
+import io.replicakv.core.util.Check;
 import java.util.List;
 
 /** Shared reply instances and helpers behind {@link Reply}'s factories. */

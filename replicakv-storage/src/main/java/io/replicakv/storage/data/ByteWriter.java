@@ -1,5 +1,6 @@
 package io.replicakv.storage.data;
 
+import io.replicakv.core.util.Check;
 import java.util.List;
 
 /**

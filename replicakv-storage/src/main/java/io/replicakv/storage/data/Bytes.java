@@ -1,5 +1,6 @@
 package io.replicakv.storage.data;
 
+import io.replicakv.core.util.Check;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;

@@ -1,5 +1,6 @@
 package io.replicakv.storage.data;
 
+import io.replicakv.core.util.Check;
 import java.util.Map;
 import java.util.function.BiConsumer;
 import java.util.random.RandomGenerator;

@@ -1,5 +1,7 @@
 package io.replicakv.storage.data;
 
+import io.replicakv.core.util.Check;
+
 /**
  * A Redis hash: fields to byte-string values. {@link MemoryState#apply} mutates it in place through
  * package-private methods that keep a running size; {@link #fields()} is for reading, and changing

@@ -1,5 +1,7 @@
 package io.replicakv.storage.data;
 
+import io.replicakv.core.util.Check;
+
 /**
  * A Redis set of byte-string members, stored as a {@link Dict} whose values are all {@link
  * Boolean#TRUE} (one shared instance, so a member costs its node and its bytes). {@link

@@ -1,5 +1,7 @@
 package io.replicakv.storage.data;
 
+import io.replicakv.core.util.Check;
+
 /**
  * A Redis string. Never mutated in place: a write replaces the whole value, so a reader holding an
  * old instance (a reply being encoded, a snapshot being written) keeps a consistent view.

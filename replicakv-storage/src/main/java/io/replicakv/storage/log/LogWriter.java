@@ -1,5 +1,6 @@
 package io.replicakv.storage.log;
 
+import io.replicakv.core.util.Check;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
