@@ -198,7 +198,9 @@ final class ClusterNode implements AutoCloseable {
       if (m.id().equals(selfId) || m.state() == MemberState.LEFT || m.peerPort() == 0) {
         continue;
       }
-      lastSeenMillis.putIfAbsent(m.id(), now); // grace period for members just learned of
+      if (m.state() == MemberState.UP) {
+        lastSeenMillis.putIfAbsent(m.id(), now); // grace period for members just learned of
+      }
       peerClient
           .request(m.host(), m.peerPort(), Frame.of(Frame.TYPE_PING, new byte[0]))
           .thenRun(() -> lastSeenMillis.put(m.id(), System.currentTimeMillis()));
@@ -211,7 +213,8 @@ final class ClusterNode implements AutoCloseable {
       if (m.id().equals(selfId)) {
         continue;
       }
-      boolean silent = now - lastSeenMillis.getOrDefault(m.id(), now) > timeout;
+      Long seen = lastSeenMillis.get(m.id());
+      boolean silent = seen == null || now - seen > timeout; // DOWN stays DOWN until it answers
       if (m.state() == MemberState.UP && silent) {
         log.warn("member {} silent for more than {} ms: marking it DOWN", m.id(), timeout);
         metadata.propose(new MetadataChange.SetMemberState(m.id(), MemberState.DOWN));

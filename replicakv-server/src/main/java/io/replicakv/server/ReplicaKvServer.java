@@ -252,6 +252,15 @@ public final class ReplicaKvServer implements AutoCloseable {
 
   /** Runs on the node loop every few ms: active expiry at `hz`, snapshot progress, log hand-off. */
   private void housekeeping() {
+    try {
+      housekeepingStep();
+    } catch (RuntimeException e) {
+      // a periodic task that throws is never run again: keep expiry and snapshots alive
+      log.error("housekeeping failed; it runs again at the next tick", e);
+    }
+  }
+
+  private void housekeepingStep() {
     if (stopped) {
       return;
     }
@@ -262,7 +271,7 @@ public final class ReplicaKvServer implements AutoCloseable {
       activeExpiry(now, period * EXPIRY_TIME_PERCENT / 100);
     }
     engine.onTimer(now);
-    engine.flush();
+    handler.releaseAll(); // log write, then replies, then any that waited on the disk
   }
 
   /**

@@ -1,5 +1,6 @@
 package io.replicakv.storage;
 
+import io.replicakv.core.util.Check;
 import io.replicakv.storage.data.Bytes;
 import io.replicakv.storage.data.MemoryState;
 import io.replicakv.storage.data.Mutation;
@@ -27,7 +28,11 @@ import java.util.concurrent.atomic.AtomicReference;
  * (backpressure), while copy-before-write entries are always queued because the change cannot wait.
  */
 final class SnapshotTask {
+  /** The walk is complete: finish and publish the file. */
   private static final byte[] END = new byte[0];
+
+  /** The snapshot is abandoned: close without publishing, whatever was written so far. */
+  private static final byte[] ABORT = new byte[0];
 
   private final MemoryState state;
   private final long lastIncludedSequence;
@@ -35,7 +40,7 @@ final class SnapshotTask {
   private final Set<Bytes>[] seen;
   private final long[] cursors;
   private int keyspace;
-  private boolean walkDone;
+  private volatile boolean walkDone;
   private final LinkedBlockingQueue<byte[]> queue = new LinkedBlockingQueue<>();
   private final AtomicLong queuedBytes = new AtomicLong();
   private final AtomicReference<Object> result = new AtomicReference<>();
@@ -72,15 +77,19 @@ final class SnapshotTask {
     try (writer) {
       while (true) {
         byte[] entry = queue.take();
+        if (entry == ABORT || aborted) {
+          // closing the writer without finish() deletes the temporary file: a partial snapshot
+          // must never be published, or a restart would load it as complete
+          result.set(new IOException("snapshot aborted"));
+          return;
+        }
         if (entry == END) {
           break;
         }
         queuedBytes.addAndGet(-entry.length);
-        if (aborted) {
-          return;
-        }
         writer.append(entry);
       }
+      Check.state(walkDone, "snapshot writer reached its end before the walk did");
       result.set(writer.finish());
     } catch (IOException | RuntimeException e) {
       result.set(e);
@@ -200,6 +209,6 @@ final class SnapshotTask {
 
   void abort() {
     aborted = true;
-    queue.add(END);
+    queue.add(ABORT);
   }
 }

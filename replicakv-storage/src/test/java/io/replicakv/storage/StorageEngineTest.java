@@ -65,6 +65,24 @@ class StorageEngineTest {
   }
 
   @Test
+  void closingDuringASnapshotNeverPublishesAPartialOne(@TempDir Path dir) throws IOException {
+    Map<String, String> before;
+    try (StorageEngine engine = StorageEngine.open(options(dir, 1), 0)) {
+      for (int i = 0; i < 1_000; i++) {
+        engine.apply(new Mutation.StringSet(0, ("k" + i).getBytes(), ("v" + i).getBytes(), 0));
+      }
+      before = StorageEngineCrashTest.dump(engine);
+      assertThat(engine.startSnapshot(0)).isTrue();
+      engine.onTimer(0); // one small step of the walk, then the node stops
+      assertThat(engine.snapshotInProgress()).isTrue();
+    }
+    try (StorageEngine engine = StorageEngine.open(options(dir, 1), 0)) {
+      assertThat(engine.lastSnapshot()).as("no partial snapshot was published").isNull();
+      assertThat(StorageEngineCrashTest.dump(engine)).isEqualTo(before);
+    }
+  }
+
+  @Test
   void changeFeedReturnsEveryChangeAfterASequenceInOrder(@TempDir Path dir) throws IOException {
     SplittableRandom random = new SplittableRandom(42);
     List<Mutation> applied = new ArrayList<>();

@@ -90,11 +90,13 @@ public final class Dispatcher {
           Reply.error("ERR internal error in '" + c.name() + "': " + e.getClass().getSimpleName());
       failed = true;
     }
-    if (replyAfterFsync) {
-      long sequenceAfter = node.engine.lastSequence();
-      if (sequenceAfter != sequenceBefore) {
-        session.awaitSequence = sequenceAfter;
-      }
+    // A reply leaves only once the log holds every change made so far (this client's or another's,
+    // so that nobody reads a value the log could still lose): under fsync=always once it is
+    // fsynced,
+    // otherwise once write(2) returned, which a failing disk can delay.
+    long sequenceAfter = node.engine.lastSequence();
+    if (sequenceAfter != sequenceBefore || replyAfterFsync) {
+      session.awaitSequence = sequenceAfter;
     }
     node.metrics.command(c.name()).record((System.nanoTime() - startNanos) / 1000, failed);
     return reply;

@@ -533,6 +533,9 @@ final class StringCommands {
     if (patch.length == 0) {
       return Reply.integer(cur.length);
     }
+    if (offset > StringCommands.MAX_STRING_BYTES) {
+      throw new CommandError("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+    }
     checkStringLength(n, offset + patch.length);
     int newLen = (int) Math.max(cur.length, offset + patch.length);
     byte[] next = new byte[newLen];

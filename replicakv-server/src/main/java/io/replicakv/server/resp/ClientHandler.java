@@ -133,6 +133,10 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
         last.after = ctx.alloc().ioBuffer(256);
       }
       RespEncoder.encode(reply, s.protocol, last.after);
+      long limit = node.outputBufferLimitBytes;
+      if (limit > 0 && last.after.readableBytes() > limit) {
+        overLimit(ctx, s);
+      }
       return;
     }
     if (s.pending == null) {
@@ -220,8 +224,10 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
   private void overLimit(ChannelHandlerContext ctx, Session s) {
     node.metrics.outputLimitDisconnects++;
     log.warn("client {} disconnected: replies exceed client-output-buffer-limit", s.address());
-    s.pending.release();
-    s.pending = null;
+    if (s.pending != null) {
+      s.pending.release();
+      s.pending = null;
+    }
     s.closeAfterReply = true;
     ctx.close();
   }
@@ -248,6 +254,7 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
   private void flushLog() {
     flushScheduled = false;
     node.engine.flush();
+    releaseDurable(); // under fsync=interval/never the flush itself makes records durable
     List<Session> batch = readyToSend;
     readyToSend = spareList; // sends below may close channels, which edits readyToSend
     for (Session s : batch) {
@@ -376,7 +383,9 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
 
   @Override
   public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-    ctx.channel().config().setAutoRead(ctx.channel().isWritable());
+    Session s = ctx.channel().attr(SESSION).get();
+    boolean forwardsBelowCap = s == null || s.inFlight.size() < FORWARDED_IN_FLIGHT_MAX;
+    ctx.channel().config().setAutoRead(ctx.channel().isWritable() && forwardsBelowCap);
     ctx.fireChannelWritabilityChanged();
   }
 
