@@ -196,7 +196,7 @@ final class UpCommand implements Callable<Integer> {
             + n.port()
             + "  http://127.0.0.1:"
             + n.httpPort()
-            + "/metrics"
+            + "/dashboard"
             + "  data "
             + n.folder().resolve("data")
             + "  log "

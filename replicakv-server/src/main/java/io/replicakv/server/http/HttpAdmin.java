@@ -43,6 +43,19 @@ public final class HttpAdmin implements AutoCloseable {
   /** Largest HTTP request body accepted; admin requests are small. */
   static final int MAX_REQUEST_BYTES = 64 * 1024;
 
+  /** The dashboard page: static, it reads /admin/cluster and /metrics from the browser. */
+  private static final String DASHBOARD = loadDashboard();
+
+  private static String loadDashboard() {
+    try (java.io.InputStream in = HttpAdmin.class.getResourceAsStream("/dashboard/index.html")) {
+      return in == null
+          ? "<p>dashboard missing from the build</p>"
+          : new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      return "<p>dashboard unreadable: " + e.getMessage() + "</p>";
+    }
+  }
+
   private final Node node;
   private final EventLoop nodeLoop;
   private final EventLoopGroup group;
@@ -127,6 +140,8 @@ public final class HttpAdmin implements AutoCloseable {
         case "/admin/info" ->
             nodeLoop.execute(
                 () -> respond(ctx, HttpResponseStatus.OK, "application/json", infoJson()));
+        case "/", "/dashboard" ->
+            respond(ctx, HttpResponseStatus.OK, "text/html; charset=utf-8", DASHBOARD);
         case "/admin/cluster" ->
             nodeLoop.execute(
                 () -> respond(ctx, HttpResponseStatus.OK, "application/json", clusterJson()));
@@ -185,6 +200,23 @@ public final class HttpAdmin implements AutoCloseable {
         members.add(e);
       }
       out.put("memberList", members);
+      java.util.List<Object[]> ranges = new java.util.ArrayList<>();
+      int start = 0;
+      String current = null;
+      for (int slot = 0; slot <= io.replicakv.core.ring.Slots.SLOT_COUNT; slot++) {
+        io.replicakv.server.cluster.Member owner =
+            slot < io.replicakv.core.ring.Slots.SLOT_COUNT ? v.ownerOf(slot) : null;
+        String id = owner == null ? null : owner.id();
+        if (slot == io.replicakv.core.ring.Slots.SLOT_COUNT
+            || !java.util.Objects.equals(id, current)) {
+          if (current != null) {
+            ranges.add(new Object[] {start, slot - 1, current});
+          }
+          start = slot;
+          current = id;
+        }
+      }
+      out.put("ranges", ranges);
       java.util.List<Map<String, Object>> keyspaces = new java.util.ArrayList<>();
       v.keyspaces()
           .values()

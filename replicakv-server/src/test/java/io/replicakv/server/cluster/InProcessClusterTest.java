@@ -149,6 +149,44 @@ class InProcessClusterTest {
         .containsPattern("replicakv_metadata_version [1-9]");
   }
 
+  @Test
+  void dashboardRendersTheMembersInAHeadlessBrowser() throws Exception {
+    String page = httpGet(servers.get(0).httpPort(), "/dashboard");
+    assertThat(page).contains("<title>ReplicaKV</title>").contains("/admin/cluster");
+    assertThat(httpGet(servers.get(0).httpPort(), "/admin/cluster")).contains("\"ranges\"");
+    java.nio.file.Path chromium = java.nio.file.Path.of("/usr/bin/chromium");
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        java.nio.file.Files.isExecutable(chromium),
+        "chromium not installed; page checked over HTTP only");
+    Process p =
+        new ProcessBuilder(
+                chromium.toString(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--user-data-dir=" + dir.resolve("chromium-profile"),
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                "http://127.0.0.1:" + servers.get(0).httpPort() + "/dashboard")
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    String dom =
+        new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    // the script filled the members table from /admin/cluster and drew the ring
+    assertThat(dom)
+        .contains(">n1<")
+        .contains(">n2<")
+        .contains(">n3<")
+        .contains("metadata version")
+        .containsPattern("\\d+ ranges");
+  }
+
   private static String httpGet(int port, String path) throws Exception {
     java.net.HttpURLConnection c =
         (java.net.HttpURLConnection)
