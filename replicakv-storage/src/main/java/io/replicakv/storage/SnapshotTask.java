@@ -153,6 +153,7 @@ final class SnapshotTask {
         preserve(m.keyspace(), m.to());
       }
       case Mutation.FlushKeyspace m -> preserveAll(m.keyspace());
+      case Mutation.Batch m -> m.parts().forEach(this::beforeChange);
       case Mutation.FlushAll m -> {
         for (int ks = 0; ks < cursors.length; ks++) {
           preserveAll(ks);

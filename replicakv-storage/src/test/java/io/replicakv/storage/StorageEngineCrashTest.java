@@ -172,6 +172,18 @@ class StorageEngineCrashTest {
   private static final String[] KEYS = {"a", "b", "c", "d", "e", "{x}1", "{x}2", "long-key-name"};
 
   static Mutation randomMutation(SplittableRandom r) {
+    if (r.nextInt(20) == 0) {
+      List<Mutation> parts = new ArrayList<>();
+      int n = 1 + r.nextInt(3);
+      for (int i = 0; i < n; i++) {
+        parts.add(singleMutation(r));
+      }
+      return new Mutation.Batch(parts);
+    }
+    return singleMutation(r);
+  }
+
+  static Mutation singleMutation(SplittableRandom r) {
     int ks = r.nextInt(KEYSPACES);
     byte[] key = KEYS[r.nextInt(KEYS.length)].getBytes(StandardCharsets.UTF_8);
     int kind = r.nextInt(100);
@@ -286,6 +298,7 @@ class StorageEngineCrashTest {
         values(f.keyspace()).clear();
         expiries(f.keyspace()).clear();
       }
+      case Mutation.Batch b -> b.parts().forEach(this::applyToModel);
       case Mutation.FlushAll f -> {
         values.clear();
         expiries.clear();

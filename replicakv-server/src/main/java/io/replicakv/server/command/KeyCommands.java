@@ -242,14 +242,18 @@ final class KeyCommands {
   }
 
   private static Reply del(Node n, Session s, RespRequest r) {
-    long count = 0;
+    List<Mutation> deletes = new ArrayList<>();
+    java.util.Set<Bytes> seen = new java.util.HashSet<>();
     for (int i = 1; i < r.argc(); i++) {
-      if (n.lookup(s.keyspace, Bytes.of(r.arg(i))) != null) {
-        n.apply(new Mutation.Delete(s.keyspace, r.arg(i)));
-        count++;
+      Bytes key = Bytes.of(r.arg(i));
+      if (seen.add(key) && n.lookup(s.keyspace, key) != null) {
+        deletes.add(new Mutation.Delete(s.keyspace, r.arg(i)));
       }
     }
-    return Reply.integer(count);
+    if (!deletes.isEmpty()) {
+      n.apply(StringCommands.one(deletes)); // one log record for the whole command
+    }
+    return Reply.integer(deletes.size());
   }
 
   private static Reply rename(Node n, Session s, RespRequest r, boolean nx) {

@@ -364,6 +364,11 @@ final class StringCommands {
     return unit && (seen == null || Args.is(a, seen));
   }
 
+  /** One change as itself, several as one batch (one log record). */
+  static Mutation one(List<Mutation> changes) {
+    return changes.size() == 1 ? changes.getFirst() : new Mutation.Batch(changes);
+  }
+
   /** EX/PX/EXAT/PXAT to an absolute deadline in ms, with Redis's checks and error text. */
   static long absoluteExpiry(Node n, String unit, long amount, String command) {
     if (amount <= 0) {
@@ -465,9 +470,11 @@ final class StringCommands {
         }
       }
     }
+    List<Mutation> sets = new ArrayList<>(r.argc() / 2);
     for (int i = 1; i < r.argc(); i += 2) {
-      n.apply(new Mutation.StringSet(s.keyspace, r.arg(i), r.arg(i + 1), 0));
+      sets.add(new Mutation.StringSet(s.keyspace, r.arg(i), r.arg(i + 1), 0));
     }
+    n.apply(one(sets)); // one log record: all keys or none, as MSET promises
     return nx ? Reply.integer(1) : Reply.ok();
   }
 

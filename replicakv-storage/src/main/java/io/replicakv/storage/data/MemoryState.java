@@ -161,6 +161,7 @@ public final class MemoryState {
           flush(ks);
         }
       }
+      case Mutation.Batch b -> b.parts().forEach(this::apply);
     }
   }
 

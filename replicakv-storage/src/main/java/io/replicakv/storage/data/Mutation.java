@@ -319,6 +319,30 @@ public sealed interface Mutation {
     }
   }
 
+  /**
+   * Several changes that form one command (MSET, multi-key DEL): one log record, so the log holds
+   * all of them or none, and replay applies them together. Parts are never batches themselves.
+   */
+  record Batch(List<Mutation> parts) implements Mutation {
+    /** Most parts one batch may hold (a command's keys are bounded by the argument limit too). */
+    public static final int PARTS_MAX = 1 << 20;
+
+    public Batch {
+      Check.argument(parts != null && !parts.isEmpty(), "a batch needs at least one part");
+      Check.argument(
+          parts.size() <= PARTS_MAX, "batch of %s parts exceeds %s", parts.size(), PARTS_MAX);
+      parts = List.copyOf(parts);
+      for (Mutation part : parts) {
+        Check.argument(!(part instanceof Batch), "batches do not nest");
+      }
+    }
+
+    @Override
+    public int keyspace() {
+      return parts.getFirst().keyspace();
+    }
+  }
+
   /** FLUSHALL. */
   record FlushAll() implements Mutation {
     @Override

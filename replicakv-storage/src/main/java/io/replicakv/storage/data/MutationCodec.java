@@ -52,6 +52,7 @@ public final class MutationCodec {
   static final int TAG_RENAME = 8;
   static final int TAG_FLUSH_KEYSPACE = 9;
   static final int TAG_FLUSH_ALL = 10;
+  static final int TAG_BATCH = 11;
 
   private static final int HEADER_BYTES = 2;
 
@@ -63,6 +64,13 @@ public final class MutationCodec {
     ByteWriter out = new ByteWriter(encodedSize(m));
     out.writeByte(FORMAT_VERSION);
     out.writeByte(tag(m));
+    if (m instanceof Mutation.Batch b) {
+      out.writeVarLong(b.parts().size());
+      for (Mutation part : b.parts()) {
+        out.writeByteString(encode(part));
+      }
+      return out.finish();
+    }
     if (!(m instanceof Mutation.FlushAll)) {
       out.writeVarLong(m.keyspace());
     }
@@ -87,6 +95,7 @@ public final class MutationCodec {
       }
       case Mutation.FlushKeyspace f -> {}
       case Mutation.FlushAll f -> {}
+      case Mutation.Batch b -> throw new IllegalStateException("handled above");
     }
     return out.finish();
   }
@@ -94,6 +103,14 @@ public final class MutationCodec {
   /** Size in bytes of {@link #encode}'s result, without encoding. */
   public static int encodedSize(Mutation m) {
     int size = HEADER_BYTES;
+    if (m instanceof Mutation.Batch b) {
+      size += ByteWriter.varLongSize(b.parts().size());
+      for (Mutation part : b.parts()) {
+        int partSize = encodedSize(part);
+        size = Math.addExact(size, ByteWriter.varLongSize(partSize) + partSize);
+      }
+      return size;
+    }
     if (!(m instanceof Mutation.FlushAll)) {
       size += ByteWriter.varLongSize(m.keyspace());
     }
@@ -114,6 +131,7 @@ public final class MutationCodec {
               ByteWriter.byteStringSize(r.from()) + ByteWriter.byteStringSize(r.to());
           case Mutation.FlushKeyspace f -> 0;
           case Mutation.FlushAll f -> 0;
+          case Mutation.Batch b -> throw new IllegalStateException("handled above");
         };
     return Math.addExact(size, body);
   }
@@ -129,6 +147,22 @@ public final class MutationCodec {
     if (tag == TAG_FLUSH_ALL) {
       in.expectEnd();
       return new Mutation.FlushAll();
+    }
+    if (tag == TAG_BATCH) {
+      int count = in.readVarInt("batch parts", Mutation.Batch.PARTS_MAX);
+      List<Mutation> parts = new java.util.ArrayList<>(Math.min(count, 1024));
+      for (int i = 0; i < count; i++) {
+        Mutation part = decode(in.readByteString());
+        if (part instanceof Mutation.Batch) {
+          throw new IllegalArgumentException("nested batch");
+        }
+        parts.add(part);
+      }
+      in.expectEnd();
+      if (parts.isEmpty()) {
+        throw new IllegalArgumentException("empty batch");
+      }
+      return new Mutation.Batch(parts);
     }
     if (tag < TAG_STRING_SET || tag > TAG_FLUSH_ALL) {
       throw new IllegalArgumentException("unknown mutation type tag " + tag);
@@ -180,6 +214,7 @@ public final class MutationCodec {
       case Mutation.Rename r -> TAG_RENAME;
       case Mutation.FlushKeyspace f -> TAG_FLUSH_KEYSPACE;
       case Mutation.FlushAll f -> TAG_FLUSH_ALL;
+      case Mutation.Batch b -> TAG_BATCH;
     };
   }
 

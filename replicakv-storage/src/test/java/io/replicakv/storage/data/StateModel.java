@@ -93,6 +93,7 @@ final class StateModel {
       }
       case Mutation.FlushKeyspace f -> ks(f).clear();
       case Mutation.FlushAll f -> keyspaces.forEach(Map::clear);
+      case Mutation.Batch b -> b.parts().forEach(this::apply);
     }
   }
 
