@@ -50,7 +50,7 @@ class UpDownTest {
     assertThat(up.output())
         .contains("ReplicaKV is up")
         .contains("redis://127.0.0.1:" + port)
-        .contains("http://127.0.0.1:" + (port + 10_000) + "/metrics");
+        .contains("http://127.0.0.1:" + (port + 10_000) + "/dashboard");
     long firstPid = pid();
     assertThat(ProcessHandle.of(firstPid).map(ProcessHandle::isAlive)).contains(true);
     try (RespConnection c = new RespConnection(port)) {
