@@ -56,6 +56,7 @@ final class ClusterNode implements AutoCloseable {
   private PeerClient peerClient;
   private MetadataStore metadata;
   private ClusterRouter router;
+  private io.replicakv.server.move.KeyMover mover;
 
   ClusterNode(ServerConfig config, Node node, EventLoop loop) throws IOException {
     this.config = config;
@@ -155,12 +156,22 @@ final class ClusterNode implements AutoCloseable {
     router =
         new ClusterRouter(
             selfId, peerClient, config.get("routing").equals("redirect"), metadata.current());
+    mover =
+        new io.replicakv.server.move.KeyMover(
+            selfId,
+            node.engine,
+            peerClient,
+            loop,
+            metadata::propose,
+            config.getLong("move-throttle-bytes-per-sec"));
+    router.setWriteFence(mover::refusesWrite);
     node.selfId = selfId;
     node.clusterView = router::view;
     node.proposer = metadata::propose;
     metadata.addListener(
         view -> {
           router.setView(view);
+          loop.execute(() -> mover.onView(view));
           log.info(
               "metadata version {}: {} members, {} own slots",
               view.version(),
@@ -168,6 +179,7 @@ final class ClusterNode implements AutoCloseable {
               view.ring().nodes().size());
         });
     register(voter, clientPort, httpPort);
+    loop.execute(() -> mover.onView(metadata.current()));
     long period = config.getLong("heartbeat-interval-ms");
     peerGroup.scheduleAtFixedRate(
         () -> {
@@ -240,6 +252,11 @@ final class ClusterNode implements AutoCloseable {
   private final java.util.Map<String, Long> lastSeenMillis =
       new java.util.concurrent.ConcurrentHashMap<>();
 
+  /** The data mover (null before start). */
+  io.replicakv.server.move.KeyMover mover() {
+    return mover;
+  }
+
   void setRedirect(boolean redirect) {
     if (router != null) {
       router.setRedirect(redirect);
@@ -265,10 +282,16 @@ final class ClusterNode implements AutoCloseable {
             "",
             MemberState.UP,
             voter);
+    boolean joining = !config.get("join").isBlank();
     long deadline = System.currentTimeMillis() + REGISTER_TIMEOUT_MILLIS;
     while (true) {
       Member known = metadata.current().members().get(selfId);
       if (known != null && known.equals(self)) {
+        return;
+      }
+      if (known != null && known.state() == MemberState.JOINING) {
+        // restarted during its own join: stay JOINING, the move starts again (only the source
+        // nodes' flip decision makes it UP)
         return;
       }
       if (known != null && known.withState(MemberState.UP).equals(self)) {
@@ -298,7 +321,11 @@ final class ClusterNode implements AutoCloseable {
           return;
         }
         ClusterView view =
-            metadata.propose(new MetadataChange.AddMember(self)).get(5, TimeUnit.SECONDS);
+            metadata
+                .propose(
+                    new MetadataChange.AddMember(
+                        joining ? self.withState(MemberState.JOINING) : self))
+                .get(5, TimeUnit.SECONDS);
         router.setView(view);
         log.info("registered as {} in metadata version {}", selfId, view.version());
         return;
@@ -324,6 +351,11 @@ final class ClusterNode implements AutoCloseable {
 
   private FrameHandler forwardHandler(ClientHandler handler) {
     return (request, responder) -> {
+      if (request.type() == io.replicakv.server.move.KeyMover.TYPE_MOVE_BATCH
+          || request.type() == io.replicakv.server.move.KeyMover.TYPE_MOVE_READY) {
+        mover.onFrame(request, responder);
+        return;
+      }
       if (request.type() != ForwardCodec.TYPE_FORWARD) {
         responder.fail("unknown request type " + request.type());
         return;
@@ -341,6 +373,7 @@ final class ClusterNode implements AutoCloseable {
                   forward.keyspace(),
                   forward.protocol(),
                   forward.request(),
+                  forward.hops(),
                   bytes ->
                       responder.reply(
                           new Frame(

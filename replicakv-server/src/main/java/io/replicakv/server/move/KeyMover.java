@@ -1,0 +1,673 @@
+package io.replicakv.server.move;
+
+import io.replicakv.core.ring.RingDiff;
+import io.replicakv.core.ring.Slots;
+import io.replicakv.net.peer.Frame;
+import io.replicakv.net.peer.FrameHandler;
+import io.replicakv.net.peer.PeerClient;
+import io.replicakv.server.cluster.ClusterView;
+import io.replicakv.server.cluster.Member;
+import io.replicakv.server.cluster.MemberState;
+import io.replicakv.server.cluster.MetadataChange;
+import io.replicakv.storage.StorageEngine;
+import io.replicakv.storage.data.Bytes;
+import io.replicakv.storage.data.HashValue;
+import io.replicakv.storage.data.MemoryState;
+import io.replicakv.storage.data.Mutation;
+import io.replicakv.storage.data.MutationCodec;
+import io.replicakv.storage.data.SetValue;
+import io.replicakv.storage.data.StringValue;
+import io.replicakv.storage.data.Value;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Moves keys when a member joins or leaves: Redis Cluster's key-by-key migration, adapted to a ring
+ * whose ownership lives in the metadata log.
+ *
+ * <p>Model. A move is announced by a member's state: JOINING (it owns nothing yet) or LEAVING (it
+ * still owns its slots). Every node that sees such a member computes, from the same metadata
+ * version, {@code RingDiff.between(ringNow, ringAfterFlip)} where the flip is JOINING to UP or
+ * LEAVING to LEFT. The moves whose source is this node are its work. The source streams the current
+ * state of every key whose slot moves to the new owner (peer frame {@link #TYPE_MOVE_BATCH}:
+ * mutations in {@link MutationCodec} form, applied by the target through its {@link StorageEngine},
+ * so they are logged and survive a restart), then re-sends every key the change feed ({@link
+ * StorageEngine#readChanges}) shows changed since the previous round, until a round finds at most
+ * {@link #FINAL_DELTA_KEYS_MAX} keys. Then it fences: writes to moving slots answer {@code
+ * -TRYAGAIN}, it sends the last delta, and reports ready to the coordinator (the joiner, or the
+ * leaver itself). The coordinator proposes the flip once every source is ready. When a source sees
+ * the flip it lifts the fence (the router now sends those slots to the new owner) and deletes the
+ * moved keys with logged deletes.
+ *
+ * <p>Invariant: no acknowledged write is lost. A write to a moving slot is accepted by the source
+ * only before its fence, and every such write is in the change feed the last delta reads while
+ * fenced; the flip happens only after every source's last delta was acknowledged by its target.
+ * After the flip a node with a stale view still sends the command to the old owner, which forwards
+ * it again (the hop count in the forward frame stops ping-pong between two stale views).
+ *
+ * <p>Failure cases and limits. A source that dies while fenced leaves the join waiting (its slots
+ * answer TRYAGAIN); a cancelled leave (LEAVING back to UP) lifts the fence. FLUSHDB/FLUSHALL on a
+ * source during a move is not propagated to the target. The change feed must not be trimmed by a
+ * snapshot during a move. All state here is touched on the node loop only.
+ */
+public final class KeyMover {
+  private static final Logger log = LoggerFactory.getLogger(KeyMover.class);
+
+  /** Peer frame: a batch of mutations for the target to apply; answered by the reply type. */
+  public static final int TYPE_MOVE_BATCH = 18;
+
+  public static final int TYPE_MOVE_BATCH_REPLY = 19;
+
+  /** Peer frame: "member\nsource", a source finished its last delta for that member's move. */
+  public static final int TYPE_MOVE_READY = 20;
+
+  public static final int TYPE_MOVE_READY_REPLY = 21;
+
+  /** Keys visited per scan step of the bulk phase. */
+  static final int SCAN_KEYS_PER_STEP = 256;
+
+  /** A delta round at most this large is sent under the write fence. */
+  static final int FINAL_DELTA_KEYS_MAX = 64;
+
+  /** After this many delta rounds the source fences anyway (writes outrun the stream). */
+  static final int DELTA_ROUNDS_MAX = 50;
+
+  /** How long a failed batch waits before it is sent again. */
+  static final long RETRY_DELAY_MILLIS = 200;
+
+  /** Format version byte of a batch payload. */
+  static final byte BATCH_FORMAT_VERSION = 1;
+
+  private enum Phase {
+    BULK,
+    DELTA,
+    FENCED,
+    DELETING
+  }
+
+  private final String selfId;
+  private final StorageEngine engine;
+  private final PeerClient peers;
+  private final ScheduledExecutorService loop;
+  private final Function<MetadataChange, CompletableFuture<ClusterView>> proposer;
+  private final long throttleBytesPerSecond;
+
+  private volatile boolean[] fencedSlots = new boolean[Slots.SLOT_COUNT];
+
+  // source side (node loop only)
+  private Outgoing outgoing;
+  // coordinator side (node loop only)
+  private String coordinating;
+  private MemberState coordinatingFlipTo;
+  private Set<String> expectedSources = Set.of();
+  private final Set<String> readySources = new HashSet<>();
+  private boolean flipProposed;
+
+  // progress, read by metrics from any thread
+  private volatile long keysSent;
+  private volatile long bytesSent;
+  private volatile long keysReceived;
+  private volatile long keysDeleted;
+  private volatile long movesCompleted;
+  private volatile String status = "idle";
+
+  /**
+   * @param throttleBytesPerSecond most bytes per second this node streams to targets; 0 is
+   *     unlimited
+   */
+  public KeyMover(
+      String selfId,
+      StorageEngine engine,
+      PeerClient peers,
+      ScheduledExecutorService loop,
+      Function<MetadataChange, CompletableFuture<ClusterView>> proposer,
+      long throttleBytesPerSecond) {
+    this.selfId = selfId;
+    this.engine = engine;
+    this.peers = peers;
+    this.loop = loop;
+    this.proposer = proposer;
+    this.throttleBytesPerSecond = throttleBytesPerSecond;
+  }
+
+  /** True when a write to {@code slot} must answer TRYAGAIN (any thread). */
+  public boolean refusesWrite(int slot) {
+    return fencedSlots[slot];
+  }
+
+  /** Keys this node streamed to targets so far. */
+  public long keysSent() {
+    return keysSent;
+  }
+
+  /** Payload bytes this node streamed to targets so far. */
+  public long bytesSent() {
+    return bytesSent;
+  }
+
+  /** Keys (mutations) this node applied as a move target. */
+  public long keysReceived() {
+    return keysReceived;
+  }
+
+  /** Moved keys this node deleted after a flip. */
+  public long keysDeleted() {
+    return keysDeleted;
+  }
+
+  /** Moves this node finished as a source. */
+  public long movesCompleted() {
+    return movesCompleted;
+  }
+
+  /** A one-line description of the current move, for /admin and CLUSTER MOVESTATUS. */
+  public String status() {
+    return status;
+  }
+
+  private static final class Outgoing {
+    final String member;
+    final MemberState flipTo;
+    final String[] targetBySlot = new String[Slots.SLOT_COUNT];
+    final Map<String, Member> targets = new HashMap<>();
+    Phase phase = Phase.BULK;
+    int keyspace;
+    long cursor;
+    long sinceSequence;
+    int deltaRounds;
+    long keysRemainingEstimate;
+
+    Outgoing(String member, MemberState flipTo) {
+      this.member = member;
+      this.flipTo = flipTo;
+    }
+  }
+
+  /** Acts on a new metadata version; call on the node loop. */
+  public void onView(ClusterView view) {
+    Member moving = null;
+    for (Member m : view.members().values()) {
+      if ((m.state() == MemberState.JOINING && m.peerPort() != 0)
+          || m.state() == MemberState.LEAVING) {
+        moving = m;
+        break;
+      }
+    }
+    if (outgoing != null) {
+      Member m = view.members().get(outgoing.member);
+      boolean flipped = m == null || m.state() == outgoing.flipTo;
+      boolean cancelled = m != null && !flipped && m.state() != expectedState(outgoing.flipTo);
+      if (flipped || cancelled) {
+        finishOutgoing(flipped);
+      }
+    }
+    if (coordinating != null && (moving == null || !moving.id().equals(coordinating))) {
+      coordinating = null;
+      readySources.clear();
+      flipProposed = false;
+    }
+    if (moving == null) {
+      return;
+    }
+    MemberState flipTo = moving.state() == MemberState.JOINING ? MemberState.UP : MemberState.LEFT;
+    List<RingDiff.SlotMove> moves;
+    try {
+      moves =
+          RingDiff.between(
+              view.ring(),
+              view.apply(new MetadataChange.SetMemberState(moving.id(), flipTo)).ring());
+    } catch (RuntimeException e) {
+      log.warn("cannot plan the move of {}: {}", moving.id(), e.toString());
+      return;
+    }
+    if (moving.id().equals(selfId) && coordinating == null) {
+      coordinating = moving.id();
+      coordinatingFlipTo = flipTo;
+      Set<String> sources = new HashSet<>();
+      for (RingDiff.SlotMove move : moves) {
+        sources.add(move.fromNode());
+      }
+      expectedSources = sources;
+      log.info("coordinating the move of {}: waiting for sources {}", selfId, sources);
+      maybeFlip();
+    }
+    if (outgoing == null || !outgoing.member.equals(moving.id())) {
+      if (outgoing != null) {
+        return; // one move at a time; the other finishes first
+      }
+      Outgoing out = new Outgoing(moving.id(), flipTo);
+      for (RingDiff.SlotMove move : moves) {
+        if (!move.fromNode().equals(selfId)) {
+          continue;
+        }
+        Member target = view.members().get(move.toNode());
+        if (target == null) {
+          continue;
+        }
+        out.targets.put(target.id(), target);
+        for (int s = move.firstSlot(); s <= move.lastSlot(); s++) {
+          out.targetBySlot[s] = target.id();
+        }
+      }
+      if (out.targets.isEmpty()) {
+        return;
+      }
+      out.sinceSequence = engine.lastSequence();
+      outgoing = out;
+      log.info(
+          "moving keys for {} ({}) to {} from sequence {}",
+          out.member,
+          flipTo == MemberState.UP ? "join" : "leave",
+          out.targets.keySet(),
+          out.sinceSequence);
+      status = "bulk copy for " + out.member;
+      loop.execute(() -> step(out));
+    }
+  }
+
+  private static MemberState expectedState(MemberState flipTo) {
+    return flipTo == MemberState.UP ? MemberState.JOINING : MemberState.LEAVING;
+  }
+
+  /** One step of the source's state machine; re-schedules itself until the fence is reached. */
+  private void step(Outgoing out) {
+    if (outgoing != out) {
+      return;
+    }
+    switch (out.phase) {
+      case BULK -> bulkStep(out);
+      case DELTA -> deltaStep(out);
+      case FENCED, DELETING -> {}
+    }
+  }
+
+  private void bulkStep(Outgoing out) {
+    MemoryState state = engine.state();
+    if (out.keyspace >= state.keyspaceCount()) {
+      out.phase = Phase.DELTA;
+      status = "catching up for " + out.member;
+      deltaStep(out);
+      return;
+    }
+    Map<String, List<Mutation>> batches = new HashMap<>();
+    int[] keys = {0};
+    long nowMillis = System.currentTimeMillis();
+    int ks = out.keyspace;
+    out.cursor =
+        state.scan(
+            ks,
+            out.cursor,
+            SCAN_KEYS_PER_STEP,
+            (key, value) -> {
+              String target = out.targetBySlot[Slots.slot(key.array())];
+              if (target != null) {
+                keys[0]++;
+                currentState(
+                    state,
+                    ks,
+                    key,
+                    nowMillis,
+                    batches.computeIfAbsent(target, t -> new ArrayList<>()));
+              }
+            });
+    if (out.cursor == 0) {
+      out.keyspace++;
+    }
+    send(out, batches, keys[0], () -> step(out));
+  }
+
+  private void deltaStep(Outgoing out) {
+    Set<Map.Entry<Integer, Bytes>> changed;
+    try {
+      changed = changedSince(out);
+    } catch (IOException e) {
+      log.warn("move of {}: reading the change feed failed: {}", out.member, e.toString());
+      loop.schedule(() -> step(out), RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+      return;
+    }
+    out.deltaRounds++;
+    out.keysRemainingEstimate = changed.size();
+    boolean fence = changed.size() <= FINAL_DELTA_KEYS_MAX || out.deltaRounds >= DELTA_ROUNDS_MAX;
+    if (fence) {
+      boolean[] fenced = new boolean[Slots.SLOT_COUNT];
+      for (int s = 0; s < Slots.SLOT_COUNT; s++) {
+        fenced[s] = out.targetBySlot[s] != null;
+      }
+      fencedSlots = fenced;
+      out.phase = Phase.FENCED;
+      status = "fenced, last delta for " + out.member;
+      try {
+        changed.addAll(changedSince(out)); // nothing new can arrive after this
+      } catch (IOException e) {
+        log.warn("move of {}: reading the change feed failed: {}", out.member, e.toString());
+      }
+    }
+    Map<String, List<Mutation>> batches = new HashMap<>();
+    long nowMillis = System.currentTimeMillis();
+    MemoryState state = engine.state();
+    for (Map.Entry<Integer, Bytes> e : changed) {
+      String target = out.targetBySlot[Slots.slot(e.getValue().array())];
+      currentState(
+          state,
+          e.getKey(),
+          e.getValue(),
+          nowMillis,
+          batches.computeIfAbsent(target, t -> new ArrayList<>()));
+    }
+    send(out, batches, changed.size(), fence ? () -> reportReady(out) : () -> step(out));
+  }
+
+  private Set<Map.Entry<Integer, Bytes>> changedSince(Outgoing out) throws IOException {
+    Set<Map.Entry<Integer, Bytes>> changed = new LinkedHashSet<>();
+    long upTo = engine.lastSequence();
+    engine.readChanges(
+        out.sinceSequence,
+        (sequence, partition, m) -> {
+          for (byte[] key : keysOf(m)) {
+            if (out.targetBySlot[Slots.slot(key)] != null) {
+              changed.add(Map.entry(m.keyspace(), Bytes.copyOf(key)));
+            }
+          }
+        });
+    out.sinceSequence = upTo;
+    return changed;
+  }
+
+  private static List<byte[]> keysOf(Mutation m) {
+    return switch (m) {
+      case Mutation.StringSet s -> List.of(s.key());
+      case Mutation.Delete d -> List.of(d.key());
+      case Mutation.Expire e -> List.of(e.key());
+      case Mutation.HashSet h -> List.of(h.key());
+      case Mutation.HashDelete h -> List.of(h.key());
+      case Mutation.SetAdd s -> List.of(s.key());
+      case Mutation.SetRemove s -> List.of(s.key());
+      case Mutation.Rename r -> List.of(r.from(), r.to());
+      case Mutation.FlushKeyspace f -> List.of();
+      case Mutation.FlushAll f -> List.of();
+    };
+  }
+
+  /** The mutations that make a target's copy of one key equal to this node's (absent: delete). */
+  static void currentState(
+      MemoryState state, int keyspace, Bytes key, long nowMillis, List<Mutation> out) {
+    byte[] k = key.array();
+    Value value = state.get(keyspace, key);
+    if (value == null || state.isExpired(keyspace, key, nowMillis)) {
+      out.add(new Mutation.Delete(keyspace, k));
+      return;
+    }
+    long expireAt = Math.max(0, state.expireAtMillis(keyspace, key));
+    switch (value) {
+      case StringValue s -> out.add(new Mutation.StringSet(keyspace, k, s.bytes(), expireAt));
+      case HashValue h -> {
+        out.add(new Mutation.Delete(keyspace, k));
+        List<byte[]> fields = new ArrayList<>();
+        h.fields()
+            .forEach(
+                (f, v) -> {
+                  fields.add(f.array());
+                  fields.add(v);
+                });
+        out.add(new Mutation.HashSet(keyspace, k, fields));
+        if (expireAt > 0) {
+          out.add(new Mutation.Expire(keyspace, k, expireAt));
+        }
+      }
+      case SetValue s -> {
+        out.add(new Mutation.Delete(keyspace, k));
+        List<byte[]> members = new ArrayList<>();
+        s.members().forEach((mem, present) -> members.add(mem.array()));
+        out.add(new Mutation.SetAdd(keyspace, k, members));
+        if (expireAt > 0) {
+          out.add(new Mutation.Expire(keyspace, k, expireAt));
+        }
+      }
+    }
+  }
+
+  /** Sends one batch per target, waits for every acknowledgement, then runs {@code next}. */
+  private void send(Outgoing out, Map<String, List<Mutation>> batches, int keys, Runnable next) {
+    if (batches.isEmpty()) {
+      loop.execute(next);
+      return;
+    }
+    long startNanos = System.nanoTime();
+    List<CompletableFuture<Frame>> acks = new ArrayList<>();
+    long bytes = 0;
+    for (Map.Entry<String, List<Mutation>> e : batches.entrySet()) {
+      byte[] payload = encodeBatch(e.getValue());
+      bytes += payload.length;
+      Member target = out.targets.get(e.getKey());
+      acks.add(peers.request(target.host(), target.peerPort(), Frame.of(TYPE_MOVE_BATCH, payload)));
+    }
+    long sentBytes = bytes;
+    CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new))
+        .whenComplete(
+            (ok, error) -> {
+              boolean failed = error != null || acks.stream().anyMatch(a -> a.join().isError());
+              if (failed) {
+                log.warn(
+                    "move of {}: a batch was not acknowledged ({}); sending it again",
+                    out.member,
+                    error);
+                loop.schedule(
+                    () -> send(out, batches, keys, next),
+                    RETRY_DELAY_MILLIS,
+                    TimeUnit.MILLISECONDS);
+                return;
+              }
+              keysSent += keys;
+              bytesSent += sentBytes;
+              long delayMillis = 0;
+              if (throttleBytesPerSecond > 0) {
+                long budgetMillis = sentBytes * 1000 / throttleBytesPerSecond;
+                long spentMillis = (System.nanoTime() - startNanos) / 1_000_000;
+                delayMillis = Math.max(0, budgetMillis - spentMillis);
+              }
+              loop.schedule(next, delayMillis, TimeUnit.MILLISECONDS);
+            });
+  }
+
+  private void reportReady(Outgoing out) {
+    if (outgoing != out) {
+      return;
+    }
+    status = "ready, waiting for the flip of " + out.member;
+    if (out.member.equals(selfId)) {
+      onReady(out.member, selfId);
+      return;
+    }
+    // the coordinator is the joiner; its address is in the targets
+    Member coordinator = out.targets.get(out.member);
+    if (coordinator == null) {
+      log.warn("move of {}: the coordinator is not a target of this node", out.member);
+      return;
+    }
+    byte[] payload = (out.member + "\n" + selfId).getBytes(StandardCharsets.UTF_8);
+    peers
+        .request(coordinator.host(), coordinator.peerPort(), Frame.of(TYPE_MOVE_READY, payload))
+        .whenComplete(
+            (reply, error) -> {
+              if (error != null || reply.isError()) {
+                loop.schedule(() -> reportReady(out), RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+              }
+            });
+  }
+
+  private void onReady(String member, String source) {
+    if (!member.equals(coordinating)) {
+      readySources.add(source); // may arrive before this node applied the view that starts it
+      return;
+    }
+    readySources.add(source);
+    maybeFlip();
+  }
+
+  private void maybeFlip() {
+    if (flipProposed || coordinating == null || !readySources.containsAll(expectedSources)) {
+      return;
+    }
+    flipProposed = true;
+    String member = coordinating;
+    MemberState to = coordinatingFlipTo;
+    log.info("every source is ready: proposing {} -> {}", member, to);
+    MemberState target = to;
+    proposer
+        .apply(new MetadataChange.SetMemberState(member, target))
+        .whenComplete(
+            (v, error) -> {
+              if (error != null) {
+                log.warn("proposing {} -> {} failed: {}", member, target, error.toString());
+                loop.execute(
+                    () -> {
+                      flipProposed = false;
+                      loop.schedule(this::maybeFlip, RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+                    });
+              }
+            });
+  }
+
+  /** The flip (or a cancel) was seen: lift the fence and, after a flip, delete the moved keys. */
+  private void finishOutgoing(boolean flipped) {
+    Outgoing out = outgoing;
+    fencedSlots = new boolean[Slots.SLOT_COUNT];
+    if (!flipped) {
+      log.info("move of {} cancelled", out.member);
+      outgoing = null;
+      status = "idle";
+      return;
+    }
+    out.phase = Phase.DELETING;
+    status = "deleting moved keys of " + out.member;
+    out.keyspace = 0;
+    out.cursor = 0;
+    deleteStep(out);
+  }
+
+  private void deleteStep(Outgoing out) {
+    MemoryState state = engine.state();
+    if (out.keyspace >= state.keyspaceCount()) {
+      log.info("move of {} done: {} keys sent, {} deleted", out.member, keysSent, keysDeleted);
+      if (outgoing == out) {
+        outgoing = null;
+      }
+      movesCompleted++;
+      status = "idle";
+      return;
+    }
+    List<byte[]> doomed = new ArrayList<>();
+    out.cursor =
+        state.scan(
+            out.keyspace,
+            out.cursor,
+            SCAN_KEYS_PER_STEP,
+            (key, value) -> {
+              if (out.targetBySlot[Slots.slot(key.array())] != null) {
+                doomed.add(key.array());
+              }
+            });
+    for (byte[] key : doomed) {
+      engine.apply(new Mutation.Delete(out.keyspace, key));
+    }
+    keysDeleted += doomed.size();
+    if (out.cursor == 0) {
+      out.keyspace++;
+    }
+    engine.flush();
+    loop.execute(() -> deleteStep(out));
+  }
+
+  /** The peer handler for {@link #TYPE_MOVE_BATCH} and {@link #TYPE_MOVE_READY} frames. */
+  public void onFrame(Frame request, FrameHandler.Responder responder) {
+    if (request.type() == TYPE_MOVE_BATCH) {
+      List<Mutation> mutations;
+      try {
+        mutations = decodeBatch(request.payload());
+      } catch (RuntimeException e) {
+        responder.fail("bad move batch: " + e.getMessage());
+        return;
+      }
+      loop.execute(
+          () -> {
+            for (Mutation m : mutations) {
+              engine.apply(m);
+            }
+            engine.flush();
+            keysReceived += mutations.size();
+            responder.reply(new Frame(TYPE_MOVE_BATCH_REPLY, request.correlationId(), new byte[0]));
+          });
+    } else {
+      String[] parts = new String(request.payload(), StandardCharsets.UTF_8).split("\n", 2);
+      if (parts.length != 2) {
+        responder.fail("bad move ready frame");
+        return;
+      }
+      loop.execute(
+          () -> {
+            onReady(parts[0], parts[1]);
+            responder.reply(new Frame(TYPE_MOVE_READY_REPLY, request.correlationId(), new byte[0]));
+          });
+    }
+  }
+
+  /** {@code [u8 version][u32 count]([u32 length][mutation])*}. */
+  static byte[] encodeBatch(List<Mutation> mutations) {
+    List<byte[]> encoded = new ArrayList<>(mutations.size());
+    int size = 1 + 4;
+    for (Mutation m : mutations) {
+      byte[] b = MutationCodec.encode(m);
+      encoded.add(b);
+      size += 4 + b.length;
+    }
+    java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(size);
+    buf.put(BATCH_FORMAT_VERSION).putInt(encoded.size());
+    for (byte[] b : encoded) {
+      buf.putInt(b.length).put(b);
+    }
+    return buf.array();
+  }
+
+  static List<Mutation> decodeBatch(byte[] payload) {
+    java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(payload);
+    try {
+      byte version = buf.get();
+      if (version != BATCH_FORMAT_VERSION) {
+        throw new IllegalArgumentException("unsupported move batch version " + version);
+      }
+      int count = buf.getInt();
+      if (count < 0 || count > buf.remaining() / 4) {
+        throw new IllegalArgumentException("bad mutation count " + count);
+      }
+      List<Mutation> out = new ArrayList<>(count);
+      for (int i = 0; i < count; i++) {
+        int len = buf.getInt();
+        if (len < 0 || len > buf.remaining()) {
+          throw new IllegalArgumentException("bad mutation length " + len);
+        }
+        byte[] b = new byte[len];
+        buf.get(b);
+        out.add(MutationCodec.decode(b));
+      }
+      if (buf.hasRemaining()) {
+        throw new IllegalArgumentException(buf.remaining() + " trailing bytes");
+      }
+      return out;
+    } catch (java.nio.BufferUnderflowException e) {
+      throw new IllegalArgumentException("truncated move batch", e);
+    }
+  }
+}

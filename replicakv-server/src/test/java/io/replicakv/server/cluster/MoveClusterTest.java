@@ -1,0 +1,177 @@
+package io.replicakv.server.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.replicakv.server.ReplicaKvServer;
+import io.replicakv.server.config.ServerConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+
+/**
+ * A fourth node joins a running three-node cluster, then one node leaves, while a writer keeps
+ * writing: every acknowledged write must read back from every node, and only about 1/(n+1) of the
+ * keys may move on the join.
+ */
+class MoveClusterTest {
+  static final int KEY_COUNT = 3000;
+  static final long SEED = 42;
+  static final Duration MOVE_DEADLINE = Duration.ofSeconds(60);
+
+  @TempDir Path dir;
+  final List<ReplicaKvServer> servers = new ArrayList<>();
+  final InMemoryMetadataStore metadata = new InMemoryMetadataStore("test");
+
+  @AfterEach
+  void stop() {
+    servers.forEach(ReplicaKvServer::close);
+    metadata.close();
+  }
+
+  private ReplicaKvServer start(String id, boolean join) throws Exception {
+    Map<String, String> settings = new HashMap<>();
+    settings.put("port", "0");
+    settings.put("http-port", "0");
+    settings.put("peer-port", "0");
+    settings.put("data-dir", dir.resolve(id).toString());
+    settings.put("node-id", id);
+    settings.put("cluster-voters", "n1@127.0.0.1:1");
+    if (join) {
+      settings.put("join", "127.0.0.1:" + servers.get(0).port());
+    }
+    ReplicaKvServer server =
+        new ReplicaKvServer(ServerConfig.load(null, settings)).withMetadataStore(metadata).start();
+    servers.add(server);
+    return server;
+  }
+
+  /** Writes random keys through one node until stopped, retrying each write until acknowledged. */
+  static final class Writer implements Runnable {
+    final int port;
+    final Map<String, String> acknowledged;
+    final AtomicBoolean stop = new AtomicBoolean();
+    final AtomicLong retries = new AtomicLong();
+    final AtomicLong writes = new AtomicLong();
+    final Random random;
+    long counter;
+    volatile Throwable failure;
+
+    Writer(int port, Map<String, String> acknowledged, long seed) {
+      this.port = port;
+      this.acknowledged = acknowledged;
+      this.random = new Random(seed);
+    }
+
+    @Override
+    public void run() {
+      try (Jedis j = new Jedis("127.0.0.1", port)) {
+        while (!stop.get()) {
+          String key = "key:" + random.nextInt(KEY_COUNT);
+          String value = "v" + counter++;
+          while (true) {
+            try {
+              j.set(key, value);
+              break;
+            } catch (redis.clients.jedis.exceptions.JedisDataException e) {
+              retries.incrementAndGet(); // TRYAGAIN while a slot moves: same write again
+            }
+          }
+          acknowledged.put(key, value);
+          writes.incrementAndGet();
+        }
+      } catch (Throwable t) {
+        failure = t;
+      }
+    }
+  }
+
+  @Test
+  void joinAndLeaveMoveKeysWhileWritesContinue() throws Exception {
+    for (int i = 1; i <= 3; i++) {
+      start("n" + i, false);
+    }
+    Map<String, String> acknowledged = new ConcurrentHashMap<>();
+    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port())) {
+      for (int i = 0; i < KEY_COUNT; i++) {
+        j.set("key:" + i, "initial");
+        acknowledged.put("key:" + i, "initial");
+      }
+    }
+
+    // join
+    Writer writer = new Writer(servers.get(0).port(), acknowledged, SEED);
+    Thread thread = new Thread(writer, "writer");
+    thread.start();
+    await().atMost(MOVE_DEADLINE).until(() -> writer.writes.get() >= 500);
+    ReplicaKvServer joiner = start("n4", true);
+    await()
+        .atMost(MOVE_DEADLINE)
+        .until(() -> metadata.current().members().get("n4").state() == MemberState.UP);
+    long writesAfterFlip = writer.writes.get();
+    await().atMost(MOVE_DEADLINE).until(() -> writer.writes.get() >= writesAfterFlip + 500);
+    writer.stop.set(true);
+    thread.join(MOVE_DEADLINE.toMillis());
+    assertThat(writer.failure).isNull();
+    await().atMost(MOVE_DEADLINE).until(() -> totalKeys() == KEY_COUNT);
+    checkEveryKeyEverywhere(acknowledged);
+    long onJoiner = dbSize(joiner);
+    assertThat((double) onJoiner / KEY_COUNT)
+        .as("share of keys moved to the joiner")
+        .isGreaterThan(0.0)
+        .isLessThanOrEqualTo(1.2 / 4);
+
+    // leave
+    Writer writer2 = new Writer(servers.get(0).port(), acknowledged, SEED + 1);
+    Thread thread2 = new Thread(writer2, "writer-2");
+    thread2.start();
+    await().atMost(MOVE_DEADLINE).until(() -> writer2.writes.get() >= 500);
+    metadata.propose(new MetadataChange.SetMemberState("n2", MemberState.LEAVING)).get();
+    await()
+        .atMost(MOVE_DEADLINE)
+        .until(() -> metadata.current().members().get("n2").state() == MemberState.LEFT);
+    long writesAfterLeave = writer2.writes.get();
+    await().atMost(MOVE_DEADLINE).until(() -> writer2.writes.get() >= writesAfterLeave + 500);
+    writer2.stop.set(true);
+    thread2.join(MOVE_DEADLINE.toMillis());
+    assertThat(writer2.failure).isNull();
+    await().atMost(MOVE_DEADLINE).until(() -> dbSize(servers.get(1)) == 0);
+    assertThat(totalKeys()).isEqualTo(KEY_COUNT);
+    checkEveryKeyEverywhere(acknowledged);
+  }
+
+  private long totalKeys() {
+    long total = 0;
+    for (ReplicaKvServer s : servers) {
+      total += dbSize(s);
+    }
+    return total;
+  }
+
+  private static long dbSize(ReplicaKvServer s) {
+    try (Jedis j = new Jedis("127.0.0.1", s.port())) {
+      return j.dbSize();
+    }
+  }
+
+  private void checkEveryKeyEverywhere(Map<String, String> acknowledged) {
+    for (ReplicaKvServer s : servers) {
+      try (Jedis j = new Jedis("127.0.0.1", s.port())) {
+        for (Map.Entry<String, String> e : acknowledged.entrySet()) {
+          assertThat(j.get(e.getKey())).as(e.getKey() + " via " + s.port()).isEqualTo(e.getValue());
+        }
+      }
+    }
+  }
+}
