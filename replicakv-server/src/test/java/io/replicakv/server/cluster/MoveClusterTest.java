@@ -30,6 +30,9 @@ class MoveClusterTest {
   static final long SEED = 42;
   static final Duration MOVE_DEADLINE = Duration.ofSeconds(60);
 
+  /** Slow enough that a move takes about a second, so writes land during every phase. */
+  static final String THROTTLE_BYTES_PER_SECOND = "40000";
+
   @TempDir Path dir;
   final List<ReplicaKvServer> servers = new ArrayList<>();
   final InMemoryMetadataStore metadata = new InMemoryMetadataStore("test");
@@ -48,6 +51,7 @@ class MoveClusterTest {
     settings.put("data-dir", dir.resolve(id).toString());
     settings.put("node-id", id);
     settings.put("cluster-voters", "n1@127.0.0.1:1");
+    settings.put("move-throttle-bytes-per-sec", THROTTLE_BYTES_PER_SECOND);
     if (join) {
       settings.put("join", "127.0.0.1:" + servers.get(0).port());
     }
@@ -114,19 +118,22 @@ class MoveClusterTest {
     Writer writer = new Writer(servers.get(0).port(), acknowledged, SEED);
     Thread thread = new Thread(writer, "writer");
     thread.start();
-    await().atMost(MOVE_DEADLINE).until(() -> writer.writes.get() >= 500);
+    await().atMost(MOVE_DEADLINE).until(() -> writer.writes.get() >= 200);
     ReplicaKvServer joiner = start("n4", true);
     await()
         .atMost(MOVE_DEADLINE)
         .until(() -> metadata.current().members().get("n4").state() == MemberState.UP);
     long writesAfterFlip = writer.writes.get();
-    await().atMost(MOVE_DEADLINE).until(() -> writer.writes.get() >= writesAfterFlip + 500);
+    await().atMost(MOVE_DEADLINE).until(() -> writer.writes.get() >= writesAfterFlip + 200);
     writer.stop.set(true);
     thread.join(MOVE_DEADLINE.toMillis());
     assertThat(writer.failure).isNull();
     await().atMost(MOVE_DEADLINE).until(() -> totalKeys() == KEY_COUNT);
     checkEveryKeyEverywhere(acknowledged);
     long onJoiner = dbSize(joiner);
+    System.out.printf(
+        "join: %d of %d keys moved to the joiner, %d writes acknowledged, %d retried%n",
+        onJoiner, KEY_COUNT, writer.writes.get(), writer.retries.get());
     assertThat((double) onJoiner / KEY_COUNT)
         .as("share of keys moved to the joiner")
         .isGreaterThan(0.0)
@@ -136,19 +143,21 @@ class MoveClusterTest {
     Writer writer2 = new Writer(servers.get(0).port(), acknowledged, SEED + 1);
     Thread thread2 = new Thread(writer2, "writer-2");
     thread2.start();
-    await().atMost(MOVE_DEADLINE).until(() -> writer2.writes.get() >= 500);
+    await().atMost(MOVE_DEADLINE).until(() -> writer2.writes.get() >= 200);
     metadata.propose(new MetadataChange.SetMemberState("n2", MemberState.LEAVING)).get();
     await()
         .atMost(MOVE_DEADLINE)
         .until(() -> metadata.current().members().get("n2").state() == MemberState.LEFT);
     long writesAfterLeave = writer2.writes.get();
-    await().atMost(MOVE_DEADLINE).until(() -> writer2.writes.get() >= writesAfterLeave + 500);
+    await().atMost(MOVE_DEADLINE).until(() -> writer2.writes.get() >= writesAfterLeave + 200);
     writer2.stop.set(true);
     thread2.join(MOVE_DEADLINE.toMillis());
     assertThat(writer2.failure).isNull();
     await().atMost(MOVE_DEADLINE).until(() -> dbSize(servers.get(1)) == 0);
     assertThat(totalKeys()).isEqualTo(KEY_COUNT);
     checkEveryKeyEverywhere(acknowledged);
+    System.out.printf(
+        "leave: %d writes acknowledged, %d retried%n", writer2.writes.get(), writer2.retries.get());
   }
 
   private long totalKeys() {
