@@ -165,6 +165,7 @@ final class ClusterNode implements AutoCloseable {
             metadata::propose,
             config.getLong("move-throttle-bytes-per-sec"));
     router.setWriteFence(mover::refusesWrite);
+    node.mover = mover;
     node.selfId = selfId;
     node.clusterView = router::view;
     node.proposer = metadata::propose;
@@ -351,8 +352,7 @@ final class ClusterNode implements AutoCloseable {
 
   private FrameHandler forwardHandler(ClientHandler handler) {
     return (request, responder) -> {
-      if (request.type() == io.replicakv.server.move.KeyMover.TYPE_MOVE_BATCH
-          || request.type() == io.replicakv.server.move.KeyMover.TYPE_MOVE_READY) {
+      if (io.replicakv.server.move.KeyMover.handles(request.type())) {
         mover.onFrame(request, responder);
         return;
       }

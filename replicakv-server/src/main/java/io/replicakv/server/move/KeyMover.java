@@ -76,6 +76,14 @@ public final class KeyMover {
 
   public static final int TYPE_MOVE_READY_REPLY = 21;
 
+  /**
+   * Peer frame: count this node's keys in slot ranges ({@code [u32 n]([u16 first][u16 last])*}).
+   */
+  public static final int TYPE_MOVE_COUNT = 22;
+
+  /** Reply to {@link #TYPE_MOVE_COUNT}: {@code [u64 keys]} per range, in order. */
+  public static final int TYPE_MOVE_COUNT_REPLY = 23;
+
   /** Keys visited per scan step of the bulk phase. */
   static final int SCAN_KEYS_PER_STEP = 256;
 
@@ -122,6 +130,7 @@ public final class KeyMover {
   private volatile long keysReceived;
   private volatile long keysDeleted;
   private volatile long movesCompleted;
+  private volatile long keysRemaining;
   private volatile String status = "idle";
 
   /**
@@ -168,6 +177,14 @@ public final class KeyMover {
     return keysDeleted;
   }
 
+  /**
+   * Keys the current move still has to send, as the last delta round found them (0 when idle or in
+   * the bulk phase, whose remainder is not counted).
+   */
+  public long keysRemainingEstimate() {
+    return keysRemaining;
+  }
+
   /** Moves this node finished as a source. */
   public long movesCompleted() {
     return movesCompleted;
@@ -188,7 +205,6 @@ public final class KeyMover {
     long cursor;
     long sinceSequence;
     int deltaRounds;
-    long keysRemainingEstimate;
 
     Outgoing(String member, MemberState flipTo) {
       this.member = member;
@@ -339,7 +355,7 @@ public final class KeyMover {
       return;
     }
     out.deltaRounds++;
-    out.keysRemainingEstimate = changed.size();
+    keysRemaining = changed.size();
     boolean fence = changed.size() <= FINAL_DELTA_KEYS_MAX || out.deltaRounds >= DELTA_ROUNDS_MAX;
     if (fence) {
       boolean[] fenced = new boolean[Slots.SLOT_COUNT];
@@ -566,6 +582,7 @@ public final class KeyMover {
         outgoing = null;
       }
       movesCompleted++;
+      keysRemaining = 0;
       status = "idle";
       return;
     }
@@ -591,7 +608,14 @@ public final class KeyMover {
     loop.execute(() -> deleteStep(out));
   }
 
-  /** The peer handler for {@link #TYPE_MOVE_BATCH} and {@link #TYPE_MOVE_READY} frames. */
+  /** True for the peer frame types {@link #onFrame} handles. */
+  public static boolean handles(int frameType) {
+    return frameType == TYPE_MOVE_BATCH
+        || frameType == TYPE_MOVE_READY
+        || frameType == TYPE_MOVE_COUNT;
+  }
+
+  /** The peer handler for the move, ready and count frames. */
   public void onFrame(Frame request, FrameHandler.Responder responder) {
     if (request.type() == TYPE_MOVE_BATCH) {
       List<Mutation> mutations;
@@ -610,6 +634,22 @@ public final class KeyMover {
             keysReceived += mutations.size();
             responder.reply(new Frame(TYPE_MOVE_BATCH_REPLY, request.correlationId(), new byte[0]));
           });
+    } else if (request.type() == TYPE_MOVE_COUNT) {
+      loop.execute(
+          () -> {
+            long[] counts;
+            try {
+              counts = countKeys(request.payload());
+            } catch (RuntimeException e) {
+              responder.fail("bad count request: " + e.getMessage());
+              return;
+            }
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 * counts.length);
+            for (long c : counts) {
+              b.putLong(c);
+            }
+            responder.reply(new Frame(TYPE_MOVE_COUNT_REPLY, request.correlationId(), b.array()));
+          });
     } else {
       String[] parts = new String(request.payload(), StandardCharsets.UTF_8).split("\n", 2);
       if (parts.length != 2) {
@@ -622,6 +662,165 @@ public final class KeyMover {
             responder.reply(new Frame(TYPE_MOVE_READY_REPLY, request.correlationId(), new byte[0]));
           });
     }
+  }
+
+  /** One range of a plan and the keys its source holds there (-1: the source did not answer). */
+  public record PlannedMove(
+      int firstSlot, int lastSlot, String fromNode, String toNode, long keys) {
+    /** Slots in the range. */
+    public int slotCount() {
+      return lastSlot - firstSlot + 1;
+    }
+  }
+
+  /**
+   * The slot ranges that would move if {@code memberId} joined ({@code join}) or left: a join of an
+   * unknown id plans with a placeholder member (ring tokens depend on the id only).
+   *
+   * @throws IllegalArgumentException when the member cannot make that change
+   */
+  public static List<RingDiff.SlotMove> plan(ClusterView view, String memberId, boolean join) {
+    Member known = view.members().get(memberId);
+    ClusterView after;
+    if (join) {
+      if (known == null) {
+        after =
+            view.apply(
+                new MetadataChange.AddMember(
+                    new Member(
+                        memberId, "0.0.0.0", 0, 0, 0, 0, "site-1", "", MemberState.UP, false)));
+      } else if (known.state() == MemberState.JOINING) {
+        after = view.apply(new MetadataChange.SetMemberState(memberId, MemberState.UP));
+      } else {
+        throw new IllegalArgumentException(memberId + " is " + known.state() + ", not joining");
+      }
+    } else {
+      if (known == null || !known.state().ownsSlots()) {
+        throw new IllegalArgumentException(memberId + " owns no slots");
+      }
+      ClusterView leaving =
+          known.state() == MemberState.LEAVING
+              ? view
+              : view.apply(new MetadataChange.SetMemberState(memberId, MemberState.LEAVING));
+      after = leaving.apply(new MetadataChange.SetMemberState(memberId, MemberState.LEFT));
+    }
+    return RingDiff.between(view.ring(), after.ring());
+  }
+
+  /**
+   * {@link #plan} with each source's key count per range (sources are asked over the peer
+   * transport; this node counts its own on the node loop). Completes on any thread.
+   */
+  public CompletableFuture<List<PlannedMove>> planWithCounts(
+      ClusterView view, String memberId, boolean join) {
+    List<RingDiff.SlotMove> moves = plan(view, memberId, join);
+    Map<String, List<RingDiff.SlotMove>> bySource = new java.util.TreeMap<>();
+    for (RingDiff.SlotMove m : moves) {
+      bySource.computeIfAbsent(m.fromNode(), k -> new ArrayList<>()).add(m);
+    }
+    Map<RingDiff.SlotMove, Long> counts = new java.util.concurrent.ConcurrentHashMap<>();
+    List<CompletableFuture<Void>> parts = new ArrayList<>();
+    for (Map.Entry<String, List<RingDiff.SlotMove>> e : bySource.entrySet()) {
+      List<RingDiff.SlotMove> ranges = e.getValue();
+      byte[] request = encodeRanges(ranges);
+      CompletableFuture<long[]> answer;
+      Member source = view.members().get(e.getKey());
+      if (e.getKey().equals(selfId)) {
+        answer = new CompletableFuture<>();
+        CompletableFuture<long[]> local = answer;
+        loop.execute(() -> local.complete(countKeys(request)));
+      } else if (source == null || source.peerPort() == 0) {
+        answer = CompletableFuture.completedFuture(null);
+      } else {
+        answer =
+            peers
+                .request(source.host(), source.peerPort(), Frame.of(TYPE_MOVE_COUNT, request))
+                .thenApply(f -> f.isError() ? null : decodeCounts(f.payload(), ranges.size()))
+                .exceptionally(t -> null);
+      }
+      parts.add(
+          answer.thenAccept(
+              c -> {
+                for (int i = 0; i < ranges.size(); i++) {
+                  counts.put(ranges.get(i), c == null ? -1L : c[i]);
+                }
+              }));
+    }
+    return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new))
+        .thenApply(
+            ok -> {
+              List<PlannedMove> out = new ArrayList<>();
+              for (RingDiff.SlotMove m : moves) {
+                out.add(
+                    new PlannedMove(
+                        m.firstSlot(), m.lastSlot(), m.fromNode(), m.toNode(), counts.get(m)));
+              }
+              return out;
+            });
+  }
+
+  private static byte[] encodeRanges(List<RingDiff.SlotMove> ranges) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 4 * ranges.size());
+    b.putInt(ranges.size());
+    for (RingDiff.SlotMove m : ranges) {
+      b.putShort((short) m.firstSlot()).putShort((short) m.lastSlot());
+    }
+    return b.array();
+  }
+
+  private static long[] decodeCounts(byte[] payload, int expected) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
+    if (payload.length != 8 * expected) {
+      throw new IllegalArgumentException("count reply of " + payload.length + " bytes");
+    }
+    long[] out = new long[expected];
+    for (int i = 0; i < expected; i++) {
+      out[i] = b.getLong();
+    }
+    return out;
+  }
+
+  /** Counts this node's keys in each range of a {@link #TYPE_MOVE_COUNT} payload (node loop). */
+  private long[] countKeys(byte[] payload) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
+    int n = b.getInt();
+    if (n < 0 || n > b.remaining() / 4) {
+      throw new IllegalArgumentException("bad range count " + n);
+    }
+    int[] rangeBySlot = new int[Slots.SLOT_COUNT];
+    java.util.Arrays.fill(rangeBySlot, -1);
+    for (int i = 0; i < n; i++) {
+      int first = Short.toUnsignedInt(b.getShort());
+      int last = Short.toUnsignedInt(b.getShort());
+      if (first > last || last >= Slots.SLOT_COUNT) {
+        throw new IllegalArgumentException("bad range " + first + "-" + last);
+      }
+      for (int s = first; s <= last; s++) {
+        rangeBySlot[s] = i;
+      }
+    }
+    long[] counts = new long[n];
+    MemoryState state = engine.state();
+    for (int ks = 0; ks < state.keyspaceCount(); ks++) {
+      if (state.size(ks) == 0) {
+        continue;
+      }
+      long cursor = 0;
+      do {
+        cursor =
+            state.scan(
+                ks,
+                cursor,
+                SCAN_KEYS_PER_STEP,
+                (key, value) -> {
+                  int r = rangeBySlot[Slots.slot(key.array())];
+                  if (r >= 0) {
+                    counts[r]++;
+                  }
+                });
+      } while (cursor != 0);
+    }
+    return counts;
   }
 
   /** {@code [u8 version][u32 count]([u32 length][mutation])*}. */

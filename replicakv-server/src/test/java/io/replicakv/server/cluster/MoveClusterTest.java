@@ -114,7 +114,10 @@ class MoveClusterTest {
       }
     }
 
-    // join
+    // join: the plan counts exactly the keys that will move (the writer only overwrites keys)
+    String joinPlan = cluster(servers.get(1), "PLAN", "JOIN", "n4");
+    long plannedJoinKeys = plannedKeys(joinPlan);
+    assertThat(plannedJoinKeys).isPositive();
     Writer writer = new Writer(servers.get(0).port(), acknowledged, SEED);
     Thread thread = new Thread(writer, "writer");
     thread.start();
@@ -131,6 +134,7 @@ class MoveClusterTest {
     await().atMost(MOVE_DEADLINE).until(() -> totalKeys() == KEY_COUNT);
     checkEveryKeyEverywhere(acknowledged);
     long onJoiner = dbSize(joiner);
+    assertThat(onJoiner).isEqualTo(plannedJoinKeys);
     System.out.printf(
         "join: %d of %d keys moved to the joiner, %d writes acknowledged, %d retried%n",
         onJoiner, KEY_COUNT, writer.writes.get(), writer.retries.get());
@@ -140,11 +144,13 @@ class MoveClusterTest {
         .isLessThanOrEqualTo(1.2 / 4);
 
     // leave
+    long plannedLeaveKeys = plannedKeys(cluster(servers.get(0), "PLAN", "LEAVE", "n2"));
+    assertThat(plannedLeaveKeys).isEqualTo(dbSize(servers.get(1)));
     Writer writer2 = new Writer(servers.get(0).port(), acknowledged, SEED + 1);
     Thread thread2 = new Thread(writer2, "writer-2");
     thread2.start();
     await().atMost(MOVE_DEADLINE).until(() -> writer2.writes.get() >= 200);
-    metadata.propose(new MetadataChange.SetMemberState("n2", MemberState.LEAVING)).get();
+    assertThat(cluster(servers.get(2), "LEAVE", "n2")).isEqualTo("OK");
     await()
         .atMost(MOVE_DEADLINE)
         .until(() -> metadata.current().members().get("n2").state() == MemberState.LEFT);
@@ -156,8 +162,29 @@ class MoveClusterTest {
     await().atMost(MOVE_DEADLINE).until(() -> dbSize(servers.get(1)) == 0);
     assertThat(totalKeys()).isEqualTo(KEY_COUNT);
     checkEveryKeyEverywhere(acknowledged);
+    assertThat(cluster(servers.get(1), "MOVESTATUS"))
+        .contains("status: idle")
+        .contains("moves_completed: 2");
     System.out.printf(
         "leave: %d writes acknowledged, %d retried%n", writer2.writes.get(), writer2.retries.get());
+  }
+
+  private static String cluster(ReplicaKvServer s, String... args) {
+    try (Jedis j = new Jedis("127.0.0.1", s.port())) {
+      Object reply = j.sendCommand(redis.clients.jedis.Protocol.Command.CLUSTER, args);
+      return reply instanceof byte[] b
+          ? new String(b, java.nio.charset.StandardCharsets.UTF_8)
+          : String.valueOf(reply);
+    }
+  }
+
+  /** The total from the plan's first line: "... N keys move". */
+  private static long plannedKeys(String plan) {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile(", (\\d+) keys move")
+            .matcher(plan.lines().findFirst().get());
+    assertThat(m.find()).as(plan).isTrue();
+    return Long.parseLong(m.group(1));
   }
 
   private long totalKeys() {
