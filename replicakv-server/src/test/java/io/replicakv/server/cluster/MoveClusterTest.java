@@ -204,8 +204,17 @@ class MoveClusterTest {
   private void checkEveryKeyEverywhere(Map<String, String> acknowledged) {
     for (ReplicaKvServer s : servers) {
       try (Jedis j = new Jedis("127.0.0.1", s.port())) {
-        for (Map.Entry<String, String> e : acknowledged.entrySet()) {
-          assertThat(j.get(e.getKey())).as(e.getKey() + " via " + s.port()).isEqualTo(e.getValue());
+        List<Map.Entry<String, String>> expected = new ArrayList<>(acknowledged.entrySet());
+        redis.clients.jedis.Pipeline p = j.pipelined();
+        List<redis.clients.jedis.Response<String>> got = new ArrayList<>();
+        for (Map.Entry<String, String> e : expected) {
+          got.add(p.get(e.getKey()));
+        }
+        p.sync();
+        for (int i = 0; i < expected.size(); i++) {
+          assertThat(got.get(i).get())
+              .as(expected.get(i).getKey() + " via " + s.port())
+              .isEqualTo(expected.get(i).getValue());
         }
       }
     }
