@@ -165,6 +165,12 @@ class MoveClusterTest {
     assertThat(cluster(servers.get(1), "MOVESTATUS"))
         .contains("status: idle")
         .contains("moves_completed: 2");
+    assertThat(httpGet(servers.get(1).httpPort(), "/metrics"))
+        .containsPattern("replicakv_move_keys_sent_total [1-9]")
+        .containsPattern("replicakv_moves_completed_total 2");
+    assertThat(httpGet(servers.get(3).httpPort(), "/admin/cluster"))
+        .contains("\"move\"")
+        .containsPattern("\"keysReceived\" : [1-9]");
     System.out.printf(
         "leave: %d writes acknowledged, %d retried%n", writer2.writes.get(), writer2.retries.get());
   }
@@ -185,6 +191,17 @@ class MoveClusterTest {
             .matcher(plan.lines().findFirst().get());
     assertThat(m.find()).as(plan).isTrue();
     return Long.parseLong(m.group(1));
+  }
+
+  private static String httpGet(int port, String path) throws Exception {
+    java.net.HttpURLConnection c =
+        (java.net.HttpURLConnection)
+            java.net.URI.create("http://127.0.0.1:" + port + path).toURL().openConnection();
+    try (java.io.InputStream in = c.getInputStream()) {
+      return new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+    } finally {
+      c.disconnect();
+    }
   }
 
   private long totalKeys() {
