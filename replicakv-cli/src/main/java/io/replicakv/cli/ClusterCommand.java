@@ -127,7 +127,8 @@ final class ClusterCommand implements Runnable {
   @Command(
       name = "moves",
       mixinStandardHelpOptions = true,
-      description = "Progress of key movement on one node: keys and bytes sent, remaining, received.")
+      description =
+          "Progress of key movement on one node: keys and bytes sent, remaining, received.")
   static final class Moves implements Callable<Integer> {
     @Option(
         names = "--node",

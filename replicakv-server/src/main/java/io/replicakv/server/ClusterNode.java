@@ -117,6 +117,68 @@ final class ClusterNode implements AutoCloseable {
     return out;
   }
 
+  /** Most bytes of a CLUSTER VOTERS reply a joining node reads. */
+  static final int VOTERS_REPLY_MAX_BYTES = 64 * 1024;
+
+  /** How long a joining node waits for the member it asks for the voters. */
+  static final int JOIN_CONNECT_TIMEOUT_MILLIS = 10_000;
+
+  /**
+   * Asks a running member ({@code host:port}, its RESP port) for the metadata voters with {@code
+   * CLUSTER VOTERS}, so a new node needs only one address to join.
+   */
+  static String fetchVoters(String hostPort) throws IOException {
+    int colon = hostPort.lastIndexOf(':');
+    if (colon <= 0) {
+      throw new ConfigException("setting 'join': '" + hostPort + "' is not host:port");
+    }
+    int port;
+    try {
+      port = Integer.parseInt(hostPort.substring(colon + 1).trim());
+    } catch (NumberFormatException e) {
+      throw new ConfigException("setting 'join': bad port in '" + hostPort + "'");
+    }
+    try (java.net.Socket socket = new java.net.Socket()) {
+      socket.connect(
+          new java.net.InetSocketAddress(hostPort.substring(0, colon).trim(), port),
+          JOIN_CONNECT_TIMEOUT_MILLIS);
+      socket.setSoTimeout(JOIN_CONNECT_TIMEOUT_MILLIS);
+      socket
+          .getOutputStream()
+          .write(
+              "*2\r\n$7\r\nCLUSTER\r\n$6\r\nVOTERS\r\n"
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      java.io.DataInputStream in = new java.io.DataInputStream(socket.getInputStream());
+      String header = readLine(in);
+      if (!header.startsWith("$")) {
+        throw new IOException("member " + hostPort + " answered CLUSTER VOTERS with " + header);
+      }
+      int length = Integer.parseInt(header.substring(1));
+      if (length < 0 || length > VOTERS_REPLY_MAX_BYTES) {
+        throw new IOException("member " + hostPort + " sent a voters list of " + length + " bytes");
+      }
+      byte[] body = new byte[length];
+      in.readFully(body);
+      String voters = new String(body, java.nio.charset.StandardCharsets.UTF_8);
+      log.info("joining through {}: metadata voters {}", hostPort, voters);
+      return voters;
+    }
+  }
+
+  private static String readLine(java.io.DataInputStream in) throws IOException {
+    StringBuilder b = new StringBuilder();
+    int c;
+    while ((c = in.read()) != '\n') {
+      if (c < 0 || b.length() > VOTERS_REPLY_MAX_BYTES) {
+        throw new IOException("truncated reply");
+      }
+      if (c != '\r') {
+        b.append((char) c);
+      }
+    }
+    return b.toString();
+  }
+
   /**
    * A metadata store given by the caller (tests, simulation) instead of the Raft group; not closed
    * here.
@@ -140,7 +202,10 @@ final class ClusterNode implements AutoCloseable {
     peerServer =
         PeerServer.start(config.bind(), config.peerPort(), forwardHandler(handler), peerGroup);
     peerClient = new PeerClient(peerGroup, PeerClientOptions.defaults());
-    List<VoterAddress> voters = voters(config.get("cluster-voters"));
+    List<VoterAddress> voters =
+        config.get("cluster-voters").isBlank() && injected == null
+            ? voters(fetchVoters(config.get("join")))
+            : voters(config.get("cluster-voters"));
     boolean voter = voters.stream().anyMatch(v -> v.id().equals(selfId));
     metadata =
         injected != null

@@ -42,7 +42,8 @@ final class ClusterCommands {
                 "nodes",
                 "plan",
                 "leave",
-                "movestatus")));
+                "movestatus",
+                "voters")));
     t.register(
         new Command(
             "keyspace",
@@ -101,6 +102,7 @@ final class ClusterCommands {
       case "PLAN" -> plan(n, s, r, v);
       case "LEAVE" -> leave(n, s, r);
       case "MOVESTATUS" -> Reply.verbatim("txt", moveStatus(n));
+      case "VOTERS" -> Reply.bulk(voters(v));
       default ->
           throw new CommandError(
               "ERR unknown subcommand '" + Args.text(r.arg(1)) + "'. Try CLUSTER HELP.");
@@ -215,6 +217,20 @@ final class ClusterCommands {
                                         .getMessage()),
                         protocol));
     return Dispatcher.FORWARDED;
+  }
+
+  /** The metadata voters as id@host:metadata-port,... (the form of cluster-voters), for joiners. */
+  static String voters(ClusterView v) {
+    StringBuilder b = new StringBuilder();
+    for (io.replicakv.server.cluster.Member m : v.members().values()) {
+      if (m.voter()) {
+        if (b.length() > 0) {
+          b.append(',');
+        }
+        b.append(m.id()).append('@').append(m.host()).append(':').append(m.metadataPort());
+      }
+    }
+    return b.toString();
   }
 
   static String moveStatus(Node n) {

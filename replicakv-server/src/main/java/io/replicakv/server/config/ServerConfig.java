@@ -322,7 +322,7 @@ public final class ServerConfig {
   }
 
   public boolean clustered() {
-    return !get("cluster-voters").isBlank();
+    return !get("cluster-voters").isBlank() || !get("join").isBlank();
   }
 
   public String bind() {
