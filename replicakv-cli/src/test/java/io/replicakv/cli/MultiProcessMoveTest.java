@@ -17,7 +17,8 @@ import redis.clients.jedis.Jedis;
 /**
  * A fourth server process joins a three-process cluster knowing only one member's address (it
  * learns the Raft voters with CLUSTER VOTERS and runs as a non-voter), its share of the keys moves
- * to it, and every key still reads back from every node.
+ * to it, and every key still reads back from every node; then a node leaves through the CLI ({@code
+ * cluster plan leave}, {@code cluster commit leave}) and its keys move to the others.
  */
 class MultiProcessMoveTest {
   static final int KEY_COUNT = 600;
@@ -85,6 +86,40 @@ class MultiProcessMoveTest {
       }
     }
     assertThat(LocalCluster.query(joiner.port(), "CLUSTER INFO")).contains("cluster_known_nodes:4");
+
+    ServerProcess leaver = nodes.get(1);
+    String node = "--node=127.0.0.1:" + nodes.get(0).port();
+    String plan = cli("cluster", "plan", "leave", "n2", node);
+    assertThat(plan).startsWith("plan leave n2").contains(", " + dbSize(leaver) + " keys move");
+    assertThat(cli("cluster", "commit", "leave", "n2", node)).contains("OK");
+    await("n2's keys moved away")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> dbSize(leaver) == 0 && totalKeys() == KEY_COUNT);
+    for (ServerProcess n : nodes) {
+      try (Jedis j = new Jedis("127.0.0.1", n.port())) {
+        written.forEach((k, v) -> assertThat(j.get(k)).as(k).isEqualTo(v));
+      }
+    }
+    assertThat(cli("cluster", "moves", "--node=127.0.0.1:" + leaver.port()))
+        .contains("moves_completed: 2");
+  }
+
+  /** Runs the CLI in this JVM and returns what it printed; fails the test on a non-zero exit. */
+  private static String cli(String... args) {
+    java.io.PrintStream saved = System.out;
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    int code;
+    try {
+      System.setOut(
+          new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+      code = new picocli.CommandLine(new Main()).execute(args);
+    } finally {
+      System.setOut(saved);
+    }
+    String out = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(code).as(String.join(" ", args) + " printed " + out).isZero();
+    return out;
   }
 
   private long totalKeys() {
