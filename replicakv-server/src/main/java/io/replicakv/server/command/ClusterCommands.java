@@ -43,7 +43,8 @@ final class ClusterCommands {
                 "plan",
                 "leave",
                 "movestatus",
-                "voters")));
+                "voters",
+                "cancel")));
     t.register(
         new Command(
             "keyspace",
@@ -101,6 +102,7 @@ final class ClusterCommands {
       case "NODES" -> Reply.verbatim("txt", nodes(n, v));
       case "PLAN" -> plan(n, s, r, v);
       case "LEAVE" -> leave(n, s, r);
+      case "CANCEL" -> cancel(n, s, r, v);
       case "MOVESTATUS" -> Reply.verbatim("txt", moveStatus(n));
       case "VOTERS" -> Reply.bulk(voters(v));
       default ->
@@ -213,6 +215,43 @@ final class ClusterCommands {
                             ? Reply.ok()
                             : Reply.error(
                                 "ERR leave not started: "
+                                    + (error.getCause() == null ? error : error.getCause())
+                                        .getMessage()),
+                        protocol));
+    return Dispatcher.FORWARDED;
+  }
+
+  /**
+   * CLUSTER CANCEL id: stops a join (JOINING to LEFT; the joiner must then be removed) or a leave
+   * (LEAVING to UP); sources lift their write fence and keep their keys.
+   */
+  private static Reply cancel(Node n, Session s, RespRequest r, ClusterView v) {
+    if (r.argc() != 3 || n.proposer == null) {
+      throw CommandError.arity("cluster|cancel");
+    }
+    String id = Args.text(r.arg(2));
+    io.replicakv.server.cluster.Member m = v.members().get(id);
+    if (m == null) {
+      throw new CommandError("ERR no member " + id);
+    }
+    io.replicakv.server.cluster.MemberState to =
+        switch (m.state()) {
+          case JOINING -> io.replicakv.server.cluster.MemberState.LEFT;
+          case LEAVING -> io.replicakv.server.cluster.MemberState.UP;
+          default ->
+              throw new CommandError("ERR " + id + " is " + m.state() + ": nothing to cancel");
+        };
+    int protocol = s.protocol;
+    s.forwarded =
+        n.proposer
+            .apply(new io.replicakv.server.cluster.MetadataChange.SetMemberState(id, to))
+            .handle(
+                (view, error) ->
+                    encode(
+                        error == null
+                            ? Reply.ok()
+                            : Reply.error(
+                                "ERR not cancelled: "
                                     + (error.getCause() == null ? error : error.getCause())
                                         .getMessage()),
                         protocol));

@@ -84,6 +84,14 @@ public final class KeyMover {
   /** Reply to {@link #TYPE_MOVE_COUNT}: {@code [u64 keys]} per range, in order. */
   public static final int TYPE_MOVE_COUNT_REPLY = 23;
 
+  /**
+   * Peer frame: the target deletes (logged) every key it holds in these ranges (payload as {@link
+   * #TYPE_MOVE_COUNT}), so leftovers of a cancelled or restarted move cannot come back to life.
+   */
+  public static final int TYPE_MOVE_CLEAR = 24;
+
+  public static final int TYPE_MOVE_CLEAR_REPLY = 25;
+
   /** Keys visited per scan step of the bulk phase. */
   static final int SCAN_KEYS_PER_STEP = 256;
 
@@ -290,7 +298,7 @@ public final class KeyMover {
           out.targets.keySet(),
           out.sinceSequence);
       status = "bulk copy for " + out.member;
-      loop.execute(() -> step(out));
+      clearTargets(out);
     }
   }
 
@@ -345,13 +353,67 @@ public final class KeyMover {
     send(out, batches, keys[0], () -> step(out));
   }
 
+  /**
+   * Starts (or restarts) the bulk phase: the targets first drop whatever they hold in the moving
+   * slots, then every key is copied afresh from the change-feed position taken now.
+   */
+  private void clearTargets(Outgoing out) {
+    out.phase = Phase.BULK;
+    out.keyspace = 0;
+    out.cursor = 0;
+    out.sinceSequence = engine.lastSequence();
+    List<CompletableFuture<Frame>> acks = new ArrayList<>();
+    for (Member target : out.targets.values()) {
+      List<int[]> ranges = new ArrayList<>();
+      for (int s = 0; s < Slots.SLOT_COUNT; s++) {
+        if (target.id().equals(out.targetBySlot[s])) {
+          if (!ranges.isEmpty() && ranges.getLast()[1] == s - 1) {
+            ranges.getLast()[1] = s;
+          } else {
+            ranges.add(new int[] {s, s});
+          }
+        }
+      }
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 4 * ranges.size());
+      b.putInt(ranges.size());
+      for (int[] r : ranges) {
+        b.putShort((short) r[0]).putShort((short) r[1]);
+      }
+      acks.add(
+          peers.request(target.host(), target.peerPort(), Frame.of(TYPE_MOVE_CLEAR, b.array())));
+    }
+    CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new))
+        .whenComplete(
+            (ok, error) -> {
+              boolean failed = error != null || acks.stream().anyMatch(a -> a.join().isError());
+              if (failed) {
+                log.warn("move of {}: a target did not clear its slots; again", out.member);
+                loop.schedule(
+                    () -> {
+                      if (outgoing == out) {
+                        clearTargets(out);
+                      }
+                    },
+                    RETRY_DELAY_MILLIS,
+                    TimeUnit.MILLISECONDS);
+                return;
+              }
+              loop.execute(() -> step(out));
+            });
+  }
+
   private void deltaStep(Outgoing out) {
     Set<Map.Entry<Integer, Bytes>> changed;
     try {
       changed = changedSince(out);
     } catch (IOException e) {
-      log.warn("move of {}: reading the change feed failed: {}", out.member, e.toString());
-      loop.schedule(() -> step(out), RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+      // the log was trimmed past our position (a snapshot ran): copy everything again
+      log.warn(
+          "move of {}: change feed unavailable ({}); restarting the copy",
+          out.member,
+          e.toString());
+      status = "restarting bulk copy for " + out.member;
+      clearTargets(out);
       return;
     }
     out.deltaRounds++;
@@ -368,7 +430,14 @@ public final class KeyMover {
       try {
         changed.addAll(changedSince(out)); // nothing new can arrive after this
       } catch (IOException e) {
-        log.warn("move of {}: reading the change feed failed: {}", out.member, e.toString());
+        log.warn(
+            "move of {}: change feed unavailable under the fence ({}); restarting",
+            out.member,
+            e.toString());
+        fencedSlots = new boolean[Slots.SLOT_COUNT];
+        status = "restarting bulk copy for " + out.member;
+        clearTargets(out);
+        return;
       }
     }
     Map<String, List<Mutation>> batches = new HashMap<>();
@@ -612,7 +681,8 @@ public final class KeyMover {
   public static boolean handles(int frameType) {
     return frameType == TYPE_MOVE_BATCH
         || frameType == TYPE_MOVE_READY
-        || frameType == TYPE_MOVE_COUNT;
+        || frameType == TYPE_MOVE_COUNT
+        || frameType == TYPE_MOVE_CLEAR;
   }
 
   /** The peer handler for the move, ready and count frames. */
@@ -633,6 +703,21 @@ public final class KeyMover {
             engine.flush();
             keysReceived += mutations.size();
             responder.reply(new Frame(TYPE_MOVE_BATCH_REPLY, request.correlationId(), new byte[0]));
+          });
+    } else if (request.type() == TYPE_MOVE_CLEAR) {
+      loop.execute(
+          () -> {
+            long deleted;
+            try {
+              deleted = deleteKeysIn(request.payload());
+            } catch (RuntimeException e) {
+              responder.fail("bad clear request: " + e.getMessage());
+              return;
+            }
+            if (deleted > 0) {
+              log.info("cleared {} leftover keys before receiving a move", deleted);
+            }
+            responder.reply(new Frame(TYPE_MOVE_CLEAR_REPLY, request.correlationId(), new byte[0]));
           });
     } else if (request.type() == TYPE_MOVE_COUNT) {
       loop.execute(
@@ -782,6 +867,56 @@ public final class KeyMover {
 
   /** Counts this node's keys in each range of a {@link #TYPE_MOVE_COUNT} payload (node loop). */
   private long[] countKeys(byte[] payload) {
+    int[] rangeBySlot = decodeRanges(payload);
+    int n = java.nio.ByteBuffer.wrap(payload).getInt();
+    long[] counts = new long[n];
+    forEachKeyIn(rangeBySlot, (ks, key, range) -> counts[range]++);
+    return counts;
+  }
+
+  /** Deletes, with logged deletes, every key this node holds in the ranges of a payload. */
+  private long deleteKeysIn(byte[] payload) {
+    int[] rangeBySlot = decodeRanges(payload);
+    List<Map.Entry<Integer, byte[]>> doomed = new ArrayList<>();
+    forEachKeyIn(rangeBySlot, (ks, key, range) -> doomed.add(Map.entry(ks, key.array())));
+    for (Map.Entry<Integer, byte[]> e : doomed) {
+      engine.apply(new Mutation.Delete(e.getKey(), e.getValue()));
+    }
+    engine.flush();
+    return doomed.size();
+  }
+
+  private interface RangeKeyVisitor {
+    void visit(int keyspace, Bytes key, int range);
+  }
+
+  /** Visits every key (all keyspaces) whose slot is in a range; does not mutate while visiting. */
+  private void forEachKeyIn(int[] rangeBySlot, RangeKeyVisitor visitor) {
+    MemoryState state = engine.state();
+    for (int ks = 0; ks < state.keyspaceCount(); ks++) {
+      if (state.size(ks) == 0) {
+        continue;
+      }
+      int keyspace = ks;
+      long cursor = 0;
+      do {
+        cursor =
+            state.scan(
+                ks,
+                cursor,
+                SCAN_KEYS_PER_STEP,
+                (key, value) -> {
+                  int r = rangeBySlot[Slots.slot(key.array())];
+                  if (r >= 0) {
+                    visitor.visit(keyspace, key, r);
+                  }
+                });
+      } while (cursor != 0);
+    }
+  }
+
+  /** Slot to range index (-1: in none) from {@code [u32 n]([u16 first][u16 last])*}. */
+  private static int[] decodeRanges(byte[] payload) {
     java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
     int n = b.getInt();
     if (n < 0 || n > b.remaining() / 4) {
@@ -799,28 +934,7 @@ public final class KeyMover {
         rangeBySlot[s] = i;
       }
     }
-    long[] counts = new long[n];
-    MemoryState state = engine.state();
-    for (int ks = 0; ks < state.keyspaceCount(); ks++) {
-      if (state.size(ks) == 0) {
-        continue;
-      }
-      long cursor = 0;
-      do {
-        cursor =
-            state.scan(
-                ks,
-                cursor,
-                SCAN_KEYS_PER_STEP,
-                (key, value) -> {
-                  int r = rangeBySlot[Slots.slot(key.array())];
-                  if (r >= 0) {
-                    counts[r]++;
-                  }
-                });
-      } while (cursor != 0);
-    }
-    return counts;
+    return rangeBySlot;
   }
 
   /** {@code [u8 version][u32 count]([u32 length][mutation])*}. */
