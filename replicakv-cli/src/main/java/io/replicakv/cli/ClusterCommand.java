@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
       ClusterCommand.Status.class,
       ClusterCommand.Plan.class,
       ClusterCommand.Commit.class,
-      ClusterCommand.Moves.class
+      ClusterCommand.Moves.class,
+      ClusterCommand.Cancel.class
     })
 final class ClusterCommand implements Runnable {
   @Override
@@ -139,6 +140,28 @@ final class ClusterCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       return clusterCall(node, "moves", "CLUSTER", "MOVESTATUS");
+    }
+  }
+
+  @Command(
+      name = "cancel",
+      mixinStandardHelpOptions = true,
+      description =
+          "Stops a running join (the joiner becomes LEFT) or leave (the node becomes UP again);"
+              + " keys stay with their current owners.")
+  static final class Cancel implements Callable<Integer> {
+    @picocli.CommandLine.Parameters(index = "0", paramLabel = "ID")
+    String id;
+
+    @Option(
+        names = "--node",
+        paramLabel = "HOST:PORT",
+        description = "node to ask (default: the local cluster)")
+    String node;
+
+    @Override
+    public Integer call() throws Exception {
+      return clusterCall(node, "cancel", "CLUSTER", "CANCEL", id);
     }
   }
 }

@@ -44,6 +44,11 @@ class MoveClusterTest {
   }
 
   private ReplicaKvServer start(String id, boolean join) throws Exception {
+    return start(id, join, THROTTLE_BYTES_PER_SECOND);
+  }
+
+  private ReplicaKvServer start(String id, boolean join, String throttleBytesPerSecond)
+      throws Exception {
     Map<String, String> settings = new HashMap<>();
     settings.put("port", "0");
     settings.put("http-port", "0");
@@ -51,7 +56,7 @@ class MoveClusterTest {
     settings.put("data-dir", dir.resolve(id).toString());
     settings.put("node-id", id);
     settings.put("cluster-voters", "n1@127.0.0.1:1");
-    settings.put("move-throttle-bytes-per-sec", THROTTLE_BYTES_PER_SECOND);
+    settings.put("move-throttle-bytes-per-sec", throttleBytesPerSecond);
     if (join) {
       settings.put("join", "127.0.0.1:" + servers.get(0).port());
     }
@@ -173,6 +178,51 @@ class MoveClusterTest {
         .containsPattern("\"keysReceived\" : [1-9]");
     System.out.printf(
         "leave: %d writes acknowledged, %d retried%n", writer2.writes.get(), writer2.retries.get());
+  }
+
+  /** So slow that the leave below is still copying when it is cancelled. */
+  static final String CRAWL_BYTES_PER_SECOND = "2000";
+
+  @Test
+  void aCancelledLeaveLiftsTheFenceAndKeepsTheKeysWhereTheyWere() throws Exception {
+    for (int i = 1; i <= 3; i++) {
+      start("n" + i, false, CRAWL_BYTES_PER_SECOND);
+    }
+    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port())) {
+      for (int i = 0; i < KEY_COUNT; i++) {
+        j.set("key:" + i, "initial");
+      }
+    }
+    long onLeaver = dbSize(servers.get(1));
+    assertThat(cluster(servers.get(0), "LEAVE", "n2")).isEqualTo("OK");
+    await()
+        .atMost(MOVE_DEADLINE)
+        .until(() -> !cluster(servers.get(1), "MOVESTATUS").contains("keys_sent: 0\n"));
+    assertThat(cluster(servers.get(1), "MOVESTATUS")).contains("status: bulk copy for n2");
+    assertThat(cluster(servers.get(0), "CANCEL", "n2")).isEqualTo("OK");
+    assertThat(metadata.current().members().get("n2").state()).isEqualTo(MemberState.UP);
+    await()
+        .atMost(MOVE_DEADLINE)
+        .until(() -> cluster(servers.get(1), "MOVESTATUS").contains("status: idle"));
+    assertThat(dbSize(servers.get(1))).isEqualTo(onLeaver);
+    String onN2 = null;
+    for (int i = 0; onN2 == null; i++) {
+      if (metadata
+          .current()
+          .ownerOf(io.replicakv.core.ring.Slots.slot("key:" + i))
+          .id()
+          .equals("n2")) {
+        onN2 = "key:" + i;
+      }
+    }
+    try (Jedis j = new Jedis("127.0.0.1", servers.get(2).port())) {
+      assertThat(j.set(onN2, "after-cancel")).isEqualTo("OK");
+    }
+    for (ReplicaKvServer s : servers) {
+      try (Jedis j = new Jedis("127.0.0.1", s.port())) {
+        assertThat(j.get(onN2)).isEqualTo("after-cancel");
+      }
+    }
   }
 
   private static String cluster(ReplicaKvServer s, String... args) {
