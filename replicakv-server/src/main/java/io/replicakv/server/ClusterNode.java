@@ -355,9 +355,11 @@ final class ClusterNode implements AutoCloseable {
       if (known != null && known.equals(self)) {
         return;
       }
-      if (known != null && known.state() == MemberState.JOINING) {
-        // restarted during its own join: stay JOINING, the move starts again (only the source
-        // nodes' flip decision makes it UP)
+      if (known != null
+          && known.state() == MemberState.JOINING
+          && known.withState(MemberState.UP).equals(self)) {
+        // restarted during its own join with the same addresses: stay JOINING; only the flip,
+        // proposed when every source is ready, makes it UP
         return;
       }
       if (known != null && known.withState(MemberState.UP).equals(self)) {
@@ -378,7 +380,8 @@ final class ClusterNode implements AutoCloseable {
           ClusterView updated =
               metadata.propose(new MetadataChange.UpdateMember(self)).get(5, TimeUnit.SECONDS);
           router.setView(updated);
-          if (updated.members().get(selfId).state() != MemberState.UP) {
+          MemberState now = updated.members().get(selfId).state();
+          if (now != MemberState.UP && now != MemberState.JOINING) {
             metadata
                 .propose(new MetadataChange.SetMemberState(selfId, MemberState.UP))
                 .get(5, TimeUnit.SECONDS);

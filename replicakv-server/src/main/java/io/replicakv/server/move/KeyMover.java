@@ -101,6 +101,12 @@ public final class KeyMover {
   /** After this many delta rounds the source fences anyway (writes outrun the stream). */
   static final int DELTA_ROUNDS_MAX = 50;
 
+  /**
+   * How often a fenced source repeats its ready report until it sees the flip (the coordinator may
+   * have restarted and forgotten it).
+   */
+  static final long READY_REPEAT_MILLIS = 1_000;
+
   /** How long a failed batch waits before it is sent again. */
   static final long RETRY_DELAY_MILLIS = 200;
 
@@ -125,6 +131,7 @@ public final class KeyMover {
 
   // source side (node loop only)
   private Outgoing outgoing;
+  private ClusterView lastView;
   // coordinator side (node loop only)
   private String coordinating;
   private MemberState coordinatingFlipTo;
@@ -222,6 +229,7 @@ public final class KeyMover {
 
   /** Acts on a new metadata version; call on the node loop. */
   public void onView(ClusterView view) {
+    lastView = view;
     Member moving = null;
     for (Member m : view.members().values()) {
       if ((m.state() == MemberState.JOINING && m.peerPort() != 0)
@@ -298,9 +306,62 @@ public final class KeyMover {
           out.targets.keySet(),
           out.sinceSequence);
       status = "bulk copy for " + out.member;
-      clearTargets(out);
+      if (out.member.equals(selfId)) {
+        clearTargets(out); // a leaver coordinates itself
+      } else {
+        fence(out);
+        withdrawReady(out);
+      }
     }
   }
+
+  private void fence(Outgoing out) {
+    boolean[] fenced = new boolean[Slots.SLOT_COUNT];
+    for (int s = 0; s < Slots.SLOT_COUNT; s++) {
+      fenced[s] = out.targetBySlot[s] != null;
+    }
+    fencedSlots = fenced;
+  }
+
+  /**
+   * Before a (re)started copy accepts writes, the coordinator must forget any ready report this
+   * node sent before it restarted (that report promised that no more writes would come). The moving
+   * slots stay fenced until the coordinator answers; if it already proposed the flip on that old
+   * report, they stay fenced until the flip arrives, which loses nothing, since the node was fenced
+   * from its old report until now.
+   */
+  private void withdrawReady(Outgoing out) {
+    Member coordinator = out.targets.containsKey(out.member) ? address(out, out.member) : null;
+    if (coordinator == null) {
+      fencedSlots = new boolean[Slots.SLOT_COUNT];
+      clearTargets(out);
+      return;
+    }
+    byte[] payload = (out.member + "\n" + selfId + "\nwithdraw").getBytes(StandardCharsets.UTF_8);
+    peers
+        .request(coordinator.host(), coordinator.peerPort(), Frame.of(TYPE_MOVE_READY, payload))
+        .whenComplete(
+            (reply, error) ->
+                loop.execute(
+                    () -> {
+                      if (outgoing != out) {
+                        return;
+                      }
+                      if (error != null || reply.isError()) {
+                        loop.schedule(
+                            () -> withdrawReady(out), RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
+                      } else if (reply.payloadText().equals(WITHDRAW_TOO_LATE)) {
+                        out.phase = Phase.FENCED;
+                        status = "ready (before a restart), waiting for the flip of " + out.member;
+                      } else {
+                        fencedSlots = new boolean[Slots.SLOT_COUNT];
+                        clearTargets(out);
+                      }
+                    }));
+  }
+
+  /** The coordinator's answer to a withdrawal after it proposed the flip. */
+  static final String WITHDRAW_TOO_LATE = "flipping";
 
   private static MemberState expectedState(MemberState flipTo) {
     return flipTo == MemberState.UP ? MemberState.JOINING : MemberState.LEAVING;
@@ -363,7 +424,8 @@ public final class KeyMover {
     out.cursor = 0;
     out.sinceSequence = engine.lastSequence();
     List<CompletableFuture<Frame>> acks = new ArrayList<>();
-    for (Member target : out.targets.values()) {
+    for (String targetId : out.targets.keySet()) {
+      Member target = address(out, targetId);
       List<int[]> ranges = new ArrayList<>();
       for (int s = 0; s < Slots.SLOT_COUNT; s++) {
         if (target.id().equals(out.targetBySlot[s])) {
@@ -524,6 +586,12 @@ public final class KeyMover {
     }
   }
 
+  /** A target's newest addresses (it may have restarted on other ports during the move). */
+  private Member address(Outgoing out, String id) {
+    Member m = lastView == null ? null : lastView.members().get(id);
+    return m != null && m.peerPort() != 0 ? m : out.targets.get(id);
+  }
+
   /** Sends one batch per target, waits for every acknowledgement, then runs {@code next}. */
   private void send(Outgoing out, Map<String, List<Mutation>> batches, int keys, Runnable next) {
     if (batches.isEmpty()) {
@@ -536,7 +604,7 @@ public final class KeyMover {
     for (Map.Entry<String, List<Mutation>> e : batches.entrySet()) {
       byte[] payload = encodeBatch(e.getValue());
       bytes += payload.length;
-      Member target = out.targets.get(e.getKey());
+      Member target = address(out, e.getKey());
       acks.add(peers.request(target.host(), target.peerPort(), Frame.of(TYPE_MOVE_BATCH, payload)));
     }
     long sentBytes = bytes;
@@ -577,7 +645,7 @@ public final class KeyMover {
       return;
     }
     // the coordinator is the joiner; its address is in the targets
-    Member coordinator = out.targets.get(out.member);
+    Member coordinator = out.targets.containsKey(out.member) ? address(out, out.member) : null;
     if (coordinator == null) {
       log.warn("move of {}: the coordinator is not a target of this node", out.member);
       return;
@@ -587,9 +655,15 @@ public final class KeyMover {
         .request(coordinator.host(), coordinator.peerPort(), Frame.of(TYPE_MOVE_READY, payload))
         .whenComplete(
             (reply, error) -> {
-              if (error != null || reply.isError()) {
-                loop.schedule(() -> reportReady(out), RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
-              }
+              boolean failed = error != null || reply.isError();
+              loop.schedule(
+                  () -> {
+                    if (outgoing == out && out.phase == Phase.FENCED) {
+                      reportReady(out);
+                    }
+                  },
+                  failed ? RETRY_DELAY_MILLIS : READY_REPEAT_MILLIS,
+                  TimeUnit.MILLISECONDS);
             });
   }
 
@@ -653,6 +727,9 @@ public final class KeyMover {
       movesCompleted++;
       keysRemaining = 0;
       status = "idle";
+      if (lastView != null) {
+        onView(lastView); // a move that waited for this one may start now
+      }
       return;
     }
     List<byte[]> doomed = new ArrayList<>();
@@ -736,15 +813,28 @@ public final class KeyMover {
             responder.reply(new Frame(TYPE_MOVE_COUNT_REPLY, request.correlationId(), b.array()));
           });
     } else {
-      String[] parts = new String(request.payload(), StandardCharsets.UTF_8).split("\n", 2);
-      if (parts.length != 2) {
+      String[] parts = new String(request.payload(), StandardCharsets.UTF_8).split("\n", 3);
+      if (parts.length < 2 || (parts.length == 3 && !parts[2].equals("withdraw"))) {
         responder.fail("bad move ready frame");
         return;
       }
       loop.execute(
           () -> {
-            onReady(parts[0], parts[1]);
-            responder.reply(new Frame(TYPE_MOVE_READY_REPLY, request.correlationId(), new byte[0]));
+            String answer = "ok";
+            if (parts.length == 3) {
+              if (parts[0].equals(coordinating) && flipProposed) {
+                answer = WITHDRAW_TOO_LATE;
+              } else {
+                readySources.remove(parts[1]);
+              }
+            } else {
+              onReady(parts[0], parts[1]);
+            }
+            responder.reply(
+                new Frame(
+                    TYPE_MOVE_READY_REPLY,
+                    request.correlationId(),
+                    answer.getBytes(StandardCharsets.UTF_8)));
           });
     }
   }
