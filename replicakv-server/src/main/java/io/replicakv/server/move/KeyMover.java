@@ -98,6 +98,9 @@ public final class KeyMover {
   /** A delta round at most this large is sent under the write fence. */
   static final int FINAL_DELTA_KEYS_MAX = 64;
 
+  /** From this round on, a delta no smaller than the previous one fences (no progress). */
+  static final int DELTA_ROUNDS_BEFORE_STALL_CHECK = 3;
+
   /** After this many delta rounds the source fences anyway (writes outrun the stream). */
   static final int DELTA_ROUNDS_MAX = 50;
 
@@ -220,6 +223,7 @@ public final class KeyMover {
     long cursor;
     long sinceSequence;
     int deltaRounds;
+    long lastDeltaKeys = Long.MAX_VALUE;
 
     Outgoing(String member, MemberState flipTo) {
       this.member = member;
@@ -480,7 +484,13 @@ public final class KeyMover {
     }
     out.deltaRounds++;
     keysRemaining = changed.size();
-    boolean fence = changed.size() <= FINAL_DELTA_KEYS_MAX || out.deltaRounds >= DELTA_ROUNDS_MAX;
+    // fence when the delta is small, or stops shrinking (writes arrive as fast as the throttle
+    // lets changes out), or after too many rounds
+    boolean stalled =
+        out.deltaRounds >= DELTA_ROUNDS_BEFORE_STALL_CHECK && changed.size() >= out.lastDeltaKeys;
+    out.lastDeltaKeys = changed.size();
+    boolean fence =
+        changed.size() <= FINAL_DELTA_KEYS_MAX || stalled || out.deltaRounds >= DELTA_ROUNDS_MAX;
     if (fence) {
       boolean[] fenced = new boolean[Slots.SLOT_COUNT];
       for (int s = 0; s < Slots.SLOT_COUNT; s++) {

@@ -225,6 +225,52 @@ class MoveClusterTest {
     }
   }
 
+  /**
+   * A source restarts in the middle of a join: it starts its copy again (after withdrawing any
+   * earlier ready report) and the join still completes without losing an acknowledged write.
+   */
+  @Test
+  void aSourceRestartedDuringAJoinCopiesAgainAndLosesNothing() throws Exception {
+    for (int i = 1; i <= 3; i++) {
+      start("n" + i, false, CRAWL_BYTES_PER_SECOND);
+    }
+    Map<String, String> acknowledged = new ConcurrentHashMap<>();
+    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port())) {
+      for (int i = 0; i < KEY_COUNT; i++) {
+        j.set("key:" + i, "initial");
+        acknowledged.put("key:" + i, "initial");
+      }
+    }
+    Writer writer = new Writer(servers.get(0).port(), acknowledged, SEED + 2);
+    Thread thread = new Thread(writer, "writer-3");
+    thread.start();
+    start("n4", true, CRAWL_BYTES_PER_SECOND);
+    await()
+        .atMost(MOVE_DEADLINE)
+        .until(() -> cluster(servers.get(1), "MOVESTATUS").contains("status: bulk copy for n4"));
+    servers.get(1).close();
+    servers.set(1, start("n2", false, CRAWL_BYTES_PER_SECOND));
+    servers.remove(servers.size() - 1); // start() appended the restarted node; it is index 1
+    try {
+      await()
+          .atMost(Duration.ofSeconds(20))
+          .until(() -> metadata.current().members().get("n4").state() == MemberState.UP);
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      for (ReplicaKvServer s : servers) {
+        System.out.println("DEBUG " + s.port() + " " + cluster(s, "MOVESTATUS").replace('\n', ' '));
+      }
+      System.out.println("DEBUG " + metadata.current());
+      throw e;
+    }
+    long writesAfterFlip = writer.writes.get();
+    await().atMost(MOVE_DEADLINE).until(() -> writer.writes.get() >= writesAfterFlip + 100);
+    writer.stop.set(true);
+    thread.join(MOVE_DEADLINE.toMillis());
+    assertThat(writer.failure).isNull();
+    await().atMost(MOVE_DEADLINE).until(() -> totalKeys() == KEY_COUNT);
+    checkEveryKeyEverywhere(acknowledged);
+  }
+
   private static String cluster(ReplicaKvServer s, String... args) {
     try (Jedis j = new Jedis("127.0.0.1", s.port())) {
       Object reply = j.sendCommand(redis.clients.jedis.Protocol.Command.CLUSTER, args);
