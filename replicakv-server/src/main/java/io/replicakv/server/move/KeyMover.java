@@ -58,10 +58,19 @@ import org.slf4j.LoggerFactory;
  * After the flip a node with a stale view still sends the command to the old owner, which forwards
  * it again (the hop count in the forward frame stops ping-pong between two stale views).
  *
- * <p>Failure cases and limits. A source that dies while fenced leaves the join waiting (its slots
- * answer TRYAGAIN); a cancelled leave (LEAVING back to UP) lifts the fence. FLUSHDB/FLUSHALL on a
- * source during a move is not propagated to the target. The change feed must not be trimmed by a
- * snapshot during a move. All state here is touched on the node loop only.
+ * <p>Failure cases. A copy starts with the targets deleting whatever they hold in the moving slots
+ * (leftovers of a cancelled or restarted move cannot come back to life). A source that restarts
+ * mid-move starts its copy again; before it accepts writes to the moving slots it withdraws any
+ * ready report it sent before (if the coordinator already proposed the flip on it, the source stays
+ * fenced until the flip arrives). Fenced sources repeat their ready report until they see the flip,
+ * so a restarted coordinator learns it again. If the change feed was trimmed by a snapshot, the copy
+ * restarts. Catch-up fences early when a delta stops shrinking (writes as fast as the throttle).
+ * CLUSTER CANCEL (JOINING to LEFT, LEAVING to UP) lifts the fence.
+ *
+ * <p>Limits. A source that is down keeps the join waiting, and a source that dies while fenced
+ * leaves its moving slots answering TRYAGAIN until it returns or the move is cancelled.
+ * FLUSHDB/FLUSHALL on a source during a move is not sent to the target. One move at a time
+ * (members are taken in id order). All state here is touched on the node loop only.
  */
 public final class KeyMover {
   private static final Logger log = LoggerFactory.getLogger(KeyMover.class);
