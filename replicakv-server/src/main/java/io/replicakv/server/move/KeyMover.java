@@ -63,14 +63,14 @@ import org.slf4j.LoggerFactory;
  * mid-move starts its copy again; before it accepts writes to the moving slots it withdraws any
  * ready report it sent before (if the coordinator already proposed the flip on it, the source stays
  * fenced until the flip arrives). Fenced sources repeat their ready report until they see the flip,
- * so a restarted coordinator learns it again. If the change feed was trimmed by a snapshot, the copy
- * restarts. Catch-up fences early when a delta stops shrinking (writes as fast as the throttle).
- * CLUSTER CANCEL (JOINING to LEFT, LEAVING to UP) lifts the fence.
+ * so a restarted coordinator learns it again. If the change feed was trimmed by a snapshot, the
+ * copy restarts. Catch-up fences early when a delta stops shrinking (writes as fast as the
+ * throttle). CLUSTER CANCEL (JOINING to LEFT, LEAVING to UP) lifts the fence.
  *
  * <p>Limits. A source that is down keeps the join waiting, and a source that dies while fenced
  * leaves its moving slots answering TRYAGAIN until it returns or the move is cancelled.
- * FLUSHDB/FLUSHALL on a source during a move is not sent to the target. One move at a time
- * (members are taken in id order). All state here is touched on the node loop only.
+ * FLUSHDB/FLUSHALL on a source during a move is not sent to the target. One move at a time (members
+ * are taken in id order). All state here is touched on the node loop only.
  */
 public final class KeyMover {
   private static final Logger log = LoggerFactory.getLogger(KeyMover.class);
