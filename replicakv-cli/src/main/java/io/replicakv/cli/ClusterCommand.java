@@ -9,7 +9,13 @@ import picocli.CommandLine.Option;
     name = "cluster",
     mixinStandardHelpOptions = true,
     description = "Cluster administration.",
-    subcommands = {ClusterCommand.Status.class})
+    subcommands = {
+      ClusterCommand.Status.class,
+      ClusterCommand.Plan.class,
+      ClusterCommand.Commit.class,
+      ClusterCommand.Moves.class,
+      ClusterCommand.Cancel.class
+    })
 final class ClusterCommand implements Runnable {
   @Override
   public void run() {
@@ -45,6 +51,117 @@ final class ClusterCommand implements Runnable {
         System.out.print(reply);
         return 0;
       }
+    }
+  }
+
+  /** Sends one CLUSTER subcommand and prints the reply; 1 on an error reply. */
+  static int clusterCall(String node, String what, String... args) throws Exception {
+    try (AdminClient c = AdminClient.connect(node)) {
+      Object reply = c.call(args);
+      if (reply instanceof AdminClient.Error e) {
+        System.err.println("replicakv cluster " + what + ": " + e.message());
+        return 1;
+      }
+      String text = String.valueOf(reply);
+      System.out.print(text.endsWith("\n") ? text : text + "\n");
+      return 0;
+    }
+  }
+
+  @Command(
+      name = "plan",
+      mixinStandardHelpOptions = true,
+      description =
+          "Which slot ranges would move if node ID joined or left, between which nodes, and how"
+              + " many keys each source holds in them.")
+  static final class Plan implements Callable<Integer> {
+    @picocli.CommandLine.Parameters(index = "0", paramLabel = "join|leave")
+    String kind;
+
+    @picocli.CommandLine.Parameters(index = "1", paramLabel = "ID")
+    String id;
+
+    @Option(
+        names = "--node",
+        paramLabel = "HOST:PORT",
+        description = "node to ask (default: the local cluster)")
+    String node;
+
+    @Override
+    public Integer call() throws Exception {
+      return clusterCall(node, "plan", "CLUSTER", "PLAN", kind, id);
+    }
+  }
+
+  @Command(
+      name = "commit",
+      mixinStandardHelpOptions = true,
+      description =
+          "Starts a planned change. leave ID: the node's slots and keys move to the others, then"
+              + " it is LEFT. (A join is committed by starting the new node with --set"
+              + " join=HOST:PORT.)")
+  static final class Commit implements Callable<Integer> {
+    @picocli.CommandLine.Parameters(index = "0", paramLabel = "leave")
+    String kind;
+
+    @picocli.CommandLine.Parameters(index = "1", paramLabel = "ID")
+    String id;
+
+    @Option(
+        names = "--node",
+        paramLabel = "HOST:PORT",
+        description = "node to ask (default: the local cluster)")
+    String node;
+
+    @Override
+    public Integer call() throws Exception {
+      if (!kind.equalsIgnoreCase("leave")) {
+        System.err.println(
+            "replicakv cluster commit: only 'leave ID'; a node joins when started with --set"
+                + " join=HOST:PORT");
+        return 2;
+      }
+      return clusterCall(node, "commit", "CLUSTER", "LEAVE", id);
+    }
+  }
+
+  @Command(
+      name = "moves",
+      mixinStandardHelpOptions = true,
+      description =
+          "Progress of key movement on one node: keys and bytes sent, remaining, received.")
+  static final class Moves implements Callable<Integer> {
+    @Option(
+        names = "--node",
+        paramLabel = "HOST:PORT",
+        description = "node to ask (default: the local cluster)")
+    String node;
+
+    @Override
+    public Integer call() throws Exception {
+      return clusterCall(node, "moves", "CLUSTER", "MOVESTATUS");
+    }
+  }
+
+  @Command(
+      name = "cancel",
+      mixinStandardHelpOptions = true,
+      description =
+          "Stops a running join (the joiner becomes LEFT) or leave (the node becomes UP again);"
+              + " keys stay with their current owners.")
+  static final class Cancel implements Callable<Integer> {
+    @picocli.CommandLine.Parameters(index = "0", paramLabel = "ID")
+    String id;
+
+    @Option(
+        names = "--node",
+        paramLabel = "HOST:PORT",
+        description = "node to ask (default: the local cluster)")
+    String node;
+
+    @Override
+    public Integer call() throws Exception {
+      return clusterCall(node, "cancel", "CLUSTER", "CANCEL", id);
     }
   }
 }

@@ -56,6 +56,7 @@ final class ClusterNode implements AutoCloseable {
   private PeerClient peerClient;
   private MetadataStore metadata;
   private ClusterRouter router;
+  private io.replicakv.server.move.KeyMover mover;
 
   ClusterNode(ServerConfig config, Node node, EventLoop loop) throws IOException {
     this.config = config;
@@ -116,6 +117,68 @@ final class ClusterNode implements AutoCloseable {
     return out;
   }
 
+  /** Most bytes of a CLUSTER VOTERS reply a joining node reads. */
+  static final int VOTERS_REPLY_MAX_BYTES = 64 * 1024;
+
+  /** How long a joining node waits for the member it asks for the voters. */
+  static final int JOIN_CONNECT_TIMEOUT_MILLIS = 10_000;
+
+  /**
+   * Asks a running member ({@code host:port}, its RESP port) for the metadata voters with {@code
+   * CLUSTER VOTERS}, so a new node needs only one address to join.
+   */
+  static String fetchVoters(String hostPort) throws IOException {
+    int colon = hostPort.lastIndexOf(':');
+    if (colon <= 0) {
+      throw new ConfigException("setting 'join': '" + hostPort + "' is not host:port");
+    }
+    int port;
+    try {
+      port = Integer.parseInt(hostPort.substring(colon + 1).trim());
+    } catch (NumberFormatException e) {
+      throw new ConfigException("setting 'join': bad port in '" + hostPort + "'");
+    }
+    try (java.net.Socket socket = new java.net.Socket()) {
+      socket.connect(
+          new java.net.InetSocketAddress(hostPort.substring(0, colon).trim(), port),
+          JOIN_CONNECT_TIMEOUT_MILLIS);
+      socket.setSoTimeout(JOIN_CONNECT_TIMEOUT_MILLIS);
+      socket
+          .getOutputStream()
+          .write(
+              "*2\r\n$7\r\nCLUSTER\r\n$6\r\nVOTERS\r\n"
+                  .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      java.io.DataInputStream in = new java.io.DataInputStream(socket.getInputStream());
+      String header = readLine(in);
+      if (!header.startsWith("$")) {
+        throw new IOException("member " + hostPort + " answered CLUSTER VOTERS with " + header);
+      }
+      int length = Integer.parseInt(header.substring(1));
+      if (length < 0 || length > VOTERS_REPLY_MAX_BYTES) {
+        throw new IOException("member " + hostPort + " sent a voters list of " + length + " bytes");
+      }
+      byte[] body = new byte[length];
+      in.readFully(body);
+      String voters = new String(body, java.nio.charset.StandardCharsets.UTF_8);
+      log.info("joining through {}: metadata voters {}", hostPort, voters);
+      return voters;
+    }
+  }
+
+  private static String readLine(java.io.DataInputStream in) throws IOException {
+    StringBuilder b = new StringBuilder();
+    int c;
+    while ((c = in.read()) != '\n') {
+      if (c < 0 || b.length() > VOTERS_REPLY_MAX_BYTES) {
+        throw new IOException("truncated reply");
+      }
+      if (c != '\r') {
+        b.append((char) c);
+      }
+    }
+    return b.toString();
+  }
+
   /**
    * A metadata store given by the caller (tests, simulation) instead of the Raft group; not closed
    * here.
@@ -139,7 +202,10 @@ final class ClusterNode implements AutoCloseable {
     peerServer =
         PeerServer.start(config.bind(), config.peerPort(), forwardHandler(handler), peerGroup);
     peerClient = new PeerClient(peerGroup, PeerClientOptions.defaults());
-    List<VoterAddress> voters = voters(config.get("cluster-voters"));
+    List<VoterAddress> voters =
+        config.get("cluster-voters").isBlank() && injected == null
+            ? voters(fetchVoters(config.get("join")))
+            : voters(config.get("cluster-voters"));
     boolean voter = voters.stream().anyMatch(v -> v.id().equals(selfId));
     metadata =
         injected != null
@@ -155,12 +221,23 @@ final class ClusterNode implements AutoCloseable {
     router =
         new ClusterRouter(
             selfId, peerClient, config.get("routing").equals("redirect"), metadata.current());
+    mover =
+        new io.replicakv.server.move.KeyMover(
+            selfId,
+            node.engine,
+            peerClient,
+            loop,
+            metadata::propose,
+            config.getLong("move-throttle-bytes-per-sec"));
+    router.setWriteFence(mover::refusesWrite);
+    node.mover = mover;
     node.selfId = selfId;
     node.clusterView = router::view;
     node.proposer = metadata::propose;
     metadata.addListener(
         view -> {
           router.setView(view);
+          loop.execute(() -> mover.onView(view));
           log.info(
               "metadata version {}: {} members, {} own slots",
               view.version(),
@@ -168,6 +245,7 @@ final class ClusterNode implements AutoCloseable {
               view.ring().nodes().size());
         });
     register(voter, clientPort, httpPort);
+    loop.execute(() -> mover.onView(metadata.current()));
     long period = config.getLong("heartbeat-interval-ms");
     peerGroup.scheduleAtFixedRate(
         () -> {
@@ -243,6 +321,11 @@ final class ClusterNode implements AutoCloseable {
   private final java.util.Map<String, Long> lastSeenMillis =
       new java.util.concurrent.ConcurrentHashMap<>();
 
+  /** The data mover (null before start). */
+  io.replicakv.server.move.KeyMover mover() {
+    return mover;
+  }
+
   void setRedirect(boolean redirect) {
     if (router != null) {
       router.setRedirect(redirect);
@@ -268,10 +351,18 @@ final class ClusterNode implements AutoCloseable {
             "",
             MemberState.UP,
             voter);
+    boolean joining = !config.get("join").isBlank();
     long deadline = System.currentTimeMillis() + REGISTER_TIMEOUT_MILLIS;
     while (true) {
       Member known = metadata.current().members().get(selfId);
       if (known != null && known.equals(self)) {
+        return;
+      }
+      if (known != null
+          && known.state() == MemberState.JOINING
+          && known.withState(MemberState.UP).equals(self)) {
+        // restarted during its own join with the same addresses: stay JOINING; only the flip,
+        // proposed when every source is ready, makes it UP
         return;
       }
       if (known != null && known.withState(MemberState.UP).equals(self)) {
@@ -292,7 +383,8 @@ final class ClusterNode implements AutoCloseable {
           ClusterView updated =
               metadata.propose(new MetadataChange.UpdateMember(self)).get(5, TimeUnit.SECONDS);
           router.setView(updated);
-          if (updated.members().get(selfId).state() != MemberState.UP) {
+          MemberState now = updated.members().get(selfId).state();
+          if (now != MemberState.UP && now != MemberState.JOINING) {
             metadata
                 .propose(new MetadataChange.SetMemberState(selfId, MemberState.UP))
                 .get(5, TimeUnit.SECONDS);
@@ -301,7 +393,11 @@ final class ClusterNode implements AutoCloseable {
           return;
         }
         ClusterView view =
-            metadata.propose(new MetadataChange.AddMember(self)).get(5, TimeUnit.SECONDS);
+            metadata
+                .propose(
+                    new MetadataChange.AddMember(
+                        joining ? self.withState(MemberState.JOINING) : self))
+                .get(5, TimeUnit.SECONDS);
         router.setView(view);
         log.info("registered as {} in metadata version {}", selfId, view.version());
         return;
@@ -327,6 +423,10 @@ final class ClusterNode implements AutoCloseable {
 
   private FrameHandler forwardHandler(ClientHandler handler) {
     return (request, responder) -> {
+      if (io.replicakv.server.move.KeyMover.handles(request.type())) {
+        mover.onFrame(request, responder);
+        return;
+      }
       if (request.type() != ForwardCodec.TYPE_FORWARD) {
         responder.fail("unknown request type " + request.type());
         return;
@@ -344,6 +444,7 @@ final class ClusterNode implements AutoCloseable {
                   forward.keyspace(),
                   forward.protocol(),
                   forward.request(),
+                  forward.hops(),
                   bytes ->
                       responder.reply(
                           new Frame(

@@ -33,7 +33,18 @@ final class ClusterCommands {
             "cluster",
             "A container for Redis Cluster commands.",
             ClusterCommands::cluster,
-            List.of("keyslot", "myid", "info", "slots", "shards", "nodes")));
+            List.of(
+                "keyslot",
+                "myid",
+                "info",
+                "slots",
+                "shards",
+                "nodes",
+                "plan",
+                "leave",
+                "movestatus",
+                "voters",
+                "cancel")));
     t.register(
         new Command(
             "keyspace",
@@ -89,10 +100,206 @@ final class ClusterCommands {
       case "SLOTS" -> slots(v);
       case "SHARDS" -> shards(v);
       case "NODES" -> Reply.verbatim("txt", nodes(n, v));
+      case "PLAN" -> plan(n, s, r, v);
+      case "LEAVE" -> leave(n, s, r);
+      case "CANCEL" -> cancel(n, s, r, v);
+      case "MOVESTATUS" -> Reply.verbatim("txt", moveStatus(n));
+      case "VOTERS" -> Reply.bulk(voters(v));
       default ->
           throw new CommandError(
               "ERR unknown subcommand '" + Args.text(r.arg(1)) + "'. Try CLUSTER HELP.");
     };
+  }
+
+  /**
+   * CLUSTER PLAN JOIN id | LEAVE id: the slot ranges that would move, between which nodes, and how
+   * many keys each source holds in them (asked of every source, so the answer comes later).
+   */
+  private static Reply plan(Node n, Session s, RespRequest r, ClusterView v) {
+    if (r.argc() != 4 || n.mover == null) {
+      throw CommandError.arity("cluster|plan");
+    }
+    String kind = Args.upper(r.arg(2));
+    if (!kind.equals("JOIN") && !kind.equals("LEAVE")) {
+      throw new CommandError("ERR CLUSTER PLAN JOIN id | LEAVE id");
+    }
+    String id = Args.text(r.arg(3));
+    boolean join = kind.equals("JOIN");
+    java.util.concurrent.CompletableFuture<List<io.replicakv.server.move.KeyMover.PlannedMove>>
+        planned;
+    try {
+      planned = n.mover.planWithCounts(v, id, join);
+    } catch (IllegalArgumentException e) {
+      throw new CommandError("ERR cannot plan: " + e.getMessage());
+    }
+    int protocol = s.protocol;
+    s.forwarded =
+        planned.handle(
+            (moves, error) -> {
+              Reply reply;
+              if (error != null) {
+                reply = Reply.error("ERR plan failed: " + error.getMessage());
+              } else {
+                reply = Reply.verbatim("txt", planText(v, kind, id, moves));
+              }
+              return encode(reply, protocol);
+            });
+    return Dispatcher.FORWARDED;
+  }
+
+  static String planText(
+      ClusterView v,
+      String kind,
+      String id,
+      List<io.replicakv.server.move.KeyMover.PlannedMove> moves) {
+    long slots = 0;
+    long keys = 0;
+    boolean unknown = false;
+    StringBuilder lines = new StringBuilder();
+    for (io.replicakv.server.move.KeyMover.PlannedMove m : moves) {
+      slots += m.slotCount();
+      if (m.keys() < 0) {
+        unknown = true;
+      } else {
+        keys += m.keys();
+      }
+      lines
+          .append(m.firstSlot())
+          .append('-')
+          .append(m.lastSlot())
+          .append(' ')
+          .append(m.fromNode())
+          .append(" -> ")
+          .append(m.toNode())
+          .append(' ')
+          .append(m.slotCount())
+          .append(" slots ")
+          .append(m.keys() < 0 ? "?" : Long.toString(m.keys()))
+          .append(" keys\n");
+    }
+    return "plan "
+        + kind.toLowerCase(java.util.Locale.ROOT)
+        + " "
+        + id
+        + " at metadata version "
+        + v.version()
+        + ": "
+        + moves.size()
+        + " ranges, "
+        + slots
+        + " of "
+        + Slots.SLOT_COUNT
+        + " slots, "
+        + keys
+        + (unknown ? "+ (some sources did not answer)" : "")
+        + " keys move\n"
+        + lines;
+  }
+
+  /** CLUSTER LEAVE id: starts moving the member's slots away (it becomes LEAVING, then LEFT). */
+  private static Reply leave(Node n, Session s, RespRequest r) {
+    if (r.argc() != 3 || n.proposer == null) {
+      throw CommandError.arity("cluster|leave");
+    }
+    String id = Args.text(r.arg(2));
+    int protocol = s.protocol;
+    s.forwarded =
+        n.proposer
+            .apply(
+                new io.replicakv.server.cluster.MetadataChange.SetMemberState(
+                    id, io.replicakv.server.cluster.MemberState.LEAVING))
+            .handle(
+                (view, error) ->
+                    encode(
+                        error == null
+                            ? Reply.ok()
+                            : Reply.error(
+                                "ERR leave not started: "
+                                    + (error.getCause() == null ? error : error.getCause())
+                                        .getMessage()),
+                        protocol));
+    return Dispatcher.FORWARDED;
+  }
+
+  /**
+   * CLUSTER CANCEL id: stops a join (JOINING to LEFT; the joiner must then be removed) or a leave
+   * (LEAVING to UP); sources lift their write fence and keep their keys.
+   */
+  private static Reply cancel(Node n, Session s, RespRequest r, ClusterView v) {
+    if (r.argc() != 3 || n.proposer == null) {
+      throw CommandError.arity("cluster|cancel");
+    }
+    String id = Args.text(r.arg(2));
+    io.replicakv.server.cluster.Member m = v.members().get(id);
+    if (m == null) {
+      throw new CommandError("ERR no member " + id);
+    }
+    io.replicakv.server.cluster.MemberState to =
+        switch (m.state()) {
+          case JOINING -> io.replicakv.server.cluster.MemberState.LEFT;
+          case LEAVING -> io.replicakv.server.cluster.MemberState.UP;
+          default ->
+              throw new CommandError("ERR " + id + " is " + m.state() + ": nothing to cancel");
+        };
+    int protocol = s.protocol;
+    s.forwarded =
+        n.proposer
+            .apply(new io.replicakv.server.cluster.MetadataChange.SetMemberState(id, to))
+            .handle(
+                (view, error) ->
+                    encode(
+                        error == null
+                            ? Reply.ok()
+                            : Reply.error(
+                                "ERR not cancelled: "
+                                    + (error.getCause() == null ? error : error.getCause())
+                                        .getMessage()),
+                        protocol));
+    return Dispatcher.FORWARDED;
+  }
+
+  /** The metadata voters as id@host:metadata-port,... (the form of cluster-voters), for joiners. */
+  static String voters(ClusterView v) {
+    StringBuilder b = new StringBuilder();
+    for (io.replicakv.server.cluster.Member m : v.members().values()) {
+      if (m.voter()) {
+        if (b.length() > 0) {
+          b.append(',');
+        }
+        b.append(m.id()).append('@').append(m.host()).append(':').append(m.metadataPort());
+      }
+    }
+    return b.toString();
+  }
+
+  static String moveStatus(Node n) {
+    io.replicakv.server.move.KeyMover m = n.mover;
+    if (m == null) {
+      return "no mover (single node)\n";
+    }
+    return "status: "
+        + m.status()
+        + "\nkeys_sent: "
+        + m.keysSent()
+        + "\nbytes_sent: "
+        + m.bytesSent()
+        + "\nkeys_remaining_estimate: "
+        + m.keysRemainingEstimate()
+        + "\nkeys_received: "
+        + m.keysReceived()
+        + "\nkeys_deleted: "
+        + m.keysDeleted()
+        + "\nmoves_completed: "
+        + m.movesCompleted()
+        + "\n";
+  }
+
+  private static byte[] encode(Reply reply, int protocol) {
+    io.netty.buffer.ByteBuf b = io.netty.buffer.Unpooled.buffer();
+    io.replicakv.net.resp.RespEncoder.encode(reply, protocol, b);
+    byte[] bytes = io.netty.buffer.ByteBufUtil.getBytes(b);
+    b.release();
+    return bytes;
   }
 
   /** KEYSPACE CREATE name [option value]... | ALTER name [option value]... | DROP name | LIST. */

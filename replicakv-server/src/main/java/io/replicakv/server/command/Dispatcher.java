@@ -58,8 +58,7 @@ public final class Dispatcher {
     if (!c.arityOk(request.argc())) {
       return Reply.error("ERR wrong number of arguments for '" + c.name() + "' command");
     }
-    io.replicakv.server.route.Router.Decision decision =
-        session.remoteReply != null ? null : router.route(session, c, request);
+    io.replicakv.server.route.Router.Decision decision = router.route(session, c, request);
     if (decision instanceof io.replicakv.server.route.Router.Decision.Answer answer) {
       return answer.reply();
     }

@@ -155,6 +155,9 @@ public final class Node {
           java.util.concurrent.CompletableFuture<io.replicakv.server.cluster.ClusterView>>
       proposer;
 
+  /** Moves keys when members join or leave; null when the node runs alone. */
+  public io.replicakv.server.move.KeyMover mover;
+
   /** This node's member id in the cluster. */
   public String selfId = "";
 

@@ -43,6 +43,9 @@ public final class Session {
    */
   public java.util.function.Consumer<byte[]> remoteReply;
 
+  /** For a forwarded command: how many times it was forwarded to reach this node (1 or more). */
+  public int forwardHops;
+
   /** Set by the dispatcher when the last command went to another node. */
   public java.util.concurrent.CompletableFuture<byte[]> forwarded;
 

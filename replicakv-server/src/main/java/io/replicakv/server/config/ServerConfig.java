@@ -80,6 +80,18 @@ public final class ServerConfig {
               600_000,
               false,
               "a member silent this long is marked DOWN; its slots answer -CLUSTERDOWN"),
+          Setting.string(
+              "join",
+              "",
+              false,
+              "non-empty (any member's host:port): this new node registers as JOINING and takes over its share of the slots, with their keys, before it serves them"),
+          Setting.integer(
+              "move-throttle-bytes-per-sec",
+              0,
+              0,
+              Long.MAX_VALUE,
+              false,
+              "most bytes per second a node streams to others when members join or leave; 0 is unlimited"),
           Setting.choice(
               "routing",
               "proxy",
@@ -310,7 +322,7 @@ public final class ServerConfig {
   }
 
   public boolean clustered() {
-    return !get("cluster-voters").isBlank();
+    return !get("cluster-voters").isBlank() || !get("join").isBlank();
   }
 
   public String bind() {

@@ -217,6 +217,18 @@ public final class HttpAdmin implements AutoCloseable {
         }
       }
       out.put("ranges", ranges);
+      io.replicakv.server.move.KeyMover mover = node.mover;
+      if (mover != null) {
+        Map<String, Object> move = new LinkedHashMap<>();
+        move.put("status", mover.status());
+        move.put("keysSent", mover.keysSent());
+        move.put("bytesSent", mover.bytesSent());
+        move.put("keysRemainingEstimate", mover.keysRemainingEstimate());
+        move.put("keysReceived", mover.keysReceived());
+        move.put("keysDeleted", mover.keysDeleted());
+        move.put("movesCompleted", mover.movesCompleted());
+        out.put("move", move);
+      }
       java.util.List<Map<String, Object>> keyspaces = new java.util.ArrayList<>();
       v.keyspaces()
           .values()

@@ -171,6 +171,39 @@ final class Prometheus {
         "replicakv_metadata_version",
         "Cluster metadata version this node acts on (0 alone).",
         view == null ? 0 : view.version());
+    io.replicakv.server.move.KeyMover mover = n.mover;
+    if (mover != null) {
+      counter(
+          b,
+          "replicakv_move_keys_sent_total",
+          "Keys streamed to other nodes because members joined or left.",
+          mover.keysSent());
+      counter(
+          b,
+          "replicakv_move_bytes_sent_total",
+          "Bytes streamed to other nodes because members joined or left.",
+          mover.bytesSent());
+      gauge(
+          b,
+          "replicakv_move_keys_remaining",
+          "Keys the running move's last catch-up round found still to send.",
+          mover.keysRemainingEstimate());
+      counter(
+          b,
+          "replicakv_move_keys_received_total",
+          "Key mutations applied here as the target of a move.",
+          mover.keysReceived());
+      counter(
+          b,
+          "replicakv_move_keys_deleted_total",
+          "Moved keys deleted here after their new owner took over.",
+          mover.keysDeleted());
+      counter(
+          b,
+          "replicakv_moves_completed_total",
+          "Moves this node finished as a source.",
+          mover.movesCompleted());
+    }
     gauge(
         b, "replicakv_uptime_seconds", "Seconds since start.", (n.now() - n.startedMillis) / 1000);
     return b.toString();

@@ -330,12 +330,40 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
    * fsync=always). Must be called on the node loop.
    */
   public void executeForwarded(
-      int keyspace, int protocol, RespRequest request, java.util.function.Consumer<byte[]> done) {
+      int keyspace,
+      int protocol,
+      RespRequest request,
+      int hops,
+      java.util.function.Consumer<byte[]> done) {
     Session s = new Session(-1, null, node.tickClock());
     s.keyspace = keyspace;
     s.protocol = protocol;
     s.remoteReply = done;
+    s.forwardHops = hops;
     Reply reply = dispatcher.execute(s, request);
+    if (reply == Dispatcher.FORWARDED) {
+      // this node's newer view names another owner: relay that node's answer
+      s.forwarded.whenComplete(
+          (bytes, error) -> {
+            if (error == null) {
+              done.accept(bytes);
+              return;
+            }
+            node.metrics.forwardFailures++;
+            io.netty.buffer.ByteBuf b = io.netty.buffer.Unpooled.buffer(128);
+            RespEncoder.encode(
+                Reply.error(
+                    "TRYAGAIN forwarding to the key's owner failed; the command may or may not"
+                        + " have been applied"),
+                protocol,
+                b);
+            byte[] out = new byte[b.readableBytes()];
+            b.readBytes(out);
+            done.accept(out);
+          });
+      s.forwarded = null;
+      return;
+    }
     s.pending = io.netty.buffer.PooledByteBufAllocator.DEFAULT.ioBuffer(64);
     RespEncoder.encode(reply, protocol, s.pending);
     node.engine.flush();

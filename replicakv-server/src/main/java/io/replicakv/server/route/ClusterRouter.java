@@ -42,6 +42,13 @@ public final class ClusterRouter implements Router {
     this.redirect = redirect;
   }
 
+  private volatile java.util.function.IntPredicate writeFence = slot -> false;
+
+  /** Slots for which local writes answer TRYAGAIN (a move's last delta is in flight). */
+  public void setWriteFence(java.util.function.IntPredicate writeFence) {
+    this.writeFence = writeFence;
+  }
+
   public void setView(ClusterView view) {
     this.view = view;
   }
@@ -64,9 +71,12 @@ public final class ClusterRouter implements Router {
     int firstSlot = -1;
     Member owner = null;
     boolean sameSlot = true;
+    boolean fenced = false;
+    java.util.function.IntPredicate fence = writeFence;
     for (int i = command.firstKey(); i <= last && i < request.argc(); i += step) {
       int slot = Slots.slot(request.arg(i));
       Member m = v.ownerOf(slot);
+      fenced |= fence.test(slot);
       if (firstSlot < 0) {
         firstSlot = slot;
         owner = m;
@@ -80,14 +90,25 @@ public final class ClusterRouter implements Router {
       }
     }
     if (owner == null || owner.id().equals(selfId)) {
+      if (command.isWrite() && owner != null && fenced) {
+        return new Decision.Answer(
+            Reply.error(
+                "TRYAGAIN slot " + firstSlot + " is moving to another node; retry shortly"));
+      }
       return LOCAL;
+    }
+    boolean forwarded = session.remoteReply != null;
+    if (forwarded && session.forwardHops >= ForwardCodec.HOPS_MAX) {
+      return new Decision.Answer(
+          Reply.error(
+              "TRYAGAIN slot " + firstSlot + " changed owner while the command was forwarded"));
     }
     if (owner.state() == MemberState.DOWN) {
       return new Decision.Answer(
           Reply.error(
               "CLUSTERDOWN slot " + firstSlot + " is on node " + owner.id() + ", which is down"));
     }
-    if (redirect) {
+    if (redirect && !forwarded) {
       if (!sameSlot) {
         return new Decision.Answer(
             Reply.error("CROSSSLOT Keys in request don't hash to the same slot"));
@@ -95,7 +116,9 @@ public final class ClusterRouter implements Router {
       return new Decision.Answer(
           Reply.error("MOVED " + firstSlot + " " + owner.host() + ":" + owner.clientPort()));
     }
-    byte[] payload = ForwardCodec.encode(session.keyspace, session.protocol, request);
+    byte[] payload =
+        ForwardCodec.encode(
+            session.keyspace, session.protocol, request, forwarded ? session.forwardHops + 1 : 1);
     return new Decision.Forwarded(
         peers
             .request(owner.host(), owner.peerPort(), Frame.of(ForwardCodec.TYPE_FORWARD, payload))

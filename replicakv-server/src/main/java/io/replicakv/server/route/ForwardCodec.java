@@ -4,9 +4,11 @@ import io.replicakv.net.resp.RespRequest;
 import java.nio.ByteBuffer;
 
 /**
- * The payload of a forwarded command between nodes: {@code [u8 version][u16 keyspace][u8 protocol]
- * [u32 argc] ([u32 length][bytes])*}. The reply travels back as the RESP bytes the client will
- * read.
+ * The payload of a forwarded command between nodes: {@code [u8 version][u8 hops][u16 keyspace][u8
+ * protocol] [u32 argc] ([u32 length][bytes])*}. The reply travels back as the RESP bytes the client
+ * will read. {@code hops} counts how many times the command was forwarded (1 for the first): a node
+ * whose newer view says another node owns the keys forwards again, and refuses past {@link
+ * #HOPS_MAX}, so two nodes with different stale views cannot pass a command back and forth.
  */
 public final class ForwardCodec {
   private ForwardCodec() {}
@@ -16,13 +18,23 @@ public final class ForwardCodec {
 
   public static final int TYPE_FORWARD_REPLY = 17;
 
-  static final byte VERSION = 1;
+  static final byte VERSION = 2;
+
+  /** Most times one command is forwarded; a node receiving it at this count answers TRYAGAIN. */
+  public static final int HOPS_MAX = 2;
 
   /** Most arguments a forwarded command may carry; the RESP front end's limit applies first. */
   static final int ARGUMENTS_MAX = 1 << 24;
 
   public static byte[] encode(int keyspace, int protocol, RespRequest request) {
-    long size = 1 + 2 + 1 + 4;
+    return encode(keyspace, protocol, request, 1);
+  }
+
+  public static byte[] encode(int keyspace, int protocol, RespRequest request, int hops) {
+    if (hops < 1 || hops > 255) {
+      throw new IllegalArgumentException("hops " + hops + " outside 1..255");
+    }
+    long size = 1 + 1 + 2 + 1 + 4;
     for (int i = 0; i < request.argc(); i++) {
       size += 4 + request.arg(i).length;
     }
@@ -30,7 +42,11 @@ public final class ForwardCodec {
       throw new IllegalArgumentException("command too large to forward: " + size + " bytes");
     }
     ByteBuffer b = ByteBuffer.allocate((int) size);
-    b.put(VERSION).putShort((short) keyspace).put((byte) protocol).putInt(request.argc());
+    b.put(VERSION)
+        .put((byte) hops)
+        .putShort((short) keyspace)
+        .put((byte) protocol)
+        .putInt(request.argc());
     for (int i = 0; i < request.argc(); i++) {
       b.putInt(request.arg(i).length).put(request.arg(i));
     }
@@ -38,7 +54,7 @@ public final class ForwardCodec {
   }
 
   /** A decoded forwarded command. */
-  public record Forward(int keyspace, int protocol, RespRequest request) {}
+  public record Forward(int keyspace, int protocol, RespRequest request, int hops) {}
 
   public static Forward decode(byte[] payload) {
     ByteBuffer b = ByteBuffer.wrap(payload);
@@ -46,6 +62,10 @@ public final class ForwardCodec {
       byte version = b.get();
       if (version != VERSION) {
         throw new IllegalArgumentException("unsupported forward format version " + version);
+      }
+      int hops = Byte.toUnsignedInt(b.get());
+      if (hops < 1) {
+        throw new IllegalArgumentException("bad hop count " + hops);
       }
       int keyspace = Short.toUnsignedInt(b.getShort());
       int protocol = b.get();
@@ -65,7 +85,7 @@ public final class ForwardCodec {
       if (b.hasRemaining()) {
         throw new IllegalArgumentException(b.remaining() + " trailing bytes");
       }
-      return new Forward(keyspace, protocol, RespRequest.of(args));
+      return new Forward(keyspace, protocol, RespRequest.of(args), hops);
     } catch (java.nio.BufferUnderflowException e) {
       throw new IllegalArgumentException("truncated forward payload", e);
     }

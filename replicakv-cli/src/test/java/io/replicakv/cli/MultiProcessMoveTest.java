@@ -1,0 +1,157 @@
+package io.replicakv.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+
+/**
+ * A fourth server process joins a three-process cluster knowing only one member's address (it
+ * learns the Raft voters with CLUSTER VOTERS and runs as a non-voter), its share of the keys moves
+ * to it, and every key still reads back from every node; then a node leaves through the CLI ({@code
+ * cluster plan leave}, {@code cluster commit leave}) and its keys move to the others.
+ */
+class MultiProcessMoveTest {
+  static final int KEY_COUNT = 600;
+  static final Duration DEADLINE = Duration.ofSeconds(120);
+
+  @TempDir Path dir;
+  private final List<ServerProcess> nodes = new ArrayList<>();
+
+  @AfterEach
+  void stop() {
+    nodes.forEach(ServerProcess::close);
+  }
+
+  @Test
+  void aNodeJoinsWithOneAddressAndTakesOverItsKeys() throws Exception {
+    int[] metadataPorts = ServerProcess.freePorts(3);
+    StringBuilder voters = new StringBuilder();
+    for (int i = 0; i < 3; i++) {
+      voters.append(i > 0 ? "," : "").append("n").append(i + 1).append("@127.0.0.1:");
+      voters.append(metadataPorts[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+      nodes.add(
+          ServerProcess.start(
+              dir.resolve("n" + (i + 1)),
+              "--set=node-id=n" + (i + 1),
+              "--set=cluster-voters=" + voters,
+              "--set=metadata-port=" + metadataPorts[i],
+              "--set=peer-port=0",
+              "--set=heartbeat-interval-ms=200"));
+    }
+    await("three members registered")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () ->
+                nodes.stream()
+                    .allMatch(
+                        n ->
+                            LocalCluster.query(n.port(), "CLUSTER INFO")
+                                .contains("cluster_known_nodes:3")));
+    Map<String, String> written = new HashMap<>();
+    try (Jedis j = new Jedis("127.0.0.1", nodes.get(0).port())) {
+      for (int i = 0; i < KEY_COUNT; i++) {
+        j.set("k" + i, "v" + i);
+        written.put("k" + i, "v" + i);
+      }
+    }
+    nodes.add(
+        ServerProcess.start(
+            dir.resolve("n4"),
+            "--set=node-id=n4",
+            "--set=join=127.0.0.1:" + nodes.get(1).port(),
+            "--set=peer-port=0",
+            "--set=heartbeat-interval-ms=200"));
+    ServerProcess joiner = nodes.get(3);
+    await("keys moved to the joiner and deleted at their sources")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> dbSize(joiner) > 0 && totalKeys() == KEY_COUNT);
+    assertThat(dbSize(joiner)).isLessThanOrEqualTo((long) (1.2 * KEY_COUNT / 4));
+    for (ServerProcess n : nodes) {
+      try (Jedis j = new Jedis("127.0.0.1", n.port())) {
+        written.forEach((k, v) -> assertThat(get(j, k)).as(k).isEqualTo(v));
+      }
+    }
+    assertThat(LocalCluster.query(joiner.port(), "CLUSTER INFO")).contains("cluster_known_nodes:4");
+
+    ServerProcess leaver = nodes.get(1);
+    String node = "--node=127.0.0.1:" + nodes.get(0).port();
+    String plan = cli("cluster", "plan", "leave", "n2", node);
+    assertThat(plan).startsWith("plan leave n2").contains(", " + dbSize(leaver) + " keys move");
+    assertThat(cli("cluster", "commit", "leave", "n2", node)).contains("OK");
+    await("n2's keys moved away")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> dbSize(leaver) == 0 && totalKeys() == KEY_COUNT);
+    for (ServerProcess n : nodes) {
+      try (Jedis j = new Jedis("127.0.0.1", n.port())) {
+        written.forEach((k, v) -> assertThat(get(j, k)).as(k).isEqualTo(v));
+      }
+    }
+    assertThat(cli("cluster", "moves", "--node=127.0.0.1:" + leaver.port()))
+        .contains("moves_completed: 2");
+  }
+
+  /** Runs the CLI in this JVM and returns what it printed; fails the test on a non-zero exit. */
+  private static String cli(String... args) {
+    java.io.PrintStream saved = System.out;
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    int code;
+    try {
+      System.setOut(
+          new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+      code = new picocli.CommandLine(new Main()).execute(args);
+    } finally {
+      System.setOut(saved);
+    }
+    String out = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+    assertThat(code).as(String.join(" ", args) + " printed " + out).isZero();
+    return out;
+  }
+
+  /**
+   * GET, retried while it answers TRYAGAIN: right after a flip, nodes apply the new metadata
+   * version at slightly different times (the joiner polls as a non-voter), and a command between
+   * two stale views is refused rather than run on the wrong node.
+   */
+  private static String get(Jedis j, String key) {
+    long deadline = System.nanoTime() + DEADLINE.toNanos();
+    while (true) {
+      try {
+        return j.get(key);
+      } catch (redis.clients.jedis.exceptions.JedisDataException e) {
+        if (!String.valueOf(e.getMessage()).startsWith("TRYAGAIN")
+            || System.nanoTime() > deadline) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  private long totalKeys() {
+    long total = 0;
+    for (ServerProcess n : nodes) {
+      total += dbSize(n);
+    }
+    return total;
+  }
+
+  private static long dbSize(ServerProcess n) {
+    try (Jedis j = new Jedis("127.0.0.1", n.port())) {
+      return j.dbSize();
+    }
+  }
+}
