@@ -70,7 +70,7 @@ class PurityTest {
         import java.io.File;
         class Bad {
           // System.nanoTime() in a comment is fine
-          String s = "Thread.sleep in a string is fine";
+          String s = "Executors.newFixedThreadPool(2) in a string is fine";
           long t = System.currentTimeMillis();
           synchronized void f() { new Random(1); }
           /* java.net.Socket in a block comment is fine */ Object o = java.net.Socket.class;
