@@ -236,6 +236,7 @@ final class ServerCommands {
             "Removes all keys from the current database.",
             (n, s, r) -> {
               checkFlushOptions(r);
+              refuseDuringMoves(n);
               n.apply(new Mutation.FlushKeyspace(s.keyspace));
               return Reply.ok();
             }));
@@ -251,6 +252,7 @@ final class ServerCommands {
             "Removes all keys from all databases.",
             (n, s, r) -> {
               checkFlushOptions(r);
+              refuseDuringMoves(n);
               n.apply(new Mutation.FlushAll());
               return Reply.ok();
             }));
@@ -319,6 +321,24 @@ final class ServerCommands {
         c.summary(),
         c.handler(),
         List.of(subcommands));
+  }
+
+  /**
+   * A flush while members join or leave would race the key copies (a key flushed at the source
+   * after it was copied would come back from the target; one flushed at the target before the flip
+   * would be lost), so it waits until the cluster has no data movement.
+   */
+  private static void refuseDuringMoves(Node n) {
+    io.replicakv.server.cluster.ClusterView view = n.clusterView.get();
+    if (view != null
+        && view.members().values().stream()
+            .anyMatch(
+                m ->
+                    m.state() == io.replicakv.server.cluster.MemberState.JOINING
+                        || m.state() == io.replicakv.server.cluster.MemberState.LEAVING)) {
+      throw new CommandError(
+          "TRYAGAIN members are joining or leaving; flush again when the data movement is done");
+    }
   }
 
   private static void checkFlushOptions(RespRequest r) {
