@@ -2,7 +2,6 @@ package io.replicakv.cli;
 
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
 
 /** {@code replicakv cluster ...}: the cluster as a node sees it. */
 @Command(
@@ -28,15 +27,11 @@ final class ClusterCommand implements Runnable {
       description =
           "Members, their state and share of the ring, keyspaces and the metadata version.")
   static final class Status implements Callable<Integer> {
-    @Option(
-        names = "--node",
-        paramLabel = "HOST:PORT",
-        description = "node to ask (default: the local cluster)")
-    String node;
+    @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
 
     @Override
     public Integer call() throws Exception {
-      try (AdminClient c = AdminClient.connect(node)) {
+      try (AdminClient c = AdminClient.connect(target.node)) {
         Object reply = c.call("CLUSTER", "STATUS");
         if (reply instanceof AdminClient.Error e) {
           if (e.message().contains("cluster support disabled")) {
@@ -81,15 +76,11 @@ final class ClusterCommand implements Runnable {
     @picocli.CommandLine.Parameters(index = "1", paramLabel = "ID")
     String id;
 
-    @Option(
-        names = "--node",
-        paramLabel = "HOST:PORT",
-        description = "node to ask (default: the local cluster)")
-    String node;
+    @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
 
     @Override
     public Integer call() throws Exception {
-      return clusterCall(node, "plan", "CLUSTER", "PLAN", kind, id);
+      return clusterCall(target.node, "plan", "CLUSTER", "PLAN", kind, id);
     }
   }
 
@@ -107,11 +98,7 @@ final class ClusterCommand implements Runnable {
     @picocli.CommandLine.Parameters(index = "1", paramLabel = "ID")
     String id;
 
-    @Option(
-        names = "--node",
-        paramLabel = "HOST:PORT",
-        description = "node to ask (default: the local cluster)")
-    String node;
+    @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
 
     @Override
     public Integer call() throws Exception {
@@ -121,7 +108,7 @@ final class ClusterCommand implements Runnable {
                 + " join=HOST:PORT");
         return 2;
       }
-      return clusterCall(node, "commit", "CLUSTER", "LEAVE", id);
+      return clusterCall(target.node, "commit", "CLUSTER", "LEAVE", id);
     }
   }
 
@@ -131,15 +118,11 @@ final class ClusterCommand implements Runnable {
       description =
           "Progress of key movement on one node: keys and bytes sent, remaining, received.")
   static final class Moves implements Callable<Integer> {
-    @Option(
-        names = "--node",
-        paramLabel = "HOST:PORT",
-        description = "node to ask (default: the local cluster)")
-    String node;
+    @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
 
     @Override
     public Integer call() throws Exception {
-      return clusterCall(node, "moves", "CLUSTER", "MOVESTATUS");
+      return clusterCall(target.node, "moves", "CLUSTER", "MOVESTATUS");
     }
   }
 
@@ -153,15 +136,11 @@ final class ClusterCommand implements Runnable {
     @picocli.CommandLine.Parameters(index = "0", paramLabel = "ID")
     String id;
 
-    @Option(
-        names = "--node",
-        paramLabel = "HOST:PORT",
-        description = "node to ask (default: the local cluster)")
-    String node;
+    @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
 
     @Override
     public Integer call() throws Exception {
-      return clusterCall(node, "cancel", "CLUSTER", "CANCEL", id);
+      return clusterCall(target.node, "cancel", "CLUSTER", "CANCEL", id);
     }
   }
 }

@@ -26,11 +26,7 @@ final class KeyspaceCommand implements Runnable {
 
   /** Replication options shared by create and alter. */
   static class ReplicationOptions {
-    @Option(
-        names = "--node",
-        paramLabel = "HOST:PORT",
-        description = "node to talk to (default: the local cluster)")
-    String node;
+    @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
 
     @Option(names = "--replicas", description = "N, copies of each partition")
     Integer replicas;
@@ -128,7 +124,7 @@ final class KeyspaceCommand implements Runnable {
     public Integer call() throws Exception {
       List<String> args = new ArrayList<>(List.of("KEYSPACE", "CREATE", name, "style", style));
       args.addAll(args());
-      return run(node, args.toArray(String[]::new));
+      return run(target.node, args.toArray(String[]::new));
     }
   }
 
@@ -144,7 +140,7 @@ final class KeyspaceCommand implements Runnable {
     public Integer call() throws Exception {
       List<String> args = new ArrayList<>(List.of("KEYSPACE", "ALTER", name));
       args.addAll(args());
-      return run(node, args.toArray(String[]::new));
+      return run(target.node, args.toArray(String[]::new));
     }
   }
 
@@ -153,23 +149,21 @@ final class KeyspaceCommand implements Runnable {
     @Parameters(index = "0", paramLabel = "NAME")
     String name;
 
-    @Option(names = "--node", paramLabel = "HOST:PORT")
-    String node;
+    @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
 
     @Override
     public Integer call() throws Exception {
-      return run(node, "KEYSPACE", "DROP", name);
+      return run(target.node, "KEYSPACE", "DROP", name);
     }
   }
 
   @Command(name = "list", mixinStandardHelpOptions = true, description = "List keyspaces.")
   static final class ListKeyspaces implements Callable<Integer> {
-    @Option(names = "--node", paramLabel = "HOST:PORT")
-    String node;
+    @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
 
     @Override
     public Integer call() throws Exception {
-      return run(node, "KEYSPACE", "LIST");
+      return run(target.node, "KEYSPACE", "LIST");
     }
   }
 }

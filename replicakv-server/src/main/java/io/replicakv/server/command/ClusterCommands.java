@@ -201,20 +201,28 @@ final class ClusterCommands {
     if (r.argc() != 3 || n.proposer == null) {
       throw CommandError.arity("cluster|leave");
     }
-    String id = Args.text(r.arg(2));
+    return proposeMemberState(
+        n,
+        s,
+        Args.text(r.arg(2)),
+        io.replicakv.server.cluster.MemberState.LEAVING,
+        "ERR leave not started: ");
+  }
+
+  /** Proposes a member's new state; the client gets OK once it is committed, else the reason. */
+  private static Reply proposeMemberState(
+      Node n, Session s, String id, io.replicakv.server.cluster.MemberState state, String failure) {
     int protocol = s.protocol;
     s.forwarded =
         n.proposer
-            .apply(
-                new io.replicakv.server.cluster.MetadataChange.SetMemberState(
-                    id, io.replicakv.server.cluster.MemberState.LEAVING))
+            .apply(new io.replicakv.server.cluster.MetadataChange.SetMemberState(id, state))
             .handle(
                 (view, error) ->
                     encode(
                         error == null
                             ? Reply.ok()
                             : Reply.error(
-                                "ERR leave not started: "
+                                failure
                                     + (error.getCause() == null ? error : error.getCause())
                                         .getMessage()),
                         protocol));
@@ -241,21 +249,7 @@ final class ClusterCommands {
           default ->
               throw new CommandError("ERR " + id + " is " + m.state() + ": nothing to cancel");
         };
-    int protocol = s.protocol;
-    s.forwarded =
-        n.proposer
-            .apply(new io.replicakv.server.cluster.MetadataChange.SetMemberState(id, to))
-            .handle(
-                (view, error) ->
-                    encode(
-                        error == null
-                            ? Reply.ok()
-                            : Reply.error(
-                                "ERR not cancelled: "
-                                    + (error.getCause() == null ? error : error.getCause())
-                                        .getMessage()),
-                        protocol));
-    return Dispatcher.FORWARDED;
+    return proposeMemberState(n, s, id, to, "ERR not cancelled: ");
   }
 
   /** The metadata voters as id@host:metadata-port,... (the form of cluster-voters), for joiners. */
