@@ -299,6 +299,9 @@ final class LogWriter implements Runnable {
         if (stopping && (failure != null || (pending.isEmpty() && handoff.isEmpty()))) {
           break;
         }
+        if (failure instanceof FsyncFailedException) {
+          continue;
+        }
         if (failure != null && nanoClock.getAsLong() < retryAtNanos) {
           continue;
         }
@@ -309,6 +312,16 @@ final class LogWriter implements Runnable {
             LOG.info("log writes to {} succeed again", directory);
             failure = null;
           }
+        } catch (FsyncFailedException e) {
+          // Not retried: after a failed fsync the kernel may have dropped the dirty pages and
+          // marked them clean, so a later fsync would succeed without the records being on disk.
+          LOG.error(
+              "log fsync in {} failed; records after sequence {} may not be on disk. Appends are"
+                  + " refused until the node restarts and recovers from what the disk holds: {}",
+              directory,
+              syncedSequence,
+              e.getCause().toString());
+          failure = e;
         } catch (IOException e) {
           if (failure == null) {
             LOG.warn(
@@ -336,7 +349,9 @@ final class LogWriter implements Runnable {
   private void awaitWork() throws InterruptedException {
     long now = nanoClock.getAsLong();
     long timeoutNanos;
-    if (failure != null) {
+    if (failure instanceof FsyncFailedException) {
+      timeoutNanos = IDLE_POLL_NANOS;
+    } else if (failure != null) {
       timeoutNanos = retryAtNanos - now;
     } else if (!pending.isEmpty() || syncRequestedSequence > syncedSequence) {
       timeoutNanos = 0;
@@ -436,7 +451,11 @@ final class LogWriter implements Runnable {
 
   private void timedForce(FileChannel channel) throws IOException {
     long start = nanoClock.getAsLong();
-    disk.force(channel);
+    try {
+      disk.force(channel);
+    } catch (IOException e) {
+      throw new FsyncFailedException(e);
+    }
     long took = nanoClock.getAsLong() - start;
     fsyncCount++;
     fsyncTotalNanos += took;
@@ -493,6 +512,22 @@ final class LogWriter implements Runnable {
       channel.close();
     } catch (IOException e) {
       LOG.warn("closing log segment {} failed: {}", segment, e.toString());
+    }
+  }
+
+  /**
+   * A segment's fsync failed. Unlike a failed write, which keeps its bytes in memory and is
+   * retried, this is final for the process: Linux may have discarded the unwritten pages and
+   * reports the error once, so the only safe source of truth is what recovery finds on disk after a
+   * restart.
+   */
+  static final class FsyncFailedException extends IOException {
+    FsyncFailedException(IOException cause) {
+      super(
+          "log fsync failed ("
+              + cause.getMessage()
+              + "); writes are refused until the node restarts",
+          cause);
     }
   }
 }

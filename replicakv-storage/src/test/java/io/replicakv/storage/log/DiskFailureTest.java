@@ -93,4 +93,47 @@ class DiskFailureTest {
       assertThat(Records.replayAll(log, 0)).containsExactlyElementsOf(appended);
     }
   }
+
+  @Test
+  void aFailedFsyncIsNotRetriedAndAppendsStayRefusedUntilRestart() throws IOException {
+    for (FsyncPolicy policy : List.of(FsyncPolicy.ALWAYS, FsyncPolicy.INTERVAL)) {
+      Path logDir = dir.resolve(policy.name());
+      TestDisk disk = new TestDisk();
+      LogOptions options = LogOptions.defaults(logDir).withFsync(policy);
+      List<Records> synced = new ArrayList<>();
+      SegmentedLog log = SegmentedLog.open(options, disk, System::nanoTime, 20);
+      {
+        for (int i = 0; i < 50; i++) {
+          byte[] payload = {(byte) i, 7};
+          synced.add(new Records(log.append(i, payload), i, payload));
+        }
+        log.sync();
+        disk.failingFsync = true;
+        log.append(1, new byte[] {1, 2, 3});
+        assertThatThrownBy(log::sync)
+            .isInstanceOf(IOException.class)
+            .hasMessageContaining("fsync failed");
+        await().atMost(DEADLINE).until(() -> log.failure() != null);
+        int failedBefore = disk.failedCalls.get();
+        disk.failingFsync = false;
+        // A retried fsync could succeed without the records being on disk, so none is made.
+        assertThatThrownBy(log::sync).isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> log.append(1, new byte[1]))
+            .isInstanceOf(LogWriteException.class)
+            .hasMessageContaining("restart");
+        assertThat(log.failure()).hasMessageContaining("until the node restarts");
+        assertThat(disk.failedCalls.get()).isEqualTo(failedBefore);
+        assertThat(disk.forces.get()).isPositive();
+      }
+      // Closing reports the failure too: the last records were never made durable.
+      assertThatThrownBy(log::close).isInstanceOf(IOException.class);
+      try (SegmentedLog reopened = SegmentedLog.open(options)) {
+        List<Records> recovered = Records.replayAll(reopened, 0);
+        assertThat(recovered).startsWith(synced.toArray(Records[]::new));
+        assertThat(recovered.size()).isBetween(synced.size(), synced.size() + 1);
+        reopened.append(2, new byte[] {9});
+        reopened.sync();
+      }
+    }
+  }
 }

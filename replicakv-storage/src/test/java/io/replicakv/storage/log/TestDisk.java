@@ -16,6 +16,9 @@ import java.util.concurrent.atomic.AtomicLong;
 final class TestDisk implements LogDisk {
   volatile boolean failing;
 
+  /** Fails fsync (not write) of segment files, as a disk that loses written-back pages does. */
+  volatile boolean failingFsync;
+
   /** Skips fsync: for tests about bytes in files, where real fsyncs only cost time. */
   volatile boolean skipFsync;
 
@@ -65,6 +68,10 @@ final class TestDisk implements LogDisk {
   @Override
   public void force(FileChannel channel) throws IOException {
     failIfFailing("fsync");
+    if (failingFsync) {
+      failedCalls.incrementAndGet();
+      throw new IOException("Input/output error (injected, fsync)");
+    }
     SegmentedLog l = log;
     long before = l == null ? 0 : l.writtenSequence();
     if (!skipFsync) {
