@@ -1,9 +1,9 @@
 package io.replicakv.storage.log;
 
+import io.replicakv.storage.SequenceFileNames;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.OptionalLong;
-import java.util.regex.Pattern;
 import java.util.zip.CRC32C;
 
 /**
@@ -42,23 +42,14 @@ final class LogFormat {
   static final int PAYLOAD_MAX_BYTES = 64 << 20;
 
   static final String SUFFIX = ".log";
-  private static final Pattern NAME = Pattern.compile("\\d{20}\\.log");
 
   static String fileName(long firstSequence) {
-    return String.format("%020d%s", firstSequence, SUFFIX);
+    return SequenceFileNames.format(firstSequence, SUFFIX);
   }
 
   /** The first sequence encoded in a segment file name, or empty for files that are not ours. */
   static OptionalLong parseFileName(Path file) {
-    String name = file.getFileName().toString();
-    if (!NAME.matcher(name).matches()) {
-      return OptionalLong.empty();
-    }
-    try {
-      return OptionalLong.of(Long.parseLong(name.substring(0, 20)));
-    } catch (NumberFormatException e) {
-      return OptionalLong.empty();
-    }
+    return SequenceFileNames.parse(file, SUFFIX);
   }
 
   static ByteBuffer header(long firstSequence) {

@@ -1,8 +1,8 @@
 package io.replicakv.storage.snapshot;
 
+import io.replicakv.storage.SequenceFileNames;
 import java.nio.file.Path;
 import java.util.OptionalLong;
-import java.util.regex.Pattern;
 
 /**
  * The snapshot file layout. All integers are big-endian.
@@ -36,21 +36,12 @@ final class SnapshotFormat {
 
   static final String SUFFIX = ".snapshot";
   static final String TEMP_SUFFIX = ".snapshot.tmp";
-  private static final Pattern NAME = Pattern.compile("\\d{20}\\.snapshot");
 
   static String fileName(long lastIncludedSequence) {
-    return String.format("%020d%s", lastIncludedSequence, SUFFIX);
+    return SequenceFileNames.format(lastIncludedSequence, SUFFIX);
   }
 
   static OptionalLong parseFileName(Path path) {
-    String name = path.getFileName().toString();
-    if (!NAME.matcher(name).matches()) {
-      return OptionalLong.empty();
-    }
-    try {
-      return OptionalLong.of(Long.parseLong(name.substring(0, 20)));
-    } catch (NumberFormatException e) {
-      return OptionalLong.empty();
-    }
+    return SequenceFileNames.parse(path, SUFFIX);
   }
 }
