@@ -58,8 +58,10 @@ public final class Scenarios {
   }
 
   /**
-   * Three replicas and a controller under crashes (disks keep only synced records), partitions,
-   * one-way links, loss, duplication, reordering and clocks whose tick rates drift by up to 1%.
+   * Three replicas and a controller under crashes (disks keep only synced records; one node down at
+   * a time), partitions, one-way links, loss, duplication, reordering and clocks whose tick rates
+   * drift by up to 1%. Crashes and cuts last long enough, against a 12-tick failover timeout, that
+   * most runs see several elections.
    */
   static SimConfig singleLeaderConfig(SimConfig.Routing routing) {
     return new SimConfig(
@@ -74,7 +76,7 @@ public final class Scenarios {
         0.5,
         routing,
         SimConfig.defaults().network(),
-        Faults.moderate(),
+        new Faults(100, 0.15, 0.25, 0.15, 0.3, 0.2, 0.05, 2_000, 1),
         50,
         10_000,
         0.5,
@@ -83,7 +85,7 @@ public final class Scenarios {
 
   static SingleLeaderPartition.Setup singleLeaderSetup(Acks acks, boolean followerReads) {
     SingleLeaderConfig config =
-        SingleLeaderConfig.threeReplicas(
+        SingleLeaderConfig.forSimulation(
             SingleLeaderPartition.REPLICAS, SingleLeaderPartition.CONTROLLER, acks);
     return new SingleLeaderPartition.Setup(config, config, followerReads, 0);
   }

@@ -109,9 +109,13 @@ public record SingleLeaderConfig(
     return replicas.size() - fenceAnswersNeeded();
   }
 
-  /** Three replicas, sim-sized timeouts (10 ms ticks): lease 20, failover 30. */
-  public static SingleLeaderConfig threeReplicas(
+  /**
+   * Simulator-sized timeouts for 10 ms ticks and tick rates within 1%: heartbeat every 2 ticks,
+   * lease 8, failover after 12 silent ticks, writes time out after 15, followers leave the in-sync
+   * set 50 records behind or 6 ticks silent, reads wait up to 10 ticks for their token.
+   */
+  public static SingleLeaderConfig forSimulation(
       List<Integer> replicas, int controller, Acks acks) {
-    return new SingleLeaderConfig(replicas, controller, acks, 20, 30, 10_000, 3, 15, 50, 10, 10);
+    return new SingleLeaderConfig(replicas, controller, acks, 8, 12, 10_000, 2, 15, 50, 6, 10);
   }
 }
