@@ -181,30 +181,30 @@ final class SingleLeaderPartition {
   }
 
   /**
-   * Not a check: collects, after every event, the divergent writes each running replica reports, so
-   * that a test can compare them with the acknowledged writes lost under {@code acks=none}.
+   * Not a check: records the fate of every write after every event, so that a test can account for
+   * each acknowledged write under {@code acks=none}: values some replica reported committed, and
+   * values some replica truncated into its divergent-writes record.
    */
-  static final class DivergentWritesCollector implements Invariant {
+  static final class WriteFates implements Invariant {
     private final int nodeCount;
-    final Map<String, List<String>> divergentValuesByKey = new TreeMap<>();
-    long divergentWritesSeen;
+    final java.util.Set<String> committedValues = new java.util.HashSet<>();
+    final java.util.Set<String> divergentValues = new java.util.HashSet<>();
 
-    DivergentWritesCollector(int nodeCount) {
+    WriteFates(int nodeCount) {
       this.nodeCount = nodeCount;
     }
 
     @Override
     public Optional<String> check(View view) {
+      for (NodeCommit commit : view.committedThisEvent()) {
+        if (commit.entry().operation() instanceof io.replicakv.core.msg.Operation.Put put) {
+          committedValues.add(put.value());
+        }
+      }
       for (int id = 0; id < nodeCount; id++) {
         if (view.replica(id).orElse(null) instanceof ReplicaNode node) {
           for (Entry entry : node.replica.divergentWrites()) {
-            List<String> values =
-                divergentValuesByKey.computeIfAbsent(
-                    entry.operation().key(), key -> new ArrayList<>());
-            if (!values.contains(entry.operation().value())) {
-              values.add(entry.operation().value());
-              divergentWritesSeen++;
-            }
+            divergentValues.add(entry.operation().value());
           }
         }
       }
