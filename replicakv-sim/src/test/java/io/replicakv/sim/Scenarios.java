@@ -164,6 +164,21 @@ public final class Scenarios {
   }
 
   /**
+   * Broken on purpose: the switchover scenario with leaders that report "drained" at once, before
+   * the target holds their log, so the handover truncates acknowledged acks=none writes.
+   */
+  public static Scenario brokenSingleLeaderSwitchoverWithoutDrain() {
+    Scenario correct = singleLeaderSwitchovers();
+    SingleLeaderPartition.Setup base = singleLeaderSetup(Acks.NONE, false);
+    return singleLeader(
+        "broken-single-leader-switchover",
+        correct.config(),
+        new SingleLeaderPartition.Setup(
+            base.replicaConfig(), base.controllerConfig(), false, 40, true),
+        correct.checkers());
+  }
+
+  /**
    * Broken on purpose: replicas hold 200-tick leases while the controller fails over after 8 silent
    * ticks (each config valid alone, mismatched together), so a deposed leader keeps serving.
    */
@@ -230,6 +245,7 @@ public final class Scenarios {
             singleLeaderFollowerReads(),
             singleLeaderSwitchovers(),
             brokenSingleLeaderLeaseOutlivesFailover(),
+            brokenSingleLeaderSwitchoverWithoutDrain(),
             brokenSingleLeaderElectionTooFewAnswers())) {
       all.put(scenario.name(), scenario);
     }

@@ -50,12 +50,15 @@ public final class SimRunner {
                     + "; use --scenario NAME|PREFIX*|all --seconds N --first-seed S --max-seeds M");
       }
     }
-    String prefix = scenarioName.endsWith("*") ? scenarioName.substring(0, scenarioName.length() - 1) : null;
+    String prefix =
+        scenarioName.endsWith("*") ? scenarioName.substring(0, scenarioName.length() - 1) : null;
     List<Scenario> scenarios =
         scenarioName.equals("all")
             ? List.copyOf(Scenarios.all().values())
             : prefix != null
-                ? Scenarios.all().values().stream().filter(s -> s.name().startsWith(prefix)).toList()
+                ? Scenarios.all().values().stream()
+                    .filter(s -> s.name().startsWith(prefix))
+                    .toList()
                 : List.of(Scenarios.named(scenarioName));
     boolean anyFailed = false;
     for (Scenario scenario : scenarios) {

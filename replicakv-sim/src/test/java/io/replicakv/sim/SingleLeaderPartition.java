@@ -1,8 +1,10 @@
 package io.replicakv.sim;
 
+import io.replicakv.core.Envelope;
 import io.replicakv.core.Ready;
 import io.replicakv.core.Replica;
 import io.replicakv.core.msg.Message;
+import io.replicakv.core.msg.SingleLeaderMessage;
 import io.replicakv.core.msg.SingleLeaderMessage.Entry;
 import io.replicakv.core.single.PartitionController;
 import io.replicakv.core.single.PartitionReplica;
@@ -27,7 +29,17 @@ final class SingleLeaderPartition {
       SingleLeaderConfig replicaConfig,
       SingleLeaderConfig controllerConfig,
       boolean followerReads,
-      long switchoverEveryTicks) {}
+      long switchoverEveryTicks,
+      boolean lieAboutDrain) {
+
+    Setup(
+        SingleLeaderConfig replicaConfig,
+        SingleLeaderConfig controllerConfig,
+        boolean followerReads,
+        long switchoverEveryTicks) {
+      this(replicaConfig, controllerConfig, followerReads, switchoverEveryTicks, false);
+    }
+  }
 
   /** Three replicas and a controller, ids 0..2 and 3. */
   static final List<Integer> REPLICAS = List.of(0, 1, 2);
@@ -45,7 +57,8 @@ final class SingleLeaderPartition {
       }
       return new ReplicaNode(
           new PartitionReplica(
-              context.nodeId(), setup.replicaConfig(), setup.followerReads(), context.recovered()));
+              context.nodeId(), setup.replicaConfig(), setup.followerReads(), context.recovered()),
+          setup.lieAboutDrain());
     };
   }
 
@@ -53,13 +66,26 @@ final class SingleLeaderPartition {
   static final class ReplicaNode implements Replica, StateView, RoutingHint {
     final PartitionReplica replica;
 
-    ReplicaNode(PartitionReplica replica) {
+    /** Broken on purpose: report "drained" as soon as asked, before the target caught up. */
+    private final boolean lieAboutDrain;
+
+    private final List<Envelope> lies = new ArrayList<>();
+    private Ready innerReady = Ready.EMPTY;
+
+    ReplicaNode(PartitionReplica replica, boolean lieAboutDrain) {
       this.replica = replica;
+      this.lieAboutDrain = lieAboutDrain;
     }
 
     @Override
     public void step(Message message) {
       replica.step(message);
+      if (lieAboutDrain && message instanceof SingleLeaderMessage.Drain drain) {
+        lies.add(
+            Envelope.of(
+                new SingleLeaderMessage.Drained(
+                    drain.to(), drain.from(), drain.epoch(), drain.target(), replica.lastLsn())));
+      }
     }
 
     @Override
@@ -69,12 +95,26 @@ final class SingleLeaderPartition {
 
     @Override
     public Ready ready() {
-      return replica.ready();
+      innerReady = replica.ready();
+      if (lies.isEmpty()) {
+        return innerReady;
+      }
+      List<Envelope> messages = new ArrayList<>(innerReady.messages());
+      messages.addAll(lies);
+      return new Ready(
+          innerReady.records(),
+          innerReady.syncBeforeSend(),
+          messages,
+          innerReady.replies(),
+          innerReady.committed());
     }
 
     @Override
     public void advance(Ready done) {
-      replica.advance(done);
+      if (done != innerReady) {
+        lies.clear();
+      }
+      replica.advance(innerReady);
     }
 
     @Override
