@@ -885,6 +885,16 @@ public final class PartitionReplica implements Replica {
     return divergentWritesTotal;
   }
 
+  /**
+   * When leading, each follower's acknowledged (durable) offset, from which lag in records is
+   * {@code lastLsn().offset() - match}; empty otherwise.
+   */
+  public Map<Integer, Long> followerMatchOffsets() {
+    Map<Integer, Long> matches = new TreeMap<>();
+    progress.values().forEach(follower -> matches.put(follower.nodeId, follower.matchOffset));
+    return matches;
+  }
+
   /** Follower ids in the in-sync set, when leading; empty otherwise. */
   public List<Integer> inSyncFollowerIds() {
     List<Integer> ids = new ArrayList<>();

@@ -118,6 +118,27 @@ class PartitionReplicaTest {
   }
 
   @Test
+  void newLeaderServesNoReadUntilItHasCommittedAnEntryOfItsEpoch() {
+    TestCluster cluster = new TestCluster(Acks.of(1), false);
+    cluster.cut = message -> message instanceof AppendAck;
+    int leader = cluster.electedLeader();
+    assertThat(cluster.replica(leader).commitOffset()).isZero();
+
+    long early = cluster.get(leader, "k", Lsn.ZERO);
+    assertThat(cluster.replies).doesNotContainKey(early);
+    cluster.tick((int) cluster.config.readWaitTicks() + 1);
+    assertThat(cluster.replies.get(early))
+        .isInstanceOfSatisfying(
+            Reply.Rejected.class, r -> assertThat(r.reason()).startsWith("TRYAGAIN"));
+
+    cluster.cut = message -> false;
+    cluster.tickUntil(() -> cluster.replica(leader).commitOffset() >= 1, 10);
+    long later = cluster.get(leader, "k", Lsn.ZERO);
+    assertThat(cluster.replies.get(later)).isEqualTo(new Reply.Values(List.of(), new Lsn(1, 1)));
+    assertThat(cluster.replica(leader).followerMatchOffsets()).containsValue(1L);
+  }
+
+  @Test
   void writeIsAnsweredOnlyOnceAcksFollowersPersistedIt() {
     TestCluster cluster = new TestCluster(Acks.of(1), false);
     int leader = cluster.electedLeader();
