@@ -138,6 +138,68 @@ class PartitionReplicaTest {
     assertThat(cluster.replica(leader).followerMatchOffsets()).containsValue(1L);
   }
 
+  /**
+   * Raft's "figure 8", in epochs: an entry of an old epoch that a new leader has copied to enough
+   * followers must still not count as committed until an entry of the new leader's epoch is, since
+   * a replica with a newer epoch can win the next election without it.
+   */
+  @Test
+  void leaderCommitsNoOldEpochEntryBeforeAnEntryOfItsOwnEpoch() {
+    TestCluster cluster = new TestCluster(Acks.of(1), false);
+    int first = cluster.electedLeader();
+    assertThat(first).isZero();
+    int second = 1;
+    int third = 2;
+    Operation.Put oldWrite = new Operation.Put("k", "old-epoch");
+
+    // Epoch 1: the leader holds a write nobody else received, then dies.
+    cluster.cut = message -> message.from() == first && message instanceof Append;
+    long write = cluster.put(first, "k", "old-epoch");
+    assertThat(cluster.replica(first).lastLsn()).isEqualTo(new Lsn(1, 2));
+    cluster.crash(first);
+
+    // Epoch 2: the second replica leads and writes only its marker, which nobody receives.
+    cluster.cut = message -> message.from() == second && message instanceof Append;
+    cluster.tickUntil(() -> cluster.replica(second).role() == PartitionReplica.Role.LEADER, 100);
+    assertThat(cluster.replica(second).lastLsn()).isEqualTo(new Lsn(2, 2));
+
+    // Epoch 3: the first returns, the second dies; (1,2) beats (1,1), so the first leads again.
+    cluster.restart(first);
+    cluster.crash(second);
+    cluster.cut = message -> message.from() == first && message instanceof Append;
+    cluster.tickUntil(
+        () ->
+            cluster.replica(first).role() == PartitionReplica.Role.LEADER
+                && cluster.replica(third).role() == PartitionReplica.Role.FOLLOWER
+                && cluster.replica(third).epoch() == 3,
+        100);
+    PartitionReplica leader = cluster.replica(first);
+    assertThat(leader.lastLsn()).isEqualTo(new Lsn(3, 3));
+
+    // The old-epoch entry reaches the third replica alone (as a flow-controlled batch could).
+    cluster
+        .replica(third)
+        .step(new Append(first, third, 3, new Lsn(1, 1), List.of(new Entry(1, 2, oldWrite)), 0));
+    cluster.settle();
+    assertThat(cluster.replica(third).lastLsn()).isEqualTo(new Lsn(1, 2));
+    assertThat(leader.followerMatchOffsets()).containsEntry(third, 2L);
+    assertThat(leader.commitOffset()).isLessThan(2);
+    assertThat(cluster.committed).noneMatch(entry -> entry.operation().equals(oldWrite));
+    assertThat(cluster.replies).doesNotContainKey(write);
+
+    // The leader dies before its marker spreads; (2,2) beats (1,2): the entry was rightly not
+    // committed, and the third replica now truncates it.
+    cluster.crash(first);
+    cluster.restart(second);
+    cluster.cut = message -> false;
+    cluster.tickUntil(() -> cluster.replica(second).acceptsWrites(), 100);
+    cluster.tickUntil(
+        () -> cluster.replica(third).lastLsn().equals(cluster.replica(second).lastLsn()), 50);
+    assertThat(cluster.replica(third).divergentWrites())
+        .extracting(Entry::operation)
+        .containsExactly(oldWrite);
+  }
+
   @Test
   void writeIsAnsweredOnlyOnceAcksFollowersPersistedIt() {
     TestCluster cluster = new TestCluster(Acks.of(1), false);
