@@ -99,6 +99,7 @@ public final class Scenarios {
         () ->
             List.of(
                 new CommittedAgreement(),
+                new SingleLeaderPartition.CommittedLogAgreement(config.nodeCount()),
                 new SingleLeaderPartition.OneWriterAtATime(config.nodeCount())),
         checkers);
   }

@@ -221,6 +221,48 @@ final class SingleLeaderPartition {
   }
 
   /**
+   * Committed prefixes agree entry by entry, epoch-start markers included (which {@link
+   * CommittedAgreement} does not see, since they carry no client write): once any replica has
+   * committed LSN {@code (e, o)}, no replica ever commits anything else at offset {@code o}.
+   */
+  static final class CommittedLogAgreement implements Invariant {
+    private final int nodeCount;
+    private final Map<Long, String> committedByOffset = new java.util.HashMap<>();
+    private final Map<Integer, PartitionReplica> checkedReplica = new java.util.HashMap<>();
+    private final Map<Integer, Long> checkedUpTo = new java.util.HashMap<>();
+
+    CommittedLogAgreement(int nodeCount) {
+      this.nodeCount = nodeCount;
+    }
+
+    @Override
+    public Optional<String> check(View view) {
+      for (int id = 0; id < nodeCount; id++) {
+        if (!(view.replica(id).orElse(null) instanceof ReplicaNode node)) {
+          continue;
+        }
+        if (checkedReplica.get(id) != node.replica) {
+          checkedReplica.put(id, node.replica);
+          checkedUpTo.put(id, 0L);
+        }
+        long from = checkedUpTo.get(id) + 1;
+        for (long offset = from; offset <= node.replica.commitOffset(); offset++) {
+          String lsn = node.replica.lsnAt(offset) + " at n" + id;
+          String first = committedByOffset.putIfAbsent(offset, lsn);
+          if (first != null
+              && !first
+                  .substring(0, first.indexOf(' '))
+                  .equals(lsn.substring(0, lsn.indexOf(' ')))) {
+            return Optional.of("offset " + offset + " committed as " + first + " and as " + lsn);
+          }
+        }
+        checkedUpTo.put(id, Math.max(checkedUpTo.get(id), node.replica.commitOffset()));
+      }
+      return Optional.empty();
+    }
+  }
+
+  /**
    * Not a check: records the fate of every write after every event, so that a test can account for
    * each acknowledged write under {@code acks=none}: values some replica reported committed, and
    * values some replica truncated into its divergent-writes record.

@@ -860,6 +860,11 @@ public final class PartitionReplica implements Replica {
     return log.lastLsn();
   }
 
+  /** Position of the entry at {@code offset} in this replica's log, which must hold it. */
+  public Lsn lsnAt(long offset) {
+    return log.lsnAt(offset);
+  }
+
   /** Read-only epoch-start table of the log. */
   public Map<Long, Long> epochStartOffsets() {
     return log.epochStartOffsets();
