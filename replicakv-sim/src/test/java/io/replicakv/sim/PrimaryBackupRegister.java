@@ -191,6 +191,8 @@ public final class PrimaryBackupRegister implements Replica, StateView {
     switch (message) {
       case LogMessage.Append append -> onAppend(append);
       case LogMessage.AppendAck ack -> onAppendAck(ack);
+      case io.replicakv.core.msg.SingleLeaderMessage other ->
+          throw new IllegalArgumentException("toy register got " + other);
     }
   }
 

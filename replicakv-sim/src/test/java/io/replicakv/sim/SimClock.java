@@ -40,6 +40,11 @@ public final class SimClock implements PhysicalClock {
   }
 
   /** Steps the clock by {@code deltaMillis}, forwards or backwards. */
+  /** The clock's rate error in parts per million; the node's ticks run at the same rate. */
+  double driftPpm() {
+    return driftPpm;
+  }
+
   void jump(long deltaMillis) {
     jumpedMillis += deltaMillis;
   }

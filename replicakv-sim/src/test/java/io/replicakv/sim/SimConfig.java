@@ -53,7 +53,11 @@ public record SimConfig(
     /** Writes go to node 0, reads to a uniformly chosen node. */
     READS_ANY_NODE,
     /** Every op goes to a uniformly chosen node. */
-    ANY_NODE
+    ANY_NODE,
+    /** Every op goes to a node whose replica believes it leads ({@link RoutingHint}). */
+    LEADER,
+    /** Writes as {@link #LEADER}; reads to a uniformly chosen node that holds data. */
+    WRITES_TO_LEADER_READS_ANY_REPLICA
   }
 
   public SimConfig {

@@ -47,13 +47,19 @@ public final class SimRunner {
             throw new IllegalArgumentException(
                 "unknown option "
                     + args[i]
-                    + "; use --scenario NAME|all --seconds N --first-seed S --max-seeds M");
+                    + "; use --scenario NAME|PREFIX*|all --seconds N --first-seed S --max-seeds M");
       }
     }
+    String prefix =
+        scenarioName.endsWith("*") ? scenarioName.substring(0, scenarioName.length() - 1) : null;
     List<Scenario> scenarios =
         scenarioName.equals("all")
             ? List.copyOf(Scenarios.all().values())
-            : List.of(Scenarios.named(scenarioName));
+            : prefix != null
+                ? Scenarios.all().values().stream()
+                    .filter(s -> s.name().startsWith(prefix))
+                    .toList()
+                : List.of(Scenarios.named(scenarioName));
     boolean anyFailed = false;
     for (Scenario scenario : scenarios) {
       Summary summary = campaign(scenario, seconds * 1000 / scenarios.size(), firstSeed, maxSeeds);

@@ -7,7 +7,9 @@ import io.replicakv.core.Ready;
 import io.replicakv.core.Replica;
 import io.replicakv.core.msg.ClientReply;
 import io.replicakv.core.msg.ClientRequest;
+import io.replicakv.core.msg.Lsn;
 import io.replicakv.core.msg.Operation;
+import io.replicakv.core.msg.Reply;
 import io.replicakv.core.util.Check;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -58,6 +60,9 @@ public final class Simulation implements Invariant.View {
     final SimClock clock;
     Replica replica;
     long incarnation;
+    boolean holdsData = true;
+    long ticks;
+    long firstTickMillis;
 
     Node(int id, SimDisk disk, SimClock clock) {
       this.id = id;
@@ -70,6 +75,7 @@ public final class Simulation implements Invariant.View {
     final long id;
     long nextRequestId;
     long outstandingRequestId = -1;
+    Lsn sessionToken = Lsn.ZERO;
 
     Client(long id) {
       this.id = id;
@@ -240,7 +246,20 @@ public final class Simulation implements Invariant.View {
     }
     node.replica.tick();
     drain(node);
-    schedule(nowMillis + config.tickMillis(), new SimEvent.Tick(node.id, node.incarnation));
+    node.ticks++;
+    schedule(nextTickMillis(node), new SimEvent.Tick(node.id, node.incarnation));
+  }
+
+  /**
+   * When the node's next tick falls: its ticks run at its clock's rate, so a clock that drifts fast
+   * ticks more often (a node counting timeouts in ticks sees them expire early), which is what
+   * lease arguments must survive. Computed from the incarnation's first tick so that rounding to
+   * whole milliseconds does not accumulate.
+   */
+  private long nextTickMillis(Node node) {
+    double interval = config.tickMillis() / (1 + node.clock.driftPpm() / 1_000_000);
+    long at = node.firstTickMillis + Math.round(node.ticks * interval);
+    return Math.max(nowMillis + 1, at);
   }
 
   /** Persist, sync if asked, send, reply, record commits, advance; until nothing is left. */
@@ -326,7 +345,17 @@ public final class Simulation implements Invariant.View {
     }
     history.complete(client.id, reply.requestId(), reply.reply(), eventIndex);
     client.outstandingRequestId = -1;
+    client.sessionToken = Lsn.max(client.sessionToken, sessionToken(reply.reply()));
     scheduleNextInvoke(client);
+  }
+
+  private static Lsn sessionToken(Reply reply) {
+    return switch (reply) {
+      case Reply.Written written -> written.sessionToken();
+      case Reply.Values values -> values.sessionToken();
+      case Reply.Rejected rejected -> Lsn.ZERO;
+      case Reply.Uncertain uncertain -> Lsn.ZERO;
+    };
   }
 
   private void onTimeout(SimEvent.ClientTimeout timeout) {
@@ -362,7 +391,7 @@ public final class Simulation implements Invariant.View {
     history.invoke(client.id, requestId, operation, eventIndex, nowMillis);
     client.outstandingRequestId = requestId;
     count("ops invoked");
-    ClientRequest request = new ClientRequest(client.id, requestId, operation);
+    ClientRequest request = new ClientRequest(client.id, requestId, operation, client.sessionToken);
     trace.line(nowMillis, "  invoke " + request + " at n" + target);
     schedule(
         nowMillis + network.clientDelayMillis(prng), new SimEvent.DeliverToNode(target, request));
@@ -375,7 +404,36 @@ public final class Simulation implements Invariant.View {
       case PRIMARY_ONLY -> 0;
       case READS_ANY_NODE -> operation instanceof Operation.Get ? prng.nextInt(nodes.length) : 0;
       case ANY_NODE -> prng.nextInt(nodes.length);
+      case LEADER -> believedLeader();
+      case WRITES_TO_LEADER_READS_ANY_REPLICA ->
+          operation instanceof Operation.Get ? anyPartitionReplica() : believedLeader();
     };
+  }
+
+  /**
+   * A node whose replica believes it may take writes, as a client that follows redirects would find
+   * it; among several (an old leader whose lease has not run out yet), one at random; with none,
+   * any replica, so that the request is refused as a misdirected one would be.
+   */
+  private int believedLeader() {
+    List<Integer> leaders = new ArrayList<>();
+    for (Node node : nodes) {
+      if (node.replica instanceof RoutingHint hint && hint.believesLeader()) {
+        leaders.add(node.id);
+      }
+    }
+    return leaders.isEmpty() ? anyPartitionReplica() : prng.pick(leaders);
+  }
+
+  /** A uniformly chosen node that holds partition data (up or down). */
+  private int anyPartitionReplica() {
+    List<Integer> replicas = new ArrayList<>();
+    for (Node node : nodes) {
+      if (node.holdsData) {
+        replicas.add(node.id);
+      }
+    }
+    return prng.pick(replicas);
   }
 
   private void onNemesis() {
@@ -458,10 +516,11 @@ public final class Simulation implements Invariant.View {
   private void startReplica(Node node, List<PersistRecord> recovered) {
     node.replica =
         factory.start(new ReplicaFactory.NodeContext(node.id, members, node.clock, recovered));
+    node.holdsData = !(node.replica instanceof RoutingHint hint) || hint.holdsData();
     node.incarnation++;
-    schedule(
-        nowMillis + prng.between(1, config.tickMillis()),
-        new SimEvent.Tick(node.id, node.incarnation));
+    node.ticks = 0;
+    node.firstTickMillis = nowMillis + prng.between(1, config.tickMillis());
+    schedule(node.firstTickMillis, new SimEvent.Tick(node.id, node.incarnation));
     drain(node);
   }
 

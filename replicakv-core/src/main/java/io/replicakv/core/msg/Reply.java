@@ -10,15 +10,35 @@ import java.util.List;
  */
 public sealed interface Reply permits Reply.Written, Reply.Values, Reply.Rejected, Reply.Uncertain {
 
-  /** A write took effect (was acknowledged). */
-  record Written() implements Reply {}
+  /**
+   * A write took effect (was acknowledged).
+   *
+   * @param sessionToken the write's position, for replicas that have one ({@link Lsn#ZERO} if not)
+   */
+  record Written(Lsn sessionToken) implements Reply {
+    public Written {
+      Check.argument(sessionToken != null, "sessionToken is null");
+    }
+
+    /** An acknowledgement without a position. */
+    public Written() {
+      this(Lsn.ZERO);
+    }
+  }
 
   /**
    * A read's result: no value, one value, or siblings (concurrent values a later write resolves).
+   * {@code sessionToken} is the position of the state read ({@link Lsn#ZERO} where there is none).
    */
-  record Values(List<String> values) implements Reply {
+  record Values(List<String> values, Lsn sessionToken) implements Reply {
     public Values {
       values = List.copyOf(values);
+      Check.argument(sessionToken != null, "sessionToken is null");
+    }
+
+    /** A read result without a position. */
+    public Values(List<String> values) {
+      this(values, Lsn.ZERO);
     }
   }
 

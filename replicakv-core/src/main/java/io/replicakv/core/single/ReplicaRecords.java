@@ -1,0 +1,116 @@
+package io.replicakv.core.single;
+
+import io.replicakv.core.PersistRecord;
+import io.replicakv.core.msg.Operation;
+import io.replicakv.core.msg.SingleLeaderMessage.Entry;
+import io.replicakv.core.util.ByteReader;
+import io.replicakv.core.util.ByteWriter;
+import io.replicakv.core.util.Check;
+import io.replicakv.core.util.CorruptEncodingException;
+
+/**
+ * The records a single-leader replica or controller persists, and their binary form. A replica's
+ * durable state is the sequence of these records: replaying them in order rebuilds its log (appends
+ * and truncations), the newest epoch it promised to honour, and its divergent writes. A crash may
+ * lose any unsynced suffix of the sequence; every prefix is a valid state.
+ */
+final class ReplicaRecords {
+  /** Format version of every record here. */
+  static final int VERSION = 1;
+
+  /** Longest key or value accepted from disk, in bytes. */
+  static final int STRING_BYTES_MAX = 16 * 1024 * 1024;
+
+  private static final int APPEND = 1;
+  private static final int TRUNCATE = 2;
+  private static final int PROMISE = 3;
+  private static final int CONTROLLER = 4;
+  private static final int INCARNATION = 5;
+
+  /** One decoded record. */
+  sealed interface Decoded permits Append, Truncate, Promise, ControllerState, Incarnation {}
+
+  /** An entry appended to the log. */
+  record Append(Entry entry) implements Decoded {}
+
+  /** The log was cut after {@code offset}; what followed became divergent writes. */
+  record Truncate(long offset) implements Decoded {}
+
+  /** The replica honours no epoch below {@code epoch} (it answered a fence or saw the epoch). */
+  record Promise(long epoch) implements Decoded {}
+
+  /** The controller's decided epoch and leader (-1: none yet). */
+  record ControllerState(long epoch, int leader) implements Decoded {}
+
+  /** The replica started for the {@code number}-th time; lease grants name the incarnation. */
+  record Incarnation(long number) implements Decoded {}
+
+  private ReplicaRecords() {}
+
+  static PersistRecord incarnation(long number) {
+    return new PersistRecord(
+        new ByteWriter()
+            .writeByte(VERSION)
+            .writeByte(INCARNATION)
+            .writeVarLong(number)
+            .toByteArray());
+  }
+
+  static PersistRecord append(Entry entry) {
+    ByteWriter out = new ByteWriter().writeByte(VERSION).writeByte(APPEND);
+    out.writeVarLong(entry.epoch()).writeVarLong(entry.offset());
+    out.writeBoolean(entry.operation() != null);
+    if (entry.operation() != null) {
+      out.writeString(entry.operation().key()).writeString(entry.operation().value());
+    }
+    return new PersistRecord(out.toByteArray());
+  }
+
+  static PersistRecord truncate(long offset) {
+    return new PersistRecord(
+        new ByteWriter().writeByte(VERSION).writeByte(TRUNCATE).writeVarLong(offset).toByteArray());
+  }
+
+  static PersistRecord promise(long epoch) {
+    return new PersistRecord(
+        new ByteWriter().writeByte(VERSION).writeByte(PROMISE).writeVarLong(epoch).toByteArray());
+  }
+
+  static PersistRecord controller(long epoch, int leader) {
+    return new PersistRecord(
+        new ByteWriter()
+            .writeByte(VERSION)
+            .writeByte(CONTROLLER)
+            .writeVarLong(epoch)
+            .writeVarInt(leader + 1)
+            .toByteArray());
+  }
+
+  static Decoded decode(PersistRecord record) {
+    ByteReader in = ByteReader.open(record.payload(), VERSION, "single-leader record");
+    int type = in.readByte();
+    Decoded decoded =
+        switch (type) {
+          case APPEND -> {
+            long epoch = in.readVarLong();
+            long offset = in.readVarLong();
+            Operation.Put put =
+                in.readBoolean()
+                    ? new Operation.Put(
+                        in.readString(STRING_BYTES_MAX), in.readString(STRING_BYTES_MAX))
+                    : null;
+            yield new Append(new Entry(epoch, offset, put));
+          }
+          case TRUNCATE -> new Truncate(in.readVarLong());
+          case PROMISE -> new Promise(in.readVarLong());
+          case INCARNATION -> new Incarnation(in.readVarLong());
+          case CONTROLLER ->
+              new ControllerState(in.readVarLong(), in.readVarInt(Integer.MAX_VALUE) - 1);
+          default ->
+              throw new CorruptEncodingException("unknown single-leader record type " + type);
+        };
+    in.finish();
+    Check.state(decoded != null, "record type %s decoded to nothing", type);
+    return decoded;
+  }
+}

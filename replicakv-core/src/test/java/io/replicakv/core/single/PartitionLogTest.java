@@ -1,0 +1,68 @@
+package io.replicakv.core.single;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.replicakv.core.msg.Lsn;
+import io.replicakv.core.msg.Operation;
+import io.replicakv.core.msg.SingleLeaderMessage.Entry;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class PartitionLogTest {
+  private static Entry put(long epoch, long offset) {
+    return new Entry(epoch, offset, new Operation.Put("k", epoch + "/" + offset));
+  }
+
+  private static PartitionLog logOf(long... epochs) {
+    PartitionLog log = new PartitionLog();
+    for (int i = 0; i < epochs.length; i++) {
+      log.append(put(epochs[i], i + 1));
+    }
+    return log;
+  }
+
+  @Test
+  void appendRecordsWhereEachEpochStarts() {
+    PartitionLog log = logOf(1, 1, 3, 3, 3, 4);
+    assertThat(log.epochStartOffsets()).isEqualTo(Map.of(1L, 1L, 3L, 3L, 4L, 6L));
+    assertThat(log.lastLsn()).isEqualTo(new Lsn(4, 6));
+  }
+
+  @Test
+  void appendRefusesGapsAndFallingEpochs() {
+    PartitionLog log = logOf(2, 2);
+    assertThatThrownBy(() -> log.append(put(2, 4))).hasMessageContaining("log ends at 2");
+    assertThatThrownBy(() -> log.append(put(1, 3))).hasMessageContaining("below last 2");
+  }
+
+  @Test
+  void truncationReturnsTheCutSuffixAndForgetsEpochsThatStartedInIt() {
+    PartitionLog log = logOf(1, 1, 3, 3, 4);
+    List<Entry> cut = log.truncateAfter(3);
+    assertThat(cut).containsExactly(put(3, 4), put(4, 5));
+    assertThat(log.epochStartOffsets()).isEqualTo(Map.of(1L, 1L, 3L, 3L));
+    assertThat(log.lastLsn()).isEqualTo(new Lsn(3, 3));
+    assertThat(log.truncateAfter(7)).isEmpty();
+  }
+
+  @Test
+  void endOfEpochAnswersOffsetForLeaderEpoch() {
+    PartitionLog log = logOf(1, 1, 3, 3, 3, 5);
+    assertThat(log.endOfEpoch(1)).isEqualTo(new Lsn(1, 2));
+    // Epoch 2 never wrote here: the answer is the largest epoch below it, with its end.
+    assertThat(log.endOfEpoch(2)).isEqualTo(new Lsn(1, 2));
+    assertThat(log.endOfEpoch(3)).isEqualTo(new Lsn(3, 5));
+    assertThat(log.endOfEpoch(9)).isEqualTo(new Lsn(5, 6));
+    assertThat(new PartitionLog().endOfEpoch(4)).isEqualTo(Lsn.ZERO);
+  }
+
+  @Test
+  void readStopsAtTheRecordAndByteBoundsButAlwaysMovesOneEntry() {
+    PartitionLog log = logOf(1, 1, 1, 1);
+    assertThat(log.read(2, 2, Long.MAX_VALUE)).extracting(Entry::offset).containsExactly(2L, 3L);
+    assertThat(log.read(1, 10, 1)).extracting(Entry::offset).containsExactly(1L);
+    assertThat(log.read(5, 10, 100)).isEmpty();
+  }
+}
