@@ -75,6 +75,10 @@ final class FaultCluster implements AutoCloseable {
                           n ->
                               LocalCluster.query(n.port(), "CLUSTER INFO")
                                   .contains("cluster_known_nodes:" + size)));
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      String state = cluster.describe();
+      cluster.close();
+      throw new AssertionError(e.getMessage() + "\n" + state, e);
     } catch (IOException | RuntimeException | Error e) {
       cluster.close();
       throw e;
@@ -192,6 +196,23 @@ final class FaultCluster implements AutoCloseable {
       }
     }
     throw new AssertionError("no key owned by " + id);
+  }
+
+  /** For a failure message: each node's CLUSTER INFO, its liveness and the end of its output. */
+  String describe() {
+    StringBuilder b = new StringBuilder(network.status());
+    for (Map.Entry<String, ServerProcess> e : nodes.entrySet()) {
+      ServerProcess n = e.getValue();
+      List<String> lines = n.output().lines().toList();
+      b.append("== ")
+          .append(e.getKey())
+          .append(n.isAlive() ? (n.paused() ? " paused" : " running") : " exited")
+          .append('\n')
+          .append(LocalCluster.query(n.port(), "CLUSTER INFO").replace("\r", ""))
+          .append(String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size())))
+          .append('\n');
+    }
+    return b.toString();
   }
 
   /** Stops every process and the network. */
