@@ -162,6 +162,9 @@ public final class FaultControl implements AutoCloseable {
       }
     } catch (IllegalArgumentException e) {
       return "ERR " + e.getMessage().replace('\n', ' ') + "\n";
+    } catch (RuntimeException e) {
+      // a bug here must not stop the control port: report it to the one client that hit it
+      return "ERR internal error: " + String.valueOf(e).replace('\n', ' ') + "\n";
     }
   }
 
