@@ -52,6 +52,11 @@ final class FaultCluster implements AutoCloseable {
     FaultNetwork network = FaultNetwork.start(peerPorts, SEED);
     FaultCluster cluster = new FaultCluster(network, FaultControl.start(network, 0));
     try {
+      // All at once: each node gives up registering after ClusterNode's register timeout, so on a
+      // loaded machine a node started first could quit before the last one has booted.
+      List<java.util.concurrent.CompletableFuture<ServerProcess>> starting = new ArrayList<>();
+      java.util.concurrent.ExecutorService starters =
+          java.util.concurrent.Executors.newFixedThreadPool(size);
       for (int i = 0; i < size; i++) {
         List<String> args = new ArrayList<>();
         args.add("--set=node-id=" + id(i));
@@ -60,10 +65,31 @@ final class FaultCluster implements AutoCloseable {
         args.add("--set=metadata-port=" + ports[4 * i + 3]);
         args.add("--set=peer-routes=" + network.peerRoutes(id(i)));
         args.addAll(List.of(extraArgs));
-        cluster.nodes.put(
-            id(i),
-            ServerProcess.start(
-                dir.resolve(id(i)), ports[4 * i], ports[4 * i + 1], args.toArray(String[]::new)));
+        Path data = dir.resolve(id(i));
+        int port = ports[4 * i];
+        int httpPort = ports[4 * i + 1];
+        starting.add(
+            java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> {
+                  try {
+                    return ServerProcess.start(data, port, httpPort, args.toArray(String[]::new));
+                  } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                  }
+                },
+                starters));
+      }
+      starters.shutdown();
+      Throwable failed = null;
+      for (int i = 0; i < size; i++) {
+        try {
+          cluster.nodes.put(id(i), starting.get(i).join());
+        } catch (java.util.concurrent.CompletionException e) {
+          failed = failed == null ? e.getCause() : failed;
+        }
+      }
+      if (failed != null) {
+        throw new AssertionError("a node did not start: " + failed, failed);
       }
       await("all " + size + " members registered")
           .atMost(FORM_DEADLINE)
@@ -79,7 +105,7 @@ final class FaultCluster implements AutoCloseable {
       String state = cluster.describe();
       cluster.close();
       throw new AssertionError(e.getMessage() + "\n" + state, e);
-    } catch (IOException | RuntimeException | Error e) {
+    } catch (RuntimeException | Error e) {
       cluster.close();
       throw e;
     }
