@@ -17,7 +17,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A ReplicaKV node running as a separate JVM ({@code io.replicakv.cli.Main server ...}) on
- * loopback, for tests that need a real process: kill -9, SIGTERM, exit codes, RSS.
+ * loopback, for tests that need a real process: kill -9, SIGTERM, SIGSTOP/SIGCONT ({@link #pause},
+ * {@link #resume}), a restart on the same ports and data ({@link #restart}), exit codes, RSS.
  *
  * <p>The child runs on the test's own class path, binds 127.0.0.1 on ports picked free just before
  * the start, and writes stdout and stderr to a file next to its data folder so a failing test can
