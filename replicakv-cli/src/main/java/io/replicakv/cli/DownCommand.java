@@ -22,6 +22,9 @@ final class DownCommand implements Callable<Integer> {
       if (p.isEmpty() || !p.get().isAlive()) {
         continue;
       }
+      if (ProcessFaults.paused(n.pid())) {
+        ProcessFaults.resume(n.pid()); // a node paused by 'fault pause' cannot act on SIGTERM
+      }
       p.get().destroy();
       try {
         p.get().onExit().get(STOP_DEADLINE_SECONDS, TimeUnit.SECONDS);
@@ -37,6 +40,18 @@ final class DownCommand implements Callable<Integer> {
                 + STOP_DEADLINE_SECONDS
                 + " s");
       }
+      stopped++;
+    }
+    long proxyPid = LocalCluster.proxyPid();
+    if (proxyPid > 0) {
+      ProcessHandle proxy = ProcessHandle.of(proxyPid).orElseThrow();
+      proxy.destroy();
+      try {
+        proxy.onExit().get(STOP_DEADLINE_SECONDS, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        proxy.destroyForcibly();
+      }
+      System.out.println("stopped the fault proxy (pid " + proxyPid + ")");
       stopped++;
     }
     if (stopped == 0) {

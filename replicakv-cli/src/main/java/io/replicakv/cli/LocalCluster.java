@@ -20,8 +20,51 @@ final class LocalCluster {
 
   record NodeInfo(String name, Path folder, long pid, int port, int httpPort) {}
 
+  /** Where {@code up --fault-proxy} keeps the proxy's pid, control port and log. */
+  static final Path PROXY_FOLDER = ROOT.resolve("fault-proxy");
+
+  /** The file in a node's folder that holds the command line that starts it, one word a line. */
+  static final String COMMAND_FILE = "command";
+
   static Path nodeFolder(String name) {
     return ROOT.resolve(name);
+  }
+
+  /**
+   * Starts {@code command} in the background with its output appended to {@code logFile} and writes
+   * its pid to {@code folder/pid}.
+   */
+  static Process launch(Path folder, List<String> command, Path logFile) throws IOException {
+    Process p =
+        new ProcessBuilder(command)
+            .redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
+            .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+            .start();
+    Files.writeString(folder.resolve("pid"), p.pid() + "\n");
+    return p;
+  }
+
+  /** The command line kept in a node's folder by {@code up}, for {@code fault restart}. */
+  static List<String> savedCommand(Path folder) throws IOException {
+    Path file = folder.resolve(COMMAND_FILE);
+    if (!Files.isRegularFile(file)) {
+      throw new IOException(
+          "no " + file + ": the node was started by an older 'up'; run 'up' again after 'down'");
+    }
+    return Files.readAllLines(file, StandardCharsets.UTF_8).stream()
+        .filter(l -> !l.isEmpty())
+        .toList();
+  }
+
+  /** The pid of the local cluster's fault proxy when it runs, else -1. */
+  static long proxyPid() throws IOException {
+    Path pidFile = PROXY_FOLDER.resolve("pid");
+    if (!Files.isRegularFile(pidFile)) {
+      return -1;
+    }
+    long pid = Long.parseLong(Files.readString(pidFile).trim());
+    return alive(pid) ? pid : -1;
   }
 
   static List<NodeInfo> nodes() throws IOException {

@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       DownCommand.class,
       ClusterCommand.class,
       KeyspaceCommand.class,
+      FaultCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

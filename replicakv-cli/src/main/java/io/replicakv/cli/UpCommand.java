@@ -32,6 +32,16 @@ final class UpCommand implements Callable<Integer> {
   @Option(names = "--fsync", description = "always | interval | never (default interval)")
   String fsync = "interval";
 
+  @Option(
+      names = "--fault-proxy",
+      description =
+          "start a fault proxy between the nodes (one listener per ordered node pair) and route"
+              + " every node's peer traffic through it, for 'replicakv fault cut|delay|drop|heal'")
+  boolean faultProxy;
+
+  /** How long the fault proxy may take to bind its listeners and its control port. */
+  static final long PROXY_START_DEADLINE_MILLIS = 60_000;
+
   @Override
   public Integer call() throws Exception {
     Files.createDirectories(LocalCluster.ROOT);
@@ -43,6 +53,7 @@ final class UpCommand implements Callable<Integer> {
       }
       int savedNodes = Integer.parseInt(saved.getProperty("nodes"));
       int savedPort = Integer.parseInt(saved.getProperty("port"));
+      faultProxy |= Boolean.parseBoolean(saved.getProperty("fault-proxy", "false"));
       if ((nodes != null && nodes != savedNodes) || (port != null && port != savedPort)) {
         System.err.println(
             "replicakv up: ./.replicakv holds a cluster of "
@@ -67,6 +78,11 @@ final class UpCommand implements Callable<Integer> {
     }
     saved.setProperty("nodes", nodes.toString());
     saved.setProperty("port", port.toString());
+    if (faultProxy && nodes < 2) {
+      System.err.println("replicakv up: --fault-proxy needs --nodes 2 or more");
+      return 2;
+    }
+    saved.setProperty("fault-proxy", Boolean.toString(faultProxy));
     try (var out = Files.newOutputStream(savedFile)) {
       saved.store(out, "the local cluster 'bin/replicakv up' manages");
     }
@@ -90,6 +106,13 @@ final class UpCommand implements Callable<Integer> {
       running.forEach(UpCommand::print);
       return 0;
     }
+    java.util.Map<String, String> routes = java.util.Map.of();
+    if (faultProxy) {
+      routes = startProxy(nodes, port);
+      if (routes == null) {
+        return 1;
+      }
+    }
     List<Object[]> started = new ArrayList<>();
     for (int i = 1; i <= nodes; i++) {
       String name = "node-" + i;
@@ -102,15 +125,7 @@ final class UpCommand implements Callable<Integer> {
       }
       Path folder = LocalCluster.nodeFolder(name).toAbsolutePath();
       Files.createDirectories(folder);
-      List<String> cmd = new ArrayList<>();
-      cmd.add(ProcessHandle.current().info().command().orElse("java"));
-      cmd.add("--enable-native-access=ALL-UNNAMED");
-      if (Runtime.version().feature() >= 24) {
-        cmd.add("--sun-misc-unsafe-memory-access=allow"); // Ratis, the metadata quorum
-      }
-      cmd.add("-cp");
-      cmd.add(System.getProperty("java.class.path"));
-      cmd.add(Main.class.getName());
+      List<String> cmd = javaCommand();
       cmd.add("server");
       cmd.add("--port=" + resp);
       cmd.add("--http-port=" + http);
@@ -120,18 +135,16 @@ final class UpCommand implements Callable<Integer> {
         cmd.add("--set=node-id=" + name);
         cmd.add("--set=cluster-voters=" + voters);
       }
+      if (routes.containsKey(name)) {
+        cmd.add("--set=peer-routes=" + routes.get(name));
+      }
       Path config = folder.resolve("replicakv.yaml");
       if (Files.isRegularFile(config)) {
         cmd.add("--config=" + config);
       }
       File logFile = folder.resolve("server.log").toFile();
-      Process p =
-          new ProcessBuilder(cmd)
-              .redirectErrorStream(true)
-              .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile))
-              .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-              .start();
-      Files.writeString(folder.resolve("pid"), p.pid() + "\n");
+      Files.write(folder.resolve(LocalCluster.COMMAND_FILE), cmd);
+      Process p = LocalCluster.launch(folder, cmd, logFile.toPath());
       Files.writeString(folder.resolve("ports"), resp + " " + http + "\n");
       started.add(new Object[] {name, p, resp, logFile});
     }
@@ -177,6 +190,14 @@ final class UpCommand implements Callable<Integer> {
     for (LocalCluster.NodeInfo n : LocalCluster.nodes()) {
       print(n);
     }
+    if (faultProxy) {
+      System.out.println(
+          "  fault proxy  pid "
+              + LocalCluster.proxyPid()
+              + "  control 127.0.0.1:"
+              + Files.readString(LocalCluster.PROXY_FOLDER.resolve("control-port")).trim()
+              + "  (bin/replicakv fault status | cut | delay | drop | heal)");
+    }
     System.out.println(
         "try: redis-cli -p "
             + port
@@ -184,6 +205,66 @@ final class UpCommand implements Callable<Integer> {
             + (nodes > 1 ? "   (any node; redis-cli -c -p " + port + " for cluster routing)" : "")
             + "      stop: bin/replicakv down");
     return 0;
+  }
+
+  /** The java launcher, JVM flags and class path this process runs with, then {@code Main}. */
+  static List<String> javaCommand() {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(ProcessHandle.current().info().command().orElse("java"));
+    cmd.add("--enable-native-access=ALL-UNNAMED");
+    if (Runtime.version().feature() >= 24) {
+      cmd.add("--sun-misc-unsafe-memory-access=allow"); // Ratis, the metadata quorum
+    }
+    cmd.add("-cp");
+    cmd.add(System.getProperty("java.class.path"));
+    cmd.add(Main.class.getName());
+    return cmd;
+  }
+
+  /**
+   * Starts the fault proxy for nodes node-1..node-{@code nodes} (peer ports {@code port + 20000}
+   * onwards), or reuses the one running, and returns each node's {@code peer-routes} value; null
+   * (after saying why) when it does not come up.
+   */
+  private static java.util.Map<String, String> startProxy(int nodes, int port) throws Exception {
+    Path folder = LocalCluster.PROXY_FOLDER.toAbsolutePath();
+    Files.createDirectories(folder);
+    Path controlFile = folder.resolve("control-port");
+    if (LocalCluster.proxyPid() < 0) {
+      Files.deleteIfExists(controlFile);
+      List<String> cmd = javaCommand();
+      cmd.add("fault");
+      cmd.add("proxy");
+      for (int i = 1; i <= nodes; i++) {
+        cmd.add("--target=node-" + i + "=" + (port + i - 1 + 20000));
+      }
+      cmd.add("--state-dir=" + folder);
+      Process p = LocalCluster.launch(folder, cmd, folder.resolve("proxy.log"));
+      long deadline = System.currentTimeMillis() + PROXY_START_DEADLINE_MILLIS;
+      while (!Files.isRegularFile(controlFile)) {
+        if (!p.isAlive() || System.currentTimeMillis() > deadline) {
+          System.err.println(
+              "replicakv up: the fault proxy did not start; see " + folder.resolve("proxy.log"));
+          p.destroyForcibly();
+          return null;
+        }
+        p.waitFor(100, java.util.concurrent.TimeUnit.MILLISECONDS);
+      }
+    }
+    int controlPort = Integer.parseInt(Files.readString(controlFile).trim());
+    String answer = io.replicakv.net.fault.FaultControl.send(controlPort, "ROUTES");
+    if (!answer.startsWith("OK\n")) {
+      System.err.println("replicakv up: the fault proxy answered ROUTES with " + answer.trim());
+      return null;
+    }
+    java.util.Map<String, String> routes = new java.util.TreeMap<>();
+    answer
+        .substring(3)
+        .lines()
+        .map(l -> l.split(" ", 2))
+        .filter(w -> w.length == 2)
+        .forEach(w -> routes.put(w[0], w[1]));
+    return routes;
   }
 
   static void print(LocalCluster.NodeInfo n) {

@@ -17,7 +17,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A ReplicaKV node running as a separate JVM ({@code io.replicakv.cli.Main server ...}) on
- * loopback, for tests that need a real process: kill -9, SIGTERM, exit codes, RSS.
+ * loopback, for tests that need a real process: kill -9, SIGTERM, SIGSTOP/SIGCONT ({@link #pause},
+ * {@link #resume}), a restart on the same ports and data ({@link #restart}), exit codes, RSS.
  *
  * <p>The child runs on the test's own class path, binds 127.0.0.1 on ports picked free just before
  * the start, and writes stdout and stderr to a file next to its data folder so a failing test can
@@ -34,15 +35,21 @@ final class ServerProcess implements AutoCloseable {
   /** Heap of a child server; small, so that unbounded buffering would show as a crash. */
   static final String CHILD_HEAP = "-Xmx256m";
 
-  private final Process process;
   private final int port;
   private final int httpPort;
-  private final Path outputFile;
+  private final Path dataDir;
+  private final List<String> args;
+  // replaced by restart(); read by the test thread only
+  private Process process;
+  private Path outputFile;
 
-  private ServerProcess(Process process, int port, int httpPort, Path outputFile) {
+  private ServerProcess(
+      Process process, int port, int httpPort, Path dataDir, List<String> args, Path outputFile) {
     this.process = process;
     this.port = port;
     this.httpPort = httpPort;
+    this.dataDir = dataDir;
+    this.args = List.copyOf(args);
     this.outputFile = outputFile;
   }
 
@@ -78,8 +85,12 @@ final class ServerProcess implements AutoCloseable {
    */
   static ServerProcess start(Path dataDir, String... extraArgs) throws IOException {
     int[] ports = freePorts(2);
-    int port = ports[0];
-    int httpPort = ports[1];
+    return start(dataDir, ports[0], ports[1], extraArgs);
+  }
+
+  /** As {@link #start(Path, String...)} on the given RESP and HTTP ports. */
+  static ServerProcess start(Path dataDir, int port, int httpPort, String... extraArgs)
+      throws IOException {
     List<String> args = new ArrayList<>();
     args.add("server");
     args.add("--port=" + port);
@@ -87,15 +98,29 @@ final class ServerProcess implements AutoCloseable {
     args.add("--data-dir=" + dataDir);
     args.addAll(List.of(extraArgs));
     Files.createDirectories(dataDir);
-    Path output =
-        dataDir.resolveSibling(dataDir.getFileName() + "-server-" + System.nanoTime() + ".log");
-    Process p =
-        new ProcessBuilder(mainCommand(List.of(CHILD_HEAP), args))
-            .redirectErrorStream(true)
-            .redirectOutput(output.toFile())
-            .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-            .start();
-    ServerProcess server = new ServerProcess(p, port, httpPort, output);
+    Path output = outputFileFor(dataDir);
+    Process p = launch(args, output);
+    ServerProcess server = new ServerProcess(p, port, httpPort, dataDir, args, output);
+    server.awaitPing();
+    return server;
+  }
+
+  private static Path outputFileFor(Path dataDir) {
+    return dataDir.resolveSibling(dataDir.getFileName() + "-server-" + System.nanoTime() + ".log");
+  }
+
+  private static Process launch(List<String> args, Path output) throws IOException {
+    return new ProcessBuilder(mainCommand(List.of(CHILD_HEAP), args))
+        .redirectErrorStream(true)
+        .redirectOutput(output.toFile())
+        .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+        .start();
+  }
+
+  /** Waits until the process answers PING on RESP and HTTP; kills it and throws if it does not. */
+  private void awaitPing() {
+    Process p = process;
+    ServerProcess server = this;
     try {
       await("server on port " + port + " answers PING")
           .atMost(START_DEADLINE)
@@ -113,7 +138,6 @@ final class ServerProcess implements AutoCloseable {
       server.close();
       throw e;
     }
-    return server;
   }
 
   private static boolean httpAnswers(int httpPort) {
@@ -179,6 +203,34 @@ final class ServerProcess implements AutoCloseable {
     if (!process.waitFor(STOP_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)) {
       throw new AssertionError("server did not die after SIGKILL");
     }
+  }
+
+  /** SIGSTOP: the process freezes (sockets open, nothing answered) until {@link #resume}. */
+  void pause() throws IOException {
+    ProcessFaults.pause(process.pid());
+  }
+
+  /** SIGCONT after {@link #pause}. */
+  void resume() throws IOException {
+    ProcessFaults.resume(process.pid());
+  }
+
+  /** Whether the process is stopped by SIGSTOP. */
+  boolean paused() {
+    return ProcessFaults.paused(process.pid());
+  }
+
+  /**
+   * kill -9 (when still running), then a new process with the same data folder, ports and settings;
+   * returns once it answers PING. Output goes to a new file; the old one stays for diagnosis.
+   */
+  void restart() throws IOException, InterruptedException {
+    if (process.isAlive()) {
+      kill9();
+    }
+    outputFile = outputFileFor(dataDir);
+    process = launch(args, outputFile);
+    awaitPing();
   }
 
   /** SIGTERM, then waits for the exit; returns the exit code. */

@@ -55,6 +55,7 @@ final class ClusterNode implements AutoCloseable {
   private PeerServer peerServer;
   private PeerClient peerClient;
   private MetadataStore metadata;
+  private final io.replicakv.server.route.PeerRoutes routes;
   private ClusterRouter router;
   private io.replicakv.server.move.KeyMover mover;
 
@@ -63,6 +64,10 @@ final class ClusterNode implements AutoCloseable {
     this.node = node;
     this.loop = loop;
     this.selfId = nodeId(config);
+    this.routes = io.replicakv.server.route.PeerRoutes.parse(config.get("peer-routes"));
+    if (!routes.routes().isEmpty()) {
+      log.info("peer routes: {}", routes);
+    }
   }
 
   /** The id from the config, else the one kept in the data folder, else a new one kept there. */
@@ -230,6 +235,8 @@ final class ClusterNode implements AutoCloseable {
             metadata::propose,
             config.getLong("move-throttle-bytes-per-sec"));
     router.setWriteFence(mover::refusesWrite);
+    router.setPeerRoutes(routes);
+    mover.setPeerRoutes(routes);
     node.mover = mover;
     node.selfId = selfId;
     node.clusterView = router::view;
@@ -280,7 +287,7 @@ final class ClusterNode implements AutoCloseable {
         lastSeenMillis.putIfAbsent(m.id(), now); // grace period for members just learned of
       }
       peerClient
-          .request(m.host(), m.peerPort(), Frame.of(Frame.TYPE_PING, new byte[0]))
+          .request(routes.host(m), routes.port(m), Frame.of(Frame.TYPE_PING, new byte[0]))
           .thenRun(() -> lastSeenMillis.put(m.id(), System.currentTimeMillis()));
     }
     if (!actsForCluster(view, now)) {

@@ -156,6 +156,56 @@ class FaultProxyTest {
   }
 
   @Test
+  void oneWayBlackholeDeliversRequestsButHoldsAnswers() throws Exception {
+    awaitWorking();
+    proxy.blackhole(FaultProxy.Direction.DOWNSTREAM, true);
+    CompletableFuture<Frame> inFlight = send(HOLD);
+    // The request crossed upstream and reached the server...
+    await().atMost(DEADLINE).until(() -> held.size() == 1);
+    held.get(0).reply(Frame.of(ECHO, new byte[] {9}));
+    // ...but its answer is held downstream until the request times out.
+    assertThat(unavailableOf(inFlight).reason())
+        .isEqualTo(PeerUnavailableException.Reason.REQUEST_TIMEOUT);
+    proxy.blackhole(FaultProxy.Direction.DOWNSTREAM, false);
+    awaitWorking();
+
+    proxy.blackhole(FaultProxy.Direction.UPSTREAM, true);
+    CompletableFuture<Frame> notDelivered = send(HOLD);
+    assertThat(unavailableOf(notDelivered).reason())
+        .isEqualTo(PeerUnavailableException.Reason.REQUEST_TIMEOUT);
+    assertThat(held).hasSize(1); // the second request never reached the server
+    proxy.heal();
+    await().atMost(DEADLINE).until(() -> held.size() == 2); // healing delivered the held bytes
+  }
+
+  @Test
+  void certainLossBreaksEveryConnectionThatCarriesARequest() throws Exception {
+    awaitWorking();
+    proxy.dropProbability(FaultProxy.Direction.UPSTREAM, 1.0);
+    assertThat(unavailableOf(send(ECHO)).reason())
+        .isIn(
+            PeerUnavailableException.Reason.CONNECTION_CLOSED,
+            PeerUnavailableException.Reason.REQUEST_TIMEOUT);
+    assertThat(proxy.lostChunks()).isGreaterThanOrEqualTo(1);
+    proxy.heal();
+    assertThat(proxy.dropProbability(FaultProxy.Direction.UPSTREAM)).isZero();
+    awaitWorking();
+  }
+
+  @Test
+  void jitterAddsAtMostItsBoundToTheDelay() throws Exception {
+    awaitWorking();
+    proxy.delay(FaultProxy.Direction.UPSTREAM, 50, 100);
+    long startNanos = System.nanoTime();
+    assertThat(answerOf(send(ECHO)).payload()).containsExactly(1, 2, 3);
+    long elapsedMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNanos);
+    assertThat(elapsedMillis).isGreaterThanOrEqualTo(50);
+    assertThat(proxy.delayMillis(FaultProxy.Direction.UPSTREAM)).isEqualTo(50);
+    assertThat(proxy.jitterMillis(FaultProxy.Direction.UPSTREAM)).isEqualTo(100);
+    assertThat(proxy.delayMillis(FaultProxy.Direction.DOWNSTREAM)).isZero();
+  }
+
+  @Test
   void dropConnectionsFailsInFlightRequestsAndTheClientReconnects() throws Exception {
     awaitWorking();
     CompletableFuture<Frame> inFlight = send(HOLD);

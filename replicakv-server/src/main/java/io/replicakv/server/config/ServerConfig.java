@@ -57,6 +57,11 @@ public final class ServerConfig {
               false,
               "port of this node's metadata (Raft) voter; -1 means port + 30000"),
           Setting.string(
+              "peer-routes",
+              "",
+              false,
+              "id=host:port,...: reach these members' peer ports at these addresses instead of the ones in the metadata (tunnels, port forwards, a fault proxy)"),
+          Setting.string(
               "cluster-voters",
               "",
               false,

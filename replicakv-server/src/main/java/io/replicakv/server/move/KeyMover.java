@@ -179,6 +179,14 @@ public final class KeyMover {
     this.throttleBytesPerSecond = throttleBytesPerSecond;
   }
 
+  private volatile io.replicakv.server.route.PeerRoutes routes =
+      io.replicakv.server.route.PeerRoutes.DIRECT;
+
+  /** Where this node's move requests go for each member (the {@code peer-routes} setting). */
+  public void setPeerRoutes(io.replicakv.server.route.PeerRoutes routes) {
+    this.routes = routes;
+  }
+
   /** True when a write to {@code slot} must answer TRYAGAIN (any thread). */
   public boolean refusesWrite(int slot) {
     return fencedSlots[slot];
@@ -352,7 +360,8 @@ public final class KeyMover {
     }
     byte[] payload = (out.member + "\n" + selfId + "\nwithdraw").getBytes(StandardCharsets.UTF_8);
     peers
-        .request(coordinator.host(), coordinator.peerPort(), Frame.of(TYPE_MOVE_READY, payload))
+        .request(
+            routes.host(coordinator), routes.port(coordinator), Frame.of(TYPE_MOVE_READY, payload))
         .whenComplete(
             (reply, error) ->
                 loop.execute(
@@ -455,7 +464,8 @@ public final class KeyMover {
         b.putShort((short) r[0]).putShort((short) r[1]);
       }
       acks.add(
-          peers.request(target.host(), target.peerPort(), Frame.of(TYPE_MOVE_CLEAR, b.array())));
+          peers.request(
+              routes.host(target), routes.port(target), Frame.of(TYPE_MOVE_CLEAR, b.array())));
     }
     CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new))
         .whenComplete(
@@ -625,7 +635,9 @@ public final class KeyMover {
       byte[] payload = encodeBatch(e.getValue());
       bytes += payload.length;
       Member target = address(out, e.getKey());
-      acks.add(peers.request(target.host(), target.peerPort(), Frame.of(TYPE_MOVE_BATCH, payload)));
+      acks.add(
+          peers.request(
+              routes.host(target), routes.port(target), Frame.of(TYPE_MOVE_BATCH, payload)));
     }
     long sentBytes = bytes;
     CompletableFuture.allOf(acks.toArray(CompletableFuture[]::new))
@@ -672,7 +684,8 @@ public final class KeyMover {
     }
     byte[] payload = (out.member + "\n" + selfId).getBytes(StandardCharsets.UTF_8);
     peers
-        .request(coordinator.host(), coordinator.peerPort(), Frame.of(TYPE_MOVE_READY, payload))
+        .request(
+            routes.host(coordinator), routes.port(coordinator), Frame.of(TYPE_MOVE_READY, payload))
         .whenComplete(
             (reply, error) -> {
               boolean failed = error != null || reply.isError();
@@ -929,7 +942,8 @@ public final class KeyMover {
       } else {
         answer =
             peers
-                .request(source.host(), source.peerPort(), Frame.of(TYPE_MOVE_COUNT, request))
+                .request(
+                    routes.host(source), routes.port(source), Frame.of(TYPE_MOVE_COUNT, request))
                 .thenApply(f -> f.isError() ? null : decodeCounts(f.payload(), ranges.size()))
                 .exceptionally(t -> null);
       }

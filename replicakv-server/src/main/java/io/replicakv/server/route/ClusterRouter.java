@@ -49,6 +49,13 @@ public final class ClusterRouter implements Router {
     this.writeFence = writeFence;
   }
 
+  private volatile PeerRoutes routes = PeerRoutes.DIRECT;
+
+  /** Where forwarded commands go for each owner (the {@code peer-routes} setting). */
+  public void setPeerRoutes(PeerRoutes routes) {
+    this.routes = routes;
+  }
+
   public void setView(ClusterView view) {
     this.view = view;
   }
@@ -121,7 +128,10 @@ public final class ClusterRouter implements Router {
             session.keyspace, session.protocol, request, forwarded ? session.forwardHops + 1 : 1);
     return new Decision.Forwarded(
         peers
-            .request(owner.host(), owner.peerPort(), Frame.of(ForwardCodec.TYPE_FORWARD, payload))
+            .request(
+                routes.host(owner),
+                routes.port(owner),
+                Frame.of(ForwardCodec.TYPE_FORWARD, payload))
             .thenApply(Frame::payload));
   }
 }
