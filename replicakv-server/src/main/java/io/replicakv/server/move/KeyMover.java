@@ -847,7 +847,7 @@ public final class KeyMover {
           () -> {
             byte[] answer;
             try {
-              answer = countReply(request.payload());
+              answer = countReply(engine.state(), request.payload());
             } catch (RuntimeException e) {
               responder.fail("bad count request: " + e.getMessage());
               return;
@@ -950,7 +950,8 @@ public final class KeyMover {
       if (e.getKey().equals(selfId)) {
         answer = new CompletableFuture<>();
         CompletableFuture<long[][]> local = answer;
-        loop.execute(() -> local.complete(decodeCounts(countReply(request), ranges.size())));
+        loop.execute(
+            () -> local.complete(decodeCounts(countReply(engine.state(), request), ranges.size())));
       } else if (source == null || source.peerPort() == 0) {
         answer = CompletableFuture.completedFuture(null);
       } else {
@@ -1033,13 +1034,13 @@ public final class KeyMover {
    * data bytes its slot counters hold over every keyspace, O(keyspaces in use x slots), no walk
    * over keys. Version 2 when the request asks for it, else version 1.
    */
-  private byte[] countReply(byte[] payload) {
+  static byte[] countReply(MemoryState state, byte[] payload) {
     List<int[]> ranges = decodeRangeList(payload);
     java.nio.ByteBuffer rest =
         java.nio.ByteBuffer.wrap(
             payload, 4 + 4 * ranges.size(), payload.length - 4 - 4 * ranges.size());
     int version = rest.hasRemaining() ? Math.min(rest.get(), COUNT_REPLY_VERSION) : 1;
-    long[][] counts = countKeysAndBytes(engine.state(), ranges);
+    long[][] counts = countKeysAndBytes(state, ranges);
     java.nio.ByteBuffer b;
     if (version >= 2) {
       b = java.nio.ByteBuffer.allocate(5 + 16 * counts.length);
