@@ -242,7 +242,7 @@ public final class MemoryState {
               cursor,
               1,
               (key, value) -> {
-                if (found.size() < wanted && Slots.slot(key.array()) == slot) {
+                if (found.size() < wanted && key.slot() == slot) {
                   found.add(key);
                 }
               });
@@ -297,7 +297,7 @@ public final class MemoryState {
 
   private void applyStringSet(Keyspace ks, Mutation.StringSet s) {
     Dict.Node<Bytes, Value> node = ks.data.findOrCreate(Bytes.of(s.key()));
-    int slot = Slots.slot(s.key());
+    int slot = node.key.slot();
     if (node.value == null) {
       ks.entriesBytes += keyEntryBytes(node.key);
       ks.countSlot(slot, 1, s.key().length + (long) s.value().length);
@@ -323,20 +323,21 @@ public final class MemoryState {
     if (pairs.isEmpty()) {
       return;
     }
-    int slot = Slots.slot(h.key());
-    HashValue hash = replaceUnlessType(ks, Bytes.of(h.key()), slot, HashValue.class);
+    Dict.Node<Bytes, Value> node = replaceUnlessType(ks, Bytes.of(h.key()), HashValue.class);
+    HashValue hash = (HashValue) node.value;
     long before = hash.sizeBytesEstimate();
     long dataBefore = hash.dataBytes();
     for (int i = 0; i < pairs.size(); i += 2) {
       hash.put(Bytes.of(pairs.get(i)), pairs.get(i + 1));
     }
     ks.entriesBytes += hash.sizeBytesEstimate() - before;
-    ks.countSlot(slot, 0, hash.dataBytes() - dataBefore);
+    ks.countSlot(node.key.slot(), 0, hash.dataBytes() - dataBefore);
   }
 
   private void applyHashDelete(Keyspace ks, Mutation.HashDelete h) {
     Bytes key = Bytes.of(h.key());
-    if (!(ks.data.get(key) instanceof HashValue hash)) {
+    Dict.Node<Bytes, Value> node = ks.data.node(key);
+    if (node == null || !(node.value instanceof HashValue hash)) {
       return;
     }
     long before = hash.sizeBytesEstimate();
@@ -346,7 +347,7 @@ public final class MemoryState {
     }
     ks.entriesBytes += hash.sizeBytesEstimate() - before;
     if (hash.dataBytes() != dataBefore) {
-      ks.countSlot(Slots.slot(h.key()), 0, hash.dataBytes() - dataBefore);
+      ks.countSlot(node.key.slot(), 0, hash.dataBytes() - dataBefore);
     }
     if (hash.size() == 0) {
       removeKey(ks, key);
@@ -357,20 +358,21 @@ public final class MemoryState {
     if (s.members().isEmpty()) {
       return;
     }
-    int slot = Slots.slot(s.key());
-    SetValue set = replaceUnlessType(ks, Bytes.of(s.key()), slot, SetValue.class);
+    Dict.Node<Bytes, Value> node = replaceUnlessType(ks, Bytes.of(s.key()), SetValue.class);
+    SetValue set = (SetValue) node.value;
     long before = set.sizeBytesEstimate();
     long dataBefore = set.dataBytes();
     for (byte[] member : s.members()) {
       set.add(Bytes.of(member));
     }
     ks.entriesBytes += set.sizeBytesEstimate() - before;
-    ks.countSlot(slot, 0, set.dataBytes() - dataBefore);
+    ks.countSlot(node.key.slot(), 0, set.dataBytes() - dataBefore);
   }
 
   private void applySetRemove(Keyspace ks, Mutation.SetRemove s) {
     Bytes key = Bytes.of(s.key());
-    if (!(ks.data.get(key) instanceof SetValue set)) {
+    Dict.Node<Bytes, Value> node = ks.data.node(key);
+    if (node == null || !(node.value instanceof SetValue set)) {
       return;
     }
     long before = set.sizeBytesEstimate();
@@ -380,7 +382,7 @@ public final class MemoryState {
     }
     ks.entriesBytes += set.sizeBytesEstimate() - before;
     if (set.dataBytes() != dataBefore) {
-      ks.countSlot(Slots.slot(s.key()), 0, set.dataBytes() - dataBefore);
+      ks.countSlot(node.key.slot(), 0, set.dataBytes() - dataBefore);
     }
     if (set.size() == 0) {
       removeKey(ks, key);
@@ -389,15 +391,16 @@ public final class MemoryState {
 
   /**
    * The value of {@code type} under {@code key}, creating an empty one when the key is absent or
-   * holds another type (which loses its expiry). The caller must make a created value non-empty
-   * before returning, and count the data bytes it adds in {@code slot}, the key's.
+   * holds another type (which loses its expiry); returns the key's node, holding it. The caller
+   * must make a created value non-empty before returning, and count the data bytes it adds.
    */
-  private static <T extends Value> T replaceUnlessType(
-      Keyspace ks, Bytes key, int slot, Class<T> type) {
+  private static Dict.Node<Bytes, Value> replaceUnlessType(
+      Keyspace ks, Bytes key, Class<? extends Value> type) {
     Dict.Node<Bytes, Value> node = ks.data.findOrCreate(key);
     if (type.isInstance(node.value)) {
-      return type.cast(node.value);
+      return node;
     }
+    int slot = node.key.slot();
     if (node.value == null) {
       ks.entriesBytes += keyEntryBytes(node.key);
       ks.countSlot(slot, 1, key.length());
@@ -406,10 +409,10 @@ public final class MemoryState {
       ks.countSlot(slot, 0, -node.value.dataBytes());
       removeExpiry(ks, node.key);
     }
-    T created = type == HashValue.class ? type.cast(new HashValue()) : type.cast(new SetValue());
+    Value created = type == HashValue.class ? new HashValue() : new SetValue();
     node.value = created;
     ks.entriesBytes += created.sizeBytesEstimate();
-    return created;
+    return node;
   }
 
   private void applyRename(Keyspace ks, Mutation.Rename r) {
@@ -442,7 +445,7 @@ public final class MemoryState {
     Check.state(node.value == null, "insertKey over an existing key");
     node.value = value;
     ks.entriesBytes += keyEntryBytes(node.key) + value.sizeBytesEstimate();
-    ks.countSlot(Slots.slot(key.array()), 1, key.length() + value.dataBytes());
+    ks.countSlot(node.key.slot(), 1, key.length() + value.dataBytes());
     setExpiry(ks, node.key, expireAtMillis);
   }
 
@@ -453,7 +456,7 @@ public final class MemoryState {
       return false;
     }
     ks.entriesBytes -= keyEntryBytes(node.key) + node.value.sizeBytesEstimate();
-    ks.countSlot(Slots.slot(key.array()), -1, -(key.length() + node.value.dataBytes()));
+    ks.countSlot(node.key.slot(), -1, -(key.length() + node.value.dataBytes()));
     removeExpiry(ks, key);
     Check.state(ks.entriesBytes >= 0, "keyspace entry bytes %s negative", ks.entriesBytes);
     return true;

@@ -136,6 +136,13 @@ class SlotCountersPropertyTest {
         .isInstanceOf(IllegalArgumentException.class);
   }
 
+  @Property(tries = 300, seed = "5")
+  void aKeysCachedSlotIsItsClusterSlot(@ForAll byte[] key) {
+    Bytes bytes = Bytes.of(key);
+    assertThat(bytes.slot()).isEqualTo(Slots.slot(key));
+    assertThat(bytes.slot()).as("cached").isEqualTo(Slots.slot(key));
+  }
+
   /** Compares every slot's counters with a recount that walks keys, fields and members. */
   static void assertCountersEqualRecount(MemoryState state) {
     for (int ks = 0; ks < state.keyspaceCount(); ks++) {
