@@ -42,9 +42,11 @@ import java.util.random.RandomGenerator;
  * the key per applied mutation that touches a present key) so that CLUSTER COUNTKEYSINSLOT and the
  * key and byte counts of a move plan cost O(slots) instead of a walk over every key, which would
  * hold the node loop for seconds on a large keyspace. Redis keeps the same per-slot key count for
- * the same reason. The two arrays ({@value #SLOT_COUNTERS_BYTES} bytes) are allocated with a
- * keyspace's first key and dropped when it is flushed, so the many unused keyspaces of a cluster
- * node cost nothing; they are not part of {@link #usedMemoryBytes}, which estimates the data.
+ * the same reason. The counters of a slot sit next to each other (one cache line per update, which
+ * matters when the keys' working set has pushed them out of the cache); the array ({@value
+ * #SLOT_COUNTERS_BYTES} bytes) is allocated with a keyspace's first key and dropped when it is
+ * flushed, so the many unused keyspaces of a cluster node cost nothing; they are not part of {@link
+ * #usedMemoryBytes}, which estimates the data.
  *
  * <h2>Replay</h2>
  *
@@ -86,7 +88,7 @@ public final class MemoryState {
   static final int EXPIRY_ENTRY_BYTES = Dict.NODE_BYTES + MemoryLayout.BOXED_LONG_BYTES;
 
   /** Heap of one keyspace's slot counters: an int and a long per slot (arrays' headers aside). */
-  static final int SLOT_COUNTERS_BYTES = Slots.SLOT_COUNT * (Integer.BYTES + Long.BYTES);
+  static final int SLOT_COUNTERS_BYTES = Slots.SLOT_COUNT * 2 * Long.BYTES;
 
   static final int TYPE_STRING = 1;
   static final int TYPE_HASH = 2;
@@ -100,24 +102,23 @@ public final class MemoryState {
     /** Keys, values and expiry entries; the two tables are added when asked. */
     long entriesBytes;
 
-    /** Keys per slot; null until the first key (then as long as the keyspace is not flushed). */
-    int[] slotKeys;
-
     /**
-     * Data bytes (key length + {@link Value#dataBytes}) per slot; null exactly when slotKeys is.
+     * Per slot {@code s}: its key count at {@code 2s}, its data bytes (key length + {@link
+     * Value#dataBytes}) at {@code 2s + 1}; null until the first key, and again after a flush.
      */
-    long[] slotBytes;
+    long[] slotCounts;
 
     /** Counts a change of one slot: a key added (+1) or removed (-1) or 0, and a byte delta. */
     void countSlot(int slot, int keysDelta, long bytesDelta) {
-      if (slotKeys == null) {
-        slotKeys = new int[Slots.SLOT_COUNT];
-        slotBytes = new long[Slots.SLOT_COUNT];
+      long[] counts = slotCounts;
+      if (counts == null) {
+        counts = new long[2 * Slots.SLOT_COUNT];
+        slotCounts = counts;
       }
-      slotKeys[slot] += keysDelta;
-      slotBytes[slot] += bytesDelta;
-      Check.state(slotKeys[slot] >= 0, "slot %s key count %s negative", slot, slotKeys[slot]);
-      Check.state(slotBytes[slot] >= 0, "slot %s data bytes %s negative", slot, slotBytes[slot]);
+      long keys = counts[2 * slot] += keysDelta;
+      long bytes = counts[2 * slot + 1] += bytesDelta;
+      Check.state(keys >= 0, "slot %s key count %s negative", slot, keys);
+      Check.state(bytes >= 0, "slot %s data bytes %s negative", slot, bytes);
     }
 
     long usedMemoryBytes() {
@@ -181,26 +182,26 @@ public final class MemoryState {
 
   /** Keys of {@code keyspace} in {@code slot}, expired or not (CLUSTER COUNTKEYSINSLOT); O(1). */
   public int keysInSlot(int keyspace, int slot) {
-    int[] keys = keyspace(keyspace).slotKeys;
-    return keys == null ? 0 : keys[checkSlot(slot)];
+    long[] counts = keyspace(keyspace).slotCounts;
+    return counts == null ? 0 : (int) counts[2 * checkSlot(slot)];
   }
 
   /**
    * Data bytes (key lengths + {@link Value#dataBytes}) of {@code keyspace} in {@code slot}; O(1).
    */
   public long bytesInSlot(int keyspace, int slot) {
-    long[] bytes = keyspace(keyspace).slotBytes;
-    return bytes == null ? 0 : bytes[checkSlot(slot)];
+    long[] counts = keyspace(keyspace).slotCounts;
+    return counts == null ? 0 : counts[2 * checkSlot(slot) + 1];
   }
 
   /** Keys of {@code keyspace} in slots {@code first..last} (inclusive); O(slots). */
   public long keysInSlots(int keyspace, int firstSlot, int lastSlot) {
-    int[] keys = keyspace(keyspace).slotKeys;
+    long[] counts = keyspace(keyspace).slotCounts;
     checkSlotRange(firstSlot, lastSlot);
     long total = 0;
-    if (keys != null) {
+    if (counts != null) {
       for (int slot = firstSlot; slot <= lastSlot; slot++) {
-        total += keys[slot];
+        total += counts[2 * slot];
       }
     }
     return total;
@@ -208,12 +209,12 @@ public final class MemoryState {
 
   /** Data bytes of {@code keyspace} in slots {@code first..last} (inclusive); O(slots). */
   public long bytesInSlots(int keyspace, int firstSlot, int lastSlot) {
-    long[] bytes = keyspace(keyspace).slotBytes;
+    long[] counts = keyspace(keyspace).slotCounts;
     checkSlotRange(firstSlot, lastSlot);
     long total = 0;
-    if (bytes != null) {
+    if (counts != null) {
       for (int slot = firstSlot; slot <= lastSlot; slot++) {
-        total += bytes[slot];
+        total += counts[2 * slot + 1];
       }
     }
     return total;
@@ -435,8 +436,7 @@ public final class MemoryState {
     ks.data.clear();
     ks.expires.clear();
     ks.entriesBytes = 0;
-    ks.slotKeys = null;
-    ks.slotBytes = null;
+    ks.slotCounts = null;
   }
 
   /** Inserts a key known to be absent. */
@@ -638,11 +638,8 @@ public final class MemoryState {
    */
   private void verifySlotCounters(int keyspace) {
     Keyspace ks = keyspaces[keyspace];
-    Check.state(
-        (ks.slotKeys == null) == (ks.slotBytes == null),
-        "keyspace %s: half its counters",
-        keyspace);
-    if (ks.slotKeys == null) {
+    long[] counts = ks.slotCounts;
+    if (counts == null) {
       Check.state(ks.data.isEmpty(), "keyspace %s holds keys but has no slot counters", keyspace);
       return;
     }
@@ -659,12 +656,12 @@ public final class MemoryState {
       long[] c = e.getValue();
       recountedBytes += c[1];
       Check.state(
-          ks.slotKeys[slot] == c[0] && ks.slotBytes[slot] == c[1],
+          counts[2 * slot] == c[0] && counts[2 * slot + 1] == c[1],
           "keyspace %s slot %s: counters %s keys %s bytes, recount %s keys %s bytes",
           keyspace,
           slot,
-          ks.slotKeys[slot],
-          ks.slotBytes[slot],
+          counts[2 * slot],
+          counts[2 * slot + 1],
           c[0],
           c[1]);
     }
@@ -672,9 +669,9 @@ public final class MemoryState {
     long keys = 0;
     long bytes = 0;
     for (int slot = 0; slot < Slots.SLOT_COUNT; slot++) {
-      Check.state(ks.slotKeys[slot] >= 0 && ks.slotBytes[slot] >= 0, "slot %s negative", slot);
-      keys += ks.slotKeys[slot];
-      bytes += ks.slotBytes[slot];
+      Check.state(counts[2 * slot] >= 0 && counts[2 * slot + 1] >= 0, "slot %s negative", slot);
+      keys += counts[2 * slot];
+      bytes += counts[2 * slot + 1];
     }
     Check.state(
         keys == ks.data.size(),
