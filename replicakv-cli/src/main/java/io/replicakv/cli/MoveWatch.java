@@ -68,8 +68,25 @@ public final class MoveWatch {
    * code. The entry point of {@code cluster moves --watch} and of commands that start a move.
    */
   public static int watch(String seedNode, String memberId) {
-    return new Watcher(seedNode, memberId, System.out, System.console() != null, System::nanoTime)
+    return new Watcher(seedNode, memberId, System.out, isTerminal(), System::nanoTime)
         .run(() -> TimeUnit.MILLISECONDS.sleep(POLL_MILLIS));
+  }
+
+  /**
+   * Whether standard output is a terminal. From JDK 22 {@code System.console()} may exist for a
+   * redirected output too, and {@code Console.isTerminal()} tells; on JDK 21 a console exists only
+   * for a terminal.
+   */
+  static boolean isTerminal() {
+    java.io.Console console = System.console();
+    if (console == null) {
+      return false;
+    }
+    try {
+      return (boolean) java.io.Console.class.getMethod("isTerminal").invoke(console);
+    } catch (ReflectiveOperationException e) {
+      return true;
+    }
   }
 
   /** Waits between polls; a test may pass one that returns at once. */
