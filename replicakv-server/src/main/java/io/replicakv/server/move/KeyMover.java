@@ -667,7 +667,13 @@ public final class KeyMover {
               }
               keysSent += keys;
               bytesSent += sentBytes;
-              progress.onBatchesAcknowledged(keys, batches.values(), sentBytes);
+              // this callback runs on a transport thread; the progress belongs to the node loop
+              loop.execute(
+                  () -> {
+                    if (outgoing == out) {
+                      progress.onBatchesAcknowledged(keys, batches.values(), sentBytes);
+                    }
+                  });
               long delayMillis = 0;
               if (throttleBytesPerSecond > 0) {
                 long budgetMillis = sentBytes * 1000 / throttleBytesPerSecond;
