@@ -131,13 +131,16 @@ public final class MoveWatch {
 
     int run(Pause pause) {
       int seedFailures = 0;
+      boolean seedAnswered = false;
       while (true) {
         Integer exit;
         try {
           exit = poll();
           seedFailures = 0;
+          seedAnswered = true;
         } catch (IOException | RuntimeException e) {
-          if (++seedFailures >= SEED_FAILURES_MAX) {
+          // a seed that never answered is a wrong address, not a node restarting: fail at once
+          if (!seedAnswered || ++seedFailures >= SEED_FAILURES_MAX) {
             endLine();
             out.println("replicakv cluster moves: seed node unreachable: " + e.getMessage());
             return EXIT_FAILED;

@@ -67,4 +67,22 @@ class MoveWatchTest {
     assertThat(new MoveWatch.SourceReport("delta", 100, 90, 3).doneBytes()).isEqualTo(100);
     assertThat(new MoveWatch.SourceReport("done", 100, 100, 3).doneBytes()).isEqualTo(100);
   }
+
+  @Test
+  void aSeedThatNeverAnswersEndsTheWatchAtOnce() throws Exception {
+    int port = ServerProcess.freePorts(1)[0]; // nothing listens there
+    java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+    MoveWatch.Watcher watcher =
+        new MoveWatch.Watcher(
+            "127.0.0.1:" + port,
+            "n2",
+            new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8),
+            false,
+            System::nanoTime);
+    int[] pauses = {0};
+    assertThat(watcher.run(() -> pauses[0]++)).isEqualTo(MoveWatch.EXIT_FAILED);
+    assertThat(pauses[0]).isZero();
+    assertThat(captured.toString(java.nio.charset.StandardCharsets.UTF_8))
+        .contains("seed node unreachable");
+  }
 }
