@@ -28,6 +28,11 @@ final class AdminClient implements AutoCloseable {
     out = socket.getOutputStream();
   }
 
+  /** Changes how long a reply may take before the call fails. */
+  void readTimeoutMillis(int millis) throws IOException {
+    socket.setSoTimeout(millis);
+  }
+
   /** The node to talk to: --node HOST:PORT, else the first node of the local cluster. */
   static AdminClient connect(String node) throws IOException {
     if (node != null) {

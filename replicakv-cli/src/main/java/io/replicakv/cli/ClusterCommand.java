@@ -116,12 +116,32 @@ final class ClusterCommand implements Runnable {
       name = "moves",
       mixinStandardHelpOptions = true,
       description =
-          "Progress of key movement on one node: keys and bytes sent, remaining, received.")
+          "Progress of key movement on one node: keys and bytes sent, remaining, received. With"
+              + " --watch, a progress bar with an ETA for a joining or leaving member's move,"
+              + " summed over every node that sends its keys, until the move ends.")
   static final class Moves implements Callable<Integer> {
     @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
 
+    @picocli.CommandLine.Option(
+        names = "--watch",
+        description = "draw a progress bar with an ETA until the move ends")
+    boolean watch;
+
+    @picocli.CommandLine.Option(
+        names = "--member",
+        paramLabel = "ID",
+        description = "with --watch: the joining or leaving member (default: the one moving)")
+    String member;
+
     @Override
     public Integer call() throws Exception {
+      if (watch) {
+        return MoveWatch.watch(target.node, member);
+      }
+      if (member != null) {
+        System.err.println("replicakv cluster moves: --member needs --watch");
+        return 2;
+      }
       return clusterCall(target.node, "moves", "CLUSTER", "MOVESTATUS");
     }
   }

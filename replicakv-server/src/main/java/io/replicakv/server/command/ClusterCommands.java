@@ -43,6 +43,9 @@ final class ClusterCommands {
                 "plan",
                 "leave",
                 "movestatus",
+                "moveprogress",
+                "countkeysinslot",
+                "getkeysinslot",
                 "voters",
                 "cancel")));
     t.register(
@@ -89,6 +92,12 @@ final class ClusterCommands {
       }
       return Reply.integer(Slots.slot(r.arg(2)));
     }
+    if (sub.equals("COUNTKEYSINSLOT")) {
+      return countKeysInSlot(n, s, r);
+    }
+    if (sub.equals("GETKEYSINSLOT")) {
+      return getKeysInSlot(n, s, r);
+    }
     ClusterView v = n.clusterView.get();
     if (v == null) {
       throw new CommandError("ERR This instance has cluster support disabled");
@@ -104,6 +113,7 @@ final class ClusterCommands {
       case "LEAVE" -> leave(n, s, r);
       case "CANCEL" -> cancel(n, s, r, v);
       case "MOVESTATUS" -> Reply.verbatim("txt", moveStatus(n));
+      case "MOVEPROGRESS" -> Reply.verbatim("txt", moveProgress(n, r, v));
       case "VOTERS" -> Reply.bulk(voters(v));
       default ->
           throw new CommandError(
@@ -154,14 +164,29 @@ final class ClusterCommands {
       List<io.replicakv.server.move.KeyMover.PlannedMove> moves) {
     long slots = 0;
     long keys = 0;
-    boolean unknown = false;
+    long bytes = 0;
+    boolean unknownKeys = false;
+    boolean unknownBytes = false;
+    Map<String, long[]> byPair = new java.util.TreeMap<>();
     StringBuilder lines = new StringBuilder();
     for (io.replicakv.server.move.KeyMover.PlannedMove m : moves) {
       slots += m.slotCount();
+      // slots, keys, bytes, ranges with unknown keys, ranges with unknown bytes
+      long[] pair = byPair.computeIfAbsent(m.fromNode() + " -> " + m.toNode(), k -> new long[5]);
+      pair[0] += m.slotCount();
       if (m.keys() < 0) {
-        unknown = true;
+        unknownKeys = true;
+        pair[3]++;
       } else {
         keys += m.keys();
+        pair[1] += m.keys();
+      }
+      if (m.bytes() < 0) {
+        unknownBytes = true;
+        pair[4]++;
+      } else {
+        bytes += m.bytes();
+        pair[2] += m.bytes();
       }
       lines
           .append(m.firstSlot())
@@ -175,7 +200,25 @@ final class ClusterCommands {
           .append(m.slotCount())
           .append(" slots ")
           .append(m.keys() < 0 ? "?" : Long.toString(m.keys()))
-          .append(" keys\n");
+          .append(" keys ")
+          .append(m.bytes() < 0 ? "? bytes" : formatBytes(m.bytes()))
+          .append('\n');
+    }
+    StringBuilder totals = new StringBuilder();
+    for (Map.Entry<String, long[]> e : byPair.entrySet()) {
+      long[] t = e.getValue();
+      totals
+          .append("total ")
+          .append(e.getKey())
+          .append(' ')
+          .append(t[0])
+          .append(" slots ")
+          .append(t[1])
+          .append(t[3] > 0 ? "+" : "")
+          .append(" keys ")
+          .append(formatBytes(t[2]))
+          .append(t[4] > 0 ? "+" : "")
+          .append('\n');
     }
     return "plan "
         + kind.toLowerCase(java.util.Locale.ROOT)
@@ -191,9 +234,20 @@ final class ClusterCommands {
         + Slots.SLOT_COUNT
         + " slots, "
         + keys
-        + (unknown ? "+ (some sources did not answer)" : "")
-        + " keys move\n"
+        + (unknownKeys ? "+ (some sources did not answer)" : "")
+        + " keys move, "
+        + formatBytes(bytes)
+        + (unknownBytes ? "+" : "")
+        + " ("
+        + bytes
+        + (unknownBytes ? "+" : "")
+        + " bytes of keys and values)\n"
+        + totals
         + lines;
+  }
+
+  private static String formatBytes(long bytes) {
+    return io.replicakv.server.move.MoveProgress.formatBytes(bytes);
   }
 
   /** CLUSTER LEAVE id: starts moving the member's slots away (it becomes LEAVING, then LEFT). */
@@ -286,6 +340,94 @@ final class ClusterCommands {
         + "\nmoves_completed: "
         + m.movesCompleted()
         + "\n";
+  }
+
+  /**
+   * CLUSTER MOVEPROGRESS [id]: the move this node runs as a source ("field:value" lines, as CLUSTER
+   * INFO), then what its metadata view says of member {@code id} (default: the member of its move,
+   * else the first member in motion): its state and the sources of its move.
+   */
+  static String moveProgress(Node n, RespRequest r, ClusterView v) {
+    if (r.argc() > 3) {
+      throw CommandError.arity("cluster|moveprogress");
+    }
+    io.replicakv.server.move.KeyMover mover = n.mover;
+    if (mover == null) {
+      throw new CommandError("ERR no data mover on this node (it runs alone)");
+    }
+    io.replicakv.server.move.MoveProgress.Snapshot snapshot = mover.progress().snapshot();
+    StringBuilder moving = new StringBuilder();
+    String firstMoving = "";
+    for (Member m : v.members().values()) {
+      if (m.state() == MemberState.JOINING || m.state() == MemberState.LEAVING) {
+        moving.append(moving.isEmpty() ? "" : ",").append(m.id()).append('=').append(m.state());
+        firstMoving = firstMoving.isEmpty() ? m.id() : firstMoving;
+      }
+    }
+    String watched =
+        r.argc() == 3
+            ? Args.text(r.arg(2))
+            : snapshot.member().isEmpty() ? firstMoving : snapshot.member();
+    Member member = v.members().get(watched);
+    String sources = "";
+    if (member != null
+        && (member.state() == MemberState.JOINING || member.state() == MemberState.LEAVING)) {
+      try {
+        java.util.TreeSet<String> from = new java.util.TreeSet<>();
+        io.replicakv.server.move.KeyMover.plan(v, watched, member.state() == MemberState.JOINING)
+            .forEach(m -> from.add(m.fromNode()));
+        sources = String.join(",", from);
+      } catch (RuntimeException e) {
+        sources = "?";
+      }
+    }
+    return io.replicakv.server.move.MoveProgress.render(n.selfId, snapshot)
+        + "moving_members:"
+        + moving
+        + "\r\nwatched:"
+        + watched
+        + "\r\nwatched_state:"
+        + (member == null ? (watched.isEmpty() ? "" : "UNKNOWN") : member.state().name())
+        + "\r\nwatched_sources:"
+        + sources
+        + "\r\nmetadata_version:"
+        + v.version()
+        + "\r\n";
+  }
+
+  /** CLUSTER COUNTKEYSINSLOT slot: keys of the selected keyspace in the slot held here. */
+  private static Reply countKeysInSlot(Node n, Session s, RespRequest r) {
+    if (r.argc() != 3) {
+      throw CommandError.arity("cluster|countkeysinslot");
+    }
+    long slot = Args.parseLong(r.arg(2));
+    if (slot < 0 || slot >= Slots.SLOT_COUNT) {
+      throw new CommandError("ERR Invalid slot");
+    }
+    return Reply.integer(n.state().keysInSlot(s.keyspace, (int) slot));
+  }
+
+  /**
+   * CLUSTER GETKEYSINSLOT slot count: up to count keys of the selected keyspace in the slot held
+   * here. The slot counter bounds the walk: an empty slot answers at once (see {@link
+   * io.replicakv.storage.data.MemoryState#keysInSlot(int, int, int)}).
+   */
+  private static Reply getKeysInSlot(Node n, Session s, RespRequest r) {
+    if (r.argc() != 4) {
+      throw CommandError.arity("cluster|getkeysinslot");
+    }
+    long count = Args.parseLong(r.arg(3));
+    long slot = Args.parseLong(r.arg(2));
+    if (count < 0 || slot < 0 || slot >= Slots.SLOT_COUNT) {
+      throw new CommandError("ERR Invalid slot or number of keys");
+    }
+    int bounded = (int) Math.min(count, Integer.MAX_VALUE);
+    List<byte[]> keys = new ArrayList<>();
+    for (io.replicakv.storage.data.Bytes key :
+        n.state().keysInSlot(s.keyspace, (int) slot, bounded)) {
+      keys.add(key.array());
+    }
+    return Reply.bulkArray(keys);
   }
 
   private static byte[] encode(Reply reply, int protocol) {

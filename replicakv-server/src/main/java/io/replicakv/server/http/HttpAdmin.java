@@ -228,6 +228,7 @@ public final class HttpAdmin implements AutoCloseable {
         move.put("keysDeleted", mover.keysDeleted());
         move.put("movesCompleted", mover.movesCompleted());
         out.put("move", move);
+        out.put("moveProgress", moveProgressJson(mover.progress().snapshot()));
       }
       java.util.List<Map<String, Object>> keyspaces = new java.util.ArrayList<>();
       v.keyspaces()
@@ -249,6 +250,29 @@ public final class HttpAdmin implements AutoCloseable {
     } catch (IOException e) {
       return "{}";
     }
+  }
+
+  /** The outgoing move's progress: planned and copied keys and data bytes, phase, rate, ETA. */
+  private static Map<String, Object> moveProgressJson(
+      io.replicakv.server.move.MoveProgress.Snapshot p) {
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("member", p.member());
+    out.put("phase", p.phase().text());
+    out.put("targets", p.targets());
+    out.put("plannedKeys", p.plannedKeys());
+    out.put("plannedBytes", p.plannedBytes());
+    out.put("copiedKeys", p.copiedKeys());
+    out.put("copiedBytes", p.copiedBytes());
+    out.put("deltaKeys", p.deltaKeys());
+    out.put("wireBytes", p.wireBytes());
+    out.put("copyRestarts", Math.max(0, p.copyRestarts()));
+    out.put("throttleBytesPerSecond", p.throttleBytesPerSecond());
+    double rate = p.copyBytesPerSecond();
+    out.put("copyBytesPerSecond", Double.isNaN(rate) ? -1 : Math.round(rate));
+    out.put("etaSeconds", p.etaSeconds());
+    out.put("lastMember", p.lastMember());
+    out.put("lastResult", p.lastResult());
+    return out;
   }
 
   /** INFO's sections as JSON objects: {"server": {"tcp_port": "6379", ...}, ...}. */

@@ -203,10 +203,37 @@ final class Prometheus {
           "replicakv_moves_completed_total",
           "Moves this node finished as a source.",
           mover.movesCompleted());
+      moveProgress(b, mover.progress().snapshot());
     }
     gauge(
         b, "replicakv_uptime_seconds", "Seconds since start.", (n.now() - n.startedMillis) / 1000);
     return b.toString();
+  }
+
+  /** The running outgoing move: planned and copied keys and data bytes, and its ETA. */
+  private static void moveProgress(
+      StringBuilder b, io.replicakv.server.move.MoveProgress.Snapshot p) {
+    head(
+        b,
+        "replicakv_moving_bytes",
+        "gauge",
+        "Data bytes (keys and values) of the running outgoing move: planned at the copy's start,"
+            + " copied so far.");
+    b.append("replicakv_moving_bytes{stage=\"planned\"} ").append(p.plannedBytes()).append('\n');
+    b.append("replicakv_moving_bytes{stage=\"copied\"} ").append(p.copiedBytes()).append('\n');
+    head(
+        b,
+        "replicakv_moving_keys",
+        "gauge",
+        "Keys of the running outgoing move: planned at the copy's start, copied so far.");
+    b.append("replicakv_moving_keys{stage=\"planned\"} ").append(p.plannedKeys()).append('\n');
+    b.append("replicakv_moving_keys{stage=\"copied\"} ").append(p.copiedKeys()).append('\n');
+    gauge(
+        b,
+        "replicakv_move_eta_seconds",
+        "Seconds the running copy needs at its recent rate; 0 when idle or past the copy, -1"
+            + " unknown.",
+        p.etaSeconds());
   }
 
   private static void head(StringBuilder b, String name, String type, String help) {

@@ -86,12 +86,22 @@ public final class KeyMover {
   public static final int TYPE_MOVE_READY_REPLY = 21;
 
   /**
-   * Peer frame: count this node's keys in slot ranges ({@code [u32 n]([u16 first][u16 last])*}).
+   * Peer frame: count this node's keys and bytes in slot ranges ({@code [u32 n]([u16 first][u16
+   * last])*}, then optionally {@code [u8 reply version]}: the newest reply form the asker reads; a
+   * node that ignores it answers version 1).
    */
   public static final int TYPE_MOVE_COUNT = 22;
 
-  /** Reply to {@link #TYPE_MOVE_COUNT}: {@code [u64 keys]} per range, in order. */
+  /**
+   * Reply to {@link #TYPE_MOVE_COUNT}, per range in order. Version 1 (the request names none):
+   * {@code [u64 keys]*}. Version 2: {@code [u8 2][u32 n]([u64 keys][u64 bytes])*}, bytes being the
+   * data bytes of the storage's slot counters. The lengths (8n and 5 + 16n) never coincide, so an
+   * asker tells them apart without trusting the version byte alone.
+   */
   public static final int TYPE_MOVE_COUNT_REPLY = 23;
+
+  /** Newest {@link #TYPE_MOVE_COUNT_REPLY} form this node writes and reads. */
+  static final int COUNT_REPLY_VERSION = 2;
 
   /**
    * Peer frame: the target deletes (logged) every key it holds in these ranges (payload as {@link
@@ -138,6 +148,7 @@ public final class KeyMover {
   private final ScheduledExecutorService loop;
   private final Function<MetadataChange, CompletableFuture<ClusterView>> proposer;
   private final long throttleBytesPerSecond;
+  private final MoveProgress progress;
 
   private volatile boolean[] fencedSlots = new boolean[Slots.SLOT_COUNT];
 
@@ -177,6 +188,12 @@ public final class KeyMover {
     this.loop = loop;
     this.proposer = proposer;
     this.throttleBytesPerSecond = throttleBytesPerSecond;
+    this.progress = new MoveProgress(throttleBytesPerSecond, System::nanoTime);
+  }
+
+  /** The outgoing move's planned and sent keys and bytes, for CLUSTER MOVEPROGRESS (any thread). */
+  public MoveProgress progress() {
+    return progress;
   }
 
   private volatile io.replicakv.server.route.PeerRoutes routes =
@@ -320,6 +337,7 @@ public final class KeyMover {
       }
       out.sinceSequence = engine.lastSequence();
       outgoing = out;
+      progress.start(out.member, out.targets.keySet());
       log.info(
           "moving keys for {} ({}) to {} from sequence {}",
           out.member,
@@ -374,6 +392,7 @@ public final class KeyMover {
                             () -> withdrawReady(out), RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
                       } else if (reply.payloadText().equals(WITHDRAW_TOO_LATE)) {
                         out.phase = Phase.FENCED;
+                        progress.phase(MoveProgress.Phase.FENCED);
                         status = "ready (before a restart), waiting for the flip of " + out.member;
                       } else {
                         fencedSlots = new boolean[Slots.SLOT_COUNT];
@@ -405,6 +424,7 @@ public final class KeyMover {
     MemoryState state = engine.state();
     if (out.keyspace >= state.keyspaceCount()) {
       out.phase = Phase.DELTA;
+      progress.phase(MoveProgress.Phase.DELTA);
       status = "catching up for " + out.member;
       deltaStep(out);
       return;
@@ -445,6 +465,7 @@ public final class KeyMover {
     out.keyspace = 0;
     out.cursor = 0;
     out.sinceSequence = engine.lastSequence();
+    progress.copyStarted(engine.state(), out.targetBySlot);
     List<CompletableFuture<Frame>> acks = new ArrayList<>();
     for (String targetId : out.targets.keySet()) {
       Member target = address(out, targetId);
@@ -517,6 +538,7 @@ public final class KeyMover {
       }
       fencedSlots = fenced;
       out.phase = Phase.FENCED;
+      progress.phase(MoveProgress.Phase.FENCED);
       status = "fenced, last delta for " + out.member;
       try {
         changed.addAll(changedSince(out)); // nothing new can arrive after this
@@ -657,6 +679,13 @@ public final class KeyMover {
               }
               keysSent += keys;
               bytesSent += sentBytes;
+              // this callback runs on a transport thread; the progress belongs to the node loop
+              loop.execute(
+                  () -> {
+                    if (outgoing == out) {
+                      progress.onBatchesAcknowledged(keys, batches.values(), sentBytes);
+                    }
+                  });
               long delayMillis = 0;
               if (throttleBytesPerSecond > 0) {
                 long budgetMillis = sentBytes * 1000 / throttleBytesPerSecond;
@@ -740,10 +769,12 @@ public final class KeyMover {
     if (!flipped) {
       log.info("move of {} cancelled", out.member);
       outgoing = null;
+      progress.finish(false);
       status = "idle";
       return;
     }
     out.phase = Phase.DELETING;
+    progress.phase(MoveProgress.Phase.DELETING);
     status = "deleting moved keys of " + out.member;
     out.keyspace = 0;
     out.cursor = 0;
@@ -758,6 +789,7 @@ public final class KeyMover {
         outgoing = null;
       }
       movesCompleted++;
+      progress.finish(true);
       keysRemaining = 0;
       status = "idle";
       if (lastView != null) {
@@ -832,18 +864,14 @@ public final class KeyMover {
     } else if (request.type() == TYPE_MOVE_COUNT) {
       loop.execute(
           () -> {
-            long[] counts;
+            byte[] answer;
             try {
-              counts = countKeys(request.payload());
+              answer = countReply(engine.state(), request.payload());
             } catch (RuntimeException e) {
               responder.fail("bad count request: " + e.getMessage());
               return;
             }
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8 * counts.length);
-            for (long c : counts) {
-              b.putLong(c);
-            }
-            responder.reply(new Frame(TYPE_MOVE_COUNT_REPLY, request.correlationId(), b.array()));
+            responder.reply(new Frame(TYPE_MOVE_COUNT_REPLY, request.correlationId(), answer));
           });
     } else {
       String[] parts = new String(request.payload(), StandardCharsets.UTF_8).split("\n", 3);
@@ -872,9 +900,13 @@ public final class KeyMover {
     }
   }
 
-  /** One range of a plan and the keys its source holds there (-1: the source did not answer). */
+  /**
+   * One range of a plan with the keys and data bytes its source holds there (key length plus value
+   * data, from the source's slot counters); -1 for both when the source did not answer, bytes -1
+   * alone when it answered in the version-1 form (keys only).
+   */
   public record PlannedMove(
-      int firstSlot, int lastSlot, String fromNode, String toNode, long keys) {
+      int firstSlot, int lastSlot, String fromNode, String toNode, long keys, long bytes) {
     /** Slots in the range. */
     public int slotCount() {
       return lastSlot - firstSlot + 1;
@@ -916,8 +948,9 @@ public final class KeyMover {
   }
 
   /**
-   * {@link #plan} with each source's key count per range (sources are asked over the peer
-   * transport; this node counts its own on the node loop). Completes on any thread.
+   * {@link #plan} with each source's key and byte counts per range (sources are asked over the peer
+   * transport; this node answers its own on the node loop, from its slot counters). Completes on
+   * any thread.
    */
   public CompletableFuture<List<PlannedMove>> planWithCounts(
       ClusterView view, String memberId, boolean join) {
@@ -926,17 +959,18 @@ public final class KeyMover {
     for (RingDiff.SlotMove m : moves) {
       bySource.computeIfAbsent(m.fromNode(), k -> new ArrayList<>()).add(m);
     }
-    Map<RingDiff.SlotMove, Long> counts = new java.util.concurrent.ConcurrentHashMap<>();
+    Map<RingDiff.SlotMove, long[]> counts = new java.util.concurrent.ConcurrentHashMap<>();
     List<CompletableFuture<Void>> parts = new ArrayList<>();
     for (Map.Entry<String, List<RingDiff.SlotMove>> e : bySource.entrySet()) {
       List<RingDiff.SlotMove> ranges = e.getValue();
       byte[] request = encodeRanges(ranges);
-      CompletableFuture<long[]> answer;
+      CompletableFuture<long[][]> answer;
       Member source = view.members().get(e.getKey());
       if (e.getKey().equals(selfId)) {
         answer = new CompletableFuture<>();
-        CompletableFuture<long[]> local = answer;
-        loop.execute(() -> local.complete(countKeys(request)));
+        CompletableFuture<long[][]> local = answer;
+        loop.execute(
+            () -> local.complete(decodeCounts(countReply(engine.state(), request), ranges.size())));
       } else if (source == null || source.peerPort() == 0) {
         answer = CompletableFuture.completedFuture(null);
       } else {
@@ -951,7 +985,7 @@ public final class KeyMover {
           answer.thenAccept(
               c -> {
                 for (int i = 0; i < ranges.size(); i++) {
-                  counts.put(ranges.get(i), c == null ? -1L : c[i]);
+                  counts.put(ranges.get(i), c == null ? new long[] {-1, -1} : c[i]);
                 }
               }));
     }
@@ -960,42 +994,125 @@ public final class KeyMover {
             ok -> {
               List<PlannedMove> out = new ArrayList<>();
               for (RingDiff.SlotMove m : moves) {
+                long[] c = counts.get(m);
                 out.add(
                     new PlannedMove(
-                        m.firstSlot(), m.lastSlot(), m.fromNode(), m.toNode(), counts.get(m)));
+                        m.firstSlot(), m.lastSlot(), m.fromNode(), m.toNode(), c[0], c[1]));
               }
               return out;
             });
   }
 
-  private static byte[] encodeRanges(List<RingDiff.SlotMove> ranges) {
-    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 4 * ranges.size());
+  /** A {@link #TYPE_MOVE_COUNT} request asking for the version-2 reply. */
+  static byte[] encodeRanges(List<RingDiff.SlotMove> ranges) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 4 * ranges.size() + 1);
     b.putInt(ranges.size());
     for (RingDiff.SlotMove m : ranges) {
       b.putShort((short) m.firstSlot()).putShort((short) m.lastSlot());
     }
+    b.put((byte) COUNT_REPLY_VERSION);
     return b.array();
   }
 
-  private static long[] decodeCounts(byte[] payload, int expected) {
+  /**
+   * Per range {@code {keys, bytes}} from either reply form; bytes are -1 in a version-1 reply.
+   *
+   * @throws IllegalArgumentException when the payload is neither form for {@code expected} ranges
+   */
+  static long[][] decodeCounts(byte[] payload, int expected) {
     java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
-    if (payload.length != 8 * expected) {
-      throw new IllegalArgumentException("count reply of " + payload.length + " bytes");
+    long[][] out = new long[expected][];
+    if (payload.length == 8L * expected) {
+      for (int i = 0; i < expected; i++) {
+        out[i] = new long[] {b.getLong(), -1};
+      }
+      return out;
     }
-    long[] out = new long[expected];
+    if (payload.length != 5 + 16L * expected) {
+      throw new IllegalArgumentException(
+          "count reply of " + payload.length + " bytes for " + expected + " ranges");
+    }
+    int version = b.get();
+    int n = b.getInt();
+    if (version != COUNT_REPLY_VERSION || n != expected) {
+      throw new IllegalArgumentException(
+          "count reply version " + version + " with " + n + " ranges, expected " + expected);
+    }
     for (int i = 0; i < expected; i++) {
-      out[i] = b.getLong();
+      long keys = b.getLong();
+      long bytes = b.getLong();
+      if (keys < 0 || bytes < 0) {
+        throw new IllegalArgumentException("negative count " + keys + " keys " + bytes + " bytes");
+      }
+      out[i] = new long[] {keys, bytes};
     }
     return out;
   }
 
-  /** Counts this node's keys in each range of a {@link #TYPE_MOVE_COUNT} payload (node loop). */
-  private long[] countKeys(byte[] payload) {
-    int[] rangeBySlot = decodeRanges(payload);
-    int n = java.nio.ByteBuffer.wrap(payload).getInt();
-    long[] counts = new long[n];
-    forEachKeyIn(rangeBySlot, (ks, key, range) -> counts[range]++);
+  /**
+   * This node's answer to a {@link #TYPE_MOVE_COUNT} payload (node loop): per range the keys and
+   * data bytes its slot counters hold over every keyspace, O(keyspaces in use x slots), no walk
+   * over keys. Version 2 when the request asks for it, else version 1.
+   */
+  static byte[] countReply(MemoryState state, byte[] payload) {
+    List<int[]> ranges = decodeRangeList(payload);
+    java.nio.ByteBuffer rest =
+        java.nio.ByteBuffer.wrap(
+            payload, 4 + 4 * ranges.size(), payload.length - 4 - 4 * ranges.size());
+    int version = rest.hasRemaining() ? Math.min(rest.get(), COUNT_REPLY_VERSION) : 1;
+    long[][] counts = countKeysAndBytes(state, ranges);
+    java.nio.ByteBuffer b;
+    if (version >= 2) {
+      b = java.nio.ByteBuffer.allocate(5 + 16 * counts.length);
+      b.put((byte) COUNT_REPLY_VERSION).putInt(counts.length);
+      for (long[] c : counts) {
+        b.putLong(c[0]).putLong(c[1]);
+      }
+    } else {
+      b = java.nio.ByteBuffer.allocate(8 * counts.length);
+      for (long[] c : counts) {
+        b.putLong(c[0]);
+      }
+    }
+    return b.array();
+  }
+
+  /** Per range {@code {keys, bytes}} from the slot counters of every keyspace. */
+  static long[][] countKeysAndBytes(MemoryState state, List<int[]> ranges) {
+    long[][] counts = new long[ranges.size()][2];
+    for (int ks = 0; ks < state.keyspaceCount(); ks++) {
+      if (state.isEmpty(ks)) {
+        continue;
+      }
+      for (int i = 0; i < ranges.size(); i++) {
+        int[] r = ranges.get(i);
+        counts[i][0] += state.keysInSlots(ks, r[0], r[1]);
+        counts[i][1] += state.bytesInSlots(ks, r[0], r[1]);
+      }
+    }
     return counts;
+  }
+
+  /** The ranges {@code {first, last}} of {@code [u32 n]([u16 first][u16 last])*}, validated. */
+  static List<int[]> decodeRangeList(byte[] payload) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
+    if (payload.length < 4) {
+      throw new IllegalArgumentException("range list of " + payload.length + " bytes");
+    }
+    int n = b.getInt();
+    if (n < 0 || n > b.remaining() / 4) {
+      throw new IllegalArgumentException("bad range count " + n);
+    }
+    List<int[]> ranges = new ArrayList<>(n);
+    for (int i = 0; i < n; i++) {
+      int first = Short.toUnsignedInt(b.getShort());
+      int last = Short.toUnsignedInt(b.getShort());
+      if (first > last || last >= Slots.SLOT_COUNT) {
+        throw new IllegalArgumentException("bad range " + first + "-" + last);
+      }
+      ranges.add(new int[] {first, last});
+    }
+    return ranges;
   }
 
   /** Deletes, with logged deletes, every key this node holds in the ranges of a payload. */

@@ -80,4 +80,89 @@ class KeyMoverCodecTest {
     badVersion[0] = 9;
     assertThatThrownBy(() -> KeyMover.decodeBatch(badVersion)).hasMessageContaining("version");
   }
+
+  @Test
+  void countRequestAsksForTheVersionTwoReplyAndBothReplyFormsDecode() {
+    List<io.replicakv.core.ring.RingDiff.SlotMove> ranges =
+        List.of(
+            new io.replicakv.core.ring.RingDiff.SlotMove(0, 9, "a", "b"),
+            new io.replicakv.core.ring.RingDiff.SlotMove(16383, 16383, "a", "c"));
+    byte[] request = KeyMover.encodeRanges(ranges);
+    assertThat(request[request.length - 1]).isEqualTo((byte) KeyMover.COUNT_REPLY_VERSION);
+    List<int[]> decoded = KeyMover.decodeRangeList(request);
+    assertThat(decoded).hasSize(2);
+    assertThat(decoded.get(0)).containsExactly(0, 9);
+    assertThat(decoded.get(1)).containsExactly(16383, 16383);
+
+    java.nio.ByteBuffer v1 = java.nio.ByteBuffer.allocate(16).putLong(5).putLong(7);
+    long[][] old = KeyMover.decodeCounts(v1.array(), 2);
+    assertThat(old[0]).containsExactly(5, -1);
+    assertThat(old[1]).containsExactly(7, -1);
+    java.nio.ByteBuffer v2 =
+        java.nio.ByteBuffer.allocate(5 + 32).put((byte) 2).putInt(2).putLong(5).putLong(50);
+    v2.putLong(7).putLong(70);
+    long[][] current = KeyMover.decodeCounts(v2.array(), 2);
+    assertThat(current[0]).containsExactly(5, 50);
+    assertThat(current[1]).containsExactly(7, 70);
+    byte[] badVersion = v2.array().clone();
+    badVersion[0] = 3;
+    assertThatThrownBy(() -> KeyMover.decodeCounts(badVersion, 2))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> KeyMover.decodeCounts(new byte[15], 2))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> KeyMover.decodeRangeList(new byte[] {0, 0, 0, 1, 0, 9, 0, 1}))
+        .as("first after last")
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> KeyMover.decodeRangeList(new byte[] {0, 0, 0, 2, 0, 1, 0, 2}))
+        .as("fewer ranges than counted")
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  /**
+   * A source answers from its slot counters, over every keyspace: the same keys and bytes as a walk
+   * over every key, in the form the asker asked for (an old asker gets keys only).
+   */
+  @Test
+  void countReplyMatchesAWalkOverEveryKeyInEveryKeyspace() {
+    Random random = new Random(SEED);
+    MemoryState state = new MemoryState(3);
+    for (int i = 0; i < 600; i++) {
+      byte[] key = b("k" + i);
+      byte[] value = new byte[random.nextInt(50)];
+      if (i % 2 == 0) {
+        state.apply(new Mutation.StringSet(i % 3, key, value, 0));
+      } else {
+        state.apply(new Mutation.HashSet(i % 3, key, List.of(b("f"), value)));
+      }
+    }
+    List<io.replicakv.core.ring.RingDiff.SlotMove> ranges =
+        List.of(
+            new io.replicakv.core.ring.RingDiff.SlotMove(0, 4000, "a", "b"),
+            new io.replicakv.core.ring.RingDiff.SlotMove(4001, 4001, "a", "b"),
+            new io.replicakv.core.ring.RingDiff.SlotMove(9000, 16383, "a", "c"));
+    long[][] walked = new long[3][2];
+    for (int ks = 0; ks < 3; ks++) {
+      state.forEachEntry(
+          ks,
+          (key, value, expireAt) -> {
+            int slot = io.replicakv.core.ring.Slots.slot(key.array());
+            for (int r = 0; r < ranges.size(); r++) {
+              if (slot >= ranges.get(r).firstSlot() && slot <= ranges.get(r).lastSlot()) {
+                walked[r][0]++;
+                walked[r][1] += key.length() + value.dataBytes();
+              }
+            }
+          });
+    }
+    byte[] request = KeyMover.encodeRanges(ranges);
+    long[][] answered = KeyMover.decodeCounts(KeyMover.countReply(state, request), 3);
+    for (int r = 0; r < 3; r++) {
+      assertThat(answered[r]).as("range %s", r).containsExactly(walked[r][0], walked[r][1]);
+    }
+    assertThat(walked[0][0] + walked[2][0]).isPositive();
+    byte[] oldRequest = Arrays.copyOf(request, request.length - 1);
+    byte[] oldReply = KeyMover.countReply(state, oldRequest);
+    assertThat(oldReply).hasSize(8 * 3);
+    assertThat(KeyMover.decodeCounts(oldReply, 3)[2]).containsExactly(walked[2][0], -1);
+  }
 }

@@ -1,5 +1,6 @@
 package io.replicakv.storage.data;
 
+import io.replicakv.core.ring.Slots;
 import io.replicakv.core.util.Check;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -31,6 +32,13 @@ public final class Bytes implements Comparable<Bytes> {
   /** 0 until computed; a true hash of 0 is simply recomputed each time. */
   private int hash;
 
+  /**
+   * The key's cluster slot plus one, 0 until computed: a key's slot is needed on every change to it
+   * (the per-slot counters), and the field fits in the object's alignment padding, so the cache
+   * costs no memory ({@link #SHALLOW_BYTES} stays 24).
+   */
+  private int slotPlusOne;
+
   private Bytes(byte[] bytes) {
     this.bytes = bytes;
   }
@@ -57,6 +65,16 @@ public final class Bytes implements Comparable<Bytes> {
 
   public int length() {
     return bytes.length;
+  }
+
+  /** {@link Slots#slot(byte[])} of these bytes as a key, computed once. */
+  public int slot() {
+    int s = slotPlusOne;
+    if (s == 0) {
+      s = Slots.slot(bytes) + 1;
+      slotPlusOne = s;
+    }
+    return s - 1;
   }
 
   /** Estimated heap footprint of this instance and its array, for memory accounting. */

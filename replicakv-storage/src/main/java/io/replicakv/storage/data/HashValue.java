@@ -15,6 +15,9 @@ public final class HashValue implements Value {
   /** Sum over fields of node + field + value bytes; the dict's own overhead is added on demand. */
   private long entriesBytes;
 
+  /** Sum over fields of field length + value length ({@link Value#dataBytes}). */
+  private long dataBytes;
+
   /** An empty hash; {@link MemoryState} never stores one empty. */
   public HashValue() {}
 
@@ -42,17 +45,25 @@ public final class HashValue implements Value {
     return SHALLOW_BYTES + fields.overheadBytesEstimate() + entriesBytes;
   }
 
+  @Override
+  public long dataBytes() {
+    return dataBytes;
+  }
+
   /** Sets {@code field} to {@code value}; the caller gives up both arrays. */
   void put(Bytes field, byte[] value) {
     Check.notNull(value, "hash value");
     Dict.Node<Bytes, byte[]> node = fields.findOrCreate(field);
     if (node.value == null) {
       entriesBytes += Dict.NODE_BYTES + field.sizeBytesEstimate();
+      dataBytes += field.length();
     } else {
       entriesBytes -= MemoryLayout.byteArrayBytes(node.value.length);
+      dataBytes -= node.value.length;
     }
     node.value = value;
     entriesBytes += MemoryLayout.byteArrayBytes(value.length);
+    dataBytes += value.length;
   }
 
   /** Removes {@code field}; returns whether it was present. */
@@ -65,7 +76,9 @@ public final class HashValue implements Value {
         Dict.NODE_BYTES
             + node.key.sizeBytesEstimate()
             + MemoryLayout.byteArrayBytes(node.value.length);
+    dataBytes -= node.key.length() + node.value.length;
     Check.state(entriesBytes >= 0, "hash entry bytes %s negative", entriesBytes);
+    Check.state(dataBytes >= 0, "hash data bytes %s negative", dataBytes);
     return true;
   }
 
@@ -78,6 +91,13 @@ public final class HashValue implements Value {
                 Dict.NODE_BYTES
                     + field.sizeBytesEstimate()
                     + MemoryLayout.byteArrayBytes(value.length));
+    return total[0];
+  }
+
+  /** {@link #dataBytes()} computed by walking every field, for tests and debugging. */
+  long recomputeDataBytes() {
+    long[] total = {0};
+    fields.forEach((field, value) -> total[0] += field.length() + value.length);
     return total[0];
   }
 

@@ -1,5 +1,6 @@
 package io.replicakv.storage.data;
 
+import io.replicakv.core.ring.Slots;
 import io.replicakv.core.util.Check;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -29,7 +30,23 @@ import java.util.random.RandomGenerator;
  *   <li>The running memory estimate equals a recomputation from scratch ({@link
  *       #verifyInvariants}); it counts keys, values, entry nodes, boxed expiries and the tables.
  *   <li>{@link HashValue} and {@link SetValue} are changed in place, {@link StringValue} never.
+ *   <li>Per slot ({@link Slots}, CRC16 with hash tags) the key count and the data bytes (key length
+ *       plus {@link Value#dataBytes}) equal a recount ({@link #verifyInvariants}).
  * </ul>
+ *
+ * <h2>Slot counters</h2>
+ *
+ * Each keyspace keeps, per slot, its number of keys and their data bytes: the key's length plus its
+ * value's {@link Value#dataBytes} (string length; hash field and value lengths; set member
+ * lengths), without expiry, headers or pointers. They are maintained on every change (one CRC16 of
+ * the key per applied mutation that touches a present key) so that CLUSTER COUNTKEYSINSLOT and the
+ * key and byte counts of a move plan cost O(slots) instead of a walk over every key, which would
+ * hold the node loop for seconds on a large keyspace. Redis keeps the same per-slot key count for
+ * the same reason. The counters of a slot sit next to each other (one cache line per update, which
+ * matters when the keys' working set has pushed them out of the cache); the array ({@value
+ * #SLOT_COUNTERS_BYTES} bytes) is allocated with a keyspace's first key and dropped when it is
+ * flushed, so the many unused keyspaces of a cluster node cost nothing; they are not part of {@link
+ * #usedMemoryBytes}, which estimates the data.
  *
  * <h2>Replay</h2>
  *
@@ -70,6 +87,9 @@ public final class MemoryState {
   /** An expiry costs a dict node and a boxed Long; its key is shared with the data dict. */
   static final int EXPIRY_ENTRY_BYTES = Dict.NODE_BYTES + MemoryLayout.BOXED_LONG_BYTES;
 
+  /** Heap of one keyspace's slot counters: an int and a long per slot (arrays' headers aside). */
+  static final int SLOT_COUNTERS_BYTES = Slots.SLOT_COUNT * 2 * Long.BYTES;
+
   static final int TYPE_STRING = 1;
   static final int TYPE_HASH = 2;
   static final int TYPE_SET = 3;
@@ -81,6 +101,25 @@ public final class MemoryState {
 
     /** Keys, values and expiry entries; the two tables are added when asked. */
     long entriesBytes;
+
+    /**
+     * Per slot {@code s}: its key count at {@code 2s}, its data bytes (key length + {@link
+     * Value#dataBytes}) at {@code 2s + 1}; null until the first key, and again after a flush.
+     */
+    long[] slotCounts;
+
+    /** Counts a change of one slot: a key added (+1) or removed (-1) or 0, and a byte delta. */
+    void countSlot(int slot, int keysDelta, long bytesDelta) {
+      long[] counts = slotCounts;
+      if (counts == null) {
+        counts = new long[2 * Slots.SLOT_COUNT];
+        slotCounts = counts;
+      }
+      long keys = counts[2 * slot] += keysDelta;
+      long bytes = counts[2 * slot + 1] += bytesDelta;
+      Check.state(keys >= 0, "slot %s key count %s negative", slot, keys);
+      Check.state(bytes >= 0, "slot %s data bytes %s negative", slot, bytes);
+    }
 
     long usedMemoryBytes() {
       return entriesBytes + data.overheadBytesEstimate() + expires.overheadBytesEstimate();
@@ -141,6 +180,98 @@ public final class MemoryState {
     return keyspace(keyspace).expires.size();
   }
 
+  /** Keys of {@code keyspace} in {@code slot}, expired or not (CLUSTER COUNTKEYSINSLOT); O(1). */
+  public int keysInSlot(int keyspace, int slot) {
+    long[] counts = keyspace(keyspace).slotCounts;
+    return counts == null ? 0 : (int) counts[2 * checkSlot(slot)];
+  }
+
+  /**
+   * Data bytes (key lengths + {@link Value#dataBytes}) of {@code keyspace} in {@code slot}; O(1).
+   */
+  public long bytesInSlot(int keyspace, int slot) {
+    long[] counts = keyspace(keyspace).slotCounts;
+    return counts == null ? 0 : counts[2 * checkSlot(slot) + 1];
+  }
+
+  /** Keys of {@code keyspace} in slots {@code first..last} (inclusive); O(slots). */
+  public long keysInSlots(int keyspace, int firstSlot, int lastSlot) {
+    long[] counts = keyspace(keyspace).slotCounts;
+    checkSlotRange(firstSlot, lastSlot);
+    long total = 0;
+    if (counts != null) {
+      for (int slot = firstSlot; slot <= lastSlot; slot++) {
+        total += counts[2 * slot];
+      }
+    }
+    return total;
+  }
+
+  /** Data bytes of {@code keyspace} in slots {@code first..last} (inclusive); O(slots). */
+  public long bytesInSlots(int keyspace, int firstSlot, int lastSlot) {
+    long[] counts = keyspace(keyspace).slotCounts;
+    checkSlotRange(firstSlot, lastSlot);
+    long total = 0;
+    if (counts != null) {
+      for (int slot = firstSlot; slot <= lastSlot; slot++) {
+        total += counts[2 * slot + 1];
+      }
+    }
+    return total;
+  }
+
+  /** Whether {@code keyspace} holds no key (its slot counters are then all zero or absent). */
+  public boolean isEmpty(int keyspace) {
+    return keyspace(keyspace).data.isEmpty();
+  }
+
+  /**
+   * Up to {@code count} keys of {@code keyspace} in {@code slot} (CLUSTER GETKEYSINSLOT), in table
+   * order. There is no per-slot index of keys, so this walks the keyspace, but stops as soon as it
+   * has every key the slot counter says the slot holds (or {@code count}): an empty slot costs
+   * nothing, a full one a walk until its keys are found. Expired keys are returned too.
+   */
+  public List<Bytes> keysInSlot(int keyspace, int slot, int count) {
+    Check.argument(count >= 0, "count %s negative", count);
+    Keyspace ks = keyspace(keyspace);
+    int wanted = Math.min(count, keysInSlot(keyspace, slot));
+    List<Bytes> found = new ArrayList<>(wanted);
+    long cursor = 0;
+    while (found.size() < wanted) {
+      cursor =
+          ks.data.scan(
+              cursor,
+              1,
+              (key, value) -> {
+                if (found.size() < wanted && key.slot() == slot) {
+                  found.add(key);
+                }
+              });
+      if (cursor == 0) {
+        break;
+      }
+    }
+    Check.state(
+        found.size() == wanted,
+        "slot %s: found %s keys, counter says %s",
+        slot,
+        found.size(),
+        wanted);
+    return found;
+  }
+
+  private static int checkSlot(int slot) {
+    Check.argument(
+        slot >= 0 && slot < Slots.SLOT_COUNT, "slot %s outside [0, %s)", slot, Slots.SLOT_COUNT);
+    return slot;
+  }
+
+  private static void checkSlotRange(int firstSlot, int lastSlot) {
+    checkSlot(firstSlot);
+    checkSlot(lastSlot);
+    Check.argument(firstSlot <= lastSlot, "slot range %s-%s reversed", firstSlot, lastSlot);
+  }
+
   /**
    * Applies one mutation. Deterministic (no clock, no randomness) and lenient on replay; see the
    * class comment. The mutation's arrays become part of the state.
@@ -167,10 +298,13 @@ public final class MemoryState {
 
   private void applyStringSet(Keyspace ks, Mutation.StringSet s) {
     Dict.Node<Bytes, Value> node = ks.data.findOrCreate(Bytes.of(s.key()));
+    int slot = node.key.slot();
     if (node.value == null) {
       ks.entriesBytes += keyEntryBytes(node.key);
+      ks.countSlot(slot, 1, s.key().length + (long) s.value().length);
     } else {
       ks.entriesBytes -= node.value.sizeBytesEstimate();
+      ks.countSlot(slot, 0, s.value().length - node.value.dataBytes());
     }
     StringValue value = new StringValue(s.value());
     node.value = value;
@@ -190,24 +324,32 @@ public final class MemoryState {
     if (pairs.isEmpty()) {
       return;
     }
-    HashValue hash = replaceUnlessType(ks, Bytes.of(h.key()), HashValue.class);
+    Dict.Node<Bytes, Value> node = replaceUnlessType(ks, Bytes.of(h.key()), HashValue.class);
+    HashValue hash = (HashValue) node.value;
     long before = hash.sizeBytesEstimate();
+    long dataBefore = hash.dataBytes();
     for (int i = 0; i < pairs.size(); i += 2) {
       hash.put(Bytes.of(pairs.get(i)), pairs.get(i + 1));
     }
     ks.entriesBytes += hash.sizeBytesEstimate() - before;
+    ks.countSlot(node.key.slot(), 0, hash.dataBytes() - dataBefore);
   }
 
   private void applyHashDelete(Keyspace ks, Mutation.HashDelete h) {
     Bytes key = Bytes.of(h.key());
-    if (!(ks.data.get(key) instanceof HashValue hash)) {
+    Dict.Node<Bytes, Value> node = ks.data.node(key);
+    if (node == null || !(node.value instanceof HashValue hash)) {
       return;
     }
     long before = hash.sizeBytesEstimate();
+    long dataBefore = hash.dataBytes();
     for (byte[] field : h.fields()) {
       hash.remove(Bytes.of(field));
     }
     ks.entriesBytes += hash.sizeBytesEstimate() - before;
+    if (hash.dataBytes() != dataBefore) {
+      ks.countSlot(node.key.slot(), 0, hash.dataBytes() - dataBefore);
+    }
     if (hash.size() == 0) {
       removeKey(ks, key);
     }
@@ -217,24 +359,32 @@ public final class MemoryState {
     if (s.members().isEmpty()) {
       return;
     }
-    SetValue set = replaceUnlessType(ks, Bytes.of(s.key()), SetValue.class);
+    Dict.Node<Bytes, Value> node = replaceUnlessType(ks, Bytes.of(s.key()), SetValue.class);
+    SetValue set = (SetValue) node.value;
     long before = set.sizeBytesEstimate();
+    long dataBefore = set.dataBytes();
     for (byte[] member : s.members()) {
       set.add(Bytes.of(member));
     }
     ks.entriesBytes += set.sizeBytesEstimate() - before;
+    ks.countSlot(node.key.slot(), 0, set.dataBytes() - dataBefore);
   }
 
   private void applySetRemove(Keyspace ks, Mutation.SetRemove s) {
     Bytes key = Bytes.of(s.key());
-    if (!(ks.data.get(key) instanceof SetValue set)) {
+    Dict.Node<Bytes, Value> node = ks.data.node(key);
+    if (node == null || !(node.value instanceof SetValue set)) {
       return;
     }
     long before = set.sizeBytesEstimate();
+    long dataBefore = set.dataBytes();
     for (byte[] member : s.members()) {
       set.remove(Bytes.of(member));
     }
     ks.entriesBytes += set.sizeBytesEstimate() - before;
+    if (set.dataBytes() != dataBefore) {
+      ks.countSlot(node.key.slot(), 0, set.dataBytes() - dataBefore);
+    }
     if (set.size() == 0) {
       removeKey(ks, key);
     }
@@ -242,24 +392,28 @@ public final class MemoryState {
 
   /**
    * The value of {@code type} under {@code key}, creating an empty one when the key is absent or
-   * holds another type (which loses its expiry). The caller must make a created value non-empty
-   * before returning.
+   * holds another type (which loses its expiry); returns the key's node, holding it. The caller
+   * must make a created value non-empty before returning, and count the data bytes it adds.
    */
-  private static <T extends Value> T replaceUnlessType(Keyspace ks, Bytes key, Class<T> type) {
+  private static Dict.Node<Bytes, Value> replaceUnlessType(
+      Keyspace ks, Bytes key, Class<? extends Value> type) {
     Dict.Node<Bytes, Value> node = ks.data.findOrCreate(key);
     if (type.isInstance(node.value)) {
-      return type.cast(node.value);
+      return node;
     }
+    int slot = node.key.slot();
     if (node.value == null) {
       ks.entriesBytes += keyEntryBytes(node.key);
+      ks.countSlot(slot, 1, key.length());
     } else {
       ks.entriesBytes -= node.value.sizeBytesEstimate();
+      ks.countSlot(slot, 0, -node.value.dataBytes());
       removeExpiry(ks, node.key);
     }
-    T created = type == HashValue.class ? type.cast(new HashValue()) : type.cast(new SetValue());
+    Value created = type == HashValue.class ? new HashValue() : new SetValue();
     node.value = created;
     ks.entriesBytes += created.sizeBytesEstimate();
-    return created;
+    return node;
   }
 
   private void applyRename(Keyspace ks, Mutation.Rename r) {
@@ -282,6 +436,7 @@ public final class MemoryState {
     ks.data.clear();
     ks.expires.clear();
     ks.entriesBytes = 0;
+    ks.slotCounts = null;
   }
 
   /** Inserts a key known to be absent. */
@@ -290,6 +445,7 @@ public final class MemoryState {
     Check.state(node.value == null, "insertKey over an existing key");
     node.value = value;
     ks.entriesBytes += keyEntryBytes(node.key) + value.sizeBytesEstimate();
+    ks.countSlot(node.key.slot(), 1, key.length() + value.dataBytes());
     setExpiry(ks, node.key, expireAtMillis);
   }
 
@@ -300,6 +456,7 @@ public final class MemoryState {
       return false;
     }
     ks.entriesBytes -= keyEntryBytes(node.key) + node.value.sizeBytesEstimate();
+    ks.countSlot(node.key.slot(), -1, -(key.length() + node.value.dataBytes()));
     removeExpiry(ks, key);
     Check.state(ks.entriesBytes >= 0, "keyspace entry bytes %s negative", ks.entriesBytes);
     return true;
@@ -470,6 +627,67 @@ public final class MemoryState {
     long running = usedMemoryBytes();
     long recomputed = usedMemoryBytesRecomputed();
     Check.state(running == recomputed, "used memory %s, recomputed %s", running, recomputed);
+    for (int keyspace = 0; keyspace < keyspaces.length; keyspace++) {
+      verifySlotCounters(keyspace);
+    }
+  }
+
+  /**
+   * Checks that the slot counters of {@code keyspace} equal a recount from the keys, fields and
+   * members themselves (not from the values' running sizes); O(size + slots).
+   */
+  private void verifySlotCounters(int keyspace) {
+    Keyspace ks = keyspaces[keyspace];
+    long[] counts = ks.slotCounts;
+    if (counts == null) {
+      Check.state(ks.data.isEmpty(), "keyspace %s holds keys but has no slot counters", keyspace);
+      return;
+    }
+    Map<Integer, long[]> recount = new java.util.HashMap<>();
+    ks.data.forEach(
+        (key, value) -> {
+          long[] c = recount.computeIfAbsent(Slots.slot(key.array()), slot -> new long[2]);
+          c[0]++;
+          c[1] += key.length() + recomputeDataBytes(value);
+        });
+    long recountedBytes = 0;
+    for (Map.Entry<Integer, long[]> e : recount.entrySet()) {
+      int slot = e.getKey();
+      long[] c = e.getValue();
+      recountedBytes += c[1];
+      Check.state(
+          counts[2 * slot] == c[0] && counts[2 * slot + 1] == c[1],
+          "keyspace %s slot %s: counters %s keys %s bytes, recount %s keys %s bytes",
+          keyspace,
+          slot,
+          counts[2 * slot],
+          counts[2 * slot + 1],
+          c[0],
+          c[1]);
+    }
+    // Every other slot must be zero: with no counter negative, equal totals say so.
+    long keys = 0;
+    long bytes = 0;
+    for (int slot = 0; slot < Slots.SLOT_COUNT; slot++) {
+      Check.state(counts[2 * slot] >= 0 && counts[2 * slot + 1] >= 0, "slot %s negative", slot);
+      keys += counts[2 * slot];
+      bytes += counts[2 * slot + 1];
+    }
+    Check.state(
+        keys == ks.data.size(),
+        "slot key counters sum to %s, keyspace holds %s",
+        keys,
+        ks.data.size());
+    Check.state(
+        bytes == recountedBytes, "slot byte counters sum to %s, recount %s", bytes, recountedBytes);
+  }
+
+  private static long recomputeDataBytes(Value value) {
+    return switch (value) {
+      case StringValue s -> s.bytes().length;
+      case HashValue h -> h.recomputeDataBytes();
+      case SetValue s -> s.recomputeDataBytes();
+    };
   }
 
   /** Visits every key of {@code keyspace} with its value and expiry (0 = none). */

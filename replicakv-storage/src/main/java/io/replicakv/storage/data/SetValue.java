@@ -13,6 +13,9 @@ public final class SetValue implements Value {
   private final Dict<Bytes, Boolean> members = new Dict<>();
   private long entriesBytes;
 
+  /** Sum of member lengths ({@link Value#dataBytes}). */
+  private long dataBytes;
+
   /** An empty set; {@link MemoryState} never stores one empty. */
   public SetValue() {}
 
@@ -39,6 +42,11 @@ public final class SetValue implements Value {
     return SHALLOW_BYTES + members.overheadBytesEstimate() + entriesBytes;
   }
 
+  @Override
+  public long dataBytes() {
+    return dataBytes;
+  }
+
   /** Adds {@code member}; returns whether it was new. */
   boolean add(Bytes member) {
     Dict.Node<Bytes, Boolean> node = members.findOrCreate(member);
@@ -47,6 +55,7 @@ public final class SetValue implements Value {
     }
     node.value = Boolean.TRUE;
     entriesBytes += Dict.NODE_BYTES + member.sizeBytesEstimate();
+    dataBytes += member.length();
     return true;
   }
 
@@ -57,13 +66,22 @@ public final class SetValue implements Value {
       return false;
     }
     entriesBytes -= Dict.NODE_BYTES + node.key.sizeBytesEstimate();
+    dataBytes -= node.key.length();
     Check.state(entriesBytes >= 0, "set entry bytes %s negative", entriesBytes);
+    Check.state(dataBytes >= 0, "set data bytes %s negative", dataBytes);
     return true;
   }
 
   long recomputeSizeBytes() {
     long[] total = {SHALLOW_BYTES + members.overheadBytesEstimate()};
     members.forEach((member, ignored) -> total[0] += Dict.NODE_BYTES + member.sizeBytesEstimate());
+    return total[0];
+  }
+
+  /** {@link #dataBytes()} computed by walking every member, for tests and debugging. */
+  long recomputeDataBytes() {
+    long[] total = {0};
+    members.forEach((member, ignored) -> total[0] += member.length());
     return total[0];
   }
 

@@ -32,6 +32,11 @@ public final class StringValue implements Value {
   }
 
   @Override
+  public long dataBytes() {
+    return bytes.length;
+  }
+
+  @Override
   public String toString() {
     return "string(" + bytes.length + " bytes)";
   }

@@ -11,4 +11,11 @@ public sealed interface Value permits StringValue, HashValue, SetValue {
 
   /** Estimated heap footprint in bytes (the value only, not its key), for maxmemory accounting. */
   long sizeBytesEstimate();
+
+  /**
+   * The value's data bytes, O(1): a string's length; the sum of field and value lengths of a hash;
+   * the sum of member lengths of a set. No headers, pointers or expiry: what a client wrote, the
+   * unit of the per-slot byte counters of {@link MemoryState} and of planned data movement.
+   */
+  long dataBytes();
 }

@@ -15,12 +15,25 @@ final class MutationGenerator {
   private static final int FIELDS = 5;
   private static final long[] EXPIRIES = {0, 0, 100, 200, 300};
 
+  /** Hash tags of {@link #hashTaggedKeys} keys: few, so that several keys share each slot. */
+  private static final int TAGS = 2;
+
   private final SplittableRandom random;
   private final boolean blindWritesOnly;
+  private final boolean hashTaggedKeys;
 
   MutationGenerator(long seed, boolean blindWritesOnly) {
+    this(seed, blindWritesOnly, false);
+  }
+
+  /**
+   * @param hashTaggedKeys when true, two keys in three carry a hash tag ({@code {t0}k3}), so slots
+   *     hold several keys and renames move keys within and between slots
+   */
+  MutationGenerator(long seed, boolean blindWritesOnly, boolean hashTaggedKeys) {
     this.random = new SplittableRandom(seed);
     this.blindWritesOnly = blindWritesOnly;
+    this.hashTaggedKeys = hashTaggedKeys;
   }
 
   List<Mutation> history(int length) {
@@ -72,6 +85,9 @@ final class MutationGenerator {
   }
 
   private byte[] key() {
+    if (hashTaggedKeys && random.nextInt(3) != 0) {
+      return ascii("{t" + random.nextInt(TAGS) + "}k" + random.nextInt(KEYS));
+    }
     return ascii("key" + random.nextInt(KEYS));
   }
 
