@@ -228,7 +228,8 @@ final class ClusterNode implements AutoCloseable {
             peerClient,
             loop,
             metadata::propose,
-            config.getLong("move-throttle-bytes-per-sec"));
+            config.getLong("move-throttle-bytes-per-sec"),
+            config.getLong("move-fence-timeout-ms"));
     router.setWriteFence(mover::refusesWrite);
     node.mover = mover;
     node.selfId = selfId;
@@ -355,17 +356,21 @@ final class ClusterNode implements AutoCloseable {
     long deadline = System.currentTimeMillis() + REGISTER_TIMEOUT_MILLIS;
     while (true) {
       Member known = metadata.current().members().get(selfId);
-      if (known != null && known.equals(self)) {
+      if (known != null
+          && (known.state() == MemberState.UP || known.state() == MemberState.LEAVING)
+          && sameAddresses(known, self)) {
+        // a leaving node that restarts stays leaving: its move resumes (or waits for the flip)
         return;
       }
       if (known != null
-          && known.state() == MemberState.JOINING
-          && known.withState(MemberState.UP).equals(self)) {
-        // restarted during its own join with the same addresses: stay JOINING; only the flip,
-        // proposed when every source is ready, makes it UP
+          && (known.state() == MemberState.JOINING || known.state() == MemberState.STAGED)
+          && sameAddresses(known, self)) {
+        // restarted while staged or during its own join with the same addresses: stay so; only a
+        // commit moves a staged node on, and only the flip, recorded with the last source's
+        // handover, makes it UP
         return;
       }
-      if (known != null && known.withState(MemberState.UP).equals(self)) {
+      if (known != null && sameAddresses(known, self)) {
         try {
           // back after being marked down: same addresses, only the state changes
           metadata
@@ -384,7 +389,7 @@ final class ClusterNode implements AutoCloseable {
               metadata.propose(new MetadataChange.UpdateMember(self)).get(5, TimeUnit.SECONDS);
           router.setView(updated);
           MemberState now = updated.members().get(selfId).state();
-          if (now != MemberState.UP && now != MemberState.JOINING) {
+          if (now == MemberState.DOWN) {
             metadata
                 .propose(new MetadataChange.SetMemberState(selfId, MemberState.UP))
                 .get(5, TimeUnit.SECONDS);
@@ -396,7 +401,7 @@ final class ClusterNode implements AutoCloseable {
             metadata
                 .propose(
                     new MetadataChange.AddMember(
-                        joining ? self.withState(MemberState.JOINING) : self))
+                        joining ? self.withState(MemberState.STAGED) : self))
                 .get(5, TimeUnit.SECONDS);
         router.setView(view);
         log.info("registered as {} in metadata version {}", selfId, view.version());
@@ -419,6 +424,11 @@ final class ClusterNode implements AutoCloseable {
         }
       }
     }
+  }
+
+  /** Same addresses, ports and placement, whatever the state and token owner. */
+  private static boolean sameAddresses(Member known, Member self) {
+    return known.withState(MemberState.UP).withTokenOwner(known.id()).equals(self);
   }
 
   private FrameHandler forwardHandler(ClientHandler handler) {

@@ -2,6 +2,7 @@ package io.replicakv.server.move;
 
 import io.replicakv.core.ring.RingDiff;
 import io.replicakv.core.ring.Slots;
+import io.replicakv.core.util.Check;
 import io.replicakv.net.peer.Frame;
 import io.replicakv.net.peer.FrameHandler;
 import io.replicakv.net.peer.PeerClient;
@@ -9,6 +10,7 @@ import io.replicakv.server.cluster.ClusterView;
 import io.replicakv.server.cluster.Member;
 import io.replicakv.server.cluster.MemberState;
 import io.replicakv.server.cluster.MetadataChange;
+import io.replicakv.server.cluster.MetadataRejectedException;
 import io.replicakv.storage.StorageEngine;
 import io.replicakv.storage.data.Bytes;
 import io.replicakv.storage.data.HashValue;
@@ -19,10 +21,8 @@ import io.replicakv.storage.data.SetValue;
 import io.replicakv.storage.data.StringValue;
 import io.replicakv.storage.data.Value;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -80,10 +80,7 @@ public final class KeyMover {
 
   public static final int TYPE_MOVE_BATCH_REPLY = 19;
 
-  /** Peer frame: "member\nsource", a source finished its last delta for that member's move. */
-  public static final int TYPE_MOVE_READY = 20;
-
-  public static final int TYPE_MOVE_READY_REPLY = 21;
+  // Frame types 20 and 21 carried the ready report of the coordinator design; never reuse them.
 
   /**
    * Peer frame: count this node's keys in slot ranges ({@code [u32 n]([u16 first][u16 last])*}).
@@ -113,11 +110,15 @@ public final class KeyMover {
   /** After this many delta rounds the source fences anyway (writes outrun the stream). */
   static final int DELTA_ROUNDS_MAX = 50;
 
-  /**
-   * How often a fenced source repeats its ready report until it sees the flip (the coordinator may
-   * have restarted and forgotten it).
-   */
+  /** How long a source waits before proposing its SourceReady again after it was refused. */
   static final long READY_REPEAT_MILLIS = 1_000;
+
+  /**
+   * Default of {@code move-fence-timeout-ms}: a fenced source whose last delta is not acknowledged
+   * within this lifts its fence and catches up again, so a dead target cannot keep slots
+   * unwritable.
+   */
+  public static final long FENCE_TIMEOUT_MILLIS = 10_000;
 
   /** How long a failed batch waits before it is sent again. */
   static final long RETRY_DELAY_MILLIS = 200;
@@ -128,7 +129,10 @@ public final class KeyMover {
   private enum Phase {
     BULK,
     DELTA,
+    /** Writes refused; the last delta is in flight, then SourceReady is proposed. */
     FENCED,
+    /** SourceReady recorded: the target serves the slots; waiting for the flip. */
+    HANDED_OVER,
     DELETING
   }
 
@@ -138,18 +142,13 @@ public final class KeyMover {
   private final ScheduledExecutorService loop;
   private final Function<MetadataChange, CompletableFuture<ClusterView>> proposer;
   private final long throttleBytesPerSecond;
+  private final long fenceTimeoutMillis;
 
   private volatile boolean[] fencedSlots = new boolean[Slots.SLOT_COUNT];
 
   // source side (node loop only)
   private Outgoing outgoing;
   private ClusterView lastView;
-  // coordinator side (node loop only)
-  private String coordinating;
-  private MemberState coordinatingFlipTo;
-  private Set<String> expectedSources = Set.of();
-  private final Set<String> readySources = new HashSet<>();
-  private boolean flipProposed;
 
   // progress, read by metrics from any thread
   private volatile long keysSent;
@@ -157,12 +156,15 @@ public final class KeyMover {
   private volatile long keysReceived;
   private volatile long keysDeleted;
   private volatile long movesCompleted;
+  private volatile long fenceTimeouts;
   private volatile long keysRemaining;
   private volatile String status = "idle";
 
   /**
    * @param throttleBytesPerSecond most bytes per second this node streams to targets; 0 is
    *     unlimited
+   * @param fenceTimeoutMillis how long a fenced source waits for its last delta's acknowledgement
+   *     before it lifts the fence and catches up again
    */
   public KeyMover(
       String selfId,
@@ -170,13 +172,21 @@ public final class KeyMover {
       PeerClient peers,
       ScheduledExecutorService loop,
       Function<MetadataChange, CompletableFuture<ClusterView>> proposer,
-      long throttleBytesPerSecond) {
+      long throttleBytesPerSecond,
+      long fenceTimeoutMillis) {
+    Check.argument(fenceTimeoutMillis > 0, "fence timeout %s ms <= 0", fenceTimeoutMillis);
     this.selfId = selfId;
     this.engine = engine;
     this.peers = peers;
     this.loop = loop;
     this.proposer = proposer;
     this.throttleBytesPerSecond = throttleBytesPerSecond;
+    this.fenceTimeoutMillis = fenceTimeoutMillis;
+  }
+
+  /** Times a fenced source lifted its fence because its last delta was not acknowledged. */
+  public long fenceTimeouts() {
+    return fenceTimeouts;
   }
 
   /** True when a write to {@code slot} must answer TRYAGAIN (any thread). */
@@ -233,6 +243,14 @@ public final class KeyMover {
     long sinceSequence;
     int deltaRounds;
     long lastDeltaKeys = Long.MAX_VALUE;
+    // change-feed position the current delta round started from (a timed-out fence resends it)
+    long deltaStartSequence;
+    // bumped when a fence times out: async steps of the abandoned attempt then stop
+    int attempt;
+    // after a fence timeout: no fence until a batch reached every target again
+    boolean holdFence;
+    // SourceReady proposed: from here on the fence is never lifted by a timeout
+    boolean proposing;
 
     Outgoing(String member, MemberState flipTo) {
       this.member = member;
@@ -251,81 +269,63 @@ public final class KeyMover {
         break;
       }
     }
-    if (outgoing != null) {
+    if (outgoing != null && outgoing.phase != Phase.DELETING) {
       Member m = view.members().get(outgoing.member);
       boolean flipped = m == null || m.state() == outgoing.flipTo;
       boolean cancelled = m != null && !flipped && m.state() != expectedState(outgoing.flipTo);
       if (flipped || cancelled) {
         finishOutgoing(flipped);
+      } else if (outgoing.phase != Phase.HANDED_OVER
+          && view.handedOver(outgoing.member).contains(selfId)) {
+        handedOver(outgoing);
       }
     }
-    if (coordinating != null && (moving == null || !moving.id().equals(coordinating))) {
-      coordinating = null;
-      readySources.clear();
-      flipProposed = false;
-    }
-    if (moving == null) {
-      return;
+    if (moving == null || outgoing != null) {
+      return; // nothing to move, or one move at a time: the current one finishes first
     }
     MemberState flipTo = moving.state() == MemberState.JOINING ? MemberState.UP : MemberState.LEFT;
     List<RingDiff.SlotMove> moves;
     try {
-      moves =
-          RingDiff.between(
-              view.ring(),
-              view.apply(new MetadataChange.SetMemberState(moving.id(), flipTo)).ring());
+      moves = RingDiff.between(view.ring(), view.afterFlip(moving.id()).ring());
     } catch (RuntimeException e) {
       log.warn("cannot plan the move of {}: {}", moving.id(), e.toString());
       return;
     }
-    if (moving.id().equals(selfId) && coordinating == null) {
-      coordinating = moving.id();
-      coordinatingFlipTo = flipTo;
-      Set<String> sources = new HashSet<>();
-      for (RingDiff.SlotMove move : moves) {
-        sources.add(move.fromNode());
+    Outgoing out = new Outgoing(moving.id(), flipTo);
+    for (RingDiff.SlotMove move : moves) {
+      if (!move.fromNode().equals(selfId)) {
+        continue;
       }
-      expectedSources = sources;
-      log.info("coordinating the move of {}: waiting for sources {}", selfId, sources);
-      maybeFlip();
+      Member target = view.members().get(move.toNode());
+      if (target == null) {
+        continue;
+      }
+      out.targets.put(target.id(), target);
+      for (int s = move.firstSlot(); s <= move.lastSlot(); s++) {
+        out.targetBySlot[s] = target.id();
+      }
     }
-    if (outgoing == null || !outgoing.member.equals(moving.id())) {
-      if (outgoing != null) {
-        return; // one move at a time; the other finishes first
-      }
-      Outgoing out = new Outgoing(moving.id(), flipTo);
-      for (RingDiff.SlotMove move : moves) {
-        if (!move.fromNode().equals(selfId)) {
-          continue;
-        }
-        Member target = view.members().get(move.toNode());
-        if (target == null) {
-          continue;
-        }
-        out.targets.put(target.id(), target);
-        for (int s = move.firstSlot(); s <= move.lastSlot(); s++) {
-          out.targetBySlot[s] = target.id();
-        }
-      }
-      if (out.targets.isEmpty()) {
-        return;
-      }
-      out.sinceSequence = engine.lastSequence();
-      outgoing = out;
+    if (out.targets.isEmpty()) {
+      return;
+    }
+    out.sinceSequence = engine.lastSequence();
+    outgoing = out;
+    if (view.handedOver(out.member).contains(selfId)) {
+      // restarted after its SourceReady was recorded: the targets serve these slots already
       log.info(
-          "moving keys for {} ({}) to {} from sequence {}",
-          out.member,
-          flipTo == MemberState.UP ? "join" : "leave",
-          out.targets.keySet(),
-          out.sinceSequence);
-      status = "bulk copy for " + out.member;
-      if (out.member.equals(selfId)) {
-        clearTargets(out); // a leaver coordinates itself
-      } else {
-        fence(out);
-        withdrawReady(out);
-      }
+          "move of {}: this node handed over before a restart; waiting for the flip", out.member);
+      fence(out);
+      handedOver(out);
+      return;
     }
+    log.info(
+        "moving keys for {} ({}) to {} from sequence {}",
+        out.member,
+        flipTo == MemberState.UP ? "join" : "leave",
+        out.targets.keySet(),
+        out.sinceSequence);
+    status = "bulk copy for " + out.member;
+    clearTargets(out);
   }
 
   private void fence(Outgoing out) {
@@ -336,45 +336,13 @@ public final class KeyMover {
     fencedSlots = fenced;
   }
 
-  /**
-   * Before a (re)started copy accepts writes, the coordinator must forget any ready report this
-   * node sent before it restarted (that report promised that no more writes would come). The moving
-   * slots stay fenced until the coordinator answers; if it already proposed the flip on that old
-   * report, they stay fenced until the flip arrives, which loses nothing, since the node was fenced
-   * from its old report until now.
-   */
-  private void withdrawReady(Outgoing out) {
-    Member coordinator = out.targets.containsKey(out.member) ? address(out, out.member) : null;
-    if (coordinator == null) {
-      fencedSlots = new boolean[Slots.SLOT_COUNT];
-      clearTargets(out);
-      return;
-    }
-    byte[] payload = (out.member + "\n" + selfId + "\nwithdraw").getBytes(StandardCharsets.UTF_8);
-    peers
-        .request(coordinator.host(), coordinator.peerPort(), Frame.of(TYPE_MOVE_READY, payload))
-        .whenComplete(
-            (reply, error) ->
-                loop.execute(
-                    () -> {
-                      if (outgoing != out) {
-                        return;
-                      }
-                      if (error != null || reply.isError()) {
-                        loop.schedule(
-                            () -> withdrawReady(out), RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
-                      } else if (reply.payloadText().equals(WITHDRAW_TOO_LATE)) {
-                        out.phase = Phase.FENCED;
-                        status = "ready (before a restart), waiting for the flip of " + out.member;
-                      } else {
-                        fencedSlots = new boolean[Slots.SLOT_COUNT];
-                        clearTargets(out);
-                      }
-                    }));
+  /** SourceReady is recorded: writes stay refused here (the router sends them to the targets). */
+  private void handedOver(Outgoing out) {
+    out.phase = Phase.HANDED_OVER;
+    keysRemaining = 0;
+    status = "handed over to " + out.targets.keySet() + ", waiting for the flip of " + out.member;
+    log.info("move of {}: slots handed over to {}", out.member, out.targets.keySet());
   }
-
-  /** The coordinator's answer to a withdrawal after it proposed the flip. */
-  static final String WITHDRAW_TOO_LATE = "flipping";
 
   private static MemberState expectedState(MemberState flipTo) {
     return flipTo == MemberState.UP ? MemberState.JOINING : MemberState.LEAVING;
@@ -388,7 +356,7 @@ public final class KeyMover {
     switch (out.phase) {
       case BULK -> bulkStep(out);
       case DELTA -> deltaStep(out);
-      case FENCED, DELETING -> {}
+      case FENCED, HANDED_OVER, DELETING -> {}
     }
   }
 
@@ -479,6 +447,7 @@ public final class KeyMover {
 
   private void deltaStep(Outgoing out) {
     Set<Map.Entry<Integer, Bytes>> changed;
+    out.deltaStartSequence = out.sinceSequence;
     try {
       changed = changedSince(out);
     } catch (IOException e) {
@@ -499,15 +468,16 @@ public final class KeyMover {
         out.deltaRounds >= DELTA_ROUNDS_BEFORE_STALL_CHECK && changed.size() >= out.lastDeltaKeys;
     out.lastDeltaKeys = changed.size();
     boolean fence =
-        changed.size() <= FINAL_DELTA_KEYS_MAX || stalled || out.deltaRounds >= DELTA_ROUNDS_MAX;
+        !out.holdFence
+            && (changed.size() <= FINAL_DELTA_KEYS_MAX
+                || stalled
+                || out.deltaRounds >= DELTA_ROUNDS_MAX);
     if (fence) {
-      boolean[] fenced = new boolean[Slots.SLOT_COUNT];
-      for (int s = 0; s < Slots.SLOT_COUNT; s++) {
-        fenced[s] = out.targetBySlot[s] != null;
-      }
-      fencedSlots = fenced;
+      fence(out);
       out.phase = Phase.FENCED;
       status = "fenced, last delta for " + out.member;
+      int attempt = out.attempt;
+      loop.schedule(() -> onFenceTimeout(out, attempt), fenceTimeoutMillis, TimeUnit.MILLISECONDS);
       try {
         changed.addAll(changedSince(out)); // nothing new can arrive after this
       } catch (IOException e) {
@@ -533,7 +503,20 @@ public final class KeyMover {
           nowMillis,
           batches.computeIfAbsent(target, t -> new ArrayList<>()));
     }
-    send(out, batches, changed.size(), fence ? () -> reportReady(out) : () -> step(out));
+    if (out.holdFence) {
+      // after a fence timeout: reach every target (an empty batch if need be) before fencing again
+      for (String target : out.targets.keySet()) {
+        batches.computeIfAbsent(target, t -> new ArrayList<>());
+      }
+    }
+    Runnable next =
+        fence
+            ? () -> proposeReady(out)
+            : () -> {
+              out.holdFence = false;
+              step(out);
+            };
+    send(out, batches, changed.size(), next);
   }
 
   private Set<Map.Entry<Integer, Bytes>> changedSince(Outgoing out) throws IOException {
@@ -614,6 +597,15 @@ public final class KeyMover {
 
   /** Sends one batch per target, waits for every acknowledgement, then runs {@code next}. */
   private void send(Outgoing out, Map<String, List<Mutation>> batches, int keys, Runnable next) {
+    send(out, out.attempt, batches, keys, next);
+  }
+
+  /** {@link #send} for one attempt: stops when a fence timeout abandoned that attempt. */
+  private void send(
+      Outgoing out, int attempt, Map<String, List<Mutation>> batches, int keys, Runnable next) {
+    if (outgoing != out || out.attempt != attempt) {
+      return;
+    }
     if (batches.isEmpty()) {
       loop.execute(next);
       return;
@@ -638,11 +630,17 @@ public final class KeyMover {
                     out.member,
                     error);
                 loop.schedule(
-                    () -> send(out, batches, keys, next),
+                    () -> send(out, attempt, batches, keys, next),
                     RETRY_DELAY_MILLIS,
                     TimeUnit.MILLISECONDS);
                 return;
               }
+              Runnable guarded =
+                  () -> {
+                    if (outgoing == out && out.attempt == attempt) {
+                      next.run();
+                    }
+                  };
               keysSent += keys;
               bytesSent += sentBytes;
               long delayMillis = 0;
@@ -651,73 +649,79 @@ public final class KeyMover {
                 long spentMillis = (System.nanoTime() - startNanos) / 1_000_000;
                 delayMillis = Math.max(0, budgetMillis - spentMillis);
               }
-              loop.schedule(next, delayMillis, TimeUnit.MILLISECONDS);
+              loop.schedule(guarded, delayMillis, TimeUnit.MILLISECONDS);
             });
   }
 
-  private void reportReady(Outgoing out) {
-    if (outgoing != out) {
+  /**
+   * The last delta was acknowledged under the fence: record SourceReady in the metadata. From the
+   * first proposal on the fence is never lifted by a timeout (the proposal may commit at any time,
+   * and then the target serves writes), only by a cancel the metadata accepted.
+   */
+  private void proposeReady(Outgoing out) {
+    if (outgoing != out || out.phase != Phase.FENCED) {
       return;
     }
-    status = "ready, waiting for the flip of " + out.member;
-    if (out.member.equals(selfId)) {
-      onReady(out.member, selfId);
-      return;
-    }
-    // the coordinator is the joiner; its address is in the targets
-    Member coordinator = out.targets.containsKey(out.member) ? address(out, out.member) : null;
-    if (coordinator == null) {
-      log.warn("move of {}: the coordinator is not a target of this node", out.member);
-      return;
-    }
-    byte[] payload = (out.member + "\n" + selfId).getBytes(StandardCharsets.UTF_8);
-    peers
-        .request(coordinator.host(), coordinator.peerPort(), Frame.of(TYPE_MOVE_READY, payload))
-        .whenComplete(
-            (reply, error) -> {
-              boolean failed = error != null || reply.isError();
-              loop.schedule(
-                  () -> {
-                    if (outgoing == out && out.phase == Phase.FENCED) {
-                      reportReady(out);
-                    }
-                  },
-                  failed ? RETRY_DELAY_MILLIS : READY_REPEAT_MILLIS,
-                  TimeUnit.MILLISECONDS);
-            });
-  }
-
-  private void onReady(String member, String source) {
-    if (!member.equals(coordinating)) {
-      readySources.add(source); // may arrive before this node applied the view that starts it
-      return;
-    }
-    readySources.add(source);
-    maybeFlip();
-  }
-
-  private void maybeFlip() {
-    if (flipProposed || coordinating == null || !readySources.containsAll(expectedSources)) {
-      return;
-    }
-    flipProposed = true;
-    String member = coordinating;
-    MemberState to = coordinatingFlipTo;
-    log.info("every source is ready: proposing {} -> {}", member, to);
-    MemberState target = to;
+    out.proposing = true;
+    status = "fenced, recording the handover for " + out.member;
     proposer
-        .apply(new MetadataChange.SetMemberState(member, target))
+        .apply(new MetadataChange.SourceReady(out.member, selfId))
         .whenComplete(
-            (v, error) -> {
-              if (error != null) {
-                log.warn("proposing {} -> {} failed: {}", member, target, error.toString());
+            (view, error) ->
                 loop.execute(
                     () -> {
-                      flipProposed = false;
-                      loop.schedule(this::maybeFlip, RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
-                    });
-              }
-            });
+                      if (outgoing != out || out.phase != Phase.FENCED) {
+                        return; // handed over, flipped or cancelled meanwhile
+                      }
+                      Throwable cause =
+                          error instanceof java.util.concurrent.CompletionException
+                              ? error.getCause()
+                              : error;
+                      if (cause == null
+                          || (cause instanceof MetadataRejectedException
+                              && String.valueOf(cause.getMessage())
+                                  .contains("already handed over"))) {
+                        handedOver(out);
+                        return;
+                      }
+                      log.warn(
+                          "move of {}: recording the handover failed ({}); again",
+                          out.member,
+                          cause.toString());
+                      loop.schedule(
+                          () -> proposeReady(out),
+                          cause instanceof MetadataRejectedException
+                              ? READY_REPEAT_MILLIS
+                              : RETRY_DELAY_MILLIS,
+                          TimeUnit.MILLISECONDS);
+                    }));
+  }
+
+  /**
+   * The fence went up {@link #fenceTimeoutMillis} ago; if the last delta is still not acknowledged
+   * (the target is dead or cut off) and SourceReady was not proposed, lift the fence and go back to
+   * delta rounds from where the unacknowledged round started.
+   */
+  private void onFenceTimeout(Outgoing out, int attempt) {
+    if (outgoing != out || out.attempt != attempt || out.phase != Phase.FENCED || out.proposing) {
+      return;
+    }
+    fenceTimeouts++;
+    out.attempt++;
+    fencedSlots = new boolean[Slots.SLOT_COUNT];
+    out.phase = Phase.DELTA;
+    out.sinceSequence = out.deltaStartSequence;
+    out.holdFence = true;
+    out.deltaRounds = 0;
+    out.lastDeltaKeys = Long.MAX_VALUE;
+    log.warn(
+        "move of {}: the last delta was not acknowledged by {} within {} ms; lifting the write"
+            + " fence and catching up again",
+        out.member,
+        out.targets.keySet(),
+        fenceTimeoutMillis);
+    status = "catching up again (fence timed out) for " + out.member;
+    loop.schedule(() -> step(out), RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
   }
 
   /** The flip (or a cancel) was seen: lift the fence and, after a flip, delete the moved keys. */
@@ -777,12 +781,11 @@ public final class KeyMover {
   /** True for the peer frame types {@link #onFrame} handles. */
   public static boolean handles(int frameType) {
     return frameType == TYPE_MOVE_BATCH
-        || frameType == TYPE_MOVE_READY
         || frameType == TYPE_MOVE_COUNT
         || frameType == TYPE_MOVE_CLEAR;
   }
 
-  /** The peer handler for the move, ready and count frames. */
+  /** The peer handler for the batch, clear and count frames. */
   public void onFrame(Frame request, FrameHandler.Responder responder) {
     if (request.type() == TYPE_MOVE_BATCH) {
       List<Mutation> mutations;
@@ -833,29 +836,7 @@ public final class KeyMover {
             responder.reply(new Frame(TYPE_MOVE_COUNT_REPLY, request.correlationId(), b.array()));
           });
     } else {
-      String[] parts = new String(request.payload(), StandardCharsets.UTF_8).split("\n", 3);
-      if (parts.length < 2 || (parts.length == 3 && !parts[2].equals("withdraw"))) {
-        responder.fail("bad move ready frame");
-        return;
-      }
-      loop.execute(
-          () -> {
-            String answer = "ok";
-            if (parts.length == 3) {
-              if (parts[0].equals(coordinating) && flipProposed) {
-                answer = WITHDRAW_TOO_LATE;
-              } else {
-                readySources.remove(parts[1]);
-              }
-            } else {
-              onReady(parts[0], parts[1]);
-            }
-            responder.reply(
-                new Frame(
-                    TYPE_MOVE_READY_REPLY,
-                    request.correlationId(),
-                    answer.getBytes(StandardCharsets.UTF_8)));
-          });
+      responder.fail("unknown move frame type " + request.type());
     }
   }
 
@@ -875,6 +856,15 @@ public final class KeyMover {
    * @throws IllegalArgumentException when the member cannot make that change
    */
   public static List<RingDiff.SlotMove> plan(ClusterView view, String memberId, boolean join) {
+    try {
+      return planOrReject(view, memberId, join);
+    } catch (MetadataRejectedException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
+    }
+  }
+
+  private static List<RingDiff.SlotMove> planOrReject(
+      ClusterView view, String memberId, boolean join) {
     Member known = view.members().get(memberId);
     ClusterView after;
     if (join) {
@@ -884,10 +874,15 @@ public final class KeyMover {
                 new MetadataChange.AddMember(
                     new Member(
                         memberId, "0.0.0.0", 0, 0, 0, 0, "site-1", "", MemberState.UP, false)));
+      } else if (known.state() == MemberState.STAGED) {
+        after =
+            view.apply(new MetadataChange.SetMemberState(memberId, MemberState.JOINING))
+                .afterFlip(memberId);
       } else if (known.state() == MemberState.JOINING) {
-        after = view.apply(new MetadataChange.SetMemberState(memberId, MemberState.UP));
+        after = view.afterFlip(memberId);
       } else {
-        throw new IllegalArgumentException(memberId + " is " + known.state() + ", not joining");
+        throw new IllegalArgumentException(
+            memberId + " is " + known.state() + ", not staged or joining");
       }
     } else {
       if (known == null || !known.state().ownsSlots()) {
@@ -900,6 +895,24 @@ public final class KeyMover {
       after = leaving.apply(new MetadataChange.SetMemberState(memberId, MemberState.LEFT));
     }
     return RingDiff.between(view.ring(), after.ring());
+  }
+
+  /**
+   * The plan of replacing {@code oldId} by the STAGED member {@code newId}, with key counts: only
+   * the old member's slots move, all to the new one.
+   *
+   * @throws IllegalArgumentException when the replacement cannot be committed
+   */
+  public CompletableFuture<List<PlannedMove>> planReplaceWithCounts(
+      ClusterView view, String oldId, String newId) {
+    ClusterView replacing;
+    try {
+      replacing = view.apply(new MetadataChange.ReplaceMember(oldId, newId));
+    } catch (MetadataRejectedException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
+    }
+    // with the replacement committed the heir is JOINING: its join plan is exactly the replace
+    return planWithCounts(replacing, newId, true);
   }
 
   /**
