@@ -100,11 +100,33 @@ public final class ClusterRouter implements Router {
     }
     boolean forwarded = session.remoteReply != null;
     String importer = owner == null ? null : v.handoverTarget(firstSlot);
+    System.err.println(
+        "DEBUGROUTE "
+            + selfId
+            + " v"
+            + v.version()
+            + " slot "
+            + firstSlot
+            + " owner "
+            + (owner == null ? null : owner.id())
+            + " importer "
+            + importer
+            + " asking "
+            + session.asking
+            + " cmd "
+            + command.name());
     if (importer != null && sameSlotsHandedOver(v, command, request, last, step, importer)) {
-      Decision handover =
-          routeHandedOver(session, request, v, owner, importer, firstSlot, sameSlot);
-      if (handover != null) {
-        return handover;
+      if (importer.equals(selfId)) {
+        if (forwarded || session.asking || !redirect) {
+          return LOCAL; // this node imports the slot and holds every acknowledged write
+        }
+        // else: MOVED to the owner below, as Redis answers a client that did not send ASKING
+      } else {
+        Decision handover =
+            routeToImporter(session, request, v, owner, importer, firstSlot, sameSlot);
+        if (handover != null) {
+          return handover;
+        }
       }
     }
     if (owner == null || owner.id().equals(selfId)) {
@@ -159,11 +181,11 @@ public final class ClusterRouter implements Router {
   }
 
   /**
-   * Routes a command whose slots are handed over to {@code importer}; null falls through to the
-   * ordinary owner routing (a client at the target that did not send ASKING gets MOVED to the
-   * owner, as from Redis).
+   * Routes a command whose slots are handed over to another node, {@code importer}: forwarded
+   * there, or ASK from the owner in redirect mode; null falls through to the ordinary owner routing
+   * (MOVED to the owner, which answers ASK).
    */
-  private Decision routeHandedOver(
+  private Decision routeToImporter(
       Session session,
       RespRequest request,
       ClusterView v,
@@ -172,9 +194,6 @@ public final class ClusterRouter implements Router {
       int firstSlot,
       boolean sameSlot) {
     boolean forwarded = session.remoteReply != null;
-    if (importer.equals(selfId)) {
-      return forwarded || session.asking || !redirect ? LOCAL : null;
-    }
     Member target = v.members().get(importer);
     if (target == null || target.peerPort() == 0) {
       return null;

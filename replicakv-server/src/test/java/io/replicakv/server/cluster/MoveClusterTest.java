@@ -325,7 +325,7 @@ class MoveClusterTest {
 
   private void checkEveryKeyEverywhere(Map<String, String> acknowledged) {
     for (ReplicaKvServer s : servers) {
-      try (Jedis j = new Jedis("127.0.0.1", s.port())) {
+      try (Jedis j = new Jedis("127.0.0.1", s.port(), 30_000)) { // the machine may be loaded
         List<Map.Entry<String, String>> expected = new ArrayList<>(acknowledged.entrySet());
         redis.clients.jedis.Pipeline p = j.pipelined();
         List<redis.clients.jedis.Response<String>> got = new ArrayList<>();
