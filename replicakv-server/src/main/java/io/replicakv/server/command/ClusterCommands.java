@@ -356,6 +356,8 @@ final class ClusterCommands {
         + m.keysDeleted()
         + "\nmoves_completed: "
         + m.movesCompleted()
+        + "\nfence_timeouts: "
+        + m.fenceTimeouts()
         + "\n";
   }
 
