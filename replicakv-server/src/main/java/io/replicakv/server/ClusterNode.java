@@ -245,8 +245,11 @@ final class ClusterNode implements AutoCloseable {
               view.members().size(),
               view.ring().nodes().size());
         });
-    register(voter, clientPort, httpPort);
+    ClusterView registered = register(voter, clientPort, httpPort);
     loop.execute(() -> mover.onView(metadata.current()));
+    if (registered != null) {
+      loop.execute(() -> mover.deleteOrphans(registered));
+    }
     long period = config.getLong("heartbeat-interval-ms");
     peerGroup.scheduleAtFixedRate(
         () -> {
@@ -333,7 +336,11 @@ final class ClusterNode implements AutoCloseable {
     }
   }
 
-  private void register(boolean voter, int clientPort, int httpPort) throws IOException {
+  /**
+   * Registers this node; returns a view committed after this start (for the orphan sweep), or null
+   * when none could be had (the node then keeps whatever it holds).
+   */
+  private ClusterView register(boolean voter, int clientPort, int httpPort) throws IOException {
     int metadataPort =
         voters(config.get("cluster-voters")).stream()
             .filter(v -> v.id().equals(selfId))
@@ -359,8 +366,9 @@ final class ClusterNode implements AutoCloseable {
       if (known != null
           && (known.state() == MemberState.UP || known.state() == MemberState.LEAVING)
           && sameAddresses(known, self)) {
-        // a leaving node that restarts stays leaving: its move resumes (or waits for the flip)
-        return;
+        // a leaving node that restarts stays leaving: its move resumes (or waits for the flip).
+        // Re-recording the same addresses yields a view newer than anything before this start.
+        return freshView(self);
       }
       if (known != null
           && (known.state() == MemberState.JOINING || known.state() == MemberState.STAGED)
@@ -368,7 +376,7 @@ final class ClusterNode implements AutoCloseable {
         // restarted while staged or during its own join with the same addresses: stay so; only a
         // commit moves a staged node on, and only the flip, recorded with the last source's
         // handover, makes it UP
-        return;
+        return null;
       }
       if (known != null && sameAddresses(known, self)) {
         try {
@@ -377,7 +385,7 @@ final class ClusterNode implements AutoCloseable {
               .propose(new MetadataChange.SetMemberState(selfId, MemberState.UP))
               .get(5, TimeUnit.SECONDS);
           log.info("rejoined as {}", selfId);
-          return;
+          return freshView(self);
         } catch (Exception e) {
           log.info("waiting for the metadata quorum to mark {} UP: {}", selfId, e.toString());
         }
@@ -395,7 +403,7 @@ final class ClusterNode implements AutoCloseable {
                 .get(5, TimeUnit.SECONDS);
           }
           log.info("registered new addresses for {}", selfId);
-          return;
+          return updated;
         }
         ClusterView view =
             metadata
@@ -405,7 +413,7 @@ final class ClusterNode implements AutoCloseable {
                 .get(5, TimeUnit.SECONDS);
         router.setView(view);
         log.info("registered as {} in metadata version {}", selfId, view.version());
-        return;
+        return null;
       } catch (Exception e) {
         if (System.currentTimeMillis() > deadline) {
           throw new IOException(
@@ -423,6 +431,17 @@ final class ClusterNode implements AutoCloseable {
           throw new IOException("interrupted", ie);
         }
       }
+    }
+  }
+
+  /** The view after re-recording this node's unchanged addresses, or null if it failed. */
+  private ClusterView freshView(Member self) {
+    try {
+      return metadata.propose(new MetadataChange.UpdateMember(self)).get(5, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      log.info(
+          "no fresh metadata view at start-up ({}); keeping every key held here", e.toString());
+      return null;
     }
   }
 

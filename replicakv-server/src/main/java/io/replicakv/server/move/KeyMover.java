@@ -778,6 +778,52 @@ public final class KeyMover {
     loop.execute(() -> deleteStep(out));
   }
 
+  /**
+   * After a restart: deletes (logged) the keys this node holds in slots that {@code fresh} gives to
+   * another node and that no running move brings here. They are left over from a move whose flip
+   * happened while this node was down (its handover was recorded, so the target held every write
+   * when the flip came). {@code fresh} must be a view at least as new as a change this node
+   * committed after it started, so it cannot predate a move that made this node an owner; the newer
+   * of it and the last view applied here is used. Call on the node loop.
+   */
+  public void deleteOrphans(ClusterView fresh) {
+    ClusterView view = lastView != null && lastView.version() > fresh.version() ? lastView : fresh;
+    Member self = view.members().get(selfId);
+    if (self == null || view.ring().nodes().isEmpty() || outgoing != null) {
+      return;
+    }
+    int[] orphanSlots = new int[Slots.SLOT_COUNT];
+    java.util.Arrays.fill(orphanSlots, -1);
+    Member moving = view.movingMember();
+    ClusterView after = moving == null ? null : view.afterFlip(moving.id());
+    int orphanSlotCount = 0;
+    for (int s = 0; s < Slots.SLOT_COUNT; s++) {
+      boolean owned = selfId.equals(view.ring().owner(s));
+      boolean incoming = after != null && selfId.equals(after.ring().owner(s));
+      if (!owned && !incoming) {
+        orphanSlots[s] = 0;
+        orphanSlotCount++;
+      }
+    }
+    if (orphanSlotCount == 0) {
+      return;
+    }
+    List<Map.Entry<Integer, byte[]>> doomed = new ArrayList<>();
+    forEachKeyIn(orphanSlots, (ks, key, range) -> doomed.add(Map.entry(ks, key.array())));
+    for (Map.Entry<Integer, byte[]> e : doomed) {
+      engine.apply(new Mutation.Delete(e.getKey(), e.getValue()));
+    }
+    engine.flush();
+    if (!doomed.isEmpty()) {
+      keysDeleted += doomed.size();
+      log.info(
+          "deleted {} keys left over from a move that flipped while this node was down"
+              + " (metadata version {})",
+          doomed.size(),
+          view.version());
+    }
+  }
+
   /** True for the peer frame types {@link #onFrame} handles. */
   public static boolean handles(int frameType) {
     return frameType == TYPE_MOVE_BATCH
