@@ -247,7 +247,8 @@ class MultiProcessMoveCrashTest {
   private void checkEveryKeyEverywhere(Map<String, String> acknowledged) {
     for (ServerProcess n : nodes) {
       try (Jedis j = new Jedis("127.0.0.1", n.port(), 30_000)) {
-        acknowledged.forEach((k, v) -> assertThat(get(j, k)).as(k + " via " + n.port()).isEqualTo(v));
+        acknowledged.forEach(
+            (k, v) -> assertThat(get(j, k)).as(k + " via " + n.port()).isEqualTo(v));
       }
     }
   }

@@ -18,8 +18,9 @@ import redis.clients.jedis.Jedis;
  * A fourth server process joins a three-process cluster knowing only one member's address (it
  * learns the Raft voters with CLUSTER VOTERS and runs as a non-voter); it waits STAGED until the
  * CLI commits its join ({@code cluster plan join}, {@code cluster commit join}), then its share of
- * the keys moves to it, and every key still reads back from every node; then a node leaves through the CLI ({@code
- * cluster plan leave}, {@code cluster commit leave}) and its keys move to the others.
+ * the keys moves to it, and every key still reads back from every node; then a node leaves through
+ * the CLI ({@code cluster plan leave}, {@code cluster commit leave}) and its keys move to the
+ * others.
  */
 class MultiProcessMoveTest {
   static final int KEY_COUNT = 600;

@@ -36,56 +36,56 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Moves keys when a member joins, leaves or is replaced: Redis Cluster's key-by-key migration,
- * adapted to a ring whose ownership lives in the metadata log, with Riak's plan and commit in front.
+ * adapted to a ring whose ownership lives in the metadata log, with Riak's plan and commit in
+ * front.
  *
- * <p>Model. A node started with {@code join=} registers STAGED: it serves clients by forwarding
- * and owns nothing. A move is announced by a member's state: JOINING (CLUSTER COMMIT JOIN, or
- * COMMIT REPLACE, which also hands the new member the old one's ring tokens) or LEAVING (CLUSTER
- * COMMIT LEAVE). Every node that sees such a member computes, from the same metadata version,
- * {@code RingDiff.between(ringNow, ringAfterFlip)} ({@link ClusterView#afterFlip}); the moves
- * whose source is this node are its work. The source streams the current state of every key whose
- * slot moves to the new owner (peer frame {@link #TYPE_MOVE_BATCH}: mutations in {@link
- * MutationCodec} form, applied by the target through its {@link StorageEngine}, so they are logged
- * and survive a restart), then re-sends every key the change feed ({@link
- * StorageEngine#readChanges}) shows changed since the previous round, until a round finds at most
- * {@link #FINAL_DELTA_KEYS_MAX} keys. Then it fences (writes to the moving slots answer {@code
- * -TRYAGAIN}), sends the last delta, and once the target acknowledged it proposes {@code
- * SourceReady(member, source)}. The metadata records it; from that version on the source's moving
- * slots are handed over: the router sends their commands to the target (forwarded, or {@code -ASK}
- * in redirect mode). The change that records the last expected source also performs the flip
- * (JOINING to UP, a replaced member to LEFT, LEAVING to LEFT) in the same version, so no
- * coordinator process has to be alive. When a source sees the flip it lifts its fence and deletes
- * the moved keys with logged deletes.
+ * <p>Model. A node started with {@code join=} registers STAGED: it serves clients by forwarding and
+ * owns nothing. A move is announced by a member's state: JOINING (CLUSTER COMMIT JOIN, or COMMIT
+ * REPLACE, which also hands the new member the old one's ring tokens) or LEAVING (CLUSTER COMMIT
+ * LEAVE). Every node that sees such a member computes, from the same metadata version, {@code
+ * RingDiff.between(ringNow, ringAfterFlip)} ({@link ClusterView#afterFlip}); the moves whose source
+ * is this node are its work. The source streams the current state of every key whose slot moves to
+ * the new owner (peer frame {@link #TYPE_MOVE_BATCH}: mutations in {@link MutationCodec} form,
+ * applied by the target through its {@link StorageEngine}, so they are logged and survive a
+ * restart), then re-sends every key the change feed ({@link StorageEngine#readChanges}) shows
+ * changed since the previous round, until a round finds at most {@link #FINAL_DELTA_KEYS_MAX} keys.
+ * Then it fences (writes to the moving slots answer {@code -TRYAGAIN}), sends the last delta, and
+ * once the target acknowledged it proposes {@code SourceReady(member, source)}. The metadata
+ * records it; from that version on the source's moving slots are handed over: the router sends
+ * their commands to the target (forwarded, or {@code -ASK} in redirect mode). The change that
+ * records the last expected source also performs the flip (JOINING to UP, a replaced member to
+ * LEFT, LEAVING to LEFT) in the same version, so no coordinator process has to be alive. When a
+ * source sees the flip it lifts its fence and deletes the moved keys with logged deletes.
  *
  * <p>Invariant: no acknowledged write is lost. A write to a moving slot is accepted by the source
  * only before its fence, and every such write is in the change feed the last delta reads while
  * fenced; the target serves a slot only from the SourceReady on, which is proposed only after that
  * last delta was acknowledged, and the source never lifts its fence after proposing (only a flip or
  * an accepted cancel does, and a cancel is refused once any source handed over). After the flip a
- * node with a stale view still sends the command to the old owner, which forwards it again (the
- * hop count in the forward frame stops ping-pong between two stale views).
+ * node with a stale view still sends the command to the old owner, which forwards it again (the hop
+ * count in the forward frame stops ping-pong between two stale views).
  *
  * <p>Failure cases. A copy starts with the targets deleting whatever they hold in the moving slots
  * (leftovers of a cancelled or restarted move cannot come back to life). A source that restarts
- * before its SourceReady was recorded copies again from the start; one that restarts after it
- * waits for the flip (its slots are served by the target meanwhile, so the move does not need it
- * alive), and one that restarts after the flip deletes the keys it had handed over ({@link
+ * before its SourceReady was recorded copies again from the start; one that restarts after it waits
+ * for the flip (its slots are served by the target meanwhile, so the move does not need it alive),
+ * and one that restarts after the flip deletes the keys it had handed over ({@link
  * #deleteOrphans}). A target (the joiner) that restarts keeps what it received: its applies are
  * logged, sources resend what was not acknowledged, to its new addresses. A fenced source whose
  * last delta is not acknowledged within {@code move-fence-timeout-ms} ({@link
  * #FENCE_TIMEOUT_MILLIS}) lifts the fence, resends from where that delta started, and does not
- * fence again until a batch reached every target, so a dead target cannot keep slots unwritable.
- * If the change feed was trimmed by a snapshot, the copy restarts. Catch-up fences early when a
- * delta stops shrinking (writes as fast as the throttle).
+ * fence again until a batch reached every target, so a dead target cannot keep slots unwritable. If
+ * the change feed was trimmed by a snapshot, the copy restarts. Catch-up fences early when a delta
+ * stops shrinking (writes as fast as the throttle).
  *
- * <p>Limits. A source that is down before its handover keeps the move waiting (CLUSTER CANCEL
- * still works then). A source that crashes between proposing SourceReady and seeing its outcome,
- * and restarts so fast that the proposal commits after its restart, could start a new copy while
- * the target already serves its slots; the proposal is dropped with the crashed process, so this
- * needs the metadata leader to commit a dead client's request seconds later. FLUSHDB/FLUSHALL
- * during a move is refused. One move at a time (the metadata refuses a second). Handed-over slots
- * whose target is down answer TRYAGAIN (forwarding fails) until it returns. All state here is
- * touched on the node loop only.
+ * <p>Limits. A source that is down before its handover keeps the move waiting (CLUSTER CANCEL still
+ * works then). A source that crashes between proposing SourceReady and seeing its outcome, and
+ * restarts so fast that the proposal commits after its restart, could start a new copy while the
+ * target already serves its slots; the proposal is dropped with the crashed process, so this needs
+ * the metadata leader to commit a dead client's request seconds later. FLUSHDB/FLUSHALL during a
+ * move is refused. One move at a time (the metadata refuses a second). Handed-over slots whose
+ * target is down answer TRYAGAIN (forwarding fails) until it returns. All state here is touched on
+ * the node loop only.
  */
 public final class KeyMover {
   private static final Logger log = LoggerFactory.getLogger(KeyMover.class);
