@@ -121,16 +121,21 @@ class MultiProcessMoveCrashTest {
           "--set=cluster-voters=" + voters,
           "--set=metadata-port=" + metadataPorts[i]);
     }
-    await("three members registered")
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofMillis(200))
-        .until(
-            () ->
-                nodes.stream()
-                    .allMatch(
-                        n ->
-                            LocalCluster.query(n.port(), "CLUSTER INFO")
-                                .contains("cluster_known_nodes:3")));
+    try {
+      await("three members registered")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () ->
+                  nodes.stream()
+                      .allMatch(
+                          n ->
+                              LocalCluster.query(n.port(), "CLUSTER INFO")
+                                  .contains("cluster_known_nodes:3")));
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      printStartupLines();
+      throw e;
+    }
     Map<String, String> acknowledged = new ConcurrentHashMap<>();
     try (Jedis j = new Jedis("127.0.0.1", nodes.get(0).port(), 30_000)) {
       for (int i = 0; i < KEY_COUNT; i++) {
@@ -140,6 +145,18 @@ class MultiProcessMoveCrashTest {
       }
     }
     return acknowledged;
+  }
+
+  /** What each node said about registering, for a start-up that did not complete. */
+  private void printStartupLines() {
+    for (ServerProcess n : nodes) {
+      System.out.println("node on port " + n.port() + ":");
+      n.output()
+          .lines()
+          .filter(l -> l.contains("ClusterNode") || l.contains("MetadataStore"))
+          .limit(30)
+          .forEach(l -> System.out.println("  " + l.substring(0, Math.min(l.length(), 300))));
+    }
   }
 
   private ServerProcess startJoiner() throws Exception {
