@@ -208,10 +208,19 @@ class MultiProcessMoveCrashTest {
   }
 
   private void awaitAllKeysOnce() {
-    await("every key held by exactly one node")
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofMillis(200))
-        .until(() -> totalKeys() == KEY_COUNT);
+    try {
+      await("every key held by exactly one node")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(200))
+          .until(() -> totalKeys() == KEY_COUNT);
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      for (ServerProcess n : nodes) {
+        System.out.println(
+            "node on port " + n.port() + ": " + dbSize(n) + " keys\n" + moveStatus(n));
+      }
+      System.out.println(clusterCommand(nodes.get(0), "STATUS"));
+      throw e;
+    }
   }
 
   /** The member's state as CLUSTER STATUS on the first live node prints it, or null. */

@@ -246,10 +246,17 @@ final class ClusterNode implements AutoCloseable {
               view.ring().nodes().size());
         });
     ClusterView registered = register(voter, clientPort, httpPort);
-    loop.execute(() -> mover.onView(metadata.current()));
-    if (registered != null) {
-      loop.execute(() -> mover.deleteOrphans(registered));
+    if (registered == null) {
+      log.warn("no metadata view committed after start-up; moves act from the local view");
     }
+    ClusterView from = registered != null ? registered : metadata.current();
+    loop.execute(
+        () -> {
+          mover.startFrom(from);
+          if (registered != null) {
+            mover.deleteOrphans(registered);
+          }
+        });
     long period = config.getLong("heartbeat-interval-ms");
     peerGroup.scheduleAtFixedRate(
         () -> {
@@ -337,8 +344,8 @@ final class ClusterNode implements AutoCloseable {
   }
 
   /**
-   * Registers this node; returns a view committed after this start (for the orphan sweep), or null
-   * when none could be had (the node then keeps whatever it holds).
+   * Registers this node; returns a view committed after this start (moves act from it on, and the
+   * orphan sweep trusts it), or null when none could be had.
    */
   private ClusterView register(boolean voter, int clientPort, int httpPort) throws IOException {
     int metadataPort =
@@ -376,7 +383,7 @@ final class ClusterNode implements AutoCloseable {
         // restarted while staged or during its own join with the same addresses: stay so; only a
         // commit moves a staged node on, and only the flip, recorded with the last source's
         // handover, makes it UP
-        return null;
+        return freshView(self);
       }
       if (known != null && sameAddresses(known, self)) {
         try {
@@ -413,7 +420,7 @@ final class ClusterNode implements AutoCloseable {
                 .get(5, TimeUnit.SECONDS);
         router.setView(view);
         log.info("registered as {} in metadata version {}", selfId, view.version());
-        return null;
+        return view;
       } catch (Exception e) {
         if (System.currentTimeMillis() > deadline) {
           throw new IOException(

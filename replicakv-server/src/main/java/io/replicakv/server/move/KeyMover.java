@@ -164,6 +164,8 @@ public final class KeyMover {
   // source side (node loop only)
   private Outgoing outgoing;
   private ClusterView lastView;
+  // views older than this are history (a restarted voter replays its metadata log): ignored
+  private long freshFromVersion = Long.MAX_VALUE;
 
   // progress, read by metrics from any thread
   private volatile long keysSent;
@@ -273,9 +275,25 @@ public final class KeyMover {
     }
   }
 
+  /**
+   * Starts acting on metadata versions from {@code fresh} on, a view committed after this node
+   * started. Until then every view is ignored: a restarted node replays old versions, and acting on
+   * the start of a move that finished long ago would clear keys its target now owns. Call on the
+   * node loop.
+   */
+  public void startFrom(ClusterView fresh) {
+    freshFromVersion = fresh.version();
+    onView(lastView != null && lastView.version() >= fresh.version() ? lastView : fresh);
+  }
+
   /** Acts on a new metadata version; call on the node loop. */
   public void onView(ClusterView view) {
-    lastView = view;
+    if (lastView == null || view.version() > lastView.version()) {
+      lastView = view;
+    }
+    if (view.version() < freshFromVersion || view != lastView) {
+      return; // history, or older than a view already acted on
+    }
     Member moving = null;
     for (Member m : view.members().values()) {
       if ((m.state() == MemberState.JOINING && m.peerPort() != 0)

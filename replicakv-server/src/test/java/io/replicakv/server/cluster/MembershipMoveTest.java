@@ -195,6 +195,9 @@ class MembershipMoveTest {
     Map<String, String> acknowledged = threeNodesWithKeys("proxy");
     start("n4", true, "proxy");
     ClusterView before = metadata.current();
+    for (ReplicaKvServer server : servers) {
+      await().atMost(MOVE_DEADLINE).until(() -> metadataVersion(server) >= before.version());
+    }
     long[] sizes = {dbSize(servers.get(0)), dbSize(servers.get(1)), dbSize(servers.get(2))};
     String plan = cluster(servers.get(2), "PLAN", "REPLACE", "n2", "n4");
     assertThat(plan).startsWith("plan replace n2 n4").contains(", " + sizes[1] + " keys move");
