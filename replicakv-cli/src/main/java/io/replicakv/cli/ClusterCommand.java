@@ -63,24 +63,43 @@ final class ClusterCommand implements Runnable {
     }
   }
 
+  /** The CLUSTER arguments of a plan or commit: KIND ID, or REPLACE OLD NEW; null if malformed. */
+  static String[] changeArguments(String verb, String kind, java.util.List<String> ids) {
+    String k = kind.toUpperCase(java.util.Locale.ROOT);
+    int expected = k.equals("REPLACE") ? 2 : 1;
+    if (!(k.equals("JOIN") || k.equals("LEAVE") || k.equals("REPLACE")) || ids.size() != expected) {
+      return null;
+    }
+    java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("CLUSTER", verb, k));
+    args.addAll(ids);
+    return args.toArray(String[]::new);
+  }
+
+  static final String CHANGE_USAGE = "join ID | leave ID | replace OLD NEW";
+
   @Command(
       name = "plan",
       mixinStandardHelpOptions = true,
       description =
-          "Which slot ranges would move if node ID joined or left, between which nodes, and how"
-              + " many keys each source holds in them.")
+          "Which slot ranges would move if node ID joined or left, or if NEW replaced OLD, between"
+              + " which nodes, and how many keys each source holds in them.")
   static final class Plan implements Callable<Integer> {
-    @picocli.CommandLine.Parameters(index = "0", paramLabel = "join|leave")
+    @picocli.CommandLine.Parameters(index = "0", paramLabel = "join|leave|replace")
     String kind;
 
-    @picocli.CommandLine.Parameters(index = "1", paramLabel = "ID")
-    String id;
+    @picocli.CommandLine.Parameters(index = "1..*", arity = "1..2", paramLabel = "ID")
+    java.util.List<String> ids;
 
     @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
 
     @Override
     public Integer call() throws Exception {
-      return clusterCall(target.node, "plan", "CLUSTER", "PLAN", kind, id);
+      String[] args = changeArguments("PLAN", kind, ids);
+      if (args == null) {
+        System.err.println("replicakv cluster plan: " + CHANGE_USAGE);
+        return 2;
+      }
+      return clusterCall(target.node, "plan", args);
     }
   }
 
@@ -88,27 +107,32 @@ final class ClusterCommand implements Runnable {
       name = "commit",
       mixinStandardHelpOptions = true,
       description =
-          "Starts a planned change. leave ID: the node's slots and keys move to the others, then"
-              + " it is LEFT. (A join is committed by starting the new node with --set"
-              + " join=HOST:PORT.)")
+          "Carries out a planned change. join ID: a STAGED node (started with --set"
+              + " join=HOST:PORT) takes over its share of the slots and keys; leave ID: the node's"
+              + " slots and keys move to the others, then it is LEFT; replace OLD NEW: the STAGED"
+              + " node NEW takes over exactly OLD's slots and keys, then OLD is LEFT.")
   static final class Commit implements Callable<Integer> {
-    @picocli.CommandLine.Parameters(index = "0", paramLabel = "leave")
+    @picocli.CommandLine.Parameters(index = "0", paramLabel = "join|leave|replace")
     String kind;
 
-    @picocli.CommandLine.Parameters(index = "1", paramLabel = "ID")
-    String id;
+    @picocli.CommandLine.Parameters(index = "1..*", arity = "1..2", paramLabel = "ID")
+    java.util.List<String> ids;
 
     @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
 
     @Override
     public Integer call() throws Exception {
-      if (!kind.equalsIgnoreCase("leave")) {
-        System.err.println(
-            "replicakv cluster commit: only 'leave ID'; a node joins when started with --set"
-                + " join=HOST:PORT");
+      String[] args = changeArguments("COMMIT", kind, ids);
+      if (args == null) {
+        System.err.println("replicakv cluster commit: " + CHANGE_USAGE);
         return 2;
       }
-      return clusterCall(target.node, "commit", "CLUSTER", "LEAVE", id);
+      return commit(target.node, args);
+    }
+
+    /** Sends the commit and prints the answer (the one place a progress display would hook in). */
+    static int commit(String node, String[] args) throws Exception {
+      return clusterCall(node, "commit", args);
     }
   }
 
@@ -150,8 +174,9 @@ final class ClusterCommand implements Runnable {
       name = "cancel",
       mixinStandardHelpOptions = true,
       description =
-          "Stops a running join (the joiner becomes LEFT) or leave (the node becomes UP again);"
-              + " keys stay with their current owners.")
+          "Stops a staged or running join (the joiner becomes LEFT) or leave (the node becomes UP"
+              + " again); keys stay with their current owners. Refused once a source has handed"
+              + " its slots over.")
   static final class Cancel implements Callable<Integer> {
     @picocli.CommandLine.Parameters(index = "0", paramLabel = "ID")
     String id;

@@ -16,9 +16,11 @@ import redis.clients.jedis.Jedis;
 
 /**
  * A fourth server process joins a three-process cluster knowing only one member's address (it
- * learns the Raft voters with CLUSTER VOTERS and runs as a non-voter), its share of the keys moves
- * to it, and every key still reads back from every node; then a node leaves through the CLI ({@code
- * cluster plan leave}, {@code cluster commit leave}) and its keys move to the others.
+ * learns the Raft voters with CLUSTER VOTERS and runs as a non-voter); it waits STAGED until the
+ * CLI commits its join ({@code cluster plan join}, {@code cluster commit join}), then its share of
+ * the keys moves to it, and every key still reads back from every node; then a node leaves through
+ * the CLI ({@code cluster plan leave}, {@code cluster commit leave}) and its keys move to the
+ * others.
  */
 class MultiProcessMoveTest {
   static final int KEY_COUNT = 600;
@@ -75,6 +77,14 @@ class MultiProcessMoveTest {
             "--set=peer-port=0",
             "--set=heartbeat-interval-ms=200"));
     ServerProcess joiner = nodes.get(3);
+    await("the new node is registered, STAGED")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> LocalCluster.query(nodes.get(0).port(), "CLUSTER NODES").contains("n4 "));
+    assertThat(dbSize(joiner)).isZero();
+    String first = "--node=127.0.0.1:" + nodes.get(0).port();
+    assertThat(cli("cluster", "plan", "join", "n4", first)).startsWith("plan join n4");
+    assertThat(cli("cluster", "commit", "join", "n4", first)).contains("OK");
     await("keys moved to the joiner and deleted at their sources")
         .atMost(DEADLINE)
         .pollInterval(Duration.ofMillis(200))

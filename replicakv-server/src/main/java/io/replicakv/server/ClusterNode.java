@@ -233,7 +233,8 @@ final class ClusterNode implements AutoCloseable {
             peerClient,
             loop,
             metadata::propose,
-            config.getLong("move-throttle-bytes-per-sec"));
+            config.getLong("move-throttle-bytes-per-sec"),
+            config.getLong("move-fence-timeout-ms"));
     router.setWriteFence(mover::refusesWrite);
     router.setPeerRoutes(routes);
     mover.setPeerRoutes(routes);
@@ -251,8 +252,18 @@ final class ClusterNode implements AutoCloseable {
               view.members().size(),
               view.ring().nodes().size());
         });
-    register(voter, clientPort, httpPort);
-    loop.execute(() -> mover.onView(metadata.current()));
+    ClusterView registered = register(voter, clientPort, httpPort);
+    if (registered == null) {
+      log.warn("no metadata view committed after start-up; moves act from the local view");
+    }
+    ClusterView from = registered != null ? registered : metadata.current();
+    loop.execute(
+        () -> {
+          mover.startFrom(from);
+          if (registered != null) {
+            mover.deleteOrphans(registered);
+          }
+        });
     long period = config.getLong("heartbeat-interval-ms");
     peerGroup.scheduleAtFixedRate(
         () -> {
@@ -339,7 +350,11 @@ final class ClusterNode implements AutoCloseable {
     }
   }
 
-  private void register(boolean voter, int clientPort, int httpPort) throws IOException {
+  /**
+   * Registers this node; returns a view committed after this start (moves act from it on, and the
+   * orphan sweep trusts it), or null when none could be had.
+   */
+  private ClusterView register(boolean voter, int clientPort, int httpPort) throws IOException {
     int metadataPort =
         voters(config.get("cluster-voters")).stream()
             .filter(v -> v.id().equals(selfId))
@@ -362,24 +377,29 @@ final class ClusterNode implements AutoCloseable {
     long deadline = System.currentTimeMillis() + REGISTER_TIMEOUT_MILLIS;
     while (true) {
       Member known = metadata.current().members().get(selfId);
-      if (known != null && known.equals(self)) {
-        return;
+      if (known != null
+          && (known.state() == MemberState.UP || known.state() == MemberState.LEAVING)
+          && sameAddresses(known, self)) {
+        // a leaving node that restarts stays leaving: its move resumes (or waits for the flip).
+        // Re-recording the same addresses yields a view newer than anything before this start.
+        return freshView(self);
       }
       if (known != null
-          && known.state() == MemberState.JOINING
-          && known.withState(MemberState.UP).equals(self)) {
-        // restarted during its own join with the same addresses: stay JOINING; only the flip,
-        // proposed when every source is ready, makes it UP
-        return;
+          && (known.state() == MemberState.JOINING || known.state() == MemberState.STAGED)
+          && sameAddresses(known, self)) {
+        // restarted while staged or during its own join with the same addresses: stay so; only a
+        // commit moves a staged node on, and only the flip, recorded with the last source's
+        // handover, makes it UP
+        return freshView(self);
       }
-      if (known != null && known.withState(MemberState.UP).equals(self)) {
+      if (known != null && sameAddresses(known, self)) {
         try {
           // back after being marked down: same addresses, only the state changes
           metadata
               .propose(new MetadataChange.SetMemberState(selfId, MemberState.UP))
               .get(5, TimeUnit.SECONDS);
           log.info("rejoined as {}", selfId);
-          return;
+          return freshView(self);
         } catch (Exception e) {
           log.info("waiting for the metadata quorum to mark {} UP: {}", selfId, e.toString());
         }
@@ -391,23 +411,23 @@ final class ClusterNode implements AutoCloseable {
               metadata.propose(new MetadataChange.UpdateMember(self)).get(5, TimeUnit.SECONDS);
           router.setView(updated);
           MemberState now = updated.members().get(selfId).state();
-          if (now != MemberState.UP && now != MemberState.JOINING) {
+          if (now == MemberState.DOWN) {
             metadata
                 .propose(new MetadataChange.SetMemberState(selfId, MemberState.UP))
                 .get(5, TimeUnit.SECONDS);
           }
           log.info("registered new addresses for {}", selfId);
-          return;
+          return updated;
         }
         ClusterView view =
             metadata
                 .propose(
                     new MetadataChange.AddMember(
-                        joining ? self.withState(MemberState.JOINING) : self))
+                        joining ? self.withState(MemberState.STAGED) : self))
                 .get(5, TimeUnit.SECONDS);
         router.setView(view);
         log.info("registered as {} in metadata version {}", selfId, view.version());
-        return;
+        return view;
       } catch (Exception e) {
         if (System.currentTimeMillis() > deadline) {
           throw new IOException(
@@ -426,6 +446,22 @@ final class ClusterNode implements AutoCloseable {
         }
       }
     }
+  }
+
+  /** The view after re-recording this node's unchanged addresses, or null if it failed. */
+  private ClusterView freshView(Member self) {
+    try {
+      return metadata.propose(new MetadataChange.UpdateMember(self)).get(5, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      log.info(
+          "no fresh metadata view at start-up ({}); keeping every key held here", e.toString());
+      return null;
+    }
+  }
+
+  /** Same addresses, ports and placement, whatever the state and token owner. */
+  private static boolean sameAddresses(Member known, Member self) {
+    return known.withState(MemberState.UP).withTokenOwner(known.id()).equals(self);
   }
 
   private FrameHandler forwardHandler(ClientHandler handler) {

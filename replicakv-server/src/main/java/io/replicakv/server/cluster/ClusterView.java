@@ -3,6 +3,7 @@ package io.replicakv.server.cluster;
 import io.replicakv.core.quorum.KeyspaceConfig;
 import io.replicakv.core.quorum.Style;
 import io.replicakv.core.ring.Ring;
+import io.replicakv.core.ring.RingDiff;
 import io.replicakv.core.ring.RingNode;
 import io.replicakv.core.ring.Slots;
 import io.replicakv.core.util.ByteReader;
@@ -50,9 +51,24 @@ import java.util.regex.Pattern;
  * are unchanged; so the epoch of every slot never decreases, and a changed replica set always comes
  * with a higher epoch. {@code SetPartitionLeader} must name a replica and a higher epoch.
  *
- * <p>Binary form: format version byte 1, cluster id, version, ring epoch, vnodes, then members,
- * keyspace definitions and leader records, each as a count followed by items in key order. Enums
- * travel by name.
+ * <p><b>Moves.</b> At most one member is in a move at a time (JOINING or LEAVING); a change that
+ * would start a second one (or remove a DOWN member, which also changes the ring) is refused until
+ * the first one flips or is cancelled. The sources of the move are the owners of the slots {@link
+ * #afterFlip} gives to another node; each records {@code SourceReady} when its last delta is
+ * acknowledged, and the change that records the last one also performs the flip (JOINING to UP, and
+ * for a replacement the replaced member to LEFT; LEAVING to LEFT), so no coordinator has to be
+ * alive for a move to finish. From a source's SourceReady until the flip its moving slots are
+ * handed over ({@link #handoverTarget}); a cancel is refused from the first one on, because the
+ * targets may already hold writes the sources never saw.
+ *
+ * <p><b>Replacement.</b> A member places its ring tokens under the name {@link Member#tokenOwner()}
+ * (its own id unless it replaced another member, whose token owner it inherits), so a replacement
+ * owns exactly the slots of the member it replaced.
+ *
+ * <p>Binary form: format version byte 2, cluster id, version, ring epoch, vnodes, then members
+ * (with their token owner), keyspace definitions, leader records and the handed-over sources per
+ * moving member, each as a count followed by items in key order. Version 1 (no token owners, no
+ * handed-over sources) is still read. Enums travel by name.
  */
 public final class ClusterView {
   /**
@@ -72,7 +88,10 @@ public final class ClusterView {
   /** Most members, LEFT ones included. */
   public static final int MEMBERS_MAX = Ring.NODES_MAX;
 
-  private static final int FORMAT_VERSION = 1;
+  private static final int FORMAT_VERSION = 2;
+
+  /** The first format version that carries token owners and handed-over sources. */
+  private static final int MOVES_SINCE_VERSION = 2;
 
   private static final Pattern KEYSPACE_NAME =
       Pattern.compile("[A-Za-z0-9_.-]{1," + KEYSPACE_NAME_MAX_CHARS + "}");
@@ -98,10 +117,14 @@ public final class ClusterView {
   private final SortedMap<String, Member> members;
   private final SortedMap<Integer, KeyspaceDefinition> definitions;
   private final SortedMap<PartitionKey, LeaderRecord> leaders;
+  // moving member -> the sources that handed their slots over; empty between moves
+  private final SortedMap<String, java.util.SortedSet<String>> handedOver;
   private final Ring ring;
   private final SortedMap<Integer, KeyspaceEntry> keyspaces;
   // Derived lazily per replica count N; views are immutable so the cache never goes stale.
   private final Map<Integer, List<SlotRange>> rangesByReplicas = new ConcurrentHashMap<>();
+  // Derived lazily: the handover target of every slot (null: none); never stale, as above.
+  private volatile String[] handoverTargetBySlot;
 
   private ClusterView(
       String clusterId,
@@ -109,7 +132,8 @@ public final class ClusterView {
       long ringEpoch,
       SortedMap<String, Member> members,
       SortedMap<Integer, KeyspaceDefinition> definitions,
-      SortedMap<PartitionKey, LeaderRecord> leaders) {
+      SortedMap<PartitionKey, LeaderRecord> leaders,
+      SortedMap<String, java.util.SortedSet<String>> handedOver) {
     Check.argument(clusterId != null && !clusterId.isBlank(), "cluster id must be non-empty");
     Check.argument(version >= 0, "version %s < 0", version);
     Check.argument(ringEpoch >= 0, "ring epoch %s < 0", ringEpoch);
@@ -119,13 +143,15 @@ public final class ClusterView {
     this.members = Collections.unmodifiableSortedMap(new TreeMap<>(members));
     this.definitions = Collections.unmodifiableSortedMap(new TreeMap<>(definitions));
     this.leaders = Collections.unmodifiableSortedMap(new TreeMap<>(leaders));
-    this.ring =
-        Ring.of(
-            VNODES,
-            this.members.values().stream()
-                .filter(m -> m.state().ownsSlots())
-                .map(m -> new RingNode(m.id(), m.rack()))
-                .toList());
+    TreeMap<String, java.util.SortedSet<String>> ready = new TreeMap<>();
+    handedOver.forEach(
+        (member, sources) -> {
+          if (!sources.isEmpty()) {
+            ready.put(member, Collections.unmodifiableSortedSet(new java.util.TreeSet<>(sources)));
+          }
+        });
+    this.handedOver = Collections.unmodifiableSortedMap(ready);
+    this.ring = ringOf(this.members.values());
     int clusterNodes = clusterNodes();
     TreeMap<Integer, KeyspaceEntry> entries = new TreeMap<>();
     this.definitions.forEach(
@@ -134,9 +160,121 @@ public final class ClusterView {
     this.keyspaces = Collections.unmodifiableSortedMap(entries);
   }
 
+  /**
+   * The ring of the slot-owning members, each placing the tokens named after its token owner: a
+   * replacement is first placed under the replaced id and then handed that id's tokens.
+   */
+  private static Ring ringOf(java.util.Collection<Member> all) {
+    List<RingNode> placed = new ArrayList<>();
+    List<Member> heirs = new ArrayList<>();
+    for (Member m : all) {
+      if (!m.state().ownsSlots()) {
+        continue;
+      }
+      placed.add(new RingNode(m.tokenOwner(), m.rack()));
+      if (m.inheritsTokens()) {
+        heirs.add(m);
+      }
+    }
+    Ring ring = Ring.of(VNODES, placed);
+    for (Member heir : heirs) {
+      ring = ring.replace(heir.tokenOwner(), new RingNode(heir.id(), heir.rack()));
+    }
+    return ring;
+  }
+
   /** Version 0 of a cluster: no members, no keyspaces. */
   public static ClusterView empty(String clusterId) {
-    return new ClusterView(clusterId, 0, 0, new TreeMap<>(), new TreeMap<>(), new TreeMap<>());
+    return new ClusterView(
+        clusterId, 0, 0, new TreeMap<>(), new TreeMap<>(), new TreeMap<>(), new TreeMap<>());
+  }
+
+  /** The member in a move (JOINING or LEAVING), the lowest id if several; null when none. */
+  public Member movingMember() {
+    for (Member m : members.values()) {
+      if (m.state() == MemberState.JOINING || m.state() == MemberState.LEAVING) {
+        return m;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * The view after the flip of {@code memberId}'s move (JOINING to UP and, for a replacement, the
+   * replaced member to LEFT; LEAVING to LEFT), as if it were committed now.
+   *
+   * @throws MetadataRejectedException when the member is not in a move
+   */
+  public ClusterView afterFlip(String memberId) {
+    Draft draft = new Draft(this);
+    draft.flip(memberId);
+    return draft.build();
+  }
+
+  /** The member {@code heir} replaces (a slot owner with the same token owner), or null. */
+  public Member replacedBy(Member heir) {
+    return replacedAmong(members.values(), heir);
+  }
+
+  private static Member replacedAmong(java.util.Collection<Member> all, Member heir) {
+    if (!heir.inheritsTokens()) {
+      return null;
+    }
+    for (Member m : all) {
+      if (!m.id().equals(heir.id())
+          && m.state().ownsSlots()
+          && m.tokenOwner().equals(heir.tokenOwner())) {
+        return m;
+      }
+    }
+    return null;
+  }
+
+  /** The sources of {@code memberId}'s move: the nodes that lose slots at its flip, in id order. */
+  public java.util.SortedSet<String> moveSources(String memberId) {
+    java.util.SortedSet<String> sources = new java.util.TreeSet<>();
+    for (RingDiff.SlotMove move : RingDiff.between(ring, afterFlip(memberId).ring)) {
+      sources.add(move.fromNode());
+    }
+    return sources;
+  }
+
+  /** The sources of {@code memberId}'s move that handed their slots over (empty: none yet). */
+  public java.util.SortedSet<String> handedOver(String memberId) {
+    return handedOver.getOrDefault(memberId, Collections.emptySortedSet());
+  }
+
+  /**
+   * The node that serves {@code slot} while its owner has handed it over in a running move (from
+   * the owner's SourceReady until the flip), or null. Commands on such a slot go to this node:
+   * forwarded by the owner, or after an {@code -ASK} redirect.
+   */
+  public String handoverTarget(int slot) {
+    String[] targets = handoverTargetBySlot;
+    if (targets == null) {
+      targets = computeHandoverTargets();
+      handoverTargetBySlot = targets;
+    }
+    return targets[slot];
+  }
+
+  private String[] computeHandoverTargets() {
+    String[] targets = new String[Slots.SLOT_COUNT];
+    for (Map.Entry<String, java.util.SortedSet<String>> e : handedOver.entrySet()) {
+      Member moving = members.get(e.getKey());
+      if (moving == null
+          || (moving.state() != MemberState.JOINING && moving.state() != MemberState.LEAVING)) {
+        continue;
+      }
+      for (RingDiff.SlotMove move : RingDiff.between(ring, afterFlip(e.getKey()).ring)) {
+        if (e.getValue().contains(move.fromNode())) {
+          for (int s = move.firstSlot(); s <= move.lastSlot(); s++) {
+            targets[s] = move.toNode();
+          }
+        }
+      }
+    }
+    return targets;
   }
 
   /** The metadata version: the number of changes accepted since {@link #empty}. */
@@ -274,6 +412,8 @@ public final class ClusterView {
       case MetadataChange.AlterKeyspace c -> draft.alterKeyspace(c.name(), c.options());
       case MetadataChange.DropKeyspace c -> draft.dropKeyspace(c.name());
       case MetadataChange.SetPartitionLeader c -> draft.setPartitionLeader(c);
+      case MetadataChange.SourceReady c -> draft.sourceReady(c.member(), c.source());
+      case MetadataChange.ReplaceMember c -> draft.replaceMember(c.oldId(), c.newId());
     }
     ClusterView next = draft.build();
     Check.state(next.version == version + 1, "version %s after %s", next.version, version);
@@ -286,12 +426,14 @@ public final class ClusterView {
     private final TreeMap<String, Member> members;
     private final TreeMap<Integer, KeyspaceDefinition> definitions;
     private final TreeMap<PartitionKey, LeaderRecord> leaders;
+    private final TreeMap<String, java.util.SortedSet<String>> handedOver;
 
     Draft(ClusterView before) {
       this.before = before;
       this.members = new TreeMap<>(before.members);
       this.definitions = new TreeMap<>(before.definitions);
       this.leaders = new TreeMap<>(before.leaders);
+      this.handedOver = new TreeMap<>(before.handedOver);
     }
 
     void addMember(Member member) {
@@ -299,8 +441,21 @@ public final class ClusterView {
       if (existing != null) {
         reject("member %s already exists (state %s)", member.id(), existing.state());
       }
-      if (member.state() != MemberState.JOINING && member.state() != MemberState.UP) {
-        reject("a new member starts JOINING or UP, not %s", member.state());
+      if (member.state() != MemberState.STAGED
+          && member.state() != MemberState.JOINING
+          && member.state() != MemberState.UP) {
+        reject("a new member starts STAGED, JOINING or UP, not %s", member.state());
+      }
+      if (member.inheritsTokens()) {
+        reject(
+            "a new member places its own tokens; %s replaces another only by commit", member.id());
+      }
+      for (Member other : members.values()) {
+        if (other.tokenOwner().equals(member.id())) {
+          reject(
+              "id %s names the ring tokens of member %s; choose another id",
+              member.id(), other.id());
+        }
       }
       if (members.size() >= MEMBERS_MAX) {
         reject("cluster already has %s members (most %s)", members.size(), MEMBERS_MAX);
@@ -349,7 +504,8 @@ public final class ClusterView {
           reject("member %s would use an address of member %s", update.id(), other.id());
         }
       }
-      members.put(update.id(), update.withState(current.state()));
+      members.put(
+          update.id(), update.withState(current.state()).withTokenOwner(current.tokenOwner()));
     }
 
     void setMemberState(String id, MemberState state) {
@@ -360,7 +516,123 @@ public final class ClusterView {
       if (!member.state().canBecome(state)) {
         reject("member %s cannot go from %s to %s", id, member.state(), state);
       }
+      boolean startsMove = state == MemberState.JOINING || state == MemberState.LEAVING;
+      boolean dropsDeadOwner = member.state() == MemberState.DOWN && state == MemberState.LEFT;
+      if (startsMove || dropsDeadOwner) {
+        refuseSecondMove(id);
+      }
+      boolean cancels =
+          (member.state() == MemberState.JOINING && state == MemberState.LEFT)
+              || (member.state() == MemberState.LEAVING && state == MemberState.UP);
+      if (cancels) {
+        refusePastHandover(id);
+      }
+      if (member.state() == MemberState.JOINING && state == MemberState.UP) {
+        flip(id); // the flip without SourceReady records (tests and the legacy path)
+        return;
+      }
       members.put(id, member.withState(state));
+      if (cancels) {
+        handedOver.remove(id);
+      }
+      if (startsMove) {
+        flipIfNothingMoves(id);
+      }
+    }
+
+    /** One move at a time: refuses when a member other than {@code id} is JOINING or LEAVING. */
+    private void refuseSecondMove(String id) {
+      for (Member m : members.values()) {
+        if (!m.id().equals(id)
+            && (m.state() == MemberState.JOINING || m.state() == MemberState.LEAVING)) {
+          reject(
+              "member %s is %s: one move at a time; commit this change after that one finishes",
+              m.id(), m.state());
+        }
+      }
+    }
+
+    private void refusePastHandover(String id) {
+      java.util.SortedSet<String> ready = handedOver.getOrDefault(id, Collections.emptySortedSet());
+      if (ready.isEmpty()) {
+        return;
+      }
+      java.util.SortedSet<String> expected = before.moveSources(id);
+      java.util.SortedSet<String> waiting = new java.util.TreeSet<>(expected);
+      waiting.removeAll(ready);
+      reject(
+          "the move of %s is past its handover point: %s of %s sources handed over; it will"
+              + " finish when %s hand over",
+          id, ready.size(), expected.size(), String.join(", ", waiting));
+    }
+
+    /** A move in which no slot changes owner flips in the change that starts it. */
+    private void flipIfNothingMoves(String id) {
+      ClusterView started = build();
+      if (started.moveSources(id).isEmpty()) {
+        flip(id);
+      }
+    }
+
+    /**
+     * The flip of {@code id}'s move: JOINING to UP (and a member it replaces to LEFT), LEAVING to
+     * LEFT; forgets the handed-over sources.
+     */
+    void flip(String id) {
+      Member member = requireMember(id);
+      switch (member.state()) {
+        case JOINING -> {
+          Member replaced = replacedAmong(members.values(), member);
+          members.put(id, member.withState(MemberState.UP));
+          if (replaced != null) {
+            members.put(replaced.id(), replaced.withState(MemberState.LEFT));
+          }
+        }
+        case LEAVING -> members.put(id, member.withState(MemberState.LEFT));
+        default -> reject("member %s is %s: not in a move", id, member.state());
+      }
+      handedOver.remove(id);
+    }
+
+    void sourceReady(String id, String source) {
+      Member member = requireMember(id);
+      if (member.state() != MemberState.JOINING && member.state() != MemberState.LEAVING) {
+        reject("member %s is %s: no move to hand over to", id, member.state());
+      }
+      java.util.SortedSet<String> expected = before.moveSources(id);
+      if (!expected.contains(source)) {
+        reject("%s has no slots to hand over in the move of %s (sources %s)", source, id, expected);
+      }
+      java.util.SortedSet<String> ready =
+          new java.util.TreeSet<>(handedOver.getOrDefault(id, Collections.emptySortedSet()));
+      if (!ready.add(source)) {
+        reject("%s already handed over its slots in the move of %s", source, id);
+      }
+      if (ready.containsAll(expected)) {
+        flip(id);
+      } else {
+        handedOver.put(id, ready);
+      }
+    }
+
+    void replaceMember(String oldId, String newId) {
+      Member old = requireMember(oldId);
+      Member heir = requireMember(newId);
+      if (heir.state() != MemberState.STAGED) {
+        reject(
+            "member %s is %s; the replacement must be STAGED (a new, empty node)",
+            newId, heir.state());
+      }
+      if (old.state() == MemberState.DOWN) {
+        reject(
+            "member %s is DOWN: no replica holds its data yet; bring it back or remove it", oldId);
+      }
+      if (old.state() != MemberState.UP) {
+        reject("member %s is %s; only an UP member can be replaced", oldId, old.state());
+      }
+      refuseSecondMove(newId);
+      members.put(newId, heir.withTokenOwner(old.tokenOwner()).withState(MemberState.JOINING));
+      flipIfNothingMoves(newId);
     }
 
     void removeMember(String id) {
@@ -508,7 +780,13 @@ public final class ClusterView {
       long nextVersion = before.version + 1;
       ClusterView tentative =
           new ClusterView(
-              before.clusterId, nextVersion, before.ringEpoch, members, definitions, leaders);
+              before.clusterId,
+              nextVersion,
+              before.ringEpoch,
+              members,
+              definitions,
+              leaders,
+              handedOver);
       if (!rangesMayHaveChanged(tentative)) {
         return tentative;
       }
@@ -531,7 +809,7 @@ public final class ClusterView {
       }
       long nextRingEpoch = Math.max(nextVersion, highestEpoch + 1);
       return new ClusterView(
-          before.clusterId, nextVersion, nextRingEpoch, members, definitions, kept);
+          before.clusterId, nextVersion, nextRingEpoch, members, definitions, kept, handedOver);
     }
 
     private boolean rangesMayHaveChanged(ClusterView after) {
@@ -576,12 +854,19 @@ public final class ClusterView {
                 .writeVarInt(key.firstSlot())
                 .writeString(record.leader())
                 .writeVarLong(record.epoch()));
+    writer.writeVarInt(handedOver.size());
+    handedOver.forEach(
+        (member, sources) -> {
+          writer.writeString(member).writeVarInt(sources.size());
+          sources.forEach(writer::writeString);
+        });
     return writer.toByteArray();
   }
 
   /** Decodes {@link #toBytes()}; throws {@link CorruptEncodingException} on malformed input. */
   public static ClusterView fromBytes(byte[] bytes) {
-    ByteReader reader = ByteReader.open(bytes, FORMAT_VERSION, "ClusterView");
+    ByteReader reader = new ByteReader(bytes);
+    int format = MetadataCodec.openVersion(reader, 1, FORMAT_VERSION, "ClusterView");
     String clusterId = reader.readString(Limits.ID_MAX_BYTES);
     long version = reader.readVarLong();
     long ringEpoch = reader.readVarLong();
@@ -592,7 +877,7 @@ public final class ClusterView {
     TreeMap<String, Member> members = new TreeMap<>();
     int memberCount = reader.readCount(MEMBERS_MAX);
     for (int i = 0; i < memberCount; i++) {
-      Member member = MetadataCodec.readMember(reader);
+      Member member = MetadataCodec.readMember(reader, format);
       if (members.put(member.id(), member) != null) {
         throw new CorruptEncodingException("ClusterView: duplicate member " + member.id());
       }
@@ -618,9 +903,21 @@ public final class ClusterView {
       leaders.put(
           key, new LeaderRecord(reader.readString(Limits.ID_MAX_BYTES), reader.readVarLong()));
     }
+    TreeMap<String, java.util.SortedSet<String>> handedOver = new TreeMap<>();
+    int moving = format >= MOVES_SINCE_VERSION ? reader.readCount(MEMBERS_MAX) : 0;
+    for (int i = 0; i < moving; i++) {
+      String member = reader.readString(Limits.ID_MAX_BYTES);
+      int count = reader.readCount(MEMBERS_MAX);
+      java.util.SortedSet<String> sources = new java.util.TreeSet<>();
+      for (int j = 0; j < count; j++) {
+        sources.add(reader.readString(Limits.ID_MAX_BYTES));
+      }
+      handedOver.put(member, sources);
+    }
     reader.finish();
     try {
-      return new ClusterView(clusterId, version, ringEpoch, members, definitions, leaders);
+      return new ClusterView(
+          clusterId, version, ringEpoch, members, definitions, leaders, handedOver);
     } catch (IllegalArgumentException e) {
       throw new CorruptEncodingException("ClusterView: " + e.getMessage());
     }
@@ -646,12 +943,13 @@ public final class ClusterView {
         && clusterId.equals(that.clusterId)
         && members.equals(that.members)
         && definitions.equals(that.definitions)
-        && leaders.equals(that.leaders);
+        && leaders.equals(that.leaders)
+        && handedOver.equals(that.handedOver);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(clusterId, version, ringEpoch, members, definitions, leaders);
+    return Objects.hash(clusterId, version, ringEpoch, members, definitions, leaders, handedOver);
   }
 
   @Override

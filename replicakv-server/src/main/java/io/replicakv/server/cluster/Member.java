@@ -17,6 +17,9 @@ import java.nio.charset.StandardCharsets;
  * @param rack rack name ("" when racks are not used); steers replica placement
  * @param state where the member is in its life
  * @param voter whether it is one of the metadata quorum's voters
+ * @param tokenOwner the id its ring tokens are named after: its own id, or, after it replaced
+ *     another member, that member's token owner (so it owns exactly the slots the replaced member
+ *     owned, as Cassandra's replace_address keeps the old node's tokens)
  */
 public record Member(
     String id,
@@ -28,7 +31,8 @@ public record Member(
     String site,
     String rack,
     MemberState state,
-    boolean voter) {
+    boolean voter,
+    String tokenOwner) {
 
   /** Highest TCP port number; 0 means "not listening". */
   public static final int PORT_MAX = 65_535;
@@ -48,6 +52,30 @@ public record Member(
     Check.notNull(site, "site");
     Check.notNull(rack, "rack");
     Check.notNull(state, "state");
+    Check.argument(
+        tokenOwner != null && !tokenOwner.isBlank(),
+        "member %s: token owner must be non-empty",
+        id);
+    Check.argument(
+        tokenOwner.getBytes(StandardCharsets.UTF_8).length <= Limits.ID_MAX_BYTES,
+        "member %s: token owner longer than %s bytes",
+        id,
+        Limits.ID_MAX_BYTES);
+  }
+
+  /** A member whose ring tokens are named after its own id (every member but a replacement). */
+  public Member(
+      String id,
+      String host,
+      int clientPort,
+      int peerPort,
+      int httpPort,
+      int metadataPort,
+      String site,
+      String rack,
+      MemberState state,
+      boolean voter) {
+    this(id, host, clientPort, peerPort, httpPort, metadataPort, site, rack, state, voter, id);
   }
 
   private static void checkPort(String id, String name, int port) {
@@ -58,6 +86,27 @@ public record Member(
   /** This member in {@code next} state. */
   public Member withState(MemberState next) {
     return new Member(
-        id, host, clientPort, peerPort, httpPort, metadataPort, site, rack, next, voter);
+        id,
+        host,
+        clientPort,
+        peerPort,
+        httpPort,
+        metadataPort,
+        site,
+        rack,
+        next,
+        voter,
+        tokenOwner);
+  }
+
+  /** This member placing the ring tokens named after {@code owner}. */
+  public Member withTokenOwner(String owner) {
+    return new Member(
+        id, host, clientPort, peerPort, httpPort, metadataPort, site, rack, state, voter, owner);
+  }
+
+  /** True when its tokens are named after another id (it replaced that member). */
+  public boolean inheritsTokens() {
+    return !tokenOwner.equals(id);
   }
 }

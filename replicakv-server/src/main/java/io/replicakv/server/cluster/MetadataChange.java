@@ -13,9 +13,10 @@ import java.util.TreeMap;
  * One change to cluster metadata: one entry of the metadata log, one new metadata version when
  * {@link ClusterView#apply} accepts it.
  *
- * <p>Binary form (the Raft log entry): format version byte 1, a tag byte naming the change, then
- * its fields (strings UTF-8 with varint length, numbers as varints, enums by name). Decoding
- * refuses unknown versions and tags, lengths past their bounds and trailing bytes.
+ * <p>Binary form (the Raft log entry): format version byte 2 (1 is still read: its members carry no
+ * token owner), a tag byte naming the change, then its fields (strings UTF-8 with varint length,
+ * numbers as varints, enums by name). Decoding refuses unknown versions and tags, lengths past
+ * their bounds and trailing bytes.
  */
 public sealed interface MetadataChange {
   /** The binary form described in the interface comment. */
@@ -49,26 +50,38 @@ public sealed interface MetadataChange {
               .writeVarInt(c.firstSlot())
               .writeString(c.leader())
               .writeVarLong(c.epoch());
+      case SourceReady c ->
+          writer
+              .writeByte(MetadataCodec.TAG_SOURCE_READY)
+              .writeString(c.member())
+              .writeString(c.source());
+      case ReplaceMember c ->
+          writer
+              .writeByte(MetadataCodec.TAG_REPLACE_MEMBER)
+              .writeString(c.oldId())
+              .writeString(c.newId());
     }
     return writer.toByteArray();
   }
 
   /** Decodes {@link #toBytes()}; throws {@link CorruptEncodingException} on malformed input. */
   static MetadataChange fromBytes(byte[] bytes) {
-    ByteReader reader =
-        ByteReader.open(bytes, MetadataCodec.CHANGE_FORMAT_VERSION, "MetadataChange");
+    ByteReader reader = new ByteReader(bytes);
+    int version =
+        MetadataCodec.openVersion(reader, 1, MetadataCodec.CHANGE_FORMAT_VERSION, "MetadataChange");
     int tag = reader.readByte();
     MetadataChange change;
     try {
       change =
           switch (tag) {
-            case MetadataCodec.TAG_ADD_MEMBER -> new AddMember(MetadataCodec.readMember(reader));
+            case MetadataCodec.TAG_ADD_MEMBER ->
+                new AddMember(MetadataCodec.readMember(reader, version));
             case MetadataCodec.TAG_SET_MEMBER_STATE ->
                 new SetMemberState(
                     reader.readString(Limits.ID_MAX_BYTES),
                     MetadataCodec.readEnum(reader, MemberState.class));
             case MetadataCodec.TAG_UPDATE_MEMBER ->
-                new UpdateMember(MetadataCodec.readMember(reader));
+                new UpdateMember(MetadataCodec.readMember(reader, version));
             case MetadataCodec.TAG_REMOVE_MEMBER ->
                 new RemoveMember(reader.readString(Limits.ID_MAX_BYTES));
             case MetadataCodec.TAG_CREATE_KEYSPACE ->
@@ -85,6 +98,12 @@ public sealed interface MetadataChange {
                     reader.readVarInt(Integer.MAX_VALUE),
                     reader.readString(Limits.ID_MAX_BYTES),
                     reader.readVarLong());
+            case MetadataCodec.TAG_SOURCE_READY ->
+                new SourceReady(
+                    reader.readString(Limits.ID_MAX_BYTES), reader.readString(Limits.ID_MAX_BYTES));
+            case MetadataCodec.TAG_REPLACE_MEMBER ->
+                new ReplaceMember(
+                    reader.readString(Limits.ID_MAX_BYTES), reader.readString(Limits.ID_MAX_BYTES));
             default -> throw new CorruptEncodingException("MetadataChange: unknown tag " + tag);
           };
     } catch (IllegalArgumentException | NullPointerException e) {
@@ -122,7 +141,36 @@ public sealed interface MetadataChange {
     }
   }
 
-  /** Forgets a member that owns no slots (JOINING or LEFT). */
+  /**
+   * A source of a running move ({@code member} JOINING or LEAVING) has sent its last delta under
+   * its write fence and the target acknowledged it: from this version on the target serves that
+   * source's moving slots (the source forwards or answers ASK). The change that records the last
+   * expected source also performs the flip (JOINING to UP, a replaced member to LEFT, LEAVING to
+   * LEFT) in the same version. Refused when the member is not moving, the source has no slots to
+   * hand over in this move, or it was recorded already.
+   */
+  record SourceReady(String member, String source) implements MetadataChange {
+    /** Refuses nulls. */
+    public SourceReady {
+      Check.notNull(member, "member");
+      Check.notNull(source, "source");
+    }
+  }
+
+  /**
+   * Commits the replacement of UP member {@code oldId} by STAGED member {@code newId}: the new
+   * member becomes JOINING and takes over the old one's ring tokens; only the old member's slots
+   * move, all to the new one, and the flip makes the new member UP and the old one LEFT at once.
+   */
+  record ReplaceMember(String oldId, String newId) implements MetadataChange {
+    /** Refuses nulls. */
+    public ReplaceMember {
+      Check.notNull(oldId, "oldId");
+      Check.notNull(newId, "newId");
+    }
+  }
+
+  /** Forgets a member that owns no slots (STAGED, JOINING or LEFT). */
   record RemoveMember(String id) implements MetadataChange {
     /** Refuses null. */
     public RemoveMember {

@@ -22,8 +22,14 @@ final class MetadataCodec {
   /** Longest host name, in UTF-8 bytes (DNS names are at most 253). */
   static final int HOST_MAX_BYTES = 255;
 
-  /** Format version of {@link MetadataChange#toBytes()}. */
-  static final int CHANGE_FORMAT_VERSION = 1;
+  /**
+   * Format version of {@link MetadataChange#toBytes()}: 2 adds the member's token owner; version 1
+   * entries (written before replace existed) are still read, their members own their own tokens.
+   */
+  static final int CHANGE_FORMAT_VERSION = 2;
+
+  /** The first format version whose members carry a token owner. */
+  static final int TOKEN_OWNER_SINCE_VERSION = 2;
 
   // Tags of the MetadataChange binary form; never reuse a number.
   static final int TAG_ADD_MEMBER = 1;
@@ -34,6 +40,8 @@ final class MetadataCodec {
   static final int TAG_DROP_KEYSPACE = 6;
   static final int TAG_SET_PARTITION_LEADER = 7;
   static final int TAG_UPDATE_MEMBER = 8;
+  static final int TAG_SOURCE_READY = 9;
+  static final int TAG_REPLACE_MEMBER = 10;
 
   private MetadataCodec() {}
 
@@ -48,10 +56,12 @@ final class MetadataCodec {
         .writeString(member.site())
         .writeString(member.rack())
         .writeString(member.state().name())
-        .writeBoolean(member.voter());
+        .writeBoolean(member.voter())
+        .writeString(member.tokenOwner());
   }
 
-  static Member readMember(ByteReader reader) {
+  /** Reads a member written by {@link #writeMember} in format {@code version} (1 or 2). */
+  static Member readMember(ByteReader reader, int version) {
     String id = reader.readString(Limits.ID_MAX_BYTES);
     String host = reader.readString(HOST_MAX_BYTES);
     int clientPort = reader.readVarInt(Member.PORT_MAX);
@@ -62,9 +72,21 @@ final class MetadataCodec {
     String rack = reader.readString(Limits.ID_MAX_BYTES);
     MemberState state = readEnum(reader, MemberState.class);
     boolean voter = reader.readBoolean();
+    String tokenOwner =
+        version >= TOKEN_OWNER_SINCE_VERSION ? reader.readString(Limits.ID_MAX_BYTES) : id;
     try {
       return new Member(
-          id, host, clientPort, peerPort, httpPort, metadataPort, site, rack, state, voter);
+          id,
+          host,
+          clientPort,
+          peerPort,
+          httpPort,
+          metadataPort,
+          site,
+          rack,
+          state,
+          voter,
+          tokenOwner);
     } catch (IllegalArgumentException e) {
       throw new CorruptEncodingException("member: " + e.getMessage());
     }
@@ -86,6 +108,25 @@ final class MetadataCodec {
       }
     }
     return options;
+  }
+
+  /**
+   * Opens {@code bytes} whose first byte is a format version in {@code [oldest, newest]}; returns
+   * the version, the reader positioned after it.
+   */
+  static int openVersion(ByteReader reader, int oldest, int newest, String typeName) {
+    int version = reader.readByte();
+    if (version < oldest || version > newest) {
+      throw new CorruptEncodingException(
+          typeName
+              + ": unknown format version "
+              + version
+              + ", expected "
+              + oldest
+              + " to "
+              + newest);
+    }
+    return version;
   }
 
   static <E extends Enum<E>> E readEnum(ByteReader reader, Class<E> type) {

@@ -89,7 +89,9 @@ public final class RatisMetadataStore implements MetadataStore {
   private volatile ClusterView current;
   private volatile boolean closed;
   private RaftServer server;
-  private RaftClient client;
+  private volatile RaftClient client;
+  private RaftGroup group;
+  private RaftProperties clientProperties;
   private ScheduledExecutorService follower;
 
   private RatisMetadataStore(RatisOptions options) {
@@ -113,8 +115,9 @@ public final class RatisMetadataStore implements MetadataStore {
   }
 
   private void startRatis() throws IOException {
-    RaftGroup group = group(options);
+    group = group(options);
     RaftProperties properties = properties(options);
+    clientProperties = properties;
     if (options.isVoter()) {
       Path storageRoot = options.directory().resolve("ratis");
       Files.createDirectories(storageRoot);
@@ -139,16 +142,7 @@ public final class RatisMetadataStore implements MetadataStore {
               .build();
       server.start();
     }
-    int attempts = (int) (options.requestTimeoutMillis() / CLIENT_RETRY_SLEEP_MILLIS) + 1;
-    client =
-        RaftClient.newBuilder()
-            .setProperties(properties)
-            .setRaftGroup(group)
-            .setRetryPolicy(
-                RetryPolicies.retryUpToMaximumCountWithFixedSleep(
-                    attempts,
-                    TimeDuration.valueOf(CLIENT_RETRY_SLEEP_MILLIS, TimeUnit.MILLISECONDS)))
-            .build();
+    client = newClient();
     if (!options.isVoter()) {
       follower =
           Executors.newSingleThreadScheduledExecutor(
@@ -157,6 +151,41 @@ public final class RatisMetadataStore implements MetadataStore {
                   .daemon(true)
                   .factory());
       follower.scheduleWithFixedDelay(this::poll, 0, FOLLOW_INTERVAL_MILLIS, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private RaftClient newClient() {
+    int attempts = (int) (options.requestTimeoutMillis() / CLIENT_RETRY_SLEEP_MILLIS) + 1;
+    return RaftClient.newBuilder()
+        .setProperties(clientProperties)
+        .setRaftGroup(group)
+        .setRetryPolicy(
+            RetryPolicies.retryUpToMaximumCountWithFixedSleep(
+                attempts, TimeDuration.valueOf(CLIENT_RETRY_SLEEP_MILLIS, TimeUnit.MILLISECONDS)))
+        .build();
+  }
+
+  /**
+   * The Raft client closes itself for good when a request exhausted its retries (as when the voters
+   * start one by one on a slow machine and no leader exists for a while); every later request would
+   * then fail at once. Such a failure replaces the client with a new one.
+   */
+  private void renewIfClosed(Throwable cause) {
+    boolean clientClosed = false;
+    for (Throwable t = cause; t != null && !clientClosed; t = t.getCause()) {
+      clientClosed = t instanceof org.apache.ratis.protocol.exceptions.AlreadyClosedException;
+    }
+    if (!clientClosed) {
+      return;
+    }
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      RaftClient old = client;
+      client = newClient();
+      log.info("the metadata client had closed itself ({}); replaced it", cause.toString());
+      closeQuietly(old, "closed client");
     }
   }
 
@@ -240,6 +269,7 @@ public final class RatisMetadataStore implements MetadataStore {
             (reply, error) -> {
               if (error != null || !reply.isSuccess()) {
                 Throwable cause = error != null ? unwrap(error) : reply.getException();
+                renewIfClosed(cause);
                 result.completeExceptionally(
                     new MetadataUnavailableException(String.valueOf(cause), cause));
                 return;
@@ -304,6 +334,7 @@ public final class RatisMetadataStore implements MetadataStore {
       RaftClientReply reply, Throwable error, CompletableFuture<ClusterView> result) {
     if (error != null || !reply.isSuccess()) {
       Throwable cause = error != null ? unwrap(error) : reply.getException();
+      renewIfClosed(cause);
       result.completeExceptionally(new MetadataUnavailableException(String.valueOf(cause), cause));
       return;
     }
@@ -366,7 +397,9 @@ public final class RatisMetadataStore implements MetadataStore {
     if (follower != null) {
       follower.shutdownNow();
     }
-    closeQuietly(client, "client");
+    synchronized (this) {
+      closeQuietly(client, "client");
+    }
     closeQuietly(server, "server");
     for (Waiter waiter : waiters) {
       waiter.future().completeExceptionally(new MetadataUnavailableException("store closed"));

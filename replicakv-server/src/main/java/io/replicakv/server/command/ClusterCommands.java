@@ -41,6 +41,7 @@ final class ClusterCommands {
                 "shards",
                 "nodes",
                 "plan",
+                "commit",
                 "leave",
                 "movestatus",
                 "moveprogress",
@@ -60,6 +61,20 @@ final class ClusterCommands {
             "Creates, alters, drops and lists keyspaces (ReplicaKV).",
             ClusterCommands::keyspace,
             List.of("create", "alter", "drop", "list")));
+    t.register(
+        cmd(
+            "asking",
+            1,
+            "fast",
+            0,
+            0,
+            0,
+            "cluster",
+            "Lets the next command run on a slot this node is importing (after an -ASK redirect).",
+            (n, s, r) -> {
+              s.askingPending = true;
+              return Reply.ok();
+            }));
     t.register(
         cmd(
             "readonly",
@@ -111,6 +126,7 @@ final class ClusterCommands {
       case "NODES" -> Reply.verbatim("txt", nodes(n, v));
       case "PLAN" -> plan(n, s, r, v);
       case "LEAVE" -> leave(n, s, r);
+      case "COMMIT" -> commit(n, s, r);
       case "CANCEL" -> cancel(n, s, r, v);
       case "MOVESTATUS" -> Reply.verbatim("txt", moveStatus(n));
       case "MOVEPROGRESS" -> Reply.verbatim("txt", moveProgress(n, r, v));
@@ -122,23 +138,29 @@ final class ClusterCommands {
   }
 
   /**
-   * CLUSTER PLAN JOIN id | LEAVE id: the slot ranges that would move, between which nodes, and how
-   * many keys each source holds in them (asked of every source, so the answer comes later).
+   * CLUSTER PLAN JOIN id | LEAVE id | REPLACE old new: the slot ranges that would move, between
+   * which nodes, and how many keys each source holds in them (asked of every source, so the answer
+   * comes later).
    */
   private static Reply plan(Node n, Session s, RespRequest r, ClusterView v) {
-    if (r.argc() != 4 || n.mover == null) {
+    if (r.argc() < 4 || n.mover == null) {
       throw CommandError.arity("cluster|plan");
     }
     String kind = Args.upper(r.arg(2));
-    if (!kind.equals("JOIN") && !kind.equals("LEAVE")) {
-      throw new CommandError("ERR CLUSTER PLAN JOIN id | LEAVE id");
+    boolean replace = kind.equals("REPLACE");
+    if (!(kind.equals("JOIN") || kind.equals("LEAVE")) && !replace
+        || r.argc() != (replace ? 5 : 4)) {
+      throw new CommandError("ERR CLUSTER PLAN JOIN id | LEAVE id | REPLACE old new");
     }
-    String id = Args.text(r.arg(3));
+    String id = replace ? Args.text(r.arg(3)) + " " + Args.text(r.arg(4)) : Args.text(r.arg(3));
     boolean join = kind.equals("JOIN");
     java.util.concurrent.CompletableFuture<List<io.replicakv.server.move.KeyMover.PlannedMove>>
         planned;
     try {
-      planned = n.mover.planWithCounts(v, id, join);
+      planned =
+          replace
+              ? n.mover.planReplaceWithCounts(v, Args.text(r.arg(3)), Args.text(r.arg(4)))
+              : n.mover.planWithCounts(v, id, join);
     } catch (IllegalArgumentException e) {
       throw new CommandError("ERR cannot plan: " + e.getMessage());
     }
@@ -263,13 +285,61 @@ final class ClusterCommands {
         "ERR leave not started: ");
   }
 
+  /**
+   * CLUSTER COMMIT JOIN id (a STAGED member becomes JOINING: its data starts to move) | LEAVE id
+   * (as CLUSTER LEAVE) | REPLACE old new (STAGED new takes over UP old's slots and data).
+   */
+  private static Reply commit(Node n, Session s, RespRequest r) {
+    if (r.argc() < 4 || n.proposer == null) {
+      throw CommandError.arity("cluster|commit");
+    }
+    String kind = Args.upper(r.arg(2));
+    return switch (kind) {
+      case "JOIN" -> {
+        requireArgs(r, 4);
+        yield proposeMemberState(
+            n, s, Args.text(r.arg(3)), MemberState.JOINING, "ERR join not committed: ");
+      }
+      case "LEAVE" -> {
+        requireArgs(r, 4);
+        yield proposeMemberState(
+            n, s, Args.text(r.arg(3)), MemberState.LEAVING, "ERR leave not started: ");
+      }
+      case "REPLACE" -> {
+        requireArgs(r, 5);
+        yield propose(
+            n,
+            s,
+            new io.replicakv.server.cluster.MetadataChange.ReplaceMember(
+                Args.text(r.arg(3)), Args.text(r.arg(4))),
+            "ERR replace not committed: ");
+      }
+      default -> throw new CommandError(COMMIT_USAGE);
+    };
+  }
+
+  static final String COMMIT_USAGE = "ERR CLUSTER COMMIT JOIN id | LEAVE id | REPLACE old new";
+
+  private static void requireArgs(RespRequest r, int argc) {
+    if (r.argc() != argc) {
+      throw new CommandError(COMMIT_USAGE);
+    }
+  }
+
   /** Proposes a member's new state; the client gets OK once it is committed, else the reason. */
   private static Reply proposeMemberState(
       Node n, Session s, String id, io.replicakv.server.cluster.MemberState state, String failure) {
+    return propose(
+        n, s, new io.replicakv.server.cluster.MetadataChange.SetMemberState(id, state), failure);
+  }
+
+  /** Proposes a metadata change; the client gets OK once it is committed, else the reason. */
+  private static Reply propose(
+      Node n, Session s, io.replicakv.server.cluster.MetadataChange change, String failure) {
     int protocol = s.protocol;
     s.forwarded =
         n.proposer
-            .apply(new io.replicakv.server.cluster.MetadataChange.SetMemberState(id, state))
+            .apply(change)
             .handle(
                 (view, error) ->
                     encode(
@@ -284,8 +354,9 @@ final class ClusterCommands {
   }
 
   /**
-   * CLUSTER CANCEL id: stops a join (JOINING to LEFT; the joiner must then be removed) or a leave
-   * (LEAVING to UP); sources lift their write fence and keep their keys.
+   * CLUSTER CANCEL id: stops a join (JOINING or STAGED to LEFT; the joiner must then be removed) or
+   * a leave (LEAVING to UP); sources lift their write fence and keep their keys. Refused once a
+   * source handed its slots over (the metadata says which sources it still waits for).
    */
   private static Reply cancel(Node n, Session s, RespRequest r, ClusterView v) {
     if (r.argc() != 3 || n.proposer == null) {
@@ -298,7 +369,7 @@ final class ClusterCommands {
     }
     io.replicakv.server.cluster.MemberState to =
         switch (m.state()) {
-          case JOINING -> io.replicakv.server.cluster.MemberState.LEFT;
+          case JOINING, STAGED -> io.replicakv.server.cluster.MemberState.LEFT;
           case LEAVING -> io.replicakv.server.cluster.MemberState.UP;
           default ->
               throw new CommandError("ERR " + id + " is " + m.state() + ": nothing to cancel");
@@ -339,6 +410,8 @@ final class ClusterCommands {
         + m.keysDeleted()
         + "\nmoves_completed: "
         + m.movesCompleted()
+        + "\nfence_timeouts: "
+        + m.fenceTimeouts()
         + "\n";
   }
 
@@ -604,7 +677,11 @@ final class ClusterCommands {
   private static String info(Node n, ClusterView v) {
     boolean allUp =
         v.members().values().stream()
-            .filter(m -> m.state() != MemberState.LEFT && m.state() != MemberState.JOINING)
+            .filter(
+                m ->
+                    m.state() != MemberState.LEFT
+                        && m.state() != MemberState.JOINING
+                        && m.state() != MemberState.STAGED)
             .allMatch(m -> m.state() == MemberState.UP);
     long owners = v.ring().nodes().size();
     return "cluster_enabled:1\r\n"

@@ -58,6 +58,11 @@ public final class Dispatcher {
     if (!c.arityOk(request.argc())) {
       return Reply.error("ERR wrong number of arguments for '" + c.name() + "' command");
     }
+    // ASKING holds for exactly the next command, whatever it is (Redis's rule)
+    session.asking = session.askingPending && !c.name().equals("asking");
+    if (!c.name().equals("asking")) {
+      session.askingPending = false;
+    }
     io.replicakv.server.route.Router.Decision decision = router.route(session, c, request);
     if (decision instanceof io.replicakv.server.route.Router.Decision.Answer answer) {
       return answer.reply();

@@ -43,6 +43,14 @@ public final class Session {
    */
   public java.util.function.Consumer<byte[]> remoteReply;
 
+  /**
+   * Set by ASKING: the next command may run on a slot this node imports (Redis's one-shot flag).
+   */
+  public boolean askingPending;
+
+  /** True while the command right after an ASKING runs; the router reads it. */
+  public boolean asking;
+
   /** For a forwarded command: how many times it was forwarded to reach this node (1 or more). */
   public int forwardHops;
 

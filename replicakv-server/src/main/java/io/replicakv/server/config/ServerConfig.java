@@ -89,7 +89,7 @@ public final class ServerConfig {
               "join",
               "",
               false,
-              "non-empty (any member's host:port): this new node registers as JOINING and takes over its share of the slots, with their keys, before it serves them"),
+              "non-empty (any member's host:port): this new node registers as STAGED (it serves clients but owns no slots); CLUSTER COMMIT JOIN (or COMMIT REPLACE) then moves its share of the slots, with their keys, to it"),
           Setting.integer(
               "move-throttle-bytes-per-sec",
               0,
@@ -97,6 +97,13 @@ public final class ServerConfig {
               Long.MAX_VALUE,
               false,
               "most bytes per second a node streams to others when members join or leave; 0 is unlimited"),
+          Setting.integer(
+              "move-fence-timeout-ms",
+              io.replicakv.server.move.KeyMover.FENCE_TIMEOUT_MILLIS,
+              100,
+              3_600_000,
+              false,
+              "a moving source whose last delta is not acknowledged this long lifts its write fence and catches up again"),
           Setting.choice(
               "routing",
               "proxy",

@@ -2,6 +2,7 @@ package io.replicakv.server.move;
 
 import io.replicakv.core.ring.RingDiff;
 import io.replicakv.core.ring.Slots;
+import io.replicakv.core.util.Check;
 import io.replicakv.net.peer.Frame;
 import io.replicakv.net.peer.FrameHandler;
 import io.replicakv.net.peer.PeerClient;
@@ -9,6 +10,7 @@ import io.replicakv.server.cluster.ClusterView;
 import io.replicakv.server.cluster.Member;
 import io.replicakv.server.cluster.MemberState;
 import io.replicakv.server.cluster.MetadataChange;
+import io.replicakv.server.cluster.MetadataRejectedException;
 import io.replicakv.storage.StorageEngine;
 import io.replicakv.storage.data.Bytes;
 import io.replicakv.storage.data.HashValue;
@@ -19,10 +21,8 @@ import io.replicakv.storage.data.SetValue;
 import io.replicakv.storage.data.StringValue;
 import io.replicakv.storage.data.Value;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -35,42 +35,57 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Moves keys when a member joins or leaves: Redis Cluster's key-by-key migration, adapted to a ring
- * whose ownership lives in the metadata log.
+ * Moves keys when a member joins, leaves or is replaced: Redis Cluster's key-by-key migration,
+ * adapted to a ring whose ownership lives in the metadata log, with Riak's plan and commit in
+ * front.
  *
- * <p>Model. A move is announced by a member's state: JOINING (it owns nothing yet) or LEAVING (it
- * still owns its slots). Every node that sees such a member computes, from the same metadata
- * version, {@code RingDiff.between(ringNow, ringAfterFlip)} where the flip is JOINING to UP or
- * LEAVING to LEFT. The moves whose source is this node are its work. The source streams the current
- * state of every key whose slot moves to the new owner (peer frame {@link #TYPE_MOVE_BATCH}:
- * mutations in {@link MutationCodec} form, applied by the target through its {@link StorageEngine},
- * so they are logged and survive a restart), then re-sends every key the change feed ({@link
- * StorageEngine#readChanges}) shows changed since the previous round, until a round finds at most
- * {@link #FINAL_DELTA_KEYS_MAX} keys. Then it fences: writes to moving slots answer {@code
- * -TRYAGAIN}, it sends the last delta, and reports ready to the coordinator (the joiner, or the
- * leaver itself). The coordinator proposes the flip once every source is ready. When a source sees
- * the flip it lifts the fence (the router now sends those slots to the new owner) and deletes the
- * moved keys with logged deletes.
+ * <p>Model. A node started with {@code join=} registers STAGED: it serves clients by forwarding and
+ * owns nothing. A move is announced by a member's state: JOINING (CLUSTER COMMIT JOIN, or COMMIT
+ * REPLACE, which also hands the new member the old one's ring tokens) or LEAVING (CLUSTER COMMIT
+ * LEAVE). Every node that sees such a member computes, from the same metadata version, {@code
+ * RingDiff.between(ringNow, ringAfterFlip)} ({@link ClusterView#afterFlip}); the moves whose source
+ * is this node are its work. The source streams the current state of every key whose slot moves to
+ * the new owner (peer frame {@link #TYPE_MOVE_BATCH}: mutations in {@link MutationCodec} form,
+ * applied by the target through its {@link StorageEngine}, so they are logged and survive a
+ * restart), then re-sends every key the change feed ({@link StorageEngine#readChanges}) shows
+ * changed since the previous round, until a round finds at most {@link #FINAL_DELTA_KEYS_MAX} keys.
+ * Then it fences (writes to the moving slots answer {@code -TRYAGAIN}), sends the last delta, and
+ * once the target acknowledged it proposes {@code SourceReady(member, source)}. The metadata
+ * records it; from that version on the source's moving slots are handed over: the router sends
+ * their commands to the target (forwarded, or {@code -ASK} in redirect mode). The change that
+ * records the last expected source also performs the flip (JOINING to UP, a replaced member to
+ * LEFT, LEAVING to LEFT) in the same version, so no coordinator process has to be alive. When a
+ * source sees the flip it lifts its fence and deletes the moved keys with logged deletes.
  *
  * <p>Invariant: no acknowledged write is lost. A write to a moving slot is accepted by the source
  * only before its fence, and every such write is in the change feed the last delta reads while
- * fenced; the flip happens only after every source's last delta was acknowledged by its target.
- * After the flip a node with a stale view still sends the command to the old owner, which forwards
- * it again (the hop count in the forward frame stops ping-pong between two stale views).
+ * fenced; the target serves a slot only from the SourceReady on, which is proposed only after that
+ * last delta was acknowledged, and the source never lifts its fence after proposing (only a flip or
+ * an accepted cancel does, and a cancel is refused once any source handed over). After the flip a
+ * node with a stale view still sends the command to the old owner, which forwards it again (the hop
+ * count in the forward frame stops ping-pong between two stale views).
  *
  * <p>Failure cases. A copy starts with the targets deleting whatever they hold in the moving slots
  * (leftovers of a cancelled or restarted move cannot come back to life). A source that restarts
- * mid-move starts its copy again; before it accepts writes to the moving slots it withdraws any
- * ready report it sent before (if the coordinator already proposed the flip on it, the source stays
- * fenced until the flip arrives). Fenced sources repeat their ready report until they see the flip,
- * so a restarted coordinator learns it again. If the change feed was trimmed by a snapshot, the
- * copy restarts. Catch-up fences early when a delta stops shrinking (writes as fast as the
- * throttle). CLUSTER CANCEL (JOINING to LEFT, LEAVING to UP) lifts the fence.
+ * before its SourceReady was recorded copies again from the start; one that restarts after it waits
+ * for the flip (its slots are served by the target meanwhile, so the move does not need it alive),
+ * and one that restarts after the flip deletes the keys it had handed over ({@link
+ * #deleteOrphans}). A target (the joiner) that restarts keeps what it received: its applies are
+ * logged, sources resend what was not acknowledged, to its new addresses. A fenced source whose
+ * last delta is not acknowledged within {@code move-fence-timeout-ms} ({@link
+ * #FENCE_TIMEOUT_MILLIS}) lifts the fence, resends from where that delta started, and does not
+ * fence again until a batch reached every target, so a dead target cannot keep slots unwritable. If
+ * the change feed was trimmed by a snapshot, the copy restarts. Catch-up fences early when a delta
+ * stops shrinking (writes as fast as the throttle).
  *
- * <p>Limits. A source that is down keeps the join waiting, and a source that dies while fenced
- * leaves its moving slots answering TRYAGAIN until it returns or the move is cancelled.
- * FLUSHDB/FLUSHALL on a source during a move is not sent to the target. One move at a time (members
- * are taken in id order). All state here is touched on the node loop only.
+ * <p>Limits. A source that is down before its handover keeps the move waiting (CLUSTER CANCEL still
+ * works then). A source that crashes between proposing SourceReady and seeing its outcome, and
+ * restarts so fast that the proposal commits after its restart, could start a new copy while the
+ * target already serves its slots; the proposal is dropped with the crashed process, so this needs
+ * the metadata leader to commit a dead client's request seconds later. FLUSHDB/FLUSHALL during a
+ * move is refused. One move at a time (the metadata refuses a second). Handed-over slots whose
+ * target is down answer TRYAGAIN (forwarding fails) until it returns. All state here is touched on
+ * the node loop only.
  */
 public final class KeyMover {
   private static final Logger log = LoggerFactory.getLogger(KeyMover.class);
@@ -80,10 +95,7 @@ public final class KeyMover {
 
   public static final int TYPE_MOVE_BATCH_REPLY = 19;
 
-  /** Peer frame: "member\nsource", a source finished its last delta for that member's move. */
-  public static final int TYPE_MOVE_READY = 20;
-
-  public static final int TYPE_MOVE_READY_REPLY = 21;
+  // Frame types 20 and 21 carried the ready report of the coordinator design; never reuse them.
 
   /**
    * Peer frame: count this node's keys and bytes in slot ranges ({@code [u32 n]([u16 first][u16
@@ -123,11 +135,15 @@ public final class KeyMover {
   /** After this many delta rounds the source fences anyway (writes outrun the stream). */
   static final int DELTA_ROUNDS_MAX = 50;
 
-  /**
-   * How often a fenced source repeats its ready report until it sees the flip (the coordinator may
-   * have restarted and forgotten it).
-   */
+  /** How long a source waits before proposing its SourceReady again after it was refused. */
   static final long READY_REPEAT_MILLIS = 1_000;
+
+  /**
+   * Default of {@code move-fence-timeout-ms}: a fenced source whose last delta is not acknowledged
+   * within this lifts its fence and catches up again, so a dead target cannot keep slots
+   * unwritable.
+   */
+  public static final long FENCE_TIMEOUT_MILLIS = 10_000;
 
   /** How long a failed batch waits before it is sent again. */
   static final long RETRY_DELAY_MILLIS = 200;
@@ -138,7 +154,10 @@ public final class KeyMover {
   private enum Phase {
     BULK,
     DELTA,
+    /** Writes refused; the last delta is in flight, then SourceReady is proposed. */
     FENCED,
+    /** SourceReady recorded: the target serves the slots; waiting for the flip. */
+    HANDED_OVER,
     DELETING
   }
 
@@ -149,18 +168,15 @@ public final class KeyMover {
   private final Function<MetadataChange, CompletableFuture<ClusterView>> proposer;
   private final long throttleBytesPerSecond;
   private final MoveProgress progress;
+  private final long fenceTimeoutMillis;
 
   private volatile boolean[] fencedSlots = new boolean[Slots.SLOT_COUNT];
 
   // source side (node loop only)
   private Outgoing outgoing;
   private ClusterView lastView;
-  // coordinator side (node loop only)
-  private String coordinating;
-  private MemberState coordinatingFlipTo;
-  private Set<String> expectedSources = Set.of();
-  private final Set<String> readySources = new HashSet<>();
-  private boolean flipProposed;
+  // views older than this are history (a restarted voter replays its metadata log): ignored
+  private long freshFromVersion = Long.MAX_VALUE;
 
   // progress, read by metrics from any thread
   private volatile long keysSent;
@@ -168,12 +184,15 @@ public final class KeyMover {
   private volatile long keysReceived;
   private volatile long keysDeleted;
   private volatile long movesCompleted;
+  private volatile long fenceTimeouts;
   private volatile long keysRemaining;
   private volatile String status = "idle";
 
   /**
    * @param throttleBytesPerSecond most bytes per second this node streams to targets; 0 is
    *     unlimited
+   * @param fenceTimeoutMillis how long a fenced source waits for its last delta's acknowledgement
+   *     before it lifts the fence and catches up again
    */
   public KeyMover(
       String selfId,
@@ -181,7 +200,9 @@ public final class KeyMover {
       PeerClient peers,
       ScheduledExecutorService loop,
       Function<MetadataChange, CompletableFuture<ClusterView>> proposer,
-      long throttleBytesPerSecond) {
+      long throttleBytesPerSecond,
+      long fenceTimeoutMillis) {
+    Check.argument(fenceTimeoutMillis > 0, "fence timeout %s ms <= 0", fenceTimeoutMillis);
     this.selfId = selfId;
     this.engine = engine;
     this.peers = peers;
@@ -189,6 +210,7 @@ public final class KeyMover {
     this.proposer = proposer;
     this.throttleBytesPerSecond = throttleBytesPerSecond;
     this.progress = new MoveProgress(throttleBytesPerSecond, System::nanoTime);
+    this.fenceTimeoutMillis = fenceTimeoutMillis;
   }
 
   /** The outgoing move's planned and sent keys and bytes, for CLUSTER MOVEPROGRESS (any thread). */
@@ -202,6 +224,11 @@ public final class KeyMover {
   /** Where this node's move requests go for each member (the {@code peer-routes} setting). */
   public void setPeerRoutes(io.replicakv.server.route.PeerRoutes routes) {
     this.routes = routes;
+  }
+
+  /** Times a fenced source lifted its fence because its last delta was not acknowledged. */
+  public long fenceTimeouts() {
+    return fenceTimeouts;
   }
 
   /** True when a write to {@code slot} must answer TRYAGAIN (any thread). */
@@ -258,6 +285,14 @@ public final class KeyMover {
     long sinceSequence;
     int deltaRounds;
     long lastDeltaKeys = Long.MAX_VALUE;
+    // change-feed position the current delta round started from (a timed-out fence resends it)
+    long deltaStartSequence;
+    // bumped when a fence times out: async steps of the abandoned attempt then stop
+    int attempt;
+    // after a fence timeout: no fence until a batch reached every target again
+    boolean holdFence;
+    // SourceReady proposed: from here on the fence is never lifted by a timeout
+    boolean proposing;
 
     Outgoing(String member, MemberState flipTo) {
       this.member = member;
@@ -265,9 +300,25 @@ public final class KeyMover {
     }
   }
 
+  /**
+   * Starts acting on metadata versions from {@code fresh} on, a view committed after this node
+   * started. Until then every view is ignored: a restarted node replays old versions, and acting on
+   * the start of a move that finished long ago would clear keys its target now owns. Call on the
+   * node loop.
+   */
+  public void startFrom(ClusterView fresh) {
+    freshFromVersion = fresh.version();
+    onView(lastView != null && lastView.version() >= fresh.version() ? lastView : fresh);
+  }
+
   /** Acts on a new metadata version; call on the node loop. */
   public void onView(ClusterView view) {
-    lastView = view;
+    if (lastView == null || view.version() > lastView.version()) {
+      lastView = view;
+    }
+    if (view.version() < freshFromVersion || view != lastView) {
+      return; // history, or older than a view already acted on
+    }
     Member moving = null;
     for (Member m : view.members().values()) {
       if ((m.state() == MemberState.JOINING && m.peerPort() != 0)
@@ -276,82 +327,64 @@ public final class KeyMover {
         break;
       }
     }
-    if (outgoing != null) {
+    if (outgoing != null && outgoing.phase != Phase.DELETING) {
       Member m = view.members().get(outgoing.member);
       boolean flipped = m == null || m.state() == outgoing.flipTo;
       boolean cancelled = m != null && !flipped && m.state() != expectedState(outgoing.flipTo);
       if (flipped || cancelled) {
         finishOutgoing(flipped);
+      } else if (outgoing.phase != Phase.HANDED_OVER
+          && view.handedOver(outgoing.member).contains(selfId)) {
+        handedOver(outgoing);
       }
     }
-    if (coordinating != null && (moving == null || !moving.id().equals(coordinating))) {
-      coordinating = null;
-      readySources.clear();
-      flipProposed = false;
-    }
-    if (moving == null) {
-      return;
+    if (moving == null || outgoing != null) {
+      return; // nothing to move, or one move at a time: the current one finishes first
     }
     MemberState flipTo = moving.state() == MemberState.JOINING ? MemberState.UP : MemberState.LEFT;
     List<RingDiff.SlotMove> moves;
     try {
-      moves =
-          RingDiff.between(
-              view.ring(),
-              view.apply(new MetadataChange.SetMemberState(moving.id(), flipTo)).ring());
+      moves = RingDiff.between(view.ring(), view.afterFlip(moving.id()).ring());
     } catch (RuntimeException e) {
       log.warn("cannot plan the move of {}: {}", moving.id(), e.toString());
       return;
     }
-    if (moving.id().equals(selfId) && coordinating == null) {
-      coordinating = moving.id();
-      coordinatingFlipTo = flipTo;
-      Set<String> sources = new HashSet<>();
-      for (RingDiff.SlotMove move : moves) {
-        sources.add(move.fromNode());
+    Outgoing out = new Outgoing(moving.id(), flipTo);
+    for (RingDiff.SlotMove move : moves) {
+      if (!move.fromNode().equals(selfId)) {
+        continue;
       }
-      expectedSources = sources;
-      log.info("coordinating the move of {}: waiting for sources {}", selfId, sources);
-      maybeFlip();
+      Member target = view.members().get(move.toNode());
+      if (target == null) {
+        continue;
+      }
+      out.targets.put(target.id(), target);
+      for (int s = move.firstSlot(); s <= move.lastSlot(); s++) {
+        out.targetBySlot[s] = target.id();
+      }
     }
-    if (outgoing == null || !outgoing.member.equals(moving.id())) {
-      if (outgoing != null) {
-        return; // one move at a time; the other finishes first
-      }
-      Outgoing out = new Outgoing(moving.id(), flipTo);
-      for (RingDiff.SlotMove move : moves) {
-        if (!move.fromNode().equals(selfId)) {
-          continue;
-        }
-        Member target = view.members().get(move.toNode());
-        if (target == null) {
-          continue;
-        }
-        out.targets.put(target.id(), target);
-        for (int s = move.firstSlot(); s <= move.lastSlot(); s++) {
-          out.targetBySlot[s] = target.id();
-        }
-      }
-      if (out.targets.isEmpty()) {
-        return;
-      }
-      out.sinceSequence = engine.lastSequence();
-      outgoing = out;
-      progress.start(out.member, out.targets.keySet());
+    if (out.targets.isEmpty()) {
+      return;
+    }
+    out.sinceSequence = engine.lastSequence();
+    outgoing = out;
+    progress.start(out.member, out.targets.keySet());
+    if (view.handedOver(out.member).contains(selfId)) {
+      // restarted after its SourceReady was recorded: the targets serve these slots already
       log.info(
-          "moving keys for {} ({}) to {} from sequence {}",
-          out.member,
-          flipTo == MemberState.UP ? "join" : "leave",
-          out.targets.keySet(),
-          out.sinceSequence);
-      status = "bulk copy for " + out.member;
-      if (out.member.equals(selfId)) {
-        clearTargets(out); // a leaver coordinates itself
-      } else {
-        fence(out);
-        withdrawReady(out);
-      }
+          "move of {}: this node handed over before a restart; waiting for the flip", out.member);
+      fence(out);
+      handedOver(out);
+      return;
     }
+    log.info(
+        "moving keys for {} ({}) to {} from sequence {}",
+        out.member,
+        flipTo == MemberState.UP ? "join" : "leave",
+        out.targets.keySet(),
+        out.sinceSequence);
+    status = "bulk copy for " + out.member;
+    clearTargets(out);
   }
 
   private void fence(Outgoing out) {
@@ -362,47 +395,14 @@ public final class KeyMover {
     fencedSlots = fenced;
   }
 
-  /**
-   * Before a (re)started copy accepts writes, the coordinator must forget any ready report this
-   * node sent before it restarted (that report promised that no more writes would come). The moving
-   * slots stay fenced until the coordinator answers; if it already proposed the flip on that old
-   * report, they stay fenced until the flip arrives, which loses nothing, since the node was fenced
-   * from its old report until now.
-   */
-  private void withdrawReady(Outgoing out) {
-    Member coordinator = out.targets.containsKey(out.member) ? address(out, out.member) : null;
-    if (coordinator == null) {
-      fencedSlots = new boolean[Slots.SLOT_COUNT];
-      clearTargets(out);
-      return;
-    }
-    byte[] payload = (out.member + "\n" + selfId + "\nwithdraw").getBytes(StandardCharsets.UTF_8);
-    peers
-        .request(
-            routes.host(coordinator), routes.port(coordinator), Frame.of(TYPE_MOVE_READY, payload))
-        .whenComplete(
-            (reply, error) ->
-                loop.execute(
-                    () -> {
-                      if (outgoing != out) {
-                        return;
-                      }
-                      if (error != null || reply.isError()) {
-                        loop.schedule(
-                            () -> withdrawReady(out), RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
-                      } else if (reply.payloadText().equals(WITHDRAW_TOO_LATE)) {
-                        out.phase = Phase.FENCED;
-                        progress.phase(MoveProgress.Phase.FENCED);
-                        status = "ready (before a restart), waiting for the flip of " + out.member;
-                      } else {
-                        fencedSlots = new boolean[Slots.SLOT_COUNT];
-                        clearTargets(out);
-                      }
-                    }));
+  /** SourceReady is recorded: writes stay refused here (the router sends them to the targets). */
+  private void handedOver(Outgoing out) {
+    out.phase = Phase.HANDED_OVER;
+    progress.phase(MoveProgress.Phase.HANDED_OVER);
+    keysRemaining = 0;
+    status = "handed over to " + out.targets.keySet() + ", waiting for the flip of " + out.member;
+    log.info("move of {}: slots handed over to {}", out.member, out.targets.keySet());
   }
-
-  /** The coordinator's answer to a withdrawal after it proposed the flip. */
-  static final String WITHDRAW_TOO_LATE = "flipping";
 
   private static MemberState expectedState(MemberState flipTo) {
     return flipTo == MemberState.UP ? MemberState.JOINING : MemberState.LEAVING;
@@ -416,7 +416,7 @@ public final class KeyMover {
     switch (out.phase) {
       case BULK -> bulkStep(out);
       case DELTA -> deltaStep(out);
-      case FENCED, DELETING -> {}
+      case FENCED, HANDED_OVER, DELETING -> {}
     }
   }
 
@@ -510,6 +510,7 @@ public final class KeyMover {
 
   private void deltaStep(Outgoing out) {
     Set<Map.Entry<Integer, Bytes>> changed;
+    out.deltaStartSequence = out.sinceSequence;
     try {
       changed = changedSince(out);
     } catch (IOException e) {
@@ -530,16 +531,17 @@ public final class KeyMover {
         out.deltaRounds >= DELTA_ROUNDS_BEFORE_STALL_CHECK && changed.size() >= out.lastDeltaKeys;
     out.lastDeltaKeys = changed.size();
     boolean fence =
-        changed.size() <= FINAL_DELTA_KEYS_MAX || stalled || out.deltaRounds >= DELTA_ROUNDS_MAX;
+        !out.holdFence
+            && (changed.size() <= FINAL_DELTA_KEYS_MAX
+                || stalled
+                || out.deltaRounds >= DELTA_ROUNDS_MAX);
     if (fence) {
-      boolean[] fenced = new boolean[Slots.SLOT_COUNT];
-      for (int s = 0; s < Slots.SLOT_COUNT; s++) {
-        fenced[s] = out.targetBySlot[s] != null;
-      }
-      fencedSlots = fenced;
+      fence(out);
       out.phase = Phase.FENCED;
       progress.phase(MoveProgress.Phase.FENCED);
       status = "fenced, last delta for " + out.member;
+      int attempt = out.attempt;
+      loop.schedule(() -> onFenceTimeout(out, attempt), fenceTimeoutMillis, TimeUnit.MILLISECONDS);
       try {
         changed.addAll(changedSince(out)); // nothing new can arrive after this
       } catch (IOException e) {
@@ -565,7 +567,20 @@ public final class KeyMover {
           nowMillis,
           batches.computeIfAbsent(target, t -> new ArrayList<>()));
     }
-    send(out, batches, changed.size(), fence ? () -> reportReady(out) : () -> step(out));
+    if (out.holdFence) {
+      // after a fence timeout: reach every target (an empty batch if need be) before fencing again
+      for (String target : out.targets.keySet()) {
+        batches.computeIfAbsent(target, t -> new ArrayList<>());
+      }
+    }
+    Runnable next =
+        fence
+            ? () -> proposeReady(out)
+            : () -> {
+              out.holdFence = false;
+              step(out);
+            };
+    send(out, batches, changed.size(), next);
   }
 
   private Set<Map.Entry<Integer, Bytes>> changedSince(Outgoing out) throws IOException {
@@ -646,6 +661,15 @@ public final class KeyMover {
 
   /** Sends one batch per target, waits for every acknowledgement, then runs {@code next}. */
   private void send(Outgoing out, Map<String, List<Mutation>> batches, int keys, Runnable next) {
+    send(out, out.attempt, batches, keys, next);
+  }
+
+  /** {@link #send} for one attempt: stops when a fence timeout abandoned that attempt. */
+  private void send(
+      Outgoing out, int attempt, Map<String, List<Mutation>> batches, int keys, Runnable next) {
+    if (outgoing != out || out.attempt != attempt) {
+      return;
+    }
     if (batches.isEmpty()) {
       loop.execute(next);
       return;
@@ -672,11 +696,17 @@ public final class KeyMover {
                     out.member,
                     error);
                 loop.schedule(
-                    () -> send(out, batches, keys, next),
+                    () -> send(out, attempt, batches, keys, next),
                     RETRY_DELAY_MILLIS,
                     TimeUnit.MILLISECONDS);
                 return;
               }
+              Runnable guarded =
+                  () -> {
+                    if (outgoing == out && out.attempt == attempt) {
+                      next.run();
+                    }
+                  };
               keysSent += keys;
               bytesSent += sentBytes;
               // this callback runs on a transport thread; the progress belongs to the node loop
@@ -692,74 +722,79 @@ public final class KeyMover {
                 long spentMillis = (System.nanoTime() - startNanos) / 1_000_000;
                 delayMillis = Math.max(0, budgetMillis - spentMillis);
               }
-              loop.schedule(next, delayMillis, TimeUnit.MILLISECONDS);
+              loop.schedule(guarded, delayMillis, TimeUnit.MILLISECONDS);
             });
   }
 
-  private void reportReady(Outgoing out) {
-    if (outgoing != out) {
+  /**
+   * The last delta was acknowledged under the fence: record SourceReady in the metadata. From the
+   * first proposal on the fence is never lifted by a timeout (the proposal may commit at any time,
+   * and then the target serves writes), only by a cancel the metadata accepted.
+   */
+  private void proposeReady(Outgoing out) {
+    if (outgoing != out || out.phase != Phase.FENCED) {
       return;
     }
-    status = "ready, waiting for the flip of " + out.member;
-    if (out.member.equals(selfId)) {
-      onReady(out.member, selfId);
-      return;
-    }
-    // the coordinator is the joiner; its address is in the targets
-    Member coordinator = out.targets.containsKey(out.member) ? address(out, out.member) : null;
-    if (coordinator == null) {
-      log.warn("move of {}: the coordinator is not a target of this node", out.member);
-      return;
-    }
-    byte[] payload = (out.member + "\n" + selfId).getBytes(StandardCharsets.UTF_8);
-    peers
-        .request(
-            routes.host(coordinator), routes.port(coordinator), Frame.of(TYPE_MOVE_READY, payload))
-        .whenComplete(
-            (reply, error) -> {
-              boolean failed = error != null || reply.isError();
-              loop.schedule(
-                  () -> {
-                    if (outgoing == out && out.phase == Phase.FENCED) {
-                      reportReady(out);
-                    }
-                  },
-                  failed ? RETRY_DELAY_MILLIS : READY_REPEAT_MILLIS,
-                  TimeUnit.MILLISECONDS);
-            });
-  }
-
-  private void onReady(String member, String source) {
-    if (!member.equals(coordinating)) {
-      readySources.add(source); // may arrive before this node applied the view that starts it
-      return;
-    }
-    readySources.add(source);
-    maybeFlip();
-  }
-
-  private void maybeFlip() {
-    if (flipProposed || coordinating == null || !readySources.containsAll(expectedSources)) {
-      return;
-    }
-    flipProposed = true;
-    String member = coordinating;
-    MemberState to = coordinatingFlipTo;
-    log.info("every source is ready: proposing {} -> {}", member, to);
-    MemberState target = to;
+    out.proposing = true;
+    status = "fenced, recording the handover for " + out.member;
     proposer
-        .apply(new MetadataChange.SetMemberState(member, target))
+        .apply(new MetadataChange.SourceReady(out.member, selfId))
         .whenComplete(
-            (v, error) -> {
-              if (error != null) {
-                log.warn("proposing {} -> {} failed: {}", member, target, error.toString());
+            (view, error) ->
                 loop.execute(
                     () -> {
-                      flipProposed = false;
-                      loop.schedule(this::maybeFlip, RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
-                    });
-              }
-            });
+                      if (outgoing != out || out.phase != Phase.FENCED) {
+                        return; // handed over, flipped or cancelled meanwhile
+                      }
+                      Throwable cause =
+                          error instanceof java.util.concurrent.CompletionException
+                              ? error.getCause()
+                              : error;
+                      if (cause == null
+                          || (cause instanceof MetadataRejectedException
+                              && String.valueOf(cause.getMessage())
+                                  .contains("already handed over"))) {
+                        handedOver(out);
+                        return;
+                      }
+                      log.warn(
+                          "move of {}: recording the handover failed ({}); again",
+                          out.member,
+                          cause.toString());
+                      loop.schedule(
+                          () -> proposeReady(out),
+                          cause instanceof MetadataRejectedException
+                              ? READY_REPEAT_MILLIS
+                              : RETRY_DELAY_MILLIS,
+                          TimeUnit.MILLISECONDS);
+                    }));
+  }
+
+  /**
+   * The fence went up {@link #fenceTimeoutMillis} ago; if the last delta is still not acknowledged
+   * (the target is dead or cut off) and SourceReady was not proposed, lift the fence and go back to
+   * delta rounds from where the unacknowledged round started.
+   */
+  private void onFenceTimeout(Outgoing out, int attempt) {
+    if (outgoing != out || out.attempt != attempt || out.phase != Phase.FENCED || out.proposing) {
+      return;
+    }
+    fenceTimeouts++;
+    out.attempt++;
+    fencedSlots = new boolean[Slots.SLOT_COUNT];
+    out.phase = Phase.DELTA;
+    out.sinceSequence = out.deltaStartSequence;
+    out.holdFence = true;
+    out.deltaRounds = 0;
+    out.lastDeltaKeys = Long.MAX_VALUE;
+    log.warn(
+        "move of {}: the last delta was not acknowledged by {} within {} ms; lifting the write"
+            + " fence and catching up again",
+        out.member,
+        out.targets.keySet(),
+        fenceTimeoutMillis);
+    status = "catching up again (fence timed out) for " + out.member;
+    loop.schedule(() -> step(out), RETRY_DELAY_MILLIS, TimeUnit.MILLISECONDS);
   }
 
   /** The flip (or a cancel) was seen: lift the fence and, after a flip, delete the moved keys. */
@@ -819,15 +854,60 @@ public final class KeyMover {
     loop.execute(() -> deleteStep(out));
   }
 
+  /**
+   * After a restart: deletes (logged) the keys this node holds in slots that {@code fresh} gives to
+   * another node and that no running move brings here. They are left over from a move whose flip
+   * happened while this node was down (its handover was recorded, so the target held every write
+   * when the flip came). {@code fresh} must be a view at least as new as a change this node
+   * committed after it started, so it cannot predate a move that made this node an owner; the newer
+   * of it and the last view applied here is used. Call on the node loop.
+   */
+  public void deleteOrphans(ClusterView fresh) {
+    ClusterView view = lastView != null && lastView.version() > fresh.version() ? lastView : fresh;
+    Member self = view.members().get(selfId);
+    if (self == null || view.ring().nodes().isEmpty() || outgoing != null) {
+      return;
+    }
+    int[] orphanSlots = new int[Slots.SLOT_COUNT];
+    java.util.Arrays.fill(orphanSlots, -1);
+    Member moving = view.movingMember();
+    ClusterView after = moving == null ? null : view.afterFlip(moving.id());
+    int orphanSlotCount = 0;
+    for (int s = 0; s < Slots.SLOT_COUNT; s++) {
+      boolean owned = selfId.equals(view.ring().owner(s));
+      boolean incoming = after != null && selfId.equals(after.ring().owner(s));
+      if (!owned && !incoming) {
+        orphanSlots[s] = 0;
+        orphanSlotCount++;
+      }
+    }
+    if (orphanSlotCount == 0) {
+      return;
+    }
+    List<Map.Entry<Integer, byte[]>> doomed = new ArrayList<>();
+    forEachKeyIn(orphanSlots, (ks, key, range) -> doomed.add(Map.entry(ks, key.array())));
+    for (Map.Entry<Integer, byte[]> e : doomed) {
+      engine.apply(new Mutation.Delete(e.getKey(), e.getValue()));
+    }
+    engine.flush();
+    if (!doomed.isEmpty()) {
+      keysDeleted += doomed.size();
+      log.info(
+          "deleted {} keys left over from a move that flipped while this node was down"
+              + " (metadata version {})",
+          doomed.size(),
+          view.version());
+    }
+  }
+
   /** True for the peer frame types {@link #onFrame} handles. */
   public static boolean handles(int frameType) {
     return frameType == TYPE_MOVE_BATCH
-        || frameType == TYPE_MOVE_READY
         || frameType == TYPE_MOVE_COUNT
         || frameType == TYPE_MOVE_CLEAR;
   }
 
-  /** The peer handler for the move, ready and count frames. */
+  /** The peer handler for the batch, clear and count frames. */
   public void onFrame(Frame request, FrameHandler.Responder responder) {
     if (request.type() == TYPE_MOVE_BATCH) {
       List<Mutation> mutations;
@@ -874,29 +954,7 @@ public final class KeyMover {
             responder.reply(new Frame(TYPE_MOVE_COUNT_REPLY, request.correlationId(), answer));
           });
     } else {
-      String[] parts = new String(request.payload(), StandardCharsets.UTF_8).split("\n", 3);
-      if (parts.length < 2 || (parts.length == 3 && !parts[2].equals("withdraw"))) {
-        responder.fail("bad move ready frame");
-        return;
-      }
-      loop.execute(
-          () -> {
-            String answer = "ok";
-            if (parts.length == 3) {
-              if (parts[0].equals(coordinating) && flipProposed) {
-                answer = WITHDRAW_TOO_LATE;
-              } else {
-                readySources.remove(parts[1]);
-              }
-            } else {
-              onReady(parts[0], parts[1]);
-            }
-            responder.reply(
-                new Frame(
-                    TYPE_MOVE_READY_REPLY,
-                    request.correlationId(),
-                    answer.getBytes(StandardCharsets.UTF_8)));
-          });
+      responder.fail("unknown move frame type " + request.type());
     }
   }
 
@@ -920,6 +978,15 @@ public final class KeyMover {
    * @throws IllegalArgumentException when the member cannot make that change
    */
   public static List<RingDiff.SlotMove> plan(ClusterView view, String memberId, boolean join) {
+    try {
+      return planOrReject(view, memberId, join);
+    } catch (MetadataRejectedException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
+    }
+  }
+
+  private static List<RingDiff.SlotMove> planOrReject(
+      ClusterView view, String memberId, boolean join) {
     Member known = view.members().get(memberId);
     ClusterView after;
     if (join) {
@@ -929,10 +996,15 @@ public final class KeyMover {
                 new MetadataChange.AddMember(
                     new Member(
                         memberId, "0.0.0.0", 0, 0, 0, 0, "site-1", "", MemberState.UP, false)));
+      } else if (known.state() == MemberState.STAGED) {
+        after =
+            view.apply(new MetadataChange.SetMemberState(memberId, MemberState.JOINING))
+                .afterFlip(memberId);
       } else if (known.state() == MemberState.JOINING) {
-        after = view.apply(new MetadataChange.SetMemberState(memberId, MemberState.UP));
+        after = view.afterFlip(memberId);
       } else {
-        throw new IllegalArgumentException(memberId + " is " + known.state() + ", not joining");
+        throw new IllegalArgumentException(
+            memberId + " is " + known.state() + ", not staged or joining");
       }
     } else {
       if (known == null || !known.state().ownsSlots()) {
@@ -945,6 +1017,24 @@ public final class KeyMover {
       after = leaving.apply(new MetadataChange.SetMemberState(memberId, MemberState.LEFT));
     }
     return RingDiff.between(view.ring(), after.ring());
+  }
+
+  /**
+   * The plan of replacing {@code oldId} by the STAGED member {@code newId}, with key and byte
+   * counts: only the old member's slots move, all to the new one.
+   *
+   * @throws IllegalArgumentException when the replacement cannot be committed
+   */
+  public CompletableFuture<List<PlannedMove>> planReplaceWithCounts(
+      ClusterView view, String oldId, String newId) {
+    ClusterView replacing;
+    try {
+      replacing = view.apply(new MetadataChange.ReplaceMember(oldId, newId));
+    } catch (MetadataRejectedException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
+    }
+    // with the replacement committed the heir is JOINING: its join plan is exactly the replace
+    return planWithCounts(replacing, newId, true);
   }
 
   /**

@@ -41,6 +41,8 @@ public final class MoveProgress {
     COPY,
     DELTA,
     FENCED,
+    /** The handover is recorded in metadata; the targets serve the slots until the flip. */
+    HANDED_OVER,
     DELETING;
 
     /** Lower-case name, as printed. */

@@ -22,6 +22,15 @@ import io.replicakv.server.command.Session;
  * ({@code {user1}.a}, {@code {user1}.b}) keep keys together. A slot whose owner is down answers
  * {@code -CLUSTERDOWN} until replication can serve it from another copy.
  *
+ * <p>During a move, a source's moving slots are <em>handed over</em> from its SourceReady until the
+ * flip ({@link ClusterView#handoverTarget}): the target holds every acknowledged write and serves
+ * them. The source then forwards commands on those slots to the target, or in redirect mode answers
+ * {@code -ASK slot host:port}; the target runs such a command when it arrives forwarded, or right
+ * after the client sent {@code ASKING} (Redis Cluster's migration protocol); a client that asks the
+ * target without ASKING gets {@code -MOVED} to the owner, as Redis answers. In proxy mode any node
+ * that knows of the handover forwards straight to the target. Writes to a source's fenced slots
+ * answer {@code -TRYAGAIN} only in the short window between its fence and its SourceReady commit.
+ *
  * <p>Commands without keys (DBSIZE, KEYS, SCAN, FLUSHDB, RANDOMKEY, INFO...) run on the node the
  * client is connected to and see that node's data only, as on a Redis Cluster node.
  */
@@ -96,6 +105,37 @@ public final class ClusterRouter implements Router {
         }
       }
     }
+    boolean forwarded = session.remoteReply != null;
+    String importer = owner == null ? null : v.handoverTarget(firstSlot);
+    System.err.println(
+        "DEBUGROUTE "
+            + selfId
+            + " v"
+            + v.version()
+            + " slot "
+            + firstSlot
+            + " owner "
+            + (owner == null ? null : owner.id())
+            + " importer "
+            + importer
+            + " asking "
+            + session.asking
+            + " cmd "
+            + command.name());
+    if (importer != null && sameSlotsHandedOver(v, command, request, last, step, importer)) {
+      if (importer.equals(selfId)) {
+        if (forwarded || session.asking || !redirect) {
+          return LOCAL; // this node imports the slot and holds every acknowledged write
+        }
+        // else: MOVED to the owner below, as Redis answers a client that did not send ASKING
+      } else {
+        Decision handover =
+            routeToImporter(session, request, v, owner, importer, firstSlot, sameSlot);
+        if (handover != null) {
+          return handover;
+        }
+      }
+    }
     if (owner == null || owner.id().equals(selfId)) {
       if (command.isWrite() && owner != null && fenced) {
         return new Decision.Answer(
@@ -104,7 +144,6 @@ public final class ClusterRouter implements Router {
       }
       return LOCAL;
     }
-    boolean forwarded = session.remoteReply != null;
     if (forwarded && session.forwardHops >= ForwardCodec.HOPS_MAX) {
       return new Decision.Answer(
           Reply.error(
@@ -123,15 +162,65 @@ public final class ClusterRouter implements Router {
       return new Decision.Answer(
           Reply.error("MOVED " + firstSlot + " " + owner.host() + ":" + owner.clientPort()));
     }
+    return forward(session, request, owner);
+  }
+
+  private Decision forward(Session session, RespRequest request, Member to) {
+    boolean forwarded = session.remoteReply != null;
     byte[] payload =
         ForwardCodec.encode(
             session.keyspace, session.protocol, request, forwarded ? session.forwardHops + 1 : 1);
     return new Decision.Forwarded(
         peers
-            .request(
-                routes.host(owner),
-                routes.port(owner),
-                Frame.of(ForwardCodec.TYPE_FORWARD, payload))
+            .request(routes.host(to), routes.port(to), Frame.of(ForwardCodec.TYPE_FORWARD, payload))
             .thenApply(Frame::payload));
+  }
+
+  /** True when every key's slot is handed over to {@code importer} (so all keys go there). */
+  private static boolean sameSlotsHandedOver(
+      ClusterView v, Command command, RespRequest request, int last, int step, String importer) {
+    for (int i = command.firstKey(); i <= last && i < request.argc(); i += step) {
+      if (!importer.equals(v.handoverTarget(Slots.slot(request.arg(i))))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Routes a command whose slots are handed over to another node, {@code importer}: forwarded
+   * there, or ASK from the owner in redirect mode; null falls through to the ordinary owner routing
+   * (MOVED to the owner, which answers ASK).
+   */
+  private Decision routeToImporter(
+      Session session,
+      RespRequest request,
+      ClusterView v,
+      Member owner,
+      String importer,
+      int firstSlot,
+      boolean sameSlot) {
+    boolean forwarded = session.remoteReply != null;
+    Member target = v.members().get(importer);
+    if (target == null || target.peerPort() == 0) {
+      return null;
+    }
+    if (forwarded && session.forwardHops >= ForwardCodec.HOPS_MAX) {
+      return new Decision.Answer(
+          Reply.error(
+              "TRYAGAIN slot " + firstSlot + " changed owner while the command was forwarded"));
+    }
+    if (redirect && !forwarded) {
+      if (!owner.id().equals(selfId)) {
+        return null; // MOVED to the owner, which answers ASK
+      }
+      if (!sameSlot) {
+        return new Decision.Answer(
+            Reply.error("CROSSSLOT Keys in request don't hash to the same slot"));
+      }
+      return new Decision.Answer(
+          Reply.error("ASK " + firstSlot + " " + target.host() + ":" + target.clientPort()));
+    }
+    return forward(session, request, target);
   }
 }

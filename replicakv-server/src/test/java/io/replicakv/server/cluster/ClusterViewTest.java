@@ -139,7 +139,8 @@ class ClusterViewTest {
     assertRejected(view, new DropKeyspace("default"), "built in");
     assertRejected(view, new AddMember(member("a", 9, MemberState.UP)), "already exists");
     assertRejected(view, new AddMember(member("z", 0, MemberState.UP)), "uses an address");
-    assertRejected(view, new AddMember(member("z", 9, MemberState.DOWN)), "starts JOINING or UP");
+    assertRejected(
+        view, new AddMember(member("z", 9, MemberState.DOWN)), "starts STAGED, JOINING or UP");
     assertRejected(view, new SetMemberState("a", MemberState.UP), "already UP");
     assertRejected(view, new SetMemberState("a", MemberState.LEFT), "cannot go from UP to LEFT");
     assertRejected(view, new SetMemberState("q", MemberState.UP), "no member q");

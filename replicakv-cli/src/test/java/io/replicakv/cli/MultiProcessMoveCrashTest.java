@@ -1,0 +1,341 @@
+package io.replicakv.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.exceptions.JedisDataException;
+
+/**
+ * Crashes during a join, with real processes and kill -9: the joiner dies mid-copy, or a source
+ * dies right after it handed its slots over. After a restart on the same data folder the join
+ * completes, and every write a client saw acknowledged reads back from every node.
+ */
+class MultiProcessMoveCrashTest {
+  static final int KEY_COUNT = 1500;
+  static final int VALUE_BYTES = 100;
+  static final long SEED = 23;
+  static final Duration DEADLINE = Duration.ofSeconds(180);
+
+  /** Slow enough that a source's copy takes seconds, so the crash lands in the middle. */
+  static final String THROTTLE_BYTES_PER_SECOND = "10000";
+
+  /** The joiner holds this many keys before it is killed: well into its copy. */
+  static final int KEYS_BEFORE_KILL = 60;
+
+  @TempDir Path dir;
+  private final List<ServerProcess> nodes = new ArrayList<>();
+  private final List<String[]> arguments = new ArrayList<>();
+
+  @AfterEach
+  void stop() {
+    nodes.forEach(ServerProcess::close);
+  }
+
+  @Test
+  void aJoinerKilledMidCopyRestartsAndItsJoinCompletes() throws Exception {
+    Map<String, String> acknowledged = threeNodesWithKeys();
+    ServerProcess joiner = startJoiner();
+    assertThat(clusterCommand(nodes.get(0), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
+    Writer writer = new Writer(nodes.get(0).port(), acknowledged);
+    Thread thread = new Thread(writer, "writer");
+    thread.start();
+    await("the joiner is in the middle of its copy")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(20))
+        .until(() -> dbSize(joiner) >= KEYS_BEFORE_KILL);
+    assertThat(stateOf("n4")).as("the join is still running").isEqualTo("JOINING");
+    joiner.kill9();
+    long writesAtKill = writer.writes.get();
+    restart(3);
+    awaitUp("n4");
+    stopWriter(writer, thread, writesAtKill);
+    awaitAllKeysOnce();
+    checkEveryKeyEverywhere(acknowledged);
+    assertThat(dbSize(nodes.get(3))).isPositive();
+    System.out.printf(
+        "joiner crash: %d writes (%d during the crash), %d retried%n",
+        writer.writes.get(), writer.writes.get() - writesAtKill, writer.retries.get());
+  }
+
+  @Test
+  void aSourceKilledRightAfterItsHandoverComesBackAndNothingIsLost() throws Exception {
+    Map<String, String> acknowledged = threeNodesWithKeys();
+    ServerProcess joiner = startJoiner();
+    assertThat(clusterCommand(nodes.get(0), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
+    // the writer talks to the joiner, which forwards: any source may be the one that dies
+    Writer writer = new Writer(joiner.port(), acknowledged);
+    Thread thread = new Thread(writer, "writer");
+    thread.start();
+    int[] handedOver = {-1};
+    await("a source hands its slots over")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(10))
+        .until(
+            () -> {
+              for (int i = 0; i < 3; i++) {
+                if (moveStatus(nodes.get(i)).contains("status: handed over")) {
+                  handedOver[0] = i;
+                  return true;
+                }
+              }
+              return false;
+            });
+    int victim = handedOver[0];
+    nodes.get(victim).kill9();
+    assertThat(stateOf("n4")).as("other sources had not handed over yet").isEqualTo("JOINING");
+    long writesAtKill = writer.writes.get();
+    awaitUp("n4"); // the last source's handover flips the join; the dead one is not needed
+    restart(victim);
+    stopWriter(writer, thread, writesAtKill);
+    awaitAllKeysOnce(); // the restarted source deleted the keys it had handed over
+    checkEveryKeyEverywhere(acknowledged);
+    System.out.printf(
+        "source n%d killed after its handover: %d writes, %d retried%n",
+        victim + 1, writer.writes.get(), writer.retries.get());
+  }
+
+  private Map<String, String> threeNodesWithKeys() throws Exception {
+    int[] metadataPorts = ServerProcess.freePorts(3);
+    StringBuilder voters = new StringBuilder();
+    for (int i = 0; i < 3; i++) {
+      voters.append(i > 0 ? "," : "").append("n").append(i + 1).append("@127.0.0.1:");
+      voters.append(metadataPorts[i]);
+    }
+    for (int i = 0; i < 3; i++) {
+      start(
+          "n" + (i + 1),
+          "--set=cluster-voters=" + voters,
+          "--set=metadata-port=" + metadataPorts[i]);
+    }
+    try {
+      await("three members registered")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(200))
+          .until(
+              () ->
+                  nodes.stream()
+                      .allMatch(
+                          n ->
+                              LocalCluster.query(n.port(), "CLUSTER INFO")
+                                  .contains("cluster_known_nodes:3")));
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      printStartupLines();
+      throw e;
+    }
+    Map<String, String> acknowledged = new ConcurrentHashMap<>();
+    try (Jedis j = new Jedis("127.0.0.1", nodes.get(0).port(), 30_000)) {
+      for (int i = 0; i < KEY_COUNT; i++) {
+        String value = "initial-" + "x".repeat(VALUE_BYTES);
+        j.set("key:" + i, value);
+        acknowledged.put("key:" + i, value);
+      }
+    }
+    return acknowledged;
+  }
+
+  /** What each node said about registering, for a start-up that did not complete. */
+  private void printStartupLines() {
+    for (ServerProcess n : nodes) {
+      System.out.println("node on port " + n.port() + ":");
+      n.output()
+          .lines()
+          .filter(l -> l.contains("ClusterNode") || l.contains("MetadataStore"))
+          .limit(30)
+          .forEach(l -> System.out.println("  " + l.substring(0, Math.min(l.length(), 300))));
+    }
+  }
+
+  private ServerProcess startJoiner() throws Exception {
+    ServerProcess joiner = start("n4", "--set=join=127.0.0.1:" + nodes.get(1).port());
+    await("the new node is registered")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> "STAGED".equals(stateOf("n4")));
+    return joiner;
+  }
+
+  private ServerProcess start(String id, String... extra) throws Exception {
+    List<String> args = new ArrayList<>();
+    args.add("--set=node-id=" + id);
+    args.add("--set=peer-port=0");
+    args.add("--set=heartbeat-interval-ms=200");
+    args.add("--set=fsync=always");
+    args.add("--set=move-throttle-bytes-per-sec=" + THROTTLE_BYTES_PER_SECOND);
+    args.addAll(List.of(extra));
+    String[] all = args.toArray(String[]::new);
+    ServerProcess p = ServerProcess.start(dir.resolve(id), all);
+    nodes.add(p);
+    arguments.add(all);
+    return p;
+  }
+
+  /** Starts node {@code index} again on its data folder, with its arguments (new client ports). */
+  private void restart(int index) throws Exception {
+    String id = "n" + (index + 1);
+    nodes.set(index, ServerProcess.start(dir.resolve(id), arguments.get(index)));
+  }
+
+  private void awaitUp(String id) {
+    await(id + " is UP")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> "UP".equals(stateOf(id)));
+  }
+
+  private void stopWriter(Writer writer, Thread thread, long writesAtKill)
+      throws InterruptedException {
+    await("writes go on after the crash")
+        .atMost(DEADLINE)
+        .until(() -> writer.writes.get() >= writesAtKill + 100 || writer.failure != null);
+    writer.stop.set(true);
+    thread.join(DEADLINE.toMillis());
+    assertThat(thread.isAlive()).isFalse();
+    assertThat(writer.failure).isNull();
+  }
+
+  private void awaitAllKeysOnce() {
+    try {
+      await("every key held by exactly one node")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(200))
+          .until(() -> totalKeys() == KEY_COUNT);
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      for (ServerProcess n : nodes) {
+        System.out.println(
+            "node on port " + n.port() + ": " + dbSize(n) + " keys\n" + moveStatus(n));
+      }
+      System.out.println(clusterCommand(nodes.get(0), "STATUS"));
+      throw e;
+    }
+  }
+
+  /** The member's state as CLUSTER STATUS on the first live node prints it, or null. */
+  private String stateOf(String id) {
+    Pattern line = Pattern.compile("(?m)^\\s+" + Pattern.quote(id) + "\\s+([A-Z]+)\\s");
+    for (ServerProcess n : nodes) {
+      if (!n.isAlive()) {
+        continue;
+      }
+      try (Jedis j = new Jedis("127.0.0.1", n.port(), 30_000)) {
+        Object reply = j.sendCommand(redis.clients.jedis.Protocol.Command.CLUSTER, "STATUS");
+        String text = new String((byte[]) reply, java.nio.charset.StandardCharsets.UTF_8);
+        java.util.regex.Matcher m = line.matcher(text);
+        return m.find() ? m.group(1) : null;
+      } catch (RuntimeException e) {
+        // try the next node
+      }
+    }
+    return null;
+  }
+
+  private static String moveStatus(ServerProcess n) {
+    return clusterCommand(n, "MOVESTATUS");
+  }
+
+  private static String clusterCommand(ServerProcess n, String... args) {
+    try (Jedis j = new Jedis("127.0.0.1", n.port(), 30_000)) {
+      Object reply = j.sendCommand(redis.clients.jedis.Protocol.Command.CLUSTER, args);
+      return reply instanceof byte[] b
+          ? new String(b, java.nio.charset.StandardCharsets.UTF_8)
+          : String.valueOf(reply);
+    }
+  }
+
+  private long totalKeys() {
+    long total = 0;
+    for (ServerProcess n : nodes) {
+      total += dbSize(n);
+    }
+    return total;
+  }
+
+  private static long dbSize(ServerProcess n) {
+    try (Jedis j = new Jedis("127.0.0.1", n.port(), 30_000)) {
+      return j.dbSize();
+    }
+  }
+
+  /** Every acknowledged value through every node; TRYAGAIN (views settling) is retried. */
+  private void checkEveryKeyEverywhere(Map<String, String> acknowledged) {
+    for (ServerProcess n : nodes) {
+      try (Jedis j = new Jedis("127.0.0.1", n.port(), 30_000)) {
+        acknowledged.forEach(
+            (k, v) -> assertThat(get(j, k)).as(k + " via " + n.port()).isEqualTo(v));
+      }
+    }
+  }
+
+  private static String get(Jedis j, String key) {
+    long deadline = System.nanoTime() + DEADLINE.toNanos();
+    while (true) {
+      try {
+        return j.get(key);
+      } catch (JedisDataException e) {
+        if (!String.valueOf(e.getMessage()).startsWith("TRYAGAIN")
+            || System.nanoTime() > deadline) {
+          throw e;
+        }
+      }
+    }
+  }
+
+  /**
+   * Overwrites random keys through one node until stopped; a write refused with TRYAGAIN or
+   * CLUSTERDOWN (a node is down) is tried again until acknowledged. Any other error fails it.
+   */
+  static final class Writer implements Runnable {
+    final int port;
+    final Map<String, String> acknowledged;
+    final AtomicBoolean stop = new AtomicBoolean();
+    final AtomicLong writes = new AtomicLong();
+    final AtomicLong retries = new AtomicLong();
+    final Random random = new Random(SEED);
+    volatile Throwable failure;
+
+    Writer(int port, Map<String, String> acknowledged) {
+      this.port = port;
+      this.acknowledged = acknowledged;
+    }
+
+    @Override
+    public void run() {
+      long counter = 0;
+      try (Jedis j = new Jedis("127.0.0.1", port, 30_000)) {
+        while (!stop.get()) {
+          String key = "key:" + random.nextInt(KEY_COUNT);
+          String value = "v" + counter++;
+          while (true) {
+            try {
+              j.set(key, value);
+              break;
+            } catch (JedisDataException e) {
+              String message = String.valueOf(e.getMessage());
+              if (!message.startsWith("TRYAGAIN") && !message.startsWith("CLUSTERDOWN")) {
+                throw e;
+              }
+              retries.incrementAndGet();
+            }
+          }
+          acknowledged.put(key, value);
+          writes.incrementAndGet();
+        }
+      } catch (Throwable t) {
+        failure = t;
+      }
+    }
+  }
+}
