@@ -120,6 +120,11 @@ final class ClusterCommand implements Runnable {
 
     @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
 
+    @picocli.CommandLine.Option(
+        names = "--no-wait",
+        description = "return once the change is committed, without the progress bar")
+    boolean noWait;
+
     @Override
     public Integer call() throws Exception {
       String[] args = changeArguments("COMMIT", kind, ids);
@@ -127,12 +132,13 @@ final class ClusterCommand implements Runnable {
         System.err.println("replicakv cluster commit: " + CHANGE_USAGE);
         return 2;
       }
-      return commit(target.node, args);
-    }
-
-    /** Sends the commit and prints the answer (the one place a progress display would hook in). */
-    static int commit(String node, String[] args) throws Exception {
-      return clusterCall(node, "commit", args);
+      int committed = clusterCall(target.node, "commit", args);
+      if (committed != 0 || noWait) {
+        return committed;
+      }
+      // the member whose move runs: the joiner, the leaver, or the heir of a replacement
+      String moving = ids.get(ids.size() - 1);
+      return MoveWatch.watch(target.node, moving);
     }
   }
 
