@@ -7,6 +7,7 @@ import io.replicakv.core.ReadyBuffer;
 import io.replicakv.core.Replica;
 import io.replicakv.core.msg.ClientReply;
 import io.replicakv.core.msg.ClientRequest;
+import io.replicakv.core.msg.LeaderlessMessage;
 import io.replicakv.core.msg.LogMessage;
 import io.replicakv.core.msg.Message;
 import io.replicakv.core.msg.Operation;
@@ -191,6 +192,8 @@ public final class PrimaryBackupRegister implements Replica, StateView {
     switch (message) {
       case LogMessage.Append append -> onAppend(append);
       case LogMessage.AppendAck ack -> onAppendAck(ack);
+      case LeaderlessMessage other ->
+          throw new IllegalArgumentException("leaderless message to a log register: " + other);
     }
   }
 

@@ -62,6 +62,9 @@ public final class Scenarios {
         List.of(synchronousPrimaryBackup(), asynchronousStaleReads(), asynchronousCrashes())) {
       all.put(scenario.name(), scenario);
     }
+    for (Scenario scenario : LeaderlessScenarios.all()) {
+      all.put(scenario.name(), scenario);
+    }
     return all;
   }
 

@@ -34,7 +34,8 @@ class MessagesTest {
         List.of(
             new ClientRequest(1, 1, new Operation.Get("k")),
             new LogMessage.Append(0, 1, 1, 0, List.of(), 0),
-            new LogMessage.AppendAck(1, 0, 1, 0, false));
+            new LogMessage.AppendAck(1, 0, 1, 0, false),
+            new LeaderlessMessage.Ping(0, 1));
     List<String> kinds =
         messages.stream()
             .map(
@@ -43,9 +44,10 @@ class MessagesTest {
                       case ClientRequest request -> "client";
                       case LogMessage.Append append -> "append";
                       case LogMessage.AppendAck ack -> "ack";
+                      case LeaderlessMessage leaderless -> "leaderless";
                     })
             .toList();
-    assertThat(kinds).containsExactly("client", "append", "ack");
+    assertThat(kinds).containsExactly("client", "append", "ack", "leaderless");
   }
 
   @Test
