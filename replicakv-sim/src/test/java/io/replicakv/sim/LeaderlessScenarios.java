@@ -25,6 +25,15 @@ public final class LeaderlessScenarios {
   /** Tokens per node: about 20 partitions over 5 nodes, enough to spread 6 keys. */
   static final int VNODES = 4;
 
+  /** Clock resolution in the contended LWW scenarios: one-second timestamps make ties common. */
+  static final long COARSE_CLOCK_MILLIS = 1_000;
+
+  /**
+   * Workload of the contended LWW scenarios: short, so that the last round of writes starts almost
+   * at once on several owners and the winning timestamp is often tied.
+   */
+  static final long CONTENDED_WORKLOAD_MILLIS = 40;
+
   private LeaderlessScenarios() {}
 
   /** Strict quorums (R+W>N), siblings, at most N-W=1 node down: nothing acknowledged is lost. */
@@ -60,12 +69,62 @@ public final class LeaderlessScenarios {
   }
 
   /**
-   * Broken: LWW that keeps the local value on equal timestamps. Clocks are exact and writes
-   * frequent, so equal HLC timestamps from different coordinators occur and replicas disagree.
+   * LWW under contention: exact clocks, many clients, one key, so different owners often stamp
+   * writes with equal HLC timestamps; the node-id tie-break must still make replicas agree.
+   */
+  public static Scenario contendedLww() {
+    LeaderlessConfig config = baseConfig().withConflicts(ConflictMode.LWW, true);
+    return scenario(
+        "leaderless-contended-lww", config, contended(), Faults.NONE, false, false, true);
+  }
+
+  /**
+   * Broken: LWW that keeps the local value on equal timestamps, under the same contention as {@link
+   * #contendedLww()}: replicas that received tied writes in different orders disagree.
    */
   public static Scenario brokenLwwWithoutTieBreak() {
     LeaderlessConfig config = baseConfig().withConflicts(ConflictMode.LWW, false);
-    return scenario("leaderless-broken-lww-no-tie-break", config, Faults.NONE, false, false);
+    return scenario(
+        "leaderless-broken-lww-no-tie-break", config, contended(), Faults.NONE, false, false, true);
+  }
+
+  /**
+   * Exact, coarse (one-second) clocks, 30 clients hammering one key with no think time to speak of.
+   */
+  static SimConfig contended() {
+    SimConfig base = simConfig();
+    return new SimConfig(
+        NODES,
+        30,
+        1,
+        CONTENDED_WORKLOAD_MILLIS,
+        2_000,
+        base.tickMillis(),
+        base.clientTimeoutMillis(),
+        2,
+        0.2,
+        SimConfig.Routing.ANY_NODE,
+        base.network(),
+        Faults.NONE,
+        0,
+        0,
+        0.5,
+        0);
+  }
+
+  /**
+   * Broken: clients write blind (no causal context), so every write becomes a sibling of all
+   * earlier ones and siblings pile up past the number of concurrent writers.
+   */
+  public static Scenario brokenBlindWrites() {
+    return scenario(
+        "leaderless-broken-blind-writes",
+        baseConfig(),
+        simConfig(),
+        Faults.NONE,
+        false,
+        false,
+        false);
   }
 
   /** Every leaderless scenario, for {@link Scenarios#all()}. */
@@ -75,7 +134,9 @@ public final class LeaderlessScenarios {
         sloppySiblings(),
         strictLww(),
         brokenNoRepair(),
-        brokenLwwWithoutTieBreak());
+        contendedLww(),
+        brokenLwwWithoutTieBreak(),
+        brokenBlindWrites());
   }
 
   static LeaderlessConfig baseConfig() {
@@ -99,7 +160,7 @@ public final class LeaderlessScenarios {
         MerkleTree.DEFAULT_DEPTH);
   }
 
-  static SimConfig simConfig(boolean exactClocks) {
+  static SimConfig simConfig() {
     SimConfig defaults = SimConfig.defaults();
     return new SimConfig(
         NODES,
@@ -114,8 +175,8 @@ public final class LeaderlessScenarios {
         SimConfig.Routing.ANY_NODE,
         defaults.network(),
         Faults.NONE,
-        exactClocks ? 0 : 50,
-        exactClocks ? 0 : 100,
+        50,
+        100,
         0.5,
         0);
   }
@@ -126,8 +187,20 @@ public final class LeaderlessScenarios {
       Faults faults,
       boolean checkReadsSeeWrites,
       boolean checkNoLostWrites) {
-    boolean exactClocks = config.conflicts() == ConflictMode.LWW && !config.lwwTieBreak();
-    SimConfig simConfig = simConfig(exactClocks).withFaults(faults);
+    return scenario(
+        name, config, simConfig(), faults, checkReadsSeeWrites, checkNoLostWrites, true);
+  }
+
+  private static Scenario scenario(
+      String name,
+      LeaderlessConfig config,
+      SimConfig baseSimConfig,
+      Faults faults,
+      boolean checkReadsSeeWrites,
+      boolean checkNoLostWrites,
+      boolean sendContexts) {
+    SimConfig simConfig = baseSimConfig.withFaults(faults);
+    boolean contention = baseSimConfig.keyCount() == 1;
     Placement placement = LeaderlessSimReplica.placement(NODES, VNODES, config.replicas());
     LeaderlessSimReplica.ClientContexts contexts = new LeaderlessSimReplica.ClientContexts();
     List<Checker> checkers = new ArrayList<>();
@@ -144,7 +217,8 @@ public final class LeaderlessScenarios {
     return new Scenario(
         name,
         simConfig,
-        LeaderlessSimReplica.factory(placement, config, contexts, true),
+        LeaderlessSimReplica.factory(
+            placement, config, contexts, sendContexts, contention ? COARSE_CLOCK_MILLIS : 1),
         // Scenario.run asks for fresh invariants once at the start of every run: that is where the
         // previous run's client contexts are forgotten.
         () -> {

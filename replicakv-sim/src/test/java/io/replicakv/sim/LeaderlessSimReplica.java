@@ -45,8 +45,12 @@ final class LeaderlessSimReplica implements Replica, StateView {
       return byClientAndKey.getOrDefault(clientId + "/" + key, VersionVector.EMPTY);
     }
 
-    void put(long clientId, String key, VersionVector context) {
-      byClientAndKey.put(clientId + "/" + key, context);
+    /**
+     * Joins {@code context} into what the client has seen: a read that missed the client's own
+     * earlier write (possible with sloppy quorums) must not make the client forget that write.
+     */
+    void see(long clientId, String key, VersionVector context) {
+      byClientAndKey.merge(clientId + "/" + key, context, VersionVector::merge);
     }
   }
 
@@ -74,18 +78,26 @@ final class LeaderlessSimReplica implements Replica, StateView {
     return new Placement(Ring.of(vnodes, nodes), replicas);
   }
 
-  /** A factory whose replicas share {@code contexts}; clear them before each run. */
+  /**
+   * A factory whose replicas share {@code contexts} (clear them before each run) and read their
+   * clock rounded down to {@code clockGranularityMillis} (1 for the simulator's clock as is; more
+   * models coarse timestamps, which make equal HLC timestamps common).
+   */
   static ReplicaFactory factory(
-      Placement placement, LeaderlessConfig config, ClientContexts contexts, boolean sendContexts) {
-    return context ->
-        start(
-            placement,
-            config,
-            contexts,
-            sendContexts,
-            context.nodeId(),
-            context.clock(),
-            context.recovered());
+      Placement placement,
+      LeaderlessConfig config,
+      ClientContexts contexts,
+      boolean sendContexts,
+      long clockGranularityMillis) {
+    Check.argument(clockGranularityMillis >= 1, "granularity %s", clockGranularityMillis);
+    return context -> {
+      PhysicalClock clock = context.clock();
+      PhysicalClock coarse =
+          () ->
+              Math.max(0, clock.physicalMillis()) / clockGranularityMillis * clockGranularityMillis;
+      return start(
+          placement, config, contexts, sendContexts, context.nodeId(), coarse, context.recovered());
+    };
   }
 
   private static Replica start(
@@ -143,7 +155,7 @@ final class LeaderlessSimReplica implements Replica, StateView {
       InFlight request = inFlight.remove(result.clientId() + "/" + result.requestId());
       Check.state(request != null, "result for unknown request %s", result);
       if (result.outcome() == KvResult.Outcome.OK) {
-        contexts.put(result.clientId(), request.key(), result.context());
+        contexts.see(result.clientId(), request.key(), result.context());
       }
       replies.add(
           new ClientReply(

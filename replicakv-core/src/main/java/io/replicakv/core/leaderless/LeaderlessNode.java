@@ -73,6 +73,11 @@ import java.util.TreeSet;
  * number that is persisted and synced at start, so an answer meant for a request of an earlier
  * incarnation can never be counted for a new one.
  *
+ * <p>Only an owner creates versions, never a substitute: a substitute's hints are dropped after
+ * handoff, so a counter kept with them could be reused and one dot would name two values. A write
+ * therefore needs at least one reachable owner even with a sloppy quorum; substitutes make up the
+ * rest of W.
+ *
  * <p><b>What it survives.</b> Loss, duplication and reordering of any message (everything is
  * idempotent merges keyed by request id); crashes losing unsynced records; partitions (with strict
  * quorums requests fail or time out, with sloppy quorums writes go to substitutes); clock skew
@@ -511,15 +516,29 @@ public final class LeaderlessNode implements Replica {
       int quorum,
       long deadline,
       boolean plain) {
-    Target creator = targets.get(0);
+    Target creator = null;
     for (Target target : targets) {
-      if (target.node() == nodeId) {
+      boolean owner = target.hintFor() == LeaderlessMessage.NO_HINT;
+      if (owner && target.node() == nodeId) {
         creator = target;
         break;
       }
-      if (!suspects(target.node()) && suspects(creator.node())) {
+      if (owner && creator == null && !suspects(target.node())) {
         creator = target;
       }
+    }
+    if (creator == null) {
+      counters.notEnoughReplicas++;
+      finish(
+          put,
+          plain,
+          true,
+          KvResult.Outcome.NOT_ENOUGH_REPLICAS,
+          null,
+          0,
+          quorum,
+          "no owner of the key reachable to create the version (substitutes only hold copies)");
+      return;
     }
     PendingPut request =
         new PendingPut(requestId, put, targets, quorum, deadline, plain, creator.node());
