@@ -4,8 +4,10 @@ import io.replicakv.core.leaderless.ConflictMode;
 import io.replicakv.core.leaderless.LeaderlessConfig;
 import io.replicakv.core.leaderless.MerkleTree;
 import io.replicakv.core.leaderless.Placement;
+import io.replicakv.sim.LeaderlessSimReplica.Workload;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Leaderless (Dynamo-style) scenarios: five nodes, N=3, R=2, W=2, clients on every node, under
@@ -13,13 +15,13 @@ import java.util.List;
  * then heal, quiet, and let read repair, hinted handoff and anti-entropy converge the replicas.
  *
  * <p>Correct variants must pass every checker; broken variants (no read repair and no anti-entropy;
- * LWW without a tie-break) must be flagged, which shows the checks can fail.
+ * LWW without a tie-break; blind writes) must be flagged, which shows the checks can fail.
  */
 public final class LeaderlessScenarios {
   /** Nodes in every leaderless scenario. */
   static final int NODES = 5;
 
-  /** Clients, hence the most concurrent writers of one key. */
+  /** Clients in the ordinary scenarios. */
   static final int CLIENTS = 4;
 
   /** Tokens per node: about 20 partitions over 5 nodes, enough to spread 6 keys. */
@@ -34,111 +36,121 @@ public final class LeaderlessScenarios {
    */
   static final long CONTENDED_WORKLOAD_MILLIS = 40;
 
+  /** A scenario with a handle on its per-run state, so tests can read node counters after a run. */
+  record Instrumented(Scenario scenario, LeaderlessSimReplica.RunState run) {
+    /** Node counters of the last run, summed over every node instance. */
+    Map<String, Long> counters() {
+      return run.counterTotals();
+    }
+  }
+
   private LeaderlessScenarios() {}
 
   /** Strict quorums (R+W>N), siblings, at most N-W=1 node down: nothing acknowledged is lost. */
-  public static Scenario strictSiblings() {
-    return scenario("leaderless-strict-siblings", baseConfig(), Faults.moderate(), true, true);
+  public static Instrumented strictSiblings() {
+    return new Builder("leaderless-strict-siblings", baseConfig())
+        .faults(Faults.moderate())
+        .readsSeeWrites()
+        .noLostWrites()
+        .build();
   }
 
   /** Sloppy quorum with hinted handoff, siblings, two nodes may be down at once. */
-  public static Scenario sloppySiblings() {
-    Faults faults = new Faults(100, 0.15, 0.30, 0.10, 0.3, 0.25, 0.05, 2_000, 2);
-    return scenario(
-        "leaderless-sloppy-siblings", baseConfig().withSloppyQuorum(true), faults, false, true);
+  public static Instrumented sloppySiblings() {
+    return new Builder("leaderless-sloppy-siblings", baseConfig().withSloppyQuorum(true))
+        .faults(new Faults(100, 0.15, 0.30, 0.10, 0.3, 0.25, 0.05, 2_000, 2))
+        .noLostWrites()
+        .build();
   }
 
-  /** Strict quorums in LWW mode: converges, ties broken by node id. */
-  public static Scenario strictLww() {
-    return scenario(
-        "leaderless-strict-lww",
-        baseConfig().withConflicts(ConflictMode.LWW, true),
-        Faults.moderate(),
-        false,
-        false);
-  }
-
-  /** Broken: no read repair and no anti-entropy, so replicas that missed writes stay behind. */
-  public static Scenario brokenNoRepair() {
-    return scenario(
-        "leaderless-broken-no-repair",
-        baseConfig().withRepair(false, false, 0),
-        Faults.moderate(),
-        true,
-        true);
+  /** Strict quorums in LWW mode under faults: converges, ties broken by node id. */
+  public static Instrumented strictLww() {
+    return new Builder("leaderless-strict-lww", baseConfig().withConflicts(ConflictMode.LWW, true))
+        .faults(Faults.moderate())
+        .build();
   }
 
   /**
-   * LWW under contention: exact clocks, many clients, one key, so different owners often stamp
+   * LWW under contention: coarse clocks, many clients, one key, so different owners often stamp
    * writes with equal HLC timestamps; the node-id tie-break must still make replicas agree.
    */
-  public static Scenario contendedLww() {
-    LeaderlessConfig config = baseConfig().withConflicts(ConflictMode.LWW, true);
-    return scenario(
-        "leaderless-contended-lww", config, contended(), Faults.NONE, false, false, true);
+  public static Instrumented contendedLww() {
+    return new Builder(
+            "leaderless-contended-lww", baseConfig().withConflicts(ConflictMode.LWW, true))
+        .contended()
+        .build();
+  }
+
+  /** CRDT add-wins set under faults: every acknowledged add is in every read and final state. */
+  public static Instrumented strictCrdtSet() {
+    return new Builder(
+            "leaderless-strict-crdt-set", baseConfig().withConflicts(ConflictMode.CRDT, true))
+        .faults(Faults.moderate())
+        .workload(Workload.SET)
+        .build();
+  }
+
+  /** CRDT PN-counter under faults: values stay between acknowledged and attempted increments. */
+  public static Instrumented strictCrdtCounter() {
+    return new Builder(
+            "leaderless-strict-crdt-counter", baseConfig().withConflicts(ConflictMode.CRDT, true))
+        .faults(Faults.moderate())
+        .workload(Workload.COUNTER)
+        .build();
+  }
+
+  /** Broken: no read repair and no anti-entropy, so replicas that missed writes stay behind. */
+  public static Instrumented brokenNoRepair() {
+    return new Builder("leaderless-broken-no-repair", baseConfig().withRepair(false, false, 0))
+        .faults(Faults.moderate())
+        .readsSeeWrites()
+        .noLostWrites()
+        .build();
   }
 
   /**
    * Broken: LWW that keeps the local value on equal timestamps, under the same contention as {@link
    * #contendedLww()}: replicas that received tied writes in different orders disagree.
    */
-  public static Scenario brokenLwwWithoutTieBreak() {
-    LeaderlessConfig config = baseConfig().withConflicts(ConflictMode.LWW, false);
-    return scenario(
-        "leaderless-broken-lww-no-tie-break", config, contended(), Faults.NONE, false, false, true);
-  }
-
-  /**
-   * Exact, coarse (one-second) clocks, 30 clients hammering one key with no think time to speak of.
-   */
-  static SimConfig contended() {
-    SimConfig base = simConfig();
-    return new SimConfig(
-        NODES,
-        30,
-        1,
-        CONTENDED_WORKLOAD_MILLIS,
-        2_000,
-        base.tickMillis(),
-        base.clientTimeoutMillis(),
-        2,
-        0.2,
-        SimConfig.Routing.ANY_NODE,
-        base.network(),
-        Faults.NONE,
-        0,
-        0,
-        0.5,
-        0);
+  public static Instrumented brokenLwwWithoutTieBreak() {
+    return new Builder(
+            "leaderless-broken-lww-no-tie-break",
+            baseConfig().withConflicts(ConflictMode.LWW, false))
+        .contended()
+        .build();
   }
 
   /**
    * Broken: clients write blind (no causal context), so every write becomes a sibling of all
    * earlier ones and siblings pile up past the number of concurrent writers.
    */
-  public static Scenario brokenBlindWrites() {
-    return scenario(
-        "leaderless-broken-blind-writes",
-        baseConfig(),
-        simConfig(),
-        Faults.NONE,
-        false,
-        false,
-        false);
+  public static Instrumented brokenBlindWrites() {
+    return new Builder("leaderless-broken-blind-writes", baseConfig())
+        .workload(Workload.BLIND_REGISTER)
+        .build();
   }
 
   /** Every leaderless scenario, for {@link Scenarios#all()}. */
   static List<Scenario> all() {
     return List.of(
-        strictSiblings(),
-        sloppySiblings(),
-        strictLww(),
-        brokenNoRepair(),
-        contendedLww(),
-        brokenLwwWithoutTieBreak(),
-        brokenBlindWrites());
+            strictSiblings(),
+            sloppySiblings(),
+            strictLww(),
+            contendedLww(),
+            strictCrdtSet(),
+            strictCrdtCounter(),
+            brokenNoRepair(),
+            brokenLwwWithoutTieBreak(),
+            brokenBlindWrites())
+        .stream()
+        .map(Instrumented::scenario)
+        .toList();
   }
 
+  /**
+   * N=3, R=2, W=2, strict, read repair, siblings; anti-entropy every 5 ticks, requests time out
+   * after 20 ticks (200 ms, below the clients' 300 ms), pings every 3, suspicion after 12.
+   */
   static LeaderlessConfig baseConfig() {
     return new LeaderlessConfig(
         3,
@@ -160,6 +172,7 @@ public final class LeaderlessScenarios {
         MerkleTree.DEFAULT_DEPTH);
   }
 
+  /** Five nodes, four clients, six keys, three seconds of work and three of quiet. */
   static SimConfig simConfig() {
     SimConfig defaults = SimConfig.defaults();
     return new SimConfig(
@@ -181,50 +194,108 @@ public final class LeaderlessScenarios {
         0);
   }
 
-  private static Scenario scenario(
-      String name,
-      LeaderlessConfig config,
-      Faults faults,
-      boolean checkReadsSeeWrites,
-      boolean checkNoLostWrites) {
-    return scenario(
-        name, config, simConfig(), faults, checkReadsSeeWrites, checkNoLostWrites, true);
+  /** Exact, coarse (one-second) clocks, 30 clients hammering one key with hardly any think time. */
+  static SimConfig contendedSimConfig() {
+    SimConfig base = simConfig();
+    return new SimConfig(
+        NODES,
+        30,
+        1,
+        CONTENDED_WORKLOAD_MILLIS,
+        2_000,
+        base.tickMillis(),
+        base.clientTimeoutMillis(),
+        2,
+        0.2,
+        SimConfig.Routing.ANY_NODE,
+        base.network(),
+        Faults.NONE,
+        0,
+        0,
+        0.5,
+        0);
   }
 
-  private static Scenario scenario(
-      String name,
-      LeaderlessConfig config,
-      SimConfig baseSimConfig,
-      Faults faults,
-      boolean checkReadsSeeWrites,
-      boolean checkNoLostWrites,
-      boolean sendContexts) {
-    SimConfig simConfig = baseSimConfig.withFaults(faults);
-    boolean contention = baseSimConfig.keyCount() == 1;
-    Placement placement = LeaderlessSimReplica.placement(NODES, VNODES, config.replicas());
-    LeaderlessSimReplica.ClientContexts contexts = new LeaderlessSimReplica.ClientContexts();
-    List<Checker> checkers = new ArrayList<>();
-    checkers.add(new PerReplicaSetChecker(new ConvergenceChecker(), placement));
-    if (checkNoLostWrites) {
-      checkers.add(new PerReplicaSetChecker(new LostWriteChecker(), placement));
+  private static final class Builder {
+    private final String name;
+    private final LeaderlessConfig config;
+    private SimConfig simConfig = simConfig();
+    private long clockGranularityMillis = 1;
+    private Workload workload = Workload.REGISTER;
+    private boolean readsSeeWrites;
+    private boolean noLostWrites;
+
+    Builder(String name, LeaderlessConfig config) {
+      this.name = name;
+      this.config = config;
     }
-    if (checkReadsSeeWrites) {
-      checkers.add(new QuorumReadChecker());
+
+    Builder faults(Faults faults) {
+      simConfig = simConfig.withFaults(faults);
+      return this;
     }
-    if (config.conflicts() == ConflictMode.SIBLINGS) {
-      checkers.add(new SiblingsPerWriterChecker());
+
+    Builder contended() {
+      simConfig = contendedSimConfig();
+      clockGranularityMillis = COARSE_CLOCK_MILLIS;
+      return this;
     }
-    return new Scenario(
-        name,
-        simConfig,
-        LeaderlessSimReplica.factory(
-            placement, config, contexts, sendContexts, contention ? COARSE_CLOCK_MILLIS : 1),
-        // Scenario.run asks for fresh invariants once at the start of every run: that is where the
-        // previous run's client contexts are forgotten.
-        () -> {
-          contexts.clear();
-          return List.of();
-        },
-        checkers);
+
+    Builder workload(Workload workload) {
+      this.workload = workload;
+      return this;
+    }
+
+    Builder readsSeeWrites() {
+      readsSeeWrites = true;
+      return this;
+    }
+
+    Builder noLostWrites() {
+      noLostWrites = true;
+      return this;
+    }
+
+    Instrumented build() {
+      Placement placement = LeaderlessSimReplica.placement(NODES, VNODES, config.replicas());
+      LeaderlessSimReplica.RunState run = new LeaderlessSimReplica.RunState();
+      List<Checker> checkers = new ArrayList<>();
+      checkers.add(new PerReplicaSetChecker(new ConvergenceChecker(), placement));
+      switch (workload) {
+        case SET ->
+            checkers.add(
+                new CrdtSpecChecker(
+                    CrdtSpecChecker.Type.SET, config.strictQuorumsOverlap(), placement));
+        case COUNTER ->
+            checkers.add(
+                new CrdtSpecChecker(
+                    CrdtSpecChecker.Type.COUNTER, config.strictQuorumsOverlap(), placement));
+        case REGISTER, BLIND_REGISTER -> {
+          if (noLostWrites) {
+            checkers.add(new PerReplicaSetChecker(new LostWriteChecker(), placement));
+          }
+          if (readsSeeWrites) {
+            checkers.add(new QuorumReadChecker());
+          }
+          if (config.conflicts() == ConflictMode.SIBLINGS) {
+            checkers.add(new SiblingsPerWriterChecker());
+          }
+        }
+      }
+      Scenario scenario =
+          new Scenario(
+              name,
+              simConfig,
+              LeaderlessSimReplica.factory(
+                  placement, config, run, workload, clockGranularityMillis),
+              // Scenario.run asks for fresh invariants once at the start of every run: that is
+              // where the previous run's client contexts and nodes are forgotten.
+              () -> {
+                run.clear();
+                return List.of();
+              },
+              checkers);
+      return new Instrumented(scenario, run);
+    }
   }
 }

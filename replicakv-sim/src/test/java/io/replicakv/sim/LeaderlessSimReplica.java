@@ -23,26 +23,42 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Drives a {@link LeaderlessNode} in the simulator and plays the client library's part: the
- * simulator's clients send plain {@code Get}/{@code Put}, and this adapter attaches to each put the
- * causal context the same client last received for that key (from a read or a write), as the Java
- * client does for a real server. The contexts live in {@link ClientContexts}, shared by the
- * adapters of one run and untouched by node crashes, since they are client state.
+ * simulator's clients send plain {@code Get}/{@code Put}, and this adapter turns each put into the
+ * workload's write (a register write carrying the causal context the same client last saw for the
+ * key, as the Java client does; or a set add; or a counter increment) and each get into a read.
+ * Client contexts live in {@link RunState}, shared by the adapters of one run and untouched by node
+ * crashes, since they are client state.
  */
 final class LeaderlessSimReplica implements Replica, StateView {
-  /** The causal contexts the clients hold, by client and key. */
-  static final class ClientContexts {
-    private final Map<String, VersionVector> byClientAndKey = new HashMap<>();
+  /** What the simulated clients write. */
+  enum Workload {
+    /** {@code SET key value} with the client's causal context. */
+    REGISTER,
+    /** {@code SET key value} without context (blind writes). */
+    BLIND_REGISTER,
+    /** {@code SADD key value}: a grow-only use of the add-wins set. */
+    SET,
+    /** {@code INCRBY key 1}; the written value only names the increment in the history. */
+    COUNTER
+  }
 
-    /** Forgets every context: a new run has new clients. */
+  /** Per-run state outside the replicas: client contexts and every node started. */
+  static final class RunState {
+    private final Map<String, VersionVector> contextByClientAndKey = new HashMap<>();
+    private final List<LeaderlessNode> started = new ArrayList<>();
+
+    /** Forgets everything: a new run has new clients and nodes. */
     void clear() {
-      byClientAndKey.clear();
+      contextByClientAndKey.clear();
+      started.clear();
     }
 
-    VersionVector get(long clientId, String key) {
-      return byClientAndKey.getOrDefault(clientId + "/" + key, VersionVector.EMPTY);
+    VersionVector context(long clientId, String key) {
+      return contextByClientAndKey.getOrDefault(clientId + "/" + key, VersionVector.EMPTY);
     }
 
     /**
@@ -50,23 +66,32 @@ final class LeaderlessSimReplica implements Replica, StateView {
      * earlier write (possible with sloppy quorums) must not make the client forget that write.
      */
     void see(long clientId, String key, VersionVector context) {
-      byClientAndKey.merge(clientId + "/" + key, context, VersionVector::merge);
+      contextByClientAndKey.merge(clientId + "/" + key, context, VersionVector::merge);
+    }
+
+    /** Counters summed over every node instance of the run (crashed ones included). */
+    Map<String, Long> counterTotals() {
+      Map<String, Long> totals = new TreeMap<>();
+      for (LeaderlessNode node : started) {
+        node.counters().asMap().forEach((name, value) -> totals.merge(name, value, Long::sum));
+      }
+      return totals;
     }
   }
 
   private record InFlight(String key, boolean isWrite) {}
 
   private final LeaderlessNode node;
-  private final ClientContexts contexts;
-  private final boolean sendContexts;
+  private final RunState run;
+  private final Workload workload;
   private final Map<String, InFlight> inFlight = new HashMap<>();
   private final List<ClientReply> replies = new ArrayList<>();
   private Ready nodeReady = Ready.EMPTY;
 
-  LeaderlessSimReplica(LeaderlessNode node, ClientContexts contexts, boolean sendContexts) {
+  LeaderlessSimReplica(LeaderlessNode node, RunState run, Workload workload) {
     this.node = node;
-    this.contexts = contexts;
-    this.sendContexts = sendContexts;
+    this.run = run;
+    this.workload = workload;
   }
 
   /** Ring of nodes "0".."nodeCount-1" with {@code vnodes} tokens each. */
@@ -79,15 +104,15 @@ final class LeaderlessSimReplica implements Replica, StateView {
   }
 
   /**
-   * A factory whose replicas share {@code contexts} (clear them before each run) and read their
-   * clock rounded down to {@code clockGranularityMillis} (1 for the simulator's clock as is; more
-   * models coarse timestamps, which make equal HLC timestamps common).
+   * A factory whose replicas share {@code run} (clear it before each run) and read their clock
+   * rounded down to {@code clockGranularityMillis} (1 for the simulator's clock as is; more models
+   * coarse timestamps, which make equal HLC timestamps common).
    */
   static ReplicaFactory factory(
       Placement placement,
       LeaderlessConfig config,
-      ClientContexts contexts,
-      boolean sendContexts,
+      RunState run,
+      Workload workload,
       long clockGranularityMillis) {
     Check.argument(clockGranularityMillis >= 1, "granularity %s", clockGranularityMillis);
     return context -> {
@@ -95,51 +120,59 @@ final class LeaderlessSimReplica implements Replica, StateView {
       PhysicalClock coarse =
           () ->
               Math.max(0, clock.physicalMillis()) / clockGranularityMillis * clockGranularityMillis;
-      return start(
-          placement, config, contexts, sendContexts, context.nodeId(), coarse, context.recovered());
+      return start(placement, config, run, workload, context.nodeId(), coarse, context.recovered());
     };
   }
 
   private static Replica start(
       Placement placement,
       LeaderlessConfig config,
-      ClientContexts contexts,
-      boolean sendContexts,
+      RunState run,
+      Workload workload,
       int nodeId,
       PhysicalClock clock,
       List<PersistRecord> recovered) {
-    return new LeaderlessSimReplica(
-        new LeaderlessNode(nodeId, placement, config, clock, recovered), contexts, sendContexts);
-  }
-
-  LeaderlessNode node() {
-    return node;
+    LeaderlessNode node = new LeaderlessNode(nodeId, placement, config, clock, recovered);
+    run.started.add(node);
+    return new LeaderlessSimReplica(node, run, workload);
   }
 
   @Override
   public void step(Message message) {
     switch (message) {
       case PeerMessage peer -> node.step(peer);
-      case ClientRequest request -> {
-        String key = request.operation().key();
-        inFlight.put(
-            request.clientId() + "/" + request.requestId(),
-            new InFlight(key, request.operation() instanceof Operation.Put));
-        switch (request.operation()) {
-          case Operation.Get get ->
-              node.submit(
-                  new KvRequest.Get(
-                      request.clientId(), request.requestId(), key, KvRequest.DEFAULT_QUORUM));
-          case Operation.Put put ->
-              node.submit(
-                  new KvRequest.Put(
-                      request.clientId(),
-                      request.requestId(),
-                      key,
-                      new Write.Value(put.value()),
-                      sendContexts ? contexts.get(request.clientId(), key) : VersionVector.EMPTY,
-                      KvRequest.DEFAULT_QUORUM));
-        }
+      case ClientRequest request -> onClientRequest(request);
+    }
+  }
+
+  private void onClientRequest(ClientRequest request) {
+    String key = request.operation().key();
+    boolean isWrite = request.operation() instanceof Operation.Put;
+    inFlight.put(request.clientId() + "/" + request.requestId(), new InFlight(key, isWrite));
+    switch (request.operation()) {
+      case Operation.Get get ->
+          node.submit(
+              new KvRequest.Get(
+                  request.clientId(), request.requestId(), key, KvRequest.DEFAULT_QUORUM));
+      case Operation.Put put -> {
+        Write write =
+            switch (workload) {
+              case REGISTER, BLIND_REGISTER -> new Write.Value(put.value());
+              case SET -> new Write.SetAdd(put.value());
+              case COUNTER -> new Write.Increment(1);
+            };
+        VersionVector context =
+            workload == Workload.REGISTER
+                ? run.context(request.clientId(), key)
+                : VersionVector.EMPTY;
+        node.submit(
+            new KvRequest.Put(
+                request.clientId(),
+                request.requestId(),
+                key,
+                write,
+                context,
+                KvRequest.DEFAULT_QUORUM));
       }
     }
   }
@@ -155,7 +188,7 @@ final class LeaderlessSimReplica implements Replica, StateView {
       InFlight request = inFlight.remove(result.clientId() + "/" + result.requestId());
       Check.state(request != null, "result for unknown request %s", result);
       if (result.outcome() == KvResult.Outcome.OK) {
-        contexts.see(result.clientId(), request.key(), result.context());
+        run.see(result.clientId(), request.key(), result.context());
       }
       replies.add(
           new ClientReply(

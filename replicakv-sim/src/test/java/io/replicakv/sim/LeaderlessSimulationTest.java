@@ -11,10 +11,10 @@ import org.junit.jupiter.api.Test;
 /**
  * Leaderless replication end to end in the simulator: five nodes, N=3, R=2, W=2, under crashes,
  * partitions, loss, duplication, reordering and clock skew, then heal and quiet. Correct
- * configurations pass every checker on every seed; broken ones are flagged on fixed seeds, which
- * shows that the checks can fail. A failure prints the seed and the command that replays it ({@code
- * -Dsim.seed=N} runs only that seed). Longer campaigns: {@code replicakv-sim/run-sim.sh --scenario
- * leaderless-strict-siblings --seconds 600}.
+ * configurations pass every checker on every seed, and the repair mechanisms they rely on are seen
+ * at work in the node counters; broken ones are flagged on fixed seeds, which shows that the checks
+ * can fail. A failure prints the seed and the command that replays it ({@code -Dsim.seed=N} runs
+ * only that seed). Longer campaigns: {@code replicakv-sim/run-sim.sh leaderless 600}.
  */
 class LeaderlessSimulationTest {
   /** Seeds each correct scenario must pass. */
@@ -25,23 +25,37 @@ class LeaderlessSimulationTest {
 
   @Test
   void strictQuorumsWithSiblingsLoseNoAcknowledgedWriteAndReadsSeeThem() {
-    passesEverySeed(
-        LeaderlessScenarios.strictSiblings(),
-        1,
-        "strictQuorumsWithSiblingsLoseNoAcknowledgedWriteAndReadsSeeThem");
+    Map<String, Long> counters =
+        passesEverySeed(
+            LeaderlessScenarios.strictSiblings(),
+            1,
+            "strictQuorumsWithSiblingsLoseNoAcknowledgedWriteAndReadsSeeThem");
+    assertThat(counters.get("read_repairs_sent")).as(counters.toString()).isPositive();
+    assertThat(counters.get("anti_entropy_keys_repaired")).as(counters.toString()).isPositive();
+    assertThat(counters.get("not_enough_replicas") + counters.get("timeouts"))
+        .as("faults made some requests fail: " + counters)
+        .isPositive();
   }
 
   @Test
   void sloppyQuorumWithHintedHandoffConvergesAndLosesNothingAfterHeal() {
-    passesEverySeed(
-        LeaderlessScenarios.sloppySiblings(),
-        1_000,
-        "sloppyQuorumWithHintedHandoffConvergesAndLosesNothingAfterHeal");
+    Map<String, Long> counters =
+        passesEverySeed(
+            LeaderlessScenarios.sloppySiblings(),
+            1_000,
+            "sloppyQuorumWithHintedHandoffConvergesAndLosesNothingAfterHeal");
+    assertThat(counters.get("hints_stored")).as(counters.toString()).isPositive();
+    assertThat(counters.get("hints_handed_off")).as(counters.toString()).isPositive();
   }
 
   @Test
-  void lastWriteWinsWithTieBreakConverges() {
-    passesEverySeed(LeaderlessScenarios.strictLww(), 2_000, "lastWriteWinsWithTieBreakConverges");
+  void lastWriteWinsWithTieBreakConvergesUnderFaults() {
+    Map<String, Long> counters =
+        passesEverySeed(
+            LeaderlessScenarios.strictLww(),
+            2_000,
+            "lastWriteWinsWithTieBreakConvergesUnderFaults");
+    assertThat(counters.get("lww_writes_discarded")).as(counters.toString()).isPositive();
   }
 
   @Test
@@ -53,21 +67,38 @@ class LeaderlessSimulationTest {
   }
 
   @Test
+  void crdtSetKeepsEveryAcknowledgedAdd() {
+    passesEverySeed(LeaderlessScenarios.strictCrdtSet(), 3_000, "crdtSetKeepsEveryAcknowledgedAdd");
+  }
+
+  @Test
+  void crdtCounterCountsEveryAcknowledgedIncrementOnce() {
+    passesEverySeed(
+        LeaderlessScenarios.strictCrdtCounter(),
+        4_000,
+        "crdtCounterCountsEveryAcknowledgedIncrementOnce");
+  }
+
+  @Test
   void withoutReadRepairAndAntiEntropyReplicasStayDiverged() {
-    Map<String, List<Long>> flagged = flaggedSeeds(LeaderlessScenarios.brokenNoRepair(), 1);
+    LeaderlessScenarios.Instrumented broken = LeaderlessScenarios.brokenNoRepair();
+    Map<String, List<Long>> flagged = flaggedSeeds(broken.scenario(), 1);
     assertThat(flagged.get("convergence")).as(flagged.toString()).isNotEmpty();
+    assertThat(broken.counters().get("read_repairs_sent")).isZero();
+    assertThat(broken.counters().get("anti_entropy_exchanges")).isZero();
   }
 
   @Test
   void lastWriteWinsWithoutTieBreakDiverges() {
     Map<String, List<Long>> flagged =
-        flaggedSeeds(LeaderlessScenarios.brokenLwwWithoutTieBreak(), 1);
+        flaggedSeeds(LeaderlessScenarios.brokenLwwWithoutTieBreak().scenario(), 1);
     assertThat(flagged.get("convergence")).as(flagged.toString()).isNotEmpty();
   }
 
   @Test
   void blindWritesPileUpSiblingsPastConcurrentWriters() {
-    Map<String, List<Long>> flagged = flaggedSeeds(LeaderlessScenarios.brokenBlindWrites(), 1);
+    Map<String, List<Long>> flagged =
+        flaggedSeeds(LeaderlessScenarios.brokenBlindWrites().scenario(), 1);
     assertThat(flagged.get("siblings bounded by concurrent writers"))
         .as(flagged.toString())
         .isNotEmpty();
@@ -75,14 +106,18 @@ class LeaderlessSimulationTest {
     assertThat(flagged.get("convergence")).isEmpty();
   }
 
-  private void passesEverySeed(Scenario scenario, long first, String method) {
+  /** Runs the seeds, fails with a replay command on the first failure, sums node counters. */
+  private Map<String, Long> passesEverySeed(
+      LeaderlessScenarios.Instrumented instrumented, long first, String method) {
     long reads = 0;
     long writes = 0;
+    Map<String, Long> totals = new TreeMap<>();
     for (long seed : SimSeeds.seeds(first, CORRECT_SEEDS)) {
-      Scenario.Outcome outcome = scenario.run(seed);
+      Scenario.Outcome outcome = instrumented.scenario().run(seed);
       String replay = SimSeeds.replayCommand(getClass(), method, seed);
       assertThat(outcome.failed()).as(outcome.report(replay)).isFalse();
       assertThat(outcome.checks()).noneMatch(c -> c.verdict() == CheckResult.Verdict.UNKNOWN);
+      instrumented.counters().forEach((name, value) -> totals.merge(name, value, Long::sum));
       for (Op op : outcome.result().observation().ops()) {
         if (op.status() == Op.Status.OK) {
           if (op.kind() == Op.Kind.READ) {
@@ -95,6 +130,7 @@ class LeaderlessSimulationTest {
     }
     assertThat(reads).as("acknowledged reads").isGreaterThan(0);
     assertThat(writes).as("acknowledged writes").isGreaterThan(0);
+    return totals;
   }
 
   /** Checker name to the seeds it flagged; every checker of the scenario has an entry. */
