@@ -106,6 +106,22 @@ class LeaderlessSimulationTest {
     assertThat(flagged.get("convergence")).isEmpty();
   }
 
+  @Test
+  void aLeaderlessRunReplaysByteForByteFromItsSeed() {
+    Scenario scenario = LeaderlessScenarios.sloppySiblings().scenario();
+    long seed = SimSeeds.seeds(77, 1).get(0);
+    SimResult first =
+        new Simulation(
+                seed, scenario.config(), scenario.factory(), scenario.invariants().get(), true)
+            .run();
+    SimResult second =
+        new Simulation(
+                seed, scenario.config(), scenario.factory(), scenario.invariants().get(), true)
+            .run();
+    assertThat(first.fullTrace()).isNotEmpty().isEqualTo(second.fullTrace());
+    assertThat(first.observation()).isEqualTo(second.observation());
+  }
+
   /** Runs the seeds, fails with a replay command on the first failure, sums node counters. */
   private Map<String, Long> passesEverySeed(
       LeaderlessScenarios.Instrumented instrumented, long first, String method) {
