@@ -63,6 +63,24 @@ public final class LeaderlessScenarios {
         .build();
   }
 
+  /**
+   * Strict quorums, siblings, and deletes (tombstones) among the writes: nothing a delete covered
+   * comes back in a later read or in the final states.
+   */
+  public static Instrumented strictSiblingsWithDeletes() {
+    return new Builder("leaderless-strict-deletes", baseConfig())
+        .faults(Faults.moderate())
+        .workload(Workload.REGISTER_WITH_DELETES)
+        .build();
+  }
+
+  /** Broken: deletes sent without the client's context cover nothing, so deleted values stay. */
+  public static Instrumented brokenBlindDeletes() {
+    return new Builder("leaderless-broken-blind-deletes", baseConfig())
+        .workload(Workload.REGISTER_WITH_BLIND_DELETES)
+        .build();
+  }
+
   /** Strict quorums in LWW mode under faults: converges, ties broken by node id. */
   public static Instrumented strictLww() {
     return new Builder("leaderless-strict-lww", baseConfig().withConflicts(ConflictMode.LWW, true))
@@ -135,13 +153,15 @@ public final class LeaderlessScenarios {
     return List.of(
             strictSiblings(),
             sloppySiblings(),
+            strictSiblingsWithDeletes(),
             strictLww(),
             contendedLww(),
             strictCrdtSet(),
             strictCrdtCounter(),
             brokenNoRepair(),
             brokenLwwWithoutTieBreak(),
-            brokenBlindWrites())
+            brokenBlindWrites(),
+            brokenBlindDeletes())
         .stream()
         .map(Instrumented::scenario)
         .toList();
@@ -270,6 +290,15 @@ public final class LeaderlessScenarios {
             checkers.add(
                 new CrdtSpecChecker(
                     CrdtSpecChecker.Type.COUNTER, config.strictQuorumsOverlap(), placement));
+        case REGISTER_WITH_DELETES, REGISTER_WITH_BLIND_DELETES -> {
+          checkers.add(
+              new DeletedValuesChecker(
+                  (client, request) -> LeaderlessSimReplica.isDelete(request),
+                  run::coveredByDelete,
+                  config.strictQuorumsOverlap(),
+                  placement));
+          checkers.add(new SiblingsPerWriterChecker());
+        }
         case REGISTER, BLIND_REGISTER -> {
           if (noLostWrites) {
             checkers.add(new PerReplicaSetChecker(new LostWriteChecker(), placement));

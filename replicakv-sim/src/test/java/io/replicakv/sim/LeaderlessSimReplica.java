@@ -40,21 +40,58 @@ final class LeaderlessSimReplica implements Replica, StateView {
     REGISTER,
     /** {@code SET key value} without context (blind writes). */
     BLIND_REGISTER,
+    /**
+     * {@code SET} with context, except that every {@link #DELETE_EVERY}-th request of a client is a
+     * {@code DEL} with context (its value only names the delete in the history).
+     */
+    REGISTER_WITH_DELETES,
+    /** Broken: as {@link #REGISTER_WITH_DELETES}, but deletes are sent without context. */
+    REGISTER_WITH_BLIND_DELETES,
     /** {@code SADD key value}: a grow-only use of the add-wins set. */
     SET,
     /** {@code INCRBY key 1}; the written value only names the increment in the history. */
     COUNTER
   }
 
+  /** In {@link Workload#REGISTER_WITH_DELETES}, request ids with this remainder are deletes. */
+  static final int DELETE_EVERY = 4;
+
+  /** True when the request is a delete in {@link Workload#REGISTER_WITH_DELETES}. */
+  static boolean isDelete(long requestId) {
+    return requestId % DELETE_EVERY == DELETE_EVERY - 1;
+  }
+
   /** Per-run state outside the replicas: client contexts and every node started. */
   static final class RunState {
     private final Map<String, VersionVector> contextByClientAndKey = new HashMap<>();
+    private final Map<String, java.util.Set<String>> seenByClientAndKey = new HashMap<>();
+    private final Map<String, java.util.Set<String>> coveredByDelete = new HashMap<>();
     private final List<LeaderlessNode> started = new ArrayList<>();
 
     /** Forgets everything: a new run has new clients and nodes. */
     void clear() {
       contextByClientAndKey.clear();
+      seenByClientAndKey.clear();
+      coveredByDelete.clear();
       started.clear();
+    }
+
+    /** The values a client had seen for the key when it sent delete {@code requestId}. */
+    java.util.Set<String> coveredByDelete(long clientId, long requestId) {
+      return coveredByDelete.getOrDefault(clientId + "/" + requestId, java.util.Set.of());
+    }
+
+    private void recordDelete(long clientId, long requestId, String key) {
+      coveredByDelete.put(
+          clientId + "/" + requestId,
+          java.util.Set.copyOf(
+              seenByClientAndKey.getOrDefault(clientId + "/" + key, java.util.Set.of())));
+    }
+
+    private void seeValues(long clientId, String key, List<String> values) {
+      seenByClientAndKey
+          .computeIfAbsent(clientId + "/" + key, k -> new java.util.TreeSet<>())
+          .addAll(values);
     }
 
     VersionVector context(long clientId, String key) {
@@ -67,6 +104,12 @@ final class LeaderlessSimReplica implements Replica, StateView {
      */
     void see(long clientId, String key, VersionVector context) {
       contextByClientAndKey.merge(clientId + "/" + key, context, VersionVector::merge);
+    }
+
+    /** Deletes recorded this run, and how many of them covered at least one seen value. */
+    long[] deleteCounts() {
+      long covering = coveredByDelete.values().stream().filter(set -> !set.isEmpty()).count();
+      return new long[] {coveredByDelete.size(), covering};
     }
 
     /** Counters summed over every node instance of the run (crashed ones included). */
@@ -158,13 +201,24 @@ final class LeaderlessSimReplica implements Replica, StateView {
         Write write =
             switch (workload) {
               case REGISTER, BLIND_REGISTER -> new Write.Value(put.value());
+              case REGISTER_WITH_DELETES, REGISTER_WITH_BLIND_DELETES ->
+                  isDelete(request.requestId()) ? new Write.Delete() : new Write.Value(put.value());
               case SET -> new Write.SetAdd(put.value());
               case COUNTER -> new Write.Increment(1);
             };
         VersionVector context =
-            workload == Workload.REGISTER
+            workload != Workload.BLIND_REGISTER
                 ? run.context(request.clientId(), key)
                 : VersionVector.EMPTY;
+        boolean withDeletes =
+            workload == Workload.REGISTER_WITH_DELETES
+                || workload == Workload.REGISTER_WITH_BLIND_DELETES;
+        if (withDeletes && isDelete(request.requestId())) {
+          run.recordDelete(request.clientId(), request.requestId(), key);
+        }
+        if (workload == Workload.REGISTER_WITH_BLIND_DELETES && isDelete(request.requestId())) {
+          context = VersionVector.EMPTY;
+        }
         node.submit(
             new KvRequest.Put(
                 request.clientId(),
@@ -189,6 +243,7 @@ final class LeaderlessSimReplica implements Replica, StateView {
       Check.state(request != null, "result for unknown request %s", result);
       if (result.outcome() == KvResult.Outcome.OK) {
         run.see(result.clientId(), request.key(), result.context());
+        run.seeValues(result.clientId(), request.key(), result.values());
       }
       replies.add(
           new ClientReply(

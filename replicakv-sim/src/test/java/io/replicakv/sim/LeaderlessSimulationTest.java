@@ -49,6 +49,29 @@ class LeaderlessSimulationTest {
   }
 
   @Test
+  void deletedValuesNeverComeBackInReadsOrFinalStates() {
+    LeaderlessScenarios.Instrumented scenario = LeaderlessScenarios.strictSiblingsWithDeletes();
+    long[] deletes = new long[2];
+    passesEverySeed(
+        scenario,
+        5_000,
+        "deletedValuesNeverComeBackInReadsOrFinalStates",
+        () -> {
+          long[] counts = scenario.run().deleteCounts();
+          deletes[0] += counts[0];
+          deletes[1] += counts[1];
+        });
+    assertThat(deletes[1]).as("deletes that covered seen values, of %s", deletes[0]).isPositive();
+  }
+
+  @Test
+  void deletesWithoutContextLeaveTheValuesTheyMeantToDelete() {
+    Map<String, List<Long>> flagged =
+        flaggedSeeds(LeaderlessScenarios.brokenBlindDeletes().scenario(), 1);
+    assertThat(flagged.get("deleted values stay deleted")).as(flagged.toString()).isNotEmpty();
+  }
+
+  @Test
   void lastWriteWinsWithTieBreakConvergesUnderFaults() {
     Map<String, Long> counters =
         passesEverySeed(
@@ -125,6 +148,14 @@ class LeaderlessSimulationTest {
   /** Runs the seeds, fails with a replay command on the first failure, sums node counters. */
   private Map<String, Long> passesEverySeed(
       LeaderlessScenarios.Instrumented instrumented, long first, String method) {
+    return passesEverySeed(instrumented, first, method, () -> {});
+  }
+
+  private Map<String, Long> passesEverySeed(
+      LeaderlessScenarios.Instrumented instrumented,
+      long first,
+      String method,
+      Runnable afterEachRun) {
     long reads = 0;
     long writes = 0;
     Map<String, Long> totals = new TreeMap<>();
@@ -134,6 +165,7 @@ class LeaderlessSimulationTest {
       assertThat(outcome.failed()).as(outcome.report(replay)).isFalse();
       assertThat(outcome.checks()).noneMatch(c -> c.verdict() == CheckResult.Verdict.UNKNOWN);
       instrumented.counters().forEach((name, value) -> totals.merge(name, value, Long::sum));
+      afterEachRun.run();
       for (Op op : outcome.result().observation().ops()) {
         if (op.status() == Op.Status.OK) {
           if (op.kind() == Op.Kind.READ) {
