@@ -23,7 +23,6 @@ import io.replicakv.core.util.Check;
 import io.replicakv.core.util.Limits;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -214,10 +213,10 @@ public final class LeaderlessNode implements Replica {
           return size() > CREATED_REQUESTS_REMEMBERED;
         }
       };
+  private final AntiEntropy antiEntropy;
   private final long incarnation;
   private long nextRequestSequence;
   private long ticks;
-  private long antiEntropyCursor;
 
   /**
    * A node of {@code ring} (whose node ids are decimal integers) restarting from {@code recovered},
@@ -257,6 +256,16 @@ public final class LeaderlessNode implements Replica {
     Check.argument(all.contains(nodeId), "node %s not in the ring %s", nodeId, all);
     all.remove(nodeId);
     this.peers = List.copyOf(all);
+    this.antiEntropy =
+        new AntiEntropy(
+            nodeId,
+            placement,
+            store,
+            counters,
+            out,
+            this::suspects,
+            this::observeStamp,
+            (key, state) -> persistKey(key, state, false));
     long lastIncarnation = 0;
     Hlc newest = Hlc.ZERO;
     for (PersistRecord record : recovered) {
@@ -301,7 +310,7 @@ public final class LeaderlessNode implements Replica {
     }
     int interval = config.antiEntropyIntervalTicks();
     if (interval > 0 && (ticks + nodeId) % interval == 0) {
-      startAntiEntropy();
+      antiEntropy.start();
     }
   }
 
@@ -850,9 +859,9 @@ public final class LeaderlessNode implements Replica {
           onReadReply(get, reply.from(), state);
         }
       }
-      case LeaderlessMessage.TreeLevel level -> onTreeLevel(level);
-      case LeaderlessMessage.KeyDigests digests -> onKeyDigests(digests);
-      case LeaderlessMessage.KeyStates states -> onKeyStates(states);
+      case LeaderlessMessage.TreeLevel level -> antiEntropy.onTreeLevel(level);
+      case LeaderlessMessage.KeyDigests digests -> antiEntropy.onKeyDigests(digests);
+      case LeaderlessMessage.KeyStates states -> antiEntropy.onKeyStates(states);
       case LeaderlessMessage.Handoff handoff -> onHandoff(handoff);
       case LeaderlessMessage.HandoffAck ack -> onHandoffAck(ack);
     }
@@ -1031,157 +1040,6 @@ public final class LeaderlessNode implements Replica {
             false);
       }
     }
-  }
-
-  // ---------------------------------------------------------------- anti-entropy
-
-  private void startAntiEntropy() {
-    List<Integer> partitions = placement.partitionsOf(nodeId);
-    if (partitions.isEmpty()) {
-      return;
-    }
-    int partition = partitions.get((int) (antiEntropyCursor % partitions.size()));
-    List<Integer> others = new ArrayList<>(placement.owners(partition));
-    others.remove(Integer.valueOf(nodeId));
-    others.removeIf(this::suspects);
-    long round = antiEntropyCursor / partitions.size();
-    antiEntropyCursor++;
-    if (others.isEmpty()) {
-      return;
-    }
-    int peer = others.get((int) (round % others.size()));
-    counters.antiEntropyExchanges++;
-    out.send(
-        new LeaderlessMessage.TreeLevel(
-            nodeId, peer, partition, 0, List.of(0), List.of(store.tree(partition).root())));
-  }
-
-  private boolean ownsPartition(int partition) {
-    return partition >= 0
-        && partition < placement.partitionCount()
-        && placement.owns(nodeId, partition);
-  }
-
-  private void onTreeLevel(LeaderlessMessage.TreeLevel message) {
-    if (!ownsPartition(message.partition())) {
-      return;
-    }
-    MerkleTree tree = store.tree(message.partition());
-    Check.argument(message.level() <= tree.depth(), "level %s below leaves", message.level());
-    List<Integer> differing = new ArrayList<>();
-    for (int i = 0; i < message.nodeIndexes().size(); i++) {
-      int index = message.nodeIndexes().get(i);
-      if (tree.hash(message.level(), index) != message.hashes().get(i)) {
-        differing.add(index);
-      }
-    }
-    if (differing.isEmpty()) {
-      return;
-    }
-    if (message.level() == tree.depth()) {
-      sendKeyDigests(message.from(), message.partition(), differing);
-      return;
-    }
-    List<Integer> children = new ArrayList<>();
-    List<Long> hashes = new ArrayList<>();
-    for (int index : differing) {
-      for (int child : tree.children(message.level(), index)) {
-        if (children.size() < LeaderlessMessage.ENTRIES_PER_MESSAGE_MAX) {
-          children.add(child);
-          hashes.add(tree.hash(message.level() + 1, child));
-        }
-      }
-    }
-    out.send(
-        new LeaderlessMessage.TreeLevel(
-            nodeId, message.from(), message.partition(), message.level() + 1, children, hashes));
-  }
-
-  private void sendKeyDigests(int peer, int partition, List<Integer> leaves) {
-    List<String> keys = new ArrayList<>();
-    List<Long> digests = new ArrayList<>();
-    for (String key : store.keysInLeaves(partition, new HashSet<>(leaves))) {
-      if (keys.size() >= LeaderlessMessage.ENTRIES_PER_MESSAGE_MAX) {
-        break;
-      }
-      keys.add(key);
-      digests.add(store.get(key).digest());
-    }
-    out.send(new LeaderlessMessage.KeyDigests(nodeId, peer, partition, leaves, keys, digests));
-  }
-
-  private void onKeyDigests(LeaderlessMessage.KeyDigests message) {
-    if (!ownsPartition(message.partition())) {
-      return;
-    }
-    Map<String, Long> theirs = new TreeMap<>();
-    for (int i = 0; i < message.keys().size(); i++) {
-      theirs.put(message.keys().get(i), message.digests().get(i));
-    }
-    TreeSet<String> differing = new TreeSet<>();
-    for (String key : store.keysInLeaves(message.partition(), new HashSet<>(message.leaves()))) {
-      Long digest = theirs.get(key);
-      if (digest == null || digest != store.get(key).digest()) {
-        differing.add(key);
-      }
-    }
-    theirs.keySet().stream().filter(key -> store.get(key) == null).forEach(differing::add);
-    counters.antiEntropyDivergentKeys += differing.size();
-    List<String> keys = new ArrayList<>();
-    List<Bytes> states = new ArrayList<>();
-    List<String> wanted = new ArrayList<>();
-    for (String key : differing) {
-      KeyState mine = store.get(key);
-      if (mine != null && keys.size() < LeaderlessMessage.ENTRIES_PER_MESSAGE_MAX) {
-        keys.add(key);
-        states.add(mine.encoded());
-      }
-      if (theirs.containsKey(key) && wanted.size() < LeaderlessMessage.ENTRIES_PER_MESSAGE_MAX) {
-        wanted.add(key);
-      }
-    }
-    shipStates(message.from(), message.partition(), keys, states, wanted);
-  }
-
-  private void shipStates(
-      int peer, int partition, List<String> keys, List<Bytes> states, List<String> wanted) {
-    if (keys.isEmpty() && wanted.isEmpty()) {
-      return;
-    }
-    for (Bytes state : states) {
-      counters.antiEntropyBytesShipped += state.sizeBytes();
-    }
-    out.send(new LeaderlessMessage.KeyStates(nodeId, peer, partition, keys, states, wanted));
-  }
-
-  private void onKeyStates(LeaderlessMessage.KeyStates message) {
-    if (!ownsPartition(message.partition())) {
-      return;
-    }
-    for (int i = 0; i < message.keys().size(); i++) {
-      String key = message.keys().get(i);
-      if (placement.partitionOf(key) != message.partition()) {
-        continue;
-      }
-      KeyState state = KeyState.decode(message.states().get(i));
-      observeStamp(state);
-      LeaderlessStore.MergeOutcome merged = store.merge(key, state);
-      counters.lwwWritesDiscarded += merged.discardedWrites();
-      if (merged.changed()) {
-        counters.antiEntropyKeysRepaired++;
-        persistKey(key, merged.state(), false);
-      }
-    }
-    List<String> keys = new ArrayList<>();
-    List<Bytes> states = new ArrayList<>();
-    for (String key : message.wanted()) {
-      KeyState mine = store.get(key);
-      if (mine != null) {
-        keys.add(key);
-        states.add(mine.encoded());
-      }
-    }
-    shipStates(message.from(), message.partition(), keys, states, List.of());
   }
 
   // ---------------------------------------------------------------- persistence
