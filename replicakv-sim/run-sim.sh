@@ -19,7 +19,7 @@ if [ "${1:-}" = "leaderless" ]; then
   seconds="${2:-600}"
   first_seed="${3:-100000}"
   status=0
-  for scenario in leaderless-strict-siblings leaderless-sloppy-siblings leaderless-strict-deletes leaderless-strict-lww \
+  for scenario in leaderless-strict-siblings leaderless-sloppy-siblings leaderless-strict-deletes leaderless-strict-blocking-repair leaderless-strict-lww \
       leaderless-contended-lww leaderless-strict-crdt-set leaderless-strict-crdt-counter; do
     run --scenario "$scenario" --seconds "$seconds" --first-seed "$first_seed" || status=1
   done

@@ -55,6 +55,19 @@ public final class LeaderlessScenarios {
         .build();
   }
 
+  /**
+   * Strict quorums with blocking read repair: a read answers only once the replicas it read hold
+   * what it returns, so a later read (whose quorum meets them) never goes back: monotonic reads.
+   */
+  public static Instrumented strictBlockingReadRepair() {
+    return new Builder("leaderless-strict-blocking-repair", baseConfig().withRepair(true, true, 5))
+        .faults(Faults.moderate())
+        .readsSeeWrites()
+        .noLostWrites()
+        .monotonicReads()
+        .build();
+  }
+
   /** Sloppy quorum with hinted handoff, siblings, two nodes may be down at once. */
   public static Instrumented sloppySiblings() {
     return new Builder("leaderless-sloppy-siblings", baseConfig().withSloppyQuorum(true))
@@ -154,6 +167,7 @@ public final class LeaderlessScenarios {
             strictSiblings(),
             sloppySiblings(),
             strictSiblingsWithDeletes(),
+            strictBlockingReadRepair(),
             strictLww(),
             contendedLww(),
             strictCrdtSet(),
@@ -244,6 +258,7 @@ public final class LeaderlessScenarios {
     private Workload workload = Workload.REGISTER;
     private boolean readsSeeWrites;
     private boolean noLostWrites;
+    private boolean monotonicReads;
 
     Builder(String name, LeaderlessConfig config) {
       this.name = name;
@@ -268,6 +283,11 @@ public final class LeaderlessScenarios {
 
     Builder readsSeeWrites() {
       readsSeeWrites = true;
+      return this;
+    }
+
+    Builder monotonicReads() {
+      monotonicReads = true;
       return this;
     }
 
@@ -305,6 +325,9 @@ public final class LeaderlessScenarios {
           }
           if (readsSeeWrites) {
             checkers.add(new QuorumReadChecker());
+          }
+          if (monotonicReads) {
+            checkers.add(new SessionChecker(SessionChecker.Guarantee.MONOTONIC_READS));
           }
           if (config.conflicts() == ConflictMode.SIBLINGS) {
             checkers.add(new SiblingsPerWriterChecker());

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
  */
 class LeaderlessSimulationTest {
   /** Seeds each correct scenario must pass. */
-  static final int CORRECT_SEEDS = 40;
+  static final int CORRECT_SEEDS = 30;
 
   /** Seeds among which each broken scenario must be flagged at least once. */
   static final int BROKEN_SEEDS = 10;
@@ -35,6 +35,16 @@ class LeaderlessSimulationTest {
     assertThat(counters.get("not_enough_replicas") + counters.get("timeouts"))
         .as("faults made some requests fail: " + counters)
         .isPositive();
+  }
+
+  @Test
+  void blockingReadRepairKeepsEveryGuaranteeAndGivesMonotonicReads() {
+    Map<String, Long> counters =
+        passesEverySeed(
+            LeaderlessScenarios.strictBlockingReadRepair(),
+            6_000,
+            "blockingReadRepairKeepsEveryGuaranteeAndGivesMonotonicReads");
+    assertThat(counters.get("read_repairs_sent")).as(counters.toString()).isPositive();
   }
 
   @Test
