@@ -40,12 +40,12 @@ import java.util.TreeSet;
  * <p><b>Write path.</b> The coordinator picks the key's targets: the N owners of its partition, or
  * with a sloppy quorum the first N reachable nodes in ring order, each substitute carrying a hint
  * naming the owner it stands in for. If fewer than W targets are reachable it answers {@link
- * KvResult.Outcome#NOT_ENOUGH_REPLICAS} at once, having sent nothing. Otherwise one target (itself
- * if it is one) <i>creates the version</i>: it applies the write to its own state for the key with
- * the client's causal context (a fresh dot of its own in siblings mode, its HLC timestamp in LWW
- * mode), syncs it, and returns the resulting state, which the coordinator sends to every other
- * target to merge. W durable acknowledgements make the write OK. Versions are only created at a
- * replica of the key, so a dot {@code (node, n)} names one value everywhere.
+ * KvResult.Outcome#NOT_ENOUGH_REPLICAS} at once, having sent nothing. Otherwise one reachable owner
+ * (itself if it is one) <i>creates the version</i>: it applies the write to its own state for the
+ * key with the client's causal context (a fresh dot of its own in siblings mode, its HLC timestamp
+ * in LWW mode), syncs it, and returns the resulting state, which the coordinator sends to every
+ * other target to merge. W durable acknowledgements make the write OK. Versions are only created at
+ * a replica of the key, so a dot {@code (node, n)} names one value everywhere.
  *
  * <p><b>Read path.</b> The coordinator asks every target and answers after R replies with the
  * causal merge of what they returned (all siblings, tombstones hidden) and its context. Read repair
@@ -83,8 +83,14 @@ import java.util.TreeSet;
  * (siblings mode uses no clock; LWW uses an HLC that also advances on every state it merges).
  * <b>What it does not.</b> Sloppy quorums give up R+W>N overlap by design: a read may miss a write
  * held only in hints until handoff or anti-entropy. Tombstones are kept forever here (never
- * garbage-collected), which is safe against resurrection but costs memory. The ring is fixed for
- * the node's lifetime; membership changes need a new node object.
+ * garbage-collected), which is safe against resurrection but costs memory: dropping one safely
+ * needs more than "every owner holds it", because an owner that forgot the key would number its
+ * next write {@code node:1} again, and a delayed message or an old hint carrying the forgotten
+ * history could then cover (silently drop) that new write or bring a deleted value back. A
+ * collector needs per-node dot generations that survive the drop plus a grace period. The ring is
+ * fixed for the node's lifetime; membership changes need a new node object. A request's W
+ * acknowledgements may include the same write recorded under a hint and later under the owner; that
+ * is Dynamo's sloppy-quorum contract, not strict durability on W owners.
  */
 public final class LeaderlessNode implements Replica {
   /** Hinted states one handoff message carries. */
@@ -553,19 +559,12 @@ public final class LeaderlessNode implements Replica {
         new PendingPut(requestId, put, targets, quorum, deadline, plain, creator.node());
     pending.put(requestId, request);
     if (creator.node() == nodeId) {
-      CreateOutcome created =
-          createVersion(put.key(), put.write(), put.context(), creator.hintFor(), null);
+      CreateOutcome created = createVersion(put.key(), put.write(), put.context(), null);
       onCreated(request, nodeId, created.state(), created.refusal());
     } else {
       out.send(
           new LeaderlessMessage.CoordinatePut(
-              nodeId,
-              creator.node(),
-              requestId,
-              put.key(),
-              put.write().encode(),
-              put.context(),
-              creator.hintFor()));
+              nodeId, creator.node(), requestId, put.key(), put.write().encode(), put.context()));
     }
   }
 
@@ -881,8 +880,7 @@ public final class LeaderlessNode implements Replica {
     CreateOutcome created =
         already != null
             ? new CreateOutcome(already, null)
-            : createVersion(
-                put.key(), Write.decode(put.write()), put.context(), put.hintFor(), request);
+            : createVersion(put.key(), Write.decode(put.write()), put.context(), request);
     out.send(
         new LeaderlessMessage.CoordinatePutAck(
             nodeId,
@@ -897,17 +895,14 @@ public final class LeaderlessNode implements Replica {
 
   /** Creates the write's version here, durably; the state or why it was refused. */
   private CreateOutcome createVersion(
-      String key, Write write, VersionVector context, int hintFor, String request) {
-    boolean hinted = hintFor != LeaderlessMessage.NO_HINT;
-    KeyState current = readLocal(key, hintFor);
+      String key, Write write, VersionVector context, String request) {
+    if (!placement.owns(nodeId, placement.partitionOf(key))) {
+      return new CreateOutcome(null, "node " + nodeId + " does not own " + key);
+    }
+    KeyState current = store.get(key);
     var refusal = write.refusal(config.conflicts(), current);
     if (refusal.isPresent()) {
       return new CreateOutcome(null, refusal.get());
-    }
-    if (hinted && current == null && store.hintsFor(hintFor).size() >= config.hintsPerPeerMax()) {
-      counters.hintsRefused++;
-      return new CreateOutcome(
-          null, "hint store for node " + hintFor + " full (" + config.hintsPerPeerMax() + " keys)");
     }
     Hlc stamp = config.conflicts() == ConflictMode.LWW ? hlc.now(clock.physicalMillis()) : Hlc.ZERO;
     KeyState created = write.apply(config.conflicts(), current, context, replicaId, stamp);
@@ -922,11 +917,7 @@ public final class LeaderlessNode implements Replica {
               + "; read the key and write with its context to resolve them");
     }
     KeyState result = created;
-    if (hinted) {
-      store.putHint(hintFor, key, created);
-      counters.hintsStored++;
-      persistHint(hintFor, key, created, true);
-    } else if (config.conflicts() == ConflictMode.LWW && current != null) {
+    if (config.conflicts() == ConflictMode.LWW && current != null) {
       LeaderlessStore.MergeOutcome merged = store.merge(key, created);
       counters.lwwWritesDiscarded += merged.discardedWrites();
       result = merged.state();

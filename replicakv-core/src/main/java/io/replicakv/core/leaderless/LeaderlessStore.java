@@ -127,7 +127,7 @@ final class LeaderlessStore {
     return true;
   }
 
-  /** Replaces a hint outright (a substitute coordinating a write on its hint). */
+  /** Replaces a hint outright (replay of a persisted hint). */
   void putHint(int owner, String key, KeyState state) {
     hintsByOwner.computeIfAbsent(owner, o -> new TreeMap<>()).put(key, state);
   }

@@ -53,13 +53,13 @@ public sealed interface LeaderlessMessage extends PeerMessage
   record Pong(int from, int to) implements LeaderlessMessage {}
 
   /**
-   * Asks a replica of the key (an owner, or a substitute holding a hint for {@code hintFor}) to
-   * apply a client write: it creates the new version (a dot of its own, or an HLC timestamp),
-   * stores it durably and answers with the resulting state. {@code write} is the encoded write
+   * Asks an owner of the key to apply a client write: it creates the new version (a dot of its own,
+   * or an HLC timestamp), stores it durably and answers with the resulting state. Only owners
+   * create versions (never a substitute), so dots stay unique. {@code write} is the encoded write
    * ({@code io.replicakv.core.leaderless.Write}).
    */
   record CoordinatePut(
-      int from, int to, long requestId, String key, Bytes write, VersionVector context, int hintFor)
+      int from, int to, long requestId, String key, Bytes write, VersionVector context)
       implements LeaderlessMessage {
     public CoordinatePut {
       Check.notNull(key, "key");
