@@ -344,7 +344,7 @@ public final class LeaderlessScenarios {
               // where the previous run's client contexts and nodes are forgotten.
               () -> {
                 run.clear();
-                return List.of();
+                return List.of(new LeaderlessInvariant(NODES));
               },
               checkers);
       return new Instrumented(scenario, run);

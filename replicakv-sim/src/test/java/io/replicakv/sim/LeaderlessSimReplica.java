@@ -180,6 +180,10 @@ final class LeaderlessSimReplica implements Replica, StateView {
     return new LeaderlessSimReplica(node, run, workload);
   }
 
+  LeaderlessNode node() {
+    return node;
+  }
+
   @Override
   public void step(Message message) {
     switch (message) {

@@ -138,7 +138,7 @@ final class AntiEntropy {
         break;
       }
       keys.add(key);
-      digests.add(store.get(key).digest());
+      digests.add(store.digest(key));
     }
     out.send(new LeaderlessMessage.KeyDigests(nodeId, peer, partition, leaves, keys, digests));
   }
@@ -154,7 +154,7 @@ final class AntiEntropy {
     TreeSet<String> differing = new TreeSet<>();
     for (String key : store.keysInLeaves(message.partition(), new HashSet<>(message.leaves()))) {
       Long digest = theirs.get(key);
-      if (digest == null || digest != store.get(key).digest()) {
+      if (digest == null || !digest.equals(store.digest(key))) {
         differing.add(key);
       }
     }

@@ -391,6 +391,51 @@ public final class LeaderlessNode implements Replica {
     return store.tree(partition).root();
   }
 
+  /**
+   * Rechecks what the node maintains incrementally: every partition's Merkle tree equals a tree
+   * rebuilt from the keys' digests as cached at their last change, and hints stay within their
+   * bound. Empty when all holds; meant for simulators and tests (it costs a pass over the keys).
+   * Whether a cached digest matches its state is checked by {@link #verifyDigests()}, which
+   * serialises every state and so costs more.
+   */
+  public java.util.Optional<String> verifyInvariants() {
+    Map<Integer, MerkleTree> rebuilt = new TreeMap<>();
+    store
+        .snapshot()
+        .forEach(
+            (key, state) ->
+                rebuilt
+                    .computeIfAbsent(
+                        placement.partitionOf(key),
+                        p -> new MerkleTree(config.merkleFanOut(), config.merkleDepth()))
+                    .update(key, false, 0, true, store.digest(key)));
+    for (int partition = 0; partition < placement.partitionCount(); partition++) {
+      MerkleTree fresh = rebuilt.get(partition);
+      long expected = fresh == null ? 0 : fresh.root();
+      if (store.tree(partition).root() != expected) {
+        return java.util.Optional.of(
+            "n" + nodeId + " partition " + partition + " tree root differs from a rebuilt tree");
+      }
+    }
+    for (int owner : store.hintedOwners()) {
+      if (store.hintsFor(owner).size() > config.hintsPerPeerMax()) {
+        return java.util.Optional.of(
+            "n" + nodeId + " holds " + store.hintsFor(owner).size() + " hints for " + owner);
+      }
+    }
+    return java.util.Optional.empty();
+  }
+
+  /** Empty when every cached state digest equals the digest of the state it stands for. */
+  public java.util.Optional<String> verifyDigests() {
+    for (Map.Entry<String, KeyState> entry : store.snapshot().entrySet()) {
+      if (entry.getValue().digest() != store.digest(entry.getKey())) {
+        return java.util.Optional.of("n" + nodeId + " stale digest for " + entry.getKey());
+      }
+    }
+    return java.util.Optional.empty();
+  }
+
   /** Hints this node holds for unreachable owners. */
   public int hintCount() {
     return store.hintCount();

@@ -30,6 +30,7 @@ final class LeaderlessStore {
   private final int hintsPerPeerMax;
   private final Map<Integer, TreeMap<String, KeyState>> keysByPartition = new HashMap<>();
   private final Map<Integer, MerkleTree> trees = new HashMap<>();
+  private final Map<String, Long> digests = new HashMap<>();
   private final TreeMap<Integer, TreeMap<String, KeyState>> hintsByOwner = new TreeMap<>();
 
   /** The outcome of merging a state in: whether anything changed, and writes LWW discarded. */
@@ -55,9 +56,17 @@ final class LeaderlessStore {
     int partition = placement.partitionOf(key);
     KeyState previous =
         keysByPartition.computeIfAbsent(partition, p -> new TreeMap<>()).put(key, state);
+    long digest = state.digest();
+    Long previousDigest = digests.put(key, digest);
+    Check.state(
+        (previous == null) == (previousDigest == null), "digest cache out of step for %s", key);
     tree(partition)
-        .update(
-            key, previous != null, previous == null ? 0 : previous.digest(), true, state.digest());
+        .update(key, previous != null, previous == null ? 0 : previousDigest, true, digest);
+  }
+
+  /** The digest of the key's current state (cached at the last change), or null. */
+  Long digest(String key) {
+    return digests.get(key);
   }
 
   /** Merges {@code incoming} into the key. */
