@@ -7,6 +7,7 @@ import io.replicakv.core.ReadyBuffer;
 import io.replicakv.core.Replica;
 import io.replicakv.core.msg.ClientReply;
 import io.replicakv.core.msg.ClientRequest;
+import io.replicakv.core.msg.LeaderlessMessage;
 import io.replicakv.core.msg.LogMessage;
 import io.replicakv.core.msg.Message;
 import io.replicakv.core.msg.Operation;
@@ -193,6 +194,8 @@ public final class PrimaryBackupRegister implements Replica, StateView {
       case LogMessage.AppendAck ack -> onAppendAck(ack);
       case io.replicakv.core.msg.SingleLeaderMessage other ->
           throw new IllegalArgumentException("toy register got " + other);
+      case LeaderlessMessage other ->
+          throw new IllegalArgumentException("leaderless message to a log register: " + other);
     }
   }
 

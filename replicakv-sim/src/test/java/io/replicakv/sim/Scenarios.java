@@ -250,6 +250,9 @@ public final class Scenarios {
             brokenSingleLeaderElectionTooFewAnswers())) {
       all.put(scenario.name(), scenario);
     }
+    for (Scenario scenario : LeaderlessScenarios.all()) {
+      all.put(scenario.name(), scenario);
+    }
     return all;
   }
 

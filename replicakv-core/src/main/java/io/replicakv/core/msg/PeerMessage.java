@@ -6,7 +6,8 @@ package io.replicakv.core.msg;
  *
  * <p>Each protocol contributes one sealed family to the {@code permits} clause.
  */
-public sealed interface PeerMessage extends Message permits LogMessage, SingleLeaderMessage {
+public sealed interface PeerMessage extends Message
+    permits LogMessage, SingleLeaderMessage, LeaderlessMessage {
   /** Sending node id. */
   int from();
 

@@ -35,7 +35,8 @@ class MessagesTest {
             new ClientRequest(1, 1, new Operation.Get("k")),
             new LogMessage.Append(0, 1, 1, 0, List.of(), 0),
             new LogMessage.AppendAck(1, 0, 1, 0, false),
-            new SingleLeaderMessage.Fence(3, 0, 2));
+            new SingleLeaderMessage.Fence(3, 0, 2),
+            new LeaderlessMessage.Ping(0, 1));
     List<String> kinds =
         messages.stream()
             .map(
@@ -45,9 +46,10 @@ class MessagesTest {
                       case LogMessage.Append append -> "append";
                       case LogMessage.AppendAck ack -> "ack";
                       case SingleLeaderMessage single -> "single-leader";
+                      case LeaderlessMessage leaderless -> "leaderless";
                     })
             .toList();
-    assertThat(kinds).containsExactly("client", "append", "ack", "single-leader");
+    assertThat(kinds).containsExactly("client", "append", "ack", "single-leader", "leaderless");
   }
 
   @Test

@@ -1,0 +1,211 @@
+package io.replicakv.core.leaderless;
+
+import io.replicakv.core.quorum.QuorumMath;
+import io.replicakv.core.util.Check;
+
+/**
+ * The knobs of one leaderless keyspace as its nodes run it. Times are in ticks of the caller's
+ * {@code tick()} (the server ticks every few milliseconds; the simulator every {@code tickMillis}).
+ *
+ * @param replicas N, owners per key
+ * @param readQuorum R, answers a read waits for (per request overridable)
+ * @param writeQuorum W, acknowledgements a write waits for (per request overridable)
+ * @param sloppyQuorum whether unreachable owners are replaced by the next healthy nodes on the
+ *     ring, which keep hints
+ * @param readRepair whether reads send the merged state to stale replicas they saw
+ * @param blockingReadRepair whether a read answers only after its repairs are acknowledged
+ * @param conflicts how concurrent writes resolve
+ * @param lwwTieBreak LWW ties broken by node id; false only for the broken variant tests use
+ * @param antiEntropyIntervalTicks ticks between Merkle exchanges started by a node; 0 disables
+ * @param requestTimeoutTicks a request not finished after this many ticks ends as uncertain
+ * @param pingIntervalTicks ticks between liveness probes to each peer
+ * @param suspectAfterTicks a peer silent for longer than this is treated as unreachable
+ * @param handoffIntervalTicks ticks between hinted-handoff attempts
+ * @param hintsPerPeerMax keys hinted for one unreachable owner; past it a substitute refuses new
+ *     keys for that owner, so a sloppy write may fall short of W
+ * @param siblingsMax most values one key may hold; a write that would exceed it is refused
+ * @param merkleFanOut Merkle tree fan-out
+ * @param merkleDepth Merkle tree depth below the root
+ */
+public record LeaderlessConfig(
+    int replicas,
+    int readQuorum,
+    int writeQuorum,
+    boolean sloppyQuorum,
+    boolean readRepair,
+    boolean blockingReadRepair,
+    ConflictMode conflicts,
+    boolean lwwTieBreak,
+    int antiEntropyIntervalTicks,
+    int requestTimeoutTicks,
+    int pingIntervalTicks,
+    int suspectAfterTicks,
+    int handoffIntervalTicks,
+    int hintsPerPeerMax,
+    int siblingsMax,
+    int merkleFanOut,
+    int merkleDepth) {
+
+  /** Default {@link #hintsPerPeerMax()}: hints kept per unreachable owner. */
+  public static final int HINTS_PER_PEER_MAX = 100_000;
+
+  /** Default {@link #siblingsMax()}: values per key before writes without context are refused. */
+  public static final int SIBLINGS_MAX = 64;
+
+  public LeaderlessConfig {
+    Check.argument(replicas >= 1, "replicas %s < 1", replicas);
+    Check.argument(
+        1 <= readQuorum && readQuorum <= replicas, "R %s outside 1..%s", readQuorum, replicas);
+    Check.argument(
+        1 <= writeQuorum && writeQuorum <= replicas, "W %s outside 1..%s", writeQuorum, replicas);
+    Check.notNull(conflicts, "conflicts");
+    Check.argument(antiEntropyIntervalTicks >= 0, "antiEntropy %s", antiEntropyIntervalTicks);
+    Check.argument(requestTimeoutTicks >= 1, "requestTimeoutTicks %s", requestTimeoutTicks);
+    Check.argument(pingIntervalTicks >= 1, "pingIntervalTicks %s", pingIntervalTicks);
+    Check.argument(
+        suspectAfterTicks > pingIntervalTicks,
+        "suspectAfterTicks %s must exceed pingIntervalTicks %s",
+        suspectAfterTicks,
+        pingIntervalTicks);
+    Check.argument(handoffIntervalTicks >= 1, "handoffIntervalTicks %s", handoffIntervalTicks);
+    Check.argument(hintsPerPeerMax >= 0, "hintsPerPeerMax %s", hintsPerPeerMax);
+    Check.argument(siblingsMax >= 1, "siblingsMax %s", siblingsMax);
+    Check.argument(!blockingReadRepair || readRepair, "blocking read repair needs read repair");
+  }
+
+  /**
+   * N=3, R=2, W=2, strict quorums, read repair in the background, siblings, anti-entropy every 100
+   * ticks, requests time out after 100 ticks, pings every 5, suspicion after 20.
+   */
+  public static LeaderlessConfig defaults() {
+    return new LeaderlessConfig(
+        3,
+        2,
+        2,
+        false,
+        true,
+        false,
+        ConflictMode.SIBLINGS,
+        true,
+        100,
+        100,
+        5,
+        20,
+        10,
+        HINTS_PER_PEER_MAX,
+        SIBLINGS_MAX,
+        MerkleTree.DEFAULT_FAN_OUT,
+        MerkleTree.DEFAULT_DEPTH);
+  }
+
+  /** True when every read quorum meets every write quorum (R + W > N). */
+  public boolean strictQuorumsOverlap() {
+    return QuorumMath.readsOverlapWrites(replicas, readQuorum, writeQuorum) && !sloppyQuorum;
+  }
+
+  public LeaderlessConfig withQuorums(int r, int w) {
+    return new LeaderlessConfig(
+        replicas,
+        r,
+        w,
+        sloppyQuorum,
+        readRepair,
+        blockingReadRepair,
+        conflicts,
+        lwwTieBreak,
+        antiEntropyIntervalTicks,
+        requestTimeoutTicks,
+        pingIntervalTicks,
+        suspectAfterTicks,
+        handoffIntervalTicks,
+        hintsPerPeerMax,
+        siblingsMax,
+        merkleFanOut,
+        merkleDepth);
+  }
+
+  public LeaderlessConfig withSloppyQuorum(boolean sloppy) {
+    return new LeaderlessConfig(
+        replicas,
+        readQuorum,
+        writeQuorum,
+        sloppy,
+        readRepair,
+        blockingReadRepair,
+        conflicts,
+        lwwTieBreak,
+        antiEntropyIntervalTicks,
+        requestTimeoutTicks,
+        pingIntervalTicks,
+        suspectAfterTicks,
+        handoffIntervalTicks,
+        hintsPerPeerMax,
+        siblingsMax,
+        merkleFanOut,
+        merkleDepth);
+  }
+
+  public LeaderlessConfig withRepair(
+      boolean readRepair, boolean blockingReadRepair, int antiEntropyIntervalTicks) {
+    return new LeaderlessConfig(
+        replicas,
+        readQuorum,
+        writeQuorum,
+        sloppyQuorum,
+        readRepair,
+        blockingReadRepair,
+        conflicts,
+        lwwTieBreak,
+        antiEntropyIntervalTicks,
+        requestTimeoutTicks,
+        pingIntervalTicks,
+        suspectAfterTicks,
+        handoffIntervalTicks,
+        hintsPerPeerMax,
+        siblingsMax,
+        merkleFanOut,
+        merkleDepth);
+  }
+
+  public LeaderlessConfig withConflicts(ConflictMode conflicts, boolean lwwTieBreak) {
+    return new LeaderlessConfig(
+        replicas,
+        readQuorum,
+        writeQuorum,
+        sloppyQuorum,
+        readRepair,
+        blockingReadRepair,
+        conflicts,
+        lwwTieBreak,
+        antiEntropyIntervalTicks,
+        requestTimeoutTicks,
+        pingIntervalTicks,
+        suspectAfterTicks,
+        handoffIntervalTicks,
+        hintsPerPeerMax,
+        siblingsMax,
+        merkleFanOut,
+        merkleDepth);
+  }
+
+  public LeaderlessConfig withHintsPerPeerMax(int hintsPerPeerMax) {
+    return new LeaderlessConfig(
+        replicas,
+        readQuorum,
+        writeQuorum,
+        sloppyQuorum,
+        readRepair,
+        blockingReadRepair,
+        conflicts,
+        lwwTieBreak,
+        antiEntropyIntervalTicks,
+        requestTimeoutTicks,
+        pingIntervalTicks,
+        suspectAfterTicks,
+        handoffIntervalTicks,
+        hintsPerPeerMax,
+        siblingsMax,
+        merkleFanOut,
+        merkleDepth);
+  }
+}
