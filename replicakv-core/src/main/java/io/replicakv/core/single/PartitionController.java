@@ -6,9 +6,9 @@ import io.replicakv.core.ReadyBuffer;
 import io.replicakv.core.Replica;
 import io.replicakv.core.msg.ClientReply;
 import io.replicakv.core.msg.ClientRequest;
-import io.replicakv.core.msg.LogMessage;
 import io.replicakv.core.msg.Lsn;
 import io.replicakv.core.msg.Message;
+import io.replicakv.core.msg.PeerMessage;
 import io.replicakv.core.msg.Reply;
 import io.replicakv.core.msg.SingleLeaderMessage;
 import io.replicakv.core.util.Check;
@@ -108,7 +108,7 @@ public final class PartitionController implements Replica {
               ClientReply.to(
                   request, new Reply.Rejected("MOVED controller n" + nodeId + " serves no data")));
       case SingleLeaderMessage peer -> onPeerMessage(peer);
-      case LogMessage other -> throw new IllegalArgumentException("controller got " + other);
+      case PeerMessage other -> throw new IllegalArgumentException("controller got " + other);
     }
   }
 

@@ -7,10 +7,10 @@ import io.replicakv.core.ReadyBuffer;
 import io.replicakv.core.Replica;
 import io.replicakv.core.msg.ClientReply;
 import io.replicakv.core.msg.ClientRequest;
-import io.replicakv.core.msg.LogMessage;
 import io.replicakv.core.msg.Lsn;
 import io.replicakv.core.msg.Message;
 import io.replicakv.core.msg.Operation;
+import io.replicakv.core.msg.PeerMessage;
 import io.replicakv.core.msg.Reply;
 import io.replicakv.core.msg.SingleLeaderMessage;
 import io.replicakv.core.msg.SingleLeaderMessage.Append;
@@ -186,8 +186,8 @@ public final class PartitionReplica implements Replica {
     switch (message) {
       case ClientRequest request -> onClientRequest(request);
       case SingleLeaderMessage peer -> onPeerMessage(peer);
-      case LogMessage other ->
-          throw new IllegalArgumentException("n" + nodeId + " got a toy log message " + other);
+      case PeerMessage other ->
+          throw new IllegalArgumentException("n" + nodeId + " got another protocol's " + other);
     }
     checkInvariants();
   }
