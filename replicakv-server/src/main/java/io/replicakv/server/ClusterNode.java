@@ -281,15 +281,35 @@ final class ClusterNode implements AutoCloseable {
 
   /**
    * Failure detection. Every node pings every other member's peer port each heartbeat period and
-   * remembers when it last answered. The UP member with the lowest id that this node can reach
-   * (itself included) acts for the cluster: it proposes DOWN for a member silent longer than the
-   * failover timeout. A returning node proposes UP for itself when it registers, and the acting
-   * node does so when a DOWN member answers again. Proposals need the metadata majority, so a node
-   * cut off with a minority cannot mark the others down.
+   * remembers when it last answered. Only the metadata leader acts on what it hears (the lowest-id
+   * UP member it can reach, when the store has no leaders): it proposes DOWN for a member silent
+   * longer than the failover timeout, and UP for a DOWN member that answers again (itself included,
+   * when it leads while marked DOWN). One decider means a cut between two followers cannot make
+   * them mark each other DOWN in turns.
+   *
+   * <p>A round that starts much later than planned means this process was paused (SIGSTOP, a long
+   * GC, an overloaded machine): the silence it measured is its own, so it forgets what it heard,
+   * gives every member a fresh grace period and decides nothing this round. Proposals need the
+   * metadata majority, so a node cut off with a minority cannot mark the others down.
    */
   private void heartbeat() {
     ClusterView view = metadata.current();
     long now = System.currentTimeMillis();
+    long timeout = config.getLong("failover-timeout-ms");
+    long period = config.getLong("heartbeat-interval-ms");
+    long previous = lastRoundMillis;
+    lastRoundMillis = now;
+    boolean paused = previous != 0 && now - previous > pauseThresholdMillis(period, timeout);
+    if (paused) {
+      log.warn(
+          "heartbeat round {} ms after the previous one (planned every {} ms): this node was"
+              + " paused; no member is judged this round",
+          now - previous,
+          period);
+      for (Member m : view.members().values()) {
+        lastSeenMillis.put(m.id(), now);
+      }
+    }
     for (Member m : view.members().values()) {
       if (m.id().equals(selfId) || m.state() == MemberState.LEFT || m.peerPort() == 0) {
         continue;
@@ -301,12 +321,15 @@ final class ClusterNode implements AutoCloseable {
           .request(routes.host(m), routes.port(m), Frame.of(Frame.TYPE_PING, new byte[0]))
           .thenRun(() -> lastSeenMillis.put(m.id(), System.currentTimeMillis()));
     }
-    if (!actsForCluster(view, now)) {
+    if (paused || !actsForCluster(view, now)) {
       return;
     }
-    long timeout = config.getLong("failover-timeout-ms");
     for (Member m : view.members().values()) {
       if (m.id().equals(selfId)) {
+        if (m.state() == MemberState.DOWN) {
+          log.info("this node leads the metadata but is marked DOWN: marking it UP");
+          metadata.propose(new MetadataChange.SetMemberState(m.id(), MemberState.UP));
+        }
         continue;
       }
       Long seen = lastSeenMillis.get(m.id());
@@ -321,7 +344,28 @@ final class ClusterNode implements AutoCloseable {
     }
   }
 
+  /**
+   * A gap between heartbeat rounds past which this node assumes it was paused: half the failover
+   * timeout, and at least three periods (scheduling jitter on a loaded machine is not a pause).
+   */
+  static long pauseThresholdMillis(long periodMillis, long failoverTimeoutMillis) {
+    return Math.max(3 * periodMillis, failoverTimeoutMillis / 2);
+  }
+
+  private volatile long lastRoundMillis;
+
   private boolean actsForCluster(ClusterView view, long now) {
+    switch (metadata.leadership()) {
+      case LEADER -> {
+        return true;
+      }
+      case FOLLOWER -> {
+        return false;
+      }
+      case UNKNOWN -> {
+        // no leaders (the in-memory store): the lowest-id UP member this node can reach acts
+      }
+    }
     long timeout = config.getLong("failover-timeout-ms");
     for (Member m : view.members().values()) {
       if (m.state() != MemberState.UP) {

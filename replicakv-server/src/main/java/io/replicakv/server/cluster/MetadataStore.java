@@ -28,6 +28,23 @@ public interface MetadataStore extends AutoCloseable {
    */
   void addListener(Consumer<ClusterView> listener);
 
+  /**
+   * Whether this node leads the metadata quorum right now, as far as it knows: {@link
+   * Leadership#LEADER} or {@link Leadership#FOLLOWER}, or {@link Leadership#UNKNOWN} for a store
+   * without leaders (the in-memory stand-in). The failure detector acts only on the leader, so that
+   * one node's view of who answers decides, not several that disagree during a partial cut.
+   */
+  default Leadership leadership() {
+    return Leadership.UNKNOWN;
+  }
+
+  /** See {@link #leadership()}. */
+  enum Leadership {
+    LEADER,
+    FOLLOWER,
+    UNKNOWN
+  }
+
   /** Stops the store; proposals still pending fail with {@link MetadataUnavailableException}. */
   @Override
   void close();

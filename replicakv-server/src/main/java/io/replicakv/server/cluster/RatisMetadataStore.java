@@ -94,6 +94,22 @@ public final class RatisMetadataStore implements MetadataStore {
   private RaftProperties clientProperties;
   private ScheduledExecutorService follower;
 
+  @Override
+  public Leadership leadership() {
+    RaftServer s = server;
+    RaftGroup g = group;
+    if (s == null || g == null || closed) {
+      return Leadership.FOLLOWER; // a non-voter never leads
+    }
+    try {
+      return s.getDivision(g.getGroupId()).getInfo().isLeader()
+          ? Leadership.LEADER
+          : Leadership.FOLLOWER;
+    } catch (IOException | RuntimeException e) {
+      return Leadership.FOLLOWER;
+    }
+  }
+
   private RatisMetadataStore(RatisOptions options) {
     this.options = options;
     this.current = ClusterView.empty(options.clusterId());
