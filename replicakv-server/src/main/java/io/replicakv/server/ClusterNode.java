@@ -257,13 +257,7 @@ final class ClusterNode implements AutoCloseable {
       log.warn("no metadata view committed after start-up; moves act from the local view");
     }
     ClusterView from = registered != null ? registered : metadata.current();
-    loop.execute(
-        () -> {
-          mover.startFrom(from);
-          if (registered != null) {
-            mover.deleteOrphans(registered);
-          }
-        });
+    loop.execute(() -> mover.startFrom(from));
     long period = config.getLong("heartbeat-interval-ms");
     peerGroup.scheduleAtFixedRate(
         () -> {
@@ -395,8 +389,8 @@ final class ClusterNode implements AutoCloseable {
   }
 
   /**
-   * Registers this node; returns a view committed after this start (moves act from it on, and the
-   * orphan sweep trusts it), or null when none could be had.
+   * Registers this node; returns a view committed after this start (moves act from it on), or null
+   * when none could be had.
    */
   private ClusterView register(boolean voter, int clientPort, int httpPort) throws IOException {
     int metadataPort =

@@ -69,23 +69,26 @@ import org.slf4j.LoggerFactory;
  * (leftovers of a cancelled or restarted move cannot come back to life). A source that restarts
  * before its SourceReady was recorded copies again from the start; one that restarts after it waits
  * for the flip (its slots are served by the target meanwhile, so the move does not need it alive),
- * and one that restarts after the flip deletes the keys it had handed over ({@link
- * #deleteOrphans}). A target (the joiner) that restarts keeps what it received: its applies are
- * logged, sources resend what was not acknowledged, to its new addresses. A fenced source whose
- * last delta is not acknowledged within {@code move-fence-timeout-ms} ({@link
- * #FENCE_TIMEOUT_MILLIS}) lifts the fence, resends from where that delta started, and does not
- * fence again until a batch reached every target, so a dead target cannot keep slots unwritable. If
- * the change feed was trimmed by a snapshot, the copy restarts. Catch-up fences early when a delta
- * stops shrinking (writes as fast as the throttle).
+ * and one that restarts after the flip keeps the keys it had handed over (see Limits). A restarted
+ * node acts only on metadata versions from one committed after its start ({@link #startFrom}):
+ * replayed history must not restart a finished move, whose first step clears the target. A target
+ * (the joiner) that restarts keeps what it received: its applies are logged, sources resend what
+ * was not acknowledged, to its new addresses. A fenced source whose last delta is not acknowledged
+ * within {@code move-fence-timeout-ms} ({@link #FENCE_TIMEOUT_MILLIS}) lifts the fence, resends
+ * from where that delta started, and does not fence again until a batch reached every target, so a
+ * dead target cannot keep slots unwritable. If the change feed was trimmed by a snapshot, the copy
+ * restarts. Catch-up fences early when a delta stops shrinking (writes as fast as the throttle).
  *
- * <p>Limits. A source that is down before its handover keeps the move waiting (CLUSTER CANCEL still
- * works then). A source that crashes between proposing SourceReady and seeing its outcome, and
- * restarts so fast that the proposal commits after its restart, could start a new copy while the
- * target already serves its slots; the proposal is dropped with the crashed process, so this needs
- * the metadata leader to commit a dead client's request seconds later. FLUSHDB/FLUSHALL during a
- * move is refused. One move at a time (the metadata refuses a second). Handed-over slots whose
- * target is down answer TRYAGAIN (forwarding fails) until it returns. All state here is touched on
- * the node loop only.
+ * <p>Limits. A source that was down when its move flipped keeps stale copies of the keys it handed
+ * over (reads and writes go to the owner, but DBSIZE and SCAN on that node count them; a later move
+ * back to it clears them first). A source that is down before its handover keeps the move waiting
+ * (CLUSTER CANCEL still works then). A source that crashes between proposing SourceReady and seeing
+ * its outcome, and restarts so fast that the proposal commits after its restart, could start a new
+ * copy while the target already serves its slots; the proposal is dropped with the crashed process,
+ * so this needs the metadata leader to commit a dead client's request seconds later.
+ * FLUSHDB/FLUSHALL during a move is refused. One move at a time (the metadata refuses a second).
+ * Handed-over slots whose target is down answer TRYAGAIN (forwarding fails) until it returns. All
+ * state here is touched on the node loop only.
  */
 public final class KeyMover {
   private static final Logger log = LoggerFactory.getLogger(KeyMover.class);
@@ -852,52 +855,6 @@ public final class KeyMover {
     }
     engine.flush();
     loop.execute(() -> deleteStep(out));
-  }
-
-  /**
-   * After a restart: deletes (logged) the keys this node holds in slots that {@code fresh} gives to
-   * another node and that no running move brings here. They are left over from a move whose flip
-   * happened while this node was down (its handover was recorded, so the target held every write
-   * when the flip came). {@code fresh} must be a view at least as new as a change this node
-   * committed after it started, so it cannot predate a move that made this node an owner; the newer
-   * of it and the last view applied here is used. Call on the node loop.
-   */
-  public void deleteOrphans(ClusterView fresh) {
-    ClusterView view = lastView != null && lastView.version() > fresh.version() ? lastView : fresh;
-    Member self = view.members().get(selfId);
-    if (self == null || view.ring().nodes().isEmpty() || outgoing != null) {
-      return;
-    }
-    int[] orphanSlots = new int[Slots.SLOT_COUNT];
-    java.util.Arrays.fill(orphanSlots, -1);
-    Member moving = view.movingMember();
-    ClusterView after = moving == null ? null : view.afterFlip(moving.id());
-    int orphanSlotCount = 0;
-    for (int s = 0; s < Slots.SLOT_COUNT; s++) {
-      boolean owned = selfId.equals(view.ring().owner(s));
-      boolean incoming = after != null && selfId.equals(after.ring().owner(s));
-      if (!owned && !incoming) {
-        orphanSlots[s] = 0;
-        orphanSlotCount++;
-      }
-    }
-    if (orphanSlotCount == 0) {
-      return;
-    }
-    List<Map.Entry<Integer, byte[]>> doomed = new ArrayList<>();
-    forEachKeyIn(orphanSlots, (ks, key, range) -> doomed.add(Map.entry(ks, key.array())));
-    for (Map.Entry<Integer, byte[]> e : doomed) {
-      engine.apply(new Mutation.Delete(e.getKey(), e.getValue()));
-    }
-    engine.flush();
-    if (!doomed.isEmpty()) {
-      keysDeleted += doomed.size();
-      log.info(
-          "deleted {} keys left over from a move that flipped while this node was down"
-              + " (metadata version {})",
-          doomed.size(),
-          view.version());
-    }
   }
 
   /** True for the peer frame types {@link #onFrame} handles. */
