@@ -90,6 +90,11 @@ class MoveWatchJoinTest {
       assertThat(j.dbSize()).isEqualTo(KEY_COUNT);
     }
     start("n2", Map.of("join", "127.0.0.1:" + first.port()));
+    await("n2 registered (STAGED)")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> LocalCluster.query(first.port(), "CLUSTER NODES").contains("n2 "));
+    assertThat(LocalCluster.query(first.port(), "CLUSTER COMMIT JOIN n2")).contains("OK");
 
     ByteArrayOutputStream captured = new ByteArrayOutputStream();
     PrintStream out = new PrintStream(captured, true, StandardCharsets.UTF_8);

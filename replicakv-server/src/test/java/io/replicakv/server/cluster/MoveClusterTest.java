@@ -130,11 +130,13 @@ class MoveClusterTest {
     ReplicaKvServer joiner = start("n4", true);
     assertThat(metadata.current().members().get("n4").state()).isEqualTo(MemberState.STAGED);
     assertThat(dbSize(joiner)).isZero();
-    assertThat(cluster(joiner, "PLAN", "JOIN", "n4"))
+    // the same ranges and keys (the writer has changed values meanwhile, so not the same bytes)
+    assertThat(withoutBytes(cluster(joiner, "PLAN", "JOIN", "n4")))
         .isEqualTo(
-            joinPlan.replaceAll(
-                " at metadata version \\d+",
-                " at metadata version " + metadata.current().version()));
+            withoutBytes(
+                joinPlan.replaceAll(
+                    " at metadata version \\d+",
+                    " at metadata version " + metadata.current().version())));
     assertThat(cluster(servers.get(2), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
     await()
         .atMost(MOVE_DEADLINE)
@@ -287,6 +289,12 @@ class MoveClusterTest {
           ? new String(b, java.nio.charset.StandardCharsets.UTF_8)
           : String.valueOf(reply);
     }
+  }
+
+  /** A plan's text with its byte counts left out. */
+  private static String withoutBytes(String plan) {
+    return plan.replaceAll(", [0-9.]+ [KMG]?i?B \\(\\d+ bytes of keys and values\\)", "")
+        .replaceAll(" [0-9.]+ [KMG]?i?B(\\n|$)", "$1");
   }
 
   /** The total from the plan's first line: "... N keys move". */
