@@ -545,17 +545,18 @@ public final class PartitionReplica implements Replica {
   private void onClientRequest(ClientRequest request) {
     switch (request.operation()) {
       case Operation.Put put -> onWrite(request, put);
+      case Operation.Write write -> onWrite(request, write);
       case Operation.Get get -> onRead(request);
     }
   }
 
-  private void onWrite(ClientRequest request, Operation.Put put) {
+  private void onWrite(ClientRequest request, Operation.Mutation mutation) {
     String refusal = writeRefusal();
     if (refusal != null) {
       reply(request, new Reply.Rejected(refusal));
       return;
     }
-    Entry entry = new Entry(epoch, log.endOffset() + 1, put);
+    Entry entry = new Entry(epoch, log.endOffset() + 1, mutation);
     appendLocal(entry);
     if (config.acksFollowers() == 0) {
       // Answered in the Ready that syncs the entry, after the sync.
@@ -800,7 +801,10 @@ public final class PartitionReplica implements Replica {
     for (long offset = commitOffset + 1; offset <= upTo; offset++) {
       Entry entry = log.entry(offset);
       if (!entry.isMarker()) {
-        state.put(entry.operation().key(), entry.operation().value());
+        // A Write's bytes are the caller's to apply; only the register Put has state here.
+        if (entry.operation() instanceof Operation.Put put) {
+          state.put(put.key(), put.value());
+        }
         out.commit(new CommittedEntry(entry.epoch(), offset, entry.operation()));
       }
     }
@@ -824,6 +828,14 @@ public final class PartitionReplica implements Replica {
   }
 
   // ---------------------------------------------------------------- inspection
+
+  /**
+   * The entry at {@code offset} of this replica's log, which must be in {@code [1, lastLsn
+   * offset]}; for inspection and tests (the server reads catch-up entries from its own storage).
+   */
+  public Entry entryAt(long offset) {
+    return log.entry(offset);
+  }
 
   /** This node's id. */
   public int nodeId() {
