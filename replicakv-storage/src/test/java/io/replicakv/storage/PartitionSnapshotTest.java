@@ -4,11 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.replicakv.core.msg.Lsn;
 import io.replicakv.core.ring.Slots;
+import io.replicakv.storage.data.Bytes;
 import io.replicakv.storage.data.MemoryState;
 import io.replicakv.storage.data.Mutation;
 import io.replicakv.storage.log.FsyncPolicy;
 import io.replicakv.storage.partition.PartitionSnapshot;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.BitSet;
 import java.util.List;
@@ -57,6 +59,12 @@ class PartitionSnapshotTest {
         engine.apply(StorageEngineCrashTest.randomMutation(random));
       }
       int keyspace = random.nextInt(StorageEngineCrashTest.KEYSPACES);
+      // Random writes may have flushed the keyspace; make sure the partition holds something.
+      for (String key : List.of("a", "{x}1", "long-key-name")) {
+        engine.apply(
+            new Mutation.StringSet(
+                keyspace, key.getBytes(StandardCharsets.UTF_8), new byte[] {1, 2}, 0));
+      }
       // A partition's slots: a random range plus the slots of some keys the keyspace holds.
       BitSet slots = new BitSet(Slots.SLOT_COUNT);
       int first = random.nextInt(Slots.SLOT_COUNT / 2);
@@ -66,7 +74,7 @@ class PartitionSnapshotTest {
           .forEachEntry(
               keyspace,
               (key, value, expireAt) -> {
-                if (random.nextBoolean() || slots.isEmpty()) {
+                if (random.nextBoolean() || key.equals(Bytes.utf8("a"))) {
                   slots.set(Slots.slot(key.array()));
                 }
               });
