@@ -70,6 +70,21 @@ class ReplicaRecordsTest {
   }
 
   @Test
+  void theViewTellsLogRecordsFromReplicaState() {
+    Entry write = new Entry(2, 5, new Operation.Write("k", new byte[] {1}));
+    assertThat(ReplicaRecordView.of(ReplicaRecords.append(write)))
+        .isEqualTo(new ReplicaRecordView.Appended(write));
+    assertThat(ReplicaRecordView.of(ReplicaRecords.truncate(4)))
+        .isEqualTo(new ReplicaRecordView.Truncated(4));
+    assertThat(ReplicaRecordView.of(ReplicaRecords.promise(3)))
+        .isEqualTo(new ReplicaRecordView.Other());
+    assertThat(ReplicaRecordView.of(ReplicaRecords.incarnation(1)))
+        .isEqualTo(new ReplicaRecordView.Other());
+    assertThat(ReplicaRecordView.of(ReplicaRecords.controller(2, 1)))
+        .isEqualTo(new ReplicaRecordView.Other());
+  }
+
+  @Test
   void unknownEntryKindIsRefused() {
     byte[] bad =
         new ByteWriter()
