@@ -47,12 +47,12 @@ import java.util.TreeMap;
  * asks the leader where its own last epoch ends in the leader's log (OffsetForLeaderEpoch) and cuts
  * everything after that. Truncated client writes are kept as divergent writes.
  *
- * <p><b>Payloads.</b> A write is either the simulator's register {@link Operation.Put}, whose
- * value this replica also keeps to answer reads, or the server's opaque {@link Operation.Write},
- * whose bytes it persists, ships and hands back in {@link Ready#committed()} without reading them.
- * For an opaque key a read is answered with no value and the commit point: every entry up to it
- * was handed out in this or an earlier {@code Ready}, before the reply, so the caller reads its own
- * applied state (a read index served under the lease).
+ * <p><b>Payloads.</b> A write is either the simulator's register {@link Operation.Put}, whose value
+ * this replica also keeps to answer reads, or the server's opaque {@link Operation.Write}, whose
+ * bytes it persists, ships and hands back in {@link Ready#committed()} without reading them. For an
+ * opaque key a read is answered with no value and the commit point: every entry up to it was handed
+ * out in this or an earlier {@code Ready}, before the reply, so the caller reads its own applied
+ * state (a read index served under the lease).
  *
  * <p><b>Commit and acks.</b> An entry is committed (never undone; applied; reported in {@link
  * Ready#committed()}) when the leader and {@link SingleLeaderConfig#commitFollowers()} followers
