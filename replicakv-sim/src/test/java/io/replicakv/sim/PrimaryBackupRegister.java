@@ -144,6 +144,9 @@ public final class PrimaryBackupRegister implements Replica, StateView {
   private void onClientRequest(ClientRequest request) {
     switch (request.operation()) {
       case Operation.Put put -> onPut(request, put);
+      case Operation.Write write ->
+          out.reply(
+              ClientReply.to(request, new Reply.Rejected("the register keeps no opaque writes")));
       case Operation.Get get -> onGet(request, get);
     }
   }

@@ -66,6 +66,9 @@ public final class SingleCopyRegister implements Replica, StateView {
         out.commit(new CommittedEntry(0, offset, put));
         out.reply(ClientReply.to(request, new Reply.Written()));
       }
+      case Operation.Write write ->
+          out.reply(
+              ClientReply.to(request, new Reply.Rejected("the register keeps no opaque writes")));
       case Operation.Get get -> {
         String value = values.get(get.key());
         out.reply(

@@ -286,7 +286,9 @@ final class SingleLeaderPartition {
       for (int id = 0; id < nodeCount; id++) {
         if (view.replica(id).orElse(null) instanceof ReplicaNode node) {
           for (Entry entry : node.replica.divergentWrites()) {
-            divergentValues.add(entry.operation().value());
+            if (entry.operation() instanceof io.replicakv.core.msg.Operation.Put put) {
+              divergentValues.add(put.value());
+            }
           }
         }
       }

@@ -1,5 +1,6 @@
 package io.replicakv.storage;
 
+import io.replicakv.core.msg.Lsn;
 import io.replicakv.storage.data.Bytes;
 import io.replicakv.storage.data.MemoryState;
 import io.replicakv.storage.data.Mutation;
@@ -9,11 +10,17 @@ import io.replicakv.storage.log.LogMetrics;
 import io.replicakv.storage.log.LogOptions;
 import io.replicakv.storage.log.RecoveryReport;
 import io.replicakv.storage.log.SegmentedLog;
+import io.replicakv.storage.partition.PartitionLogs;
+import io.replicakv.storage.partition.PartitionRecordFormat;
+import io.replicakv.storage.partition.PartitionSnapshot;
 import io.replicakv.storage.snapshot.SnapshotFiles;
 import io.replicakv.storage.snapshot.SnapshotInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.LongConsumer;
 import org.slf4j.Logger;
@@ -50,6 +57,8 @@ public final class StorageEngine implements AutoCloseable {
   private final SegmentedLog wal;
   private final Path snapshotDirectory;
   private SnapshotTask snapshot;
+  private PartitionLogs partitionLogs;
+  private final List<PartitionSnapshot> partitionSnapshots = new ArrayList<>();
   private SnapshotInfo lastSnapshot;
   private long lastSnapshotMillis;
   private long changesSinceSnapshot;
@@ -99,8 +108,12 @@ public final class StorageEngine implements AutoCloseable {
     wal.replay(
         afterSequence,
         (sequence, partition, payload) -> {
-          state.apply(MutationCodec.decode(payload));
-          replayed[0]++;
+          // Single-leader partition entries are applied when they commit, through apply();
+          // their own records are the replication log, read by PartitionLogs.
+          if (!PartitionRecordFormat.isPartitionRecord(payload)) {
+            state.apply(MutationCodec.decode(payload));
+            replayed[0]++;
+          }
         });
     log.info(
         "recovered {} log records after sequence {} (log holds {}..{}, {} segments{})",
@@ -131,6 +144,34 @@ public final class StorageEngine implements AutoCloseable {
     return engine;
   }
 
+  /**
+   * The single-leader partition logs in this engine's log, indexed by one scan on the first call.
+   * Their records share the log's segments, so a node snapshot's retention also bounds them.
+   */
+  public PartitionLogs partitionLogs() throws IOException {
+    if (partitionLogs == null) {
+      partitionLogs = PartitionLogs.open(wal);
+    }
+    return partitionLogs;
+  }
+
+  /**
+   * Starts a point-in-time copy of the keys of {@code slots} in {@code keyspace} as the state is
+   * now, which the caller tags with the partition's LSN applied at this moment. Writes continue;
+   * the copy is pulled in chunks and must be {@link PartitionSnapshot#close closed}.
+   */
+  public PartitionSnapshot startPartitionSnapshot(int keyspace, BitSet slots, Lsn lsn) {
+    PartitionSnapshot started =
+        new PartitionSnapshot(state, keyspace, slots, lsn, partitionSnapshots::remove);
+    partitionSnapshots.add(started);
+    return started;
+  }
+
+  /** Partition snapshots started and not yet closed. */
+  public int partitionSnapshotsOpen() {
+    return partitionSnapshots.size();
+  }
+
   /** The live data; read it freely, change it only through {@link #apply}. */
   public MemoryState state() {
     return state;
@@ -147,6 +188,9 @@ public final class StorageEngine implements AutoCloseable {
     if (snapshot != null) {
       snapshot.beforeChange(mutation);
     }
+    for (PartitionSnapshot partitionSnapshot : partitionSnapshots) {
+      partitionSnapshot.beforeChange(mutation);
+    }
     state.apply(mutation);
     changesSinceSnapshot++;
     return sequence;
@@ -161,8 +205,11 @@ public final class StorageEngine implements AutoCloseable {
     wal.flush();
     wal.replay(
         afterSequence,
-        (sequence, partition, payload) ->
-            consumer.accept(sequence, partition, MutationCodec.decode(payload)));
+        (sequence, partition, payload) -> {
+          if (!PartitionRecordFormat.isPartitionRecord(payload)) {
+            consumer.accept(sequence, partition, MutationCodec.decode(payload));
+          }
+        });
   }
 
   /** Receives one change of the feed. */
@@ -252,6 +299,9 @@ public final class StorageEngine implements AutoCloseable {
       snapshotsTaken++;
       SnapshotFiles.deleteAllExcept(snapshotDirectory, info.path());
       wal.deleteSegmentsBefore(info.lastIncludedSequence() + 1);
+      if (partitionLogs != null) {
+        partitionLogs.afterSegmentsDeleted();
+      }
       log.info(
           "snapshot {} written: {} keys, {} bytes, log sequence {}",
           info.path().getFileName(),

@@ -31,8 +31,10 @@ public sealed interface SingleLeaderMessage extends PeerMessage
   /**
    * One log entry. {@code operation} is null for the epoch-start marker a new leader writes first
    * (so that its epoch is in the log before anything of an older epoch is counted as committed).
+   * The operation is either the simulator's register {@link Operation.Put} or the server's opaque
+   * {@link Operation.Write}, whose bytes the replication layer never interprets.
    */
-  record Entry(long epoch, long offset, Operation.Put operation) {
+  record Entry(long epoch, long offset, Operation.Mutation operation) {
     public Entry {
       Check.argument(epoch >= 1, "epoch %s below 1", epoch);
       Check.argument(offset >= 1, "offset %s below 1", offset);
@@ -50,8 +52,7 @@ public sealed interface SingleLeaderMessage extends PeerMessage
 
     /** Rough wire size, for flow control. */
     public int sizeBytes() {
-      return 24
-          + (operation == null ? 0 : 2 * (operation.key().length() + operation.value().length()));
+      return 24 + (operation == null ? 0 : operation.sizeBytes());
     }
   }
 

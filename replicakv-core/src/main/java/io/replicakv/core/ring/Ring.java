@@ -173,6 +173,15 @@ public final class Ring {
     return tokens[ownerToken(slot)].nodeId();
   }
 
+  /**
+   * The slot of the token that owns {@code slot}. Each token that owns any slot sits on a distinct
+   * slot, so this names the token range (the partition) {@code slot} belongs to; two adjacent
+   * tokens of one node stay two partitions, while {@link #owner} cannot tell them apart.
+   */
+  public int ownerTokenSlot(int slot) {
+    return tokens[ownerToken(slot)].slot();
+  }
+
   private int ownerToken(int slot) {
     Check.argument(slot >= 0 && slot < Slots.SLOT_COUNT, "slot %s out of range", slot);
     Check.state(tokens.length > 0, "ring has no nodes");

@@ -47,6 +47,13 @@ import java.util.TreeMap;
  * asks the leader where its own last epoch ends in the leader's log (OffsetForLeaderEpoch) and cuts
  * everything after that. Truncated client writes are kept as divergent writes.
  *
+ * <p><b>Payloads.</b> A write is either the simulator's register {@link Operation.Put}, whose value
+ * this replica also keeps to answer reads, or the server's opaque {@link Operation.Write}, whose
+ * bytes it persists, ships and hands back in {@link Ready#committed()} without reading them. For an
+ * opaque key a read is answered with no value and the commit point: every entry up to it was handed
+ * out in this or an earlier {@code Ready}, before the reply, so the caller reads its own applied
+ * state (a read index served under the lease).
+ *
  * <p><b>Commit and acks.</b> An entry is committed (never undone; applied; reported in {@link
  * Ready#committed()}) when the leader and {@link SingleLeaderConfig#commitFollowers()} followers
  * hold it and the leader has committed an entry of its epoch. A client write is answered OK when
@@ -545,17 +552,18 @@ public final class PartitionReplica implements Replica {
   private void onClientRequest(ClientRequest request) {
     switch (request.operation()) {
       case Operation.Put put -> onWrite(request, put);
+      case Operation.Write write -> onWrite(request, write);
       case Operation.Get get -> onRead(request);
     }
   }
 
-  private void onWrite(ClientRequest request, Operation.Put put) {
+  private void onWrite(ClientRequest request, Operation.Mutation mutation) {
     String refusal = writeRefusal();
     if (refusal != null) {
       reply(request, new Reply.Rejected(refusal));
       return;
     }
-    Entry entry = new Entry(epoch, log.endOffset() + 1, put);
+    Entry entry = new Entry(epoch, log.endOffset() + 1, mutation);
     appendLocal(entry);
     if (config.acksFollowers() == 0) {
       // Answered in the Ready that syncs the entry, after the sync.
@@ -800,7 +808,10 @@ public final class PartitionReplica implements Replica {
     for (long offset = commitOffset + 1; offset <= upTo; offset++) {
       Entry entry = log.entry(offset);
       if (!entry.isMarker()) {
-        state.put(entry.operation().key(), entry.operation().value());
+        // A Write's bytes are the caller's to apply; only the register Put has state here.
+        if (entry.operation() instanceof Operation.Put put) {
+          state.put(put.key(), put.value());
+        }
         out.commit(new CommittedEntry(entry.epoch(), offset, entry.operation()));
       }
     }
@@ -824,6 +835,14 @@ public final class PartitionReplica implements Replica {
   }
 
   // ---------------------------------------------------------------- inspection
+
+  /**
+   * The entry at {@code offset} of this replica's log, which must be in {@code [1, lastLsn
+   * offset]}; for inspection and tests (the server reads catch-up entries from its own storage).
+   */
+  public Entry entryAt(long offset) {
+    return log.entry(offset);
+  }
 
   /** This node's id. */
   public int nodeId() {

@@ -27,6 +27,12 @@ final class ReplicaRecords {
   private static final int CONTROLLER = 4;
   private static final int INCARNATION = 5;
 
+  // The byte after an APPEND's offset says what the entry carries. Version-1 logs written before
+  // Write existed stored a boolean there (0 marker, 1 Put), which these values keep meaning.
+  private static final int ENTRY_MARKER = 0;
+  private static final int ENTRY_PUT = 1;
+  private static final int ENTRY_WRITE = 2;
+
   /** One decoded record. */
   sealed interface Decoded permits Append, Truncate, Promise, ControllerState, Incarnation {}
 
@@ -59,9 +65,12 @@ final class ReplicaRecords {
   static PersistRecord append(Entry entry) {
     ByteWriter out = new ByteWriter().writeByte(VERSION).writeByte(APPEND);
     out.writeVarLong(entry.epoch()).writeVarLong(entry.offset());
-    out.writeBoolean(entry.operation() != null);
-    if (entry.operation() != null) {
-      out.writeString(entry.operation().key()).writeString(entry.operation().value());
+    switch (entry.operation()) {
+      case null -> out.writeByte(ENTRY_MARKER);
+      case Operation.Put put ->
+          out.writeByte(ENTRY_PUT).writeString(put.key()).writeString(put.value());
+      case Operation.Write write ->
+          out.writeByte(ENTRY_WRITE).writeString(write.key()).writeBytes(write.payload());
     }
     return new PersistRecord(out.toByteArray());
   }
@@ -86,6 +95,19 @@ final class ReplicaRecords {
             .toByteArray());
   }
 
+  private static Operation.Mutation readMutation(ByteReader in) {
+    int kind = in.readByte();
+    return switch (kind) {
+      case ENTRY_MARKER -> null;
+      case ENTRY_PUT ->
+          new Operation.Put(in.readString(STRING_BYTES_MAX), in.readString(STRING_BYTES_MAX));
+      case ENTRY_WRITE ->
+          new Operation.Write(
+              in.readString(STRING_BYTES_MAX), in.readBytes(Operation.PAYLOAD_BYTES_MAX));
+      default -> throw new CorruptEncodingException("unknown entry kind " + kind);
+    };
+  }
+
   static Decoded decode(PersistRecord record) {
     ByteReader in = ByteReader.open(record.payload(), VERSION, "single-leader record");
     int type = in.readByte();
@@ -94,12 +116,7 @@ final class ReplicaRecords {
           case APPEND -> {
             long epoch = in.readVarLong();
             long offset = in.readVarLong();
-            Operation.Put put =
-                in.readBoolean()
-                    ? new Operation.Put(
-                        in.readString(STRING_BYTES_MAX), in.readString(STRING_BYTES_MAX))
-                    : null;
-            yield new Append(new Entry(epoch, offset, put));
+            yield new Append(new Entry(epoch, offset, readMutation(in)));
           }
           case TRUNCATE -> new Truncate(in.readVarLong());
           case PROMISE -> new Promise(in.readVarLong());

@@ -33,6 +33,13 @@ final class TestCluster {
   final Map<Integer, List<PersistRecord>> disks = new TreeMap<>();
   final Map<Long, Reply> replies = new TreeMap<>();
   final List<CommittedEntry> committed = new ArrayList<>();
+  final Map<Integer, List<CommittedEntry>> committedByNode = new TreeMap<>();
+
+  /**
+   * Per node, the request ids answered, in answer order, interleaved with commits as "c<offset>".
+   */
+  final Map<Integer, List<String>> outputOrder = new TreeMap<>();
+
   final Deque<PeerMessage> inFlight = new ArrayDeque<>();
   final List<PeerMessage> sent = new ArrayList<>();
   Predicate<PeerMessage> cut = message -> false;
@@ -155,10 +162,17 @@ final class TestCluster {
         disks.get(node.getKey()).addAll(ready.records());
         ready.messages().forEach(envelope -> inFlight.add(envelope.message()));
         ready.messages().forEach(envelope -> sent.add(envelope.message()));
+        List<String> order = outputOrder.computeIfAbsent(node.getKey(), id -> new ArrayList<>());
+        // The node loop applies a Ready's committed entries before it sends its replies.
+        ready.committed().forEach(entry -> order.add("c" + entry.offset()));
         for (ClientReply reply : ready.replies()) {
           replies.put(reply.requestId(), reply.reply());
+          order.add("r" + reply.requestId());
         }
         committed.addAll(ready.committed());
+        committedByNode
+            .computeIfAbsent(node.getKey(), id -> new ArrayList<>())
+            .addAll(ready.committed());
         node.getValue().advance(ready);
       }
     }
