@@ -11,6 +11,7 @@ import io.replicakv.core.msg.LogMessage;
 import io.replicakv.core.msg.Message;
 import io.replicakv.core.msg.Operation;
 import io.replicakv.core.msg.PeerMessage;
+import io.replicakv.core.msg.SiteMessage;
 import io.replicakv.core.msg.Reply;
 import io.replicakv.core.util.Check;
 import java.nio.ByteBuffer;
@@ -191,6 +192,8 @@ public final class PrimaryBackupRegister implements Replica, StateView {
     switch (message) {
       case LogMessage.Append append -> onAppend(append);
       case LogMessage.AppendAck ack -> onAppendAck(ack);
+      case SiteMessage other ->
+          throw new IllegalArgumentException("primary/backup got a site message: " + other);
     }
   }
 

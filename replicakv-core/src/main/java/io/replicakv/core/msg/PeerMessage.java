@@ -6,7 +6,7 @@ package io.replicakv.core.msg;
  *
  * <p>Each protocol contributes one sealed family to the {@code permits} clause.
  */
-public sealed interface PeerMessage extends Message permits LogMessage {
+public sealed interface PeerMessage extends Message permits LogMessage, SiteMessage {
   /** Sending node id. */
   int from();
 

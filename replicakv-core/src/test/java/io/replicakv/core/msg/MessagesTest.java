@@ -43,6 +43,8 @@ class MessagesTest {
                       case ClientRequest request -> "client";
                       case LogMessage.Append append -> "append";
                       case LogMessage.AppendAck ack -> "ack";
+                      case SiteMessage.Changes changes -> "changes";
+                      case SiteMessage.ChangesAck changesAck -> "changes-ack";
                     })
             .toList();
     assertThat(kinds).containsExactly("client", "append", "ack");

@@ -1,0 +1,555 @@
+package io.replicakv.core.multi;
+
+import io.replicakv.core.PersistRecord;
+import io.replicakv.core.PhysicalClock;
+import io.replicakv.core.Ready;
+import io.replicakv.core.ReadyBuffer;
+import io.replicakv.core.Replica;
+import io.replicakv.core.causal.ClockDriftException;
+import io.replicakv.core.causal.Dot;
+import io.replicakv.core.causal.Hlc;
+import io.replicakv.core.causal.HybridLogicalClock;
+import io.replicakv.core.causal.VersionVector;
+import io.replicakv.core.crdt.Crdt;
+import io.replicakv.core.msg.ClientReply;
+import io.replicakv.core.msg.ClientRequest;
+import io.replicakv.core.msg.LogMessage;
+import io.replicakv.core.msg.Message;
+import io.replicakv.core.msg.Operation;
+import io.replicakv.core.msg.Reply;
+import io.replicakv.core.msg.SiteMessage;
+import io.replicakv.core.util.Check;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * One site's replica of a multi-leader keyspace (DDIA chapter 5, "Multi-Leader Replication").
+ *
+ * <p><b>Model.</b> Every site accepts writes. A local write gets the next dot {@code (site,
+ * counter)} of this site, the site's version vector as its dependencies and the key's context, and
+ * is applied at once. Every applied change, local or received, is appended to the site's
+ * <i>log</i>; the log position is the stream position. For each downstream site of the topology an
+ * outgoing link streams the log from the position the downstream site last acknowledged, leaving
+ * out changes the link does not carry: a change passes a link only if the receiving site is not on
+ * its path (the sites it has passed, origin first), and a site sends on others' changes only if the
+ * topology makes it a forwarder (star: the hub; circular: everyone; all-to-all: nobody). That rule
+ * is what keeps changes from looping in star and circular topologies.
+ *
+ * <p><b>Causal delivery.</b> A received change is applied only when the site has applied every
+ * change in its dependencies; until then it waits in a bounded {@link CausalBuffer}. Over
+ * all-to-all links a change can overtake one it depends on (B's reply to A's write reaches C before
+ * A's write does); the buffer holds it, so no site ever applies an update before its insert. The
+ * conflict strategy ({@link ConflictResolver}) therefore sees each change exactly once and in
+ * causal order.
+ *
+ * <p><b>Invariants.</b> (1) The version vector is exactly the set of applied dots (no dot is
+ * skipped: a change applies only after its own site's previous one). (2) Each dot is applied at
+ * most once per site; duplicates and changes returning on their own path are counted and dropped.
+ * (3) The acknowledged position of a link never moves back and never passes a change still in the
+ * buffer, so a restart of the receiver (which loses the buffer) resumes without a gap.
+ *
+ * <p><b>Failure cases survived.</b> Lost, duplicated and reordered messages (retransmission on a
+ * timeout, positions, dot deduplication); link outages (the link resumes from its acknowledged
+ * position, visible meanwhile as {@link LinkLag}); a crash of this site (every record is synced
+ * before any message or reply leaves, so the log and its positions are rebuilt exactly from disk);
+ * clock skew (HLC, used only by last-writer-wins). <b>Not survived:</b> loss of a site's disk —
+ * changes that never left it are gone; a forwarding site that stays down stops the flow beyond it
+ * in star and circular topologies until it returns (by design; its lag shows it).
+ *
+ * <p>Inside a real site this replica sits on top of the single-leader partition log; here it is the
+ * whole site, which is how the simulator runs it.
+ */
+public final class SiteReplica implements Replica {
+  /** Changes held waiting for their dependencies; past this the link pauses and resends later. */
+  public static final int CAUSAL_BUFFER_CHANGES_MAX = 10_000;
+
+  /** Ticks without an acknowledgement after which a link probes its downstream site again. */
+  public static final int RETRANSMIT_TICKS = 10;
+
+  /** Log positions a link may send ahead of the downstream site's acknowledgement. */
+  public static final int IN_FLIGHT_POSITIONS_MAX = 4 * SiteMessage.ENTRIES_PER_BATCH_MAX;
+
+  /** Changes one site's log may hold; retention by acknowledgement is not built yet. */
+  public static final int LOG_CHANGES_MAX = 10_000_000;
+
+  /** Live concurrent values per key before a local write that would add one is refused. */
+  public static final int SIBLINGS_PER_KEY_MAX = 64;
+
+  private static final long UNKNOWN = -1;
+
+  private record LogEntry(Change change, List<String> path, long appendedTick) {}
+
+  private static final class Outgoing {
+    final String site;
+    long sentThrough;
+    long ackedThrough = UNKNOWN;
+    long lastSendTick = Long.MIN_VALUE / 2;
+
+    Outgoing(String site, long sentThrough) {
+      this.site = site;
+      this.sentThrough = sentThrough;
+    }
+  }
+
+  private static final class Incoming {
+    final String site;
+    long receivedThrough;
+    long appliedThrough;
+
+    Incoming(String site) {
+      this.site = site;
+    }
+  }
+
+  private final MultiLeaderConfig config;
+  private final String self;
+  private final int selfNode;
+  private final PhysicalClock clock;
+  private final HybridLogicalClock hlc;
+  private final ConflictResolver resolver;
+  private final ConflictMetrics metrics;
+  private final ReadyBuffer out = new ReadyBuffer();
+  private final List<LogEntry> log = new ArrayList<>();
+  private final Map<String, KeyState> keys = new TreeMap<>();
+  private final Map<String, Outgoing> outgoing = new LinkedHashMap<>();
+  private final Map<String, Incoming> incoming = new LinkedHashMap<>();
+  private final CausalBuffer buffer = new CausalBuffer(CAUSAL_BUFFER_CHANGES_MAX);
+  private VersionVector applied = VersionVector.EMPTY;
+  private long ticks;
+
+  /**
+   * Site {@code self} of {@code config}, rebuilt from the records its disk kept.
+   *
+   * @param clock physical time for HLC timestamps of local writes
+   * @param recovered the records of earlier incarnations, in append order
+   */
+  public SiteReplica(
+      MultiLeaderConfig config, String self, PhysicalClock clock, List<PersistRecord> recovered) {
+    this.config = Check.notNull(config, "config");
+    this.self = Check.notNull(self, "self");
+    this.selfNode = config.nodeOf(self);
+    this.clock = Check.notNull(clock, "clock");
+    this.resolver = config.resolver();
+    this.metrics = new ConflictMetrics(resolver.strategy().toString());
+    config.upstream(self).forEach(site -> incoming.put(site, new Incoming(site)));
+    Hlc newest = Hlc.ZERO;
+    for (PersistRecord record : recovered) {
+      switch (SiteRecord.fromRecord(record)) {
+        case SiteRecord.Applied done -> {
+          applyChange(done.change(), done.path(), false);
+          newest = Hlc.max(newest, done.change().timestamp());
+        }
+        case SiteRecord.LinkPosition position -> {
+          Incoming link = Check.notNull(incoming.get(position.upstream()), "upstream");
+          link.appliedThrough = position.appliedThrough();
+          link.receivedThrough = position.appliedThrough();
+        }
+      }
+    }
+    this.hlc = new HybridLogicalClock(newest, HybridLogicalClock.DEFAULT_MAX_REMOTE_AHEAD_MILLIS);
+    config.downstream(self).forEach(site -> outgoing.put(site, new Outgoing(site, log.size())));
+  }
+
+  // ---- Replica -------------------------------------------------------------------------------
+
+  @Override
+  public void step(Message message) {
+    switch (message) {
+      case ClientRequest request -> onClientRequest(request);
+      case SiteMessage.Changes changes -> onChanges(changes);
+      case SiteMessage.ChangesAck ack -> onChangesAck(ack);
+      case LogMessage other ->
+          throw new IllegalArgumentException("site replica got a log message: " + other);
+    }
+  }
+
+  @Override
+  public void tick() {
+    ticks++;
+    for (Outgoing link : outgoing.values()) {
+      long acked = Math.max(0, link.ackedThrough);
+      if (link.sentThrough < log.size() && link.sentThrough - acked < IN_FLIGHT_POSITIONS_MAX) {
+        sendBatch(link);
+      } else if (link.ackedThrough < link.sentThrough
+          && ticks - link.lastSendTick >= RETRANSMIT_TICKS) {
+        // An empty batch at our position: accepted, it returns the downstream site's position;
+        // refused (a batch was lost, or the site restarted), it says where to resend from.
+        sendProbe(link);
+      }
+    }
+  }
+
+  @Override
+  public Ready ready() {
+    return out.ready();
+  }
+
+  @Override
+  public void advance(Ready done) {
+    out.advance(done);
+  }
+
+  // ---- client side ---------------------------------------------------------------------------
+
+  private void onClientRequest(ClientRequest request) {
+    Reply reply =
+        switch (request.operation()) {
+          case Operation.Get get -> new Reply.Values(read(get.key()).values());
+          case Operation.Put put ->
+              write(new SiteCommand.Assign(put.key(), put.value(), Optional.empty()));
+        };
+    out.reply(ClientReply.to(request, reply));
+  }
+
+  /**
+   * Applies a client write and queues its reply; the caller delivers it with the next {@link
+   * #ready()}, after the write's record is synced.
+   */
+  public void submit(long clientId, long requestId, SiteCommand command) {
+    out.reply(new ClientReply(clientId, requestId, write(command)));
+  }
+
+  /** This site's view of {@code key}: value or siblings, and the context to write back with. */
+  public SiteRead read(String key) {
+    return resolver.read(keys.getOrDefault(key, KeyState.EMPTY));
+  }
+
+  private Reply write(SiteCommand command) {
+    KeyState current = keys.getOrDefault(command.key(), KeyState.EMPTY);
+    Optional<String> refusal = refusal(command, current);
+    if (refusal.isPresent()) {
+      metrics.increment(ConflictMetrics.WRITES_REFUSED);
+      return new Reply.Rejected(refusal.get());
+    }
+    Hlc timestamp = hlc.now(Math.max(0, clock.physicalMillis()));
+    VersionVector context = current.context();
+    Mutation mutation;
+    switch (command) {
+      case SiteCommand.Assign assign -> {
+        if (resolver instanceof CrdtResolver) {
+          mutation =
+              new Mutation.CrdtState(
+                  CrdtResolver.assign(held(current), self, timestamp, assign.value()));
+        } else {
+          mutation = new Mutation.Assign(assign.value());
+          context =
+              assign
+                  .context()
+                  .orElse(resolver instanceof LwwResolver ? context : VersionVector.EMPTY);
+        }
+      }
+      case SiteCommand.Increment increment ->
+          mutation =
+              new Mutation.CrdtState(
+                  CrdtResolver.increment(held(current), self, increment.delta()));
+      case SiteCommand.SetMember member ->
+          mutation =
+              new Mutation.CrdtState(
+                  CrdtResolver.setCommand(held(current), self, member.element(), member.add()));
+    }
+    Change change =
+        new Change(applied.nextDot(self), applied, context, timestamp, command.key(), mutation);
+    applyChange(change, List.of(self), true);
+    return new Reply.Written();
+  }
+
+  private Optional<String> refusal(SiteCommand command, KeyState current) {
+    boolean crdt = resolver instanceof CrdtResolver;
+    return switch (command) {
+      case SiteCommand.Assign assign -> {
+        if (resolver instanceof MergeResolver merge && !merge.domain().accepts(assign.value())) {
+          yield Optional.of(
+              "value '"
+                  + assign.value()
+                  + "' is outside the "
+                  + merge.domain()
+                  + " domain of conflicts="
+                  + merge.strategy());
+        }
+        VersionVector context = assign.context().orElse(VersionVector.EMPTY);
+        if (!applied.descends(context)) {
+          yield Optional.of(
+              "context " + context + " is ahead of site " + self + " " + applied + "; retry");
+        }
+        long kept =
+            current.live().stream().filter(version -> !context.contains(version.dot())).count();
+        if (!crdt && !(resolver instanceof LwwResolver) && kept + 1 > SIBLINGS_PER_KEY_MAX) {
+          yield Optional.of(
+              "key "
+                  + assign.key()
+                  + " has "
+                  + kept
+                  + " siblings (max "
+                  + SIBLINGS_PER_KEY_MAX
+                  + "); read it and write back with its context");
+        }
+        yield Optional.empty();
+      }
+      case SiteCommand.Increment increment ->
+          crdt ? Optional.empty() : Optional.of("INCRBY needs conflicts=crdt");
+      case SiteCommand.SetMember member ->
+          crdt ? Optional.empty() : Optional.of("SADD/SREM need conflicts=crdt");
+    };
+  }
+
+  private static Crdt<?> held(KeyState current) {
+    return current.live().isEmpty()
+        ? null
+        : ((Mutation.CrdtState) current.live().get(0).value()).state();
+  }
+
+  // ---- applying ------------------------------------------------------------------------------
+
+  private boolean causallyReady(Change change) {
+    return !applied.contains(change.dot()) && applied.descends(change.dependencies());
+  }
+
+  private void applyChange(Change change, List<String> path, boolean persist) {
+    Dot dot = change.dot();
+    Check.state(!applied.contains(dot), "%s applied twice at %s", dot, self);
+    Check.state(
+        config.defects().applyWithoutCausalBuffer() || applied.descends(change.dependencies()),
+        "%s applied at %s before its dependencies %s (have %s)",
+        dot,
+        self,
+        change.dependencies(),
+        applied);
+    Check.state(log.size() < LOG_CHANGES_MAX, "site %s log over %s changes", self, LOG_CHANGES_MAX);
+    KeyState current = keys.getOrDefault(change.key(), KeyState.EMPTY);
+    keys.put(change.key(), resolver.apply(change.key(), current, change, metrics));
+    applied = applied.with(dot);
+    log.add(new LogEntry(change, path, ticks));
+    if (persist) {
+      out.persist(new SiteRecord.Applied(change, path).toRecord(), true);
+    }
+  }
+
+  private void applyRemote(SiteMessage.Entry entry) {
+    try {
+      hlc.update(entry.change().timestamp(), Math.max(0, clock.physicalMillis()));
+    } catch (ClockDriftException e) {
+      // The change is applied all the same (data is never dropped for a clock); only the HLC
+      // refuses to jump, and causality still decides LWW for causally related writes.
+      metrics.increment(ConflictMetrics.CLOCK_DRIFT_REFUSALS);
+    }
+    List<String> path = new ArrayList<>(entry.path());
+    path.add(self);
+    applyChange(entry.change(), path, true);
+  }
+
+  // ---- receiving a stream --------------------------------------------------------------------
+
+  private void onChanges(SiteMessage.Changes changes) {
+    String upstream = config.sites().get(changes.from());
+    Incoming link = incoming.get(upstream);
+    Check.argument(link != null, "site %s does not stream to %s", upstream, self);
+    if (changes.afterPosition() > link.receivedThrough) {
+      sendAck(link, false);
+      return;
+    }
+    long through = changes.throughPosition();
+    for (SiteMessage.Entry entry : changes.entries()) {
+      if (entry.position() <= link.receivedThrough) {
+        continue;
+      }
+      if (!offer(link, entry)) {
+        through = entry.position() - 1;
+        break;
+      }
+      link.receivedThrough = entry.position();
+    }
+    link.receivedThrough = Math.max(link.receivedThrough, through);
+    drainBuffer();
+    incoming.values().forEach(this::updateAppliedThrough);
+    sendAck(link, true);
+  }
+
+  /** Takes one entry: applies, buffers or drops it; false when the buffer is full. */
+  private boolean offer(Incoming link, SiteMessage.Entry entry) {
+    Change change = entry.change();
+    if (entry.path().contains(self)) {
+      metrics.increment(ConflictMetrics.LOOPED);
+    }
+    if (applied.contains(change.dot()) || buffer.contains(change.dot())) {
+      metrics.increment(ConflictMetrics.DUPLICATES);
+      return true;
+    }
+    if (config.defects().applyWithoutCausalBuffer() || causallyReady(change)) {
+      applyRemote(entry);
+      return true;
+    }
+    if (buffer.isFull()) {
+      metrics.increment(ConflictMetrics.CAUSAL_BUFFER_FULL);
+      return false;
+    }
+    buffer.add(link.site, entry);
+    metrics.increment(ConflictMetrics.CAUSAL_BUFFERED);
+    return true;
+  }
+
+  private void drainBuffer() {
+    boolean progressed = true;
+    while (progressed) {
+      progressed = false;
+      for (CausalBuffer.Pending held : buffer.all()) {
+        Change change = held.entry().change();
+        if (applied.contains(change.dot())) {
+          buffer.remove(held);
+        } else if (causallyReady(change)) {
+          buffer.remove(held);
+          applyRemote(held.entry());
+          progressed = true;
+        }
+      }
+    }
+  }
+
+  private void updateAppliedThrough(Incoming link) {
+    long appliedThrough =
+        buffer.lowestPosition(link.site).stream()
+            .map(position -> position - 1)
+            .findFirst()
+            .orElse(link.receivedThrough);
+    if (appliedThrough == link.appliedThrough) {
+      return;
+    }
+    Check.state(
+        appliedThrough > link.appliedThrough,
+        "applied position from %s moves back %s -> %s",
+        link.site,
+        link.appliedThrough,
+        appliedThrough);
+    link.appliedThrough = appliedThrough;
+    out.persist(new SiteRecord.LinkPosition(link.site, appliedThrough).toRecord(), true);
+  }
+
+  private void sendAck(Incoming link, boolean accepted) {
+    out.send(
+        new SiteMessage.ChangesAck(
+            selfNode,
+            config.nodeOf(link.site),
+            0,
+            link.appliedThrough,
+            link.receivedThrough,
+            accepted));
+  }
+
+  // ---- sending a stream ----------------------------------------------------------------------
+
+  private void onChangesAck(SiteMessage.ChangesAck ack) {
+    String downstream = config.sites().get(ack.from());
+    Outgoing link = outgoing.get(downstream);
+    Check.argument(link != null, "site %s is not downstream of %s", downstream, self);
+    Check.state(
+        ack.receivedThrough() <= log.size(),
+        "%s claims position %s of %s's log of %s",
+        downstream,
+        ack.receivedThrough(),
+        self,
+        log.size());
+    link.ackedThrough = Math.max(link.ackedThrough, ack.appliedThrough());
+    if (!ack.accepted()) {
+      link.sentThrough = ack.receivedThrough();
+    }
+  }
+
+  private void sendBatch(Outgoing link) {
+    long after = link.sentThrough;
+    long through = after;
+    List<SiteMessage.Entry> entries = new ArrayList<>();
+    while (through < log.size() && entries.size() < SiteMessage.ENTRIES_PER_BATCH_MAX) {
+      through++;
+      LogEntry entry = log.get((int) (through - 1));
+      if (carries(entry, link.site)) {
+        entries.add(new SiteMessage.Entry(through, entry.change(), entry.path()));
+      }
+    }
+    out.send(
+        new SiteMessage.Changes(selfNode, config.nodeOf(link.site), 0, after, through, entries));
+    link.sentThrough = through;
+    link.lastSendTick = ticks;
+  }
+
+  private void sendProbe(Outgoing link) {
+    out.send(
+        new SiteMessage.Changes(
+            selfNode, config.nodeOf(link.site), 0, link.sentThrough, link.sentThrough, List.of()));
+    link.lastSendTick = ticks;
+  }
+
+  /** True when the link to {@code downstream} carries this log entry. */
+  private boolean carries(LogEntry entry, String downstream) {
+    boolean mine = entry.change().origin().equals(self);
+    if (!mine && !config.forwards(self)) {
+      return false;
+    }
+    return config.defects().forwardWithoutPath() || !entry.path().contains(downstream);
+  }
+
+  // ---- observation ---------------------------------------------------------------------------
+
+  /** This site's id. */
+  public String site() {
+    return self;
+  }
+
+  /** Every change applied here, as a version vector. */
+  public VersionVector versionVector() {
+    return applied;
+  }
+
+  /** Changes in this site's log (applied here, local or received). */
+  public long logSize() {
+    return log.size();
+  }
+
+  /** Changes waiting in the causal buffer. */
+  public int causalBufferSize() {
+    return buffer.size();
+  }
+
+  /** Conflict and replication counters of this site. */
+  public ConflictMetrics metrics() {
+    return metrics;
+  }
+
+  /** Lag of every outgoing link, by downstream site. */
+  public SortedMap<String, LinkLag> lag() {
+    TreeMap<String, LinkLag> lags = new TreeMap<>();
+    outgoing.values().forEach(link -> lags.put(link.site, lagOf(link)));
+    return lags;
+  }
+
+  private LinkLag lagOf(Outgoing link) {
+    long changes = 0;
+    long bytes = 0;
+    long oldestTick = ticks;
+    for (long position = Math.max(0, link.ackedThrough) + 1; position <= log.size(); position++) {
+      LogEntry entry = log.get((int) (position - 1));
+      if (carries(entry, link.site)) {
+        changes++;
+        bytes += entry.change().sizeBytes();
+        oldestTick = Math.min(oldestTick, entry.appendedTick());
+      }
+    }
+    return new LinkLag(
+        link.site, changes, bytes, changes == 0 ? 0 : ticks - oldestTick, link.ackedThrough >= 0);
+  }
+
+  /** Every key's read, for convergence checks and admin listings. */
+  public SortedMap<String, List<String>> visibleState() {
+    TreeMap<String, List<String>> state = new TreeMap<>();
+    keys.forEach((key, value) -> state.put(key, resolver.read(value).values()));
+    return state;
+  }
+
+  /** The raw state of {@code key}: live versions with their dots, and the context. */
+  public KeyState keyState(String key) {
+    return keys.getOrDefault(key, KeyState.EMPTY);
+  }
+}

@@ -1,0 +1,302 @@
+package io.replicakv.core.multi;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.replicakv.core.causal.Dot;
+import io.replicakv.core.causal.VersionVector;
+import io.replicakv.core.msg.PeerMessage;
+import io.replicakv.core.msg.Reply;
+import io.replicakv.core.msg.SiteMessage;
+import io.replicakv.core.quorum.Topology;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class SiteReplicaTest {
+  private static final String A = "a";
+  private static final String B = "b";
+  private static final String C = "c";
+
+  @Test
+  void localWriteGetsNextDotOfItsSiteAndTheSiteVersionVectorAsDependencies() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new SiblingsResolver(), A, B, C);
+    sites.put(A, "k", "1");
+    sites.put(A, "j", "2");
+    SiteRecord.Applied second =
+        (SiteRecord.Applied) SiteRecord.fromRecord(sites.disks.get(A).get(1));
+    assertThat(second.change().dot()).isEqualTo(new Dot(A, 2));
+    assertThat(second.change().dependencies()).isEqualTo(VersionVector.of(Map.of(A, 1L)));
+    assertThat(second.path()).containsExactly(A);
+    assertThat(sites.site(A).versionVector()).isEqualTo(VersionVector.of(Map.of(A, 2L)));
+    assertThat(sites.replies).extracting(r -> r.reply()).allMatch(r -> r instanceof Reply.Written);
+  }
+
+  @Test
+  void allToAllSitesConvergeWithoutForwarding() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new SiblingsResolver(), A, B, C);
+    sites.put(A, "x", "from-a");
+    sites.put(B, "y", "from-b");
+    sites.rounds(3);
+    for (String site : List.of(A, B, C)) {
+      assertThat(sites.site(site).visibleState())
+          .isEqualTo(Map.of("x", List.of("from-a"), "y", List.of("from-b")));
+      assertThat(sites.site(site).metrics().get(ConflictMetrics.LOOPED)).isZero();
+    }
+    // C received a's change from a only: nobody forwards in all-to-all.
+    assertThat(sites.site(C).metrics().get(ConflictMetrics.DUPLICATES)).isZero();
+  }
+
+  @Test
+  void starHubForwardsLeafWritesToTheOtherLeavesAndNeverBackToTheOrigin() {
+    Sites sites = Sites.of(Topology.STAR, new SiblingsResolver(), A, B, C);
+    sites.put(B, "k", "from-b");
+    sites.rounds(4);
+    assertThat(sites.site(C).read("k").values()).containsExactly("from-b");
+    for (String site : List.of(A, B, C)) {
+      assertThat(sites.site(site).metrics().get(ConflictMetrics.LOOPED)).isZero();
+      assertThat(sites.site(site).logSize()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void starFlowStopsBeyondADownHubShowsAsLagAndResumesWhenItReturns() {
+    Sites sites = Sites.of(Topology.STAR, new SiblingsResolver(), A, B, C);
+    sites.crash(A);
+    sites.put(B, "k", "from-b");
+    sites.rounds(30);
+    assertThat(sites.site(C).read("k").values()).isEmpty();
+    LinkLag lag = sites.site(B).lag().get(A);
+    assertThat(lag.changes()).isEqualTo(1);
+    assertThat(lag.ticks()).isGreaterThanOrEqualTo(29);
+    assertThat(lag.bytes()).isPositive();
+    sites.start(A);
+    sites.rounds(30);
+    assertThat(sites.site(C).read("k").values()).containsExactly("from-b");
+    assertThat(sites.site(B).lag().get(A).changes()).isZero();
+    assertThat(sites.site(A).lag().get(C).changes()).isZero();
+  }
+
+  @Test
+  void circularTopologyPassesChangesAroundTheRingExactlyOnce() {
+    Sites sites = Sites.of(Topology.CIRCULAR, new SiblingsResolver(), A, B, C);
+    sites.put(A, "k", "from-a");
+    sites.put(C, "j", "from-c");
+    sites.rounds(6);
+    for (String site : List.of(A, B, C)) {
+      SiteReplica replica = sites.site(site);
+      assertThat(replica.logSize()).isEqualTo(2);
+      assertThat(replica.metrics().get(ConflictMetrics.LOOPED)).isZero();
+      assertThat(replica.metrics().get(ConflictMetrics.DUPLICATES)).isZero();
+    }
+    SiteRecord.Applied atC =
+        sites.disks.get(C).stream()
+            .map(SiteRecord::fromRecord)
+            .filter(r -> r instanceof SiteRecord.Applied a && a.change().origin().equals(A))
+            .map(r -> (SiteRecord.Applied) r)
+            .findFirst()
+            .orElseThrow();
+    assertThat(atC.path()).containsExactly(A, B, C);
+  }
+
+  @Test
+  void forwardingWithoutThePathSendsChangesBackToTheirOrigin() {
+    MultiLeaderConfig broken =
+        MultiLeaderConfig.of(List.of(A, B, C), Topology.CIRCULAR, new SiblingsResolver())
+            .withDefects(new MultiLeaderConfig.Defects(true, false));
+    Sites sites = new Sites(broken);
+    sites.put(A, "k", "from-a");
+    sites.rounds(6);
+    assertThat(sites.site(A).metrics().get(ConflictMetrics.LOOPED)).isPositive();
+  }
+
+  @Test
+  void causalBufferHoldsAChangeUntilTheChangeItDependsOnArrives() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new SiblingsResolver(), A, B, C);
+    sites.put(A, "k", "insert");
+    sites.site(A).tick();
+    sites.drain(A);
+    // Hold a's batch to c; deliver a's batch to b, then b's dependent update to c first.
+    List<PeerMessage> toC = new ArrayList<>();
+    while (!sites.inFlight.isEmpty()) {
+      PeerMessage message = sites.inFlight.removeFirst();
+      if (message.to() == 2) {
+        toC.add(message);
+      } else {
+        sites.deliver(message);
+      }
+    }
+    sites.deliverAll();
+    SiteRead atB = sites.site(B).read("k");
+    sites.write(B, new SiteCommand.Assign("k", "update", Optional.of(atB.context())));
+    sites.site(B).tick();
+    sites.drain(B);
+    sites.deliverAll();
+    assertThat(sites.site(C).causalBufferSize()).isEqualTo(1);
+    assertThat(sites.site(C).read("k").values()).isEmpty();
+    toC.forEach(sites::deliver);
+    sites.deliverAll();
+    assertThat(sites.site(C).causalBufferSize()).isZero();
+    assertThat(sites.site(C).read("k").values()).containsExactly("update");
+    assertThat(sites.site(C).metrics().get(ConflictMetrics.CAUSAL_BUFFERED)).isEqualTo(1);
+    List<Dot> order =
+        sites.disks.get(C).stream()
+            .map(SiteRecord::fromRecord)
+            .filter(r -> r instanceof SiteRecord.Applied)
+            .map(r -> ((SiteRecord.Applied) r).change().dot())
+            .toList();
+    assertThat(order).containsExactly(new Dot(A, 1), new Dot(B, 1));
+  }
+
+  @Test
+  void linkResumesFromItsAcknowledgedPositionAfterABreak() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new LwwResolver(), A, B);
+    sites.put(A, "k1", "v1");
+    sites.rounds(2);
+    assertThat(sites.site(A).lag().get(B).changes()).isZero();
+    sites.cut(A, B);
+    sites.put(A, "k2", "v2");
+    sites.put(A, "k3", "v3");
+    sites.rounds(25);
+    assertThat(sites.site(A).lag().get(B).changes()).isEqualTo(2);
+    sites.heal();
+    sites.rounds(25);
+    assertThat(sites.site(B).visibleState()).isEqualTo(sites.site(A).visibleState());
+    assertThat(sites.site(B).metrics().get(ConflictMetrics.DUPLICATES)).isZero();
+    assertThat(sites.site(A).lag().get(B).changes()).isZero();
+  }
+
+  @Test
+  void restartedSiteRebuildsItsLogAndPositionsFromDiskAndResumes() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new SiblingsResolver(), A, B);
+    sites.put(A, "k", "v1");
+    sites.rounds(3);
+    sites.crash(B);
+    sites.put(A, "k2", "v2");
+    sites.rounds(3);
+    sites.start(B);
+    assertThat(sites.site(B).read("k").values()).containsExactly("v1");
+    sites.rounds(30);
+    assertThat(sites.site(B).visibleState()).isEqualTo(sites.site(A).visibleState());
+    // Resumed from the durable position: the change before the crash was not sent again.
+    assertThat(sites.site(B).metrics().get(ConflictMetrics.DUPLICATES)).isZero();
+    sites.put(B, "k3", "v3");
+    sites.rounds(3);
+    assertThat(sites.site(A).read("k3").values()).containsExactly("v3");
+  }
+
+  @Test
+  void lwwKeepsTheLaterTimestampAndCountsAndListsTheConcurrentLoser() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new LwwResolver(), A, B);
+    sites.clocks.get(A)[0] = 5_000;
+    sites.clocks.get(B)[0] = 9_000;
+    sites.put(A, "k", "early");
+    sites.put(B, "k", "late");
+    sites.rounds(3);
+    for (String site : List.of(A, B)) {
+      SiteReplica replica = sites.site(site);
+      assertThat(replica.read("k").values()).containsExactly("late");
+      assertThat(replica.metrics().get(ConflictMetrics.LWW_OVERWRITES)).isEqualTo(1);
+      assertThat(replica.metrics().lostWrites())
+          .singleElement()
+          .satisfies(
+              lost -> {
+                assertThat(lost.lost()).isEqualTo(new Dot(A, 1));
+                assertThat(lost.lostValue()).isEqualTo("early");
+                assertThat(lost.winner()).isEqualTo(new Dot(B, 1));
+              });
+    }
+    assertThat(sites.site(A).metrics().counters())
+        .containsEntry("multi_lww_overwrites_total{strategy=\"lww\"}", 1L);
+  }
+
+  @Test
+  void lwwCausalOverwriteIsNotAConflictEvenWhenTheWritersClockIsBehind() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new LwwResolver(), A, B);
+    sites.clocks.get(A)[0] = 9_000;
+    sites.clocks.get(B)[0] = 1_000;
+    sites.put(A, "k", "first");
+    sites.rounds(3);
+    sites.put(B, "k", "second");
+    sites.rounds(3);
+    assertThat(sites.site(A).read("k").values()).containsExactly("second");
+    assertThat(sites.site(A).metrics().get(ConflictMetrics.LWW_OVERWRITES)).isZero();
+  }
+
+  @Test
+  void siblingsKeepConcurrentValuesAndAWriteWithTheirContextResolvesThem() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new SiblingsResolver(), A, B);
+    sites.put(A, "k", "a");
+    sites.put(B, "k", "b");
+    sites.rounds(3);
+    SiteRead read = sites.site(B).read("k");
+    assertThat(read.values()).containsExactlyInAnyOrder("a", "b");
+    assertThat(read.conflicted()).isTrue();
+    assertThat(sites.site(A).metrics().get(ConflictMetrics.SIBLINGS_CREATED)).isEqualTo(1);
+    sites.write(B, new SiteCommand.Assign("k", "ab", Optional.of(read.context())));
+    sites.rounds(3);
+    assertThat(sites.site(A).read("k").values()).containsExactly("ab");
+    assertThat(sites.site(A).read("k").conflicted()).isFalse();
+  }
+
+  @Test
+  void siblingsRefuseAWriteThatWouldPassTheSiblingLimit() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new SiblingsResolver(), A);
+    for (int i = 0; i < SiteReplica.SIBLINGS_PER_KEY_MAX; i++) {
+      sites.put(A, "k", "v" + i);
+    }
+    sites.put(A, "k", "one-too-many");
+    assertThat(sites.replies.getLast().reply())
+        .isInstanceOfSatisfying(
+            Reply.Rejected.class, r -> assertThat(r.reason()).contains("siblings (max 64)"));
+    assertThat(sites.site(A).metrics().get(ConflictMetrics.WRITES_REFUSED)).isEqualTo(1);
+  }
+
+  @Test
+  void mergeFunctionFoldsConcurrentValuesAndRefusesValuesOutsideItsDomain() {
+    MergeFunctions functions = new MergeFunctions();
+    Sites sites =
+        Sites.of(
+            Topology.ALL_TO_ALL, new MergeResolver(functions.find("max").orElseThrow()), A, B, C);
+    sites.put(A, "k", "7");
+    sites.put(B, "k", "42");
+    sites.put(C, "k", "-3");
+    sites.put(C, "k", "not-a-number");
+    assertThat(sites.replies.getLast().reply()).isInstanceOf(Reply.Rejected.class);
+    sites.rounds(3);
+    for (String site : List.of(A, B, C)) {
+      assertThat(sites.site(site).read("k").values()).containsExactly("42");
+      assertThat(sites.site(site).read("k").conflicted()).isTrue();
+    }
+  }
+
+  @Test
+  void crdtCountersAddConcurrentIncrementsAndSetsLetAddWin() {
+    Sites sites = Sites.of(Topology.STAR, new CrdtResolver(), A, B, C);
+    sites.write(A, new SiteCommand.Increment("hits", 5));
+    sites.write(B, new SiteCommand.Increment("hits", 3));
+    sites.write(C, new SiteCommand.Increment("hits", -1));
+    sites.write(A, new SiteCommand.SetMember("tags", "x", true));
+    sites.rounds(4);
+    sites.write(B, new SiteCommand.SetMember("tags", "x", false));
+    sites.write(C, new SiteCommand.SetMember("tags", "x", true));
+    sites.rounds(4);
+    for (String site : List.of(A, B, C)) {
+      assertThat(sites.site(site).read("hits").values()).containsExactly("7");
+      assertThat(sites.site(site).read("tags").values()).containsExactly("x");
+    }
+    sites.write(A, new SiteCommand.Increment("tags", 1));
+    assertThat(sites.replies.getLast().reply()).isInstanceOf(Reply.Written.class);
+  }
+
+  @Test
+  void batchesThatStartPastTheReceiversPositionAreRefusedWithThatPosition() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new SiblingsResolver(), A, B);
+    sites.site(B).step(new SiteMessage.Changes(0, 1, 0, 5, 5, List.of()));
+    sites.drain(B);
+    SiteMessage.ChangesAck ack = (SiteMessage.ChangesAck) sites.inFlight.removeFirst();
+    assertThat(ack.accepted()).isFalse();
+    assertThat(ack.receivedThrough()).isZero();
+  }
+}
