@@ -15,7 +15,13 @@ import java.util.List;
  * receiver refuses a batch that starts past what it holds and says where it is.
  */
 public sealed interface SiteMessage extends PeerMessage
-    permits SiteMessage.Changes, SiteMessage.ChangesAck {
+    permits SiteMessage.Changes,
+        SiteMessage.ChangesAck,
+        SiteMessage.LockRequest,
+        SiteMessage.LockGrant,
+        SiteMessage.LockBusy,
+        SiteMessage.LockRelease,
+        SiteMessage.LockReleaseAck {
 
   /** Entries one batch may carry. */
   int ENTRIES_PER_BATCH_MAX = 256;
@@ -83,6 +89,67 @@ public sealed interface SiteMessage extends PeerMessage
           "applied %s received %s",
           appliedThrough,
           receivedThrough);
+    }
+  }
+
+  /** A site asks the key's lock site for the lock on {@code key}. */
+  record LockRequest(int from, int to, long epoch, String key) implements SiteMessage {
+    public LockRequest {
+      Check.notNull(key, "key");
+    }
+  }
+
+  /**
+   * The lock on {@code key} is held by the receiver under {@code fencingToken}; before writing it
+   * must have applied {@code mustHave}, every write made under earlier tokens of this lock. Resent
+   * by the lock site until the lock is released.
+   */
+  record LockGrant(
+      int from,
+      int to,
+      long epoch,
+      String key,
+      long fencingToken,
+      io.replicakv.core.causal.VersionVector mustHave)
+      implements SiteMessage {
+    public LockGrant {
+      Check.notNull(key, "key");
+      Check.argument(fencingToken >= 1, "fencing token %s < 1", fencingToken);
+      Check.notNull(mustHave, "mustHave");
+    }
+  }
+
+  /** The lock on {@code key} is held by {@code holder}; the requester retries or gives up. */
+  record LockBusy(int from, int to, long epoch, String key, String holder) implements SiteMessage {
+    public LockBusy {
+      Check.notNull(key, "key");
+      Check.notNull(holder, "holder");
+    }
+  }
+
+  /**
+   * The holder gives the lock back; {@code written} covers every write it made under the token.
+   * Resent until acknowledged, also across the holder's restarts.
+   */
+  record LockRelease(
+      int from,
+      int to,
+      long epoch,
+      String key,
+      long fencingToken,
+      io.replicakv.core.causal.VersionVector written)
+      implements SiteMessage {
+    public LockRelease {
+      Check.notNull(key, "key");
+      Check.notNull(written, "written");
+    }
+  }
+
+  /** The lock site recorded the release of {@code fencingToken}. */
+  record LockReleaseAck(int from, int to, long epoch, String key, long fencingToken)
+      implements SiteMessage {
+    public LockReleaseAck {
+      Check.notNull(key, "key");
     }
   }
 }

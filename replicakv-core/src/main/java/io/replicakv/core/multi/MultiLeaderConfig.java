@@ -45,7 +45,7 @@ public record MultiLeaderConfig(
         topology != Topology.STAR || sites.contains(hub), "hub %s not among %s", hub, sites);
     ConflictStrategy.Kind kind = resolver.strategy().kind();
     Check.argument(
-        kind != ConflictStrategy.Kind.LOCK && kind != ConflictStrategy.Kind.HOME_SITE,
+        kind != ConflictStrategy.Kind.HOME_SITE,
         "conflicts=%s is not implemented for multi-leader keyspaces yet",
         resolver.strategy());
   }

@@ -119,6 +119,7 @@ public final class SiteReplica implements Replica {
   private final Map<String, Outgoing> outgoing = new LinkedHashMap<>();
   private final Map<String, Incoming> incoming = new LinkedHashMap<>();
   private final CausalBuffer buffer = new CausalBuffer(CAUSAL_BUFFER_CHANGES_MAX);
+  private final SiteLocks locks;
   private VersionVector applied = VersionVector.EMPTY;
   private long ticks;
 
@@ -137,9 +138,15 @@ public final class SiteReplica implements Replica {
     this.resolver = config.resolver();
     this.metrics = new ConflictMetrics(resolver.strategy().toString());
     config.upstream(self).forEach(site -> incoming.put(site, new Incoming(site)));
+    this.locks =
+        resolver instanceof LockResolver ? new SiteLocks(config, self, new LockHost()) : null;
     Hlc newest = Hlc.ZERO;
     for (PersistRecord record : recovered) {
-      switch (SiteRecord.fromRecord(record)) {
+      SiteRecord decoded = SiteRecord.fromRecord(record);
+      if (locks != null) {
+        locks.recover(decoded);
+      }
+      switch (decoded) {
         case SiteRecord.Applied done -> {
           applyChange(done.change(), done.path(), false);
           newest = Hlc.max(newest, done.change().timestamp());
@@ -149,6 +156,7 @@ public final class SiteReplica implements Replica {
           link.appliedThrough = position.appliedThrough();
           link.receivedThrough = position.appliedThrough();
         }
+        default -> {}
       }
     }
     this.hlc = new HybridLogicalClock(newest, HybridLogicalClock.DEFAULT_MAX_REMOTE_AHEAD_MILLIS);
@@ -163,6 +171,11 @@ public final class SiteReplica implements Replica {
       case ClientRequest request -> onClientRequest(request);
       case SiteMessage.Changes changes -> onChanges(changes);
       case SiteMessage.ChangesAck ack -> onChangesAck(ack);
+      case SiteMessage.LockRequest request -> lockProtocol().onRequest(request);
+      case SiteMessage.LockGrant grant -> lockProtocol().onGrant(grant);
+      case SiteMessage.LockBusy busy -> lockProtocol().onBusy(busy);
+      case SiteMessage.LockRelease release -> lockProtocol().onRelease(release);
+      case SiteMessage.LockReleaseAck ack -> lockProtocol().onReleaseAck(ack);
       case LogMessage other ->
           throw new IllegalArgumentException("site replica got a log message: " + other);
     }
@@ -171,6 +184,9 @@ public final class SiteReplica implements Replica {
   @Override
   public void tick() {
     ticks++;
+    if (locks != null) {
+      locks.tick();
+    }
     for (Outgoing link : outgoing.values()) {
       long acked = Math.max(0, link.ackedThrough);
       if (link.sentThrough < log.size() && link.sentThrough - acked < IN_FLIGHT_POSITIONS_MAX) {
@@ -197,13 +213,15 @@ public final class SiteReplica implements Replica {
   // ---- client side ---------------------------------------------------------------------------
 
   private void onClientRequest(ClientRequest request) {
-    Reply reply =
-        switch (request.operation()) {
-          case Operation.Get get -> new Reply.Values(read(get.key()).values());
-          case Operation.Put put ->
-              write(new SiteCommand.Assign(put.key(), put.value(), Optional.empty()));
-        };
-    out.reply(ClientReply.to(request, reply));
+    switch (request.operation()) {
+      case Operation.Get get ->
+          out.reply(ClientReply.to(request, new Reply.Values(read(get.key()).values())));
+      case Operation.Put put ->
+          submit(
+              request.clientId(),
+              request.requestId(),
+              new SiteCommand.Assign(put.key(), put.value(), Optional.empty()));
+    }
   }
 
   /**
@@ -211,6 +229,10 @@ public final class SiteReplica implements Replica {
    * #ready()}, after the write's record is synced.
    */
   public void submit(long clientId, long requestId, SiteCommand command) {
+    if (locks != null && command instanceof SiteCommand.Assign assign) {
+      locks.submit(clientId, requestId, assign);
+      return;
+    }
     out.reply(new ClientReply(clientId, requestId, write(command)));
   }
 
@@ -240,7 +262,10 @@ public final class SiteReplica implements Replica {
           context =
               assign
                   .context()
-                  .orElse(resolver instanceof LwwResolver ? context : VersionVector.EMPTY);
+                  .orElse(
+                      resolver instanceof LwwResolver || resolver instanceof LockResolver
+                          ? context
+                          : VersionVector.EMPTY);
         }
       }
       case SiteCommand.Increment increment ->
@@ -278,7 +303,9 @@ public final class SiteReplica implements Replica {
         }
         long kept =
             current.live().stream().filter(version -> !context.contains(version.dot())).count();
-        if (!crdt && !(resolver instanceof LwwResolver) && kept + 1 > SIBLINGS_PER_KEY_MAX) {
+        boolean keepsSiblings =
+            resolver instanceof SiblingsResolver || resolver instanceof MergeResolver;
+        if (keepsSiblings && kept + 1 > SIBLINGS_PER_KEY_MAX) {
           yield Optional.of(
               "key "
                   + assign.key()
@@ -489,6 +516,60 @@ public final class SiteReplica implements Replica {
       return false;
     }
     return config.defects().forwardWithoutPath() || !entry.path().contains(downstream);
+  }
+
+  // ---- lock protocol ------------------------------------------------------------------------
+
+  private SiteLocks lockProtocol() {
+    Check.argument(locks != null, "lock message at %s, whose keyspace is not conflicts=lock", self);
+    return locks;
+  }
+
+  /** The lock protocol's view of this site. */
+  private final class LockHost implements SiteLocks.Host {
+    @Override
+    public long ticks() {
+      return ticks;
+    }
+
+    @Override
+    public VersionVector applied() {
+      return applied;
+    }
+
+    @Override
+    public void persist(SiteRecord record) {
+      out.persist(record.toRecord(), true);
+    }
+
+    @Override
+    public void send(SiteMessage message) {
+      if (message.to() == selfNode) {
+        step(message);
+      } else {
+        out.send(message);
+      }
+    }
+
+    @Override
+    public Reply writeUnderLock(SiteCommand.Assign command) {
+      return write(command);
+    }
+
+    @Override
+    public void reply(long clientId, long requestId, Reply reply) {
+      out.reply(new ClientReply(clientId, requestId, reply));
+    }
+
+    @Override
+    public ConflictMetrics metrics() {
+      return metrics;
+    }
+  }
+
+  /** For conflicts=lock: the keys whose lock this site holds as lock site, with their holders. */
+  public SortedMap<String, String> heldLocks() {
+    return locks == null ? new TreeMap<>() : new TreeMap<>(locks.heldLocks());
   }
 
   // ---- observation ---------------------------------------------------------------------------

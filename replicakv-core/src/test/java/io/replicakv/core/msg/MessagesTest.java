@@ -43,8 +43,7 @@ class MessagesTest {
                       case ClientRequest request -> "client";
                       case LogMessage.Append append -> "append";
                       case LogMessage.AppendAck ack -> "ack";
-                      case SiteMessage.Changes changes -> "changes";
-                      case SiteMessage.ChangesAck changesAck -> "changes-ack";
+                      case SiteMessage site -> "site";
                     })
             .toList();
     assertThat(kinds).containsExactly("client", "append", "ack");

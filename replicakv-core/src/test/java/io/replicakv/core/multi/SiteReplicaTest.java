@@ -299,4 +299,95 @@ class SiteReplicaTest {
     assertThat(ack.accepted()).isFalse();
     assertThat(ack.receivedThrough()).isZero();
   }
+
+  @Test
+  void lockedWritesFromTwoSitesToOneKeyFollowEachOtherWithoutConflict() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new LockResolver(), A, B, C);
+    String key = keyLockedAt(sites.config, C);
+    sites.put(A, key, "from-a");
+    sites.put(B, key, "from-b");
+    sites.rounds(SiteLocks.LOCK_WAIT_TICKS - 5);
+    assertThat(sites.replies).hasSize(2).allMatch(r -> r.reply() instanceof Reply.Written);
+    for (String site : List.of(A, B, C)) {
+      SiteReplica replica = sites.site(site);
+      assertThat(replica.metrics().get(ConflictMetrics.CONCURRENT_WRITES)).isZero();
+      assertThat(replica.keyState(key).live()).hasSize(1);
+    }
+    assertThat(sites.site(A).read(key).values())
+        .isEqualTo(sites.site(C).read(key).values())
+        .hasSize(1);
+    assertThat(sites.site(C).heldLocks()).isEmpty();
+  }
+
+  @Test
+  void lockedWriteFailsWithTheLockSiteNamedWhileItIsUnreachable() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new LockResolver(), A, B, C);
+    String key = keyLockedAt(sites.config, C);
+    sites.cut(A, C);
+    sites.put(A, key, "v");
+    sites.rounds(SiteLocks.LOCK_WAIT_TICKS + 1);
+    assertThat(sites.replies.getLast().reply())
+        .isInstanceOfSatisfying(
+            Reply.Rejected.class,
+            r -> assertThat(r.reason()).isEqualTo("lock site c of " + key + " is unreachable"));
+    assertThat(sites.site(A).read(key).values()).isEmpty();
+    // A grant that arrives after the client gave up is released, so the key does not stay locked.
+    sites.heal();
+    sites.rounds(5);
+    assertThat(sites.site(C).heldLocks()).isEmpty();
+    sites.put(B, key, "w");
+    sites.rounds(5);
+    assertThat(sites.replies.getLast().reply()).isInstanceOf(Reply.Written.class);
+  }
+
+  @Test
+  void lockSiteRestartKeepsItsGrantsAndTokens() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new LockResolver(), A, B, C);
+    String key = keyLockedAt(sites.config, C);
+    sites.cut(A, B);
+    sites.put(A, key, "first");
+    sites.rounds(3);
+    sites.crash(C);
+    sites.start(C);
+    sites.rounds(3);
+    sites.put(B, key, "second");
+    sites.rounds(20);
+    sites.heal();
+    sites.rounds(20);
+    assertThat(sites.replies).allMatch(r -> r.reply() instanceof Reply.Written);
+    for (String site : List.of(A, B, C)) {
+      assertThat(sites.site(site).read(key).values()).containsExactly("second");
+      assertThat(sites.site(site).metrics().get(ConflictMetrics.CONCURRENT_WRITES)).isZero();
+    }
+  }
+
+  private static String keyLockedAt(MultiLeaderConfig config, String site) {
+    for (int i = 0; ; i++) {
+      if (SiteLocks.lockSite(config, "key" + i).equals(site)) {
+        return "key" + i;
+      }
+    }
+  }
+
+  @Test
+  void anOfflineClientSiteWritesAloneAndSyncsBothWaysWhenItsLinkReturns() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new SiblingsResolver(), "dc1", "dc2", "laptop");
+    sites.put("dc1", "doc", "v1");
+    sites.rounds(3);
+    sites.cut("laptop", "dc1");
+    sites.cut("laptop", "dc2");
+    SiteRead offline = sites.site("laptop").read("doc");
+    sites.write(
+        "laptop", new SiteCommand.Assign("doc", "edited-offline", Optional.of(offline.context())));
+    sites.put("dc2", "other", "x");
+    sites.rounds(50);
+    assertThat(sites.site("dc1").read("doc").values()).containsExactly("v1");
+    assertThat(sites.site("laptop").lag().get("dc1").changes()).isEqualTo(1);
+    sites.heal();
+    sites.rounds(20);
+    for (String site : List.of("dc1", "dc2", "laptop")) {
+      assertThat(sites.site(site).read("doc").values()).containsExactly("edited-offline");
+      assertThat(sites.site(site).read("other").values()).containsExactly("x");
+    }
+  }
 }
