@@ -247,6 +247,24 @@ final class MultiSiteCheckers {
     return limit(problems);
   }
 
+  /** lock: no site ever saw two concurrent writes, and locked writes were acknowledged. */
+  static List<String> lockNoConflicts(MultiSiteSimulation.Run run) {
+    List<String> problems = new ArrayList<>();
+    for (SiteReplica site : run.finalSites().values()) {
+      long concurrent = site.metrics().get(ConflictMetrics.CONCURRENT_WRITES);
+      if (concurrent != 0 || !site.metrics().lostWrites().isEmpty()) {
+        problems.add(site.site() + " saw " + concurrent + " concurrent writes under locks");
+      }
+      if (!site.heldLocks().isEmpty()) {
+        problems.add(site.site() + " still holds locks after heal: " + site.heldLocks());
+      }
+    }
+    if (run.counters().getOrDefault("Written", 0L) == 0) {
+      problems.add("no locked write succeeded");
+    }
+    return limit(problems);
+  }
+
   private static Map<String, List<MultiSiteSimulation.Write>> byKey(MultiSiteSimulation.Run run) {
     Map<String, List<MultiSiteSimulation.Write>> keys = new TreeMap<>();
     for (MultiSiteSimulation.Write write : run.writes()) {

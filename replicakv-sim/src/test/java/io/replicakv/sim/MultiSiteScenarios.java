@@ -2,6 +2,7 @@ package io.replicakv.sim;
 
 import io.replicakv.core.multi.ConflictResolver;
 import io.replicakv.core.multi.CrdtResolver;
+import io.replicakv.core.multi.LockResolver;
 import io.replicakv.core.multi.LwwResolver;
 import io.replicakv.core.multi.MergeFunction;
 import io.replicakv.core.multi.MergeFunctions;
@@ -112,6 +113,15 @@ final class MultiSiteScenarios {
             Topology.CIRCULAR,
             merge("union"),
             MultiSiteSimulation.Workload.SET_ELEMENTS));
+    for (Topology topology : Topology.values()) {
+      add(
+          all,
+          correct(
+              "multi-lock-" + topology.text(),
+              topology,
+              LockResolver::new,
+              MultiSiteSimulation.Workload.REGISTER));
+    }
     add(
         all,
         correct(
@@ -177,6 +187,11 @@ final class MultiSiteScenarios {
             new Verdict(
                 "merge of all writes",
                 MultiSiteCheckers.mergeOfAllWrites(run, function, new Prng(seed))));
+      }
+      case LockResolver lock -> {
+        verdicts.add(new Verdict("lock: no conflicts", MultiSiteCheckers.lockNoConflicts(run)));
+        verdicts.add(
+            new Verdict("lww lost writes counted", MultiSiteCheckers.lwwLostWritesCounted(run)));
       }
       case CrdtResolver crdt ->
           verdicts.add(

@@ -162,6 +162,7 @@ final class MultiSiteSimulation {
   private long sequence;
   private boolean workloadOver;
   private long requestIds;
+  private SiteCommand submitting;
 
   MultiSiteSimulation(long seed, Config config) {
     this.seed = seed;
@@ -293,6 +294,9 @@ final class MultiSiteSimulation {
         site.disk.append(record);
         if (SiteRecord.fromRecord(record) instanceof SiteRecord.Applied applied) {
           appliedOrder.get(site.id).add(applied);
+          if (applied.path().size() == 1) {
+            writes.add(new Write(site.id, applied.change(), commandOf(applied.change())));
+          }
         }
       }
       if (ready.syncBeforeSend()) {
@@ -332,17 +336,28 @@ final class MultiSiteSimulation {
     if (!up.isEmpty()) {
       Site site = prng.pick(up);
       SiteCommand command = nextCommand(site);
-      int before = appliedOrder.get(site.id).size();
+      submitting = command;
       site.replica.submit(1, requestIds++, command);
       drain(site);
-      List<SiteRecord.Applied> applied = appliedOrder.get(site.id);
-      for (SiteRecord.Applied record : applied.subList(before, applied.size())) {
-        if (record.change().origin().equals(site.id) && record.path().size() == 1) {
-          writes.add(new Write(site.id, record.change(), command));
-        }
-      }
+      submitting = null;
     }
     schedule(nowMillis + prng.between(1, config.writeIntervalMillisMax()), new ClientWrite());
+  }
+
+  /**
+   * The command behind a local change: the one being submitted, or (for writes completed later,
+   * under a lock) the assignment the change carries.
+   */
+  private SiteCommand commandOf(Change change) {
+    if (submitting != null) {
+      return submitting;
+    }
+    Check.state(
+        change.mutation() instanceof io.replicakv.core.multi.Mutation.Assign,
+        "late local write %s is not an assignment",
+        change.dot());
+    String value = ((io.replicakv.core.multi.Mutation.Assign) change.mutation()).value();
+    return new SiteCommand.Assign(change.key(), value, Optional.empty());
   }
 
   private SiteCommand nextCommand(Site site) {
