@@ -73,6 +73,8 @@ class MultiLeaderSimulationTest {
         org.junit.jupiter.params.provider.Arguments.of("multi-broken-no-path-circular", "no loops"),
         org.junit.jupiter.params.provider.Arguments.of("multi-broken-no-path-star", "no loops"),
         org.junit.jupiter.params.provider.Arguments.of(
-            "multi-broken-no-causal-buffer-all-to-all", "causal order"));
+            "multi-broken-no-causal-buffer-all-to-all", "causal order"),
+        org.junit.jupiter.params.provider.Arguments.of(
+            "multi-broken-lock-without-earlier-writes-all-to-all", "lock: no conflicts"));
   }
 }

@@ -131,22 +131,36 @@ final class MultiSiteScenarios {
             MultiSiteSimulation.Workload.CRDT_COMMANDS));
     add(
         all,
+        new MultiSiteSimulation.Config(
+            "multi-broken-lock-without-earlier-writes-all-to-all",
+            Topology.ALL_TO_ALL,
+            LockResolver::new,
+            new MultiLeaderConfig.Defects(false, false, true),
+            MultiSiteSimulation.Workload.REGISTER,
+            3,
+            WORKLOAD_MILLIS,
+            QUIET_MILLIS,
+            30,
+            true,
+            500));
+    add(
+        all,
         broken(
             "multi-broken-no-path-circular",
             Topology.CIRCULAR,
-            new MultiLeaderConfig.Defects(true, false)));
+            new MultiLeaderConfig.Defects(true, false, false)));
     add(
         all,
         broken(
             "multi-broken-no-path-star",
             Topology.STAR,
-            new MultiLeaderConfig.Defects(true, false)));
+            new MultiLeaderConfig.Defects(true, false, false)));
     add(
         all,
         broken(
             "multi-broken-no-causal-buffer-all-to-all",
             Topology.ALL_TO_ALL,
-            new MultiLeaderConfig.Defects(false, true)));
+            new MultiLeaderConfig.Defects(false, true, false)));
     return all;
   }
 

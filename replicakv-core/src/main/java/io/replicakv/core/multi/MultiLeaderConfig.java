@@ -28,10 +28,15 @@ public record MultiLeaderConfig(
    * @param forwardWithoutPath forward changes without looking at the sites they passed
    * @param applyWithoutCausalBuffer apply a change on arrival even if a change it depends on is
    *     missing
+   * @param lockWithoutEarlierWrites write under a lock without first applying the writes made under
+   *     earlier grants
    */
-  public record Defects(boolean forwardWithoutPath, boolean applyWithoutCausalBuffer) {
+  public record Defects(
+      boolean forwardWithoutPath,
+      boolean applyWithoutCausalBuffer,
+      boolean lockWithoutEarlierWrites) {
     /** A correct site. */
-    public static final Defects NONE = new Defects(false, false);
+    public static final Defects NONE = new Defects(false, false, false);
   }
 
   public MultiLeaderConfig {

@@ -197,7 +197,9 @@ final class SiteLocks {
   }
 
   private void tryWrite(PendingWrite write) {
-    if (write.fencingToken == 0 || !host.applied().descends(write.mustHave)) {
+    boolean caughtUp =
+        config.defects().lockWithoutEarlierWrites() || host.applied().descends(write.mustHave);
+    if (write.fencingToken == 0 || !caughtUp) {
       return;
     }
     pending.remove(write.command.key());

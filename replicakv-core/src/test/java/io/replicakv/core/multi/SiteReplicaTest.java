@@ -104,7 +104,7 @@ class SiteReplicaTest {
   void forwardingWithoutThePathSendsChangesBackToTheirOrigin() {
     MultiLeaderConfig broken =
         MultiLeaderConfig.of(List.of(A, B, C), Topology.CIRCULAR, new SiblingsResolver())
-            .withDefects(new MultiLeaderConfig.Defects(true, false));
+            .withDefects(new MultiLeaderConfig.Defects(true, false, false));
     Sites sites = new Sites(broken);
     sites.put(A, "k", "from-a");
     sites.rounds(6);
