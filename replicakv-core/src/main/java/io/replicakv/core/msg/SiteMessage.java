@@ -21,7 +21,9 @@ public sealed interface SiteMessage extends PeerMessage
         SiteMessage.LockGrant,
         SiteMessage.LockBusy,
         SiteMessage.LockRelease,
-        SiteMessage.LockReleaseAck {
+        SiteMessage.LockReleaseAck,
+        SiteMessage.HomeWrite,
+        SiteMessage.HomeWriteReply {
 
   /** Entries one batch may carry. */
   int ENTRIES_PER_BATCH_MAX = 256;
@@ -150,6 +152,26 @@ public sealed interface SiteMessage extends PeerMessage
       implements SiteMessage {
     public LockReleaseAck {
       Check.notNull(key, "key");
+    }
+  }
+
+  /**
+   * For {@code conflicts=home-site}: a client write of {@code key} forwarded to the key's home
+   * site, which performs it as its own write; {@code tag} pairs the reply with the waiting client.
+   */
+  record HomeWrite(int from, int to, long epoch, long tag, String key, String value)
+      implements SiteMessage {
+    public HomeWrite {
+      Check.notNull(key, "key");
+      Check.notNull(value, "value");
+    }
+  }
+
+  /** The home site's answer to a {@link HomeWrite}. */
+  record HomeWriteReply(int from, int to, long epoch, long tag, Reply reply)
+      implements SiteMessage {
+    public HomeWriteReply {
+      Check.notNull(reply, "reply");
     }
   }
 }

@@ -1,6 +1,5 @@
 package io.replicakv.core.multi;
 
-import io.replicakv.core.quorum.ConflictStrategy;
 import io.replicakv.core.quorum.Topology;
 import io.replicakv.core.util.Check;
 import java.util.ArrayList;
@@ -48,11 +47,6 @@ public record MultiLeaderConfig(
     Check.notNull(defects, "defects");
     Check.argument(
         topology != Topology.STAR || sites.contains(hub), "hub %s not among %s", hub, sites);
-    ConflictStrategy.Kind kind = resolver.strategy().kind();
-    Check.argument(
-        kind != ConflictStrategy.Kind.HOME_SITE,
-        "conflicts=%s is not implemented for multi-leader keyspaces yet",
-        resolver.strategy());
   }
 
   /** A correct configuration with the first site as hub. */

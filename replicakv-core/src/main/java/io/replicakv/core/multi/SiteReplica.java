@@ -24,8 +24,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * One site's replica of a multi-leader keyspace (DDIA chapter 5, "Multi-Leader Replication").
@@ -80,7 +82,15 @@ public final class SiteReplica implements Replica {
   /** Live concurrent values per key before a local write that would add one is refused. */
   public static final int SIBLINGS_PER_KEY_MAX = 64;
 
+  /** Ticks a client waits for the home site's answer to a forwarded write. */
+  public static final int HOME_WRITE_TIMEOUT_TICKS = 50;
+
+  /** Forwarded writes awaiting their home site's answer; past this new ones are refused. */
+  public static final int FORWARDED_WRITES_MAX = 10_000;
+
   private static final long UNKNOWN = -1;
+
+  private record ForwardedWrite(long clientId, long requestId, String homeSite, long sentTick) {}
 
   private record LogEntry(Change change, List<String> path, long appendedTick) {}
 
@@ -120,6 +130,9 @@ public final class SiteReplica implements Replica {
   private final Map<String, Incoming> incoming = new LinkedHashMap<>();
   private final CausalBuffer buffer = new CausalBuffer(CAUSAL_BUFFER_CHANGES_MAX);
   private final SiteLocks locks;
+  private final Set<String> declaredDown = new TreeSet<>();
+  private final Map<Long, ForwardedWrite> forwarded = new TreeMap<>();
+  private long lastForwardTag;
   private VersionVector applied = VersionVector.EMPTY;
   private long ticks;
 
@@ -176,6 +189,8 @@ public final class SiteReplica implements Replica {
       case SiteMessage.LockBusy busy -> lockProtocol().onBusy(busy);
       case SiteMessage.LockRelease release -> lockProtocol().onRelease(release);
       case SiteMessage.LockReleaseAck ack -> lockProtocol().onReleaseAck(ack);
+      case SiteMessage.HomeWrite write -> onHomeWrite(write);
+      case SiteMessage.HomeWriteReply reply -> onHomeWriteReply(reply);
       case LogMessage other ->
           throw new IllegalArgumentException("site replica got a log message: " + other);
     }
@@ -187,6 +202,7 @@ public final class SiteReplica implements Replica {
     if (locks != null) {
       locks.tick();
     }
+    expireForwardedWrites();
     for (Outgoing link : outgoing.values()) {
       long acked = Math.max(0, link.ackedThrough);
       if (link.sentThrough < log.size() && link.sentThrough - acked < IN_FLIGHT_POSITIONS_MAX) {
@@ -233,6 +249,13 @@ public final class SiteReplica implements Replica {
       locks.submit(clientId, requestId, assign);
       return;
     }
+    if (resolver instanceof HomeSiteResolver home && command instanceof SiteCommand.Assign assign) {
+      String homeSite = home.homeSite(assign.key(), config.sites(), declaredDown);
+      if (!homeSite.equals(self)) {
+        forward(clientId, requestId, homeSite, assign);
+        return;
+      }
+    }
     out.reply(new ClientReply(clientId, requestId, write(command)));
   }
 
@@ -263,7 +286,9 @@ public final class SiteReplica implements Replica {
               assign
                   .context()
                   .orElse(
-                      resolver instanceof LwwResolver || resolver instanceof LockResolver
+                      resolver instanceof LwwResolver
+                              || resolver instanceof LockResolver
+                              || resolver instanceof HomeSiteResolver
                           ? context
                           : VersionVector.EMPTY);
         }
@@ -516,6 +541,66 @@ public final class SiteReplica implements Replica {
       return false;
     }
     return config.defects().forwardWithoutPath() || !entry.path().contains(downstream);
+  }
+
+  // ---- home site ------------------------------------------------------------------------------
+
+  /**
+   * For conflicts=home-site: records that {@code site} is declared down (or back up), so that its
+   * keys' writes go to the next site; the metadata layer or an operator decides, not this site.
+   */
+  public void declareDown(String site, boolean down) {
+    config.nodeOf(site);
+    if (down) {
+      declaredDown.add(site);
+    } else {
+      declaredDown.remove(site);
+    }
+  }
+
+  private void forward(long clientId, long requestId, String homeSite, SiteCommand.Assign assign) {
+    if (forwarded.size() >= FORWARDED_WRITES_MAX) {
+      metrics.increment(ConflictMetrics.WRITES_REFUSED);
+      out.reply(
+          new ClientReply(
+              clientId, requestId, new Reply.Rejected("too many writes waiting for home sites")));
+      return;
+    }
+    long tag = ++lastForwardTag;
+    forwarded.put(tag, new ForwardedWrite(clientId, requestId, homeSite, ticks));
+    out.send(
+        new SiteMessage.HomeWrite(
+            selfNode, config.nodeOf(homeSite), 0, tag, assign.key(), assign.value()));
+  }
+
+  private void onHomeWrite(SiteMessage.HomeWrite write) {
+    Check.argument(resolver instanceof HomeSiteResolver, "home write at %s, not home-site", self);
+    Reply reply = write(new SiteCommand.Assign(write.key(), write.value(), Optional.empty()));
+    out.send(new SiteMessage.HomeWriteReply(selfNode, write.from(), 0, write.tag(), reply));
+  }
+
+  private void onHomeWriteReply(SiteMessage.HomeWriteReply reply) {
+    ForwardedWrite waiting = forwarded.remove(reply.tag());
+    if (waiting != null) {
+      out.reply(new ClientReply(waiting.clientId(), waiting.requestId(), reply.reply()));
+    }
+  }
+
+  private void expireForwardedWrites() {
+    for (Map.Entry<Long, ForwardedWrite> entry : List.copyOf(forwarded.entrySet())) {
+      ForwardedWrite waiting = entry.getValue();
+      if (ticks - waiting.sentTick() >= HOME_WRITE_TIMEOUT_TICKS) {
+        forwarded.remove(entry.getKey());
+        out.reply(
+            new ClientReply(
+                waiting.clientId(),
+                waiting.requestId(),
+                new Reply.Uncertain(
+                    "home site "
+                        + waiting.homeSite()
+                        + " did not answer; the write may still apply")));
+      }
+    }
   }
 
   // ---- lock protocol ------------------------------------------------------------------------

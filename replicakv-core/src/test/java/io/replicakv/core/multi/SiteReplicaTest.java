@@ -390,4 +390,74 @@ class SiteReplicaTest {
       assertThat(sites.site(site).read("other").values()).containsExactly("x");
     }
   }
+
+  @Test
+  void homeSiteWritesAreForwardedToTheKeysHomeAndAnsweredThroughTheOrigin() {
+    Sites sites =
+        Sites.of(
+            Topology.ALL_TO_ALL,
+            new HomeSiteResolver(new LwwResolver(), Map.of("eu:", B)),
+            A,
+            B,
+            C);
+    sites.put(A, "eu:1", "x");
+    sites.put(C, "eu:1", "y");
+    sites.rounds(4);
+    assertThat(sites.replies).hasSize(2).allMatch(r -> r.reply() instanceof Reply.Written);
+    List<SiteRecord.Applied> writtenAtB =
+        sites.disks.get(B).stream()
+            .map(SiteRecord::fromRecord)
+            .filter(r -> r instanceof SiteRecord.Applied a && a.path().size() == 1)
+            .map(r -> (SiteRecord.Applied) r)
+            .toList();
+    assertThat(writtenAtB).extracting(a -> a.change().origin()).containsExactly(B, B);
+    for (String site : List.of(A, B, C)) {
+      assertThat(sites.site(site).read("eu:1").values()).containsExactly("y");
+      assertThat(sites.site(site).metrics().get(ConflictMetrics.CONCURRENT_WRITES)).isZero();
+    }
+  }
+
+  @Test
+  void declaredDownHomeSiteMovesItsKeysAndTheConflictThatFollowsIsResolvedByFallbackAndCounted() {
+    Sites sites =
+        Sites.of(
+            Topology.ALL_TO_ALL,
+            new HomeSiteResolver(new LwwResolver(), Map.of("eu:", B)),
+            A,
+            B,
+            C);
+    sites.cut(B, A);
+    sites.cut(B, C);
+    sites.put(B, "eu:1", "unshipped-at-old-home");
+    sites.site(A).declareDown(B, true);
+    sites.site(C).declareDown(B, true);
+    sites.put(A, "eu:1", "at-new-home");
+    sites.rounds(3);
+    assertThat(sites.site(C).read("eu:1").values()).containsExactly("at-new-home");
+    sites.heal();
+    sites.rounds(SiteReplica.RETRANSMIT_TICKS * 3);
+    List<String> value = sites.site(A).read("eu:1").values();
+    for (String site : List.of(A, B, C)) {
+      assertThat(sites.site(site).read("eu:1").values()).isEqualTo(value);
+      assertThat(sites.site(site).metrics().get(ConflictMetrics.CONCURRENT_WRITES)).isEqualTo(1);
+      assertThat(sites.site(site).metrics().lostWrites()).hasSize(1);
+    }
+  }
+
+  @Test
+  void forwardedWriteWhoseHomeSiteNeverAnswersEndsUncertain() {
+    Sites sites =
+        Sites.of(
+            Topology.ALL_TO_ALL,
+            new HomeSiteResolver(new LwwResolver(), Map.of("eu:", B)),
+            A,
+            B,
+            C);
+    sites.cut(A, B);
+    sites.put(A, "eu:1", "x");
+    sites.rounds(SiteReplica.HOME_WRITE_TIMEOUT_TICKS + 1);
+    assertThat(sites.replies.getLast().reply())
+        .isInstanceOfSatisfying(
+            Reply.Uncertain.class, r -> assertThat(r.reason()).contains("home site b"));
+  }
 }
