@@ -18,7 +18,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class MultiLeaderSimulationTest {
   /** Seeds per correct scenario; the whole class stays well under a minute on two cores. */
-  static final int SEEDS_PER_SCENARIO = 40;
+  static final int SEEDS_PER_SCENARIO = 25;
 
   /** Seeds a broken variant gets to be caught in. */
   static final int BROKEN_SEEDS = 10;

@@ -265,6 +265,20 @@ final class MultiSiteCheckers {
     return limit(problems);
   }
 
+  /** home-site: conflicts only in runs where some home site was declared down. */
+  static List<String> homeSiteConflictsOnlyAfterAHomeChange(MultiSiteSimulation.Run run) {
+    List<String> problems = new ArrayList<>();
+    if (run.counters().getOrDefault("declared down", 0L) == 0) {
+      for (SiteReplica site : run.finalSites().values()) {
+        long concurrent = site.metrics().get(ConflictMetrics.CONCURRENT_WRITES);
+        if (concurrent != 0) {
+          problems.add(site.site() + " saw " + concurrent + " conflicts though no home site moved");
+        }
+      }
+    }
+    return limit(problems);
+  }
+
   private static Map<String, List<MultiSiteSimulation.Write>> byKey(MultiSiteSimulation.Run run) {
     Map<String, List<MultiSiteSimulation.Write>> keys = new TreeMap<>();
     for (MultiSiteSimulation.Write write : run.writes()) {

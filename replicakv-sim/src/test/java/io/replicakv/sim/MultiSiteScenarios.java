@@ -2,6 +2,7 @@ package io.replicakv.sim;
 
 import io.replicakv.core.multi.ConflictResolver;
 import io.replicakv.core.multi.CrdtResolver;
+import io.replicakv.core.multi.HomeSiteResolver;
 import io.replicakv.core.multi.LockResolver;
 import io.replicakv.core.multi.LwwResolver;
 import io.replicakv.core.multi.MergeFunction;
@@ -122,6 +123,15 @@ final class MultiSiteScenarios {
               LockResolver::new,
               MultiSiteSimulation.Workload.REGISTER));
     }
+    for (Topology topology : Topology.values()) {
+      add(
+          all,
+          correct(
+              "multi-home-site-" + topology.text(),
+              topology,
+              () -> new HomeSiteResolver(new LwwResolver(), Map.of("k0", "s1")),
+              MultiSiteSimulation.Workload.REGISTER));
+    }
     add(
         all,
         correct(
@@ -204,6 +214,14 @@ final class MultiSiteScenarios {
       }
       case LockResolver lock -> {
         verdicts.add(new Verdict("lock: no conflicts", MultiSiteCheckers.lockNoConflicts(run)));
+        verdicts.add(
+            new Verdict("lww lost writes counted", MultiSiteCheckers.lwwLostWritesCounted(run)));
+      }
+      case HomeSiteResolver home -> {
+        verdicts.add(
+            new Verdict(
+                "home-site: conflicts only after a home change",
+                MultiSiteCheckers.homeSiteConflictsOnlyAfterAHomeChange(run)));
         verdicts.add(
             new Verdict("lww lost writes counted", MultiSiteCheckers.lwwLostWritesCounted(run)));
       }

@@ -126,11 +126,17 @@ final class MultiSiteSimulation {
 
   private record EndWorkload() implements Event {}
 
+  /** The metadata layer declares a site down (or up again), as home-site routing needs. */
+  private record Declare(String site, boolean down) implements Event {}
+
   private record Scheduled(long timeMillis, long sequence, Event event) {}
 
   private static final long TICK_MILLIS = 10;
   private static final long NEMESIS_INTERVAL_MILLIS = 100;
   private static final int TRACE_TAIL_LINES = 40;
+
+  /** How long the simulated metadata layer takes to declare a crashed site down. */
+  private static final long DECLARE_DOWN_AFTER_MILLIS = 50;
 
   private static final class Site {
     final String id;
@@ -153,6 +159,7 @@ final class MultiSiteSimulation {
           Comparator.comparingLong(Scheduled::timeMillis).thenComparingLong(Scheduled::sequence));
   private final Map<String, Site> sites = new LinkedHashMap<>();
   private final Set<String> cutLinks = new HashSet<>();
+  private final Set<String> declaredDown = new java.util.TreeSet<>();
   private final List<Write> writes = new ArrayList<>();
   private final Map<String, List<SiteRecord.Applied>> appliedOrder = new TreeMap<>();
   private final Map<String, Long> counters = new TreeMap<>();
@@ -238,12 +245,17 @@ final class MultiSiteSimulation {
         line("restore " + restore.a() + "-" + restore.b());
       }
       case EndWorkload end -> endWorkload();
+      case Declare declare -> declare(declare);
     }
   }
 
   private void start(Site site) {
     site.replica = new SiteReplica(multiConfig, site.id, site.clock, site.disk.recover());
     site.incarnation++;
+    declaredDown.forEach(down -> site.replica.declareDown(down, true));
+    if (declaredDown.contains(site.id)) {
+      schedule(nowMillis, new Declare(site.id, false));
+    }
     count("starts");
     line("start " + site.id + " incarnation " + site.incarnation);
     schedule(nowMillis + prng.between(1, TICK_MILLIS), new Tick(site.id, site.incarnation));
@@ -259,6 +271,7 @@ final class MultiSiteSimulation {
     count("crashes");
     line("crash " + site.id + " disk " + disk);
     schedule(nowMillis + prng.between(100, 600), new Restart(site.id));
+    schedule(nowMillis + DECLARE_DOWN_AFTER_MILLIS, new Declare(site.id, true));
   }
 
   private void onTick(Tick tick) {
@@ -405,6 +418,25 @@ final class MultiSiteSimulation {
       line("clock jump " + site.id + " " + delta);
     }
     schedule(nowMillis + NEMESIS_INTERVAL_MILLIS, new Nemesis());
+  }
+
+  private void declare(Declare declare) {
+    Site target = sites.get(declare.site());
+    if (declare.down() && target.replica != null) {
+      return;
+    }
+    boolean changed =
+        declare.down() ? declaredDown.add(declare.site()) : declaredDown.remove(declare.site());
+    if (!changed) {
+      return;
+    }
+    count(declare.down() ? "declared down" : "declared up");
+    line("declare " + declare.site() + (declare.down() ? " down" : " up"));
+    for (Site site : sites.values()) {
+      if (site.replica != null) {
+        site.replica.declareDown(declare.site(), declare.down());
+      }
+    }
   }
 
   private void endWorkload() {

@@ -85,6 +85,9 @@ public final class SiteReplica implements Replica {
   /** Ticks a client waits for the home site's answer to a forwarded write. */
   public static final int HOME_WRITE_TIMEOUT_TICKS = 50;
 
+  /** Forwarded writes a home site remembers, so that a duplicated message is not written twice. */
+  public static final int HOME_WRITES_REMEMBERED_MAX = 10_000;
+
   /** Forwarded writes awaiting their home site's answer; past this new ones are refused. */
   public static final int FORWARDED_WRITES_MAX = 10_000;
 
@@ -133,6 +136,7 @@ public final class SiteReplica implements Replica {
   private final Set<String> declaredDown = new TreeSet<>();
   private final Map<Long, ForwardedWrite> forwarded = new TreeMap<>();
   private long lastForwardTag;
+  private final Set<String> recentHomeWrites = new java.util.LinkedHashSet<>();
   private VersionVector applied = VersionVector.EMPTY;
   private long ticks;
 
@@ -575,6 +579,16 @@ public final class SiteReplica implements Replica {
 
   private void onHomeWrite(SiteMessage.HomeWrite write) {
     Check.argument(resolver instanceof HomeSiteResolver, "home write at %s, not home-site", self);
+    // Tags restart with the origin's incarnation, so the identity includes key and value: a repeat
+    // of the very same write under a reused tag is the only thing this can wrongly drop.
+    String identity = write.from() + "#" + write.tag() + "#" + write.key() + "#" + write.value();
+    if (!recentHomeWrites.add(identity)) {
+      metrics.increment(ConflictMetrics.DUPLICATES);
+      return;
+    }
+    if (recentHomeWrites.size() > HOME_WRITES_REMEMBERED_MAX) {
+      recentHomeWrites.remove(recentHomeWrites.iterator().next());
+    }
     Reply reply = write(new SiteCommand.Assign(write.key(), write.value(), Optional.empty()));
     out.send(new SiteMessage.HomeWriteReply(selfNode, write.from(), 0, write.tag(), reply));
   }
