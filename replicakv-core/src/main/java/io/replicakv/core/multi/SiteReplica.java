@@ -76,8 +76,14 @@ public final class SiteReplica implements Replica {
   /** Log positions a link may send ahead of the downstream site's acknowledgement. */
   public static final int IN_FLIGHT_POSITIONS_MAX = 4 * SiteMessage.ENTRIES_PER_BATCH_MAX;
 
-  /** Changes one site's log may hold; retention by acknowledgement is not built yet. */
-  public static final int LOG_CHANGES_MAX = 10_000_000;
+  /**
+   * Changes the in-memory log may hold that some downstream site has not acknowledged; past this
+   * local writes are refused until the slowest link catches up (remote changes still apply).
+   */
+  public static final int LOG_CHANGES_MAX = 1_000_000;
+
+  /** Acknowledged changes dropped from the in-memory log at once, so truncation is amortised. */
+  static final int LOG_TRUNCATE_BATCH = 64;
 
   /** Live concurrent values per key before a local write that would add one is refused. */
   public static final int SIBLINGS_PER_KEY_MAX = 64;
@@ -128,6 +134,7 @@ public final class SiteReplica implements Replica {
   private final ConflictMetrics metrics;
   private final ReadyBuffer out = new ReadyBuffer();
   private final List<LogEntry> log = new ArrayList<>();
+  private long logBase;
   private final Map<String, KeyState> keys = new TreeMap<>();
   private final Map<String, Outgoing> outgoing = new LinkedHashMap<>();
   private final Map<String, Incoming> incoming = new LinkedHashMap<>();
@@ -177,7 +184,7 @@ public final class SiteReplica implements Replica {
       }
     }
     this.hlc = new HybridLogicalClock(newest, HybridLogicalClock.DEFAULT_MAX_REMOTE_AHEAD_MILLIS);
-    config.downstream(self).forEach(site -> outgoing.put(site, new Outgoing(site, log.size())));
+    config.downstream(self).forEach(site -> outgoing.put(site, new Outgoing(site, logEnd())));
   }
 
   // ---- Replica -------------------------------------------------------------------------------
@@ -207,9 +214,10 @@ public final class SiteReplica implements Replica {
       locks.tick();
     }
     expireForwardedWrites();
+    truncateAcknowledged();
     for (Outgoing link : outgoing.values()) {
       long acked = Math.max(0, link.ackedThrough);
-      if (link.sentThrough < log.size() && link.sentThrough - acked < IN_FLIGHT_POSITIONS_MAX) {
+      if (link.sentThrough < logEnd() && link.sentThrough - acked < IN_FLIGHT_POSITIONS_MAX) {
         sendBatch(link);
       } else if (link.ackedThrough < link.sentThrough
           && ticks - link.lastSendTick >= RETRANSMIT_TICKS) {
@@ -313,6 +321,14 @@ public final class SiteReplica implements Replica {
   }
 
   private Optional<String> refusal(SiteCommand command, KeyState current) {
+    if (log.size() >= LOG_CHANGES_MAX) {
+      return Optional.of(
+          "site "
+              + self
+              + " holds "
+              + log.size()
+              + " changes a downstream site has not acknowledged; writes resume when it catches up");
+    }
     boolean crdt = resolver instanceof CrdtResolver;
     return switch (command) {
       case SiteCommand.Assign assign -> {
@@ -375,7 +391,7 @@ public final class SiteReplica implements Replica {
         self,
         change.dependencies(),
         applied);
-    Check.state(log.size() < LOG_CHANGES_MAX, "site %s log over %s changes", self, LOG_CHANGES_MAX);
+    Check.state(log.size() < 2L * LOG_CHANGES_MAX, "site %s log over %s changes", self, log.size());
     KeyState current = keys.getOrDefault(change.key(), KeyState.EMPTY);
     keys.put(change.key(), resolver.apply(change.key(), current, change, metrics));
     applied = applied.with(dot);
@@ -502,25 +518,36 @@ public final class SiteReplica implements Replica {
     Outgoing link = outgoing.get(downstream);
     Check.argument(link != null, "site %s is not downstream of %s", downstream, self);
     Check.state(
-        ack.receivedThrough() <= log.size(),
+        ack.receivedThrough() <= logEnd(),
         "%s claims position %s of %s's log of %s",
         downstream,
         ack.receivedThrough(),
         self,
-        log.size());
+        logEnd());
     link.ackedThrough = Math.max(link.ackedThrough, ack.appliedThrough());
+    // Acks arrive out of order: never send again what the downstream site has applied.
+    link.sentThrough = Math.max(link.sentThrough, link.ackedThrough);
     if (!ack.accepted()) {
-      link.sentThrough = ack.receivedThrough();
+      // A refusal can be stale (delayed, duplicated): never rewind below what the downstream site
+      // has durably applied, which is also never below the log this site still keeps.
+      link.sentThrough = Math.max(ack.receivedThrough(), link.ackedThrough);
+      Check.state(
+          link.sentThrough >= logBase,
+          "%s resumes at %s, before the log kept from %s",
+          downstream,
+          link.sentThrough,
+          logBase);
     }
+    truncateAcknowledged();
   }
 
   private void sendBatch(Outgoing link) {
     long after = link.sentThrough;
     long through = after;
     List<SiteMessage.Entry> entries = new ArrayList<>();
-    while (through < log.size() && entries.size() < SiteMessage.ENTRIES_PER_BATCH_MAX) {
+    while (through < logEnd() && entries.size() < SiteMessage.ENTRIES_PER_BATCH_MAX) {
       through++;
-      LogEntry entry = log.get((int) (through - 1));
+      LogEntry entry = entryAt(through);
       if (carries(entry, link.site)) {
         entries.add(new SiteMessage.Entry(through, entry.change(), entry.path()));
       }
@@ -536,6 +563,35 @@ public final class SiteReplica implements Replica {
         new SiteMessage.Changes(
             selfNode, config.nodeOf(link.site), 0, link.sentThrough, link.sentThrough, List.of()));
     link.lastSendTick = ticks;
+  }
+
+  private long logEnd() {
+    return logBase + log.size();
+  }
+
+  private LogEntry entryAt(long position) {
+    Check.state(
+        logBase < position && position <= logEnd(),
+        "position %s outside the kept log (%s, %s]",
+        position,
+        logBase,
+        logEnd());
+    return log.get((int) (position - 1 - logBase));
+  }
+
+  /**
+   * Drops the prefix every downstream site has acknowledged; it stays on disk, and a downstream
+   * site never asks for it again because its applied position is durable.
+   */
+  private void truncateAcknowledged() {
+    long everyoneHas = logEnd();
+    for (Outgoing link : outgoing.values()) {
+      everyoneHas = Math.min(everyoneHas, link.ackedThrough);
+    }
+    if (everyoneHas - logBase >= LOG_TRUNCATE_BATCH) {
+      log.subList(0, (int) (everyoneHas - logBase)).clear();
+      logBase = everyoneHas;
+    }
   }
 
   /** True when the link to {@code downstream} carries this log entry. */
@@ -685,6 +741,11 @@ public final class SiteReplica implements Replica {
 
   /** Changes in this site's log (applied here, local or received). */
   public long logSize() {
+    return logEnd();
+  }
+
+  /** Changes still held in memory for downstream sites that have not acknowledged them. */
+  public int keptLogChanges() {
     return log.size();
   }
 
@@ -709,8 +770,10 @@ public final class SiteReplica implements Replica {
     long changes = 0;
     long bytes = 0;
     long oldestTick = ticks;
-    for (long position = Math.max(0, link.ackedThrough) + 1; position <= log.size(); position++) {
-      LogEntry entry = log.get((int) (position - 1));
+    for (long position = Math.max(logBase, link.ackedThrough) + 1;
+        position <= logEnd();
+        position++) {
+      LogEntry entry = entryAt(position);
       if (carries(entry, link.site)) {
         changes++;
         bytes += entry.change().sizeBytes();

@@ -460,4 +460,25 @@ class SiteReplicaTest {
         .isInstanceOfSatisfying(
             Reply.Uncertain.class, r -> assertThat(r.reason()).contains("home site b"));
   }
+
+  @Test
+  void acknowledgedChangesLeaveTheInMemoryLogAndARestartedReceiverStillResumes() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new LwwResolver(), A, B);
+    int writes = SiteReplica.LOG_TRUNCATE_BATCH + 100;
+    for (int i = 0; i < writes; i++) {
+      sites.put(A, "k" + (i % 7), "v" + i);
+      if (i % 50 == 0) {
+        sites.round();
+      }
+    }
+    sites.rounds(20);
+    assertThat(sites.site(A).logSize()).isEqualTo(writes);
+    assertThat(sites.site(A).keptLogChanges()).isLessThan(SiteReplica.LOG_TRUNCATE_BATCH);
+    sites.crash(B);
+    sites.put(A, "late", "x");
+    sites.start(B);
+    sites.rounds(30);
+    assertThat(sites.site(B).visibleState()).isEqualTo(sites.site(A).visibleState());
+    assertThat(sites.site(A).lag().get(B).changes()).isZero();
+  }
 }
