@@ -3,11 +3,10 @@ package io.replicakv.core.multi;
 import io.replicakv.core.causal.Dot;
 import io.replicakv.core.msg.SiteMessage;
 import io.replicakv.core.util.Check;
-import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.OptionalLong;
-import java.util.Set;
 
 /**
  * Changes that arrived before a change they depend on, held until their dependencies are applied
@@ -20,8 +19,7 @@ final class CausalBuffer {
   record Pending(String upstream, SiteMessage.Entry entry) {}
 
   private final int capacity;
-  private final List<Pending> pending = new ArrayList<>();
-  private final Set<Dot> dots = new HashSet<>();
+  private final Map<Dot, Pending> pending = new LinkedHashMap<>();
 
   CausalBuffer(int capacity) {
     Check.argument(capacity >= 1, "capacity %s", capacity);
@@ -37,28 +35,30 @@ final class CausalBuffer {
   }
 
   boolean contains(Dot dot) {
-    return dots.contains(dot);
+    return pending.containsKey(dot);
   }
 
   void add(String upstream, SiteMessage.Entry entry) {
     Check.state(!isFull(), "causal buffer over %s", capacity);
-    Check.state(dots.add(entry.change().dot()), "%s buffered twice", entry.change().dot());
-    pending.add(new Pending(upstream, entry));
+    Pending previous = pending.putIfAbsent(entry.change().dot(), new Pending(upstream, entry));
+    Check.state(previous == null, "%s buffered twice", entry.change().dot());
   }
 
   /** Held changes in arrival order; a copy. */
   List<Pending> all() {
-    return List.copyOf(pending);
+    return List.copyOf(pending.values());
   }
 
   void remove(Pending held) {
-    Check.state(pending.remove(held), "not buffered: %s", held.entry().change().dot());
-    dots.remove(held.entry().change().dot());
+    Check.state(
+        pending.remove(held.entry().change().dot()) != null,
+        "not buffered: %s",
+        held.entry().change().dot());
   }
 
   /** The lowest position held from {@code upstream}'s log. */
   OptionalLong lowestPosition(String upstream) {
-    return pending.stream()
+    return pending.values().stream()
         .filter(held -> held.upstream().equals(upstream))
         .mapToLong(held -> held.entry().position())
         .min();

@@ -481,4 +481,65 @@ class SiteReplicaTest {
     assertThat(sites.site(B).visibleState()).isEqualTo(sites.site(A).visibleState());
     assertThat(sites.site(A).lag().get(B).changes()).isZero();
   }
+
+  @Test
+  void aFullCausalBufferPausesTheLinkWhichResendsAfterTheMissingChangeArrives() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new LwwResolver(), A, B, C);
+    // The test plays b's stream to c itself; the real b must not see c's answers to it.
+    sites.cut(B, C);
+    int count = SiteReplica.CAUSAL_BUFFER_CHANGES_MAX + 10;
+    List<SiteMessage.Entry> entries = new ArrayList<>();
+    VersionVector dependencies = VersionVector.of(Map.of(A, 1L));
+    for (int i = 1; i <= count; i++) {
+      Dot dot = new Dot(B, i);
+      entries.add(
+          new SiteMessage.Entry(
+              i,
+              new Change(
+                  dot,
+                  dependencies,
+                  VersionVector.EMPTY,
+                  new io.replicakv.core.causal.Hlc(1, i),
+                  "k" + (i % 5),
+                  new Mutation.Assign("b" + i)),
+              List.of(B)));
+      dependencies = dependencies.with(dot);
+    }
+    deliverFromB(sites, entries, 0);
+    SiteReplica c = sites.site(C);
+    assertThat(c.causalBufferSize()).isEqualTo(SiteReplica.CAUSAL_BUFFER_CHANGES_MAX);
+    assertThat(c.metrics().get(ConflictMetrics.CAUSAL_BUFFER_FULL)).isPositive();
+    SiteMessage.ChangesAck lastAck = lastAckFromC(sites);
+    assertThat(lastAck.appliedThrough()).isZero();
+    assertThat(lastAck.receivedThrough()).isEqualTo(SiteReplica.CAUSAL_BUFFER_CHANGES_MAX);
+    sites.inFlight.clear();
+    sites.put(A, "insert", "a1");
+    sites.rounds(2);
+    assertThat(c.causalBufferSize()).isZero();
+    assertThat(c.versionVector().get(B)).isEqualTo(SiteReplica.CAUSAL_BUFFER_CHANGES_MAX);
+    // The sender resumes from the position the receiver reported.
+    deliverFromB(sites, entries, lastAck.receivedThrough());
+    assertThat(c.versionVector().get(B)).isEqualTo(count);
+  }
+
+  private static void deliverFromB(Sites sites, List<SiteMessage.Entry> entries, long after) {
+    for (long from = after; from < entries.size(); ) {
+      long through = Math.min(entries.size(), from + SiteMessage.ENTRIES_PER_BATCH_MAX);
+      sites
+          .site(C)
+          .step(
+              new SiteMessage.Changes(
+                  1, 2, 0, from, through, entries.subList((int) from, (int) through)));
+      from = through;
+    }
+    sites.drain(C);
+  }
+
+  private static SiteMessage.ChangesAck lastAckFromC(Sites sites) {
+    return sites.inFlight.stream()
+        .filter(m -> m instanceof SiteMessage.ChangesAck ack && ack.to() == 1)
+        .map(m -> (SiteMessage.ChangesAck) m)
+        .reduce((first, second) -> second)
+        .orElseThrow();
+  }
 }
