@@ -61,7 +61,7 @@ final class MultiSiteSimulation {
     INTEGERS,
     /** Blind SET of one-element sets (merge:union). */
     SET_ELEMENTS,
-    /** INCRBY on a counter and SADD/SREM on a set (crdt). */
+    /** INCRBY on a counter, SADD/SREM on a set, HSET/HDEL/HINCRBY on a hash (crdt). */
     CRDT_COMMANDS
   }
 
@@ -389,9 +389,18 @@ final class MultiSiteSimulation {
           new SiteCommand.Assign(key, Long.toString(prng.between(-1000, 1000)), Optional.empty());
       case SET_ELEMENTS -> new SiteCommand.Assign(key, "e" + prng.nextInt(50), Optional.empty());
       case CRDT_COMMANDS ->
-          prng.chance(0.5)
-              ? new SiteCommand.Increment("counter", prng.between(-5, 10))
-              : new SiteCommand.SetMember("set", "e" + prng.nextInt(6), prng.chance(0.6));
+          switch (prng.nextInt(4)) {
+            case 0, 1 -> new SiteCommand.Increment("counter", prng.between(-5, 10));
+            case 2 -> new SiteCommand.SetMember("set", "e" + prng.nextInt(6), prng.chance(0.6));
+            default ->
+                prng.chance(0.5)
+                    ? new SiteCommand.MapIncrement(
+                        "hash", "f" + prng.nextInt(3), prng.between(1, 5))
+                    : new SiteCommand.MapField(
+                        "hash",
+                        "g" + prng.nextInt(3),
+                        prng.chance(0.7) ? Optional.of(unique) : Optional.empty());
+          };
     };
   }
 

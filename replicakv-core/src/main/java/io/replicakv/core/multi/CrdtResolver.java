@@ -73,7 +73,12 @@ public final class CrdtResolver implements ConflictResolver {
       case AwOrSet set -> set.elements().stream().map(Bytes::toUtf8).toList();
       case LwwRegister register -> register.value().map(Bytes::toUtf8).stream().toList();
       case MvRegister register -> register.values().stream().map(Bytes::toUtf8).toList();
-      case OrMap map -> map.fields().stream().map(Bytes::toUtf8).toList();
+      case OrMap map ->
+          map.entries().entrySet().stream()
+              .map(
+                  entry ->
+                      entry.getKey().toUtf8() + "=" + String.join(",", render(entry.getValue())))
+              .toList();
     };
   }
 
@@ -108,5 +113,25 @@ public final class CrdtResolver implements ConflictResolver {
   public static Crdt<?> assign(Crdt<?> held, String site, Hlc timestamp, String value) {
     LwwRegister register = held instanceof LwwRegister existing ? existing : LwwRegister.EMPTY;
     return register.assign(timestamp, site, Bytes.utf8(value));
+  }
+
+  /** The state after HSET (value present) or HDEL at {@code site}. */
+  public static Crdt<?> mapField(
+      Crdt<?> held, String site, Hlc timestamp, String field, java.util.Optional<String> value) {
+    OrMap map = held instanceof OrMap existing ? existing : OrMap.EMPTY;
+    Bytes name = Bytes.utf8(field);
+    if (value.isEmpty()) {
+      return map.remove(name);
+    }
+    LwwRegister register = map.get(name, LwwRegister.class).orElse(LwwRegister.EMPTY);
+    return map.put(site, name, register.assign(timestamp, site, Bytes.utf8(value.get())));
+  }
+
+  /** The state after HINCRBY at {@code site}. */
+  public static Crdt<?> mapIncrement(Crdt<?> held, String site, String field, long delta) {
+    OrMap map = held instanceof OrMap existing ? existing : OrMap.EMPTY;
+    Bytes name = Bytes.utf8(field);
+    PNCounter counter = map.get(name, PNCounter.class).orElse(PNCounter.EMPTY);
+    return map.put(site, name, counter.add(site, delta));
   }
 }

@@ -39,4 +39,24 @@ public sealed interface SiteCommand {
       Check.notNull(element, "element");
     }
   }
+
+  /**
+   * HSET ({@code value} present) or HDEL (empty) of one field; crdt keyspaces only. A field set by
+   * HSET is an LWW register.
+   */
+  record MapField(String key, String field, Optional<String> value) implements SiteCommand {
+    public MapField {
+      Check.notNull(key, "key");
+      Check.notNull(field, "field");
+      Check.notNull(value, "value");
+    }
+  }
+
+  /** HINCRBY of one field (a PN-counter field); crdt keyspaces only. */
+  record MapIncrement(String key, String field, long delta) implements SiteCommand {
+    public MapIncrement {
+      Check.notNull(key, "key");
+      Check.notNull(field, "field");
+    }
+  }
 }

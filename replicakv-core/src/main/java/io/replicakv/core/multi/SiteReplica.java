@@ -313,6 +313,16 @@ public final class SiteReplica implements Replica {
           mutation =
               new Mutation.CrdtState(
                   CrdtResolver.setCommand(held(current), self, member.element(), member.add()));
+      case SiteCommand.MapField field ->
+          mutation =
+              new Mutation.CrdtState(
+                  CrdtResolver.mapField(
+                      held(current), self, timestamp, field.field(), field.value()));
+      case SiteCommand.MapIncrement increment ->
+          mutation =
+              new Mutation.CrdtState(
+                  CrdtResolver.mapIncrement(
+                      held(current), self, increment.field(), increment.delta()));
     }
     Change change =
         new Change(applied.nextDot(self), applied, context, timestamp, command.key(), mutation);
@@ -330,6 +340,10 @@ public final class SiteReplica implements Replica {
               + " changes a downstream site has not acknowledged; writes resume when it catches up");
     }
     boolean crdt = resolver instanceof CrdtResolver;
+    if (crdt && held(current) != null && held(current).type() != crdtTypeOf(command)) {
+      return Optional.of(
+          "WRONGTYPE key " + command.key() + " holds a " + held(current).type() + " value");
+    }
     return switch (command) {
       case SiteCommand.Assign assign -> {
         if (resolver instanceof MergeResolver merge && !merge.domain().accepts(assign.value())) {
@@ -366,6 +380,20 @@ public final class SiteReplica implements Replica {
           crdt ? Optional.empty() : Optional.of("INCRBY needs conflicts=crdt");
       case SiteCommand.SetMember member ->
           crdt ? Optional.empty() : Optional.of("SADD/SREM need conflicts=crdt");
+      case SiteCommand.MapField field ->
+          crdt ? Optional.empty() : Optional.of("HSET/HDEL need conflicts=crdt");
+      case SiteCommand.MapIncrement increment ->
+          crdt ? Optional.empty() : Optional.of("HINCRBY needs conflicts=crdt");
+    };
+  }
+
+  private static io.replicakv.core.crdt.CrdtType crdtTypeOf(SiteCommand command) {
+    return switch (command) {
+      case SiteCommand.Assign assign -> io.replicakv.core.crdt.CrdtType.LWW_REGISTER;
+      case SiteCommand.Increment increment -> io.replicakv.core.crdt.CrdtType.PN_COUNTER;
+      case SiteCommand.SetMember member -> io.replicakv.core.crdt.CrdtType.AW_OR_SET;
+      case SiteCommand.MapField field -> io.replicakv.core.crdt.CrdtType.OR_MAP;
+      case SiteCommand.MapIncrement increment -> io.replicakv.core.crdt.CrdtType.OR_MAP;
     };
   }
 

@@ -287,7 +287,9 @@ class SiteReplicaTest {
       assertThat(sites.site(site).read("tags").values()).containsExactly("x");
     }
     sites.write(A, new SiteCommand.Increment("tags", 1));
-    assertThat(sites.replies.getLast().reply()).isInstanceOf(Reply.Written.class);
+    assertThat(sites.replies.getLast().reply())
+        .isInstanceOfSatisfying(
+            Reply.Rejected.class, r -> assertThat(r.reason()).startsWith("WRONGTYPE key tags"));
   }
 
   @Test
@@ -541,5 +543,19 @@ class SiteReplicaTest {
         .map(m -> (SiteMessage.ChangesAck) m)
         .reduce((first, second) -> second)
         .orElseThrow();
+  }
+
+  @Test
+  void crdtMapFieldsMergeConcurrentHsetAndHincrbyFromDifferentSites() {
+    Sites sites = Sites.of(Topology.CIRCULAR, new CrdtResolver(), A, B, C);
+    sites.write(A, new SiteCommand.MapField("user", "name", Optional.of("ada")));
+    sites.write(B, new SiteCommand.MapIncrement("user", "visits", 2));
+    sites.write(C, new SiteCommand.MapIncrement("user", "visits", 3));
+    sites.rounds(6);
+    sites.write(B, new SiteCommand.MapField("user", "name", Optional.empty()));
+    sites.rounds(6);
+    for (String site : List.of(A, B, C)) {
+      assertThat(sites.site(site).read("user").values()).containsExactly("visits=5");
+    }
   }
 }
