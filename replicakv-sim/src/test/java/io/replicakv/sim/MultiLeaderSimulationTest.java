@@ -77,4 +77,25 @@ class MultiLeaderSimulationTest {
         org.junit.jupiter.params.provider.Arguments.of(
             "multi-broken-lock-without-earlier-writes-all-to-all", "lock: no conflicts"));
   }
+
+  @org.junit.jupiter.api.Test
+  void aSeedFixesTheWholeRun() {
+    for (String scenario : List.of("multi-siblings-all-to-all", "multi-lock-star")) {
+      MultiSiteScenarios.Outcome first =
+          MultiSiteScenarios.run(MultiSiteScenarios.named(scenario), 77);
+      MultiSiteScenarios.Outcome second =
+          MultiSiteScenarios.run(MultiSiteScenarios.named(scenario), 77);
+      assertThat(second.run().writes()).isEqualTo(first.run().writes());
+      assertThat(second.run().counters()).isEqualTo(first.run().counters());
+      assertThat(second.run().traceTail()).isEqualTo(first.run().traceTail());
+      Map<String, Object> firstStates = new TreeMap<>();
+      first.run().finalSites().forEach((id, site) -> firstStates.put(id, site.visibleState()));
+      Map<String, Object> secondStates = new TreeMap<>();
+      second.run().finalSites().forEach((id, site) -> secondStates.put(id, site.visibleState()));
+      assertThat(secondStates).isEqualTo(firstStates);
+      MultiSiteScenarios.Outcome other =
+          MultiSiteScenarios.run(MultiSiteScenarios.named(scenario), 78);
+      assertThat(other.run().writes()).isNotEqualTo(first.run().writes());
+    }
+  }
 }
