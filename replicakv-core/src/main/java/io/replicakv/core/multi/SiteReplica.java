@@ -61,7 +61,19 @@ import java.util.TreeSet;
  * before any message or reply leaves, so the log and its positions are rebuilt exactly from disk);
  * clock skew (HLC, used only by last-writer-wins). <b>Not survived:</b> loss of a site's disk —
  * changes that never left it are gone; a forwarding site that stays down stops the flow beyond it
- * in star and circular topologies until it returns (by design; its lag shows it).
+ * in star and circular topologies until it returns (by design; its lag shows it); a receiver
+ * whose durable position is behind the prefix a sender has dropped from memory cannot happen
+ * (positions are durable), but a brand-new site joining late would need a snapshot, not built.
+ *
+ * <p><b>Memory.</b> The log's prefix that every downstream site has acknowledged leaves memory (it
+ * stays in the site's records on disk); past {@link #LOG_CHANGES_MAX} unacknowledged changes local
+ * writes are refused. Remote changes are never refused, so siblings created by remote blind writes
+ * are not capped; only local writes are ({@link #SIBLINGS_PER_KEY_MAX}).
+ *
+ * <p><b>Strategies with a protocol.</b> {@code conflicts=lock} runs {@link SiteLocks} (client
+ * writes wait for the key's lock); {@code conflicts=home-site} forwards a client write to the key's
+ * home site ({@link HomeSiteResolver#homeSite}), which performs it and answers; a forwarded write
+ * whose answer does not come within {@link #HOME_WRITE_TIMEOUT_TICKS} ends {@code Uncertain}.
  *
  * <p>Inside a real site this replica sits on top of the single-leader partition log; here it is the
  * whole site, which is how the simulator runs it.
