@@ -61,9 +61,9 @@ import java.util.TreeSet;
  * before any message or reply leaves, so the log and its positions are rebuilt exactly from disk);
  * clock skew (HLC, used only by last-writer-wins). <b>Not survived:</b> loss of a site's disk —
  * changes that never left it are gone; a forwarding site that stays down stops the flow beyond it
- * in star and circular topologies until it returns (by design; its lag shows it); a receiver
- * whose durable position is behind the prefix a sender has dropped from memory cannot happen
- * (positions are durable), but a brand-new site joining late would need a snapshot, not built.
+ * in star and circular topologies until it returns (by design; its lag shows it); a receiver whose
+ * durable position is behind the prefix a sender has dropped from memory cannot happen (positions
+ * are durable), but a brand-new site joining late would need a snapshot, not built.
  *
  * <p><b>Memory.</b> The log's prefix that every downstream site has acknowledged leaves memory (it
  * stays in the site's records on disk); past {@link #LOG_CHANGES_MAX} unacknowledged changes local
