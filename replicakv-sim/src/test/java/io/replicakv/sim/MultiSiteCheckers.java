@@ -255,6 +255,9 @@ final class MultiSiteCheckers {
       if (concurrent != 0 || !site.metrics().lostWrites().isEmpty()) {
         problems.add(site.site() + " saw " + concurrent + " concurrent writes under locks");
       }
+      if (site.metrics().get(ConflictMetrics.FENCING_REFUSALS) != 0) {
+        problems.add(site.site() + " refused writes of stale lock holders");
+      }
       if (!site.heldLocks().isEmpty()) {
         problems.add(site.site() + " still holds locks after heal: " + site.heldLocks());
       }

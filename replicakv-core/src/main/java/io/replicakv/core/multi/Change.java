@@ -19,6 +19,8 @@ import io.replicakv.core.util.Check;
  * @param timestamp the origin's HLC timestamp, used by last-writer-wins only
  * @param key the key written
  * @param mutation what the write does
+ * @param fencingToken for {@code conflicts=lock}: the token of the lock the write was made under,
+ *     checked by every site when it applies the write; 0 for writes made without a lock
  */
 public record Change(
     Dot dot,
@@ -26,9 +28,11 @@ public record Change(
     VersionVector keyContext,
     Hlc timestamp,
     String key,
-    Mutation mutation) {
+    Mutation mutation,
+    long fencingToken) {
 
   public Change {
+    Check.argument(fencingToken >= 0, "fencing token %s < 0", fencingToken);
     Check.notNull(dot, "dot");
     Check.notNull(dependencies, "dependencies");
     Check.notNull(keyContext, "keyContext");
@@ -45,6 +49,17 @@ public record Change(
         "key context %s not within dependencies %s",
         keyContext,
         dependencies);
+  }
+
+  /** A write made without a lock. */
+  public Change(
+      Dot dot,
+      VersionVector dependencies,
+      VersionVector keyContext,
+      Hlc timestamp,
+      String key,
+      Mutation mutation) {
+    this(dot, dependencies, keyContext, timestamp, key, mutation, 0);
   }
 
   /** The site that accepted the write. */
@@ -65,6 +80,7 @@ public record Change(
     timestamp.writeTo(writer);
     writer.writeString(key);
     mutation.writeTo(writer);
+    writer.writeVarLong(fencingToken);
   }
 
   /** Reads what {@link #writeTo} wrote. */
@@ -74,6 +90,8 @@ public record Change(
     VersionVector keyContext = VersionVector.readFrom(reader);
     Hlc timestamp = Hlc.readFrom(reader);
     String key = reader.readString(4 * io.replicakv.core.msg.Operation.KEY_CHARS_MAX);
-    return new Change(dot, dependencies, keyContext, timestamp, key, Mutation.readFrom(reader));
+    Mutation mutation = Mutation.readFrom(reader);
+    return new Change(
+        dot, dependencies, keyContext, timestamp, key, mutation, reader.readVarLong());
   }
 }

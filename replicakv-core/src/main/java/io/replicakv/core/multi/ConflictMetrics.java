@@ -51,6 +51,12 @@ public final class ConflictMetrics {
   /** A remote timestamp ran too far ahead of the local clock to be merged into the HLC. */
   public static final String CLOCK_DRIFT_REFUSALS = "multi_clock_drift_refusals_total";
 
+  /**
+   * A write under a lock carried a fencing token not above the one of the write it overwrites: a
+   * stale lock holder. Its value is discarded (and listed as a lost write); must stay 0.
+   */
+  public static final String FENCING_REFUSALS = "multi_fencing_refusals_total";
+
   /** A local write was refused (too many siblings, lock site unreachable, ...). */
   public static final String WRITES_REFUSED = "multi_writes_refused_total";
 

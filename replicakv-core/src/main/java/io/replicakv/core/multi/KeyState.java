@@ -18,8 +18,13 @@ public record KeyState(VersionVector context, List<Version> live) {
   /** A key never written. */
   public static final KeyState EMPTY = new KeyState(VersionVector.EMPTY, List.of());
 
-  /** One surviving write: its identity, timestamp and value. */
-  public record Version(Dot dot, Hlc timestamp, Mutation value) {
+  /** One surviving write: its identity, timestamp, value and (lock writes) fencing token. */
+  public record Version(Dot dot, Hlc timestamp, Mutation value, long fencingToken) {
+    /** A version written without a lock. */
+    public Version(Dot dot, Hlc timestamp, Mutation value) {
+      this(dot, timestamp, value, 0);
+    }
+
     public Version {
       Check.notNull(dot, "dot");
       Check.notNull(timestamp, "timestamp");
@@ -28,7 +33,8 @@ public record KeyState(VersionVector context, List<Version> live) {
 
     /** The version a change writes. */
     public static Version of(Change change) {
-      return new Version(change.dot(), change.timestamp(), change.mutation());
+      return new Version(
+          change.dot(), change.timestamp(), change.mutation(), change.fencingToken());
     }
   }
 

@@ -28,6 +28,10 @@ import java.util.TreeMap;
  * side only cost time; a grant the holder no longer wants (its client gave up, it restarted) is
  * released at once, and a grant for a token the holder already released is ignored.
  *
+ * <p><b>Fencing.</b> Each write carries its grant's token; {@link LockResolver} on every site
+ * refuses (counts and lists) a write that overwrites one with an equal or larger token, so a holder
+ * acting on a superseded grant cannot silently replace newer data.
+ *
  * <p><b>Failure cases.</b> While a key's lock site is unreachable, writes of the key fail after
  * {@link #LOCK_WAIT_TICKS} with an error naming the lock site. A holder that never returns keeps
  * its locks held forever (safety over liveness); an operator must release them, which this class
@@ -54,7 +58,7 @@ final class SiteLocks {
     void send(SiteMessage message);
 
     /** Performs a client's write now, under the lock. */
-    Reply writeUnderLock(SiteCommand.Assign command);
+    Reply writeUnderLock(SiteCommand.Assign command, long fencingToken);
 
     void reply(long clientId, long requestId, Reply reply);
 
@@ -203,7 +207,8 @@ final class SiteLocks {
       return;
     }
     pending.remove(write.command.key());
-    host.reply(write.clientId, write.requestId, host.writeUnderLock(write.command));
+    host.reply(
+        write.clientId, write.requestId, host.writeUnderLock(write.command, write.fencingToken));
     startRelease(write.command.key(), write.fencingToken, host.applied());
   }
 

@@ -289,6 +289,10 @@ public final class SiteReplica implements Replica {
   }
 
   private Reply write(SiteCommand command) {
+    return write(command, 0);
+  }
+
+  private Reply write(SiteCommand command, long fencingToken) {
     KeyState current = keys.getOrDefault(command.key(), KeyState.EMPTY);
     Optional<String> refusal = refusal(command, current);
     if (refusal.isPresent()) {
@@ -337,7 +341,14 @@ public final class SiteReplica implements Replica {
                       held(current), self, increment.field(), increment.delta()));
     }
     Change change =
-        new Change(applied.nextDot(self), applied, context, timestamp, command.key(), mutation);
+        new Change(
+            applied.nextDot(self),
+            applied,
+            context,
+            timestamp,
+            command.key(),
+            mutation,
+            fencingToken);
     applyChange(change, List.of(self), true);
     return new Reply.Written();
   }
@@ -747,8 +758,8 @@ public final class SiteReplica implements Replica {
     }
 
     @Override
-    public Reply writeUnderLock(SiteCommand.Assign command) {
-      return write(command);
+    public Reply writeUnderLock(SiteCommand.Assign command, long fencingToken) {
+      return write(command, fencingToken);
     }
 
     @Override

@@ -558,4 +558,54 @@ class SiteReplicaTest {
       assertThat(sites.site(site).read("user").values()).containsExactly("visits=5");
     }
   }
+
+  @Test
+  void lockWritesCarryTheirFencingTokenAndAStaleHoldersWriteIsRefusedAndListed() {
+    LockResolver resolver = new LockResolver();
+    ConflictMetrics metrics = new ConflictMetrics("lock");
+    Change current =
+        new Change(
+            new Dot(A, 1),
+            VersionVector.EMPTY,
+            VersionVector.EMPTY,
+            new io.replicakv.core.causal.Hlc(1, 0),
+            "k",
+            new Mutation.Assign("new-holder"),
+            5);
+    KeyState state = resolver.apply("k", KeyState.EMPTY, current, metrics);
+    VersionVector seen = VersionVector.of(Map.of(A, 1L));
+    Change stale =
+        new Change(
+            new Dot(B, 1),
+            seen,
+            seen,
+            new io.replicakv.core.causal.Hlc(2, 0),
+            "k",
+            new Mutation.Assign("stale"),
+            4);
+    state = resolver.apply("k", state, stale, metrics);
+    assertThat(resolver.read(state).values()).containsExactly("new-holder");
+    assertThat(metrics.get(ConflictMetrics.FENCING_REFUSALS)).isEqualTo(1);
+    assertThat(metrics.lostWrites()).extracting(LostWrite::lost).containsExactly(new Dot(B, 1));
+    assertThat(state.context().contains(new Dot(B, 1))).isTrue();
+    SiteRecord.Applied record = new SiteRecord.Applied(stale, List.of(B));
+    assertThat(SiteRecord.fromRecord(record.toRecord())).isEqualTo(record);
+  }
+
+  @Test
+  void writesUnderALockCarryTheGrantsFencingToken() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new LockResolver(), A, B, C);
+    String key = keyLockedAt(sites.config, C);
+    sites.put(A, key, "one");
+    sites.rounds(3);
+    sites.put(B, key, "two");
+    sites.rounds(5);
+    List<Long> tokens =
+        sites.disks.get(C).stream()
+            .map(SiteRecord::fromRecord)
+            .filter(r -> r instanceof SiteRecord.Applied)
+            .map(r -> ((SiteRecord.Applied) r).change().fencingToken())
+            .toList();
+    assertThat(tokens).containsExactly(1L, 2L);
+  }
 }
