@@ -13,6 +13,7 @@ import io.replicakv.core.msg.Message;
 import io.replicakv.core.msg.Operation;
 import io.replicakv.core.msg.PeerMessage;
 import io.replicakv.core.msg.Reply;
+import io.replicakv.core.msg.SiteMessage;
 import io.replicakv.core.util.Check;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -199,6 +200,8 @@ public final class PrimaryBackupRegister implements Replica, StateView {
           throw new IllegalArgumentException("toy register got " + other);
       case LeaderlessMessage other ->
           throw new IllegalArgumentException("leaderless message to a log register: " + other);
+      case SiteMessage other ->
+          throw new IllegalArgumentException("primary/backup got a site message: " + other);
     }
   }
 

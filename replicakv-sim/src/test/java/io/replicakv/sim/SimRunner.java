@@ -50,6 +50,9 @@ public final class SimRunner {
                     + "; use --scenario NAME|PREFIX*|all --seconds N --first-seed S --max-seeds M");
       }
     }
+    if (scenarioName.startsWith("multi")) {
+      System.exit(multiSiteCampaigns(scenarioName, seconds, firstSeed, maxSeeds) ? 1 : 0);
+    }
     String prefix =
         scenarioName.endsWith("*") ? scenarioName.substring(0, scenarioName.length() - 1) : null;
     List<Scenario> scenarios =
@@ -109,5 +112,51 @@ public final class SimRunner {
           "   seed " + seed + ": " + SimSeeds.replayScenarioCommand(scenario.name(), seed));
     }
     return summary;
+  }
+
+  /**
+   * Multi-leader campaigns ({@link MultiSiteScenarios}): {@code multi-all} runs every correct
+   * scenario, any other name that one scenario. True when a seed failed.
+   */
+  static boolean multiSiteCampaigns(String name, long seconds, long firstSeed, long maxSeeds) {
+    List<String> names =
+        name.equals("multi-all")
+            ? MultiSiteScenarios.all().keySet().stream().filter(n -> !n.contains("broken")).toList()
+            : List.of(name);
+    boolean anyFailed = false;
+    for (String scenario : names) {
+      MultiSiteSimulation.Config config = MultiSiteScenarios.named(scenario);
+      long deadlineNanos = System.nanoTime() + seconds * 1_000_000_000 / names.size();
+      List<Long> failed = new ArrayList<>();
+      long seedsRun = 0;
+      for (long seed = firstSeed;
+          seedsRun < maxSeeds && System.nanoTime() < deadlineNanos;
+          seed++) {
+        MultiSiteScenarios.Outcome outcome = MultiSiteScenarios.run(config, seed);
+        seedsRun++;
+        if (outcome.failed()) {
+          failed.add(seed);
+          if (failed.size() <= FULL_REPORTS_MAX) {
+            System.out.println(outcome.report(MultiSiteScenarios.replayCommand(scenario, seed)));
+          }
+        }
+      }
+      System.out.println(
+          "== "
+              + scenario
+              + ": "
+              + seedsRun
+              + " seeds from "
+              + firstSeed
+              + ", "
+              + failed.size()
+              + " failed");
+      for (long seed : failed.subList(0, Math.min(failed.size(), SEEDS_LISTED_MAX))) {
+        System.out.println(
+            "   seed " + seed + ": " + MultiSiteScenarios.replayCommand(scenario, seed));
+      }
+      anyFailed |= !failed.isEmpty();
+    }
+    return anyFailed;
   }
 }

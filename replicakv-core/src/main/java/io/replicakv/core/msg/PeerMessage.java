@@ -7,7 +7,7 @@ package io.replicakv.core.msg;
  * <p>Each protocol contributes one sealed family to the {@code permits} clause.
  */
 public sealed interface PeerMessage extends Message
-    permits LogMessage, SingleLeaderMessage, LeaderlessMessage {
+    permits LogMessage, SingleLeaderMessage, LeaderlessMessage, SiteMessage {
   /** Sending node id. */
   int from();
 

@@ -47,6 +47,7 @@ class MessagesTest {
                       case LogMessage.AppendAck ack -> "ack";
                       case SingleLeaderMessage single -> "single-leader";
                       case LeaderlessMessage leaderless -> "leaderless";
+                      case SiteMessage site -> "site";
                     })
             .toList();
     assertThat(kinds).containsExactly("client", "append", "ack", "single-leader", "leaderless");

@@ -1,0 +1,849 @@
+package io.replicakv.core.multi;
+
+import io.replicakv.core.PersistRecord;
+import io.replicakv.core.PhysicalClock;
+import io.replicakv.core.Ready;
+import io.replicakv.core.ReadyBuffer;
+import io.replicakv.core.Replica;
+import io.replicakv.core.causal.ClockDriftException;
+import io.replicakv.core.causal.Dot;
+import io.replicakv.core.causal.Hlc;
+import io.replicakv.core.causal.HybridLogicalClock;
+import io.replicakv.core.causal.VersionVector;
+import io.replicakv.core.crdt.Crdt;
+import io.replicakv.core.msg.ClientReply;
+import io.replicakv.core.msg.ClientRequest;
+import io.replicakv.core.msg.LogMessage;
+import io.replicakv.core.msg.Message;
+import io.replicakv.core.msg.Operation;
+import io.replicakv.core.msg.Reply;
+import io.replicakv.core.msg.SiteMessage;
+import io.replicakv.core.util.Check;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * One site's replica of a multi-leader keyspace (DDIA chapter 5, "Multi-Leader Replication").
+ *
+ * <p><b>Model.</b> Every site accepts writes. A local write gets the next dot {@code (site,
+ * counter)} of this site, the site's version vector as its dependencies and the key's context, and
+ * is applied at once. Every applied change, local or received, is appended to the site's
+ * <i>log</i>; the log position is the stream position. For each downstream site of the topology an
+ * outgoing link streams the log from the position the downstream site last acknowledged, leaving
+ * out changes the link does not carry: a change passes a link only if the receiving site is not on
+ * its path (the sites it has passed, origin first), and a site sends on others' changes only if the
+ * topology makes it a forwarder (star: the hub; circular: everyone; all-to-all: nobody). That rule
+ * is what keeps changes from looping in star and circular topologies.
+ *
+ * <p><b>Causal delivery.</b> A received change is applied only when the site has applied every
+ * change in its dependencies; until then it waits in a bounded {@link CausalBuffer}. Over
+ * all-to-all links a change can overtake one it depends on (B's reply to A's write reaches C before
+ * A's write does); the buffer holds it, so no site ever applies an update before its insert. The
+ * conflict strategy ({@link ConflictResolver}) therefore sees each change exactly once and in
+ * causal order.
+ *
+ * <p><b>Invariants.</b> (1) The version vector is exactly the set of applied dots (no dot is
+ * skipped: a change applies only after its own site's previous one). (2) Each dot is applied at
+ * most once per site; duplicates and changes returning on their own path are counted and dropped.
+ * (3) The acknowledged position of a link never moves back and never passes a change still in the
+ * buffer, so a restart of the receiver (which loses the buffer) resumes without a gap.
+ *
+ * <p><b>Failure cases survived.</b> Lost, duplicated and reordered messages (retransmission on a
+ * timeout, positions, dot deduplication); link outages (the link resumes from its acknowledged
+ * position, visible meanwhile as {@link LinkLag}); a crash of this site (every record is synced
+ * before any message or reply leaves, so the log and its positions are rebuilt exactly from disk);
+ * clock skew (HLC, used only by last-writer-wins). <b>Not survived:</b> loss of a site's disk —
+ * changes that never left it are gone; a forwarding site that stays down stops the flow beyond it
+ * in star and circular topologies until it returns (by design; its lag shows it); a receiver whose
+ * durable position is behind the prefix a sender has dropped from memory cannot happen (positions
+ * are durable), but a brand-new site joining late would need a snapshot, not built.
+ *
+ * <p><b>Memory.</b> The log's prefix that every downstream site has acknowledged leaves memory (it
+ * stays in the site's records on disk); past {@link #LOG_CHANGES_MAX} unacknowledged changes local
+ * writes are refused. Remote changes are never refused, so siblings created by remote blind writes
+ * are not capped; only local writes are ({@link #SIBLINGS_PER_KEY_MAX}).
+ *
+ * <p><b>Strategies with a protocol.</b> {@code conflicts=lock} runs {@link SiteLocks} (client
+ * writes wait for the key's lock); {@code conflicts=home-site} forwards a client write to the key's
+ * home site ({@link HomeSiteResolver#homeSite}), which performs it and answers; a forwarded write
+ * whose answer does not come within {@link #HOME_WRITE_TIMEOUT_TICKS} ends {@code Uncertain}.
+ *
+ * <p>Inside a real site this replica sits on top of the single-leader partition log; here it is the
+ * whole site, which is how the simulator runs it.
+ */
+public final class SiteReplica implements Replica {
+  /** Changes held waiting for their dependencies; past this the link pauses and resends later. */
+  public static final int CAUSAL_BUFFER_CHANGES_MAX = 10_000;
+
+  /** Ticks without an acknowledgement after which a link probes its downstream site again. */
+  public static final int RETRANSMIT_TICKS = 10;
+
+  /** Log positions a link may send ahead of the downstream site's acknowledgement. */
+  public static final int IN_FLIGHT_POSITIONS_MAX = 4 * SiteMessage.ENTRIES_PER_BATCH_MAX;
+
+  /**
+   * Changes the in-memory log may hold that some downstream site has not acknowledged; past this
+   * local writes are refused until the slowest link catches up (remote changes still apply).
+   */
+  public static final int LOG_CHANGES_MAX = 1_000_000;
+
+  /** Acknowledged changes dropped from the in-memory log at once, so truncation is amortised. */
+  static final int LOG_TRUNCATE_BATCH = 64;
+
+  /** Live concurrent values per key before a local write that would add one is refused. */
+  public static final int SIBLINGS_PER_KEY_MAX = 64;
+
+  /** Ticks a client waits for the home site's answer to a forwarded write. */
+  public static final int HOME_WRITE_TIMEOUT_TICKS = 50;
+
+  /** Forwarded writes a home site remembers, so that a duplicated message is not written twice. */
+  public static final int HOME_WRITES_REMEMBERED_MAX = 10_000;
+
+  /** Forwarded writes awaiting their home site's answer; past this new ones are refused. */
+  public static final int FORWARDED_WRITES_MAX = 10_000;
+
+  private static final long UNKNOWN = -1;
+
+  private record ForwardedWrite(long clientId, long requestId, String homeSite, long sentTick) {}
+
+  private record LogEntry(Change change, List<String> path, long appendedTick) {}
+
+  private static final class Outgoing {
+    final String site;
+    long sentThrough;
+    long ackedThrough = UNKNOWN;
+    long lastSendTick = Long.MIN_VALUE / 2;
+
+    Outgoing(String site, long sentThrough) {
+      this.site = site;
+      this.sentThrough = sentThrough;
+    }
+  }
+
+  private static final class Incoming {
+    final String site;
+    long receivedThrough;
+    long appliedThrough;
+
+    Incoming(String site) {
+      this.site = site;
+    }
+  }
+
+  private final MultiLeaderConfig config;
+  private final String self;
+  private final int selfNode;
+  private final PhysicalClock clock;
+  private final HybridLogicalClock hlc;
+  private final ConflictResolver resolver;
+  private final ConflictMetrics metrics;
+  private final ReadyBuffer out = new ReadyBuffer();
+  private final List<LogEntry> log = new ArrayList<>();
+  private long logBase;
+  private final Map<String, KeyState> keys = new TreeMap<>();
+  private final Map<String, Outgoing> outgoing = new LinkedHashMap<>();
+  private final Map<String, Incoming> incoming = new LinkedHashMap<>();
+  private final CausalBuffer buffer = new CausalBuffer(CAUSAL_BUFFER_CHANGES_MAX);
+  private final SiteLocks locks;
+  private final Set<String> declaredDown = new TreeSet<>();
+  private final Map<Long, ForwardedWrite> forwarded = new TreeMap<>();
+  private long lastForwardTag;
+  private final Set<String> recentHomeWrites = new java.util.LinkedHashSet<>();
+  private VersionVector applied = VersionVector.EMPTY;
+  private long ticks;
+
+  /**
+   * Site {@code self} of {@code config}, rebuilt from the records its disk kept.
+   *
+   * @param clock physical time for HLC timestamps of local writes
+   * @param recovered the records of earlier incarnations, in append order
+   */
+  public SiteReplica(
+      MultiLeaderConfig config, String self, PhysicalClock clock, List<PersistRecord> recovered) {
+    this.config = Check.notNull(config, "config");
+    this.self = Check.notNull(self, "self");
+    this.selfNode = config.nodeOf(self);
+    this.clock = Check.notNull(clock, "clock");
+    this.resolver = config.resolver();
+    this.metrics = new ConflictMetrics(resolver.strategy().toString());
+    config.upstream(self).forEach(site -> incoming.put(site, new Incoming(site)));
+    this.locks =
+        resolver instanceof LockResolver ? new SiteLocks(config, self, new LockHost()) : null;
+    Hlc newest = Hlc.ZERO;
+    for (PersistRecord record : recovered) {
+      SiteRecord decoded = SiteRecord.fromRecord(record);
+      if (locks != null) {
+        locks.recover(decoded);
+      }
+      switch (decoded) {
+        case SiteRecord.Applied done -> {
+          applyChange(done.change(), done.path(), false);
+          newest = Hlc.max(newest, done.change().timestamp());
+        }
+        case SiteRecord.LinkPosition position -> {
+          Incoming link = Check.notNull(incoming.get(position.upstream()), "upstream");
+          link.appliedThrough = position.appliedThrough();
+          link.receivedThrough = position.appliedThrough();
+        }
+        default -> {}
+      }
+    }
+    this.hlc = new HybridLogicalClock(newest, HybridLogicalClock.DEFAULT_MAX_REMOTE_AHEAD_MILLIS);
+    config.downstream(self).forEach(site -> outgoing.put(site, new Outgoing(site, logEnd())));
+  }
+
+  // ---- Replica -------------------------------------------------------------------------------
+
+  @Override
+  public void step(Message message) {
+    switch (message) {
+      case ClientRequest request -> onClientRequest(request);
+      case SiteMessage.Changes changes -> onChanges(changes);
+      case SiteMessage.ChangesAck ack -> onChangesAck(ack);
+      case SiteMessage.LockRequest request -> lockProtocol().onRequest(request);
+      case SiteMessage.LockGrant grant -> lockProtocol().onGrant(grant);
+      case SiteMessage.LockBusy busy -> lockProtocol().onBusy(busy);
+      case SiteMessage.LockRelease release -> lockProtocol().onRelease(release);
+      case SiteMessage.LockReleaseAck ack -> lockProtocol().onReleaseAck(ack);
+      case SiteMessage.HomeWrite write -> onHomeWrite(write);
+      case SiteMessage.HomeWriteReply reply -> onHomeWriteReply(reply);
+      case LogMessage other ->
+          throw new IllegalArgumentException("site replica got a log message: " + other);
+    }
+  }
+
+  @Override
+  public void tick() {
+    ticks++;
+    if (locks != null) {
+      locks.tick();
+    }
+    expireForwardedWrites();
+    truncateAcknowledged();
+    for (Outgoing link : outgoing.values()) {
+      long acked = Math.max(0, link.ackedThrough);
+      if (link.sentThrough < logEnd() && link.sentThrough - acked < IN_FLIGHT_POSITIONS_MAX) {
+        sendBatch(link);
+      } else if (link.ackedThrough < link.sentThrough
+          && ticks - link.lastSendTick >= RETRANSMIT_TICKS) {
+        // An empty batch at our position: accepted, it returns the downstream site's position;
+        // refused (a batch was lost, or the site restarted), it says where to resend from.
+        sendProbe(link);
+      }
+    }
+  }
+
+  @Override
+  public Ready ready() {
+    return out.ready();
+  }
+
+  @Override
+  public void advance(Ready done) {
+    out.advance(done);
+  }
+
+  // ---- client side ---------------------------------------------------------------------------
+
+  private void onClientRequest(ClientRequest request) {
+    switch (request.operation()) {
+      case Operation.Get get ->
+          out.reply(ClientReply.to(request, new Reply.Values(read(get.key()).values())));
+      case Operation.Put put ->
+          submit(
+              request.clientId(),
+              request.requestId(),
+              new SiteCommand.Assign(put.key(), put.value(), Optional.empty()));
+    }
+  }
+
+  /**
+   * Applies a client write and queues its reply; the caller delivers it with the next {@link
+   * #ready()}, after the write's record is synced.
+   */
+  public void submit(long clientId, long requestId, SiteCommand command) {
+    if (locks != null && command instanceof SiteCommand.Assign assign) {
+      locks.submit(clientId, requestId, assign);
+      return;
+    }
+    if (resolver instanceof HomeSiteResolver home && command instanceof SiteCommand.Assign assign) {
+      String homeSite = home.homeSite(assign.key(), config.sites(), declaredDown);
+      if (!homeSite.equals(self)) {
+        forward(clientId, requestId, homeSite, assign);
+        return;
+      }
+    }
+    out.reply(new ClientReply(clientId, requestId, write(command)));
+  }
+
+  /** This site's view of {@code key}: value or siblings, and the context to write back with. */
+  public SiteRead read(String key) {
+    return resolver.read(keys.getOrDefault(key, KeyState.EMPTY));
+  }
+
+  private Reply write(SiteCommand command) {
+    return write(command, 0);
+  }
+
+  private Reply write(SiteCommand command, long fencingToken) {
+    KeyState current = keys.getOrDefault(command.key(), KeyState.EMPTY);
+    Optional<String> refusal = refusal(command, current);
+    if (refusal.isPresent()) {
+      metrics.increment(ConflictMetrics.WRITES_REFUSED);
+      return new Reply.Rejected(refusal.get());
+    }
+    Hlc timestamp = hlc.now(Math.max(0, clock.physicalMillis()));
+    VersionVector context = current.context();
+    Mutation mutation;
+    switch (command) {
+      case SiteCommand.Assign assign -> {
+        if (resolver instanceof CrdtResolver) {
+          mutation =
+              new Mutation.CrdtState(
+                  CrdtResolver.assign(held(current), self, timestamp, assign.value()));
+        } else {
+          mutation = new Mutation.Assign(assign.value());
+          context =
+              assign
+                  .context()
+                  .orElse(
+                      resolver instanceof LwwResolver
+                              || resolver instanceof LockResolver
+                              || resolver instanceof HomeSiteResolver
+                          ? context
+                          : VersionVector.EMPTY);
+        }
+      }
+      case SiteCommand.Increment increment ->
+          mutation =
+              new Mutation.CrdtState(
+                  CrdtResolver.increment(held(current), self, increment.delta()));
+      case SiteCommand.SetMember member ->
+          mutation =
+              new Mutation.CrdtState(
+                  CrdtResolver.setCommand(held(current), self, member.element(), member.add()));
+      case SiteCommand.MapField field ->
+          mutation =
+              new Mutation.CrdtState(
+                  CrdtResolver.mapField(
+                      held(current), self, timestamp, field.field(), field.value()));
+      case SiteCommand.MapIncrement increment ->
+          mutation =
+              new Mutation.CrdtState(
+                  CrdtResolver.mapIncrement(
+                      held(current), self, increment.field(), increment.delta()));
+    }
+    Change change =
+        new Change(
+            applied.nextDot(self),
+            applied,
+            context,
+            timestamp,
+            command.key(),
+            mutation,
+            fencingToken);
+    applyChange(change, List.of(self), true);
+    return new Reply.Written();
+  }
+
+  private Optional<String> refusal(SiteCommand command, KeyState current) {
+    if (log.size() >= LOG_CHANGES_MAX) {
+      return Optional.of(
+          "site "
+              + self
+              + " holds "
+              + log.size()
+              + " changes a downstream site has not acknowledged; writes resume when it catches up");
+    }
+    boolean crdt = resolver instanceof CrdtResolver;
+    if (crdt && held(current) != null && held(current).type() != crdtTypeOf(command)) {
+      return Optional.of(
+          "WRONGTYPE key " + command.key() + " holds a " + held(current).type() + " value");
+    }
+    return switch (command) {
+      case SiteCommand.Assign assign -> {
+        if (resolver instanceof MergeResolver merge && !merge.domain().accepts(assign.value())) {
+          yield Optional.of(
+              "value '"
+                  + assign.value()
+                  + "' is outside the "
+                  + merge.domain()
+                  + " domain of conflicts="
+                  + merge.strategy());
+        }
+        VersionVector context = assign.context().orElse(VersionVector.EMPTY);
+        if (!applied.descends(context)) {
+          yield Optional.of(
+              "context " + context + " is ahead of site " + self + " " + applied + "; retry");
+        }
+        long kept =
+            current.live().stream().filter(version -> !context.contains(version.dot())).count();
+        boolean keepsSiblings =
+            resolver instanceof SiblingsResolver || resolver instanceof MergeResolver;
+        if (keepsSiblings && kept + 1 > SIBLINGS_PER_KEY_MAX) {
+          yield Optional.of(
+              "key "
+                  + assign.key()
+                  + " has "
+                  + kept
+                  + " siblings (max "
+                  + SIBLINGS_PER_KEY_MAX
+                  + "); read it and write back with its context");
+        }
+        yield Optional.empty();
+      }
+      case SiteCommand.Increment increment ->
+          crdt ? Optional.empty() : Optional.of("INCRBY needs conflicts=crdt");
+      case SiteCommand.SetMember member ->
+          crdt ? Optional.empty() : Optional.of("SADD/SREM need conflicts=crdt");
+      case SiteCommand.MapField field ->
+          crdt ? Optional.empty() : Optional.of("HSET/HDEL need conflicts=crdt");
+      case SiteCommand.MapIncrement increment ->
+          crdt ? Optional.empty() : Optional.of("HINCRBY needs conflicts=crdt");
+    };
+  }
+
+  private static io.replicakv.core.crdt.CrdtType crdtTypeOf(SiteCommand command) {
+    return switch (command) {
+      case SiteCommand.Assign assign -> io.replicakv.core.crdt.CrdtType.LWW_REGISTER;
+      case SiteCommand.Increment increment -> io.replicakv.core.crdt.CrdtType.PN_COUNTER;
+      case SiteCommand.SetMember member -> io.replicakv.core.crdt.CrdtType.AW_OR_SET;
+      case SiteCommand.MapField field -> io.replicakv.core.crdt.CrdtType.OR_MAP;
+      case SiteCommand.MapIncrement increment -> io.replicakv.core.crdt.CrdtType.OR_MAP;
+    };
+  }
+
+  private static Crdt<?> held(KeyState current) {
+    return current.live().isEmpty()
+        ? null
+        : ((Mutation.CrdtState) current.live().get(0).value()).state();
+  }
+
+  // ---- applying ------------------------------------------------------------------------------
+
+  private boolean causallyReady(Change change) {
+    return !applied.contains(change.dot()) && applied.descends(change.dependencies());
+  }
+
+  private void applyChange(Change change, List<String> path, boolean persist) {
+    Dot dot = change.dot();
+    Check.state(!applied.contains(dot), "%s applied twice at %s", dot, self);
+    Check.state(
+        config.defects().applyWithoutCausalBuffer() || applied.descends(change.dependencies()),
+        "%s applied at %s before its dependencies %s (have %s)",
+        dot,
+        self,
+        change.dependencies(),
+        applied);
+    Check.state(log.size() < 2L * LOG_CHANGES_MAX, "site %s log over %s changes", self, log.size());
+    KeyState current = keys.getOrDefault(change.key(), KeyState.EMPTY);
+    keys.put(change.key(), resolver.apply(change.key(), current, change, metrics));
+    applied = applied.with(dot);
+    log.add(new LogEntry(change, path, ticks));
+    if (persist) {
+      out.persist(new SiteRecord.Applied(change, path).toRecord(), true);
+    }
+  }
+
+  private void applyRemote(SiteMessage.Entry entry) {
+    try {
+      hlc.update(entry.change().timestamp(), Math.max(0, clock.physicalMillis()));
+    } catch (ClockDriftException e) {
+      // The change is applied all the same (data is never dropped for a clock); only the HLC
+      // refuses to jump, and causality still decides LWW for causally related writes.
+      metrics.increment(ConflictMetrics.CLOCK_DRIFT_REFUSALS);
+    }
+    List<String> path = new ArrayList<>(entry.path());
+    path.add(self);
+    applyChange(entry.change(), path, true);
+  }
+
+  // ---- receiving a stream --------------------------------------------------------------------
+
+  private void onChanges(SiteMessage.Changes changes) {
+    String upstream = config.sites().get(changes.from());
+    Incoming link = incoming.get(upstream);
+    Check.argument(link != null, "site %s does not stream to %s", upstream, self);
+    if (changes.afterPosition() > link.receivedThrough) {
+      sendAck(link, false);
+      return;
+    }
+    long through = changes.throughPosition();
+    for (SiteMessage.Entry entry : changes.entries()) {
+      if (entry.position() <= link.receivedThrough) {
+        continue;
+      }
+      if (!offer(link, entry)) {
+        through = entry.position() - 1;
+        break;
+      }
+      link.receivedThrough = entry.position();
+    }
+    link.receivedThrough = Math.max(link.receivedThrough, through);
+    drainBuffer();
+    incoming.values().forEach(this::updateAppliedThrough);
+    sendAck(link, true);
+  }
+
+  /** Takes one entry: applies, buffers or drops it; false when the buffer is full. */
+  private boolean offer(Incoming link, SiteMessage.Entry entry) {
+    Change change = entry.change();
+    if (entry.path().contains(self)) {
+      metrics.increment(ConflictMetrics.LOOPED);
+    }
+    if (applied.contains(change.dot()) || buffer.contains(change.dot())) {
+      metrics.increment(ConflictMetrics.DUPLICATES);
+      return true;
+    }
+    if (config.defects().applyWithoutCausalBuffer() || causallyReady(change)) {
+      applyRemote(entry);
+      return true;
+    }
+    if (buffer.isFull()) {
+      metrics.increment(ConflictMetrics.CAUSAL_BUFFER_FULL);
+      return false;
+    }
+    buffer.add(link.site, entry);
+    metrics.increment(ConflictMetrics.CAUSAL_BUFFERED);
+    return true;
+  }
+
+  private void drainBuffer() {
+    boolean progressed = true;
+    while (progressed) {
+      progressed = false;
+      for (CausalBuffer.Pending held : buffer.all()) {
+        Change change = held.entry().change();
+        if (applied.contains(change.dot())) {
+          buffer.remove(held);
+        } else if (causallyReady(change)) {
+          buffer.remove(held);
+          applyRemote(held.entry());
+          progressed = true;
+        }
+      }
+    }
+  }
+
+  private void updateAppliedThrough(Incoming link) {
+    long appliedThrough =
+        buffer.lowestPosition(link.site).stream()
+            .map(position -> position - 1)
+            .findFirst()
+            .orElse(link.receivedThrough);
+    if (appliedThrough == link.appliedThrough) {
+      return;
+    }
+    Check.state(
+        appliedThrough > link.appliedThrough,
+        "applied position from %s moves back %s -> %s",
+        link.site,
+        link.appliedThrough,
+        appliedThrough);
+    link.appliedThrough = appliedThrough;
+    out.persist(new SiteRecord.LinkPosition(link.site, appliedThrough).toRecord(), true);
+  }
+
+  private void sendAck(Incoming link, boolean accepted) {
+    out.send(
+        new SiteMessage.ChangesAck(
+            selfNode,
+            config.nodeOf(link.site),
+            0,
+            link.appliedThrough,
+            link.receivedThrough,
+            accepted));
+  }
+
+  // ---- sending a stream ----------------------------------------------------------------------
+
+  private void onChangesAck(SiteMessage.ChangesAck ack) {
+    String downstream = config.sites().get(ack.from());
+    Outgoing link = outgoing.get(downstream);
+    Check.argument(link != null, "site %s is not downstream of %s", downstream, self);
+    Check.state(
+        ack.receivedThrough() <= logEnd(),
+        "%s claims position %s of %s's log of %s",
+        downstream,
+        ack.receivedThrough(),
+        self,
+        logEnd());
+    link.ackedThrough = Math.max(link.ackedThrough, ack.appliedThrough());
+    // Acks arrive out of order: never send again what the downstream site has applied.
+    link.sentThrough = Math.max(link.sentThrough, link.ackedThrough);
+    if (!ack.accepted()) {
+      // A refusal can be stale (delayed, duplicated): never rewind below what the downstream site
+      // has durably applied, which is also never below the log this site still keeps.
+      link.sentThrough = Math.max(ack.receivedThrough(), link.ackedThrough);
+      Check.state(
+          link.sentThrough >= logBase,
+          "%s resumes at %s, before the log kept from %s",
+          downstream,
+          link.sentThrough,
+          logBase);
+    }
+    truncateAcknowledged();
+  }
+
+  private void sendBatch(Outgoing link) {
+    long after = link.sentThrough;
+    long through = after;
+    List<SiteMessage.Entry> entries = new ArrayList<>();
+    while (through < logEnd() && entries.size() < SiteMessage.ENTRIES_PER_BATCH_MAX) {
+      through++;
+      LogEntry entry = entryAt(through);
+      if (carries(entry, link.site)) {
+        entries.add(new SiteMessage.Entry(through, entry.change(), entry.path()));
+      }
+    }
+    out.send(
+        new SiteMessage.Changes(selfNode, config.nodeOf(link.site), 0, after, through, entries));
+    link.sentThrough = through;
+    link.lastSendTick = ticks;
+  }
+
+  private void sendProbe(Outgoing link) {
+    out.send(
+        new SiteMessage.Changes(
+            selfNode, config.nodeOf(link.site), 0, link.sentThrough, link.sentThrough, List.of()));
+    link.lastSendTick = ticks;
+  }
+
+  private long logEnd() {
+    return logBase + log.size();
+  }
+
+  private LogEntry entryAt(long position) {
+    Check.state(
+        logBase < position && position <= logEnd(),
+        "position %s outside the kept log (%s, %s]",
+        position,
+        logBase,
+        logEnd());
+    return log.get((int) (position - 1 - logBase));
+  }
+
+  /**
+   * Drops the prefix every downstream site has acknowledged; it stays on disk, and a downstream
+   * site never asks for it again because its applied position is durable.
+   */
+  private void truncateAcknowledged() {
+    long everyoneHas = logEnd();
+    for (Outgoing link : outgoing.values()) {
+      everyoneHas = Math.min(everyoneHas, link.ackedThrough);
+    }
+    if (everyoneHas - logBase >= LOG_TRUNCATE_BATCH) {
+      log.subList(0, (int) (everyoneHas - logBase)).clear();
+      logBase = everyoneHas;
+    }
+  }
+
+  /** True when the link to {@code downstream} carries this log entry. */
+  private boolean carries(LogEntry entry, String downstream) {
+    boolean mine = entry.change().origin().equals(self);
+    if (!mine && !config.forwards(self)) {
+      return false;
+    }
+    return config.defects().forwardWithoutPath() || !entry.path().contains(downstream);
+  }
+
+  // ---- home site ------------------------------------------------------------------------------
+
+  /**
+   * For conflicts=home-site: records that {@code site} is declared down (or back up), so that its
+   * keys' writes go to the next site; the metadata layer or an operator decides, not this site.
+   */
+  public void declareDown(String site, boolean down) {
+    config.nodeOf(site);
+    if (down) {
+      declaredDown.add(site);
+    } else {
+      declaredDown.remove(site);
+    }
+  }
+
+  private void forward(long clientId, long requestId, String homeSite, SiteCommand.Assign assign) {
+    if (forwarded.size() >= FORWARDED_WRITES_MAX) {
+      metrics.increment(ConflictMetrics.WRITES_REFUSED);
+      out.reply(
+          new ClientReply(
+              clientId, requestId, new Reply.Rejected("too many writes waiting for home sites")));
+      return;
+    }
+    long tag = ++lastForwardTag;
+    forwarded.put(tag, new ForwardedWrite(clientId, requestId, homeSite, ticks));
+    out.send(
+        new SiteMessage.HomeWrite(
+            selfNode, config.nodeOf(homeSite), 0, tag, assign.key(), assign.value()));
+  }
+
+  private void onHomeWrite(SiteMessage.HomeWrite write) {
+    Check.argument(resolver instanceof HomeSiteResolver, "home write at %s, not home-site", self);
+    // Tags restart with the origin's incarnation, so the identity includes key and value: a repeat
+    // of the very same write under a reused tag is the only thing this can wrongly drop.
+    String identity = write.from() + "#" + write.tag() + "#" + write.key() + "#" + write.value();
+    if (!recentHomeWrites.add(identity)) {
+      metrics.increment(ConflictMetrics.DUPLICATES);
+      return;
+    }
+    if (recentHomeWrites.size() > HOME_WRITES_REMEMBERED_MAX) {
+      recentHomeWrites.remove(recentHomeWrites.iterator().next());
+    }
+    Reply reply = write(new SiteCommand.Assign(write.key(), write.value(), Optional.empty()));
+    out.send(new SiteMessage.HomeWriteReply(selfNode, write.from(), 0, write.tag(), reply));
+  }
+
+  private void onHomeWriteReply(SiteMessage.HomeWriteReply reply) {
+    ForwardedWrite waiting = forwarded.remove(reply.tag());
+    if (waiting != null) {
+      out.reply(new ClientReply(waiting.clientId(), waiting.requestId(), reply.reply()));
+    }
+  }
+
+  private void expireForwardedWrites() {
+    for (Map.Entry<Long, ForwardedWrite> entry : List.copyOf(forwarded.entrySet())) {
+      ForwardedWrite waiting = entry.getValue();
+      if (ticks - waiting.sentTick() >= HOME_WRITE_TIMEOUT_TICKS) {
+        forwarded.remove(entry.getKey());
+        out.reply(
+            new ClientReply(
+                waiting.clientId(),
+                waiting.requestId(),
+                new Reply.Uncertain(
+                    "home site "
+                        + waiting.homeSite()
+                        + " did not answer; the write may still apply")));
+      }
+    }
+  }
+
+  // ---- lock protocol ------------------------------------------------------------------------
+
+  private SiteLocks lockProtocol() {
+    Check.argument(locks != null, "lock message at %s, whose keyspace is not conflicts=lock", self);
+    return locks;
+  }
+
+  /** The lock protocol's view of this site. */
+  private final class LockHost implements SiteLocks.Host {
+    @Override
+    public long ticks() {
+      return ticks;
+    }
+
+    @Override
+    public VersionVector applied() {
+      return applied;
+    }
+
+    @Override
+    public void persist(SiteRecord record) {
+      out.persist(record.toRecord(), true);
+    }
+
+    @Override
+    public void send(SiteMessage message) {
+      if (message.to() == selfNode) {
+        step(message);
+      } else {
+        out.send(message);
+      }
+    }
+
+    @Override
+    public Reply writeUnderLock(SiteCommand.Assign command, long fencingToken) {
+      return write(command, fencingToken);
+    }
+
+    @Override
+    public void reply(long clientId, long requestId, Reply reply) {
+      out.reply(new ClientReply(clientId, requestId, reply));
+    }
+
+    @Override
+    public ConflictMetrics metrics() {
+      return metrics;
+    }
+  }
+
+  /** For conflicts=lock: the keys whose lock this site holds as lock site, with their holders. */
+  public SortedMap<String, String> heldLocks() {
+    return locks == null ? new TreeMap<>() : new TreeMap<>(locks.heldLocks());
+  }
+
+  // ---- observation ---------------------------------------------------------------------------
+
+  /** This site's id. */
+  public String site() {
+    return self;
+  }
+
+  /** Every change applied here, as a version vector. */
+  public VersionVector versionVector() {
+    return applied;
+  }
+
+  /** Changes in this site's log (applied here, local or received). */
+  public long logSize() {
+    return logEnd();
+  }
+
+  /** Changes still held in memory for downstream sites that have not acknowledged them. */
+  public int keptLogChanges() {
+    return log.size();
+  }
+
+  /** Changes waiting in the causal buffer. */
+  public int causalBufferSize() {
+    return buffer.size();
+  }
+
+  /** Conflict and replication counters of this site. */
+  public ConflictMetrics metrics() {
+    return metrics;
+  }
+
+  /** Lag of every outgoing link, by downstream site. */
+  public SortedMap<String, LinkLag> lag() {
+    TreeMap<String, LinkLag> lags = new TreeMap<>();
+    outgoing.values().forEach(link -> lags.put(link.site, lagOf(link)));
+    return lags;
+  }
+
+  private LinkLag lagOf(Outgoing link) {
+    long changes = 0;
+    long bytes = 0;
+    long oldestTick = ticks;
+    for (long position = Math.max(logBase, link.ackedThrough) + 1;
+        position <= logEnd();
+        position++) {
+      LogEntry entry = entryAt(position);
+      if (carries(entry, link.site)) {
+        changes++;
+        bytes += entry.change().sizeBytes();
+        oldestTick = Math.min(oldestTick, entry.appendedTick());
+      }
+    }
+    return new LinkLag(
+        link.site, changes, bytes, changes == 0 ? 0 : ticks - oldestTick, link.ackedThrough >= 0);
+  }
+
+  /** Every key's read, for convergence checks and admin listings. */
+  public SortedMap<String, List<String>> visibleState() {
+    TreeMap<String, List<String>> state = new TreeMap<>();
+    keys.forEach((key, value) -> state.put(key, resolver.read(value).values()));
+    return state;
+  }
+
+  /** The raw state of {@code key}: live versions with their dots, and the context. */
+  public KeyState keyState(String key) {
+    return keys.getOrDefault(key, KeyState.EMPTY);
+  }
+}
