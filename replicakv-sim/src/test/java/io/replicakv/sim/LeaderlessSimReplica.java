@@ -197,6 +197,8 @@ final class LeaderlessSimReplica implements Replica, StateView {
     boolean isWrite = request.operation() instanceof Operation.Put;
     inFlight.put(request.clientId() + "/" + request.requestId(), new InFlight(key, isWrite));
     switch (request.operation()) {
+      case Operation.Write opaque ->
+          throw new IllegalArgumentException("the leaderless workloads send no opaque writes");
       case Operation.Get get ->
           node.submit(
               new KvRequest.Get(

@@ -465,6 +465,9 @@ public final class LeaderlessNode implements Replica {
                   new Write.Value(put.value()),
                   VersionVector.EMPTY,
                   KvRequest.DEFAULT_QUORUM);
+          case Operation.Write write ->
+              throw new IllegalArgumentException(
+                  "opaque single-leader write for " + write.key() + " sent to a leaderless node");
         };
     coordinate(kv, true);
   }

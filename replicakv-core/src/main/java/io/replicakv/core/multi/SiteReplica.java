@@ -13,9 +13,9 @@ import io.replicakv.core.causal.VersionVector;
 import io.replicakv.core.crdt.Crdt;
 import io.replicakv.core.msg.ClientReply;
 import io.replicakv.core.msg.ClientRequest;
-import io.replicakv.core.msg.LogMessage;
 import io.replicakv.core.msg.Message;
 import io.replicakv.core.msg.Operation;
+import io.replicakv.core.msg.PeerMessage;
 import io.replicakv.core.msg.Reply;
 import io.replicakv.core.msg.SiteMessage;
 import io.replicakv.core.util.Check;
@@ -214,8 +214,8 @@ public final class SiteReplica implements Replica {
       case SiteMessage.LockReleaseAck ack -> lockProtocol().onReleaseAck(ack);
       case SiteMessage.HomeWrite write -> onHomeWrite(write);
       case SiteMessage.HomeWriteReply reply -> onHomeWriteReply(reply);
-      case LogMessage other ->
-          throw new IllegalArgumentException("site replica got a log message: " + other);
+      case PeerMessage other ->
+          throw new IllegalArgumentException("site replica got another protocol's " + other);
     }
   }
 
@@ -261,6 +261,11 @@ public final class SiteReplica implements Replica {
               request.clientId(),
               request.requestId(),
               new SiteCommand.Assign(put.key(), put.value(), Optional.empty()));
+      case Operation.Write write ->
+          out.reply(
+              ClientReply.to(
+                  request,
+                  new Reply.Rejected("opaque single-leader writes are not site commands")));
     }
   }
 
