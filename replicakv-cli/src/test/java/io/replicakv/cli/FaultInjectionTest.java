@@ -231,7 +231,9 @@ class FaultInjectionTest {
                 return versions.size() <= 2;
               });
       long down = n3.clusterNodes().lines().filter(l -> l.contains("fail")).count();
-      assertThat(down).as("members marked DOWN by the cut (versions %s)", versions).isLessThanOrEqualTo(1);
+      assertThat(down)
+          .as("members marked DOWN by the cut (versions %s)", versions)
+          .isLessThanOrEqualTo(1);
     }
   }
 

@@ -65,8 +65,14 @@ public final class ClusterRouter implements Router {
     this.routes = routes;
   }
 
-  public void setView(ClusterView view) {
-    this.view = view;
+  /**
+   * Routes by {@code view} from now on, unless this router already has a newer one: a restarted
+   * voter replays old versions through its listeners after registration handed it a newer one.
+   */
+  public synchronized void setView(ClusterView view) {
+    if (this.view == null || view.version() >= this.view.version()) {
+      this.view = view;
+    }
   }
 
   public ClusterView view() {

@@ -124,9 +124,7 @@ class MoveProgressClusterTest {
     }
 
     start("n3", true);
-    await()
-        .atMost(DEADLINE)
-        .until(() -> metadata.current().members().get("n3") != null);
+    await().atMost(DEADLINE).until(() -> metadata.current().members().get("n3") != null);
     assertThat(cluster(servers.get(0), "COMMIT", "JOIN", "n3")).isEqualTo("OK");
     Map<String, List<Map<String, String>>> seen = new TreeMap<>();
     await()
