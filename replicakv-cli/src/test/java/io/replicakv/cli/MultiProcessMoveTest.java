@@ -6,7 +6,6 @@ import static org.awaitility.Awaitility.await;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -20,7 +19,8 @@ import redis.clients.jedis.Jedis;
  * CLI commits its join ({@code cluster plan join}, {@code cluster commit join}), then its share of
  * the keys moves to it, and every key still reads back from every node; then a node leaves through
  * the CLI ({@code cluster plan leave}, {@code cluster commit leave}) and its keys move to the
- * others.
+ * others. A writer overwrites keys through the first node during both moves; every value it saw
+ * acknowledged reads back from every node afterwards.
  */
 class MultiProcessMoveTest {
   static final int KEY_COUNT = 600;
@@ -62,7 +62,7 @@ class MultiProcessMoveTest {
                         n ->
                             LocalCluster.query(n.port(), "CLUSTER INFO")
                                 .contains("cluster_known_nodes:3")));
-    Map<String, String> written = new HashMap<>();
+    Map<String, String> written = new java.util.concurrent.ConcurrentHashMap<>();
     try (Jedis j = new Jedis("127.0.0.1", nodes.get(0).port())) {
       for (int i = 0; i < KEY_COUNT; i++) {
         j.set("k" + i, "v" + i);
@@ -84,6 +84,7 @@ class MultiProcessMoveTest {
     assertThat(dbSize(joiner)).isZero();
     String first = "--node=127.0.0.1:" + nodes.get(0).port();
     assertThat(cli("cluster", "plan", "join", "n4", first)).startsWith("plan join n4");
+    Overwriter joinWriter = Overwriter.start(nodes.get(0).port(), written, 1);
     // commit waits for the move with a progress bar (plain lines: the output is no terminal)
     assertThat(cli("cluster", "commit", "join", "n4", first)).contains("OK").contains("100%");
     await("keys moved to the joiner and deleted at their sources")
@@ -91,6 +92,9 @@ class MultiProcessMoveTest {
         .pollInterval(Duration.ofMillis(200))
         .until(() -> dbSize(joiner) > 0 && totalKeys() == KEY_COUNT);
     assertThat(dbSize(joiner)).isLessThanOrEqualTo((long) (1.2 * KEY_COUNT / 4));
+    System.out.printf(
+        "join: %d of %d keys moved to the joiner (ideal %d), %d overwrites acknowledged during it%n",
+        dbSize(joiner), KEY_COUNT, KEY_COUNT / 4, joinWriter.stopAndCheck());
     for (ServerProcess n : nodes) {
       try (Jedis j = new Jedis("127.0.0.1", n.port())) {
         written.forEach((k, v) -> assertThat(get(j, k)).as(k).isEqualTo(v));
@@ -102,11 +106,13 @@ class MultiProcessMoveTest {
     String node = "--node=127.0.0.1:" + nodes.get(0).port();
     String plan = cli("cluster", "plan", "leave", "n2", node);
     assertThat(plan).startsWith("plan leave n2").contains(", " + dbSize(leaver) + " keys move");
+    Overwriter leaveWriter = Overwriter.start(nodes.get(0).port(), written, 2);
     assertThat(cli("cluster", "commit", "leave", "n2", node, "--no-wait")).contains("OK");
     await("n2's keys moved away")
         .atMost(DEADLINE)
         .pollInterval(Duration.ofMillis(200))
         .until(() -> dbSize(leaver) == 0 && totalKeys() == KEY_COUNT);
+    System.out.printf("leave: %d overwrites acknowledged during it%n", leaveWriter.stopAndCheck());
     for (ServerProcess n : nodes) {
       try (Jedis j = new Jedis("127.0.0.1", n.port())) {
         written.forEach((k, v) -> assertThat(get(j, k)).as(k).isEqualTo(v));
@@ -114,6 +120,71 @@ class MultiProcessMoveTest {
     }
     assertThat(cli("cluster", "moves", "--node=127.0.0.1:" + leaver.port()))
         .contains("moves_completed: 2");
+  }
+
+  /**
+   * Overwrites the test's keys with new values through one node while a move runs, retrying on
+   * TRYAGAIN and CLUSTERDOWN, and records each value a reply acknowledged.
+   */
+  static final class Overwriter implements Runnable {
+    final int port;
+    final Map<String, String> acknowledged;
+    final java.util.Random random;
+    final java.util.concurrent.atomic.AtomicBoolean stop =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    final java.util.concurrent.atomic.AtomicLong writes = new java.util.concurrent.atomic.AtomicLong();
+    final Thread thread;
+    final long round;
+    volatile Throwable failure;
+
+    private Overwriter(int port, Map<String, String> acknowledged, long round) {
+      this.port = port;
+      this.acknowledged = acknowledged;
+      this.round = round;
+      this.random = new java.util.Random(round);
+      this.thread = new Thread(this, "overwriter-" + round);
+    }
+
+    static Overwriter start(int port, Map<String, String> acknowledged, long round) {
+      Overwriter w = new Overwriter(port, acknowledged, round);
+      w.thread.start();
+      return w;
+    }
+
+    @Override
+    public void run() {
+      try (Jedis j = new Jedis("127.0.0.1", port, 30_000)) {
+        for (long n = 0; !stop.get(); n++) {
+          String key = "k" + random.nextInt(KEY_COUNT);
+          String value = "w" + round + "-" + n;
+          while (true) {
+            try {
+              j.set(key, value);
+              break;
+            } catch (redis.clients.jedis.exceptions.JedisDataException e) {
+              String message = String.valueOf(e.getMessage());
+              if (!message.startsWith("TRYAGAIN") && !message.startsWith("CLUSTERDOWN")) {
+                throw e;
+              }
+            }
+          }
+          acknowledged.put(key, value);
+          writes.incrementAndGet();
+        }
+      } catch (Throwable t) {
+        failure = t;
+      }
+    }
+
+    /** Stops the writer; fails the test if a write failed; returns the acknowledged writes. */
+    long stopAndCheck() throws InterruptedException {
+      stop.set(true);
+      thread.join(DEADLINE.toMillis());
+      assertThat(thread.isAlive()).as("writer stopped").isFalse();
+      assertThat(failure).as("writer failure").isNull();
+      assertThat(writes.get()).as("writes acknowledged during the move").isPositive();
+      return writes.get();
+    }
   }
 
   /** Runs the CLI in this JVM and returns what it printed; fails the test on a non-zero exit. */
