@@ -423,14 +423,39 @@ public final class RatisMetadataStore implements MetadataStore {
     dispatcher.close();
   }
 
+  /**
+   * How long closing the Raft client or server may take. Closing a gRPC client whose channels are
+   * still connecting can wait forever on a future nobody completes; a node that stops must not.
+   */
+  static final long CLOSE_TIMEOUT_MILLIS = 10_000;
+
   private void closeQuietly(AutoCloseable closeable, String what) {
     if (closeable == null) {
       return;
     }
+    Thread closer =
+        Thread.ofPlatform()
+            .daemon()
+            .name("replicakv-metadata-close-" + what)
+            .start(
+                () -> {
+                  try {
+                    closeable.close();
+                  } catch (Exception e) {
+                    log.warn("closing metadata {} of {} failed", what, options.memberId(), e);
+                  }
+                });
     try {
-      closeable.close();
-    } catch (Exception e) {
-      log.warn("closing metadata {} of {} failed", what, options.memberId(), e);
+      closer.join(CLOSE_TIMEOUT_MILLIS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    if (closer.isAlive()) {
+      log.warn(
+          "closing metadata {} of {} did not finish within {} ms; leaving it to finish alone",
+          what,
+          options.memberId(),
+          CLOSE_TIMEOUT_MILLIS);
     }
   }
 }
