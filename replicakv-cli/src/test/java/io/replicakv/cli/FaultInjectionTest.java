@@ -240,8 +240,8 @@ class FaultInjectionTest {
   private static long metadataVersion(Jedis j) {
     return j.clusterInfo()
         .lines()
-        .filter(l -> l.startsWith("metadata_version:"))
-        .mapToLong(l -> Long.parseLong(l.substring("metadata_version:".length()).trim()))
+        .filter(l -> l.startsWith("replicakv_metadata_version:"))
+        .mapToLong(l -> Long.parseLong(l.substring("replicakv_metadata_version:".length()).trim()))
         .findFirst()
         .orElseThrow();
   }
