@@ -260,6 +260,11 @@ public final class LeaderlessService implements AutoCloseable {
   /** Stops ticking, fails pending requests and closes the log (waits for the loop to do so). */
   @Override
   public void close() {
+    if (loop instanceof io.netty.util.concurrent.EventExecutor executor && executor.inEventLoop()) {
+      stop(null);
+      recordLog.close();
+      return;
+    }
     CompletableFuture<Void> done = new CompletableFuture<>();
     try {
       loop.execute(
