@@ -229,4 +229,59 @@ class LeaderlessClusterTest {
       }
     }
   }
+
+  @Test
+  void crdtKeyspaceCountsAndCollectsFromEveryNode() {
+    int crdt;
+    try (Jedis j = jedis(1)) {
+      crdt =
+          ((Long)
+                  j.sendCommand(
+                      command("KEYSPACE"),
+                      "CREATE",
+                      "tallies",
+                      "style",
+                      "leaderless",
+                      "conflicts",
+                      "crdt"))
+              .intValue();
+    }
+    await()
+        .atMost(DEADLINE)
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              for (int node = 0; node < 3; node++) {
+                try (Jedis j = jedis(node)) {
+                  j.select(crdt);
+                  assertThat(j.smembers("warm-up")).isEmpty();
+                }
+              }
+            });
+    long expected = 0;
+    for (int node = 0; node < 3; node++) {
+      try (Jedis j = jedis(node)) {
+        j.select(crdt);
+        expected += 5;
+        assertThat(j.incrBy("hits", 5)).isEqualTo(expected);
+        expected -= 1;
+        assertThat(j.decr("hits")).isEqualTo(expected);
+        assertThat(j.sadd("tags", "from-" + node, "shared")).isEqualTo(2);
+      }
+    }
+    try (Jedis j = jedis(2)) {
+      j.select(crdt);
+      assertThat(j.get("hits")).isEqualTo(Long.toString(expected));
+      assertThat(j.smembers("tags"))
+          .containsExactlyInAnyOrder("from-0", "from-1", "from-2", "shared");
+      assertThat(j.srem("tags", "shared")).isEqualTo(1);
+      assertThat(j.smembers("tags")).containsExactlyInAnyOrder("from-0", "from-1", "from-2");
+      assertThatThrownBy(() -> j.set("hits", "1"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageContaining("conflicts=crdt");
+      assertThatThrownBy(() -> j.sadd("hits", "x"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageContaining("WRONGTYPE");
+    }
+  }
 }
