@@ -123,9 +123,9 @@ public final class LeaderlessCommands {
         .exceptionally(
             error ->
                 Reply.error(
-                    "TIMEOUT leaderless request failed ("
+                    "ERR leaderless request failed ("
                         + error.getMessage()
-                        + "); a write may have been applied"))
+                        + "); a write may or may not have been applied"))
         .thenApply(r -> encode(r, protocol));
   }
 
@@ -135,7 +135,7 @@ public final class LeaderlessCommands {
     return switch (name) {
       case "kv.get" ->
           read(service, key, quorumOption(request, 2, "R"))
-              .thenApply(r -> ok(r) ? withContext(r) : error(r));
+              .thenApply(r -> ok(r) ? withContext(r) : error(r, false));
       case "kv.put" -> {
         VersionVector context = decodeContext(arg(request, 2));
         yield write(
@@ -144,14 +144,14 @@ public final class LeaderlessCommands {
                 new Write.Value(arg(request, 3)),
                 context,
                 quorumOption(request, 4, "W"))
-            .thenApply(r -> ok(r) ? Reply.ok() : error(r));
+            .thenApply(r -> ok(r) ? Reply.ok() : error(r, true));
       }
       case "get" ->
           read(service, key, quorumOption(request, 2, "R"))
               .thenApply(
                   r -> {
                     if (!ok(r)) {
-                      return error(r);
+                      return error(r, false);
                     }
                     if (r.values().size() > 1) {
                       keyspaces.countSiblingReadRefused();
@@ -165,7 +165,7 @@ public final class LeaderlessCommands {
       case "set" -> {
         int w = quorumOption(request, 3, "W");
         yield readThenWrite(service, key, new Write.Value(arg(request, 2)), w)
-            .thenApply(r -> ok(r) ? Reply.ok() : error(r));
+            .thenApply(r -> ok(r) ? Reply.ok() : error(r, true));
       }
       case "del" -> {
         if (request.argc() != 2) {
@@ -175,12 +175,12 @@ public final class LeaderlessCommands {
             .thenCompose(
                 seen ->
                     !ok(seen)
-                        ? CompletableFuture.completedFuture(error(seen))
+                        ? CompletableFuture.completedFuture(error(seen, false))
                         : write(service, key, new Write.Delete(), seen.context(), 0)
                             .thenApply(
                                 r ->
                                     !ok(r)
-                                        ? error(r)
+                                        ? error(r, true)
                                         : Reply.integer(seen.values().isEmpty() ? 0 : 1)));
       }
       case "incr", "decr", "incrby", "decrby" -> {
@@ -189,7 +189,7 @@ public final class LeaderlessCommands {
           delta *= parseLong(arg(request, 2));
         }
         yield write(service, key, new Write.Increment(delta), VersionVector.EMPTY, 0)
-            .thenApply(r -> ok(r) ? Reply.integer(parseLong(r.values().get(0))) : error(r));
+            .thenApply(r -> ok(r) ? Reply.integer(parseLong(r.values().get(0))) : error(r, true));
       }
       case "sadd", "srem" -> {
         List<Write> writes = new ArrayList<>();
@@ -206,7 +206,7 @@ public final class LeaderlessCommands {
               .thenApply(
                   r -> {
                     if (!ok(r)) {
-                      return error(r);
+                      return error(r, false);
                     }
                     List<Reply> members = new ArrayList<>();
                     for (String v : r.values()) {
@@ -234,7 +234,7 @@ public final class LeaderlessCommands {
             r ->
                 ok(r)
                     ? writeAll(service, key, writes, index + 1)
-                    : CompletableFuture.completedFuture(error(r)));
+                    : CompletableFuture.completedFuture(error(r, true)));
   }
 
   private static CompletableFuture<KvResult> readThenWrite(
@@ -261,26 +261,16 @@ public final class LeaderlessCommands {
     return result.outcome() == KvResult.Outcome.OK;
   }
 
-  /** The error reply for a result that is not OK. */
-  static Reply error(KvResult result) {
+  /** The error reply for a result that is not OK; {@code write}: the request could change data. */
+  static Reply error(KvResult result, boolean write) {
     return switch (result.outcome()) {
       case OK -> throw new IllegalStateException("not an error: " + result);
-      case NOT_ENOUGH_REPLICAS ->
-          Reply.error(
-              "NOREPLICAS "
-                  + result.answered()
-                  + " replicas reachable, "
-                  + result.needed()
-                  + " needed: "
-                  + result.detail());
+      case NOT_ENOUGH_REPLICAS -> Reply.error("NOREPLICAS " + result.detail() + "; nothing sent");
       case TIMEOUT ->
           Reply.error(
               "TIMEOUT "
-                  + result.answered()
-                  + " of "
-                  + result.needed()
-                  + " needed replicas answered in time; a write may have been applied: "
-                  + result.detail());
+                  + result.detail()
+                  + (write ? "; the write may have been applied" : "; retry the read"));
       case REFUSED ->
           Reply.error(
               result.detail().startsWith("WRONGTYPE")
