@@ -73,7 +73,7 @@ public final class Dispatcher {
     }
     io.replicakv.server.leaderless.LeaderlessKeyspaces keyspaces = leaderless;
     if (keyspaces != null
-        && keyspaces.serves(session.keyspace)
+        && keyspaces.isLeaderless(session.keyspace)
         && io.replicakv.server.leaderless.LeaderlessCommands.applies(c)) {
       // any node coordinates a leaderless key: no slot routing, no single-leader engine
       session.forwarded =

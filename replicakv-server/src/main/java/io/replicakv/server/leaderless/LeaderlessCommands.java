@@ -114,6 +114,14 @@ public final class LeaderlessCommands {
       RespRequest request,
       int protocol) {
     CompletableFuture<Reply> reply;
+    if (service == null) {
+      return CompletableFuture.completedFuture(
+          encode(
+              Reply.error(
+                  "CLUSTERDOWN this leaderless keyspace is not served on this node yet (fewer"
+                      + " members than N, or the node has not seen it); see the node's log"),
+              protocol));
+    }
     try {
       reply = dispatch(keyspaces, service, command.name(), request);
     } catch (IllegalArgumentException e) {

@@ -175,6 +175,19 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
     return services.containsKey(keyspace);
   }
 
+  /**
+   * Whether {@code keyspace} is leaderless in the newest view, served here or not: its keys must
+   * never fall through to the single-leader path.
+   */
+  public boolean isLeaderless(int keyspace) {
+    if (services.containsKey(keyspace)) {
+      return true;
+    }
+    ClusterView view = latest;
+    KeyspaceEntry entry = view == null ? null : view.keyspaces().get(keyspace);
+    return entry != null && entry.config().style() == Style.LEADERLESS;
+  }
+
   /** Whether {@code frameType} is one of ours. */
   public static boolean handles(int frameType) {
     return frameType == TYPE_LEADERLESS;
