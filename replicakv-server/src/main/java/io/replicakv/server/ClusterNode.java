@@ -58,6 +58,7 @@ final class ClusterNode implements AutoCloseable {
   private final io.replicakv.server.route.PeerRoutes routes;
   private ClusterRouter router;
   private io.replicakv.server.move.KeyMover mover;
+  private volatile io.replicakv.server.leaderless.LeaderlessKeyspaces leaderless;
 
   ClusterNode(ServerConfig config, Node node, EventLoop loop) throws IOException {
     this.config = config;
@@ -239,6 +240,10 @@ final class ClusterNode implements AutoCloseable {
     router.setPeerRoutes(routes);
     mover.setPeerRoutes(routes);
     node.mover = mover;
+    leaderless =
+        new io.replicakv.server.leaderless.LeaderlessKeyspaces(
+            selfId, config.dataDirectory(), peerClient, routes, loop, System::currentTimeMillis);
+    node.leaderless = leaderless;
     node.selfId = selfId;
     node.clusterView = router::view;
     node.proposer = metadata::propose;
@@ -246,6 +251,7 @@ final class ClusterNode implements AutoCloseable {
         view -> {
           router.setView(view);
           loop.execute(() -> mover.onView(view));
+          leaderless.onView(view);
           log.info(
               "metadata version {}: {} members, {} own slots",
               view.version(),
@@ -257,6 +263,7 @@ final class ClusterNode implements AutoCloseable {
       log.warn("no metadata view committed after start-up; moves act from the local view");
     }
     ClusterView from = registered != null ? registered : metadata.current();
+    leaderless.onView(from);
     loop.execute(() -> mover.startFrom(from));
     long period = config.getLong("heartbeat-interval-ms");
     peerGroup.scheduleAtFixedRate(
@@ -508,6 +515,11 @@ final class ClusterNode implements AutoCloseable {
         mover.onFrame(request, responder);
         return;
       }
+      if (io.replicakv.server.leaderless.LeaderlessKeyspaces.handles(request.type())
+          && leaderless != null) {
+        leaderless.onFrame(request, responder);
+        return;
+      }
       if (request.type() != ForwardCodec.TYPE_FORWARD) {
         responder.fail("unknown request type " + request.type());
         return;
@@ -535,6 +547,9 @@ final class ClusterNode implements AutoCloseable {
 
   @Override
   public void close() {
+    if (leaderless != null) {
+      leaderless.close();
+    }
     if (peerServer != null) {
       peerServer.close();
     }

@@ -180,6 +180,7 @@ public final class ReplicaKvServer implements AutoCloseable {
           cluster.useMetadataStore(metadataOverride);
         }
         dispatcher.setRouter(cluster.start(handler, port(), httpPort()));
+        dispatcher.setLeaderless(node.leaderless);
       } catch (IOException | RuntimeException e) {
         if (cluster != null) {
           cluster.close();

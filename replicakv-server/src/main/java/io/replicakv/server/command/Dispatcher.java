@@ -35,6 +35,13 @@ public final class Dispatcher {
     this.router = router;
   }
 
+  private volatile io.replicakv.server.leaderless.LeaderlessKeyspaces leaderless;
+
+  /** Serves the keyed commands of leaderless keyspaces through {@code keyspaces}. */
+  public void setLeaderless(io.replicakv.server.leaderless.LeaderlessKeyspaces keyspaces) {
+    this.leaderless = keyspaces;
+  }
+
   public static CommandTable allCommands() {
     CommandTable t = new CommandTable();
     ServerCommands.register(t);
@@ -43,6 +50,7 @@ public final class Dispatcher {
     HashCommands.register(t);
     SetCommands.register(t);
     ClusterCommands.register(t);
+    io.replicakv.server.leaderless.LeaderlessCommands.commands().forEach(t::register);
     return t;
   }
 
@@ -62,6 +70,16 @@ public final class Dispatcher {
     session.asking = session.askingPending && !c.name().equals("asking");
     if (!c.name().equals("asking")) {
       session.askingPending = false;
+    }
+    io.replicakv.server.leaderless.LeaderlessKeyspaces keyspaces = leaderless;
+    if (keyspaces != null
+        && keyspaces.isLeaderless(session.keyspace)
+        && io.replicakv.server.leaderless.LeaderlessCommands.applies(c)) {
+      // any node coordinates a leaderless key: no slot routing, no single-leader engine
+      session.forwarded =
+          io.replicakv.server.leaderless.LeaderlessCommands.run(
+              keyspaces, keyspaces.service(session.keyspace), c, request, session.protocol);
+      return FORWARDED;
     }
     io.replicakv.server.route.Router.Decision decision = router.route(session, c, request);
     if (decision instanceof io.replicakv.server.route.Router.Decision.Answer answer) {

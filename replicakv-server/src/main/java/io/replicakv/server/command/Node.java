@@ -158,6 +158,9 @@ public final class Node {
   /** Moves keys when members join or leave; null when the node runs alone. */
   public io.replicakv.server.move.KeyMover mover;
 
+  /** The leaderless keyspaces this node serves; null when the node runs alone. */
+  public volatile io.replicakv.server.leaderless.LeaderlessKeyspaces leaderless;
+
   /** This node's member id in the cluster. */
   public String selfId = "";
 

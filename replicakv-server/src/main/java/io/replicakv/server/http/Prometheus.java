@@ -205,9 +205,49 @@ final class Prometheus {
           mover.movesCompleted());
       moveProgress(b, mover.progress().snapshot());
     }
+    leaderless(b, n.leaderless);
     gauge(
         b, "replicakv_uptime_seconds", "Seconds since start.", (n.now() - n.startedMillis) / 1000);
     return b.toString();
+  }
+
+  /** Leaderless keyspaces: the core's counters per keyspace, and this node's own. */
+  private static void leaderless(
+      StringBuilder b, io.replicakv.server.leaderless.LeaderlessKeyspaces keyspaces) {
+    if (keyspaces == null) {
+      return;
+    }
+    counter(
+        b,
+        "replicakv_leaderless_frames_send_failed_total",
+        "Leaderless peer frames that could not be sent (counted as lost messages).",
+        keyspaces.framesSendFailed());
+    counter(
+        b,
+        "replicakv_leaderless_sibling_reads_refused_total",
+        "Plain GETs refused on a leaderless key with siblings (read them with KV.GET).",
+        keyspaces.siblingReadsRefused());
+    java.util.Map<Integer, java.util.Map<String, Long>> byKeyspace = keyspaces.countersByKeyspace();
+    java.util.Set<String> names = new java.util.TreeSet<>();
+    byKeyspace.values().forEach(c -> names.addAll(c.keySet()));
+    for (String name : names) {
+      String metric = "replicakv_leaderless_" + name + "_total";
+      b.append("# HELP ")
+          .append(metric)
+          .append(" Leaderless node counter '")
+          .append(name)
+          .append("' per keyspace.\n# TYPE ")
+          .append(metric)
+          .append(" counter\n");
+      for (java.util.Map.Entry<Integer, java.util.Map<String, Long>> e : byKeyspace.entrySet()) {
+        b.append(metric)
+            .append("{keyspace=\"")
+            .append(e.getKey())
+            .append("\"} ")
+            .append(e.getValue().getOrDefault(name, 0L))
+            .append('\n');
+      }
+    }
   }
 
   /** The running outgoing move: planned and copied keys and data bytes, and its ETA. */

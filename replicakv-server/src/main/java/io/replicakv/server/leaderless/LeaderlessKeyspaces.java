@@ -1,0 +1,235 @@
+package io.replicakv.server.leaderless;
+
+import io.replicakv.core.PhysicalClock;
+import io.replicakv.core.leaderless.ConflictMode;
+import io.replicakv.core.leaderless.LeaderlessConfig;
+import io.replicakv.core.quorum.ConflictStrategy;
+import io.replicakv.core.quorum.KeyspaceConfig;
+import io.replicakv.core.quorum.Style;
+import io.replicakv.net.peer.Frame;
+import io.replicakv.net.peer.FrameHandler;
+import io.replicakv.net.peer.PeerClient;
+import io.replicakv.server.cluster.ClusterView;
+import io.replicakv.server.cluster.KeyspaceEntry;
+import io.replicakv.server.cluster.Member;
+import io.replicakv.server.route.PeerRoutes;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The leaderless keyspaces this node serves: one {@link LeaderlessService} per keyspace whose style
+ * is {@code leaderless} in the cluster metadata, started when the metadata first shows it, all on
+ * the node loop. Peer traffic goes in {@link #TYPE_LEADERLESS} frames (payload: one {@link
+ * LeaderlessFrameCodec} frame), answered by an empty {@link #TYPE_LEADERLESS_ACK}; the core treats
+ * a lost frame as a lost message, so the sender ignores failures apart from counting them.
+ *
+ * <p>Member ids: the integer id of a member is its index among the metadata's member ids in sorted
+ * order (the metadata keeps no join order), the same on every node that sees the same view. The
+ * member list is fixed when the keyspace's service starts: members joining or leaving later are not
+ * seen by it (not built yet; {@code LeaderlessNode} fixes its ring for its lifetime), so create
+ * leaderless keyspaces after the cluster has all its members.
+ *
+ * <p>Records go to {@code data-dir/leaderless/keyspace-<n>.log} (see {@link LeaderlessRecordLog}
+ * for why not the node's main log).
+ */
+public final class LeaderlessKeyspaces implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(LeaderlessKeyspaces.class);
+
+  /** Peer frame type carrying a {@link LeaderlessFrameCodec} frame. */
+  public static final int TYPE_LEADERLESS = 32;
+
+  /** Reply to {@link #TYPE_LEADERLESS}: empty, means only "received". */
+  public static final int TYPE_LEADERLESS_ACK = 33;
+
+  private final String selfId;
+  private final Path dataDir;
+  private final PeerClient peers;
+  private final PeerRoutes routes;
+  private final ScheduledExecutorService loop;
+  private final PhysicalClock clock;
+  private final Map<Integer, LeaderlessService> services = new ConcurrentHashMap<>();
+  private final Map<Integer, List<String>> membersByKeyspace = new ConcurrentHashMap<>();
+  private volatile ClusterView latest;
+  private final AtomicLong framesSendFailed = new AtomicLong();
+  private final AtomicLong siblingReadsRefused = new AtomicLong();
+
+  public LeaderlessKeyspaces(
+      String selfId,
+      Path dataDir,
+      PeerClient peers,
+      PeerRoutes routes,
+      ScheduledExecutorService loop,
+      PhysicalClock clock) {
+    this.selfId = selfId;
+    this.dataDir = dataDir;
+    this.peers = peers;
+    this.routes = routes;
+    this.loop = loop;
+    this.clock = clock;
+  }
+
+  /** Starts a service for every leaderless keyspace of {@code view} not yet served. */
+  public synchronized void onView(ClusterView view) {
+    if (latest == null || view.version() >= latest.version()) {
+      latest = view;
+    }
+    if (!view.members().containsKey(selfId)) {
+      return;
+    }
+    for (KeyspaceEntry entry : view.keyspaces().values()) {
+      KeyspaceConfig config = entry.config();
+      if (config.style() != Style.LEADERLESS || services.containsKey(entry.number())) {
+        continue;
+      }
+      List<Member> members = new ArrayList<>(view.members().values());
+      if (members.size() < config.replicas()) {
+        log.warn(
+            "keyspace {}: N={} but only {} members; not served yet",
+            entry.name(),
+            config.replicas(),
+            members.size());
+        continue;
+      }
+      List<String> ids = members.stream().map(Member::id).toList();
+      int number = entry.number();
+      membersByKeyspace.put(number, ids);
+      services.put(
+          number,
+          new LeaderlessService(
+              number,
+              ids,
+              selfId,
+              coreConfig(config),
+              clock,
+              dataDir.resolve("leaderless").resolve("keyspace-" + number + ".log"),
+              loop,
+              (to, frame) -> send(number, to, frame)));
+      log.info("keyspace {} ({}) served leaderless over members {}", number, entry.name(), ids);
+    }
+  }
+
+  /** The core config for a keyspace's metadata config: N, R, W, sloppy, repair, conflicts. */
+  static LeaderlessConfig coreConfig(KeyspaceConfig config) {
+    ConflictStrategy.Kind kind =
+        config.conflicts().isEmpty()
+            ? ConflictStrategy.Kind.SIBLINGS
+            : config.conflicts().get(0).kind();
+    ConflictMode mode =
+        switch (kind) {
+          case LWW -> ConflictMode.LWW;
+          case CRDT -> ConflictMode.CRDT;
+          default -> ConflictMode.SIBLINGS;
+        };
+    LeaderlessConfig defaults = LeaderlessConfig.defaults();
+    return new LeaderlessConfig(
+        config.replicas(),
+        config.readQuorum(),
+        config.writeQuorum(),
+        config.sloppyQuorum(),
+        config.readRepair(),
+        defaults.blockingReadRepair(),
+        mode,
+        defaults.lwwTieBreak(),
+        defaults.antiEntropyIntervalTicks(),
+        defaults.requestTimeoutTicks(),
+        defaults.pingIntervalTicks(),
+        defaults.suspectAfterTicks(),
+        defaults.handoffIntervalTicks(),
+        defaults.hintsPerPeerMax(),
+        defaults.siblingsMax(),
+        defaults.merkleFanOut(),
+        defaults.merkleDepth());
+  }
+
+  private void send(int keyspace, int to, byte[] frame) {
+    // addresses from the newest view: a restarted member may listen on another port
+    Member member = latest.members().get(membersByKeyspace.get(keyspace).get(to));
+    if (member == null) {
+      framesSendFailed.incrementAndGet();
+      return;
+    }
+    peers
+        .request(routes.host(member), routes.port(member), Frame.of(TYPE_LEADERLESS, frame))
+        .whenComplete(
+            (reply, error) -> {
+              if (error != null) {
+                framesSendFailed.incrementAndGet();
+              }
+            });
+  }
+
+  /** The service of {@code keyspace}, or null when it is not a served leaderless keyspace. */
+  public LeaderlessService service(int keyspace) {
+    return services.get(keyspace);
+  }
+
+  /** Whether this node serves {@code keyspace} leaderless. */
+  public boolean serves(int keyspace) {
+    return services.containsKey(keyspace);
+  }
+
+  /**
+   * Whether {@code keyspace} is leaderless in the newest view, served here or not: its keys must
+   * never fall through to the single-leader path.
+   */
+  public boolean isLeaderless(int keyspace) {
+    if (services.containsKey(keyspace)) {
+      return true;
+    }
+    ClusterView view = latest;
+    KeyspaceEntry entry = view == null ? null : view.keyspaces().get(keyspace);
+    return entry != null && entry.config().style() == Style.LEADERLESS;
+  }
+
+  /** Whether {@code frameType} is one of ours. */
+  public static boolean handles(int frameType) {
+    return frameType == TYPE_LEADERLESS;
+  }
+
+  /** Receives a peer's frame: handed to every service (each keeps its keyspace's messages). */
+  public void onFrame(Frame request, FrameHandler.Responder responder) {
+    for (LeaderlessService service : services.values()) {
+      service.onFrame(request.payload());
+    }
+    responder.reply(new Frame(TYPE_LEADERLESS_ACK, request.correlationId(), new byte[0]));
+  }
+
+  /** Counts a plain GET refused because the key has siblings. */
+  void countSiblingReadRefused() {
+    siblingReadsRefused.incrementAndGet();
+  }
+
+  /** Frames to peers that failed (peer down or unreachable); the core sees them as lost. */
+  public long framesSendFailed() {
+    return framesSendFailed.get();
+  }
+
+  /** Plain GETs refused because the key had siblings. */
+  public long siblingReadsRefused() {
+    return siblingReadsRefused.get();
+  }
+
+  /** The core's counters by name, per served keyspace. */
+  public Map<Integer, Map<String, Long>> countersByKeyspace() {
+    Map<Integer, Map<String, Long>> out = new java.util.TreeMap<>();
+    for (Map.Entry<Integer, LeaderlessService> e : services.entrySet()) {
+      out.put(e.getKey(), e.getValue().counters());
+    }
+    return out;
+  }
+
+  @Override
+  public synchronized void close() {
+    for (LeaderlessService service : services.values()) {
+      service.close();
+    }
+    services.clear();
+  }
+}

@@ -1,0 +1,129 @@
+package io.replicakv.server.leaderless;
+
+import io.replicakv.core.PersistRecord;
+import io.replicakv.core.util.Check;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * The small append-only file that keeps one leaderless keyspace's {@link PersistRecord}s on one
+ * node, replayed into {@code LeaderlessNode}'s constructor after a restart.
+ *
+ * <pre>
+ * record = [u32 payload length][u32 CRC32C of the payload][payload]
+ * </pre>
+ *
+ * A separate file rather than the node's {@code StorageEngine} log: that log replays into the
+ * single-leader memory state and its snapshots, and every reader of it would have to learn to skip
+ * a foreign partition tag; here the leaderless records never meet that replay. On open, the file is
+ * read up to the first torn or corrupt record and truncated there: a crash can only tear the last
+ * append, and {@code LeaderlessNode} re-does by anti-entropy whatever unsynced state it lost. A
+ * record the node asked to sync is forced before any message or reply leaves ({@link #append}).
+ *
+ * <p>Not done: compaction. The file grows with every persisted key state; a long-lived keyspace
+ * needs a rewrite of the latest state per key.
+ */
+final class LeaderlessRecordLog implements AutoCloseable {
+  private static final int HEADER_BYTES = 8;
+
+  private final Path path;
+  private final FileChannel channel;
+  private final List<PersistRecord> recovered;
+
+  /** Opens (creating) {@code path} and reads back the records that survived. */
+  LeaderlessRecordLog(Path path) {
+    this.path = path;
+    try {
+      Files.createDirectories(path.toAbsolutePath().getParent());
+      this.channel =
+          FileChannel.open(
+              path, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      this.recovered = readAndTruncate();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot open leaderless log " + path, e);
+    }
+  }
+
+  /** The records read at open, in order. */
+  List<PersistRecord> recovered() {
+    return recovered;
+  }
+
+  /** Appends {@code records}; forces them to the device when {@code sync} is set. */
+  void append(List<PersistRecord> records, boolean sync) {
+    if (records.isEmpty()) {
+      return;
+    }
+    try {
+      for (PersistRecord record : records) {
+        byte[] payload = record.payload();
+        ByteBuffer buffer = ByteBuffer.allocate(HEADER_BYTES + payload.length);
+        buffer.putInt(payload.length).putInt(crc(payload)).put(payload).flip();
+        while (buffer.hasRemaining()) {
+          channel.write(buffer);
+        }
+      }
+      if (sync) {
+        channel.force(false);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot append to leaderless log " + path, e);
+    }
+  }
+
+  private List<PersistRecord> readAndTruncate() throws IOException {
+    List<PersistRecord> records = new ArrayList<>();
+    long size = channel.size();
+    long position = 0;
+    ByteBuffer header = ByteBuffer.allocate(HEADER_BYTES);
+    while (position + HEADER_BYTES <= size) {
+      header.clear();
+      channel.read(header, position);
+      header.flip();
+      int length = header.getInt();
+      int expectedCrc = header.getInt();
+      if (length < 0
+          || length > PersistRecord.PAYLOAD_BYTES_MAX
+          || position + HEADER_BYTES + length > size) {
+        break;
+      }
+      ByteBuffer payload = ByteBuffer.allocate(length);
+      channel.read(payload, position + HEADER_BYTES);
+      if (crc(payload.array()) != expectedCrc) {
+        break;
+      }
+      records.add(new PersistRecord(payload.array()));
+      position += HEADER_BYTES + length;
+    }
+    if (position < size) {
+      channel.truncate(position);
+      channel.force(true);
+    }
+    channel.position(position);
+    Check.state(channel.position() == channel.size(), "log %s not at its end after open", path);
+    return List.copyOf(records);
+  }
+
+  private static int crc(byte[] payload) {
+    CRC32C crc = new CRC32C();
+    crc.update(payload);
+    return (int) crc.getValue();
+  }
+
+  @Override
+  public void close() {
+    try {
+      channel.close();
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot close leaderless log " + path, e);
+    }
+  }
+}

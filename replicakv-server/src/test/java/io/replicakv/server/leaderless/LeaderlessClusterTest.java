@@ -1,0 +1,287 @@
+package io.replicakv.server.leaderless;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.replicakv.server.ReplicaKvServer;
+import io.replicakv.server.cluster.InMemoryMetadataStore;
+import io.replicakv.server.config.ServerConfig;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.commands.ProtocolCommand;
+import redis.clients.jedis.exceptions.JedisDataException;
+
+/**
+ * Three real servers in one JVM (in-memory metadata, loopback, dynamic ports) serving a leaderless
+ * keyspace N=3, R=2, W=2 (strict quorums, siblings) through RESP, end to end: commands, peer
+ * frames, record logs, restart.
+ */
+class LeaderlessClusterTest {
+  private static final Duration DEADLINE = Duration.ofSeconds(30);
+
+  @TempDir Path dir;
+  private final List<ReplicaKvServer> servers = new ArrayList<>();
+  private final List<ServerConfig> configs = new ArrayList<>();
+  private InMemoryMetadataStore metadata;
+  private int keyspace;
+
+  private static ProtocolCommand command(String name) {
+    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
+    return () -> raw;
+  }
+
+  @BeforeEach
+  void startCluster() throws Exception {
+    metadata = new InMemoryMetadataStore("test");
+    for (int i = 1; i <= 3; i++) {
+      ServerConfig config =
+          ServerConfig.load(
+              null,
+              Map.of(
+                  "port", "0",
+                  "http-port", "0",
+                  "peer-port", "0",
+                  "bind", "127.0.0.1",
+                  "data-dir", dir.resolve("n" + i).toString(),
+                  "node-id", "n" + i,
+                  "cluster-voters", "n1@127.0.0.1:1"));
+      configs.add(config);
+      servers.add(new ReplicaKvServer(config).withMetadataStore(metadata).start());
+    }
+    try (Jedis j = jedis(0)) {
+      Object number =
+          j.sendCommand(
+              command("KEYSPACE"), "CREATE", "carts", "style", "leaderless", "r", "2", "w", "2");
+      keyspace = ((Long) number).intValue();
+    }
+    assertThat(keyspace).isPositive();
+    for (int node = 0; node < 3; node++) {
+      awaitServing(node);
+    }
+  }
+
+  @AfterEach
+  void stopCluster() {
+    for (ReplicaKvServer server : servers) {
+      if (server != null) {
+        server.close();
+      }
+    }
+    metadata.close();
+  }
+
+  private Jedis jedis(int node) {
+    return new Jedis("127.0.0.1", servers.get(node).port(), 10_000);
+  }
+
+  private Jedis leaderless(int node) {
+    Jedis j = jedis(node);
+    j.select(keyspace);
+    return j;
+  }
+
+  /** Until the node's service has heard its peers, a quorum read may answer NOREPLICAS. */
+  private void awaitServing(int node) {
+    await()
+        .atMost(DEADLINE)
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              try (Jedis j = leaderless(node)) {
+                assertThat(j.sendCommand(command("KV.GET"), "warm-up", "R", "3"))
+                    .isInstanceOf(List.class);
+              }
+            });
+  }
+
+  @SuppressWarnings("unchecked")
+  private static List<String> kvGet(Jedis j, String key, String... options) {
+    List<String> args = new ArrayList<>(List.of(key));
+    args.addAll(List.of(options));
+    List<Object> raw = (List<Object>) j.sendCommand(command("KV.GET"), args.toArray(new String[0]));
+    List<String> out = new ArrayList<>();
+    for (Object item : raw) {
+      out.add(new String((byte[]) item, StandardCharsets.UTF_8));
+    }
+    return out;
+  }
+
+  @Test
+  void setAndGetThroughEveryNodeAndKeyspaceZeroIsUntouched() {
+    for (int writer = 0; writer < 3; writer++) {
+      try (Jedis j = leaderless(writer)) {
+        assertThat(j.set("cart-" + writer, "v" + writer)).isEqualTo("OK");
+      }
+      for (int reader = 0; reader < 3; reader++) {
+        try (Jedis j = leaderless(reader)) {
+          assertThat(j.get("cart-" + writer)).isEqualTo("v" + writer);
+        }
+      }
+    }
+    try (Jedis j = leaderless(1)) {
+      assertThat(j.set("cart-0", "v0-again")).isEqualTo("OK");
+      assertThat(j.get("cart-0")).isEqualTo("v0-again");
+      assertThat(j.del("cart-0")).isEqualTo(1);
+      assertThat(j.get("cart-0")).isNull();
+      assertThatThrownBy(() -> j.hset("h", "f", "v"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageContaining("not supported on a leaderless keyspace");
+      assertThatThrownBy(() -> j.incr("counter"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageContaining("conflicts=crdt");
+    }
+    try (Jedis j = jedis(2)) {
+      assertThat(j.set("plain", "single-leader")).isEqualTo("OK");
+      assertThat(j.get("plain")).isEqualTo("single-leader");
+      assertThat(j.get("cart-1")).isNull();
+      assertThatThrownBy(() -> j.sendCommand(command("KV.GET"), "x"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageContaining("works only on a leaderless keyspace");
+    }
+    try (Jedis j = jedis(0)) {
+      assertThat(j.get("plain")).isEqualTo("single-leader");
+    }
+  }
+
+  @Test
+  void blindConcurrentWritesAreSiblingsUntilAWriteWithTheirContext() throws Exception {
+    try (Jedis a = leaderless(0);
+        Jedis b = leaderless(1);
+        Jedis c = leaderless(2)) {
+      assertThat(a.sendCommand(command("KV.PUT"), "s", "", "left")).isNotNull();
+      assertThat(b.sendCommand(command("KV.PUT"), "s", "", "right")).isNotNull();
+      List<String> siblings = kvGet(c, "s");
+      assertThat(siblings.subList(1, siblings.size())).containsExactlyInAnyOrder("left", "right");
+      assertThatThrownBy(() -> c.get("s"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageContaining("CONFLICT key has 2 siblings")
+          .hasMessageContaining("KV.GET");
+      c.sendCommand(command("KV.PUT"), "s", siblings.get(0), "merged");
+      for (Jedis j : List.of(a, b, c)) {
+        assertThat(kvGet(j, "s").subList(1, 2)).containsExactly("merged");
+        assertThat(kvGet(j, "s")).hasSize(2);
+        assertThat(j.get("s")).isEqualTo("merged");
+      }
+    }
+    String metrics =
+        HttpClient.newHttpClient()
+            .send(
+                HttpRequest.newBuilder(
+                        URI.create("http://127.0.0.1:" + servers.get(2).httpPort() + "/metrics"))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body();
+    assertThat(metrics)
+        .contains("replicakv_leaderless_sibling_reads_refused_total 1")
+        .contains("replicakv_leaderless_reads_ok_total{keyspace=\"" + keyspace + "\"}");
+  }
+
+  @Test
+  void writesSucceedWithANodeDownAndTheRestartedNodeCatchesUp() throws Exception {
+    try (Jedis j = leaderless(0)) {
+      assertThat(j.set("k", "before")).isEqualTo("OK");
+    }
+    servers.get(2).close();
+    servers.set(2, null);
+    List<String> acknowledged = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      try (Jedis j = leaderless(i % 2)) {
+        assertThat(j.set("k", "during-" + i)).isEqualTo("OK");
+        acknowledged.add("during-" + i);
+      }
+      try (Jedis j = leaderless((i + 1) % 2)) {
+        assertThat(j.get("k")).isEqualTo("during-" + i);
+      }
+    }
+    try (Jedis j = leaderless(0)) {
+      assertThatThrownBy(() -> j.sendCommand(command("KV.GET"), "k", "R", "3"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageMatching("(NOREPLICAS|TIMEOUT).*");
+    }
+    servers.set(2, new ReplicaKvServer(configs.get(2)).withMetadataStore(metadata).start());
+    String latest = acknowledged.get(acknowledged.size() - 1);
+    await()
+        .atMost(DEADLINE)
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              try (Jedis j = leaderless(2)) {
+                assertThat(kvGet(j, "k", "R", "1").subList(1, 2)).containsExactly(latest);
+              }
+            });
+    for (int node = 0; node < 3; node++) {
+      try (Jedis j = leaderless(node)) {
+        assertThat(j.get("k")).isEqualTo(latest);
+      }
+    }
+  }
+
+  @Test
+  void crdtKeyspaceCountsAndCollectsFromEveryNode() {
+    int crdt;
+    try (Jedis j = jedis(1)) {
+      crdt =
+          ((Long)
+                  j.sendCommand(
+                      command("KEYSPACE"),
+                      "CREATE",
+                      "tallies",
+                      "style",
+                      "leaderless",
+                      "conflicts",
+                      "crdt"))
+              .intValue();
+    }
+    await()
+        .atMost(DEADLINE)
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              for (int node = 0; node < 3; node++) {
+                try (Jedis j = jedis(node)) {
+                  j.select(crdt);
+                  assertThat(j.smembers("warm-up")).isEmpty();
+                }
+              }
+            });
+    long expected = 0;
+    for (int node = 0; node < 3; node++) {
+      try (Jedis j = jedis(node)) {
+        j.select(crdt);
+        expected += 5;
+        assertThat(j.incrBy("hits", 5)).isEqualTo(expected);
+        expected -= 1;
+        assertThat(j.decr("hits")).isEqualTo(expected);
+        assertThat(j.sadd("tags", "from-" + node, "shared")).isEqualTo(2);
+      }
+    }
+    try (Jedis j = jedis(2)) {
+      j.select(crdt);
+      assertThat(j.get("hits")).isEqualTo(Long.toString(expected));
+      assertThat(j.smembers("tags"))
+          .containsExactlyInAnyOrder("from-0", "from-1", "from-2", "shared");
+      assertThat(j.srem("tags", "shared")).isEqualTo(1);
+      assertThat(j.smembers("tags")).containsExactlyInAnyOrder("from-0", "from-1", "from-2");
+      assertThatThrownBy(() -> j.set("hits", "1"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageContaining("conflicts=crdt");
+      assertThatThrownBy(() -> j.sadd("hits", "x"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageContaining("WRONGTYPE");
+    }
+  }
+}
