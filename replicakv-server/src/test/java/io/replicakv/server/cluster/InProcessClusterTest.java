@@ -52,6 +52,22 @@ class InProcessClusterTest {
                   "n1@127.0.0.1:1"));
       servers.add(new ReplicaKvServer(config).withMetadataStore(metadata).start());
     }
+    // every node routes by the same, final view before a test writes (a node still on an older
+    // view would keep a key whose slot the newer ring gives to another member)
+    org.awaitility.Awaitility.await("every node on the latest metadata version")
+        .atMost(java.time.Duration.ofSeconds(30))
+        .pollInterval(java.time.Duration.ofMillis(50))
+        .until(
+            () ->
+                servers.stream()
+                    .allMatch(
+                        s -> {
+                          try (Jedis j = new Jedis("127.0.0.1", s.port())) {
+                            return j.clusterInfo()
+                                .contains(
+                                    "replicakv_metadata_version:" + metadata.current().version());
+                          }
+                        }));
   }
 
   @AfterAll
