@@ -194,7 +194,14 @@ class LeaderlessServiceTest {
     }
     awaitAllAlive();
     for (int node = 0; node < 3; node++) {
-      assertThat(get(node, "durable", 3).values()).containsExactly("kept");
+      int n = node;
+      // a read can time out on a loaded machine right after the restart; it is retried, and only
+      // an answered read (R=3: every replica, so the value must have survived on disk) counts
+      KvResult read =
+          await("R=3 read through node " + node + " after the restart")
+              .atMost(DEADLINE)
+              .until(() -> get(n, "durable", 3), r -> r.outcome() == KvResult.Outcome.OK);
+      assertThat(read.values()).containsExactly("kept");
     }
   }
 }
