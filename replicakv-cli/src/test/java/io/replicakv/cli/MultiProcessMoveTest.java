@@ -132,7 +132,8 @@ class MultiProcessMoveTest {
     final java.util.Random random;
     final java.util.concurrent.atomic.AtomicBoolean stop =
         new java.util.concurrent.atomic.AtomicBoolean();
-    final java.util.concurrent.atomic.AtomicLong writes = new java.util.concurrent.atomic.AtomicLong();
+    final java.util.concurrent.atomic.AtomicLong writes =
+        new java.util.concurrent.atomic.AtomicLong();
     final Thread thread;
     final long round;
     volatile Throwable failure;

@@ -257,7 +257,7 @@ final class ClusterNode implements AutoCloseable {
       log.warn("no metadata view committed after start-up; moves act from the local view");
     }
     ClusterView from = registered != null ? registered : metadata.current();
-    loop.execute(() -> mover.startFrom(from));
+    loop.execute(() -> mover.startFrom(from, registered != null));
     long period = config.getLong("heartbeat-interval-ms");
     peerGroup.scheduleAtFixedRate(
         () -> {

@@ -69,26 +69,42 @@ import org.slf4j.LoggerFactory;
  * (leftovers of a cancelled or restarted move cannot come back to life). A source that restarts
  * before its SourceReady was recorded copies again from the start; one that restarts after it waits
  * for the flip (its slots are served by the target meanwhile, so the move does not need it alive),
- * and one that restarts after the flip keeps the keys it had handed over (see Limits). A restarted
- * node acts only on metadata versions from one committed after its start ({@link #startFrom}):
- * replayed history must not restart a finished move, whose first step clears the target. A target
- * (the joiner) that restarts keeps what it received: its applies are logged, sources resend what
- * was not acknowledged, to its new addresses. A fenced source whose last delta is not acknowledged
- * within {@code move-fence-timeout-ms} ({@link #FENCE_TIMEOUT_MILLIS}) lifts the fence, resends
- * from where that delta started, and does not fence again until a batch reached every target, so a
- * dead target cannot keep slots unwritable. If the change feed was trimmed by a snapshot, the copy
- * restarts. Catch-up fences early when a delta stops shrinking (writes as fast as the throttle).
+ * and one that restarts after the flip deletes the stale copies it kept, at start-up (below). A
+ * restarted node acts only on metadata versions from one committed after its start ({@link
+ * #startFrom}): replayed history must not restart a finished move, whose first step clears the
+ * target. A target (the joiner) that restarts keeps what it received: its applies are logged,
+ * sources resend what was not acknowledged, to its new addresses. A fenced source whose last delta
+ * is not acknowledged within {@code move-fence-timeout-ms} ({@link #FENCE_TIMEOUT_MILLIS}) lifts
+ * the fence, resends from where that delta started, and does not fence again until a batch reached
+ * every target, so a dead target cannot keep slots unwritable. If the change feed was trimmed by a
+ * snapshot, the copy restarts. Catch-up fences early when a delta stops shrinking (writes as fast
+ * as the throttle).
  *
- * <p>Limits. A source that was down when its move flipped keeps stale copies of the keys it handed
- * over (reads and writes go to the owner, but DBSIZE and SCAN on that node count them; a later move
- * back to it clears them first). A source that is down before its handover keeps the move waiting
- * (CLUSTER CANCEL still works then). A source that crashes between proposing SourceReady and seeing
- * its outcome, and restarts so fast that the proposal commits after its restart, could start a new
- * copy while the target already serves its slots; the proposal is dropped with the crashed process,
- * so this needs the metadata leader to commit a dead client's request seconds later.
- * FLUSHDB/FLUSHALL during a move is refused. One move at a time (the metadata refuses a second).
- * Handed-over slots whose target is down answer TRYAGAIN (forwarding fails) until it returns. All
- * state here is touched on the node loop only.
+ * <p>Stale copies after a crash. A source that was down when its move flipped still holds the keys
+ * it handed over. At start-up, with a view committed after its start, it deletes (logged deletes)
+ * every key it holds in a slot whose owner in that view is another UP member, but only when that
+ * view shows no running move at all (no JOINING or LEAVING member, no recorded handover), this node
+ * is UP and has no outgoing move, and no clear or batch frame was applied here since the process
+ * started. Why this cannot delete an owned or incoming key: ownership changes only at a flip, which
+ * a view without a running move has none pending, so a slot another member owns in it is not this
+ * node's, and the router forwards that slot's writes to the owner instead of applying them here.
+ * Keys arrive for another member's slot only as a move's clear and batches, sent by a source after
+ * it saw a newer view that starts the move; all of them, and this sweep, run on the node loop, so
+ * either the sweep runs first (and the move's clear would have deleted those keys anyway) or a
+ * frame ran first and the sweep keeps everything. Slots of a DOWN owner are kept: if that owner is
+ * removed its slots pass to the survivors without a copy, and a sweep must not be what decides what
+ * they lose.
+ *
+ * <p>Limits. A node started without a freshly committed view (no metadata quorum) keeps its stale
+ * copies (DBSIZE and SCAN there count them; a later move back to it clears them first). A source
+ * that is down before its handover keeps the move waiting (CLUSTER CANCEL still works then). A
+ * source that crashes between proposing SourceReady and seeing its outcome, and restarts so fast
+ * that the proposal commits after its restart, could start a new copy while the target already
+ * serves its slots; the proposal is dropped with the crashed process, so this needs the metadata
+ * leader to commit a dead client's request seconds later. FLUSHDB/FLUSHALL during a move is
+ * refused. One move at a time (the metadata refuses a second). Handed-over slots whose target is
+ * down answer TRYAGAIN (forwarding fails) until it returns. All state here is touched on the node
+ * loop only.
  */
 public final class KeyMover {
   private static final Logger log = LoggerFactory.getLogger(KeyMover.class);
@@ -188,6 +204,10 @@ public final class KeyMover {
   private volatile long keysDeleted;
   private volatile long movesCompleted;
   private volatile long fenceTimeouts;
+  private volatile long staleCopiesDeleted;
+  // a clear or batch frame was applied since this process started (node loop only): from then on
+  // keys in other members' slots may be an incoming copy, so the start-up sweep keeps them
+  private boolean moveFrameApplied;
   private volatile long keysRemaining;
   private volatile String status = "idle";
 
@@ -254,6 +274,11 @@ public final class KeyMover {
     return keysReceived;
   }
 
+  /** Stale copies of handed-over keys this node deleted at start-up ({@link #startFrom}). */
+  public long staleCopiesDeleted() {
+    return staleCopiesDeleted;
+  }
+
   /** Moved keys this node deleted after a flip. */
   public long keysDeleted() {
     return keysDeleted;
@@ -310,8 +335,74 @@ public final class KeyMover {
    * node loop.
    */
   public void startFrom(ClusterView fresh) {
+    startFrom(fresh, false);
+  }
+
+  /**
+   * {@link #startFrom(ClusterView)}; when {@code committedAfterStart} (the view was committed after
+   * this process started, not read from a possibly stale local copy) it also deletes the stale
+   * copies this node kept of slots it handed over while it was down ({@link #sweepStaleCopies}).
+   * Call on the node loop.
+   */
+  public void startFrom(ClusterView fresh, boolean committedAfterStart) {
     freshFromVersion = fresh.version();
     onView(lastView != null && lastView.version() >= fresh.version() ? lastView : fresh);
+    if (committedAfterStart) {
+      sweepStaleCopies(lastView);
+    }
+  }
+
+  /**
+   * Deletes, with logged deletes, the keys this node holds in slots that another UP member owns in
+   * {@code view}, when no move is running at all: the copies a source kept because it was down when
+   * its move flipped. Skipped (everything kept) when this node is not UP, when any member is
+   * JOINING or LEAVING or any handover is recorded, when this node has an outgoing move, or when a
+   * move frame (clear or batch) was already applied here since this process started. Returns the
+   * keys deleted.
+   */
+  long sweepStaleCopies(ClusterView view) {
+    if (view == null || outgoing != null || moveFrameApplied) {
+      log.info("start-up: a move is under way here; stale copies, if any, are kept");
+      return 0;
+    }
+    Member self = view.members().get(selfId);
+    if (self == null || self.state() != MemberState.UP) {
+      return 0;
+    }
+    for (Member m : view.members().values()) {
+      if (m.state() == MemberState.JOINING
+          || m.state() == MemberState.LEAVING
+          || !view.handedOver(m.id()).isEmpty()) {
+        log.info("start-up: the move of {} is running; stale copies, if any, are kept", m.id());
+        return 0;
+      }
+    }
+    int[] sweptSlot = new int[Slots.SLOT_COUNT];
+    java.util.Arrays.fill(sweptSlot, -1);
+    for (int s = 0; s < Slots.SLOT_COUNT; s++) {
+      Member owner = view.ownerOf(s);
+      if (owner != null
+          && !owner.id().equals(selfId)
+          && owner.state() == MemberState.UP
+          && view.handoverTarget(s) == null) {
+        sweptSlot[s] = 0;
+      }
+    }
+    List<Map.Entry<Integer, byte[]>> doomed = new ArrayList<>();
+    forEachKeyIn(sweptSlot, (ks, key, range) -> doomed.add(Map.entry(ks, key.array())));
+    for (Map.Entry<Integer, byte[]> e : doomed) {
+      engine.apply(new Mutation.Delete(e.getKey(), e.getValue()));
+    }
+    engine.flush();
+    staleCopiesDeleted += doomed.size();
+    if (!doomed.isEmpty()) {
+      log.info(
+          "start-up: deleted {} stale copies of keys in slots other UP members own (metadata"
+              + " version {})",
+          doomed.size(),
+          view.version());
+    }
+    return doomed.size();
   }
 
   /** Acts on a new metadata version; call on the node loop. */
@@ -876,6 +967,7 @@ public final class KeyMover {
       }
       loop.execute(
           () -> {
+            moveFrameApplied = true;
             for (Mutation m : mutations) {
               engine.apply(m);
             }
@@ -886,6 +978,7 @@ public final class KeyMover {
     } else if (request.type() == TYPE_MOVE_CLEAR) {
       loop.execute(
           () -> {
+            moveFrameApplied = true;
             long deleted;
             try {
               deleted = deleteKeysIn(request.payload());
