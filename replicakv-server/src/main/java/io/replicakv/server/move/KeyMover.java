@@ -93,7 +93,8 @@ import org.slf4j.LoggerFactory;
  * either the sweep runs first (and the move's clear would have deleted those keys anyway) or a
  * frame ran first and the sweep keeps everything. Slots of a DOWN owner are kept: if that owner is
  * removed its slots pass to the survivors without a copy, and a sweep must not be what decides what
- * they lose.
+ * they lose. Keys of a keyspace the view does not describe, or in a partition that lists this node
+ * among its replicas, are kept too: they are not stale copies.
  *
  * <p>Limits. A node started without a freshly committed view (no metadata quorum) keeps its stale
  * copies (DBSIZE and SCAN there count them; a later move back to it clears them first). A source
@@ -389,7 +390,17 @@ public final class KeyMover {
       }
     }
     List<Map.Entry<Integer, byte[]>> doomed = new ArrayList<>();
-    forEachKeyIn(sweptSlot, (ks, key, range) -> doomed.add(Map.entry(ks, key.array())));
+    forEachKeyIn(
+        sweptSlot,
+        (ks, key, range) -> {
+          // a keyspace the view does not describe, or a partition this node is a replica of, keeps
+          // its keys: only a copy of another node's data with no role here is stale
+          io.replicakv.server.cluster.PartitionAssignment p =
+              view.partition(ks, Slots.slot(key.array()));
+          if (p != null && !p.replicas().contains(selfId)) {
+            doomed.add(Map.entry(ks, key.array()));
+          }
+        });
     for (Map.Entry<Integer, byte[]> e : doomed) {
       engine.apply(new Mutation.Delete(e.getKey(), e.getValue()));
     }
