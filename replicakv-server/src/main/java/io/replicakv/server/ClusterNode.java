@@ -238,6 +238,7 @@ final class ClusterNode implements AutoCloseable {
     router.setWriteFence(mover::refusesWrite);
     router.setPeerRoutes(routes);
     mover.setPeerRoutes(routes);
+    mover.setSelfAddress(clientPort, peerServer.port());
     node.mover = mover;
     node.selfId = selfId;
     node.clusterView = router::view;

@@ -80,6 +80,17 @@ import org.slf4j.LoggerFactory;
  * snapshot, the copy restarts. Catch-up fences early when a delta stops shrinking (writes as fast
  * as the throttle).
  *
+ * <p>Addressed move frames. Every batch and clear names the node it is meant for (id, client and
+ * peer port as the sender's view records them, {@link #addressOf}), and a node refuses one that
+ * names another process. A target that restarts listens on new ports; until every source has the
+ * new address from the metadata it retries against the old one, and on a busy machine another
+ * process (a restarted node of this cluster, or of another cluster on the same host) may already
+ * listen there. Unaddressed, such a frame was applied by whoever answered: a batch added keys in
+ * slots that node does not own (counted twice, and a later start-up cleanup deleting them could
+ * delete the only copy of an acknowledged write), and a clear deleted keys it held. Refused, the
+ * source retries until the metadata gives it the target's new address. Version-1 batches and clears
+ * without the trailing name (older senders) are still applied.
+ *
  * <p>Stale copies after a crash. A source that was down when its move flipped still holds the keys
  * it handed over. At start-up, with a view committed after its start, it deletes (logged deletes)
  * every key it holds in a slot whose owner in that view is another UP member, but only when that
@@ -93,8 +104,9 @@ import org.slf4j.LoggerFactory;
  * either the sweep runs first (and the move's clear would have deleted those keys anyway) or a
  * frame ran first and the sweep keeps everything. Slots of a DOWN owner are kept: if that owner is
  * removed its slots pass to the survivors without a copy, and a sweep must not be what decides what
- * they lose. Keys of a keyspace the view does not describe, or in a partition that lists this node
- * among its replicas, are kept too: they are not stale copies.
+ * they lose. Keys are chosen by ring owner in every keyspace, the rule the delete at the flip uses:
+ * keys live only at their slot's ring owner today; if replicas ever share this storage, both
+ * deletes must learn about them together.
  *
  * <p>Limits. A node started without a freshly committed view (no metadata quorum) keeps its stale
  * copies (DBSIZE and SCAN there count them; a later move back to it clears them first). A source
@@ -170,6 +182,9 @@ public final class KeyMover {
 
   /** Format version byte of a batch payload. */
   static final byte BATCH_FORMAT_VERSION = 1;
+
+  /** Format version byte of a batch payload that names its target node. */
+  static final byte BATCH_ADDRESSED_FORMAT_VERSION = 2;
 
   private enum Phase {
     BULK,
@@ -390,17 +405,8 @@ public final class KeyMover {
       }
     }
     List<Map.Entry<Integer, byte[]>> doomed = new ArrayList<>();
-    forEachKeyIn(
-        sweptSlot,
-        (ks, key, range) -> {
-          // a keyspace the view does not describe, or a partition this node is a replica of, keeps
-          // its keys: only a copy of another node's data with no role here is stale
-          io.replicakv.server.cluster.PartitionAssignment p =
-              view.partition(ks, Slots.slot(key.array()));
-          if (p != null && !p.replicas().contains(selfId)) {
-            doomed.add(Map.entry(ks, key.array()));
-          }
-        });
+    // every keyspace, by ring owner: the same rule as the delete at the flip (deleteStep)
+    forEachKeyIn(sweptSlot, (ks, key, range) -> doomed.add(Map.entry(ks, key.array())));
     for (Map.Entry<Integer, byte[]> e : doomed) {
       engine.apply(new Mutation.Delete(e.getKey(), e.getValue()));
     }
@@ -584,11 +590,13 @@ public final class KeyMover {
           }
         }
       }
-      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 4 * ranges.size());
+      byte[] id = addressOf(target).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 4 * ranges.size() + 2 + id.length);
       b.putInt(ranges.size());
       for (int[] r : ranges) {
         b.putShort((short) r[0]).putShort((short) r[1]);
       }
+      b.putShort((short) id.length).put(id); // the addressee: see misaddressed
       acks.add(
           peers.request(
               routes.host(target), routes.port(target), Frame.of(TYPE_MOVE_CLEAR, b.array())));
@@ -783,9 +791,9 @@ public final class KeyMover {
     List<CompletableFuture<Frame>> acks = new ArrayList<>();
     long bytes = 0;
     for (Map.Entry<String, List<Mutation>> e : batches.entrySet()) {
-      byte[] payload = encodeBatch(e.getValue());
-      bytes += payload.length;
       Member target = address(out, e.getKey());
+      byte[] payload = encodeBatch(addressOf(target), e.getValue());
+      bytes += payload.length;
       acks.add(
           peers.request(
               routes.host(target), routes.port(target), Frame.of(TYPE_MOVE_BATCH, payload)));
@@ -971,7 +979,14 @@ public final class KeyMover {
     if (request.type() == TYPE_MOVE_BATCH) {
       List<Mutation> mutations;
       try {
-        mutations = decodeBatch(request.payload());
+        Batch batch = decodeAddressedBatch(request.payload());
+        String refusal = misaddressed(batch.target());
+        if (refusal != null) {
+          log.warn(refusal);
+          responder.fail(refusal);
+          return;
+        }
+        mutations = batch.mutations();
       } catch (RuntimeException e) {
         responder.fail("bad move batch: " + e.getMessage());
         return;
@@ -989,9 +1004,15 @@ public final class KeyMover {
     } else if (request.type() == TYPE_MOVE_CLEAR) {
       loop.execute(
           () -> {
-            moveFrameApplied = true;
             long deleted;
             try {
+              String refusal = misaddressed(clearTarget(request.payload()));
+              if (refusal != null) {
+                log.warn(refusal);
+                responder.fail(refusal);
+                return;
+              }
+              moveFrameApplied = true;
               deleted = deleteKeysIn(request.payload());
             } catch (RuntimeException e) {
               responder.fail("bad clear request: " + e.getMessage());
@@ -1329,28 +1350,55 @@ public final class KeyMover {
     return rangeBySlot;
   }
 
-  /** {@code [u8 version][u32 count]([u32 length][mutation])*}. */
+  /**
+   * Version 1: {@code [u8 1][u32 count]([u32 length][mutation])*}, addressed to nobody (still
+   * read). Version 2 ({@link #encodeBatch(String, List)}) inserts {@code [u16 n][target id, UTF-8]}
+   * after the version byte.
+   */
   static byte[] encodeBatch(List<Mutation> mutations) {
+    return encodeBatch(null, mutations);
+  }
+
+  /** A batch addressed to {@code target} (version 2), or to nobody when null (version 1). */
+  static byte[] encodeBatch(String target, List<Mutation> mutations) {
+    byte[] id =
+        target == null ? new byte[0] : target.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    Check.argument(id.length <= 0xFFFF, "target id of %s bytes", id.length);
     List<byte[]> encoded = new ArrayList<>(mutations.size());
-    int size = 1 + 4;
+    int size = 1 + (target == null ? 0 : 2 + id.length) + 4;
     for (Mutation m : mutations) {
       byte[] b = MutationCodec.encode(m);
       encoded.add(b);
       size += 4 + b.length;
     }
     java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(size);
-    buf.put(BATCH_FORMAT_VERSION).putInt(encoded.size());
+    if (target == null) {
+      buf.put(BATCH_FORMAT_VERSION);
+    } else {
+      buf.put(BATCH_ADDRESSED_FORMAT_VERSION).putShort((short) id.length).put(id);
+    }
+    buf.putInt(encoded.size());
     for (byte[] b : encoded) {
       buf.putInt(b.length).put(b);
     }
     return buf.array();
   }
 
+  /** A decoded batch: the node it is addressed to (null: a version-1 batch) and its mutations. */
+  record Batch(String target, List<Mutation> mutations) {}
+
   static List<Mutation> decodeBatch(byte[] payload) {
+    return decodeAddressedBatch(payload).mutations();
+  }
+
+  static Batch decodeAddressedBatch(byte[] payload) {
     java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(payload);
     try {
       byte version = buf.get();
-      if (version != BATCH_FORMAT_VERSION) {
+      String target = null;
+      if (version == BATCH_ADDRESSED_FORMAT_VERSION) {
+        target = readId(buf);
+      } else if (version != BATCH_FORMAT_VERSION) {
         throw new IllegalArgumentException("unsupported move batch version " + version);
       }
       int count = buf.getInt();
@@ -1370,9 +1418,79 @@ public final class KeyMover {
       if (buf.hasRemaining()) {
         throw new IllegalArgumentException(buf.remaining() + " trailing bytes");
       }
-      return out;
+      return new Batch(target, out);
     } catch (java.nio.BufferUnderflowException e) {
       throw new IllegalArgumentException("truncated move batch", e);
     }
   }
+
+  /** {@code [u16 n][n bytes of UTF-8]}. */
+  private static String readId(java.nio.ByteBuffer buf) {
+    int n = Short.toUnsignedInt(buf.getShort());
+    if (n > buf.remaining()) {
+      throw new IllegalArgumentException("bad target id length " + n);
+    }
+    byte[] id = new byte[n];
+    buf.get(id);
+    return new String(id, java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  /**
+   * The node a {@link #TYPE_MOVE_CLEAR} payload is addressed to: the {@code [u16 n][id]} after its
+   * ranges, or null when the sender wrote none (an older node; receivers before the address ignore
+   * the trailing bytes).
+   */
+  static String clearTarget(byte[] payload) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
+    int n = b.getInt();
+    if (n < 0 || n > b.remaining() / 4) {
+      throw new IllegalArgumentException("bad range count " + n);
+    }
+    b.position(4 + 4 * n);
+    if (b.remaining() < 2) {
+      return null;
+    }
+    try {
+      return readId(b);
+    } catch (java.nio.BufferUnderflowException e) {
+      throw new IllegalArgumentException("truncated clear target", e);
+    }
+  }
+
+  /**
+   * Null when a move frame addressed to {@code target} may be applied here, else the reason to
+   * refuse it.
+   */
+  private String misaddressed(String target) {
+    String self = selfAddress;
+    if (target == null
+        || target.equals(self)
+        || (self == null && target.startsWith(selfId + "@"))) {
+      return null;
+    }
+    return "move frame for "
+        + target
+        + " reached "
+        + (self == null ? selfId : self)
+        + " (a stale address); refused";
+  }
+
+  /**
+   * The name a move frame gives its addressee: id, client port and peer port as the metadata
+   * records them. The ports tell two processes with the same id apart (a restarted node, or a node
+   * of another cluster with the same id on this host).
+   */
+  static String addressOf(Member m) {
+    return m.id() + "@" + m.clientPort() + "/" + m.peerPort();
+  }
+
+  /**
+   * This process's client and peer ports as it registers them: move frames naming other ports are
+   * refused. Until set, a frame naming this node's id with any ports is accepted.
+   */
+  public void setSelfAddress(int clientPort, int peerPort) {
+    selfAddress = selfId + "@" + clientPort + "/" + peerPort;
+  }
+
+  private volatile String selfAddress;
 }
