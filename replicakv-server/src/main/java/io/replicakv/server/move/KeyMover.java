@@ -108,16 +108,17 @@ import org.slf4j.LoggerFactory;
  * keys live only at their slot's ring owner today; if replicas ever share this storage, both
  * deletes must learn about them together.
  *
- * <p>Limits. A node started without a freshly committed view (no metadata quorum) keeps its stale
- * copies (DBSIZE and SCAN there count them; a later move back to it clears them first). A source
- * that is down before its handover keeps the move waiting (CLUSTER CANCEL still works then). A
- * source that crashes between proposing SourceReady and seeing its outcome, and restarts so fast
- * that the proposal commits after its restart, could start a new copy while the target already
- * serves its slots; the proposal is dropped with the crashed process, so this needs the metadata
- * leader to commit a dead client's request seconds later. FLUSHDB/FLUSHALL during a move is
- * refused. One move at a time (the metadata refuses a second). Handed-over slots whose target is
- * down answer TRYAGAIN (forwarding fails) until it returns. All state here is touched on the node
- * loop only.
+ * <p>A node that starts without a freshly committed view (no metadata quorum in time) re-records
+ * its member entry until one commits and sweeps from that view.
+ *
+ * <p>Limits. A source that is down before its handover keeps the move waiting (CLUSTER CANCEL still
+ * works then). A source that crashes between proposing SourceReady and seeing its outcome, and
+ * restarts so fast that the proposal commits after its restart, could start a new copy while the
+ * target already serves its slots; the proposal is dropped with the crashed process, so this needs
+ * the metadata leader to commit a dead client's request seconds later. FLUSHDB/FLUSHALL during a
+ * move is refused. One move at a time (the metadata refuses a second). Handed-over slots whose
+ * target is down answer TRYAGAIN (forwarding fails) until it returns. All state here is touched on
+ * the node loop only.
  */
 public final class KeyMover {
   private static final Logger log = LoggerFactory.getLogger(KeyMover.class);
@@ -366,6 +367,15 @@ public final class KeyMover {
     if (committedAfterStart) {
       sweepStaleCopies(lastView);
     }
+  }
+
+  /**
+   * For a node that started without a freshly committed view: {@code fresh} was committed after its
+   * start, so the start-up sweep runs now, from the newer of it and the last view seen. Call on the
+   * node loop.
+   */
+  public void sweepAfterFreshView(ClusterView fresh) {
+    sweepStaleCopies(lastView != null && lastView.version() >= fresh.version() ? lastView : fresh);
   }
 
   /**
