@@ -239,6 +239,7 @@ final class ClusterNode implements AutoCloseable {
     router.setWriteFence(mover::refusesWrite);
     router.setPeerRoutes(routes);
     mover.setPeerRoutes(routes);
+    mover.setSelfAddress(clientPort, peerServer.port());
     node.mover = mover;
     leaderless =
         new io.replicakv.server.leaderless.LeaderlessKeyspaces(
@@ -264,7 +265,10 @@ final class ClusterNode implements AutoCloseable {
     }
     ClusterView from = registered != null ? registered : metadata.current();
     leaderless.onView(from);
-    loop.execute(() -> mover.startFrom(from));
+    loop.execute(() -> mover.startFrom(from, registered != null));
+    if (registered == null) {
+      retryFreshView();
+    }
     long period = config.getLong("heartbeat-interval-ms");
     peerGroup.scheduleAtFixedRate(
         () -> {
@@ -491,6 +495,38 @@ final class ClusterNode implements AutoCloseable {
         }
       }
     }
+  }
+
+  /** How often a node that started without a freshly committed view tries to get one. */
+  static final long FRESH_VIEW_RETRY_MILLIS = 1_000;
+
+  /**
+   * Started without a view committed after the start (no metadata quorum in time): re-records this
+   * node's member entry until a change commits, then lets the mover delete its stale copies from
+   * that view, so a slow quorum at start-up does not leave them for good.
+   */
+  private void retryFreshView() {
+    peerGroup.schedule(
+        () -> {
+          Member known = metadata.current().members().get(selfId);
+          if (known == null) {
+            retryFreshView();
+            return;
+          }
+          metadata
+              .propose(new MetadataChange.UpdateMember(known))
+              .whenComplete(
+                  (view, error) -> {
+                    if (error != null) {
+                      retryFreshView();
+                      return;
+                    }
+                    log.info("metadata version {} committed after start-up", view.version());
+                    loop.execute(() -> mover.sweepAfterFreshView(view));
+                  });
+        },
+        FRESH_VIEW_RETRY_MILLIS,
+        TimeUnit.MILLISECONDS);
   }
 
   /** The view after re-recording this node's unchanged addresses, or null if it failed. */

@@ -69,26 +69,56 @@ import org.slf4j.LoggerFactory;
  * (leftovers of a cancelled or restarted move cannot come back to life). A source that restarts
  * before its SourceReady was recorded copies again from the start; one that restarts after it waits
  * for the flip (its slots are served by the target meanwhile, so the move does not need it alive),
- * and one that restarts after the flip keeps the keys it had handed over (see Limits). A restarted
- * node acts only on metadata versions from one committed after its start ({@link #startFrom}):
- * replayed history must not restart a finished move, whose first step clears the target. A target
- * (the joiner) that restarts keeps what it received: its applies are logged, sources resend what
- * was not acknowledged, to its new addresses. A fenced source whose last delta is not acknowledged
- * within {@code move-fence-timeout-ms} ({@link #FENCE_TIMEOUT_MILLIS}) lifts the fence, resends
- * from where that delta started, and does not fence again until a batch reached every target, so a
- * dead target cannot keep slots unwritable. If the change feed was trimmed by a snapshot, the copy
- * restarts. Catch-up fences early when a delta stops shrinking (writes as fast as the throttle).
+ * and one that restarts after the flip deletes the stale copies it kept, at start-up (below). A
+ * restarted node acts only on metadata versions from one committed after its start ({@link
+ * #startFrom}): replayed history must not restart a finished move, whose first step clears the
+ * target. A target (the joiner) that restarts keeps what it received: its applies are logged,
+ * sources resend what was not acknowledged, to its new addresses. A fenced source whose last delta
+ * is not acknowledged within {@code move-fence-timeout-ms} ({@link #FENCE_TIMEOUT_MILLIS}) lifts
+ * the fence, resends from where that delta started, and does not fence again until a batch reached
+ * every target, so a dead target cannot keep slots unwritable. If the change feed was trimmed by a
+ * snapshot, the copy restarts. Catch-up fences early when a delta stops shrinking (writes as fast
+ * as the throttle).
  *
- * <p>Limits. A source that was down when its move flipped keeps stale copies of the keys it handed
- * over (reads and writes go to the owner, but DBSIZE and SCAN on that node count them; a later move
- * back to it clears them first). A source that is down before its handover keeps the move waiting
- * (CLUSTER CANCEL still works then). A source that crashes between proposing SourceReady and seeing
- * its outcome, and restarts so fast that the proposal commits after its restart, could start a new
- * copy while the target already serves its slots; the proposal is dropped with the crashed process,
- * so this needs the metadata leader to commit a dead client's request seconds later.
- * FLUSHDB/FLUSHALL during a move is refused. One move at a time (the metadata refuses a second).
- * Handed-over slots whose target is down answer TRYAGAIN (forwarding fails) until it returns. All
- * state here is touched on the node loop only.
+ * <p>Addressed move frames. Every batch and clear names the node it is meant for (id, client and
+ * peer port as the sender's view records them, {@link #addressOf}), and a node refuses one that
+ * names another process. A target that restarts listens on new ports; until every source has the
+ * new address from the metadata it retries against the old one, and on a busy machine another
+ * process (a restarted node of this cluster, or of another cluster on the same host) may already
+ * listen there. Unaddressed, such a frame was applied by whoever answered: a batch added keys in
+ * slots that node does not own (counted twice, and a later start-up cleanup deleting them could
+ * delete the only copy of an acknowledged write), and a clear deleted keys it held. Refused, the
+ * source retries until the metadata gives it the target's new address. Version-1 batches and clears
+ * without the trailing name (older senders) are still applied.
+ *
+ * <p>Stale copies after a crash. A source that was down when its move flipped still holds the keys
+ * it handed over. At start-up, with a view committed after its start, it deletes (logged deletes)
+ * every key it holds in a slot whose owner in that view is another UP member, but only when that
+ * view shows no running move at all (no JOINING or LEAVING member, no recorded handover), this node
+ * is UP and has no outgoing move, and no clear or batch frame was applied here since the process
+ * started. Why this cannot delete an owned or incoming key: ownership changes only at a flip, which
+ * a view without a running move has none pending, so a slot another member owns in it is not this
+ * node's, and the router forwards that slot's writes to the owner instead of applying them here.
+ * Keys arrive for another member's slot only as a move's clear and batches, sent by a source after
+ * it saw a newer view that starts the move; all of them, and this sweep, run on the node loop, so
+ * either the sweep runs first (and the move's clear would have deleted those keys anyway) or a
+ * frame ran first and the sweep keeps everything. Slots of a DOWN owner are kept: if that owner is
+ * removed its slots pass to the survivors without a copy, and a sweep must not be what decides what
+ * they lose. Keys are chosen by ring owner in every keyspace, the rule the delete at the flip uses:
+ * keys live only at their slot's ring owner today; if replicas ever share this storage, both
+ * deletes must learn about them together.
+ *
+ * <p>A node that starts without a freshly committed view (no metadata quorum in time) re-records
+ * its member entry until one commits and sweeps from that view.
+ *
+ * <p>Limits. A source that is down before its handover keeps the move waiting (CLUSTER CANCEL still
+ * works then). A source that crashes between proposing SourceReady and seeing its outcome, and
+ * restarts so fast that the proposal commits after its restart, could start a new copy while the
+ * target already serves its slots; the proposal is dropped with the crashed process, so this needs
+ * the metadata leader to commit a dead client's request seconds later. FLUSHDB/FLUSHALL during a
+ * move is refused. One move at a time (the metadata refuses a second). Handed-over slots whose
+ * target is down answer TRYAGAIN (forwarding fails) until it returns. All state here is touched on
+ * the node loop only.
  */
 public final class KeyMover {
   private static final Logger log = LoggerFactory.getLogger(KeyMover.class);
@@ -154,6 +184,9 @@ public final class KeyMover {
   /** Format version byte of a batch payload. */
   static final byte BATCH_FORMAT_VERSION = 1;
 
+  /** Format version byte of a batch payload that names its target node. */
+  static final byte BATCH_ADDRESSED_FORMAT_VERSION = 2;
+
   private enum Phase {
     BULK,
     DELTA,
@@ -188,6 +221,10 @@ public final class KeyMover {
   private volatile long keysDeleted;
   private volatile long movesCompleted;
   private volatile long fenceTimeouts;
+  private volatile long staleCopiesDeleted;
+  // a clear or batch frame was applied since this process started (node loop only): from then on
+  // keys in other members' slots may be an incoming copy, so the start-up sweep keeps them
+  private boolean moveFrameApplied;
   private volatile long keysRemaining;
   private volatile String status = "idle";
 
@@ -254,6 +291,11 @@ public final class KeyMover {
     return keysReceived;
   }
 
+  /** Stale copies of handed-over keys this node deleted at start-up ({@link #startFrom}). */
+  public long staleCopiesDeleted() {
+    return staleCopiesDeleted;
+  }
+
   /** Moved keys this node deleted after a flip. */
   public long keysDeleted() {
     return keysDeleted;
@@ -310,8 +352,84 @@ public final class KeyMover {
    * node loop.
    */
   public void startFrom(ClusterView fresh) {
+    startFrom(fresh, false);
+  }
+
+  /**
+   * {@link #startFrom(ClusterView)}; when {@code committedAfterStart} (the view was committed after
+   * this process started, not read from a possibly stale local copy) it also deletes the stale
+   * copies this node kept of slots it handed over while it was down ({@link #sweepStaleCopies}).
+   * Call on the node loop.
+   */
+  public void startFrom(ClusterView fresh, boolean committedAfterStart) {
     freshFromVersion = fresh.version();
     onView(lastView != null && lastView.version() >= fresh.version() ? lastView : fresh);
+    if (committedAfterStart) {
+      sweepStaleCopies(lastView);
+    }
+  }
+
+  /**
+   * For a node that started without a freshly committed view: {@code fresh} was committed after its
+   * start, so the start-up sweep runs now, from the newer of it and the last view seen. Call on the
+   * node loop.
+   */
+  public void sweepAfterFreshView(ClusterView fresh) {
+    sweepStaleCopies(lastView != null && lastView.version() >= fresh.version() ? lastView : fresh);
+  }
+
+  /**
+   * Deletes, with logged deletes, the keys this node holds in slots that another UP member owns in
+   * {@code view}, when no move is running at all: the copies a source kept because it was down when
+   * its move flipped. Skipped (everything kept) when this node is not UP, when any member is
+   * JOINING or LEAVING or any handover is recorded, when this node has an outgoing move, or when a
+   * move frame (clear or batch) was already applied here since this process started. Returns the
+   * keys deleted.
+   */
+  long sweepStaleCopies(ClusterView view) {
+    if (view == null || outgoing != null || moveFrameApplied) {
+      log.info("start-up: a move is under way here; stale copies, if any, are kept");
+      return 0;
+    }
+    Member self = view.members().get(selfId);
+    if (self == null || self.state() != MemberState.UP) {
+      return 0;
+    }
+    for (Member m : view.members().values()) {
+      if (m.state() == MemberState.JOINING
+          || m.state() == MemberState.LEAVING
+          || !view.handedOver(m.id()).isEmpty()) {
+        log.info("start-up: the move of {} is running; stale copies, if any, are kept", m.id());
+        return 0;
+      }
+    }
+    int[] sweptSlot = new int[Slots.SLOT_COUNT];
+    java.util.Arrays.fill(sweptSlot, -1);
+    for (int s = 0; s < Slots.SLOT_COUNT; s++) {
+      Member owner = view.ownerOf(s);
+      if (owner != null
+          && !owner.id().equals(selfId)
+          && owner.state() == MemberState.UP
+          && view.handoverTarget(s) == null) {
+        sweptSlot[s] = 0;
+      }
+    }
+    List<Map.Entry<Integer, byte[]>> doomed = new ArrayList<>();
+    // every keyspace, by ring owner: the same rule as the delete at the flip (deleteStep)
+    forEachKeyIn(sweptSlot, (ks, key, range) -> doomed.add(Map.entry(ks, key.array())));
+    for (Map.Entry<Integer, byte[]> e : doomed) {
+      engine.apply(new Mutation.Delete(e.getKey(), e.getValue()));
+    }
+    engine.flush();
+    staleCopiesDeleted += doomed.size();
+    if (!doomed.isEmpty()) {
+      log.info(
+          "start-up: deleted {} stale copies of keys in slots other UP members own (metadata"
+              + " version {})",
+          doomed.size(),
+          view.version());
+    }
+    return doomed.size();
   }
 
   /** Acts on a new metadata version; call on the node loop. */
@@ -482,11 +600,13 @@ public final class KeyMover {
           }
         }
       }
-      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 4 * ranges.size());
+      byte[] id = addressOf(target).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(4 + 4 * ranges.size() + 2 + id.length);
       b.putInt(ranges.size());
       for (int[] r : ranges) {
         b.putShort((short) r[0]).putShort((short) r[1]);
       }
+      b.putShort((short) id.length).put(id); // the addressee: see misaddressed
       acks.add(
           peers.request(
               routes.host(target), routes.port(target), Frame.of(TYPE_MOVE_CLEAR, b.array())));
@@ -681,9 +801,9 @@ public final class KeyMover {
     List<CompletableFuture<Frame>> acks = new ArrayList<>();
     long bytes = 0;
     for (Map.Entry<String, List<Mutation>> e : batches.entrySet()) {
-      byte[] payload = encodeBatch(e.getValue());
-      bytes += payload.length;
       Member target = address(out, e.getKey());
+      byte[] payload = encodeBatch(addressOf(target), e.getValue());
+      bytes += payload.length;
       acks.add(
           peers.request(
               routes.host(target), routes.port(target), Frame.of(TYPE_MOVE_BATCH, payload)));
@@ -869,13 +989,21 @@ public final class KeyMover {
     if (request.type() == TYPE_MOVE_BATCH) {
       List<Mutation> mutations;
       try {
-        mutations = decodeBatch(request.payload());
+        Batch batch = decodeAddressedBatch(request.payload());
+        String refusal = misaddressed(batch.target());
+        if (refusal != null) {
+          log.warn(refusal);
+          responder.fail(refusal);
+          return;
+        }
+        mutations = batch.mutations();
       } catch (RuntimeException e) {
         responder.fail("bad move batch: " + e.getMessage());
         return;
       }
       loop.execute(
           () -> {
+            moveFrameApplied = true;
             for (Mutation m : mutations) {
               engine.apply(m);
             }
@@ -888,6 +1016,13 @@ public final class KeyMover {
           () -> {
             long deleted;
             try {
+              String refusal = misaddressed(clearTarget(request.payload()));
+              if (refusal != null) {
+                log.warn(refusal);
+                responder.fail(refusal);
+                return;
+              }
+              moveFrameApplied = true;
               deleted = deleteKeysIn(request.payload());
             } catch (RuntimeException e) {
               responder.fail("bad clear request: " + e.getMessage());
@@ -1225,28 +1360,55 @@ public final class KeyMover {
     return rangeBySlot;
   }
 
-  /** {@code [u8 version][u32 count]([u32 length][mutation])*}. */
+  /**
+   * Version 1: {@code [u8 1][u32 count]([u32 length][mutation])*}, addressed to nobody (still
+   * read). Version 2 ({@link #encodeBatch(String, List)}) inserts {@code [u16 n][target id, UTF-8]}
+   * after the version byte.
+   */
   static byte[] encodeBatch(List<Mutation> mutations) {
+    return encodeBatch(null, mutations);
+  }
+
+  /** A batch addressed to {@code target} (version 2), or to nobody when null (version 1). */
+  static byte[] encodeBatch(String target, List<Mutation> mutations) {
+    byte[] id =
+        target == null ? new byte[0] : target.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    Check.argument(id.length <= 0xFFFF, "target id of %s bytes", id.length);
     List<byte[]> encoded = new ArrayList<>(mutations.size());
-    int size = 1 + 4;
+    int size = 1 + (target == null ? 0 : 2 + id.length) + 4;
     for (Mutation m : mutations) {
       byte[] b = MutationCodec.encode(m);
       encoded.add(b);
       size += 4 + b.length;
     }
     java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(size);
-    buf.put(BATCH_FORMAT_VERSION).putInt(encoded.size());
+    if (target == null) {
+      buf.put(BATCH_FORMAT_VERSION);
+    } else {
+      buf.put(BATCH_ADDRESSED_FORMAT_VERSION).putShort((short) id.length).put(id);
+    }
+    buf.putInt(encoded.size());
     for (byte[] b : encoded) {
       buf.putInt(b.length).put(b);
     }
     return buf.array();
   }
 
+  /** A decoded batch: the node it is addressed to (null: a version-1 batch) and its mutations. */
+  record Batch(String target, List<Mutation> mutations) {}
+
   static List<Mutation> decodeBatch(byte[] payload) {
+    return decodeAddressedBatch(payload).mutations();
+  }
+
+  static Batch decodeAddressedBatch(byte[] payload) {
     java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(payload);
     try {
       byte version = buf.get();
-      if (version != BATCH_FORMAT_VERSION) {
+      String target = null;
+      if (version == BATCH_ADDRESSED_FORMAT_VERSION) {
+        target = readId(buf);
+      } else if (version != BATCH_FORMAT_VERSION) {
         throw new IllegalArgumentException("unsupported move batch version " + version);
       }
       int count = buf.getInt();
@@ -1266,9 +1428,79 @@ public final class KeyMover {
       if (buf.hasRemaining()) {
         throw new IllegalArgumentException(buf.remaining() + " trailing bytes");
       }
-      return out;
+      return new Batch(target, out);
     } catch (java.nio.BufferUnderflowException e) {
       throw new IllegalArgumentException("truncated move batch", e);
     }
   }
+
+  /** {@code [u16 n][n bytes of UTF-8]}. */
+  private static String readId(java.nio.ByteBuffer buf) {
+    int n = Short.toUnsignedInt(buf.getShort());
+    if (n > buf.remaining()) {
+      throw new IllegalArgumentException("bad target id length " + n);
+    }
+    byte[] id = new byte[n];
+    buf.get(id);
+    return new String(id, java.nio.charset.StandardCharsets.UTF_8);
+  }
+
+  /**
+   * The node a {@link #TYPE_MOVE_CLEAR} payload is addressed to: the {@code [u16 n][id]} after its
+   * ranges, or null when the sender wrote none (an older node; receivers before the address ignore
+   * the trailing bytes).
+   */
+  static String clearTarget(byte[] payload) {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(payload);
+    int n = b.getInt();
+    if (n < 0 || n > b.remaining() / 4) {
+      throw new IllegalArgumentException("bad range count " + n);
+    }
+    b.position(4 + 4 * n);
+    if (b.remaining() < 2) {
+      return null;
+    }
+    try {
+      return readId(b);
+    } catch (java.nio.BufferUnderflowException e) {
+      throw new IllegalArgumentException("truncated clear target", e);
+    }
+  }
+
+  /**
+   * Null when a move frame addressed to {@code target} may be applied here, else the reason to
+   * refuse it.
+   */
+  private String misaddressed(String target) {
+    String self = selfAddress;
+    if (target == null
+        || target.equals(self)
+        || (self == null && target.startsWith(selfId + "@"))) {
+      return null;
+    }
+    return "move frame for "
+        + target
+        + " reached "
+        + (self == null ? selfId : self)
+        + " (a stale address); refused";
+  }
+
+  /**
+   * The name a move frame gives its addressee: id, client port and peer port as the metadata
+   * records them. The ports tell two processes with the same id apart (a restarted node, or a node
+   * of another cluster with the same id on this host).
+   */
+  static String addressOf(Member m) {
+    return m.id() + "@" + m.clientPort() + "/" + m.peerPort();
+  }
+
+  /**
+   * This process's client and peer ports as it registers them: move frames naming other ports are
+   * refused. Until set, a frame naming this node's id with any ports is accepted.
+   */
+  public void setSelfAddress(int clientPort, int peerPort) {
+    selfAddress = selfId + "@" + clientPort + "/" + peerPort;
+  }
+
+  private volatile String selfAddress;
 }

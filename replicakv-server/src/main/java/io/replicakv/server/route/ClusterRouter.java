@@ -113,21 +113,6 @@ public final class ClusterRouter implements Router {
     }
     boolean forwarded = session.remoteReply != null;
     String importer = owner == null ? null : v.handoverTarget(firstSlot);
-    System.err.println(
-        "DEBUGROUTE "
-            + selfId
-            + " v"
-            + v.version()
-            + " slot "
-            + firstSlot
-            + " owner "
-            + (owner == null ? null : owner.id())
-            + " importer "
-            + importer
-            + " asking "
-            + session.asking
-            + " cmd "
-            + command.name());
     if (importer != null && sameSlotsHandedOver(v, command, request, last, step, importer)) {
       if (importer.equals(selfId)) {
         if (forwarded || session.asking || !redirect) {
