@@ -21,6 +21,7 @@ import io.replicakv.core.util.ByteReader;
 import io.replicakv.core.util.ByteWriter;
 import io.replicakv.core.util.Check;
 import io.replicakv.core.util.CorruptEncodingException;
+import io.replicakv.server.replication.BatchFrame;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -102,23 +103,15 @@ public final class LeaderlessFrameCodec {
    *     frame {@link #FRAME_BYTES_MAX}
    */
   public static byte[] encode(List<KeyspaceMessage> messages) {
-    Check.argument(
-        messages.size() <= MESSAGES_PER_FRAME_MAX,
-        "%s messages over %s per frame",
-        messages.size(),
-        MESSAGES_PER_FRAME_MAX);
-    ByteWriter out = new ByteWriter().writeByte(VERSION).writeVarInt(messages.size());
-    for (KeyspaceMessage message : messages) {
-      out.writeByte(message.keyspace() >>> 8).writeByte(message.keyspace());
-      writeMessage(out, message.message());
-    }
-    byte[] frame = out.toByteArray();
-    Check.argument(
-        frame.length <= FRAME_BYTES_MAX,
-        "frame of %s bytes over %s",
-        frame.length,
-        FRAME_BYTES_MAX);
-    return frame;
+    return BatchFrame.encode(
+        VERSION,
+        MESSAGES_PER_FRAME_MAX,
+        FRAME_BYTES_MAX,
+        messages,
+        (out, message) -> {
+          out.writeByte(message.keyspace() >>> 8).writeByte(message.keyspace());
+          writeMessage(out, message.message());
+        });
   }
 
   /**
@@ -127,24 +120,13 @@ public final class LeaderlessFrameCodec {
    * @throws CorruptEncodingException for any input that {@link #encode} did not produce
    */
   public static List<KeyspaceMessage> decode(byte[] frame) {
-    if (frame.length > FRAME_BYTES_MAX) {
-      throw new CorruptEncodingException(
-          "frame of " + frame.length + " bytes over " + FRAME_BYTES_MAX);
-    }
-    ByteReader in = ByteReader.open(frame, VERSION, "leaderless frame");
-    try {
-      int count = in.readCount(MESSAGES_PER_FRAME_MAX);
-      List<KeyspaceMessage> messages = new ArrayList<>(count);
-      for (int i = 0; i < count; i++) {
-        int keyspace = (in.readByte() << 8) | in.readByte();
-        messages.add(new KeyspaceMessage(keyspace, readMessage(in)));
-      }
-      in.finish();
-      return messages;
-    } catch (IllegalArgumentException | IllegalStateException | NullPointerException e) {
-      // A field a record constructor refuses (lists of different sizes, a missing key).
-      throw new CorruptEncodingException("leaderless frame: " + e.getMessage());
-    }
+    return BatchFrame.decode(
+        "leaderless frame",
+        VERSION,
+        MESSAGES_PER_FRAME_MAX,
+        FRAME_BYTES_MAX,
+        frame,
+        in -> new KeyspaceMessage((in.readByte() << 8) | in.readByte(), readMessage(in)));
   }
 
   private static void writeMessage(ByteWriter out, LeaderlessMessage message) {

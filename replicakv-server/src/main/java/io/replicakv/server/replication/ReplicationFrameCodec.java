@@ -16,7 +16,6 @@ import io.replicakv.core.msg.SingleLeaderMessage.Heartbeat;
 import io.replicakv.core.msg.SingleLeaderMessage.Leadership;
 import io.replicakv.core.util.ByteReader;
 import io.replicakv.core.util.ByteWriter;
-import io.replicakv.core.util.Check;
 import io.replicakv.core.util.CorruptEncodingException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -91,24 +90,16 @@ public final class ReplicationFrameCodec {
    *     messages or the frame would exceed {@link #FRAME_BYTES_MAX}
    */
   public static byte[] encode(List<PartitionMessage> messages) {
-    Check.argument(
-        messages.size() <= MESSAGES_PER_FRAME_MAX,
-        "%s messages over %s per frame",
-        messages.size(),
-        MESSAGES_PER_FRAME_MAX);
-    ByteWriter out = new ByteWriter().writeByte(VERSION).writeVarInt(messages.size());
-    for (PartitionMessage message : messages) {
-      out.writeByte(message.keyspace() >>> 8).writeByte(message.keyspace());
-      out.writeInt(message.partition());
-      writeMessage(out, message.message());
-    }
-    byte[] frame = out.toByteArray();
-    Check.argument(
-        frame.length <= FRAME_BYTES_MAX,
-        "frame of %s bytes over %s",
-        frame.length,
-        FRAME_BYTES_MAX);
-    return frame;
+    return BatchFrame.encode(
+        VERSION,
+        MESSAGES_PER_FRAME_MAX,
+        FRAME_BYTES_MAX,
+        messages,
+        (out, message) -> {
+          out.writeByte(message.keyspace() >>> 8).writeByte(message.keyspace());
+          out.writeInt(message.partition());
+          writeMessage(out, message.message());
+        });
   }
 
   /**
@@ -117,28 +108,20 @@ public final class ReplicationFrameCodec {
    * @throws CorruptEncodingException for any input that {@link #encode} did not produce
    */
   public static List<PartitionMessage> decode(byte[] frame) {
-    if (frame.length > FRAME_BYTES_MAX) {
-      throw new CorruptEncodingException(
-          "frame of " + frame.length + " bytes over " + FRAME_BYTES_MAX);
-    }
-    ByteReader in = ByteReader.open(frame, VERSION, "replication frame");
-    try {
-      int count = in.readCount(MESSAGES_PER_FRAME_MAX);
-      List<PartitionMessage> messages = new ArrayList<>(count);
-      for (int i = 0; i < count; i++) {
-        int keyspace = (in.readByte() << 8) | in.readByte();
-        int partition = in.readInt();
-        if (partition < 0) {
-          throw new CorruptEncodingException("partition id " + partition + " negative");
-        }
-        messages.add(new PartitionMessage(keyspace, partition, readMessage(in)));
-      }
-      in.finish();
-      return messages;
-    } catch (IllegalArgumentException | IllegalStateException e) {
-      // A field a message constructor refuses (an epoch below 1, offsets out of order).
-      throw new CorruptEncodingException("replication frame: " + e.getMessage());
-    }
+    return BatchFrame.decode(
+        "replication frame",
+        VERSION,
+        MESSAGES_PER_FRAME_MAX,
+        FRAME_BYTES_MAX,
+        frame,
+        in -> {
+          int keyspace = (in.readByte() << 8) | in.readByte();
+          int partition = in.readInt();
+          if (partition < 0) {
+            throw new CorruptEncodingException("partition id " + partition + " negative");
+          }
+          return new PartitionMessage(keyspace, partition, readMessage(in));
+        });
   }
 
   private static void writeMessage(ByteWriter out, SingleLeaderMessage message) {
