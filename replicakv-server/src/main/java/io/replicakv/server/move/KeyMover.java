@@ -11,6 +11,7 @@ import io.replicakv.server.cluster.Member;
 import io.replicakv.server.cluster.MemberState;
 import io.replicakv.server.cluster.MetadataChange;
 import io.replicakv.server.cluster.MetadataRejectedException;
+import io.replicakv.server.route.PeerRoutes;
 import io.replicakv.storage.StorageEngine;
 import io.replicakv.storage.data.Bytes;
 import io.replicakv.storage.data.HashValue;
@@ -206,6 +207,7 @@ public final class KeyMover {
   private final MoveProgress progress;
   private final long fenceTimeoutMillis;
 
+  private volatile PeerRoutes routes = PeerRoutes.DIRECT;
   private volatile boolean[] fencedSlots = new boolean[Slots.SLOT_COUNT];
 
   // source side (node loop only)
@@ -258,11 +260,8 @@ public final class KeyMover {
     return progress;
   }
 
-  private volatile io.replicakv.server.route.PeerRoutes routes =
-      io.replicakv.server.route.PeerRoutes.DIRECT;
-
   /** Where this node's move requests go for each member (the {@code peer-routes} setting). */
-  public void setPeerRoutes(io.replicakv.server.route.PeerRoutes routes) {
+  public void setPeerRoutes(PeerRoutes routes) {
     this.routes = routes;
   }
 
