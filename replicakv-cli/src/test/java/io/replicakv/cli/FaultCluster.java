@@ -42,14 +42,19 @@ final class FaultCluster implements AutoCloseable {
 
   /** Starts {@code size} nodes with {@code extraArgs} (each a {@code --set=k=v} or flag). */
   static FaultCluster start(Path dir, int size, String... extraArgs) throws IOException {
-    int[] ports = ServerProcess.freePorts(4 * size);
+    // One batch for the nodes' ports and the proxies' listeners: a proxy bound to any free port
+    // once the batch was released could take a node's port (seen: a node's RESP port served by the
+    // proxy to another node's peer port, so that node never started serving).
+    int proxies = size * (size - 1);
+    int[] ports = ServerProcess.freePorts(4 * size + proxies);
     Map<String, Integer> peerPorts = new LinkedHashMap<>();
     StringBuilder voters = new StringBuilder();
     for (int i = 0; i < size; i++) {
       peerPorts.put(id(i), ports[4 * i + 2]);
       voters.append(i > 0 ? "," : "").append(id(i)).append("@127.0.0.1:").append(ports[4 * i + 3]);
     }
-    FaultNetwork network = FaultNetwork.start(peerPorts, SEED);
+    int[] nextProxyPort = {4 * size};
+    FaultNetwork network = FaultNetwork.start(peerPorts, SEED, () -> ports[nextProxyPort[0]++]);
     FaultCluster cluster = new FaultCluster(network, FaultControl.start(network, 0));
     try {
       // All at once: each node gives up registering after ClusterNode's register timeout, so on a

@@ -78,6 +78,18 @@ public final class FaultNetwork implements AutoCloseable {
    * @param seed seeds the proxies' jitter and loss draws (each proxy gets its own seed from it)
    */
   public static FaultNetwork start(Map<String, Integer> peerPorts, long seed) throws IOException {
+    return start(peerPorts, seed, () -> 0);
+  }
+
+  /**
+   * As {@link #start(Map, long)}, with each proxy listening on the next port {@code listenPorts}
+   * gives (0: any free port). Tests that reserve every port of a cluster in one batch use it: a
+   * proxy bound to an arbitrary free port after the batch was released could take a port the batch
+   * gave to a node, which then cannot start.
+   */
+  public static FaultNetwork start(
+      Map<String, Integer> peerPorts, long seed, java.util.function.IntSupplier listenPorts)
+      throws IOException {
     if (peerPorts.size() < 2 || peerPorts.size() > NODES_MAX) {
       throw new IllegalArgumentException(
           peerPorts.size() + " nodes; a fault network needs 2.." + NODES_MAX);
@@ -91,7 +103,9 @@ public final class FaultNetwork implements AutoCloseable {
             network
                 .proxies
                 .computeIfAbsent(from, k -> new TreeMap<>())
-                .put(to.getKey(), FaultProxy.start(to.getValue(), proxySeed++));
+                .put(
+                    to.getKey(),
+                    FaultProxy.start(to.getValue(), proxySeed++, listenPorts.getAsInt()));
           }
         }
       }

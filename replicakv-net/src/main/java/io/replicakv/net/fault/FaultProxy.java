@@ -115,10 +115,22 @@ public final class FaultProxy implements AutoCloseable {
 
   /** As {@link #start(int)}, with the seed of the jitter and loss draws. */
   public static FaultProxy start(int targetPort, long seed) throws IOException {
+    return start(targetPort, seed, 0);
+  }
+
+  /**
+   * As {@link #start(int, long)}, listening on {@code listenPort} (0: any free port). A caller that
+   * reserves all of a test cluster's ports in one batch passes the proxies' share here, so that a
+   * proxy can never take a port the batch gave to a node.
+   */
+  public static FaultProxy start(int targetPort, long seed, int listenPort) throws IOException {
     if (targetPort <= 0 || targetPort > 0xFFFF) {
       throw new IllegalArgumentException("target port " + targetPort + " outside 1..65535");
     }
-    FaultProxy proxy = new FaultProxy(targetPort, bind(0), seed);
+    if (listenPort < 0 || listenPort > 0xFFFF) {
+      throw new IllegalArgumentException("listen port " + listenPort + " outside 0..65535");
+    }
+    FaultProxy proxy = new FaultProxy(targetPort, bind(listenPort), seed);
     proxy.startAccepting(proxy.listener);
     return proxy;
   }
