@@ -23,7 +23,8 @@ public sealed interface SingleLeaderMessage extends PeerMessage
         SingleLeaderMessage.Fence,
         SingleLeaderMessage.FenceAck,
         SingleLeaderMessage.Drain,
-        SingleLeaderMessage.Drained {
+        SingleLeaderMessage.Drained,
+        SingleLeaderMessage.SnapshotNeeded {
 
   /** Entries one Append may carry; the leader's flow control usually sends fewer. */
   int ENTRIES_PER_APPEND_MAX = 1024;
@@ -148,4 +149,20 @@ public sealed interface SingleLeaderMessage extends PeerMessage
    */
   record Drained(int from, int to, long epoch, int target, Lsn end)
       implements SingleLeaderMessage {}
+
+  /**
+   * The leader of {@code epoch} no longer holds the entries this follower needs next: its log now
+   * starts at {@code firstOffset} (retention trimmed the rest). The follower gets a partition
+   * snapshot instead, taken at the leader's commit point, and continues the log after it. {@code
+   * historyStartEpoch} is the oldest epoch whose end the leader's log can tell; a follower whose
+   * last epoch is older cannot learn where its log parts from the leader's, so it keeps only its
+   * committed prefix.
+   */
+  record SnapshotNeeded(int from, int to, long epoch, long firstOffset, long historyStartEpoch)
+      implements SingleLeaderMessage {
+    public SnapshotNeeded {
+      Check.argument(firstOffset >= 1, "firstOffset %s below 1", firstOffset);
+      Check.argument(historyStartEpoch >= 0, "historyStartEpoch %s negative", historyStartEpoch);
+    }
+  }
 }

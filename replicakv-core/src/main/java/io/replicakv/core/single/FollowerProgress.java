@@ -19,6 +19,8 @@ final class FollowerProgress {
   long lastAckTick;
   long lastProgressTick;
   long lastSendTick;
+  long lastSnapshotNeededTick;
+  long snapshotsNeeded;
   boolean inSync = true;
 
   FollowerProgress(int nodeId, long nextOffset, long nowTick) {
@@ -27,6 +29,7 @@ final class FollowerProgress {
     this.lastAckTick = nowTick;
     this.lastProgressTick = nowTick;
     this.lastSendTick = Long.MIN_VALUE / 2;
+    this.lastSnapshotNeededTick = Long.MIN_VALUE / 2;
   }
 
   long inFlightRecords() {

@@ -82,10 +82,28 @@ import java.util.TreeMap;
  * from state that includes the token's offset: a follower (with follower reads on) waits up to
  * {@code readWaitTicks} and then refuses with a pointer to the leader.
  *
+ * <p><b>Retention and snapshots.</b> Every replica keeps its in-memory log bounded: it trims the
+ * entries up to {@code retainedEntries} below its commit point, and a leader never trims past what
+ * an in-sync follower holds ({@link PartitionLog#trimThrough}). A follower that needs entries the
+ * leader no longer has (it was down, or out of sync, for longer than retention covers) gets {@link
+ * SingleLeaderMessage.SnapshotNeeded} instead of Appends, resent every {@link
+ * #SNAPSHOT_NEEDED_RESEND_TICKS}; the caller on the leader's side ships a copy of the state at the
+ * leader's commit point ({@link #commitLsn}), and the caller on the follower's side reports it with
+ * {@link #installSnapshot} once loaded: the follower's log then starts after the snapshot's LSN
+ * (Raft's InstallSnapshot, with the data moved outside the state machine). A snapshot is installed
+ * only by a follower that finished its epoch truncation in the same epoch, so its log is a prefix
+ * of the leader's and nothing it drops is divergent, and only when it lies past the follower's
+ * whole log, so applied state never goes back. A replica can also start from a snapshot LSN after a
+ * restart (the constructor's {@code startAfter}), when its storage kept the state up to there and
+ * only the log after it. Retention has a price (LESSONS 8): a follower down for longer than
+ * retention covers pays a full snapshot.
+ *
  * <p><b>Survives:</b> crashes with unsynced records lost (everything promised is synced first),
- * lost, duplicated and reordered messages, partitions, a restarted leader rejoining. <b>Does
- * not:</b> lose data under {@code acks=none} silently (it records it as divergent), but it does
- * lose it; it has no snapshots or log retention yet (see {@link PartitionLog}).
+ * lost, duplicated and reordered messages, partitions, a restarted leader rejoining, a follower
+ * that fell behind the leader's retention. <b>Does not:</b> lose data under {@code acks=none}
+ * silently (it records it as divergent), but it does lose it. When a leader that itself started
+ * from a snapshot cannot tell where a follower's older epoch ended, the follower keeps only its
+ * committed prefix and records the rest as divergent, which may include writes the leader has.
  */
 public final class PartitionReplica implements Replica {
   /** Records sent to one follower and not yet acknowledged, at most. */
@@ -109,6 +127,12 @@ public final class PartitionReplica implements Replica {
   /** Reads waiting for a session token or a lease, at most; more are refused with BUSY. */
   public static final int WAITING_READS_MAX = 10_000;
 
+  /** Entries kept below the commit point by default, for followers that fall a little behind. */
+  public static final long RETAINED_ENTRIES_DEFAULT = 100_000;
+
+  /** A leader repeats SnapshotNeeded to a follower that still needs one this often, in ticks. */
+  public static final long SNAPSHOT_NEEDED_RESEND_TICKS = 5;
+
   /** Divergent writes kept for the admin listing; the counter keeps counting past this. */
   public static final int DIVERGENT_WRITES_KEPT_MAX = 100_000;
 
@@ -131,7 +155,9 @@ public final class PartitionReplica implements Replica {
   private final Map<String, String> state = new TreeMap<>();
   private final List<Entry> divergentWrites = new ArrayList<>();
   private final List<WaitingRead> waitingReads = new ArrayList<>();
+  private final long retainedEntries;
   private long divergentWritesTotal;
+  private long snapshotsInstalled;
   private long commitOffset;
   private long promisedEpoch;
   private final long incarnation;
@@ -145,6 +171,7 @@ public final class PartitionReplica implements Replica {
   private boolean truncationDone;
   private long verifiedEnd;
   private long lastEpochQueryTick;
+  private long snapshotNeededFirstOffset;
 
   // Leader state, reset by becomeLeader.
   private final Map<Integer, FollowerProgress> progress = new LinkedHashMap<>();
@@ -163,16 +190,49 @@ public final class PartitionReplica implements Replica {
    */
   public PartitionReplica(
       int nodeId, SingleLeaderConfig config, boolean followerReads, List<PersistRecord> recovered) {
+    this(nodeId, config, followerReads, Lsn.ZERO, RETAINED_ENTRIES_DEFAULT, recovered);
+  }
+
+  /**
+   * A replica whose storage already holds the partition's committed state up to {@code startAfter}
+   * (a node snapshot or an installed partition snapshot), so {@code recovered} needs only the log
+   * after it; records of entries at or below it are skipped. {@link Lsn#ZERO} starts at offset 1.
+   *
+   * @param retainedEntries entries kept in memory below the commit point (retention)
+   */
+  public PartitionReplica(
+      int nodeId,
+      SingleLeaderConfig config,
+      boolean followerReads,
+      Lsn startAfter,
+      long retainedEntries,
+      List<PersistRecord> recovered) {
     Check.argument(config.replicas().contains(nodeId), "n%s not a replica of %s", nodeId, config);
+    Check.argument(retainedEntries >= 0, "retainedEntries %s", retainedEntries);
     this.nodeId = nodeId;
     this.config = config;
     this.followerReads = followerReads;
+    this.retainedEntries = retainedEntries;
+    log.startAfter(startAfter);
     long lastIncarnation = 0;
     for (PersistRecord record : recovered) {
       switch (ReplicaRecords.decode(record)) {
-        case ReplicaRecords.Append append -> log.append(append.entry());
-        case ReplicaRecords.Truncate truncate ->
+        case ReplicaRecords.Append append -> {
+          if (append.entry().offset() > log.base().offset()) {
+            log.append(append.entry());
+          }
+        }
+        case ReplicaRecords.Truncate truncate -> {
+          if (truncate.offset() >= log.base().offset()) {
             keepDivergent(log.truncateAfter(truncate.offset()));
+          }
+        }
+        case ReplicaRecords.Installed installed -> {
+          log.startAfter(installed.lsn());
+          state.clear();
+          state.putAll(installed.registers());
+          snapshotsInstalled++;
+        }
         case ReplicaRecords.Promise promise ->
             promisedEpoch = Math.max(promisedEpoch, promise.epoch());
         case ReplicaRecords.Incarnation started ->
@@ -182,6 +242,8 @@ public final class PartitionReplica implements Replica {
       }
     }
     this.incarnation = lastIncarnation + 1;
+    // Everything up to the base is committed: a snapshot is taken at a commit point.
+    this.commitOffset = log.base().offset();
     out.persist(ReplicaRecords.incarnation(incarnation), true);
     this.epoch = promisedEpoch;
   }
@@ -196,6 +258,7 @@ public final class PartitionReplica implements Replica {
       case PeerMessage other ->
           throw new IllegalArgumentException("n" + nodeId + " got another protocol's " + other);
     }
+    trimLog();
     checkInvariants();
   }
 
@@ -211,6 +274,7 @@ public final class PartitionReplica implements Replica {
       case FENCED -> {}
     }
     serveWaitingReads();
+    trimLog();
     checkInvariants();
   }
 
@@ -234,6 +298,7 @@ public final class PartitionReplica implements Replica {
       case SingleLeaderMessage.Leadership leadership -> onLeadership(leadership);
       case SingleLeaderMessage.Fence fence -> onFence(fence);
       case SingleLeaderMessage.Drain drain -> onDrain(drain);
+      case SingleLeaderMessage.SnapshotNeeded needed -> onSnapshotNeeded(needed);
       case SingleLeaderMessage.Heartbeat ignored -> misrouted(message);
       case SingleLeaderMessage.FenceAck ignored -> misrouted(message);
       case SingleLeaderMessage.Drained ignored -> misrouted(message);
@@ -307,6 +372,7 @@ public final class PartitionReplica implements Replica {
     epochStartOffset = 0;
     truncationDone = false;
     verifiedEnd = 0;
+    snapshotNeededFirstOffset = 0;
   }
 
   /** Durably promises to honour no epoch below {@code newEpoch}; synced before any answer. */
@@ -416,7 +482,9 @@ public final class PartitionReplica implements Replica {
 
   private void appendFromLeader(Append append) {
     Lsn previous = append.previous();
-    if (previous.offset() > log.endOffset()) {
+    if (previous.offset() > log.endOffset() || previous.offset() < log.base().offset()) {
+      // Past our end, or a resend from before our base (we installed a snapshot since): tell the
+      // leader where our log ends so it continues from there.
       ackLeader(log.endOffset(), false);
       return;
     }
@@ -425,20 +493,92 @@ public final class PartitionReplica implements Replica {
       ackLeader(previous.offset() - 1, false);
       return;
     }
+    long match = previous.offset();
     for (Entry entry : append.entries()) {
       if (entry.offset() <= log.endOffset()) {
         if (log.entry(entry.offset()).epoch() == entry.epoch()) {
+          match = entry.offset();
           continue;
         }
         truncate(entry.offset() - 1);
       }
+      if (log.size() >= PartitionLog.ENTRIES_MAX) {
+        break; // full until the commit point moves and retention trims; the leader resends
+      }
       appendLocal(entry);
+      match = entry.offset();
     }
-    long match = previous.offset() + append.entries().size();
+    snapshotNeededFirstOffset = 0;
     verifiedEnd = Math.max(verifiedEnd, match);
     applyCommitted(Math.min(append.commitOffset(), verifiedEnd));
     ackLeader(match, true);
     serveWaitingReads();
+  }
+
+  private void onSnapshotNeeded(SingleLeaderMessage.SnapshotNeeded needed) {
+    if (needed.epoch() < promisedEpoch) {
+      out.send(new AppendAck(nodeId, needed.from(), promisedEpoch, 0, false));
+      return;
+    }
+    if (needed.epoch() > promisedEpoch) {
+      promise(needed.epoch());
+    }
+    if (!(role == Role.FOLLOWER && epoch == needed.epoch())) {
+      becomeFollower(needed.epoch(), needed.from());
+    }
+    if (!truncationDone) {
+      if (log.lastEpoch() >= needed.historyStartEpoch()) {
+        return; // the leader can answer our epoch query; wait for that answer
+      }
+      // The leader cannot tell where our last epoch ended; only the committed prefix is certain.
+      truncate(commitOffset);
+      truncationDone = true;
+    }
+    snapshotNeededFirstOffset = needed.firstOffset();
+  }
+
+  /**
+   * True when {@link #installSnapshot} would accept a snapshot at {@code lsn} from {@code leader}
+   * of {@code epoch} now: this replica follows that leader in that epoch, has finished its epoch
+   * truncation, and its whole log lies before {@code lsn}. A caller that loads snapshot data into
+   * its own storage asks first, and keeps this replica's input back until it reports the install,
+   * so the answer cannot change meanwhile.
+   */
+  public boolean acceptsSnapshot(long snapshotEpoch, int leader, Lsn lsn) {
+    return role == Role.FOLLOWER
+        && epoch == snapshotEpoch
+        && leaderId == leader
+        && truncationDone
+        && lsn.epoch() <= snapshotEpoch
+        && lsn.offset() > log.endOffset();
+  }
+
+  /**
+   * Installs a partition snapshot taken by {@code leader} of {@code epoch} at its commit point
+   * {@code lsn}: the state becomes {@code registers} (the simulator's register values; empty for
+   * opaque writes, whose data the caller has loaded into its storage), the log restarts after
+   * {@code lsn}, and the leader is told so. Durable before the acknowledgement leaves (synced
+   * record). Returns false, changing nothing, when {@link #acceptsSnapshot} is false.
+   */
+  public boolean installSnapshot(
+      long snapshotEpoch, int leader, Lsn lsn, Map<String, String> registers) {
+    if (!acceptsSnapshot(snapshotEpoch, leader, lsn)) {
+      return false;
+    }
+    // Everything in our log is a verified prefix of the leader's and lies below lsn, which the
+    // leader had committed: dropping it loses nothing.
+    out.persist(ReplicaRecords.installed(lsn, registers), true);
+    log.startAfter(lsn);
+    state.clear();
+    state.putAll(registers);
+    commitOffset = lsn.offset();
+    verifiedEnd = lsn.offset();
+    snapshotNeededFirstOffset = 0;
+    snapshotsInstalled++;
+    ackLeader(lsn.offset(), true);
+    serveWaitingReads();
+    checkInvariants();
+    return true;
   }
 
   private void ackLeader(long matchOffset, boolean accepted) {
@@ -465,7 +605,8 @@ public final class PartitionReplica implements Replica {
         end.epoch() == answer.queriedEpoch()
             ? Math.min(end.offset(), log.endOffset())
             : Math.min(end.offset(), log.endOfEpoch(end.epoch()).offset());
-    truncate(cut);
+    // The base is committed, so it is in the leader's log whatever the answer says.
+    truncate(Math.max(cut, log.base().offset()));
     truncationDone = true;
     ackLeader(log.endOffset(), false);
   }
@@ -507,6 +648,14 @@ public final class PartitionReplica implements Replica {
 
   private void onEpochQuery(SingleLeaderMessage.EpochQuery query) {
     if (role != Role.LEADER || query.epoch() != epoch) {
+      return;
+    }
+    if (query.lastEpoch() < log.historyStartEpoch()) {
+      // This log started from a snapshot after that epoch; where it ended is unknown here.
+      FollowerProgress follower = progress.get(query.from());
+      if (follower != null) {
+        sendSnapshotNeeded(follower);
+      }
       return;
     }
     out.send(
@@ -595,6 +744,9 @@ public final class PartitionReplica implements Replica {
     if (pendingWrites.size() >= PENDING_WRITES_MAX) {
       return "BUSY " + PENDING_WRITES_MAX + " writes waiting for acks";
     }
+    if (log.size() >= PartitionLog.ENTRIES_MAX) {
+      return "BUSY partition log holds " + PartitionLog.ENTRIES_MAX + " entries";
+    }
     return null;
   }
 
@@ -659,6 +811,12 @@ public final class PartitionReplica implements Replica {
 
   /** Sends what flow control allows; an empty Append if nothing and {@code force}. */
   private void replicate(FollowerProgress follower, boolean force) {
+    if (follower.nextOffset < log.firstOffset()) {
+      if (nowTick - follower.lastSnapshotNeededTick >= SNAPSHOT_NEEDED_RESEND_TICKS) {
+        sendSnapshotNeeded(follower);
+      }
+      return;
+    }
     boolean sent = false;
     while (follower.nextOffset <= log.endOffset()
         && follower.inFlightRecords() < IN_FLIGHT_RECORDS_MAX) {
@@ -694,9 +852,19 @@ public final class PartitionReplica implements Replica {
             commitOffset));
   }
 
+  private void sendSnapshotNeeded(FollowerProgress follower) {
+    follower.lastSnapshotNeededTick = nowTick;
+    follower.lastSendTick = nowTick;
+    follower.snapshotsNeeded++;
+    out.send(
+        new SingleLeaderMessage.SnapshotNeeded(
+            nodeId, follower.nodeId, epoch, log.firstOffset(), log.historyStartEpoch()));
+  }
+
   private long inFlightBytes(FollowerProgress follower) {
     long bytes = 0;
-    for (long offset = follower.matchOffset + 1; offset < follower.nextOffset; offset++) {
+    long from = Math.max(follower.matchOffset + 1, log.firstOffset());
+    for (long offset = from; offset < follower.nextOffset; offset++) {
       bytes += log.entry(offset).sizeBytes();
     }
     return bytes;
@@ -818,6 +986,25 @@ public final class PartitionReplica implements Replica {
     commitOffset = Math.max(commitOffset, upTo);
   }
 
+  /**
+   * Retention: drops from memory the entries {@code retainedEntries} below the commit point, and on
+   * a leader never past what an in-sync follower holds (so a follower in sync never needs a
+   * snapshot; one that left the set may).
+   */
+  private void trimLog() {
+    long through = commitOffset - retainedEntries;
+    if (role == Role.LEADER) {
+      for (FollowerProgress follower : progress.values()) {
+        if (follower.inSync) {
+          through = Math.min(through, follower.matchOffset);
+        }
+      }
+    }
+    if (through > log.base().offset()) {
+      log.trimThrough(through);
+    }
+  }
+
   private void reply(ClientRequest request, Reply reply) {
     out.reply(ClientReply.to(request, reply));
   }
@@ -826,6 +1013,11 @@ public final class PartitionReplica implements Replica {
     Check.state(
         commitOffset <= log.endOffset(), "commit %s past last %s", commitOffset, log.endOffset());
     Check.state(epoch <= promisedEpoch, "epoch %s above promise %s", epoch, promisedEpoch);
+    Check.state(
+        commitOffset >= log.base().offset(),
+        "commit %s below the log base %s",
+        commitOffset,
+        log.base());
     Check.state(
         (role == Role.LEADER) == (leaderId == nodeId && role != Role.FENCED),
         "n%s role %s with leader %s",
@@ -872,6 +1064,41 @@ public final class PartitionReplica implements Replica {
   /** Offset up to which the log is committed and applied here. */
   public long commitOffset() {
     return commitOffset;
+  }
+
+  /** Position of the commit point: what a partition snapshot taken now must be tagged with. */
+  public Lsn commitLsn() {
+    return log.lsnAt(commitOffset);
+  }
+
+  /** First offset the in-memory log still holds; a follower needing less gets a snapshot. */
+  public long logFirstOffset() {
+    return log.firstOffset();
+  }
+
+  /** Entries held in memory now (bounded by retention and {@link PartitionLog#ENTRIES_MAX}). */
+  public int logSize() {
+    return log.size();
+  }
+
+  /**
+   * As a follower: the leader's first offset from its last {@link
+   * SingleLeaderMessage.SnapshotNeeded}, 0 when no snapshot is awaited. The "why" for logs.
+   */
+  public long snapshotNeededFirstOffset() {
+    return snapshotNeededFirstOffset;
+  }
+
+  /** Partition snapshots installed by this replica (including before a restart). */
+  public long snapshotsInstalled() {
+    return snapshotsInstalled;
+  }
+
+  /** As a leader: SnapshotNeeded messages sent per follower this epoch; empty otherwise. */
+  public Map<Integer, Long> snapshotsNeededSent() {
+    Map<Integer, Long> sent = new TreeMap<>();
+    progress.values().forEach(follower -> sent.put(follower.nodeId, follower.snapshotsNeeded));
+    return sent;
   }
 
   /** Position of the last entry of the log. */

@@ -1,6 +1,7 @@
 package io.replicakv.core.single;
 
 import io.replicakv.core.PersistRecord;
+import io.replicakv.core.msg.Lsn;
 import io.replicakv.core.msg.SingleLeaderMessage.Entry;
 
 /**
@@ -13,13 +14,19 @@ public final class ReplicaRecordView {
   private ReplicaRecordView() {}
 
   /** One record's meaning. */
-  public sealed interface Kind permits Appended, Truncated, Other {}
+  public sealed interface Kind permits Appended, Truncated, Installed, Other {}
 
   /** The replica appended {@code entry} to its log. */
   public record Appended(Entry entry) implements Kind {}
 
   /** The replica cut its log after {@code offset}. */
   public record Truncated(long offset) implements Kind {}
+
+  /**
+   * The replica installed a partition snapshot at {@code lsn}: its log starts after it (store the
+   * record as it is too; replaying it on restart restarts the log there).
+   */
+  public record Installed(Lsn lsn) implements Kind {}
 
   /** Replica or controller state that is not part of the log; store it as it is. */
   public record Other() implements Kind {}
@@ -33,6 +40,7 @@ public final class ReplicaRecordView {
     return switch (ReplicaRecords.decode(record)) {
       case ReplicaRecords.Append append -> new Appended(append.entry());
       case ReplicaRecords.Truncate truncate -> new Truncated(truncate.offset());
+      case ReplicaRecords.Installed installed -> new Installed(installed.lsn());
       case ReplicaRecords.Promise p -> new Other();
       case ReplicaRecords.ControllerState c -> new Other();
       case ReplicaRecords.Incarnation i -> new Other();

@@ -1,12 +1,15 @@
 package io.replicakv.core.single;
 
 import io.replicakv.core.PersistRecord;
+import io.replicakv.core.msg.Lsn;
 import io.replicakv.core.msg.Operation;
 import io.replicakv.core.msg.SingleLeaderMessage.Entry;
 import io.replicakv.core.util.ByteReader;
 import io.replicakv.core.util.ByteWriter;
 import io.replicakv.core.util.Check;
 import io.replicakv.core.util.CorruptEncodingException;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The records a single-leader replica or controller persists, and their binary form. A replica's
@@ -26,6 +29,10 @@ final class ReplicaRecords {
   private static final int PROMISE = 3;
   private static final int CONTROLLER = 4;
   private static final int INCARNATION = 5;
+  private static final int INSTALLED = 6;
+
+  /** Registers one INSTALLED record may carry (the simulator's state; the server's is empty). */
+  static final int REGISTERS_MAX = 10_000_000;
 
   // The byte after an APPEND's offset says what the entry carries. Version-1 logs written before
   // Write existed stored a boolean there (0 marker, 1 Put), which these values keep meaning.
@@ -34,7 +41,8 @@ final class ReplicaRecords {
   private static final int ENTRY_WRITE = 2;
 
   /** One decoded record. */
-  sealed interface Decoded permits Append, Truncate, Promise, ControllerState, Incarnation {}
+  sealed interface Decoded
+      permits Append, Truncate, Promise, ControllerState, Incarnation, Installed {}
 
   /** An entry appended to the log. */
   record Append(Entry entry) implements Decoded {}
@@ -51,7 +59,27 @@ final class ReplicaRecords {
   /** The replica started for the {@code number}-th time; lease grants name the incarnation. */
   record Incarnation(long number) implements Decoded {}
 
+  /**
+   * A partition snapshot at {@code lsn} replaced the replica's state and log: the log starts after
+   * {@code lsn}, and {@code registers} is the register state the snapshot carried (empty for opaque
+   * writes, whose state the caller loaded into its own storage before it reported the install).
+   */
+  record Installed(Lsn lsn, Map<String, String> registers) implements Decoded {}
+
   private ReplicaRecords() {}
+
+  static PersistRecord installed(Lsn lsn, Map<String, String> registers) {
+    Check.argument(registers.size() <= REGISTERS_MAX, "%s registers", registers.size());
+    ByteWriter out =
+        new ByteWriter()
+            .writeByte(VERSION)
+            .writeByte(INSTALLED)
+            .writeVarLong(lsn.epoch())
+            .writeVarLong(lsn.offset())
+            .writeVarInt(registers.size());
+    registers.forEach((key, value) -> out.writeString(key).writeString(value));
+    return new PersistRecord(out.toByteArray());
+  }
 
   static PersistRecord incarnation(long number) {
     return new PersistRecord(
@@ -121,6 +149,15 @@ final class ReplicaRecords {
           case TRUNCATE -> new Truncate(in.readVarLong());
           case PROMISE -> new Promise(in.readVarLong());
           case INCARNATION -> new Incarnation(in.readVarLong());
+          case INSTALLED -> {
+            Lsn lsn = new Lsn(in.readVarLong(), in.readVarLong());
+            int count = in.readVarInt(REGISTERS_MAX);
+            Map<String, String> registers = new TreeMap<>();
+            for (int i = 0; i < count; i++) {
+              registers.put(in.readString(STRING_BYTES_MAX), in.readString(STRING_BYTES_MAX));
+            }
+            yield new Installed(lsn, registers);
+          }
           case CONTROLLER ->
               new ControllerState(in.readVarLong(), in.readVarInt(Integer.MAX_VALUE) - 1);
           default ->

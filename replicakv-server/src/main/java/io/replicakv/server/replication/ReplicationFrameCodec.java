@@ -14,6 +14,7 @@ import io.replicakv.core.msg.SingleLeaderMessage.Fence;
 import io.replicakv.core.msg.SingleLeaderMessage.FenceAck;
 import io.replicakv.core.msg.SingleLeaderMessage.Heartbeat;
 import io.replicakv.core.msg.SingleLeaderMessage.Leadership;
+import io.replicakv.core.msg.SingleLeaderMessage.SnapshotNeeded;
 import io.replicakv.core.util.ByteReader;
 import io.replicakv.core.util.ByteWriter;
 import io.replicakv.core.util.CorruptEncodingException;
@@ -76,6 +77,7 @@ public final class ReplicationFrameCodec {
   private static final int FENCE_ACK = 8;
   private static final int DRAIN = 9;
   private static final int DRAINED = 10;
+  private static final int SNAPSHOT_NEEDED = 11;
 
   private static final int ENTRY_MARKER = 0;
   private static final int ENTRY_PUT = 1;
@@ -171,6 +173,10 @@ public final class ReplicationFrameCodec {
         out.writeInt(m.target());
         writeLsn(out, m.end());
       }
+      case SnapshotNeeded m -> {
+        header(out, SNAPSHOT_NEEDED, m.from(), m.to(), m.epoch());
+        out.writeVarLong(m.firstOffset()).writeVarLong(m.historyStartEpoch());
+      }
     }
   }
 
@@ -201,6 +207,8 @@ public final class ReplicationFrameCodec {
       case FENCE_ACK -> new FenceAck(from, to, epoch, readLsn(in));
       case DRAIN -> new Drain(from, to, epoch, in.readInt());
       case DRAINED -> new Drained(from, to, epoch, in.readInt(), readLsn(in));
+      case SNAPSHOT_NEEDED ->
+          new SnapshotNeeded(from, to, epoch, in.readVarLong(), in.readVarLong());
       default -> throw new CorruptEncodingException("unknown single-leader message type " + type);
     };
   }

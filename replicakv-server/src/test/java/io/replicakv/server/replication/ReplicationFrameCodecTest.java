@@ -17,6 +17,7 @@ import io.replicakv.core.msg.SingleLeaderMessage.Fence;
 import io.replicakv.core.msg.SingleLeaderMessage.FenceAck;
 import io.replicakv.core.msg.SingleLeaderMessage.Heartbeat;
 import io.replicakv.core.msg.SingleLeaderMessage.Leadership;
+import io.replicakv.core.msg.SingleLeaderMessage.SnapshotNeeded;
 import io.replicakv.core.util.ByteWriter;
 import io.replicakv.core.util.CorruptEncodingException;
 import java.util.ArrayList;
@@ -32,6 +33,20 @@ import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
 
 class ReplicationFrameCodecTest {
+  @Test
+  void snapshotNeededRoundTripsAndAZeroFirstOffsetIsCorrupt() {
+    PartitionMessage needed = new PartitionMessage(3, 1234, new SnapshotNeeded(1, 2, 7, 90_001, 5));
+    byte[] frame = ReplicationFrameCodec.encode(List.of(needed));
+    assertThat(ReplicationFrameCodec.decode(frame)).containsExactly(needed);
+    // The body ends with [varint firstOffset = 90001 (3 bytes)][varint historyStartEpoch = 5].
+    byte[] zeroFirst = Arrays.copyOf(frame, frame.length - 2);
+    zeroFirst[zeroFirst.length - 2] = 0;
+    zeroFirst[zeroFirst.length - 1] = 5;
+    assertThatThrownBy(() -> ReplicationFrameCodec.decode(zeroFirst))
+        .isInstanceOf(CorruptEncodingException.class)
+        .hasMessageContaining("firstOffset 0 below 1");
+  }
+
   @Property(tries = 300, seed = "20261201")
   void everyBatchRoundTrips(@ForAll("batches") List<PartitionMessage> batch) {
     byte[] frame = ReplicationFrameCodec.encode(batch);
@@ -179,7 +194,7 @@ class ReplicationFrameCodecTest {
     int from = random.nextInt(100);
     int to = random.nextInt(100);
     long epoch = random.nextInt(3) == 0 ? Long.MAX_VALUE : random.nextInt(1_000);
-    return switch (random.nextInt(10)) {
+    return switch (random.nextInt(11)) {
       case 0 -> {
         long previousOffset = random.nextInt(1_000);
         int entries = random.nextInt(4);
@@ -209,7 +224,9 @@ class ReplicationFrameCodecTest {
       case 6 -> new Fence(from, to, epoch);
       case 7 -> new FenceAck(from, to, epoch, randomLsn(random));
       case 8 -> new Drain(from, to, epoch, random.nextInt(9));
-      default -> new Drained(from, to, epoch, random.nextInt(9), randomLsn(random));
+      case 9 -> new Drained(from, to, epoch, random.nextInt(9), randomLsn(random));
+      default ->
+          new SnapshotNeeded(from, to, epoch, 1 + random.nextInt(100_000), random.nextInt(50));
     };
   }
 
