@@ -150,6 +150,27 @@ public final class Scenarios {
             new ConvergenceChecker()));
   }
 
+  /** Log retention of the snapshot scenario, in entries below the commit point. */
+  static final long SNAPSHOT_SCENARIO_RETAINED_ENTRIES = 8;
+
+  /**
+   * acks=1 with a log retention of only {@link #SNAPSHOT_SCENARIO_RETAINED_ENTRIES} entries, under
+   * the usual crashes and partitions: a follower that is down or cut off while a few dozen writes
+   * commit finds the leader's log trimmed past it and catches up through a partition snapshot.
+   * Linearizable, nothing acknowledged lost, convergent.
+   */
+  public static Scenario singleLeaderSnapshotCatchUp() {
+    return singleLeader(
+        "single-leader-snapshot-catch-up",
+        singleLeaderConfig(SimConfig.Routing.LEADER),
+        singleLeaderSetup(Acks.of(1), false)
+            .withRetainedEntries(SNAPSHOT_SCENARIO_RETAINED_ENTRIES),
+        List.of(
+            LinearizabilityChecker.withDefaults(),
+            new LostWriteChecker(),
+            new ConvergenceChecker()));
+  }
+
   /**
    * acks=none with a planned switchover every 40 ticks and no crashes or partitions (the network
    * still loses, duplicates and reorders): switchovers drain first, so nothing acknowledged is
@@ -245,6 +266,7 @@ public final class Scenarios {
             singleLeaderAcksNone(),
             singleLeaderFollowerReads(),
             singleLeaderSwitchovers(),
+            singleLeaderSnapshotCatchUp(),
             brokenSingleLeaderLeaseOutlivesFailover(),
             brokenSingleLeaderSwitchoverWithoutDrain(),
             brokenSingleLeaderElectionTooFewAnswers())) {

@@ -3,12 +3,14 @@ package io.replicakv.sim;
 import io.replicakv.core.Envelope;
 import io.replicakv.core.Ready;
 import io.replicakv.core.Replica;
+import io.replicakv.core.msg.Lsn;
 import io.replicakv.core.msg.Message;
 import io.replicakv.core.msg.SingleLeaderMessage;
 import io.replicakv.core.msg.SingleLeaderMessage.Entry;
 import io.replicakv.core.single.PartitionController;
 import io.replicakv.core.single.PartitionReplica;
 import io.replicakv.core.single.SingleLeaderConfig;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -30,7 +32,23 @@ final class SingleLeaderPartition {
       SingleLeaderConfig controllerConfig,
       boolean followerReads,
       long switchoverEveryTicks,
-      boolean lieAboutDrain) {
+      boolean lieAboutDrain,
+      long retainedEntries) {
+
+    Setup(
+        SingleLeaderConfig replicaConfig,
+        SingleLeaderConfig controllerConfig,
+        boolean followerReads,
+        long switchoverEveryTicks,
+        boolean lieAboutDrain) {
+      this(
+          replicaConfig,
+          controllerConfig,
+          followerReads,
+          switchoverEveryTicks,
+          lieAboutDrain,
+          PartitionReplica.RETAINED_ENTRIES_DEFAULT);
+    }
 
     Setup(
         SingleLeaderConfig replicaConfig,
@@ -38,6 +56,17 @@ final class SingleLeaderPartition {
         boolean followerReads,
         long switchoverEveryTicks) {
       this(replicaConfig, controllerConfig, followerReads, switchoverEveryTicks, false);
+    }
+
+    /** The same setup with {@code entries} of log retention below the commit point. */
+    Setup withRetainedEntries(long entries) {
+      return new Setup(
+          replicaConfig,
+          controllerConfig,
+          followerReads,
+          switchoverEveryTicks,
+          lieAboutDrain,
+          entries);
     }
   }
 
@@ -47,6 +76,7 @@ final class SingleLeaderPartition {
   static final int CONTROLLER = 3;
 
   static ReplicaFactory factory(Setup setup) {
+    SnapshotShipping shipping = new SnapshotShipping();
     return context -> {
       if (context.nodeId() == setup.controllerConfig().controllerId()) {
         return new ControllerNode(
@@ -57,9 +87,53 @@ final class SingleLeaderPartition {
       }
       return new ReplicaNode(
           new PartitionReplica(
-              context.nodeId(), setup.replicaConfig(), setup.followerReads(), context.recovered()),
-          setup.lieAboutDrain());
+              context.nodeId(),
+              setup.replicaConfig(),
+              setup.followerReads(),
+              Lsn.ZERO,
+              setup.retainedEntries(),
+              context.recovered()),
+          setup.lieAboutDrain(),
+          shipping);
     };
+  }
+
+  /** What a leader's snapshot holds: its commit point, and the register state there. */
+  record SnapshotImage(long epoch, int leader, Lsn lsn, Map<String, String> registers) {}
+
+  /**
+   * The simulator's snapshot stream. The server ships a partition snapshot in its own frames; here
+   * the copy rides with the {@link SingleLeaderMessage.SnapshotNeeded} message that asks for it, so
+   * it is lost, delayed, duplicated and cut off exactly as that message is: the leader's wrapper
+   * takes the copy when the message leaves, and the follower's wrapper installs it when the same
+   * message object arrives. Looked up by identity, so a copy never crosses runs; only the newest
+   * {@link #IMAGES_KEPT_MAX} are kept (an older one still in flight is a lost transfer).
+   */
+  static final class SnapshotShipping {
+    static final int IMAGES_KEPT_MAX = 64;
+
+    private final ArrayDeque<Object[]> images = new ArrayDeque<>();
+
+    void shipped(SingleLeaderMessage.SnapshotNeeded message, SnapshotImage image) {
+      for (Object[] pair : images) {
+        if (pair[0] == message) {
+          return;
+        }
+      }
+      if (images.size() >= IMAGES_KEPT_MAX) {
+        images.pollFirst();
+      }
+      images.addLast(new Object[] {message, image});
+    }
+
+    Optional<SnapshotImage> arrived(SingleLeaderMessage.SnapshotNeeded message) {
+      for (Object[] pair : images) {
+        if (pair[0] == message) {
+          return Optional.of((SnapshotImage) pair[1]);
+        }
+      }
+      return Optional.empty();
+    }
   }
 
   /** A partition replica as the simulator sees it. */
@@ -69,17 +143,27 @@ final class SingleLeaderPartition {
     /** Broken on purpose: report "drained" as soon as asked, before the target caught up. */
     private final boolean lieAboutDrain;
 
+    private final SnapshotShipping shipping;
     private final List<Envelope> lies = new ArrayList<>();
     private Ready innerReady = Ready.EMPTY;
 
-    ReplicaNode(PartitionReplica replica, boolean lieAboutDrain) {
+    ReplicaNode(PartitionReplica replica, boolean lieAboutDrain, SnapshotShipping shipping) {
       this.replica = replica;
       this.lieAboutDrain = lieAboutDrain;
+      this.shipping = shipping;
     }
 
     @Override
     public void step(Message message) {
       replica.step(message);
+      if (message instanceof SingleLeaderMessage.SnapshotNeeded needed) {
+        shipping
+            .arrived(needed)
+            .ifPresent(
+                image ->
+                    replica.installSnapshot(
+                        image.epoch(), image.leader(), image.lsn(), image.registers()));
+      }
       if (lieAboutDrain && message instanceof SingleLeaderMessage.Drain drain) {
         lies.add(
             Envelope.of(
@@ -96,6 +180,17 @@ final class SingleLeaderPartition {
     @Override
     public Ready ready() {
       innerReady = replica.ready();
+      for (Envelope envelope : innerReady.messages()) {
+        if (envelope.message() instanceof SingleLeaderMessage.SnapshotNeeded needed) {
+          shipping.shipped(
+              needed,
+              new SnapshotImage(
+                  needed.epoch(),
+                  needed.from(),
+                  replica.commitLsn(),
+                  new TreeMap<>(replica.appliedState())));
+        }
+      }
       if (lies.isEmpty()) {
         return innerReady;
       }
@@ -245,7 +340,8 @@ final class SingleLeaderPartition {
           checkedReplica.put(id, node.replica);
           checkedUpTo.put(id, 0L);
         }
-        long from = checkedUpTo.get(id) + 1;
+        // Offsets an installed snapshot covers are no longer in this replica's log.
+        long from = Math.max(checkedUpTo.get(id) + 1, node.replica.logFirstOffset());
         for (long offset = from; offset <= node.replica.commitOffset(); offset++) {
           String lsn = node.replica.lsnAt(offset) + " at n" + id;
           String first = committedByOffset.putIfAbsent(offset, lsn);
@@ -290,6 +386,60 @@ final class SingleLeaderPartition {
               divergentValues.add(put.value());
             }
           }
+        }
+      }
+      return Optional.empty();
+    }
+  }
+
+  /**
+   * Retention keeps every replica's in-memory log bounded: after every event, the entries it holds
+   * at or below its commit point are at most {@code retainedEntries} plus {@code slackEntries}
+   * (what an in-sync follower may lag, which the leader keeps for it). Also records the largest
+   * commit point and the snapshot installs seen, so a test can tell that retention really cut and
+   * that snapshots really happened.
+   */
+  static final class BoundedLog implements Invariant {
+    private final int nodeCount;
+    private final long boundEntries;
+    private final Map<Integer, PartitionReplica> seenReplica = new java.util.HashMap<>();
+    private final Map<Integer, Long> installsBefore = new java.util.HashMap<>();
+    long largestCommitOffset;
+    long largestHeldAtOrBelowCommit;
+    long snapshotsInstalled;
+
+    BoundedLog(int nodeCount, long retainedEntries, long slackEntries) {
+      this.nodeCount = nodeCount;
+      this.boundEntries = retainedEntries + slackEntries;
+    }
+
+    @Override
+    public Optional<String> check(View view) {
+      for (int id = 0; id < nodeCount; id++) {
+        if (!(view.replica(id).orElse(null) instanceof ReplicaNode node)) {
+          continue;
+        }
+        PartitionReplica replica = node.replica;
+        if (seenReplica.get(id) != replica) {
+          // A restarted replica replays its install records: count only new installs.
+          seenReplica.put(id, replica);
+          installsBefore.put(id, replica.snapshotsInstalled());
+        }
+        snapshotsInstalled += replica.snapshotsInstalled() - installsBefore.get(id);
+        installsBefore.put(id, replica.snapshotsInstalled());
+        long held = replica.commitOffset() - replica.logFirstOffset() + 1;
+        largestCommitOffset = Math.max(largestCommitOffset, replica.commitOffset());
+        largestHeldAtOrBelowCommit = Math.max(largestHeldAtOrBelowCommit, held);
+        if (held > boundEntries) {
+          return Optional.of(
+              "n"
+                  + id
+                  + " holds "
+                  + held
+                  + " committed entries, bound "
+                  + boundEntries
+                  + ": "
+                  + replica);
         }
       }
       return Optional.empty();

@@ -74,6 +74,52 @@ class SingleLeaderSimulationTest {
     assertThat(acknowledged).isPositive();
   }
 
+  /** Entries past retention a leader may keep for in-sync followers (they lag up to 50). */
+  static final long SNAPSHOT_SCENARIO_SLACK_ENTRIES = 100;
+
+  /**
+   * With a tiny retention, followers that were down or cut off come back behind the leader's log
+   * and catch up through partition snapshots: every seed passes the invariants (committed
+   * agreement, one writer, bounded logs) and the checkers, snapshots really happen, and the logs
+   * stay bounded while the commit point goes far past the retention.
+   */
+  @Test
+  void followerBehindRetentionCatchesUpBySnapshotAndLogsStayBounded() {
+    Scenario scenario = Scenarios.singleLeaderSnapshotCatchUp();
+    long installs = 0;
+    long largestCommit = 0;
+    long largestHeld = 0;
+    for (long seed : SimSeeds.seeds(60_000, SEEDS)) {
+      String replay =
+          SimSeeds.replayCommand(
+              getClass(), "followerBehindRetentionCatchesUpBySnapshotAndLogsStayBounded", seed);
+      SingleLeaderPartition.BoundedLog bounded =
+          new SingleLeaderPartition.BoundedLog(
+              scenario.config().nodeCount(),
+              Scenarios.SNAPSHOT_SCENARIO_RETAINED_ENTRIES,
+              SNAPSHOT_SCENARIO_SLACK_ENTRIES);
+      List<Invariant> invariants = new ArrayList<>(scenario.invariants().get());
+      invariants.add(bounded);
+      SimResult result =
+          new Simulation(seed, scenario.config(), scenario.factory(), invariants, false).run();
+      assertThat(result.violation()).as(replay).isEmpty();
+      for (Checker checker : scenario.checkers()) {
+        CheckResult check = checker.check(result.observation());
+        assertThat(check.failed())
+            .as("%s %s; replay: %s", check.checker(), check.problems(), replay)
+            .isFalse();
+      }
+      installs += bounded.snapshotsInstalled;
+      largestCommit = Math.max(largestCommit, bounded.largestCommitOffset);
+      largestHeld = Math.max(largestHeld, bounded.largestHeldAtOrBelowCommit);
+    }
+    assertThat(installs).as("snapshot installs over %s seeds", SEEDS).isPositive();
+    assertThat(largestCommit).isGreaterThan(10 * Scenarios.SNAPSHOT_SCENARIO_RETAINED_ENTRIES);
+    System.out.printf(
+        "snapshot scenario: %d installs, largest commit offset %d, largest log held %d%n",
+        installs, largestCommit, largestHeld);
+  }
+
   @Test
   void switchoverThatDoesNotWaitForTheTargetIsCaught() {
     Scenario scenario = Scenarios.brokenSingleLeaderSwitchoverWithoutDrain();

@@ -65,4 +65,54 @@ class PartitionLogTest {
     assertThat(log.read(1, 10, 1)).extracting(Entry::offset).containsExactly(1L);
     assertThat(log.read(5, 10, 100)).isEmpty();
   }
+
+  @Test
+  void startAfterASnapshotBeginsTheLogAndTheEpochHistoryThere() {
+    PartitionLog log = logOf(1, 1, 2);
+    log.startAfter(new Lsn(3, 40));
+    assertThat(log.size()).isZero();
+    assertThat(log.firstOffset()).isEqualTo(41);
+    assertThat(log.lastLsn()).isEqualTo(new Lsn(3, 40));
+    assertThat(log.lsnAt(40)).isEqualTo(new Lsn(3, 40));
+    assertThat(log.historyStartEpoch()).isEqualTo(3);
+    assertThatThrownBy(() -> log.append(put(3, 1))).hasMessageContaining("log ends at 40");
+    log.append(put(3, 41));
+    log.append(put(5, 42));
+    assertThat(log.endOfEpoch(3)).isEqualTo(new Lsn(3, 41));
+    assertThat(log.endOfEpoch(9)).isEqualTo(new Lsn(5, 42));
+    assertThatThrownBy(() -> log.entry(40)).hasMessageContaining("outside 41..42");
+    assertThatThrownBy(() -> log.truncateAfter(39)).hasMessageContaining("below the base 40");
+    assertThat(log.truncateAfter(40)).containsExactly(put(3, 41), put(5, 42));
+    assertThat(log.epochStartOffsets()).isEqualTo(Map.of(3L, 40L));
+    assertThat(log.lastLsn()).isEqualTo(new Lsn(3, 40));
+  }
+
+  @Test
+  void trimmingDropsThePrefixButKeepsTheEpochTableAndOffsets() {
+    PartitionLog log = new PartitionLog();
+    for (int offset = 1; offset <= 5_000; offset++) {
+      log.append(put(offset <= 2_500 ? 1 : 2, offset));
+    }
+    log.trimThrough(3_000);
+    assertThat(log.size()).isEqualTo(2_000);
+    assertThat(log.firstOffset()).isEqualTo(3_001);
+    assertThat(log.base()).isEqualTo(new Lsn(2, 3_000));
+    assertThat(log.entry(3_001)).isEqualTo(put(2, 3_001));
+    assertThat(log.entry(5_000)).isEqualTo(put(2, 5_000));
+    assertThat(log.endOfEpoch(1)).isEqualTo(new Lsn(1, 2_500));
+    assertThat(log.read(3_001, 2, Long.MAX_VALUE))
+        .extracting(Entry::offset)
+        .containsExactly(3_001L, 3_002L);
+    assertThatThrownBy(() -> log.read(2_999, 1, 1)).hasMessageContaining("starts at 3001");
+    log.trimThrough(10); // below the base: nothing
+    assertThat(log.firstOffset()).isEqualTo(3_001);
+    log.trimThrough(4_999);
+    log.append(put(2, 5_001));
+    assertThat(log.size()).isEqualTo(2);
+    assertThat(log.lastLsn()).isEqualTo(new Lsn(2, 5_001));
+    log.trimThrough(5_001);
+    assertThat(log.size()).isZero();
+    assertThat(log.lastLsn()).isEqualTo(new Lsn(2, 5_001));
+    assertThat(log.lastEpoch()).isEqualTo(2);
+  }
 }
