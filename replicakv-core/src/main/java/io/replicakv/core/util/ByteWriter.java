@@ -14,8 +14,19 @@ import java.util.Arrays;
 public final class ByteWriter {
   private static final int INITIAL_CAPACITY_BYTES = 32;
 
-  private byte[] buffer = new byte[INITIAL_CAPACITY_BYTES];
+  private byte[] buffer;
   private int sizeBytes;
+
+  /** An empty writer that grows as needed. */
+  public ByteWriter() {
+    this(INITIAL_CAPACITY_BYTES);
+  }
+
+  /** An empty writer with room for {@code capacityBytes} before it grows (a size hint). */
+  public ByteWriter(int capacityBytes) {
+    Check.argument(capacityBytes >= 0, "capacityBytes %s negative", capacityBytes);
+    buffer = new byte[capacityBytes];
+  }
 
   /** Appends one byte (the low 8 bits of {@code value}). */
   public ByteWriter writeByte(int value) {

@@ -61,7 +61,7 @@ public final class SnapshotFrameCodec {
    * @throws IllegalArgumentException when it would exceed {@link #FRAME_BYTES_MAX}
    */
   public static byte[] encode(SnapshotFrame frame) {
-    ByteWriter out = new ByteWriter().writeByte(VERSION);
+    ByteWriter out = new ByteWriter(sizeHint(frame)).writeByte(VERSION);
     int kind =
         switch (frame) {
           case SnapshotFrame.Begin b -> BEGIN;
@@ -101,6 +101,19 @@ public final class SnapshotFrameCodec {
         encoded.length,
         FRAME_BYTES_MAX);
     return encoded;
+  }
+
+  /** Bytes {@code frame} encodes to, or a little more; saves the writer's regrowth copies. */
+  private static int sizeHint(SnapshotFrame frame) {
+    long bytes = 64;
+    if (frame instanceof SnapshotFrame.Chunk chunk) {
+      for (byte[] entry : chunk.entries()) {
+        bytes += entry.length + 5;
+      }
+    } else if (frame instanceof SnapshotFrame.Ack ack) {
+      bytes += 3L * ack.refusal().length();
+    }
+    return (int) Math.min(bytes, FRAME_BYTES_MAX);
   }
 
   /**

@@ -149,7 +149,7 @@ public final class SnapshotSender implements AutoCloseable {
                 snapshot.keyspace(), partition, transferId, nextSequence, keysSent, bytesSent));
         return;
       }
-      List<byte[]> entries = snapshot.nextChunk(CHUNK_KEYS_MAX, CHUNK_BYTES_MAX);
+      List<byte[]> entries = snapshot.nextChunk(chunkKeys(), CHUNK_BYTES_MAX);
       if (entries.isEmpty()) {
         continue; // the walk passed keys of other slots
       }
@@ -161,6 +161,19 @@ public final class SnapshotSender implements AutoCloseable {
           new SnapshotFrame.Chunk(
               snapshot.keyspace(), partition, transferId, nextSequence, entries));
     }
+  }
+
+  /**
+   * Keys to ask for: the storage walk honours the byte bound only between scan steps, so the key
+   * count is sized from the average entry seen so far to keep a chunk near {@link
+   * #CHUNK_BYTES_MAX}.
+   */
+  private int chunkKeys() {
+    if (keysSent == 0) {
+      return CHUNK_KEYS_MAX;
+    }
+    long averageEntryBytes = Math.max(1, bytesSent / keysSent);
+    return (int) Math.max(1, Math.min(CHUNK_KEYS_MAX, CHUNK_BYTES_MAX / averageEntryBytes));
   }
 
   private boolean windowOpen() {

@@ -50,7 +50,8 @@ public final class SnapshotTransferBenchmark {
   public static void main(String[] args) throws Exception {
     int keys = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
     int valueBytes = args.length > 1 ? Integer.parseInt(args[1]) : 100;
-    long windowBytes = args.length > 2 ? Long.parseLong(args[2]) : SnapshotSender.WINDOW_BYTES_DEFAULT;
+    long windowBytes =
+        args.length > 2 ? Long.parseLong(args[2]) : SnapshotSender.WINDOW_BYTES_DEFAULT;
     int diskMib = args.length > 3 ? Integer.parseInt(args[3]) : 512;
     Path directory =
         args.length > 4 ? Path.of(args[4]) : Files.createTempDirectory("replicakv-snapshot-bench");
