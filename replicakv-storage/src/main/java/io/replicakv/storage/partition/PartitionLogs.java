@@ -1,5 +1,6 @@
 package io.replicakv.storage.partition;
 
+import io.replicakv.core.msg.Lsn;
 import io.replicakv.core.util.Check;
 import io.replicakv.storage.log.SegmentedLog;
 import java.io.IOException;
@@ -21,7 +22,9 @@ import java.util.TreeSet;
  * PartitionRecordFormat}); {@link #truncateAfter} writes a truncation record, after which the
  * partition continues at the cut. The physical log is append-only, so an entry cut by a later
  * truncation stays on disk, stale: an entry at sequence {@code s} with offset {@code o} is live
- * unless some truncation at a sequence after {@code s} cut below {@code o}.
+ * unless some truncation at a sequence after {@code s} cut below {@code o}. {@link #startAfter}
+ * writes a restart record when a follower installed a partition snapshot: it voids every earlier
+ * entry (as a cut after offset 0 would) and the partition continues after the snapshot's LSN.
  *
  * <p><b>Index.</b> Per partition: the first offset still held, the last offset, the last epoch, the
  * truncations still on disk, and a sparse list of (offset, sequence) points, one every {@link
@@ -84,7 +87,7 @@ public final class PartitionLogs {
       index.checkAppend(epoch, offset);
     }
     long sequence = log.append(partition, PartitionRecordFormat.entry(epoch, offset, body));
-    observe(sequence, partition, new PartitionRecordFormat.Decoded(epoch, offset, body), false);
+    observe(sequence, partition, PartitionRecordFormat.Decoded.entry(epoch, offset, body), false);
     return sequence;
   }
 
@@ -92,8 +95,37 @@ public final class PartitionLogs {
   public long truncateAfter(int partition, long offset) {
     Check.argument(offset >= 0, "truncate after %s", offset);
     long sequence = log.append(partition, PartitionRecordFormat.truncate(offset));
-    observe(sequence, partition, new PartitionRecordFormat.Decoded(0, offset, null), false);
+    observe(sequence, partition, PartitionRecordFormat.Decoded.truncation(offset), false);
     return sequence;
+  }
+
+  /**
+   * Restarts {@code partition}'s log after a partition snapshot installed at {@code lsn}: every
+   * entry before is void (reads below {@code lsn.offset + 1} get {@link
+   * PartitionLogGoneException}), and the next append is {@code lsn.offset + 1}, of an epoch not
+   * below {@code lsn.epoch}.
+   */
+  public long startAfter(int partition, Lsn lsn) {
+    Check.notNull(lsn, "lsn");
+    long sequence =
+        log.append(partition, PartitionRecordFormat.startAfter(lsn.epoch(), lsn.offset()));
+    observe(
+        sequence,
+        partition,
+        new PartitionRecordFormat.Decoded(
+            PartitionRecordFormat.START_AFTER, lsn.epoch(), lsn.offset(), null),
+        false);
+    return sequence;
+  }
+
+  /**
+   * The LSN of the partition's last restart after a snapshot ({@link #startAfter}) whose record is
+   * still in the log, or {@link Lsn#ZERO}: what a replica rebuilt from this log starts after,
+   * unless a node snapshot covers more.
+   */
+  public Lsn base(int partition) {
+    Index index = indexes.get(partition);
+    return index == null ? Lsn.ZERO : index.base;
   }
 
   /** The partitions with any record in the log, ascending. */
@@ -151,7 +183,7 @@ public final class PartitionLogs {
               return;
             }
             PartitionRecordFormat.Decoded record = PartitionRecordFormat.decode(payload);
-            if (record.isTruncate()
+            if (!record.isEntry()
                 || record.offset() < fromOffset
                 || index.isStale(sequence, record.offset())) {
               return;
@@ -206,7 +238,7 @@ public final class PartitionLogs {
               return;
             }
             PartitionRecordFormat.Decoded record = PartitionRecordFormat.decode(payload);
-            if (!record.isTruncate() && !index.isStale(sequence, record.offset())) {
+            if (record.isEntry() && !index.isStale(sequence, record.offset())) {
               index.setFirstHeld(record.offset(), sequence);
               unresolved.remove(tag);
               if (unresolved.isEmpty()) {
@@ -227,6 +259,8 @@ public final class PartitionLogs {
     Index index = indexes.computeIfAbsent(partition, p -> new Index());
     if (record.isTruncate()) {
       index.truncate(sequence, record.offset());
+    } else if (record.isStartAfter()) {
+      index.startAfter(sequence, new Lsn(record.epoch(), record.offset()));
     } else {
       if (recovering) {
         index.checkAppend(record.epoch(), record.offset());
@@ -267,6 +301,30 @@ public final class PartitionLogs {
 
     /** (sequence, afterOffset) of truncations still on disk, in sequence order. */
     final List<long[]> truncations = new ArrayList<>();
+
+    /** The last restart after a snapshot, {@link Lsn#ZERO} when none is on disk. */
+    Lsn base = Lsn.ZERO;
+
+    long baseSequence;
+
+    void startAfter(long sequence, Lsn lsn) {
+      if (lastOffset > 0 || !truncations.isEmpty()) {
+        // Voids every earlier entry, the way a cut after offset 0 would.
+        Check.state(
+            truncations.size() < TRUNCATIONS_KEPT_MAX,
+            "%s truncations on disk for one partition",
+            TRUNCATIONS_KEPT_MAX);
+        truncations.add(new long[] {sequence, 0});
+      }
+      started = true;
+      points = 0;
+      nothingHeld = true;
+      lastOffset = lsn.offset();
+      lastEpoch = lsn.epoch();
+      lastSequence = sequence;
+      base = lsn;
+      baseSequence = sequence;
+    }
 
     void checkAppend(long epoch, long offset) {
       if (started) {
@@ -350,6 +408,9 @@ public final class PartitionLogs {
       System.arraycopy(pointSequences, drop, pointSequences, 0, points - drop);
       points -= drop;
       truncations.removeIf(t -> t[0] < firstSequence);
+      if (baseSequence < firstSequence) {
+        base = Lsn.ZERO;
+      }
     }
 
     void setFirstHeld(long offset, long sequence) {

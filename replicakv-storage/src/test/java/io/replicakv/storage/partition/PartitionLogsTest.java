@@ -3,6 +3,7 @@ package io.replicakv.storage.partition;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.replicakv.core.msg.Lsn;
 import io.replicakv.storage.data.Mutation;
 import io.replicakv.storage.data.MutationCodec;
 import io.replicakv.storage.log.FsyncPolicy;
@@ -223,6 +224,49 @@ class PartitionLogsTest {
         assertThat(rebuilt.firstOffset(partition)).isEqualTo(logs.firstOffset(partition));
       }
       assertReadsFromEveryOffset(rebuilt, expected);
+    }
+  }
+
+  @Test
+  void aRestartAfterAnInstalledSnapshotVoidsEarlierEntriesAndSurvivesReopening(@TempDir Path dir)
+      throws IOException {
+    int partition = PARTITIONS[2];
+    Lsn base = new Lsn(4, 500);
+    try (SegmentedLog log = open(dir, 64 << 10)) {
+      PartitionLogs logs = PartitionLogs.open(log);
+      for (long offset = 1; offset <= 30; offset++) {
+        logs.append(partition, 2, offset, new byte[] {(byte) offset});
+      }
+      logs.truncateAfter(partition, 20);
+      logs.append(partition, 3, 21, new byte[] {21});
+      logs.startAfter(partition, base);
+      assertThat(logs.firstOffset(partition)).isEqualTo(501);
+      assertThat(logs.lastOffset(partition)).isEqualTo(500);
+      assertThat(logs.base(partition)).isEqualTo(base);
+      assertThatThrownBy(() -> logs.read(partition, 5, 10, 1 << 20))
+          .isInstanceOf(PartitionLogGoneException.class);
+      assertThatThrownBy(() -> logs.append(partition, 4, 22, new byte[0]))
+          .hasMessageContaining("partition ends at 500");
+      assertThatThrownBy(() -> logs.append(partition, 3, 501, new byte[0]))
+          .hasMessageContaining("below last 4");
+      for (long offset = 501; offset <= 503; offset++) {
+        logs.append(partition, 4, offset, new byte[] {(byte) offset});
+      }
+      assertThat(logs.read(partition, 501, 10, 1 << 20))
+          .extracting(PartitionEntry::offset)
+          .containsExactly(501L, 502L, 503L);
+      log.flush();
+    }
+    try (SegmentedLog log = open(dir, 64 << 10)) {
+      PartitionLogs reopened = PartitionLogs.open(log);
+      assertThat(reopened.base(partition)).isEqualTo(base);
+      assertThat(reopened.firstOffset(partition)).isEqualTo(501);
+      assertThat(reopened.lastOffset(partition)).isEqualTo(503);
+      assertThat(reopened.read(partition, 501, 10, 1 << 20))
+          .extracting(PartitionEntry::offset)
+          .containsExactly(501L, 502L, 503L);
+      assertThatThrownBy(() -> reopened.read(partition, 21, 10, 1 << 20))
+          .isInstanceOf(PartitionLogGoneException.class);
     }
   }
 }
