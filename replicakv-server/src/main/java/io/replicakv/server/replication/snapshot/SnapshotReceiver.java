@@ -298,6 +298,14 @@ public final class SnapshotReceiver {
     }
   }
 
+  /**
+   * True while a transfer for the partition runs: the replication loop then keeps that replica's
+   * peer messages back (dropping them is safe; the leader resends), so its log cannot move.
+   */
+  public boolean receiving(int keyspace, int partition) {
+    return running.containsKey(new PartitionKey(keyspace, partition));
+  }
+
   /** Partitions with a transfer running now. */
   public int transfersRunning() {
     return running.size();

@@ -455,4 +455,61 @@ class SnapshotTransferTest {
       assertThat(ack.refusal()).contains("no transfer running");
     }
   }
+
+  @Test
+  void theLeadersTransfersRunOnePerFollowerAndStartAfreshAfterAFailure(
+      @TempDir Path sourceDir, @TempDir Path targetDir) throws IOException {
+    RecordingAcceptor acceptor = new RecordingAcceptor();
+    try (StorageEngine source = StorageEngine.open(options(sourceDir), 0);
+        StorageEngine target = StorageEngine.open(options(targetDir), 0);
+        SnapshotSenders senders = new SnapshotSenders(100)) {
+      fill(source, keys("key:", 3_000, true), "v");
+      SnapshotSenders.Target follower = new SnapshotSenders.Target(KEYSPACE, PARTITION, 2);
+      QueueLink link = new QueueLink();
+      java.util.function.LongFunction<SnapshotSender> start =
+          id ->
+              new SnapshotSender(
+                  source.startPartitionSnapshot(KEYSPACE, partitionSlots(), new Lsn(5, id)),
+                  PARTITION,
+                  id,
+                  EPOCH,
+                  LEADER,
+                  link,
+                  WINDOW_BYTES,
+                  0);
+      assertThat(senders.onSnapshotNeeded(follower, start, 0)).isTrue();
+      assertThat(senders.onSnapshotNeeded(follower, start, 1)).as("one runs already").isFalse();
+      assertThat(source.partitionSnapshotsOpen()).isEqualTo(1);
+      assertThat(link.frames).isNotEmpty();
+
+      senders.followerUnreachable(2, "connection to n2 closed");
+      assertThat(senders.totals().transfersFailed()).isEqualTo(1);
+      assertThat(senders.totals().running()).isZero();
+      assertThat(senders.recentFailures()).singleElement().asString().contains("n2 closed");
+      assertThat(source.partitionSnapshotsOpen()).isZero();
+      link.frames.clear();
+
+      assertThat(senders.onSnapshotNeeded(follower, start, 2)).isTrue();
+      assertThat(senders.running(follower).transferId()).isEqualTo(101);
+      SnapshotReceiver receiver = new SnapshotReceiver(target, acceptor);
+      long now = 2;
+      while (senders.running(follower) != null) {
+        now++;
+        assertThat(link.frames).as("frames while running").isNotEmpty();
+        SnapshotFrame.Ack ack = receiver.onFrame(SnapshotFrameCodec.decode(link.frames.poll()));
+        senders.onAck(2, ack, now);
+      }
+      SnapshotSenders.Totals totals = senders.totals();
+      assertThat(totals.transfersStarted()).isEqualTo(2);
+      assertThat(totals.transfersDone()).isEqualTo(1);
+      assertThat(totals.keysSent()).isGreaterThanOrEqualTo(3_000);
+      assertThat(acceptor.installed)
+          .extracting(SnapshotReceiver.Installed::lsn)
+          .containsExactly(new Lsn(5, 101));
+      assertThat(acceptor.installed.getFirst().keys()).isEqualTo(3_000);
+      assertThat(receiver.receiving(KEYSPACE, PARTITION)).isFalse();
+      assertThat(dump(target.state(), KEYSPACE, partitionSlots()))
+          .isEqualTo(dump(source.state(), KEYSPACE, partitionSlots()));
+    }
+  }
 }
