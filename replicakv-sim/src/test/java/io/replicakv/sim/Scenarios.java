@@ -172,6 +172,28 @@ public final class Scenarios {
   }
 
   /**
+   * Broken on purpose: the snapshot scenario with snapshots whose LSN claims one entry more than
+   * their state holds, so a follower that installs one skips a committed write.
+   */
+  public static Scenario brokenSingleLeaderSnapshotSkipsAnEntry() {
+    Scenario correct = singleLeaderSnapshotCatchUp();
+    SingleLeaderPartition.Setup setup =
+        singleLeaderSetup(Acks.of(1), false)
+            .withRetainedEntries(SNAPSHOT_SCENARIO_RETAINED_ENTRIES);
+    SimConfig config = correct.config();
+    return new Scenario(
+        "broken-single-leader-snapshot",
+        config,
+        SingleLeaderPartition.factory(setup, true),
+        () ->
+            List.of(
+                new CommittedAgreement(),
+                new SingleLeaderPartition.CommittedLogAgreement(config.nodeCount()),
+                new SingleLeaderPartition.OneWriterAtATime(config.nodeCount())),
+        correct.checkers());
+  }
+
+  /**
    * acks=none with a planned switchover every 40 ticks and no crashes or partitions (the network
    * still loses, duplicates and reorders): switchovers drain first, so nothing acknowledged is
    * lost.
@@ -267,6 +289,7 @@ public final class Scenarios {
             singleLeaderFollowerReads(),
             singleLeaderSwitchovers(),
             singleLeaderSnapshotCatchUp(),
+            brokenSingleLeaderSnapshotSkipsAnEntry(),
             brokenSingleLeaderLeaseOutlivesFailover(),
             brokenSingleLeaderSwitchoverWithoutDrain(),
             brokenSingleLeaderElectionTooFewAnswers())) {

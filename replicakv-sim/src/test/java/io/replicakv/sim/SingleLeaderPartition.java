@@ -76,7 +76,15 @@ final class SingleLeaderPartition {
   static final int CONTROLLER = 3;
 
   static ReplicaFactory factory(Setup setup) {
-    SnapshotShipping shipping = new SnapshotShipping();
+    return factory(setup, false);
+  }
+
+  /**
+   * With {@code brokenSnapshots}, every shipped snapshot claims one entry more than its state holds
+   * (its LSN is the commit point plus one), a bug the invariants and checkers must catch.
+   */
+  static ReplicaFactory factory(Setup setup, boolean brokenSnapshots) {
+    SnapshotShipping shipping = new SnapshotShipping(brokenSnapshots);
     return context -> {
       if (context.nodeId() == setup.controllerConfig().controllerId()) {
         return new ControllerNode(
@@ -113,6 +121,11 @@ final class SingleLeaderPartition {
     static final int IMAGES_KEPT_MAX = 64;
 
     private final ArrayDeque<Object[]> images = new ArrayDeque<>();
+    private final boolean claimOneEntryMore;
+
+    SnapshotShipping(boolean claimOneEntryMore) {
+      this.claimOneEntryMore = claimOneEntryMore;
+    }
 
     void shipped(SingleLeaderMessage.SnapshotNeeded message, SnapshotImage image) {
       for (Object[] pair : images) {
@@ -123,7 +136,15 @@ final class SingleLeaderPartition {
       if (images.size() >= IMAGES_KEPT_MAX) {
         images.pollFirst();
       }
-      images.addLast(new Object[] {message, image});
+      SnapshotImage shipped =
+          claimOneEntryMore
+              ? new SnapshotImage(
+                  image.epoch(),
+                  image.leader(),
+                  new Lsn(image.epoch(), image.lsn().offset() + 1),
+                  image.registers())
+              : image;
+      images.addLast(new Object[] {message, shipped});
     }
 
     Optional<SnapshotImage> arrived(SingleLeaderMessage.SnapshotNeeded message) {

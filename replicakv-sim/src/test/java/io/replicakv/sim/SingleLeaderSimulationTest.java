@@ -121,6 +121,15 @@ class SingleLeaderSimulationTest {
   }
 
   @Test
+  void snapshotThatClaimsMoreThanItHoldsIsCaught() {
+    Scenario scenario = Scenarios.brokenSingleLeaderSnapshotSkipsAnEntry();
+    List<String> problems = new ArrayList<>();
+    long caught = firstFlaggedSeed(scenario, problem -> problems.add(problem));
+    assertThat(caught).as("no seed of %s flagged", scenario.name()).isNotNegative();
+    System.out.println("broken snapshot caught on seed " + caught + ": " + problems.getFirst());
+  }
+
+  @Test
   void switchoverThatDoesNotWaitForTheTargetIsCaught() {
     Scenario scenario = Scenarios.brokenSingleLeaderSwitchoverWithoutDrain();
     List<Long> flagged = new ArrayList<>();
