@@ -141,7 +141,9 @@ public final class SnapshotSender implements AutoCloseable {
               snapshot.lsn(),
               snapshot.keysTotalAtMost()));
     }
-    for (int pulls = 0; endSequence < 0 && pulls < CHUNKS_PER_PUMP_MAX && windowOpen(); pulls++) {
+    for (int pulls = 0;
+        status == Status.RUNNING && endSequence < 0 && pulls < CHUNKS_PER_PUMP_MAX && windowOpen();
+        pulls++) {
       if (snapshot.done()) {
         endSequence = nextSequence;
         send(
@@ -152,6 +154,18 @@ public final class SnapshotSender implements AutoCloseable {
       List<byte[]> entries = snapshot.nextChunk(chunkKeys(), CHUNK_BYTES_MAX);
       if (entries.isEmpty()) {
         continue; // the walk passed keys of other slots
+      }
+      for (byte[] entry : entries) {
+        if (entry.length > SnapshotFrameCodec.ENTRY_BYTES_MAX) {
+          // A peer frame cannot carry it; say so instead of stalling the transfer forever.
+          fail(
+              "a key of "
+                  + entry.length
+                  + " encoded bytes exceeds the "
+                  + SnapshotFrameCodec.ENTRY_BYTES_MAX
+                  + "-byte snapshot entry bound");
+          return;
+        }
       }
       keysSent += entries.size();
       for (byte[] entry : entries) {
@@ -183,7 +197,14 @@ public final class SnapshotSender implements AutoCloseable {
   private void send(SnapshotFrame frame) {
     Check.state(
         frame.sequence() == nextSequence, "frame %s, next %s", frame.sequence(), nextSequence);
-    byte[] encoded = SnapshotFrameCodec.encode(frame);
+    byte[] encoded;
+    try {
+      encoded = SnapshotFrameCodec.encode(frame);
+    } catch (IllegalArgumentException tooLarge) {
+      // Several large keys from one storage scan step can overfill a frame.
+      fail("frame " + frame.sequence() + " cannot be sent: " + tooLarge.getMessage());
+      return;
+    }
     unacked.put(nextSequence, encoded.length);
     unackedBytes += encoded.length;
     peakUnackedBytes = Math.max(peakUnackedBytes, unackedBytes);

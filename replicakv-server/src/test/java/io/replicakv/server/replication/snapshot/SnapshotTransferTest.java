@@ -512,4 +512,30 @@ class SnapshotTransferTest {
           .isEqualTo(dump(source.state(), KEYSPACE, partitionSlots()));
     }
   }
+
+  @Test
+  void aKeyTooLargeForAFrameFailsTheTransferWithTheReason(@TempDir Path sourceDir)
+      throws IOException {
+    try (StorageEngine source = StorageEngine.open(options(sourceDir), 0)) {
+      byte[] huge = new byte[SnapshotFrameCodec.ENTRY_BYTES_MAX + 1];
+      source.apply(
+          new Mutation.StringSet(KEYSPACE, utf8(keys("big", 1, true).getFirst()), huge, 0));
+      QueueLink link = new QueueLink();
+      SnapshotSender sender =
+          new SnapshotSender(
+              source.startPartitionSnapshot(KEYSPACE, partitionSlots(), new Lsn(1, 1)),
+              PARTITION,
+              1,
+              EPOCH,
+              LEADER,
+              link,
+              WINDOW_BYTES,
+              0);
+      sender.pump(0);
+      assertThat(sender.status()).isEqualTo(SnapshotSender.Status.FAILED);
+      assertThat(sender.progress().failure()).contains("exceeds the");
+      assertThat(link.frames).hasSize(1); // the Begin only
+      assertThat(source.partitionSnapshotsOpen()).isZero();
+    }
+  }
 }
