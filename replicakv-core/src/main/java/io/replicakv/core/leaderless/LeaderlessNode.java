@@ -107,6 +107,7 @@ public final class LeaderlessNode implements Replica {
   private static final int RECORD_HINT = 3;
   private static final int RECORD_HINT_DROP = 4;
   private static final int RECORD_CREATED = 5;
+  private static final int RECORD_TOMBSTONE_DROP = 6;
 
   /**
    * Versions this node remembers having created per coordinator request, so that a duplicated
@@ -220,7 +221,15 @@ public final class LeaderlessNode implements Replica {
         }
       };
   private final AntiEntropy antiEntropy;
+  private final TombstoneCollector tombstones;
   private final long incarnation;
+
+  /** Highest own dot counter of any collected tombstone; new versions are numbered above it. */
+  private long ownDotFloor;
+
+  /** Highest stamp of any collected LWW tombstone; the HLC restarts at or above it. */
+  private Hlc stampFloor = Hlc.ZERO;
+
   private long nextRequestSequence;
   private long ticks;
 
@@ -272,6 +281,9 @@ public final class LeaderlessNode implements Replica {
             this::suspects,
             this::observeStamp,
             (key, state) -> persistKey(key, state, false));
+    this.tombstones =
+        new TombstoneCollector(
+            nodeId, placement, config, store, counters, out, new CollectorHost());
     long lastIncarnation = 0;
     Hlc newest = Hlc.ZERO;
     for (PersistRecord record : recovered) {
@@ -283,6 +295,7 @@ public final class LeaderlessNode implements Replica {
         newest = Hlc.max(newest, lww.stamp());
       }
     }
+    newest = Hlc.max(newest, stampFloor);
     this.hlc = new HybridLogicalClock(newest, HybridLogicalClock.DEFAULT_MAX_REMOTE_AHEAD_MILLIS);
     this.incarnation = lastIncarnation + 1;
     Check.state(incarnation < (1L << 31), "incarnation %s overflows request ids", incarnation);
@@ -318,6 +331,8 @@ public final class LeaderlessNode implements Replica {
     if (interval > 0 && (ticks + nodeId) % interval == 0) {
       antiEntropy.start();
     }
+    tombstones.tick();
+    counters.tombstonesHeld = store.tombstoneKeys().size();
   }
 
   @Override
@@ -434,6 +449,16 @@ public final class LeaderlessNode implements Replica {
       }
     }
     return java.util.Optional.empty();
+  }
+
+  /** Tombstones (owned keys showing only deletes) this node holds now. */
+  public int tombstoneCount() {
+    return store.tombstoneKeys().size();
+  }
+
+  /** Highest own dot counter among the tombstones this node has collected (0 when none). */
+  public long ownDotFloor() {
+    return ownDotFloor;
   }
 
   /** Hints this node holds for unreachable owners. */
@@ -911,6 +936,9 @@ public final class LeaderlessNode implements Replica {
       case LeaderlessMessage.KeyStates states -> antiEntropy.onKeyStates(states);
       case LeaderlessMessage.Handoff handoff -> onHandoff(handoff);
       case LeaderlessMessage.HandoffAck ack -> onHandoffAck(ack);
+      case LeaderlessMessage.TombstoneCheck check -> tombstones.onCheck(check);
+      case LeaderlessMessage.TombstoneCheckAck ack -> tombstones.onCheckAck(ack);
+      case LeaderlessMessage.TombstoneDrop drop -> tombstones.onDrop(drop);
     }
   }
 
@@ -953,7 +981,8 @@ public final class LeaderlessNode implements Replica {
       return new CreateOutcome(null, refusal.get());
     }
     Hlc stamp = config.conflicts() == ConflictMode.LWW ? hlc.now(clock.physicalMillis()) : Hlc.ZERO;
-    KeyState created = write.apply(config.conflicts(), current, context, replicaId, stamp);
+    KeyState created =
+        write.apply(config.conflicts(), aboveDotFloor(current), context, replicaId, stamp);
     if (created.valueCount() > config.siblingsMax()) {
       counters.siblingLimitRefusals++;
       return new CreateOutcome(
@@ -986,6 +1015,33 @@ public final class LeaderlessNode implements Replica {
           true);
     }
     return new CreateOutcome(result, null);
+  }
+
+  /**
+   * The state a new version builds on: in siblings mode, when this node holds no live value of its
+   * own for the key, its counter is first raised to the dot floor, so that the new dot is above
+   * every dot it numbered for a key it has since collected (TombstoneCollector, "dot counter").
+   * Only own tombstones can be covered by that raise, and they show nothing.
+   */
+  private KeyState aboveDotFloor(KeyState current) {
+    if (ownDotFloor == 0 || config.conflicts() != ConflictMode.SIBLINGS) {
+      return current;
+    }
+    io.replicakv.core.causal.DvvSet set =
+        current == null
+            ? io.replicakv.core.causal.DvvSet.EMPTY
+            : ((KeyState.Siblings) current).set();
+    if (set.context().get(replicaId) >= ownDotFloor) {
+      return current;
+    }
+    for (Map.Entry<io.replicakv.core.causal.Dot, Bytes> value : set.dottedValues().entrySet()) {
+      if (value.getKey().replicaId().equals(replicaId)
+          && value.getValue().byteAt(0) != KeyState.TOMBSTONE_TAG) {
+        return current;
+      }
+    }
+    return new KeyState.Siblings(
+        set.discard(VersionVector.of(java.util.Map.of(replicaId, ownDotFloor))));
   }
 
   private void onReplicate(LeaderlessMessage.Replicate replicate) {
@@ -1106,6 +1162,78 @@ public final class LeaderlessNode implements Replica {
         sync);
   }
 
+  /** The collector's view of this node. */
+  private final class CollectorHost implements TombstoneCollector.Host {
+    @Override
+    public long ticks() {
+      return ticks;
+    }
+
+    @Override
+    public long nextRoundId() {
+      return (incarnation << 32) | nextRequestSequence++;
+    }
+
+    @Override
+    public boolean suspects(int node) {
+      return LeaderlessNode.this.suspects(node);
+    }
+
+    @Override
+    public void mergeDurably(String key, KeyState state) {
+      applyReplicate(key, state, LeaderlessMessage.NO_HINT, true);
+    }
+
+    @Override
+    public void dropHintDurably(int owner, String key, long digest) {
+      if (store.dropHint(owner, key, digest)) {
+        persistHintDrop(owner, key, digest, true);
+      }
+    }
+
+    @Override
+    public void syncKey(String key, KeyState state) {
+      persistKey(key, state, true);
+    }
+
+    @Override
+    public void dropTombstone(String key, KeyState tombstone) {
+      switch (tombstone) {
+        case KeyState.Siblings siblings ->
+            ownDotFloor = Math.max(ownDotFloor, siblings.context().get(replicaId));
+        case KeyState.Lww lww -> stampFloor = Hlc.max(stampFloor, lww.stamp());
+        default -> {}
+      }
+      ByteWriter writer =
+          new ByteWriter()
+              .writeByte(RECORD_TOMBSTONE_DROP)
+              .writeString(key)
+              .writeVarLong(ownDotFloor);
+      stampFloor.writeTo(writer);
+      out.persist(new PersistRecord(writer.toByteArray()), false);
+      store.remove(key);
+      counters.tombstonesDropped++;
+      counters.tombstonesHeld = store.tombstoneKeys().size();
+    }
+
+    @Override
+    public void observe(KeyState state) {
+      observeStamp(state);
+    }
+  }
+
+  private void persistHintDrop(int owner, String key, long digest, boolean sync) {
+    out.persist(
+        new PersistRecord(
+            new ByteWriter()
+                .writeByte(RECORD_HINT_DROP)
+                .writeVarInt(owner)
+                .writeString(key)
+                .writeLong(digest)
+                .toByteArray()),
+        sync);
+  }
+
   /** Applies one recovered record; returns the incarnation it names, or 0. */
   private long replay(PersistRecord record) {
     ByteReader reader = new ByteReader(record.payload());
@@ -1128,6 +1256,11 @@ public final class LeaderlessNode implements Replica {
         int owner = reader.readVarInt(Integer.MAX_VALUE);
         String key = reader.readString(Operation.KEY_CHARS_MAX * 4);
         store.dropHint(owner, key, reader.readLong());
+      }
+      case RECORD_TOMBSTONE_DROP -> {
+        store.remove(reader.readString(Operation.KEY_CHARS_MAX * 4));
+        ownDotFloor = Math.max(ownDotFloor, reader.readVarLong());
+        stampFloor = Hlc.max(stampFloor, Hlc.readFrom(reader));
       }
       case RECORD_CREATED ->
           createdByRequest.put(
