@@ -87,6 +87,54 @@ public final class LeaderlessScenarios {
         .build();
   }
 
+  /**
+   * Collection grace in the tombstone scenarios: 80 ticks (800 ms), above the request timeout (20
+   * ticks) plus the longest message delay of the simulated network (500 ms tail, 30 ms reorder).
+   */
+  static final int TOMBSTONE_GRACE_TICKS = 80;
+
+  /** Quiet period of the tombstone scenarios: room for three confirmation rounds after heal. */
+  static final long TOMBSTONE_QUIET_MILLIS = 6_000;
+
+  /**
+   * Strict quorums, many deletes, crashes and partitions, and tombstone collection: no deleted
+   * value comes back, and after heal every tombstone has been collected.
+   */
+  public static Instrumented strictDeletesWithCollection() {
+    return new Builder(
+            "leaderless-strict-deletes-gc", baseConfig().withTombstoneGc(5, TOMBSTONE_GRACE_TICKS))
+        .faults(Faults.moderate())
+        .quietMillis(TOMBSTONE_QUIET_MILLIS)
+        .workload(Workload.REGISTER_WITH_DELETES)
+        .tombstonesCollected()
+        .build();
+  }
+
+  /**
+   * Sloppy quorums (two nodes may be down, so hints are kept and replayed), many deletes, and
+   * tombstone collection: the hint check and the third confirmation keep old hints from bringing a
+   * deleted value back.
+   */
+  public static Instrumented sloppyDeletesWithCollection() {
+    return new Builder(
+            "leaderless-sloppy-deletes-gc",
+            baseConfig().withSloppyQuorum(true).withTombstoneGc(5, TOMBSTONE_GRACE_TICKS))
+        .faults(new Faults(100, 0.15, 0.30, 0.10, 0.3, 0.25, 0.05, 2_000, 2))
+        .quietMillis(TOMBSTONE_QUIET_MILLIS)
+        .workload(Workload.REGISTER_WITH_DELETES)
+        .tombstonesCollected()
+        .build();
+  }
+
+  /** Broken: collection switched off, so the "tombstones collected" check must object. */
+  public static Instrumented brokenNoCollection() {
+    return new Builder("leaderless-broken-no-gc", baseConfig().withTombstoneGc(0, 100))
+        .quietMillis(TOMBSTONE_QUIET_MILLIS)
+        .workload(Workload.REGISTER_WITH_DELETES)
+        .tombstonesCollected()
+        .build();
+  }
+
   /** Broken: deletes sent without the client's context cover nothing, so deleted values stay. */
   public static Instrumented brokenBlindDeletes() {
     return new Builder("leaderless-broken-blind-deletes", baseConfig())
@@ -167,6 +215,8 @@ public final class LeaderlessScenarios {
             strictSiblings(),
             sloppySiblings(),
             strictSiblingsWithDeletes(),
+            strictDeletesWithCollection(),
+            sloppyDeletesWithCollection(),
             strictBlockingReadRepair(),
             strictLww(),
             contendedLww(),
@@ -175,7 +225,8 @@ public final class LeaderlessScenarios {
             brokenNoRepair(),
             brokenLwwWithoutTieBreak(),
             brokenBlindWrites(),
-            brokenBlindDeletes())
+            brokenBlindDeletes(),
+            brokenNoCollection())
         .stream()
         .map(Instrumented::scenario)
         .toList();
@@ -259,6 +310,7 @@ public final class LeaderlessScenarios {
     private boolean readsSeeWrites;
     private boolean noLostWrites;
     private boolean monotonicReads;
+    private boolean tombstonesCollected;
 
     Builder(String name, LeaderlessConfig config) {
       this.name = name;
@@ -278,6 +330,16 @@ public final class LeaderlessScenarios {
 
     Builder workload(Workload workload) {
       this.workload = workload;
+      return this;
+    }
+
+    Builder quietMillis(long quietMillis) {
+      simConfig = simConfig.withQuietMillis(quietMillis);
+      return this;
+    }
+
+    Builder tombstonesCollected() {
+      tombstonesCollected = true;
       return this;
     }
 
@@ -318,6 +380,9 @@ public final class LeaderlessScenarios {
                   config.strictQuorumsOverlap(),
                   placement));
           checkers.add(new SiblingsPerWriterChecker());
+          if (tombstonesCollected) {
+            checkers.add(new TombstonesCollectedChecker(run::tombstonesHeldByNewestNodes));
+          }
         }
         case REGISTER, BLIND_REGISTER -> {
           if (noLostWrites) {

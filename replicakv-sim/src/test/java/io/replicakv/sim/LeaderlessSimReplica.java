@@ -112,6 +112,13 @@ final class LeaderlessSimReplica implements Replica, StateView {
       return new long[] {coveredByDelete.size(), covering};
     }
 
+    /** Tombstones held at the end of the run by the newest instance of each node. */
+    long tombstonesHeldByNewestNodes() {
+      Map<Integer, LeaderlessNode> newest = new TreeMap<>();
+      started.forEach(node -> newest.put(node.nodeId(), node));
+      return newest.values().stream().mapToLong(LeaderlessNode::tombstoneCount).sum();
+    }
+
     /** Counters summed over every node instance of the run (crashed ones included). */
     Map<String, Long> counterTotals() {
       Map<String, Long> totals = new TreeMap<>();
