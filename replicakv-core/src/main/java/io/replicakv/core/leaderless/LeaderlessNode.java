@@ -291,9 +291,7 @@ public final class LeaderlessNode implements Replica {
       lastIncarnation = Math.max(lastIncarnation, replayed);
     }
     for (KeyState state : store.snapshot().values()) {
-      if (state instanceof KeyState.Lww lww) {
-        newest = Hlc.max(newest, lww.stamp());
-      }
+      newest = Hlc.max(newest, newestStamp(state));
     }
     newest = Hlc.max(newest, stampFloor);
     this.hlc = new HybridLogicalClock(newest, HybridLogicalClock.DEFAULT_MAX_REMOTE_AHEAD_MILLIS);
@@ -853,7 +851,8 @@ public final class LeaderlessNode implements Replica {
             state == null ? VersionVector.EMPTY : state.context(),
             answered,
             request.quorum,
-            detail);
+            detail,
+            state == null ? "" : state.typeName());
     deliver(result, request.plainClient, request instanceof PendingPut);
   }
 
@@ -875,7 +874,8 @@ public final class LeaderlessNode implements Replica {
             state == null ? VersionVector.EMPTY : state.context(),
             answered,
             needed,
-            detail);
+            detail,
+            state == null ? "" : state.typeName());
     deliver(result, plainClient, isWrite);
   }
 
@@ -980,10 +980,12 @@ public final class LeaderlessNode implements Replica {
     if (refusal.isPresent()) {
       return new CreateOutcome(null, refusal.get());
     }
-    Hlc stamp = config.conflicts() == ConflictMode.LWW ? hlc.now(clock.physicalMillis()) : Hlc.ZERO;
+    Hlc stamp =
+        config.conflicts() == ConflictMode.SIBLINGS ? Hlc.ZERO : hlc.now(clock.physicalMillis());
     KeyState created =
         write.apply(config.conflicts(), aboveDotFloor(current), context, replicaId, stamp);
-    if (created.valueCount() > config.siblingsMax()) {
+    if (config.conflicts() == ConflictMode.SIBLINGS
+        && created.valueCount() > config.siblingsMax()) {
       counters.siblingLimitRefusals++;
       return new CreateOutcome(
           null,
@@ -1076,14 +1078,30 @@ public final class LeaderlessNode implements Replica {
   }
 
   private void observeStamp(KeyState state) {
-    if (state instanceof KeyState.Lww lww) {
-      try {
-        hlc.update(lww.stamp(), clock.physicalMillis());
-      } catch (ClockDriftException e) {
-        // A stamp far ahead of our clock is still merged (refusing it would stop convergence);
-        // our clock just does not jump to it. Counted so that an operator sees the bad clock.
-        counters.clockDriftRefusals++;
-      }
+    switch (state) {
+      case KeyState.Lww lww -> observeStamp(lww.stamp());
+      case KeyState.Register register -> observeStamp(register.register().timestamp());
+      case KeyState.Map map ->
+          map.map()
+              .entries()
+              .values()
+              .forEach(
+                  value -> {
+                    if (value instanceof io.replicakv.core.crdt.LwwRegister register) {
+                      observeStamp(register.timestamp());
+                    }
+                  });
+      default -> {}
+    }
+  }
+
+  private void observeStamp(Hlc stamp) {
+    try {
+      hlc.update(stamp, clock.physicalMillis());
+    } catch (ClockDriftException e) {
+      // A stamp far ahead of our clock is still merged (refusing it would stop convergence);
+      // our clock just does not jump to it. Counted so that an operator sees the bad clock.
+      counters.clockDriftRefusals++;
     }
   }
 
@@ -1160,6 +1178,20 @@ public final class LeaderlessNode implements Replica {
                 .writeBytes(state.toBytes())
                 .toByteArray()),
         sync);
+  }
+
+  /** The largest HLC stamp a state carries (LWW value, register, map fields), or zero. */
+  private static Hlc newestStamp(KeyState state) {
+    return switch (state) {
+      case KeyState.Lww lww -> lww.stamp();
+      case KeyState.Register register -> register.register().timestamp();
+      case KeyState.Map map ->
+          map.map().entries().values().stream()
+              .filter(io.replicakv.core.crdt.LwwRegister.class::isInstance)
+              .map(value -> ((io.replicakv.core.crdt.LwwRegister) value).timestamp())
+              .reduce(Hlc.ZERO, Hlc::max);
+      default -> Hlc.ZERO;
+    };
   }
 
   /** The collector's view of this node. */
