@@ -178,6 +178,18 @@ public final class LeaderlessScenarios {
         .build();
   }
 
+  /**
+   * CRDT hash under faults: counter fields count every acknowledged HINCRBY once, string fields
+   * show only written values and are present once written; no siblings, no lost field.
+   */
+  public static Instrumented strictCrdtMap() {
+    return new Builder(
+            "leaderless-strict-crdt-map", baseConfig().withConflicts(ConflictMode.CRDT, true))
+        .faults(Faults.moderate())
+        .workload(Workload.MAP)
+        .build();
+  }
+
   /** Broken: no read repair and no anti-entropy, so replicas that missed writes stay behind. */
   public static Instrumented brokenNoRepair() {
     return new Builder("leaderless-broken-no-repair", baseConfig().withRepair(false, false, 0))
@@ -222,6 +234,7 @@ public final class LeaderlessScenarios {
             contendedLww(),
             strictCrdtSet(),
             strictCrdtCounter(),
+            strictCrdtMap(),
             brokenNoRepair(),
             brokenLwwWithoutTieBreak(),
             brokenBlindWrites(),
@@ -372,6 +385,10 @@ public final class LeaderlessScenarios {
             checkers.add(
                 new CrdtSpecChecker(
                     CrdtSpecChecker.Type.COUNTER, config.strictQuorumsOverlap(), placement));
+        case MAP ->
+            checkers.add(
+                new CrdtSpecChecker(
+                    CrdtSpecChecker.Type.MAP, config.strictQuorumsOverlap(), placement));
         case REGISTER_WITH_DELETES, REGISTER_WITH_BLIND_DELETES -> {
           checkers.add(
               new DeletedValuesChecker(

@@ -50,7 +50,26 @@ final class LeaderlessSimReplica implements Replica, StateView {
     /** {@code SADD key value}: a grow-only use of the add-wins set. */
     SET,
     /** {@code INCRBY key 1}; the written value only names the increment in the history. */
-    COUNTER
+    COUNTER,
+    /**
+     * A CRDT hash: even request ids are {@code HINCRBY key c<n> 1} on one of {@link
+     * #MAP_COUNTER_FIELDS} counter fields, odd ones {@code HSET key r<client> value} on the
+     * client's own string field (see {@link #mapField}).
+     */
+    MAP
+  }
+
+  /** Counter fields of the {@link Workload#MAP} workload. */
+  static final int MAP_COUNTER_FIELDS = 2;
+
+  /** True when request {@code requestId} of the map workload is an increment. */
+  static boolean isMapIncrement(long requestId) {
+    return requestId % 2 == 0;
+  }
+
+  /** The field request {@code requestId} of client {@code clientId} writes in the map workload. */
+  static String mapField(long clientId, long requestId) {
+    return isMapIncrement(requestId) ? "c" + (requestId / 2 % MAP_COUNTER_FIELDS) : "r" + clientId;
   }
 
   /** In {@link Workload#REGISTER_WITH_DELETES}, request ids with this remainder are deletes. */
@@ -218,6 +237,12 @@ final class LeaderlessSimReplica implements Replica, StateView {
                   isDelete(request.requestId()) ? new Write.Delete() : new Write.Value(put.value());
               case SET -> new Write.SetAdd(put.value());
               case COUNTER -> new Write.Increment(1);
+              case MAP ->
+                  isMapIncrement(request.requestId())
+                      ? new Write.HashIncrement(
+                          mapField(request.clientId(), request.requestId()), 1)
+                      : new Write.HashSet(
+                          mapField(request.clientId(), request.requestId()), put.value());
             };
         VersionVector context =
             workload != Workload.BLIND_REGISTER

@@ -151,6 +151,14 @@ class LeaderlessSimulationTest {
   }
 
   @Test
+  void crdtMapCountsEveryAcknowledgedFieldIncrementOnceAndKeepsEveryWrittenField() {
+    passesEverySeed(
+        LeaderlessScenarios.strictCrdtMap(),
+        9_000,
+        "crdtMapCountsEveryAcknowledgedFieldIncrementOnceAndKeepsEveryWrittenField");
+  }
+
+  @Test
   void withoutReadRepairAndAntiEntropyReplicasStayDiverged() {
     LeaderlessScenarios.Instrumented broken = LeaderlessScenarios.brokenNoRepair();
     Map<String, List<Long>> flagged = flaggedSeeds(broken.scenario(), 1);

@@ -250,7 +250,8 @@ public final class LeaderlessFrameCodec {
           new KeyStates(from, to, readIndex(in), readStrings(in), readStates(in), readStrings(in));
       case HANDOFF -> new Handoff(from, to, readStrings(in), readStates(in));
       case HANDOFF_ACK -> new HandoffAck(from, to, readStrings(in), readLongs(in));
-      case TOMBSTONE_CHECK -> new TombstoneCheck(from, to, in.readLong(), readKey(in), readState(in));
+      case TOMBSTONE_CHECK ->
+          new TombstoneCheck(from, to, in.readLong(), readKey(in), readState(in));
       case TOMBSTONE_CHECK_ACK ->
           new TombstoneCheckAck(from, to, in.readLong(), readKey(in), in.readBoolean());
       case TOMBSTONE_DROP -> new TombstoneDrop(from, to, readKey(in), in.readLong());
