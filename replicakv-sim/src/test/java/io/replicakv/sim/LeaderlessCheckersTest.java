@@ -134,4 +134,23 @@ class LeaderlessCheckersTest {
         .as("unknown field")
         .isTrue();
   }
+
+  @Test
+  void monotonicCausalReadsFlagsAReadWhoseContextDoesNotDescendAnEarlierOne() {
+    LeaderlessSimReplica.RunState run = new LeaderlessSimReplica.RunState();
+    MonotonicCausalReadsChecker checker =
+        new MonotonicCausalReadsChecker(run::monotonicReadViolations);
+    io.replicakv.core.causal.VersionVector a1 =
+        io.replicakv.core.causal.VersionVector.of(Map.of("1", 1L));
+    io.replicakv.core.causal.VersionVector a2b1 =
+        io.replicakv.core.causal.VersionVector.of(Map.of("1", 2L, "2", 1L));
+    run.observeRead(7, 1, "k", a1);
+    run.observeRead(7, 2, "k", a2b1);
+    run.observeRead(8, 3, "k", a1); // another client may be behind
+    assertThat(checker.check(Observation.of(List.of())).failed()).isFalse();
+    run.observeRead(7, 4, "k", a1);
+    CheckResult flagged = checker.check(Observation.of(List.of()));
+    assertThat(flagged.failed()).isTrue();
+    assertThat(flagged.problems().get(0)).contains("client 7 request 4");
+  }
 }

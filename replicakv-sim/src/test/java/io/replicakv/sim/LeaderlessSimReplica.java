@@ -86,9 +86,13 @@ final class LeaderlessSimReplica implements Replica, StateView {
     private final Map<String, java.util.Set<String>> seenByClientAndKey = new HashMap<>();
     private final Map<String, java.util.Set<String>> coveredByDelete = new HashMap<>();
     private final List<LeaderlessNode> started = new ArrayList<>();
+    private final Map<String, VersionVector> readContextByClientAndKey = new HashMap<>();
+    private final List<String> monotonicReadViolations = new ArrayList<>();
 
     /** Forgets everything: a new run has new clients and nodes. */
     void clear() {
+      readContextByClientAndKey.clear();
+      monotonicReadViolations.clear();
       contextByClientAndKey.clear();
       seenByClientAndKey.clear();
       coveredByDelete.clear();
@@ -123,6 +127,35 @@ final class LeaderlessSimReplica implements Replica, StateView {
      */
     void see(long clientId, String key, VersionVector context) {
       contextByClientAndKey.merge(clientId + "/" + key, context, VersionVector::merge);
+    }
+
+    /**
+     * Records an acknowledged read's causal context; a context that does not descend the join of
+     * the client's earlier read contexts for the key is a monotonic-reads violation (the read
+     * returned a state older than one the client had already read).
+     */
+    void observeRead(long clientId, long requestId, String key, VersionVector context) {
+      String session = clientId + "/" + key;
+      VersionVector before = readContextByClientAndKey.getOrDefault(session, VersionVector.EMPTY);
+      if (!context.descends(before)) {
+        monotonicReadViolations.add(
+            "client "
+                + clientId
+                + " request "
+                + requestId
+                + " read "
+                + key
+                + " at "
+                + context
+                + ", older than its earlier reads' "
+                + before);
+      }
+      readContextByClientAndKey.put(session, before.merge(context));
+    }
+
+    /** Monotonic-read violations recorded this run. */
+    List<String> monotonicReadViolations() {
+      return List.copyOf(monotonicReadViolations);
     }
 
     /** Deletes recorded this run, and how many of them covered at least one seen value. */
@@ -280,6 +313,9 @@ final class LeaderlessSimReplica implements Replica, StateView {
       InFlight request = inFlight.remove(result.clientId() + "/" + result.requestId());
       Check.state(request != null, "result for unknown request %s", result);
       if (result.outcome() == KvResult.Outcome.OK) {
+        if (!request.isWrite()) {
+          run.observeRead(result.clientId(), result.requestId(), request.key(), result.context());
+        }
         run.see(result.clientId(), request.key(), result.context());
         run.seeValues(result.clientId(), request.key(), result.values());
       }
