@@ -82,12 +82,10 @@ import java.util.TreeSet;
  * quorums requests fail or time out, with sloppy quorums writes go to substitutes); clock skew
  * (siblings mode uses no clock; LWW uses an HLC that also advances on every state it merges).
  * <b>What it does not.</b> Sloppy quorums give up R+W>N overlap by design: a read may miss a write
- * held only in hints until handoff or anti-entropy. Tombstones are kept forever here (never
- * garbage-collected), which is safe against resurrection but costs memory: dropping one safely
- * needs more than "every owner holds it", because an owner that forgot the key would number its
- * next write {@code node:1} again, and a delayed message or an old hint carrying the forgotten
- * history could then cover (silently drop) that new write or bring a deleted value back. A
- * collector needs per-node dot generations that survive the drop plus a grace period. The ring is
+ * held only in hints until handoff or anti-entropy. Tombstones are collected by {@link
+ * TombstoneCollector} (confirmation rounds spaced by a grace period, and a persisted dot floor so
+ * that a node that forgot a key never reuses one of its dots); a message delayed past the grace
+ * period could still bring a deleted value back, and CRDT keys keep their tombstones. The ring is
  * fixed for the node's lifetime; membership changes need a new node object. A request's W
  * acknowledgements may include the same write recorded under a hint and later under the owner; that
  * is Dynamo's sloppy-quorum contract, not strict durability on W owners.
