@@ -5,7 +5,8 @@
 #   replicakv-sim/run-sim.sh --scenario 'single-leader-*' --seconds 600 --first-seed 100000
 #
 # Leaderless long run: replicakv-sim/run-sim.sh leaderless [SECONDS] [FIRST_SEED]
-#   runs every correct leaderless scenario (strict and sloppy quorums, LWW, CRDT set and counter)
+#   runs every correct leaderless scenario (strict and sloppy quorums, LWW, CRDT set, counter and
+#   map, tombstone collection)
 #   for SECONDS each (default 600) from FIRST_SEED (default 100000); exit 1 if any seed failed,
 #   each failure printed with the command that replays it.
 set -euo pipefail
@@ -22,7 +23,8 @@ if [ "${1:-}" = "leaderless" ]; then
   first_seed="${3:-100000}"
   status=0
   for scenario in leaderless-strict-siblings leaderless-sloppy-siblings leaderless-strict-deletes leaderless-strict-blocking-repair leaderless-strict-lww \
-      leaderless-contended-lww leaderless-strict-crdt-set leaderless-strict-crdt-counter; do
+      leaderless-contended-lww leaderless-strict-crdt-set leaderless-strict-crdt-counter leaderless-strict-crdt-map \
+      leaderless-strict-deletes-gc leaderless-sloppy-deletes-gc; do
     run --scenario "$scenario" --seconds "$seconds" --first-seed "$first_seed" || status=1
   done
   exit "$status"

@@ -108,4 +108,49 @@ class LeaderlessCheckersTest {
     assertThat(diverged.checker()).isEqualTo("convergence");
     assertThat(lost.check(new Observation(List.of(write), oneBehind)).failed()).isTrue();
   }
+
+  @Test
+  void crdtMapCheckerBoundsCounterFieldsAndFlagsMissingOrInventedStringFields() {
+    // Request ids are the invoke times: even ones increment a counter field, odd ones write the
+    // client's string field (LeaderlessSimReplica.mapField).
+    Op increment = Op.write(1, "k", "i", 2, 3);
+    Op string = Op.write(2, "k", "hello", 5, 6);
+    String counterField = LeaderlessSimReplica.mapField(1, 2);
+    String stringField = LeaderlessSimReplica.mapField(2, 5);
+    CrdtSpecChecker checker = new CrdtSpecChecker(CrdtSpecChecker.Type.MAP, true, PLACEMENT);
+    List<Op> writes = List.of(increment, string);
+    java.util.function.Function<List<String>, Boolean> flags =
+        shown -> {
+          List<Op> ops = new java.util.ArrayList<>(writes);
+          ops.add(Op.read(3, "k", shown, 10, 11));
+          return checker.check(Observation.of(ops)).failed();
+        };
+    assertThat(flags.apply(List.of(counterField, "1", stringField, "hello"))).isFalse();
+    assertThat(flags.apply(List.of(counterField, "2", stringField, "hello"))).as("twice").isTrue();
+    assertThat(flags.apply(List.of(stringField, "hello"))).as("increment lost").isTrue();
+    assertThat(flags.apply(List.of(counterField, "1"))).as("string field lost").isTrue();
+    assertThat(flags.apply(List.of(counterField, "1", stringField, "bye"))).as("invented").isTrue();
+    assertThat(flags.apply(List.of(counterField, "1", stringField, "hello", "zz", "1")))
+        .as("unknown field")
+        .isTrue();
+  }
+
+  @Test
+  void monotonicCausalReadsFlagsAReadWhoseContextDoesNotDescendAnEarlierOne() {
+    LeaderlessSimReplica.RunState run = new LeaderlessSimReplica.RunState();
+    MonotonicCausalReadsChecker checker =
+        new MonotonicCausalReadsChecker(run::monotonicReadViolations);
+    io.replicakv.core.causal.VersionVector a1 =
+        io.replicakv.core.causal.VersionVector.of(Map.of("1", 1L));
+    io.replicakv.core.causal.VersionVector a2b1 =
+        io.replicakv.core.causal.VersionVector.of(Map.of("1", 2L, "2", 1L));
+    run.observeRead(7, 1, "k", a1);
+    run.observeRead(7, 2, "k", a2b1);
+    run.observeRead(8, 3, "k", a1); // another client may be behind
+    assertThat(checker.check(Observation.of(List.of())).failed()).isFalse();
+    run.observeRead(7, 4, "k", a1);
+    CheckResult flagged = checker.check(Observation.of(List.of()));
+    assertThat(flagged.failed()).isTrue();
+    assertThat(flagged.problems().get(0)).contains("client 7 request 4");
+  }
 }

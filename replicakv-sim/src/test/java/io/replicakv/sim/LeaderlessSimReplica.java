@@ -50,7 +50,26 @@ final class LeaderlessSimReplica implements Replica, StateView {
     /** {@code SADD key value}: a grow-only use of the add-wins set. */
     SET,
     /** {@code INCRBY key 1}; the written value only names the increment in the history. */
-    COUNTER
+    COUNTER,
+    /**
+     * A CRDT hash: even request ids are {@code HINCRBY key c<n> 1} on one of {@link
+     * #MAP_COUNTER_FIELDS} counter fields, odd ones {@code HSET key r<client> value} on the
+     * client's own string field (see {@link #mapField}).
+     */
+    MAP
+  }
+
+  /** Counter fields of the {@link Workload#MAP} workload. */
+  static final int MAP_COUNTER_FIELDS = 2;
+
+  /** True when request {@code requestId} of the map workload is an increment. */
+  static boolean isMapIncrement(long requestId) {
+    return requestId % 2 == 0;
+  }
+
+  /** The field request {@code requestId} of client {@code clientId} writes in the map workload. */
+  static String mapField(long clientId, long requestId) {
+    return isMapIncrement(requestId) ? "c" + (requestId / 2 % MAP_COUNTER_FIELDS) : "r" + clientId;
   }
 
   /** In {@link Workload#REGISTER_WITH_DELETES}, request ids with this remainder are deletes. */
@@ -67,9 +86,13 @@ final class LeaderlessSimReplica implements Replica, StateView {
     private final Map<String, java.util.Set<String>> seenByClientAndKey = new HashMap<>();
     private final Map<String, java.util.Set<String>> coveredByDelete = new HashMap<>();
     private final List<LeaderlessNode> started = new ArrayList<>();
+    private final Map<String, VersionVector> readContextByClientAndKey = new HashMap<>();
+    private final List<String> monotonicReadViolations = new ArrayList<>();
 
     /** Forgets everything: a new run has new clients and nodes. */
     void clear() {
+      readContextByClientAndKey.clear();
+      monotonicReadViolations.clear();
       contextByClientAndKey.clear();
       seenByClientAndKey.clear();
       coveredByDelete.clear();
@@ -106,10 +129,46 @@ final class LeaderlessSimReplica implements Replica, StateView {
       contextByClientAndKey.merge(clientId + "/" + key, context, VersionVector::merge);
     }
 
+    /**
+     * Records an acknowledged read's causal context; a context that does not descend the join of
+     * the client's earlier read contexts for the key is a monotonic-reads violation (the read
+     * returned a state older than one the client had already read).
+     */
+    void observeRead(long clientId, long requestId, String key, VersionVector context) {
+      String session = clientId + "/" + key;
+      VersionVector before = readContextByClientAndKey.getOrDefault(session, VersionVector.EMPTY);
+      if (!context.descends(before)) {
+        monotonicReadViolations.add(
+            "client "
+                + clientId
+                + " request "
+                + requestId
+                + " read "
+                + key
+                + " at "
+                + context
+                + ", older than its earlier reads' "
+                + before);
+      }
+      readContextByClientAndKey.put(session, before.merge(context));
+    }
+
+    /** Monotonic-read violations recorded this run. */
+    List<String> monotonicReadViolations() {
+      return List.copyOf(monotonicReadViolations);
+    }
+
     /** Deletes recorded this run, and how many of them covered at least one seen value. */
     long[] deleteCounts() {
       long covering = coveredByDelete.values().stream().filter(set -> !set.isEmpty()).count();
       return new long[] {coveredByDelete.size(), covering};
+    }
+
+    /** Tombstones held at the end of the run by the newest instance of each node. */
+    long tombstonesHeldByNewestNodes() {
+      Map<Integer, LeaderlessNode> newest = new TreeMap<>();
+      started.forEach(node -> newest.put(node.nodeId(), node));
+      return newest.values().stream().mapToLong(LeaderlessNode::tombstoneCount).sum();
     }
 
     /** Counters summed over every node instance of the run (crashed ones included). */
@@ -211,6 +270,12 @@ final class LeaderlessSimReplica implements Replica, StateView {
                   isDelete(request.requestId()) ? new Write.Delete() : new Write.Value(put.value());
               case SET -> new Write.SetAdd(put.value());
               case COUNTER -> new Write.Increment(1);
+              case MAP ->
+                  isMapIncrement(request.requestId())
+                      ? new Write.HashIncrement(
+                          mapField(request.clientId(), request.requestId()), 1)
+                      : new Write.HashSet(
+                          mapField(request.clientId(), request.requestId()), put.value());
             };
         VersionVector context =
             workload != Workload.BLIND_REGISTER
@@ -248,6 +313,9 @@ final class LeaderlessSimReplica implements Replica, StateView {
       InFlight request = inFlight.remove(result.clientId() + "/" + result.requestId());
       Check.state(request != null, "result for unknown request %s", result);
       if (result.outcome() == KvResult.Outcome.OK) {
+        if (!request.isWrite()) {
+          run.observeRead(result.clientId(), result.requestId(), request.key(), result.context());
+        }
         run.see(result.clientId(), request.key(), result.context());
         run.seeValues(result.clientId(), request.key(), result.values());
       }

@@ -75,6 +75,44 @@ class LeaderlessSimulationTest {
   }
 
   @Test
+  void collectedTombstonesNeverBringDeletedValuesBackAndAllAreCollectedAfterHeal() {
+    LeaderlessScenarios.Instrumented scenario = LeaderlessScenarios.strictDeletesWithCollection();
+    long[] deletes = new long[2];
+    Map<String, Long> counters =
+        passesEverySeed(
+            scenario,
+            7_000,
+            "collectedTombstonesNeverBringDeletedValuesBackAndAllAreCollectedAfterHeal",
+            () -> {
+              long[] counts = scenario.run().deleteCounts();
+              deletes[0] += counts[0];
+              deletes[1] += counts[1];
+            });
+    assertThat(deletes[1]).as("deletes that covered seen values, of %s", deletes[0]).isPositive();
+    assertThat(counters.get("tombstones_dropped")).as(counters.toString()).isPositive();
+    assertThat(counters.get("tombstone_gc_confirmations")).as(counters.toString()).isPositive();
+  }
+
+  @Test
+  void collectionUnderSloppyQuorumsAndHintReplayBringsNothingBack() {
+    Map<String, Long> counters =
+        passesEverySeed(
+            LeaderlessScenarios.sloppyDeletesWithCollection(),
+            8_000,
+            "collectionUnderSloppyQuorumsAndHintReplayBringsNothingBack");
+    assertThat(counters.get("tombstones_dropped")).as(counters.toString()).isPositive();
+    assertThat(counters.get("hints_stored")).as(counters.toString()).isPositive();
+  }
+
+  @Test
+  void withoutCollectionTombstonesStayAndTheCollectionCheckSaysSo() {
+    Map<String, List<Long>> flagged =
+        flaggedSeeds(LeaderlessScenarios.brokenNoCollection().scenario(), 1);
+    assertThat(flagged.get("tombstones collected after heal")).as(flagged.toString()).isNotEmpty();
+    assertThat(flagged.get("deleted values stay deleted")).isEmpty();
+  }
+
+  @Test
   void deletesWithoutContextLeaveTheValuesTheyMeantToDelete() {
     Map<String, List<Long>> flagged =
         flaggedSeeds(LeaderlessScenarios.brokenBlindDeletes().scenario(), 1);
@@ -110,6 +148,14 @@ class LeaderlessSimulationTest {
         LeaderlessScenarios.strictCrdtCounter(),
         4_000,
         "crdtCounterCountsEveryAcknowledgedIncrementOnce");
+  }
+
+  @Test
+  void crdtMapCountsEveryAcknowledgedFieldIncrementOnceAndKeepsEveryWrittenField() {
+    passesEverySeed(
+        LeaderlessScenarios.strictCrdtMap(),
+        9_000,
+        "crdtMapCountsEveryAcknowledgedFieldIncrementOnceAndKeepsEveryWrittenField");
   }
 
   @Test

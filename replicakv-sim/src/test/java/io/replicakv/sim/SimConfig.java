@@ -177,6 +177,26 @@ public record SimConfig(
         diskFlushIntervalMillis);
   }
 
+  public SimConfig withQuietMillis(long quietMillis) {
+    return new SimConfig(
+        nodeCount,
+        clientCount,
+        keyCount,
+        workloadMillis,
+        quietMillis,
+        tickMillis,
+        clientTimeoutMillis,
+        thinkMillisMax,
+        readProbability,
+        routing,
+        network,
+        faults,
+        clockOffsetMillisMax,
+        clockDriftPpmMax,
+        tornWriteProbability,
+        diskFlushIntervalMillis);
+  }
+
   public SimConfig withDiskFlushIntervalMillis(long diskFlushIntervalMillis) {
     return new SimConfig(
         nodeCount,

@@ -4,6 +4,9 @@ import io.replicakv.core.causal.DvvSet;
 import io.replicakv.core.causal.Hlc;
 import io.replicakv.core.causal.VersionVector;
 import io.replicakv.core.crdt.AwOrSet;
+import io.replicakv.core.crdt.Crdt;
+import io.replicakv.core.crdt.LwwRegister;
+import io.replicakv.core.crdt.OrMap;
 import io.replicakv.core.crdt.PNCounter;
 import io.replicakv.core.model.Bytes;
 import io.replicakv.core.util.ByteReader;
@@ -33,8 +36,12 @@ import java.util.List;
  *       node's id so that every replica picks the same winner whatever the arrival order. The
  *       losing write is discarded and counted (DDIA ch. 5, "Last write wins"). A delete is a
  *       timestamped tombstone.
- *   <li>{@link Counter} and {@link Set}: the CRDT types of {@code conflicts=crdt}; merge is the
- *       CRDT join, so nothing is discarded.
+ *   <li>{@link Counter}, {@link Set}, {@link Map} and {@link Register}: the CRDT types of {@code
+ *       conflicts=crdt} (PN-counter, add-wins set, observed-remove map, LWW register); merge is the
+ *       CRDT join, so nothing is discarded except the losing writes of a register (counted, as in
+ *       LWW mode). A key's type is fixed by its first write and kept while it has a state: a {@code
+ *       DEL} empties a set or map and deletes a register's value, but does not forget the type,
+ *       since replicas that never saw the delete still hold a state of that type.
  * </ul>
  *
  * <p><b>Failure cases.</b> LWW loses every write but one among writes whose timestamps cross (clock
@@ -42,7 +49,7 @@ import java.util.List;
  * states of two different modes is a configuration bug and fails loudly.
  *
  * <p>Binary form (canonical, so equal states have equal bytes and equal {@link #digest()}s): a mode
- * byte (1 siblings, 2 LWW, 3 counter, 4 set), then the mode's body.
+ * byte (1 siblings, 2 LWW, 3 counter, 4 set, 5 map, 6 register), then the mode's body.
  */
 public sealed interface KeyState {
   /** Sibling value tag: a live value follows. */
@@ -59,6 +66,14 @@ public sealed interface KeyState {
 
   /** Number of values held, tombstones included (the sibling count for {@link Siblings}). */
   int valueCount();
+
+  /**
+   * The Redis-style type name a read reports: {@code string} (siblings, LWW, register), {@code
+   * counter}, {@code set} or {@code hash}.
+   */
+  default String typeName() {
+    return "string";
+  }
 
   /** The causal context a client sends back with its next write (empty for LWW and CRDTs). */
   VersionVector context();
@@ -236,6 +251,11 @@ public sealed interface KeyState {
     }
 
     @Override
+    public String typeName() {
+      return "counter";
+    }
+
+    @Override
     public Merged merge(KeyState other, boolean lwwTieBreak) {
       return new Merged(
           new Counter(counter.merge(sameMode(this, other, Counter.class).counter)), 0);
@@ -274,8 +294,118 @@ public sealed interface KeyState {
     }
 
     @Override
+    public String typeName() {
+      return "set";
+    }
+
+    @Override
     public Merged merge(KeyState other, boolean lwwTieBreak) {
       return new Merged(new Set(set.merge(sameMode(this, other, Set.class).set)), 0);
+    }
+  }
+
+  /**
+   * CRDT mode, hash type: an observed-remove map ({@code HSET}/{@code HDEL}/{@code HINCRBY}) whose
+   * fields are LWW registers (written by {@code HSET}) or PN-counters (written by {@code HINCRBY}).
+   * Its visible values are the fields and their values, alternating, in field order.
+   */
+  record Map(OrMap map) implements KeyState {
+    public Map {
+      Check.notNull(map, "map");
+    }
+
+    @Override
+    public List<String> visibleValues() {
+      List<String> values = new ArrayList<>();
+      map.entries()
+          .forEach(
+              (field, value) -> {
+                values.add(field.toUtf8());
+                values.add(fieldText(value));
+              });
+      return values;
+    }
+
+    @Override
+    public boolean isTombstone() {
+      return map.fields().isEmpty();
+    }
+
+    @Override
+    public int valueCount() {
+      return map.fields().size();
+    }
+
+    @Override
+    public String typeName() {
+      return "hash";
+    }
+
+    @Override
+    public VersionVector context() {
+      return VersionVector.EMPTY;
+    }
+
+    @Override
+    public byte[] toBytes() {
+      return new ByteWriter().writeByte(5).writeBytes(map.toBytes()).toByteArray();
+    }
+
+    @Override
+    public Merged merge(KeyState other, boolean lwwTieBreak) {
+      return new Merged(new Map(map.merge(sameMode(this, other, Map.class).map)), 0);
+    }
+  }
+
+  /** A map field's value as a reply shows it: a register's bytes or a counter's decimal value. */
+  static String fieldText(Crdt<?> value) {
+    return switch (value) {
+      case LwwRegister register -> register.value().map(Bytes::toUtf8).orElse("");
+      case PNCounter counter -> Long.toString(counter.value());
+      default -> throw new IllegalStateException("map field of type " + value.type());
+    };
+  }
+
+  /**
+   * CRDT mode, string type: an LWW register ({@code SET}/{@code GET} on a crdt keyspace), HLC
+   * timestamps with ties broken by replica id, so every replica keeps the same value without
+   * siblings; a {@code DEL} is a timestamped deletion.
+   */
+  record Register(LwwRegister register) implements KeyState {
+    public Register {
+      Check.notNull(register, "register");
+    }
+
+    @Override
+    public List<String> visibleValues() {
+      return register.value().map(value -> List.of(value.toUtf8())).orElse(List.of());
+    }
+
+    @Override
+    public boolean isTombstone() {
+      return register.value().isEmpty();
+    }
+
+    @Override
+    public int valueCount() {
+      return 1;
+    }
+
+    @Override
+    public VersionVector context() {
+      return VersionVector.EMPTY;
+    }
+
+    @Override
+    public byte[] toBytes() {
+      return new ByteWriter().writeByte(6).writeBytes(register.toBytes()).toByteArray();
+    }
+
+    @Override
+    public Merged merge(KeyState other, boolean lwwTieBreak) {
+      LwwRegister theirs = sameMode(this, other, Register.class).register;
+      LwwRegister merged = register.merge(theirs);
+      return new Merged(new Register(merged), register.equals(theirs) ? 0 : 1);
     }
   }
 
@@ -289,6 +419,8 @@ public sealed interface KeyState {
           case 2 -> readLww(reader);
           case 3 -> new Counter(PNCounter.fromBytes(reader.readBytes(Limits.VALUE_MAX_BYTES)));
           case 4 -> new Set(AwOrSet.fromBytes(reader.readBytes(Limits.VALUE_MAX_BYTES)));
+          case 5 -> new Map(OrMap.fromBytes(reader.readBytes(Limits.VALUE_MAX_BYTES)));
+          case 6 -> new Register(LwwRegister.fromBytes(reader.readBytes(Limits.VALUE_MAX_BYTES)));
           default -> throw new CorruptEncodingException("KeyState: unknown mode " + mode);
         };
     reader.finish();

@@ -17,6 +17,8 @@ import java.util.List;
  * @param answered replicas that answered (acknowledged a write, or returned a read)
  * @param needed the quorum the request waited for
  * @param detail a sentence for people and logs
+ * @param type OK: the key's type as {@link KeyState#typeName()} names it ({@code string}, {@code
+ *     counter}, {@code set}, {@code hash}), or "" when no replica read had a state for the key
  */
 public record KvResult(
     long clientId,
@@ -26,7 +28,8 @@ public record KvResult(
     VersionVector context,
     int answered,
     int needed,
-    String detail) {
+    String detail,
+    String type) {
 
   /** How a request ended. */
   public enum Outcome {
@@ -51,6 +54,20 @@ public record KvResult(
     values = List.copyOf(values);
     Check.notNull(context, "context");
     Check.notNull(detail, "detail");
+    Check.notNull(type, "type");
+  }
+
+  /** A result without a type (as results were before types were reported). */
+  public KvResult(
+      long clientId,
+      long requestId,
+      Outcome outcome,
+      List<String> values,
+      VersionVector context,
+      int answered,
+      int needed,
+      String detail) {
+    this(clientId, requestId, outcome, values, context, answered, needed, detail, "");
   }
 
   /** The same outcome as a plain client reply (context dropped). */

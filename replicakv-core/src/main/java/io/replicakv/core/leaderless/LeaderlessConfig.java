@@ -26,6 +26,11 @@ import io.replicakv.core.util.Check;
  * @param siblingsMax most values one key may hold; a write that would exceed it is refused
  * @param merkleFanOut Merkle tree fan-out
  * @param merkleDepth Merkle tree depth below the root
+ * @param tombstoneGcIntervalTicks ticks between tombstone-collection rounds started by a key's
+ *     first owner; 0 keeps tombstones forever
+ * @param tombstoneGraceTicks ticks between two confirmation rounds of one tombstone: must exceed
+ *     the request timeout plus the longest delay a message may still arrive after (see {@link
+ *     TombstoneCollector})
  */
 public record LeaderlessConfig(
     int replicas,
@@ -44,13 +49,24 @@ public record LeaderlessConfig(
     int hintsPerPeerMax,
     int siblingsMax,
     int merkleFanOut,
-    int merkleDepth) {
+    int merkleDepth,
+    int tombstoneGcIntervalTicks,
+    int tombstoneGraceTicks) {
 
   /** Default {@link #hintsPerPeerMax()}: hints kept per unreachable owner. */
   public static final int HINTS_PER_PEER_MAX = 100_000;
 
   /** Default {@link #siblingsMax()}: values per key before writes without context are refused. */
   public static final int SIBLINGS_MAX = 64;
+
+  /** Default {@link #tombstoneGcIntervalTicks()}. */
+  public static final int TOMBSTONE_GC_INTERVAL_TICKS = 50;
+
+  /**
+   * Default {@link #tombstoneGraceTicks()}: 3,000 ticks, a minute at the server's 20 ms tick, far
+   * past the request timeout and any delay a live TCP connection shows.
+   */
+  public static final int TOMBSTONE_GRACE_TICKS = 3_000;
 
   public LeaderlessConfig {
     Check.argument(replicas >= 1, "replicas %s < 1", replicas);
@@ -71,6 +87,58 @@ public record LeaderlessConfig(
     Check.argument(hintsPerPeerMax >= 0, "hintsPerPeerMax %s", hintsPerPeerMax);
     Check.argument(siblingsMax >= 1, "siblingsMax %s", siblingsMax);
     Check.argument(!blockingReadRepair || readRepair, "blocking read repair needs read repair");
+    Check.argument(tombstoneGcIntervalTicks >= 0, "tombstoneGc %s", tombstoneGcIntervalTicks);
+    Check.argument(
+        tombstoneGraceTicks > requestTimeoutTicks,
+        "tombstoneGraceTicks %s must exceed requestTimeoutTicks %s: a pending request may still"
+            + " repair with a state older than the tombstone until it times out",
+        tombstoneGraceTicks,
+        requestTimeoutTicks);
+  }
+
+  /**
+   * The configuration without the tombstone knobs (as it was before tombstone collection): {@link
+   * #TOMBSTONE_GC_INTERVAL_TICKS} and a grace of at least {@link #TOMBSTONE_GRACE_TICKS} and twice
+   * the request timeout.
+   */
+  public LeaderlessConfig(
+      int replicas,
+      int readQuorum,
+      int writeQuorum,
+      boolean sloppyQuorum,
+      boolean readRepair,
+      boolean blockingReadRepair,
+      ConflictMode conflicts,
+      boolean lwwTieBreak,
+      int antiEntropyIntervalTicks,
+      int requestTimeoutTicks,
+      int pingIntervalTicks,
+      int suspectAfterTicks,
+      int handoffIntervalTicks,
+      int hintsPerPeerMax,
+      int siblingsMax,
+      int merkleFanOut,
+      int merkleDepth) {
+    this(
+        replicas,
+        readQuorum,
+        writeQuorum,
+        sloppyQuorum,
+        readRepair,
+        blockingReadRepair,
+        conflicts,
+        lwwTieBreak,
+        antiEntropyIntervalTicks,
+        requestTimeoutTicks,
+        pingIntervalTicks,
+        suspectAfterTicks,
+        handoffIntervalTicks,
+        hintsPerPeerMax,
+        siblingsMax,
+        merkleFanOut,
+        merkleDepth,
+        TOMBSTONE_GC_INTERVAL_TICKS,
+        (int) Math.max(TOMBSTONE_GRACE_TICKS, 2L * requestTimeoutTicks));
   }
 
   /**
@@ -121,7 +189,9 @@ public record LeaderlessConfig(
         hintsPerPeerMax,
         siblingsMax,
         merkleFanOut,
-        merkleDepth);
+        merkleDepth,
+        tombstoneGcIntervalTicks,
+        tombstoneGraceTicks);
   }
 
   public LeaderlessConfig withSloppyQuorum(boolean sloppy) {
@@ -142,7 +212,9 @@ public record LeaderlessConfig(
         hintsPerPeerMax,
         siblingsMax,
         merkleFanOut,
-        merkleDepth);
+        merkleDepth,
+        tombstoneGcIntervalTicks,
+        tombstoneGraceTicks);
   }
 
   public LeaderlessConfig withRepair(
@@ -164,7 +236,9 @@ public record LeaderlessConfig(
         hintsPerPeerMax,
         siblingsMax,
         merkleFanOut,
-        merkleDepth);
+        merkleDepth,
+        tombstoneGcIntervalTicks,
+        tombstoneGraceTicks);
   }
 
   public LeaderlessConfig withConflicts(ConflictMode conflicts, boolean lwwTieBreak) {
@@ -185,7 +259,9 @@ public record LeaderlessConfig(
         hintsPerPeerMax,
         siblingsMax,
         merkleFanOut,
-        merkleDepth);
+        merkleDepth,
+        tombstoneGcIntervalTicks,
+        tombstoneGraceTicks);
   }
 
   public LeaderlessConfig withHintsPerPeerMax(int hintsPerPeerMax) {
@@ -206,6 +282,32 @@ public record LeaderlessConfig(
         hintsPerPeerMax,
         siblingsMax,
         merkleFanOut,
-        merkleDepth);
+        merkleDepth,
+        tombstoneGcIntervalTicks,
+        tombstoneGraceTicks);
+  }
+
+  /** As this config, with tombstone collection every {@code intervalTicks} and that grace. */
+  public LeaderlessConfig withTombstoneGc(int intervalTicks, int graceTicks) {
+    return new LeaderlessConfig(
+        replicas,
+        readQuorum,
+        writeQuorum,
+        sloppyQuorum,
+        readRepair,
+        blockingReadRepair,
+        conflicts,
+        lwwTieBreak,
+        antiEntropyIntervalTicks,
+        requestTimeoutTicks,
+        pingIntervalTicks,
+        suspectAfterTicks,
+        handoffIntervalTicks,
+        hintsPerPeerMax,
+        siblingsMax,
+        merkleFanOut,
+        merkleDepth,
+        intervalTicks,
+        graceTicks);
   }
 }

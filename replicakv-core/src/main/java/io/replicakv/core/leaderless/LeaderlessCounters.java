@@ -25,6 +25,11 @@ public final class LeaderlessCounters {
   long antiEntropyKeysRepaired;
   long antiEntropyBytesShipped;
   long clockDriftRefusals;
+  long tombstonesHeld;
+  long tombstonesDropped;
+  long tombstoneGcRounds;
+  long tombstoneGcConfirmations;
+  long tombstoneHintsDropped;
 
   /** Every counter by metric name, in a fixed order. */
   public Map<String, Long> asMap() {
@@ -45,6 +50,12 @@ public final class LeaderlessCounters {
     map.put("anti_entropy_keys_repaired", antiEntropyKeysRepaired);
     map.put("anti_entropy_bytes_shipped", antiEntropyBytesShipped);
     map.put("clock_drift_refusals", clockDriftRefusals);
+    // a gauge among counters: tombstones this node holds now (its owned keys showing only deletes)
+    map.put("tombstones_held", tombstonesHeld);
+    map.put("tombstones_dropped", tombstonesDropped);
+    map.put("tombstone_gc_rounds", tombstoneGcRounds);
+    map.put("tombstone_gc_confirmations", tombstoneGcConfirmations);
+    map.put("tombstone_hints_dropped", tombstoneHintsDropped);
     return map;
   }
 

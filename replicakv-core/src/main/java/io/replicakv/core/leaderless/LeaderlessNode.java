@@ -82,12 +82,10 @@ import java.util.TreeSet;
  * quorums requests fail or time out, with sloppy quorums writes go to substitutes); clock skew
  * (siblings mode uses no clock; LWW uses an HLC that also advances on every state it merges).
  * <b>What it does not.</b> Sloppy quorums give up R+W>N overlap by design: a read may miss a write
- * held only in hints until handoff or anti-entropy. Tombstones are kept forever here (never
- * garbage-collected), which is safe against resurrection but costs memory: dropping one safely
- * needs more than "every owner holds it", because an owner that forgot the key would number its
- * next write {@code node:1} again, and a delayed message or an old hint carrying the forgotten
- * history could then cover (silently drop) that new write or bring a deleted value back. A
- * collector needs per-node dot generations that survive the drop plus a grace period. The ring is
+ * held only in hints until handoff or anti-entropy. Tombstones are collected by {@link
+ * TombstoneCollector} (confirmation rounds spaced by a grace period, and a persisted dot floor so
+ * that a node that forgot a key never reuses one of its dots); a message delayed past the grace
+ * period could still bring a deleted value back, and CRDT keys keep their tombstones. The ring is
  * fixed for the node's lifetime; membership changes need a new node object. A request's W
  * acknowledgements may include the same write recorded under a hint and later under the owner; that
  * is Dynamo's sloppy-quorum contract, not strict durability on W owners.
@@ -107,6 +105,7 @@ public final class LeaderlessNode implements Replica {
   private static final int RECORD_HINT = 3;
   private static final int RECORD_HINT_DROP = 4;
   private static final int RECORD_CREATED = 5;
+  private static final int RECORD_TOMBSTONE_DROP = 6;
 
   /**
    * Versions this node remembers having created per coordinator request, so that a duplicated
@@ -220,7 +219,15 @@ public final class LeaderlessNode implements Replica {
         }
       };
   private final AntiEntropy antiEntropy;
+  private final TombstoneCollector tombstones;
   private final long incarnation;
+
+  /** Highest own dot counter of any collected tombstone; new versions are numbered above it. */
+  private long ownDotFloor;
+
+  /** Highest stamp of any collected LWW tombstone; the HLC restarts at or above it. */
+  private Hlc stampFloor = Hlc.ZERO;
+
   private long nextRequestSequence;
   private long ticks;
 
@@ -272,6 +279,9 @@ public final class LeaderlessNode implements Replica {
             this::suspects,
             this::observeStamp,
             (key, state) -> persistKey(key, state, false));
+    this.tombstones =
+        new TombstoneCollector(
+            nodeId, placement, config, store, counters, out, new CollectorHost());
     long lastIncarnation = 0;
     Hlc newest = Hlc.ZERO;
     for (PersistRecord record : recovered) {
@@ -279,10 +289,9 @@ public final class LeaderlessNode implements Replica {
       lastIncarnation = Math.max(lastIncarnation, replayed);
     }
     for (KeyState state : store.snapshot().values()) {
-      if (state instanceof KeyState.Lww lww) {
-        newest = Hlc.max(newest, lww.stamp());
-      }
+      newest = Hlc.max(newest, newestStamp(state));
     }
+    newest = Hlc.max(newest, stampFloor);
     this.hlc = new HybridLogicalClock(newest, HybridLogicalClock.DEFAULT_MAX_REMOTE_AHEAD_MILLIS);
     this.incarnation = lastIncarnation + 1;
     Check.state(incarnation < (1L << 31), "incarnation %s overflows request ids", incarnation);
@@ -318,6 +327,8 @@ public final class LeaderlessNode implements Replica {
     if (interval > 0 && (ticks + nodeId) % interval == 0) {
       antiEntropy.start();
     }
+    tombstones.tick();
+    counters.tombstonesHeld = store.tombstoneKeys().size();
   }
 
   @Override
@@ -434,6 +445,16 @@ public final class LeaderlessNode implements Replica {
       }
     }
     return java.util.Optional.empty();
+  }
+
+  /** Tombstones (owned keys showing only deletes) this node holds now. */
+  public int tombstoneCount() {
+    return store.tombstoneKeys().size();
+  }
+
+  /** Highest own dot counter among the tombstones this node has collected (0 when none). */
+  public long ownDotFloor() {
+    return ownDotFloor;
   }
 
   /** Hints this node holds for unreachable owners. */
@@ -828,7 +849,8 @@ public final class LeaderlessNode implements Replica {
             state == null ? VersionVector.EMPTY : state.context(),
             answered,
             request.quorum,
-            detail);
+            detail,
+            state == null ? "" : state.typeName());
     deliver(result, request.plainClient, request instanceof PendingPut);
   }
 
@@ -850,7 +872,8 @@ public final class LeaderlessNode implements Replica {
             state == null ? VersionVector.EMPTY : state.context(),
             answered,
             needed,
-            detail);
+            detail,
+            state == null ? "" : state.typeName());
     deliver(result, plainClient, isWrite);
   }
 
@@ -911,6 +934,9 @@ public final class LeaderlessNode implements Replica {
       case LeaderlessMessage.KeyStates states -> antiEntropy.onKeyStates(states);
       case LeaderlessMessage.Handoff handoff -> onHandoff(handoff);
       case LeaderlessMessage.HandoffAck ack -> onHandoffAck(ack);
+      case LeaderlessMessage.TombstoneCheck check -> tombstones.onCheck(check);
+      case LeaderlessMessage.TombstoneCheckAck ack -> tombstones.onCheckAck(ack);
+      case LeaderlessMessage.TombstoneDrop drop -> tombstones.onDrop(drop);
     }
   }
 
@@ -952,9 +978,12 @@ public final class LeaderlessNode implements Replica {
     if (refusal.isPresent()) {
       return new CreateOutcome(null, refusal.get());
     }
-    Hlc stamp = config.conflicts() == ConflictMode.LWW ? hlc.now(clock.physicalMillis()) : Hlc.ZERO;
-    KeyState created = write.apply(config.conflicts(), current, context, replicaId, stamp);
-    if (created.valueCount() > config.siblingsMax()) {
+    Hlc stamp =
+        config.conflicts() == ConflictMode.SIBLINGS ? Hlc.ZERO : hlc.now(clock.physicalMillis());
+    KeyState created =
+        write.apply(config.conflicts(), aboveDotFloor(current), context, replicaId, stamp);
+    if (config.conflicts() == ConflictMode.SIBLINGS
+        && created.valueCount() > config.siblingsMax()) {
       counters.siblingLimitRefusals++;
       return new CreateOutcome(
           null,
@@ -986,6 +1015,33 @@ public final class LeaderlessNode implements Replica {
           true);
     }
     return new CreateOutcome(result, null);
+  }
+
+  /**
+   * The state a new version builds on: in siblings mode, when this node holds no live value of its
+   * own for the key, its counter is first raised to the dot floor, so that the new dot is above
+   * every dot it numbered for a key it has since collected (TombstoneCollector, "dot counter").
+   * Only own tombstones can be covered by that raise, and they show nothing.
+   */
+  private KeyState aboveDotFloor(KeyState current) {
+    if (ownDotFloor == 0 || config.conflicts() != ConflictMode.SIBLINGS) {
+      return current;
+    }
+    io.replicakv.core.causal.DvvSet set =
+        current == null
+            ? io.replicakv.core.causal.DvvSet.EMPTY
+            : ((KeyState.Siblings) current).set();
+    if (set.context().get(replicaId) >= ownDotFloor) {
+      return current;
+    }
+    for (Map.Entry<io.replicakv.core.causal.Dot, Bytes> value : set.dottedValues().entrySet()) {
+      if (value.getKey().replicaId().equals(replicaId)
+          && value.getValue().byteAt(0) != KeyState.TOMBSTONE_TAG) {
+        return current;
+      }
+    }
+    return new KeyState.Siblings(
+        set.discard(VersionVector.of(java.util.Map.of(replicaId, ownDotFloor))));
   }
 
   private void onReplicate(LeaderlessMessage.Replicate replicate) {
@@ -1020,14 +1076,30 @@ public final class LeaderlessNode implements Replica {
   }
 
   private void observeStamp(KeyState state) {
-    if (state instanceof KeyState.Lww lww) {
-      try {
-        hlc.update(lww.stamp(), clock.physicalMillis());
-      } catch (ClockDriftException e) {
-        // A stamp far ahead of our clock is still merged (refusing it would stop convergence);
-        // our clock just does not jump to it. Counted so that an operator sees the bad clock.
-        counters.clockDriftRefusals++;
-      }
+    switch (state) {
+      case KeyState.Lww lww -> observeStamp(lww.stamp());
+      case KeyState.Register register -> observeStamp(register.register().timestamp());
+      case KeyState.Map map ->
+          map.map()
+              .entries()
+              .values()
+              .forEach(
+                  value -> {
+                    if (value instanceof io.replicakv.core.crdt.LwwRegister register) {
+                      observeStamp(register.timestamp());
+                    }
+                  });
+      default -> {}
+    }
+  }
+
+  private void observeStamp(Hlc stamp) {
+    try {
+      hlc.update(stamp, clock.physicalMillis());
+    } catch (ClockDriftException e) {
+      // A stamp far ahead of our clock is still merged (refusing it would stop convergence);
+      // our clock just does not jump to it. Counted so that an operator sees the bad clock.
+      counters.clockDriftRefusals++;
     }
   }
 
@@ -1106,6 +1178,92 @@ public final class LeaderlessNode implements Replica {
         sync);
   }
 
+  /** The largest HLC stamp a state carries (LWW value, register, map fields), or zero. */
+  private static Hlc newestStamp(KeyState state) {
+    return switch (state) {
+      case KeyState.Lww lww -> lww.stamp();
+      case KeyState.Register register -> register.register().timestamp();
+      case KeyState.Map map ->
+          map.map().entries().values().stream()
+              .filter(io.replicakv.core.crdt.LwwRegister.class::isInstance)
+              .map(value -> ((io.replicakv.core.crdt.LwwRegister) value).timestamp())
+              .reduce(Hlc.ZERO, Hlc::max);
+      default -> Hlc.ZERO;
+    };
+  }
+
+  /** The collector's view of this node. */
+  private final class CollectorHost implements TombstoneCollector.Host {
+    @Override
+    public long ticks() {
+      return ticks;
+    }
+
+    @Override
+    public long nextRoundId() {
+      return (incarnation << 32) | nextRequestSequence++;
+    }
+
+    @Override
+    public boolean suspects(int node) {
+      return LeaderlessNode.this.suspects(node);
+    }
+
+    @Override
+    public void mergeDurably(String key, KeyState state) {
+      applyReplicate(key, state, LeaderlessMessage.NO_HINT, true);
+    }
+
+    @Override
+    public void dropHintDurably(int owner, String key, long digest) {
+      if (store.dropHint(owner, key, digest)) {
+        persistHintDrop(owner, key, digest, true);
+      }
+    }
+
+    @Override
+    public void syncKey(String key, KeyState state) {
+      persistKey(key, state, true);
+    }
+
+    @Override
+    public void dropTombstone(String key, KeyState tombstone) {
+      switch (tombstone) {
+        case KeyState.Siblings siblings ->
+            ownDotFloor = Math.max(ownDotFloor, siblings.context().get(replicaId));
+        case KeyState.Lww lww -> stampFloor = Hlc.max(stampFloor, lww.stamp());
+        default -> {}
+      }
+      ByteWriter writer =
+          new ByteWriter()
+              .writeByte(RECORD_TOMBSTONE_DROP)
+              .writeString(key)
+              .writeVarLong(ownDotFloor);
+      stampFloor.writeTo(writer);
+      out.persist(new PersistRecord(writer.toByteArray()), false);
+      store.remove(key);
+      counters.tombstonesDropped++;
+      counters.tombstonesHeld = store.tombstoneKeys().size();
+    }
+
+    @Override
+    public void observe(KeyState state) {
+      observeStamp(state);
+    }
+  }
+
+  private void persistHintDrop(int owner, String key, long digest, boolean sync) {
+    out.persist(
+        new PersistRecord(
+            new ByteWriter()
+                .writeByte(RECORD_HINT_DROP)
+                .writeVarInt(owner)
+                .writeString(key)
+                .writeLong(digest)
+                .toByteArray()),
+        sync);
+  }
+
   /** Applies one recovered record; returns the incarnation it names, or 0. */
   private long replay(PersistRecord record) {
     ByteReader reader = new ByteReader(record.payload());
@@ -1128,6 +1286,11 @@ public final class LeaderlessNode implements Replica {
         int owner = reader.readVarInt(Integer.MAX_VALUE);
         String key = reader.readString(Operation.KEY_CHARS_MAX * 4);
         store.dropHint(owner, key, reader.readLong());
+      }
+      case RECORD_TOMBSTONE_DROP -> {
+        store.remove(reader.readString(Operation.KEY_CHARS_MAX * 4));
+        ownDotFloor = Math.max(ownDotFloor, reader.readVarLong());
+        stampFloor = Hlc.max(stampFloor, Hlc.readFrom(reader));
       }
       case RECORD_CREATED ->
           createdByRequest.put(

@@ -32,6 +32,7 @@ final class LeaderlessStore {
   private final Map<Integer, MerkleTree> trees = new HashMap<>();
   private final Map<String, Long> digests = new HashMap<>();
   private final TreeMap<Integer, TreeMap<String, KeyState>> hintsByOwner = new TreeMap<>();
+  private final java.util.TreeSet<String> tombstones = new java.util.TreeSet<>();
 
   /** The outcome of merging a state in: whether anything changed, and writes LWW discarded. */
   record MergeOutcome(KeyState state, boolean changed, int discardedWrites) {}
@@ -62,6 +63,35 @@ final class LeaderlessStore {
         (previous == null) == (previousDigest == null), "digest cache out of step for %s", key);
     tree(partition)
         .update(key, previous != null, previous == null ? 0 : previousDigest, true, digest);
+    if (state.isTombstone()) {
+      tombstones.add(key);
+    } else {
+      tombstones.remove(key);
+    }
+  }
+
+  /**
+   * Forgets the key (a collected tombstone), keeping the tree in step; false when it was absent.
+   */
+  boolean remove(String key) {
+    int partition = placement.partitionOf(key);
+    TreeMap<String, KeyState> keys = keysByPartition.get(partition);
+    KeyState previous = keys == null ? null : keys.remove(key);
+    if (previous == null) {
+      return false;
+    }
+    if (keys.isEmpty()) {
+      keysByPartition.remove(partition);
+    }
+    long previousDigest = Check.notNull(digests.remove(key), "digest of " + key);
+    tree(partition).update(key, true, previousDigest, false, 0);
+    tombstones.remove(key);
+    return true;
+  }
+
+  /** Keys whose state shows nothing but tombstones, in key order. */
+  java.util.NavigableSet<String> tombstoneKeys() {
+    return Collections.unmodifiableNavigableSet(tombstones);
   }
 
   /** The digest of the key's current state (cached at the last change), or null. */

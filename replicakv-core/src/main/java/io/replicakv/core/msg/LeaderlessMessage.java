@@ -30,7 +30,10 @@ public sealed interface LeaderlessMessage extends PeerMessage
         LeaderlessMessage.KeyDigests,
         LeaderlessMessage.KeyStates,
         LeaderlessMessage.Handoff,
-        LeaderlessMessage.HandoffAck {
+        LeaderlessMessage.HandoffAck,
+        LeaderlessMessage.TombstoneCheck,
+        LeaderlessMessage.TombstoneCheckAck,
+        LeaderlessMessage.TombstoneDrop {
 
   /** {@code hintFor} of a message addressed to an owner of the key. */
   int NO_HINT = -1;
@@ -172,6 +175,41 @@ public sealed interface LeaderlessMessage extends PeerMessage
       keys = List.copyOf(keys);
       digests = List.copyOf(digests);
       Check.argument(keys.size() == digests.size(), "keys and digests differ in size");
+    }
+  }
+
+  /**
+   * Tombstone collection, one confirmation round: the key's first owner asks every node that could
+   * hold the key (its owners, and with sloppy quorums every possible hint holder) to merge the
+   * tombstone {@code state} and say whether what it holds for the key is now exactly that state,
+   * durably. See {@code io.replicakv.core.leaderless.TombstoneCollector}.
+   */
+  record TombstoneCheck(int from, int to, long round, String key, Bytes state)
+      implements LeaderlessMessage {
+    public TombstoneCheck {
+      Check.notNull(key, "key");
+      Check.notNull(state, "state");
+    }
+  }
+
+  /**
+   * Answer to {@link TombstoneCheck}: {@code holds} when the sender's state (or every hint) for the
+   * key equals the tombstone, synced; false when it holds something the tombstone does not cover.
+   */
+  record TombstoneCheckAck(int from, int to, long round, String key, boolean holds)
+      implements LeaderlessMessage {
+    public TombstoneCheckAck {
+      Check.notNull(key, "key");
+    }
+  }
+
+  /**
+   * Drop the key if its state still has {@code digest} (the confirmed tombstone): every holder
+   * confirmed it in rounds spaced by the grace period.
+   */
+  record TombstoneDrop(int from, int to, String key, long digest) implements LeaderlessMessage {
+    public TombstoneDrop {
+      Check.notNull(key, "key");
     }
   }
 }

@@ -30,6 +30,9 @@ import java.util.Set;
  * @param topology multi-leader: how changes flow between sites
  * @param hub multi-leader star topology: the hub site; "" otherwise
  * @param readYourWrites whether the keyspace promises read-your-writes on its default read path
+ * @param blockingReadRepair leaderless: a read answers only after the stale replicas it read have
+ *     acknowledged the repair ({@code read-repair=blocking}; Cassandra's blocking read repair), so
+ *     that quorum reads are monotonic; false repairs in the background ({@code read-repair=async})
  */
 public record KeyspaceConfig(
     String name,
@@ -44,7 +47,8 @@ public record KeyspaceConfig(
     List<ConflictStrategy> conflicts,
     Topology topology,
     String hub,
-    boolean readYourWrites) {
+    boolean readYourWrites,
+    boolean blockingReadRepair) {
 
   /** Highest keyspace number plus one (Redis has 16 databases by default; we allow more). */
   public static final int KEYSPACES_MAX = 1_024;
@@ -63,6 +67,38 @@ public record KeyspaceConfig(
     conflicts = List.copyOf(conflicts);
     Check.notNull(topology, "topology");
     Check.notNull(hub, "hub");
+  }
+
+  /** A config with background read repair (as configs were before {@code blockingReadRepair}). */
+  public KeyspaceConfig(
+      String name,
+      int number,
+      Style style,
+      int replicas,
+      Acks acks,
+      int readQuorum,
+      int writeQuorum,
+      boolean sloppyQuorum,
+      boolean readRepair,
+      List<ConflictStrategy> conflicts,
+      Topology topology,
+      String hub,
+      boolean readYourWrites) {
+    this(
+        name,
+        number,
+        style,
+        replicas,
+        acks,
+        readQuorum,
+        writeQuorum,
+        sloppyQuorum,
+        readRepair,
+        conflicts,
+        topology,
+        hub,
+        readYourWrites,
+        false);
   }
 
   /** Keyspace 0: single-leader, N = min(3, nodes), acks=1, or acks=none when N = 1. */
@@ -99,10 +135,10 @@ public record KeyspaceConfig(
 
   /**
    * Applies {@code options} (keys {@code replicas}, {@code acks}, {@code r}, {@code w}, {@code
-   * sloppy}, {@code read-repair}, {@code conflicts} as a comma list, {@code topology}, {@code hub},
-   * {@code read-your-writes}) over the style's defaults. Malformed values and unknown keys throw
-   * {@link IllegalArgumentException}; well-formed but contradictory values are left to {@link
-   * #validate()}.
+   * sloppy}, {@code read-repair} as {@code blocking}, {@code async} (or on) or off, {@code
+   * conflicts} as a comma list, {@code topology}, {@code hub}, {@code read-your-writes}) over the
+   * style's defaults. Malformed values and unknown keys throw {@link IllegalArgumentException};
+   * well-formed but contradictory values are left to {@link #validate()}.
    */
   public static KeyspaceConfig parse(
       String name, int number, Style style, int clusterNodes, Map<String, String> options) {
@@ -117,6 +153,7 @@ public record KeyspaceConfig(
     Topology topology = c.topology;
     String hub = c.hub;
     boolean ryw = c.readYourWrites;
+    boolean blocking = c.blockingReadRepair;
     for (Map.Entry<String, String> option : options.entrySet()) {
       String value = option.getValue().trim();
       switch (option.getKey()) {
@@ -125,7 +162,27 @@ public record KeyspaceConfig(
         case "r" -> r = parseInt(option.getKey(), value);
         case "w" -> w = parseInt(option.getKey(), value);
         case "sloppy" -> sloppy = parseBoolean(option.getKey(), value);
-        case "read-repair" -> repair = parseBoolean(option.getKey(), value);
+        case "read-repair" -> {
+          switch (value.toLowerCase(Locale.ROOT)) {
+            case "blocking" -> {
+              repair = true;
+              blocking = true;
+            }
+            case "async" -> {
+              repair = true;
+              blocking = false;
+            }
+            default -> {
+              try {
+                repair = parseBoolean(option.getKey(), value);
+              } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(
+                    "read-repair must be blocking, async or off, got '" + value + "'");
+              }
+              blocking = false;
+            }
+          }
+        }
         case "conflicts" ->
             conflicts =
                 Arrays.stream(value.split(","))
@@ -140,7 +197,8 @@ public record KeyspaceConfig(
       }
     }
     return new KeyspaceConfig(
-        name, number, style, replicas, acks, r, w, sloppy, repair, conflicts, topology, hub, ryw);
+        name, number, style, replicas, acks, r, w, sloppy, repair, conflicts, topology, hub, ryw,
+        blocking);
   }
 
   private static int parseInt(String key, String value) {
@@ -216,6 +274,18 @@ public record KeyspaceConfig(
   }
 
   private void validateQuorums(List<String> reasons) {
+    if (blockingReadRepair && !readRepair) {
+      reasons.add("read-repair=blocking needs read repair on");
+    }
+    if (blockingReadRepair && 2 * readQuorum <= replicas) {
+      reasons.add(
+          "read-repair=blocking promises monotonic quorum reads, which needs any two reads to"
+              + " overlap (2R > N), but r="
+              + readQuorum
+              + " and N="
+              + replicas
+              + "; raise r or use read-repair=async");
+    }
     if (readQuorum < 1 || readQuorum > replicas) {
       reasons.add("r=" + readQuorum + " not in [1, N=" + replicas + "]");
     }

@@ -42,6 +42,31 @@ class KeyspaceConfigTest {
   }
 
   @Test
+  void readRepairIsBlockingAsyncOrOffAndBlockingNeedsOverlappingReads() {
+    assertThat(leaderless(Map.of()).blockingReadRepair()).isFalse();
+    KeyspaceConfig blocking = leaderless(Map.of("read-repair", "blocking"));
+    assertThat(blocking.readRepair()).isTrue();
+    assertThat(blocking.blockingReadRepair()).isTrue();
+    assertThat(blocking.validate()).isEmpty();
+    KeyspaceConfig async = leaderless(Map.of("read-repair", "async"));
+    assertThat(async.readRepair()).isTrue();
+    assertThat(async.blockingReadRepair()).isFalse();
+    assertThat(leaderless(Map.of("read-repair", "on")).blockingReadRepair()).isFalse();
+    KeyspaceConfig off = leaderless(Map.of("read-repair", "off"));
+    assertThat(off.readRepair()).isFalse();
+    assertThat(off.blockingReadRepair()).isFalse();
+    assertThat(leaderless(Map.of("read-repair", "blocking", "r", "1")).validate())
+        .singleElement()
+        .asString()
+        .contains("2R > N")
+        .contains("r=1");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> leaderless(Map.of("read-repair", "sometimes")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("blocking, async or off");
+  }
+
+  @Test
   void refusesReadYourWritesWithoutOverlappingQuorums() {
     List<String> reasons =
         leaderless(Map.of("r", "1", "w", "1", "read-your-writes", "on")).validate();

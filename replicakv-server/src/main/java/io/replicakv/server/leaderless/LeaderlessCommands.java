@@ -39,12 +39,24 @@ import java.util.concurrent.CompletableFuture;
  *       counter as the creating replica sees it. {@code SADD, SREM} (conflicts=crdt): one write per
  *       member, answering the number of members written (not, as Redis, only the new ones: the
  *       add-wins set does not say). {@code SMEMBERS}.
+ *   <li>Hashes (conflicts=crdt, an observed-remove map): {@code HSET key field value [field value
+ *       ...]} one write per field, answering the number of fields written (as SADD, not only the
+ *       new ones); {@code HINCRBY key field n} answering the field's counter as the creating
+ *       replica sees it (concurrent HINCRBYs add up; HSET fields are LWW strings); {@code HDEL key
+ *       field ...} reads first and removes the named fields the read saw, answering how many;
+ *       {@code HGET}, {@code HGETALL}, {@code HLEN}, {@code HEXISTS}.
+ *   <li>{@code SET}/{@code GET} on a crdt keyspace: an LWW register (HLC timestamps, ties by node
+ *       id), so concurrent SETs converge on one value without siblings. A crdt key keeps the type
+ *       of its first write; a command of another type, reads included, answers {@code WRONGTYPE}.
+ *       {@code DEL} empties a set or hash and deletes a register's value, keeping the type.
  * </ul>
  *
- * Errors: {@code NOREPLICAS} (fewer than the quorum reachable; nothing was sent), {@code TIMEOUT}
- * (the quorum did not answer in time; a write may have been applied), {@code ERR}/{@code WRONGTYPE}
- * for refusals. Every other keyed command on a leaderless keyspace is refused with an error saying
- * it is not supported there yet.
+ * {@code DEL} on a key that no replica read holds answers 0 and writes nothing.
+ *
+ * <p>Errors: {@code NOREPLICAS} (fewer than the quorum reachable; nothing was sent), {@code
+ * TIMEOUT} (the quorum did not answer in time; a write may have been applied), {@code ERR}/{@code
+ * WRONGTYPE} for refusals. Every other keyed command on a leaderless keyspace is refused with an
+ * error saying it is not supported there yet.
  */
 public final class LeaderlessCommands {
   private static final Set<String> SUPPORTED =
@@ -59,6 +71,13 @@ public final class LeaderlessCommands {
           "sadd",
           "srem",
           "smembers",
+          "hset",
+          "hdel",
+          "hget",
+          "hgetall",
+          "hincrby",
+          "hlen",
+          "hexists",
           "kv.get",
           "kv.put");
 
@@ -161,6 +180,9 @@ public final class LeaderlessCommands {
                     if (!ok(r)) {
                       return error(r, false);
                     }
+                    if (r.type().equals("set") || r.type().equals("hash")) {
+                      return wrongType();
+                    }
                     if (r.values().size() > 1) {
                       keyspaces.countSiblingReadRefused();
                       return Reply.error(
@@ -182,8 +204,9 @@ public final class LeaderlessCommands {
         yield read(service, key, KvRequest.DEFAULT_QUORUM)
             .thenCompose(
                 seen ->
-                    !ok(seen)
-                        ? CompletableFuture.completedFuture(error(seen, false))
+                    !ok(seen) || seen.type().isEmpty()
+                        ? CompletableFuture.completedFuture(
+                            ok(seen) ? Reply.integer(0) : error(seen, false))
                         : write(service, key, new Write.Delete(), seen.context(), 0)
                             .thenApply(
                                 r ->
@@ -209,12 +232,103 @@ public final class LeaderlessCommands {
         }
         yield writeAll(service, key, writes, 0);
       }
+      case "hset" -> {
+        if (request.argc() < 4 || request.argc() % 2 != 0) {
+          throw new IllegalArgumentException("wrong number of arguments for 'hset' command");
+        }
+        List<Write> writes = new ArrayList<>();
+        for (int i = 2; i < request.argc(); i += 2) {
+          writes.add(new Write.HashSet(arg(request, i), arg(request, i + 1)));
+        }
+        yield writeAll(service, key, writes, 0);
+      }
+      case "hincrby" -> {
+        if (request.argc() != 4) {
+          throw new IllegalArgumentException("wrong number of arguments for 'hincrby' command");
+        }
+        String field = arg(request, 2);
+        yield write(
+                service,
+                key,
+                new Write.HashIncrement(field, parseLong(arg(request, 3))),
+                VersionVector.EMPTY,
+                0)
+            .thenApply(
+                r -> ok(r) ? Reply.integer(parseLong(fields(r).get(field))) : error(r, true));
+      }
+      case "hdel" -> {
+        if (request.argc() < 3) {
+          throw new IllegalArgumentException("wrong number of arguments for 'hdel' command");
+        }
+        yield readHash(service, key)
+            .thenCompose(
+                seen -> {
+                  if (!ok(seen) || !isHashOrAbsent(seen)) {
+                    return CompletableFuture.completedFuture(
+                        ok(seen) ? wrongType() : error(seen, false));
+                  }
+                  java.util.Map<String, String> present = fields(seen);
+                  List<Write> removes = new ArrayList<>();
+                  for (int i = 2; i < request.argc(); i++) {
+                    String field = arg(request, i);
+                    if (present.containsKey(field)
+                        && removes.stream()
+                            .noneMatch(w -> ((Write.HashDelete) w).field().equals(field))) {
+                      removes.add(new Write.HashDelete(field));
+                    }
+                  }
+                  return writeAll(service, key, removes, 0);
+                });
+      }
+      case "hget", "hexists" -> {
+        if (request.argc() != 3) {
+          throw new IllegalArgumentException("wrong number of arguments for '" + name + "'");
+        }
+        String field = arg(request, 2);
+        yield readHash(service, key)
+            .thenApply(
+                r -> {
+                  if (!ok(r)) {
+                    return error(r, false);
+                  }
+                  if (!isHashOrAbsent(r)) {
+                    return wrongType();
+                  }
+                  String value = fields(r).get(field);
+                  if (name.equals("hexists")) {
+                    return Reply.integer(value == null ? 0 : 1);
+                  }
+                  return value == null ? Reply.nil() : Reply.bulk(value);
+                });
+      }
+      case "hgetall", "hlen" ->
+          readHash(service, key)
+              .thenApply(
+                  r -> {
+                    if (!ok(r)) {
+                      return error(r, false);
+                    }
+                    if (!isHashOrAbsent(r)) {
+                      return wrongType();
+                    }
+                    if (name.equals("hlen")) {
+                      return Reply.integer(r.values().size() / 2);
+                    }
+                    List<Reply> items = new ArrayList<>();
+                    for (String item : r.values()) {
+                      items.add(Reply.bulk(item));
+                    }
+                    return Reply.array(items);
+                  });
       case "smembers" ->
           read(service, key, KvRequest.DEFAULT_QUORUM)
               .thenApply(
                   r -> {
                     if (!ok(r)) {
                       return error(r, false);
+                    }
+                    if (!r.type().isEmpty() && !r.type().equals("set")) {
+                      return wrongType();
                     }
                     List<Reply> members = new ArrayList<>();
                     for (String v : r.values()) {
@@ -228,8 +342,31 @@ public final class LeaderlessCommands {
                   "ERR command '"
                       + name.toUpperCase(Locale.ROOT)
                       + "' is not supported on a leaderless keyspace yet; supported: GET SET DEL"
-                      + " INCR DECR INCRBY DECRBY SADD SREM SMEMBERS KV.GET KV.PUT"));
+                      + " INCR DECR INCRBY DECRBY SADD SREM SMEMBERS HSET HDEL HGET HGETALL"
+                      + " HINCRBY HLEN HEXISTS KV.GET KV.PUT"));
     };
+  }
+
+  private static CompletableFuture<KvResult> readHash(LeaderlessService service, String key) {
+    return read(service, key, KvRequest.DEFAULT_QUORUM);
+  }
+
+  private static boolean isHashOrAbsent(KvResult result) {
+    return result.type().isEmpty() || result.type().equals("hash");
+  }
+
+  /** A hash's fields and values from a result whose values alternate field, value. */
+  static java.util.Map<String, String> fields(KvResult result) {
+    java.util.Map<String, String> fields = new java.util.LinkedHashMap<>();
+    List<String> values = result.values();
+    for (int i = 0; i + 1 < values.size(); i += 2) {
+      fields.put(values.get(i), values.get(i + 1));
+    }
+    return fields;
+  }
+
+  private static Reply wrongType() {
+    return Reply.error("WRONGTYPE Operation against a key holding the wrong kind of value");
   }
 
   private static CompletableFuture<Reply> writeAll(
@@ -281,7 +418,7 @@ public final class LeaderlessCommands {
                   + (write ? "; the write may have been applied" : "; retry the read"));
       case REFUSED ->
           Reply.error(
-              result.detail().startsWith("WRONGTYPE")
+              result.detail().startsWith("WRONGTYPE") || result.detail().startsWith("ERR ")
                   ? result.detail()
                   : "ERR refused: " + result.detail());
     };

@@ -15,6 +15,9 @@ import io.replicakv.core.msg.LeaderlessMessage.Read;
 import io.replicakv.core.msg.LeaderlessMessage.ReadReply;
 import io.replicakv.core.msg.LeaderlessMessage.Replicate;
 import io.replicakv.core.msg.LeaderlessMessage.ReplicateAck;
+import io.replicakv.core.msg.LeaderlessMessage.TombstoneCheck;
+import io.replicakv.core.msg.LeaderlessMessage.TombstoneCheckAck;
+import io.replicakv.core.msg.LeaderlessMessage.TombstoneDrop;
 import io.replicakv.core.msg.LeaderlessMessage.TreeLevel;
 import io.replicakv.core.msg.Operation;
 import io.replicakv.core.util.ByteReader;
@@ -85,6 +88,9 @@ public final class LeaderlessFrameCodec {
   private static final int KEY_STATES = 11;
   private static final int HANDOFF = 12;
   private static final int HANDOFF_ACK = 13;
+  private static final int TOMBSTONE_CHECK = 14;
+  private static final int TOMBSTONE_CHECK_ACK = 15;
+  private static final int TOMBSTONE_DROP = 16;
 
   private LeaderlessFrameCodec() {}
 
@@ -198,6 +204,19 @@ public final class LeaderlessFrameCodec {
         writeStrings(out, m.keys());
         writeLongs(out, m.digests());
       }
+      case TombstoneCheck m -> {
+        header(out, TOMBSTONE_CHECK, m.from(), m.to());
+        out.writeLong(m.round()).writeString(m.key());
+        writeState(out, m.state());
+      }
+      case TombstoneCheckAck m -> {
+        header(out, TOMBSTONE_CHECK_ACK, m.from(), m.to());
+        out.writeLong(m.round()).writeString(m.key()).writeBoolean(m.holds());
+      }
+      case TombstoneDrop m -> {
+        header(out, TOMBSTONE_DROP, m.from(), m.to());
+        out.writeString(m.key()).writeLong(m.digest());
+      }
     }
   }
 
@@ -231,6 +250,11 @@ public final class LeaderlessFrameCodec {
           new KeyStates(from, to, readIndex(in), readStrings(in), readStates(in), readStrings(in));
       case HANDOFF -> new Handoff(from, to, readStrings(in), readStates(in));
       case HANDOFF_ACK -> new HandoffAck(from, to, readStrings(in), readLongs(in));
+      case TOMBSTONE_CHECK ->
+          new TombstoneCheck(from, to, in.readLong(), readKey(in), readState(in));
+      case TOMBSTONE_CHECK_ACK ->
+          new TombstoneCheckAck(from, to, in.readLong(), readKey(in), in.readBoolean());
+      case TOMBSTONE_DROP -> new TombstoneDrop(from, to, readKey(in), in.readLong());
       default -> throw new CorruptEncodingException("leaderless frame: unknown type " + type);
     };
   }

@@ -134,7 +134,7 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
         config.writeQuorum(),
         config.sloppyQuorum(),
         config.readRepair(),
-        defaults.blockingReadRepair(),
+        config.blockingReadRepair(),
         mode,
         defaults.lwwTieBreak(),
         defaults.antiEntropyIntervalTicks(),

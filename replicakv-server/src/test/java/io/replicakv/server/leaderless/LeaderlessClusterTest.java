@@ -139,6 +139,9 @@ class LeaderlessClusterTest {
       assertThat(j.get("cart-0")).isNull();
       assertThatThrownBy(() -> j.hset("h", "f", "v"))
           .isInstanceOf(JedisDataException.class)
+          .hasMessageContaining("conflicts=crdt");
+      assertThatThrownBy(() -> j.append("text", "v"))
+          .isInstanceOf(JedisDataException.class)
           .hasMessageContaining("not supported on a leaderless keyspace");
       assertThatThrownBy(() -> j.incr("counter"))
           .isInstanceOf(JedisDataException.class)
@@ -278,10 +281,99 @@ class LeaderlessClusterTest {
       assertThat(j.smembers("tags")).containsExactlyInAnyOrder("from-0", "from-1", "from-2");
       assertThatThrownBy(() -> j.set("hits", "1"))
           .isInstanceOf(JedisDataException.class)
-          .hasMessageContaining("conflicts=crdt");
+          .hasMessageContaining("WRONGTYPE");
       assertThatThrownBy(() -> j.sadd("hits", "x"))
           .isInstanceOf(JedisDataException.class)
           .hasMessageContaining("WRONGTYPE");
+    }
+  }
+
+  private int createCrdtKeyspace(String name) {
+    int crdt;
+    try (Jedis j = jedis(0)) {
+      crdt =
+          ((Long)
+                  j.sendCommand(
+                      command("KEYSPACE"),
+                      "CREATE",
+                      name,
+                      "style",
+                      "leaderless",
+                      "conflicts",
+                      "crdt"))
+              .intValue();
+    }
+    await()
+        .atMost(DEADLINE)
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              for (int node = 0; node < 3; node++) {
+                try (Jedis j = jedis(node)) {
+                  j.select(crdt);
+                  assertThat(j.hgetAll("warm-up")).isEmpty();
+                }
+              }
+            });
+    return crdt;
+  }
+
+  @Test
+  void crdtHashesAndRegistersThroughEveryNode() {
+    int crdt = createCrdtKeyspace("profiles");
+    for (int node = 0; node < 3; node++) {
+      try (Jedis j = jedis(node)) {
+        j.select(crdt);
+        assertThat(j.hset("user:1", Map.of("from-" + node, "v" + node))).isEqualTo(1);
+        assertThat(j.hincrBy("user:1", "visits", 10)).isEqualTo(10L * (node + 1));
+        assertThat(j.set("name", "written-by-" + node)).isEqualTo("OK");
+      }
+    }
+    try (Jedis j = jedis(1)) {
+      j.select(crdt);
+      assertThat(j.hgetAll("user:1"))
+          .containsExactlyInAnyOrderEntriesOf(
+              Map.of("from-0", "v0", "from-1", "v1", "from-2", "v2", "visits", "30"));
+      assertThat(j.hget("user:1", "from-2")).isEqualTo("v2");
+      assertThat(j.hget("user:1", "missing")).isNull();
+      assertThat(j.hlen("user:1")).isEqualTo(4);
+      assertThat(j.hexists("user:1", "visits")).isTrue();
+      assertThat(j.hdel("user:1", "from-0", "missing")).isEqualTo(1);
+      assertThat(j.hgetAll("user:1")).doesNotContainKey("from-0").containsKey("from-1");
+      assertThat(j.hset("user:1", "visits", "7")).isEqualTo(1);
+      assertThat(j.hincrBy("user:1", "visits", 1)).isEqualTo(8);
+      assertThat(j.hset("user:1", "text", "abc")).isEqualTo(1);
+      assertThatThrownBy(() -> j.hincrBy("user:1", "text", 1))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageContaining("not an integer");
+      // A register: the last SET wins on every replica, no siblings, no CONFLICT error.
+      assertThat(j.get("name")).isEqualTo("written-by-2");
+      assertThat(j.del("name")).isEqualTo(1);
+      assertThat(j.get("name")).isNull();
+      assertThat(j.del("never-written")).isZero();
+      // Types stick to keys: every command of another type is refused, reads included.
+      assertThatThrownBy(() -> j.get("user:1"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageStartingWith("WRONGTYPE");
+      assertThatThrownBy(() -> j.smembers("user:1"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageStartingWith("WRONGTYPE");
+      assertThatThrownBy(() -> j.incr("user:1"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageStartingWith("WRONGTYPE");
+      assertThat(j.incrBy("hits", 2)).isEqualTo(2);
+      assertThatThrownBy(() -> j.hset("hits", "f", "v"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageStartingWith("WRONGTYPE");
+      assertThatThrownBy(() -> j.hget("hits", "f"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageStartingWith("WRONGTYPE");
+    }
+    for (int node = 0; node < 3; node++) {
+      try (Jedis j = jedis(node)) {
+        j.select(crdt);
+        assertThat(j.hget("user:1", "visits")).as("node %s", node).isEqualTo("8");
+      }
     }
   }
 }

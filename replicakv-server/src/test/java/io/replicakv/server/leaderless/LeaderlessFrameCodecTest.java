@@ -86,7 +86,12 @@ class LeaderlessFrameCodecTest {
             new KeyspaceMessage(
                 3, new LeaderlessMessage.Handoff(2, 3, List.of("x"), List.of(Bytes.EMPTY))),
             new KeyspaceMessage(
-                3, new LeaderlessMessage.HandoffAck(3, 2, List.of("x"), List.of(42L))));
+                3, new LeaderlessMessage.HandoffAck(3, 2, List.of("x"), List.of(42L))),
+            new KeyspaceMessage(
+                3, new LeaderlessMessage.TombstoneCheck(1, 2, -7L, "gone", bytes(2))),
+            new KeyspaceMessage(
+                3, new LeaderlessMessage.TombstoneCheckAck(2, 1, 1L << 40, "gone", true)),
+            new KeyspaceMessage(3, new LeaderlessMessage.TombstoneDrop(1, 3, "gone", -99L)));
     assertThat(LeaderlessFrameCodec.decode(LeaderlessFrameCodec.encode(batch))).isEqualTo(batch);
   }
 
