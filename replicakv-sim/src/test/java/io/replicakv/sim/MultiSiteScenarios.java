@@ -96,6 +96,20 @@ final class MultiSiteScenarios {
     add(
         all,
         correct(
+            "multi-lww-deletes-all-to-all",
+            Topology.ALL_TO_ALL,
+            LwwResolver::new,
+            MultiSiteSimulation.Workload.REGISTER_WITH_DELETES));
+    add(
+        all,
+        correct(
+            "multi-siblings-deletes-circular",
+            Topology.CIRCULAR,
+            SiblingsResolver::new,
+            MultiSiteSimulation.Workload.REGISTER_WITH_DELETES));
+    add(
+        all,
+        correct(
             "multi-merge-max-all-to-all",
             Topology.ALL_TO_ALL,
             merge("max"),
@@ -229,6 +243,11 @@ final class MultiSiteScenarios {
           verdicts.add(
               new Verdict("counter sums increments", MultiSiteCheckers.counterSumsIncrements(run)));
       default -> {}
+    }
+    if (config.workload() == MultiSiteSimulation.Workload.REGISTER_WITH_DELETES) {
+      verdicts.add(
+          new Verdict(
+              "deleted values stay deleted", MultiSiteCheckers.deletedValuesStayDeleted(run)));
     }
     if (run.writes().isEmpty()) {
       verdicts.add(new Verdict("workload ran", List.of("no write was acknowledged")));

@@ -278,6 +278,21 @@ public final class SiteReplica implements Replica {
       locks.submit(clientId, requestId, assign);
       return;
     }
+    if ((locks != null || resolver instanceof HomeSiteResolver)
+        && command instanceof SiteCommand.Delete) {
+      // The lock and home-site protocols carry assignments only (LockGrant writes, HomeWrite);
+      // a delete outside them could conflict, so it is refused rather than let through.
+      metrics.increment(ConflictMetrics.WRITES_REFUSED);
+      out.reply(
+          new ClientReply(
+              clientId,
+              requestId,
+              new Reply.Rejected(
+                  "DEL is not supported with conflicts="
+                      + resolver.strategy()
+                      + " yet; set the key to an empty value instead")));
+      return;
+    }
     if (resolver instanceof HomeSiteResolver home && command instanceof SiteCommand.Assign assign) {
       String homeSite = home.homeSite(assign.key(), config.sites(), declaredDown);
       if (!homeSite.equals(self)) {
@@ -326,6 +341,14 @@ public final class SiteReplica implements Replica {
                           : VersionVector.EMPTY);
         }
       }
+      case SiteCommand.Delete delete -> {
+        if (resolver instanceof CrdtResolver) {
+          mutation = new Mutation.CrdtState(CrdtResolver.clear(held(current)));
+        } else {
+          mutation = new Mutation.Delete();
+          context = delete.context().orElse(context);
+        }
+      }
       case SiteCommand.Increment increment ->
           mutation =
               new Mutation.CrdtState(
@@ -368,7 +391,10 @@ public final class SiteReplica implements Replica {
               + " changes a downstream site has not acknowledged; writes resume when it catches up");
     }
     boolean crdt = resolver instanceof CrdtResolver;
-    if (crdt && held(current) != null && held(current).type() != crdtTypeOf(command)) {
+    if (crdt
+        && held(current) != null
+        && !(command instanceof SiteCommand.Delete)
+        && held(current).type() != crdtTypeOf(command)) {
       return Optional.of(
           "WRONGTYPE key " + command.key() + " holds a " + held(current).type() + " value");
     }
@@ -404,6 +430,16 @@ public final class SiteReplica implements Replica {
         }
         yield Optional.empty();
       }
+      case SiteCommand.Delete delete -> {
+        if (crdt) {
+          yield CrdtResolver.clearRefusal(held(current), delete.key());
+        }
+        VersionVector context = delete.context().orElse(VersionVector.EMPTY);
+        yield applied.descends(context)
+            ? Optional.empty()
+            : Optional.of(
+                "context " + context + " is ahead of site " + self + " " + applied + "; retry");
+      }
       case SiteCommand.Increment increment ->
           crdt ? Optional.empty() : Optional.of("INCRBY needs conflicts=crdt");
       case SiteCommand.SetMember member ->
@@ -418,6 +454,8 @@ public final class SiteReplica implements Replica {
   private static io.replicakv.core.crdt.CrdtType crdtTypeOf(SiteCommand command) {
     return switch (command) {
       case SiteCommand.Assign assign -> io.replicakv.core.crdt.CrdtType.LWW_REGISTER;
+      case SiteCommand.Delete delete ->
+          throw new IllegalArgumentException("DEL keeps the type of the key it clears");
       case SiteCommand.Increment increment -> io.replicakv.core.crdt.CrdtType.PN_COUNTER;
       case SiteCommand.SetMember member -> io.replicakv.core.crdt.CrdtType.AW_OR_SET;
       case SiteCommand.MapField field -> io.replicakv.core.crdt.CrdtType.OR_MAP;
