@@ -244,6 +244,11 @@ public final class SiteKeyspaces implements AutoCloseable {
 
   /** The conflict resolver of a keyspace config; user merge functions are law-checked here. */
   ConflictResolver resolver(KeyspaceConfig config) {
+    return resolver(config, mergeFunctions);
+  }
+
+  /** The conflict resolver of {@code config}, merge functions looked up in {@code registry}. */
+  static ConflictResolver resolver(KeyspaceConfig config, MergeFunctions registry) {
     ConflictStrategy strategy = config.conflicts().get(0);
     return switch (strategy.kind()) {
       case SIBLINGS -> new SiblingsResolver();
@@ -251,7 +256,7 @@ public final class SiteKeyspaces implements AutoCloseable {
       case CRDT -> new CrdtResolver();
       case LOCK -> new LockResolver();
       case HOME_SITE -> new HomeSiteResolver(new LwwResolver(), Map.of());
-      case MERGE -> new MergeResolver(mergeFunction(strategy.mergeFunction()));
+      case MERGE -> new MergeResolver(mergeFunction(registry, strategy.mergeFunction()));
     };
   }
 
@@ -260,32 +265,34 @@ public final class SiteKeyspaces implements AutoCloseable {
    * (with a public no-argument constructor; a {@code public static final MergeFunction.Domain
    * DOMAIN} field names its values, strings otherwise), registered after the law check.
    */
-  private synchronized MergeFunctions.Registered mergeFunction(String name) {
-    Optional<MergeFunctions.Registered> known = mergeFunctions.find(name);
-    if (known.isPresent()) {
-      return known.get();
-    }
-    MergeFunction function;
-    MergeFunction.Domain domain = MergeFunction.Domain.STRINGS;
-    try {
-      Class<?> type = Class.forName(name);
-      function = (MergeFunction) type.getDeclaredConstructor().newInstance();
-      try {
-        domain = (MergeFunction.Domain) type.getField("DOMAIN").get(null);
-      } catch (NoSuchFieldException e) {
-        // strings, the widest domain
+  private static MergeFunctions.Registered mergeFunction(MergeFunctions registry, String name) {
+    synchronized (registry) {
+      Optional<MergeFunctions.Registered> known = registry.find(name);
+      if (known.isPresent()) {
+        return known.get();
       }
-    } catch (ReflectiveOperationException | ClassCastException e) {
-      throw new IllegalArgumentException(
-          "merge function '"
-              + name
-              + "' is not built in and not a MergeFunction class on the class path: "
-              + e);
-    }
-    try {
-      return mergeFunctions.register(name, function, domain, MERGE_CHECK_SEED);
-    } catch (MergeFunctionRefusedException e) {
-      throw new IllegalArgumentException(e.getMessage());
+      MergeFunction function;
+      MergeFunction.Domain domain = MergeFunction.Domain.STRINGS;
+      try {
+        Class<?> type = Class.forName(name);
+        function = (MergeFunction) type.getDeclaredConstructor().newInstance();
+        try {
+          domain = (MergeFunction.Domain) type.getField("DOMAIN").get(null);
+        } catch (NoSuchFieldException e) {
+          // strings, the widest domain
+        }
+      } catch (ReflectiveOperationException | ClassCastException e) {
+        throw new IllegalArgumentException(
+            "merge function '"
+                + name
+                + "' is not built in and not a MergeFunction class on the class path: "
+                + e);
+      }
+      try {
+        return registry.register(name, function, domain, MERGE_CHECK_SEED);
+      } catch (MergeFunctionRefusedException e) {
+        throw new IllegalArgumentException(e.getMessage());
+      }
     }
   }
 
