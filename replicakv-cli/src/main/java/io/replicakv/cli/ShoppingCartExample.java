@@ -104,63 +104,8 @@ public final class ShoppingCartExample {
     return String.join(",", members);
   }
 
-  /** Runs one command after SELECT on a fresh connection; errors come back as "-..." strings. */
   private static Object query(int respPort, long keyspace, String... command) {
-    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", respPort)) {
-      socket.setSoTimeout((int) STEP_DEADLINE_MILLIS);
-      java.io.OutputStream output = socket.getOutputStream();
-      java.io.DataInputStream input =
-          new java.io.DataInputStream(new java.io.BufferedInputStream(socket.getInputStream()));
-      output.write(encode("SELECT", Long.toString(keyspace)));
-      readReply(input);
-      output.write(encode(command));
-      return readReply(input);
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
-  }
-
-  private static byte[] encode(String... args) {
-    StringBuilder b = new StringBuilder("*").append(args.length).append("\r\n");
-    for (String arg : args) {
-      byte[] bytes = arg.getBytes(java.nio.charset.StandardCharsets.UTF_8);
-      b.append('$').append(bytes.length).append("\r\n").append(arg).append("\r\n");
-    }
-    return b.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
-  }
-
-  private static Object readReply(java.io.DataInputStream input) throws java.io.IOException {
-    StringBuilder line = new StringBuilder();
-    int c;
-    while ((c = input.read()) != '\n') {
-      if (c < 0) {
-        throw new java.io.EOFException("connection closed");
-      }
-      if (c != '\r') {
-        line.append((char) c);
-      }
-    }
-    String rest = line.substring(1);
-    return switch (line.charAt(0)) {
-      case '+', '-', ':' -> line.toString();
-      case '$' -> {
-        int length = Integer.parseInt(rest);
-        if (length < 0) {
-          yield null;
-        }
-        byte[] data = new byte[length + 2];
-        input.readFully(data);
-        yield new String(data, 0, length, java.nio.charset.StandardCharsets.UTF_8);
-      }
-      case '*' -> {
-        java.util.List<Object> items = new java.util.ArrayList<>();
-        for (int i = 0; i < Integer.parseInt(rest); i++) {
-          items.add(readReply(input));
-        }
-        yield items;
-      }
-      default -> throw new java.io.IOException("unexpected reply " + line);
-    };
+    return RespCalls.once(respPort, keyspace, command);
   }
 
   private static long keyspaceNumber(int respPort) {
