@@ -181,6 +181,20 @@ final class MultiSiteScenarios {
             new MultiLeaderConfig.Defects(true, false, false)));
     add(
         all,
+        new MultiSiteSimulation.Config(
+            "multi-broken-remote-deletes-ignored-all-to-all",
+            Topology.ALL_TO_ALL,
+            LwwResolver::new,
+            new MultiLeaderConfig.Defects(false, false, false, true),
+            MultiSiteSimulation.Workload.REGISTER_WITH_DELETES,
+            3,
+            WORKLOAD_MILLIS,
+            QUIET_MILLIS,
+            30,
+            true,
+            500));
+    add(
+        all,
         broken(
             "multi-broken-no-causal-buffer-all-to-all",
             Topology.ALL_TO_ALL,

@@ -487,7 +487,13 @@ public final class SiteReplica implements Replica {
         applied);
     Check.state(log.size() < 2L * LOG_CHANGES_MAX, "site %s log over %s changes", self, log.size());
     KeyState current = keys.getOrDefault(change.key(), KeyState.EMPTY);
-    keys.put(change.key(), resolver.apply(change.key(), current, change, metrics));
+    boolean ignored =
+        config.defects().remoteDeletesIgnored()
+            && change.mutation().isTombstone()
+            && !change.origin().equals(self);
+    if (!ignored) {
+      keys.put(change.key(), resolver.apply(change.key(), current, change, metrics));
+    }
     applied = applied.with(dot);
     log.add(new LogEntry(change, path, ticks));
     if (persist) {
