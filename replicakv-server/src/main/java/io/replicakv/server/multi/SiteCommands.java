@@ -64,7 +64,9 @@ import java.util.concurrent.TimeUnit;
  * <p>{@code SITE} (any keyspace): {@code SITE INFO}, {@code SITE LINKS}, {@code SITE LINK ADD name
  * host:peer-port}, {@code SITE LINK REMOVE name}, {@code SITE LAG [keyspace]}, {@code SITE
  * CONFLICTS [keyspace]}, {@code SITE LOST keyspace [count]} (the writes lww discarded, newest last,
- * at most {@code ConflictMetrics.LOST_WRITES_WINDOW_MAX} kept).
+ * at most {@code ConflictMetrics.LOST_WRITES_WINDOW_MAX} kept), {@code SITE DOWN|UP site}
+ * (home-site: an operator declares a site down, so its keys' writes go to the next site; answers
+ * the number of keyspaces told; kept in memory only, until this node restarts).
  */
 public final class SiteCommands {
   /** A client write without an outcome after this long answers TIMEOUT (the write may apply). */
@@ -111,7 +113,7 @@ public final class SiteCommands {
             "multi-leader",
             "Site links, link lag, conflict counters and lost writes of multi-leader keyspaces.",
             SiteCommands::admin,
-            List.of("info", "links", "link", "lag", "conflicts", "lost")));
+            List.of("info", "links", "link", "lag", "conflicts", "lost", "down", "up")));
   }
 
   /** Whether this layer answers {@code command} on a multi-leader keyspace. */
@@ -456,11 +458,26 @@ public final class SiteCommands {
         case "lag" -> Reply.verbatim("txt", lag(keyspaces, optionalArg(request, 2)));
         case "conflicts" -> Reply.verbatim("txt", conflicts(keyspaces, optionalArg(request, 2)));
         case "lost" -> lost(keyspaces, session, request);
+        case "down", "up" -> {
+          if (request.argc() != 3) {
+            throw new IllegalArgumentException("usage: SITE DOWN|UP site");
+          }
+          String site = arg(request, 2);
+          long declared = 0;
+          for (SiteService.Status status : keyspaces.statuses().values()) {
+            SiteService service = keyspaces.service(status.keyspace());
+            if (service != null && service.sites().contains(site)) {
+              service.declareDown(site, sub.equals("down"));
+              declared++;
+            }
+          }
+          yield Reply.integer(declared);
+        }
         default ->
             Reply.error(
                 "ERR unknown SITE subcommand '"
                     + sub
-                    + "'; try INFO, LINKS, LINK ADD|REMOVE, LAG, CONFLICTS, LOST");
+                    + "'; try INFO, LINKS, LINK ADD|REMOVE, LAG, CONFLICTS, LOST, DOWN, UP");
       };
     } catch (IllegalArgumentException e) {
       return Reply.error("ERR " + e.getMessage());

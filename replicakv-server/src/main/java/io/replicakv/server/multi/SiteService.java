@@ -203,6 +203,18 @@ public final class SiteService implements AutoCloseable {
         });
   }
 
+  /**
+   * For conflicts=home-site: declares {@code site} down (its keys' writes go to the next site) or
+   * up again; a no-op for other strategies.
+   */
+  public CompletableFuture<Boolean> declareDown(String site, boolean down) {
+    return query(
+        r -> {
+          r.declareDown(site, down);
+          return true;
+        });
+  }
+
   /** Hands messages of this keyspace addressed to this site to the loop. */
   void onMessages(List<SiteMessage> messages) {
     if (stopped) {
