@@ -112,6 +112,7 @@ public final class SiteKeyspaces implements AutoCloseable {
   private final Map<String, java.util.Set<String>> unannounced = new ConcurrentHashMap<>();
 
   private volatile ClusterView latest;
+  private final java.util.concurrent.ScheduledFuture<?> announcer;
   private final AtomicLong framesSendFailed = new AtomicLong();
   private final AtomicLong itemsRefused = new AtomicLong();
   private final AtomicLong announcesRefused = new AtomicLong();
@@ -132,8 +133,9 @@ public final class SiteKeyspaces implements AutoCloseable {
     this.loop = loop;
     this.clock = clock;
     this.proposer = proposer;
-    loop.scheduleWithFixedDelay(
-        this::announceAll, ANNOUNCE_RETRY_MILLIS, ANNOUNCE_RETRY_MILLIS, TimeUnit.MILLISECONDS);
+    this.announcer =
+        loop.scheduleWithFixedDelay(
+            this::announceAll, ANNOUNCE_RETRY_MILLIS, ANNOUNCE_RETRY_MILLIS, TimeUnit.MILLISECONDS);
   }
 
   /** The site links file under {@code dataDir}. */
@@ -532,6 +534,7 @@ public final class SiteKeyspaces implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    announcer.cancel(false);
     for (SiteService service : services.values()) {
       service.close();
     }
