@@ -100,6 +100,18 @@ public final class SiteReplica implements Replica {
   /** Live concurrent values per key before a local write that would add one is refused. */
   public static final int SIBLINGS_PER_KEY_MAX = 64;
 
+  /**
+   * Approximate bytes of changes one batch carries (at least one change), so that a batch fits the
+   * peer transport's frame bound whatever the values' sizes.
+   */
+  public static final long BATCH_BYTES_MAX = 4L << 20;
+
+  /**
+   * Largest value a local write may assign, in UTF-8 bytes: a change must fit one batch, or the
+   * link could never carry it.
+   */
+  public static final int VALUE_BYTES_MAX = 2 << 20;
+
   /** Ticks a client waits for the home site's answer to a forwarded write. */
   public static final int HOME_WRITE_TIMEOUT_TICKS = 50;
 
@@ -400,6 +412,15 @@ public final class SiteReplica implements Replica {
     }
     return switch (command) {
       case SiteCommand.Assign assign -> {
+        int valueBytes = assign.value().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (valueBytes > VALUE_BYTES_MAX) {
+          yield Optional.of(
+              "value of "
+                  + valueBytes
+                  + " bytes over the "
+                  + VALUE_BYTES_MAX
+                  + " a multi-leader change may carry between sites");
+        }
         if (resolver instanceof MergeResolver merge && !merge.domain().accepts(assign.value())) {
           yield Optional.of(
               "value '"
@@ -645,11 +666,15 @@ public final class SiteReplica implements Replica {
     long after = link.sentThrough;
     long through = after;
     List<SiteMessage.Entry> entries = new ArrayList<>();
-    while (through < logEnd() && entries.size() < SiteMessage.ENTRIES_PER_BATCH_MAX) {
+    long bytes = 0;
+    while (through < logEnd()
+        && entries.size() < SiteMessage.ENTRIES_PER_BATCH_MAX
+        && bytes < BATCH_BYTES_MAX) {
       through++;
       LogEntry entry = entryAt(through);
       if (carries(entry, link.site)) {
         entries.add(new SiteMessage.Entry(through, entry.change(), entry.path()));
+        bytes += entry.change().sizeBytes();
       }
     }
     out.send(

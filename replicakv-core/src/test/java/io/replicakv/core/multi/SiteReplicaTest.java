@@ -669,4 +669,22 @@ class SiteReplicaTest {
     assertThat(sites.replies.get(sites.replies.size() - 1).reply())
         .isInstanceOf(Reply.Rejected.class);
   }
+
+  @Test
+  void largeValuesTravelInSeveralBatchesAndOversizedOnesAreRefused() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new LwwResolver(), A, B, C);
+    String large = "x".repeat(1_500_000);
+    for (int i = 0; i < 6; i++) {
+      sites.put(A, "k" + i, large + i);
+    }
+    sites.rounds(40);
+    for (int i = 0; i < 6; i++) {
+      assertThat(sites.site(C).read("k" + i).values()).containsExactly(large + i);
+    }
+    sites.put(A, "huge", "y".repeat(SiteReplica.VALUE_BYTES_MAX + 1));
+    assertThat(sites.replies.get(sites.replies.size() - 1).reply())
+        .isInstanceOfSatisfying(
+            Reply.Rejected.class,
+            r -> assertThat(r.reason()).contains("a multi-leader change may carry"));
+  }
 }

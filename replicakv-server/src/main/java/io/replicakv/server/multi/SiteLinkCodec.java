@@ -45,8 +45,11 @@ public final class SiteLinkCodec {
   /** The only format version this codec writes and reads. */
   public static final int VERSION = 1;
 
-  /** Largest encoded frame, in bytes; the sender splits its batch to stay below it. */
-  public static final int FRAME_BYTES_MAX = 32 << 20;
+  /**
+   * Largest encoded frame, in bytes: below the peer transport's default frame bound (16 MiB) with
+   * room for its header; the sender splits its batches to stay well below it.
+   */
+  public static final int FRAME_BYTES_MAX = (16 << 20) - 4096;
 
   /** Items one frame may carry. */
   public static final int ITEMS_PER_FRAME_MAX = 4_096;

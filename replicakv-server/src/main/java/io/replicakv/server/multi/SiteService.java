@@ -68,6 +68,12 @@ public final class SiteService implements AutoCloseable {
   /** Core messages put in one frame to one site. */
   static final int FRAME_ITEMS_MAX = 64;
 
+  /**
+   * Approximate change bytes put in one frame; with the core's batches of at most {@code
+   * SiteReplica.BATCH_BYTES_MAX} a frame stays below {@link SiteLinkCodec#FRAME_BYTES_MAX}.
+   */
+  static final long FRAME_CHANGE_BYTES_MAX = 8L << 20;
+
   /** Sends one encoded {@link SiteLinkCodec} frame to site {@code site}; must not block. */
   @FunctionalInterface
   public interface Transport {
@@ -285,10 +291,20 @@ public final class SiteService implements AutoCloseable {
     }
     replica.advance(ready);
     for (Map.Entry<Integer, List<SiteLinkCodec.Item>> batch : bySite.entrySet()) {
-      List<SiteLinkCodec.Item> items = batch.getValue();
-      for (int from = 0; from < items.size(); from += FRAME_ITEMS_MAX) {
-        List<SiteLinkCodec.Item> part =
-            items.subList(from, Math.min(items.size(), from + FRAME_ITEMS_MAX));
+      List<SiteLinkCodec.Item> part = new ArrayList<>();
+      long bytes = 0;
+      for (SiteLinkCodec.Item item : batch.getValue()) {
+        long itemBytes = changeBytes(item.message());
+        if (!part.isEmpty()
+            && (part.size() >= FRAME_ITEMS_MAX || bytes + itemBytes > FRAME_CHANGE_BYTES_MAX)) {
+          transport.send(sites.get(batch.getKey()), SiteLinkCodec.encode(part));
+          part = new ArrayList<>();
+          bytes = 0;
+        }
+        part.add(item);
+        bytes += itemBytes;
+      }
+      if (!part.isEmpty()) {
         transport.send(sites.get(batch.getKey()), SiteLinkCodec.encode(part));
       }
     }
@@ -298,6 +314,16 @@ public final class SiteService implements AutoCloseable {
         future.complete(reply.reply());
       }
     }
+  }
+
+  private static long changeBytes(SiteMessage message) {
+    long bytes = 64;
+    if (message instanceof SiteMessage.Changes changes) {
+      for (SiteMessage.Entry entry : changes.entries()) {
+        bytes += entry.change().sizeBytes() + 16L * entry.path().size();
+      }
+    }
+    return bytes;
   }
 
   private void stop(Throwable cause) {
