@@ -40,6 +40,7 @@ class SiteServiceTest {
   private final Map<String, SiteService> services = new ConcurrentHashMap<>();
   private final Map<String, ScheduledExecutorService> loops = new ConcurrentHashMap<>();
   private volatile boolean cut;
+  private String logPrefix = "";
 
   @AfterEach
   void stop() {
@@ -113,6 +114,48 @@ class SiteServiceTest {
     assertThat(values("a", homedAtB)).containsExactly("written at a");
   }
 
+  @Test
+  void circularAndStarSitesForwardEveryWriteToEverySiteWithoutLoops() throws Exception {
+    for (Topology topology : List.of(Topology.CIRCULAR, Topology.STAR)) {
+      stop();
+      services.clear();
+      loops.clear();
+      logPrefix = topology.text() + "-";
+      MultiLeaderConfig config =
+          new MultiLeaderConfig(
+              List.of("a", "b", "c"),
+              topology,
+              "b",
+              new SiblingsResolver(),
+              MultiLeaderConfig.Defects.NONE);
+      for (String site : config.sites()) {
+        start(site, config);
+      }
+      for (String site : config.sites()) {
+        set(site, topology + "-" + site, "from-" + site);
+      }
+      for (String reader : config.sites()) {
+        for (String writer : config.sites()) {
+          await()
+              .atMost(DEADLINE)
+              .until(
+                  () -> values(reader, topology + "-" + writer).equals(List.of("from-" + writer)));
+        }
+      }
+      for (String site : config.sites()) {
+        await()
+            .atMost(DEADLINE)
+            .until(
+                () ->
+                    services.get(site).status().logChanges() == 3
+                        && services.get(site).status().lag().values().stream()
+                            .allMatch(lag -> lag.changes() == 0));
+        assertThat(services.get(site).status().counters())
+            .doesNotContainKey("multi_looped_changes_total{strategy=\"siblings\"}");
+      }
+    }
+  }
+
   private static MultiLeaderConfig config(ConflictResolver resolver) {
     return MultiLeaderConfig.of(List.of("a", "b"), Topology.ALL_TO_ALL, resolver);
   }
@@ -127,7 +170,7 @@ class SiteServiceTest {
             config,
             site,
             System::currentTimeMillis,
-            dir.resolve(site + ".log"),
+            dir.resolve(logPrefix + site + ".log"),
             loop,
             (to, frame) -> deliver(to, frame)));
   }
