@@ -29,6 +29,13 @@ final class UpCommand implements Callable<Integer> {
       description = "RESP port of the first node (default 6379); node i uses port + i - 1")
   Integer port;
 
+  @Option(
+      names = "--sites",
+      description =
+          "number of linked one-node sites (default 1): each node is its own cluster and site"
+              + " (site-1, site-2, ...), linked all-to-all for multi-leader keyspaces")
+  Integer sites;
+
   @Option(names = "--fsync", description = "always | interval | never (default interval)")
   String fsync = "interval";
 
@@ -45,6 +52,16 @@ final class UpCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Files.createDirectories(LocalCluster.ROOT);
+    if (sites != null && sites > 1) {
+      if (nodes != null && nodes != 1) {
+        System.err.println(
+            "replicakv up: --sites "
+                + sites
+                + " runs one node per site; sites of several nodes are not built (use --nodes 1)");
+        return 2;
+      }
+      nodes = sites; // one process per site
+    }
     java.util.Properties saved = new java.util.Properties();
     Path savedFile = LocalCluster.ROOT.resolve("cluster.properties");
     if (Files.isRegularFile(savedFile)) {
@@ -52,6 +69,15 @@ final class UpCommand implements Callable<Integer> {
         saved.load(in);
       }
       int savedNodes = Integer.parseInt(saved.getProperty("nodes"));
+      int savedSites = Integer.parseInt(saved.getProperty("sites", "1"));
+      if (sites != null && sites != savedSites) {
+        System.err.println(
+            "replicakv up: ./.replicakv holds "
+                + savedSites
+                + " site(s); run 'bin/replicakv down' and remove ./.replicakv to start a different one");
+        return 2;
+      }
+      sites = savedSites;
       int savedPort = Integer.parseInt(saved.getProperty("port"));
       faultProxy |= Boolean.parseBoolean(saved.getProperty("fault-proxy", "false"));
       if ((nodes != null && nodes != savedNodes) || (port != null && port != savedPort)) {
@@ -66,6 +92,14 @@ final class UpCommand implements Callable<Integer> {
       nodes = savedNodes;
       port = savedPort;
     }
+    if (sites == null) {
+      sites = 1;
+    }
+    if (sites < 1 || sites > 9) {
+      System.err.println("replicakv up: --sites must be between 1 and 9");
+      return 2;
+    }
+    boolean siteMode = sites > 1;
     if (nodes == null) {
       nodes = 1;
     }
@@ -78,6 +112,11 @@ final class UpCommand implements Callable<Integer> {
     }
     saved.setProperty("nodes", nodes.toString());
     saved.setProperty("port", port.toString());
+    saved.setProperty("sites", sites.toString());
+    if (faultProxy && siteMode) {
+      System.err.println("replicakv up: --fault-proxy is not built for --sites yet");
+      return 2;
+    }
     if (faultProxy && nodes < 2) {
       System.err.println("replicakv up: --fault-proxy needs --nodes 2 or more");
       return 2;
@@ -87,7 +126,7 @@ final class UpCommand implements Callable<Integer> {
       saved.store(out, "the local cluster 'bin/replicakv up' manages");
     }
     StringBuilder voters = new StringBuilder();
-    for (int i = 1; nodes > 1 && i <= nodes; i++) {
+    for (int i = 1; nodes > 1 && !siteMode && i <= nodes; i++) {
       voters
           .append(i > 1 ? "," : "")
           .append("node-")
@@ -115,7 +154,7 @@ final class UpCommand implements Callable<Integer> {
     }
     List<Object[]> started = new ArrayList<>();
     for (int i = 1; i <= nodes; i++) {
-      String name = "node-" + i;
+      String name = (siteMode ? "site-" : "node-") + i;
       int resp = port + i - 1;
       int http = resp + 10000;
       if (!LocalCluster.portFree(resp) || !LocalCluster.portFree(http)) {
@@ -131,7 +170,13 @@ final class UpCommand implements Callable<Integer> {
       cmd.add("--http-port=" + http);
       cmd.add("--data-dir=" + folder.resolve("data"));
       cmd.add("--fsync=" + fsync);
-      if (nodes > 1) {
+      if (siteMode) {
+        // its own one-voter cluster, linked to every other site's peer port
+        cmd.add("--set=node-id=" + name);
+        cmd.add("--set=cluster-voters=" + name + "@127.0.0.1:" + (resp + 30000));
+        cmd.add("--set=site=" + name);
+        cmd.add("--set=site-links=" + siteLinks(sites, port, i));
+      } else if (nodes > 1) {
         cmd.add("--set=node-id=" + name);
         cmd.add("--set=cluster-voters=" + voters);
       }
@@ -173,7 +218,7 @@ final class UpCommand implements Callable<Integer> {
         p.waitFor(100, java.util.concurrent.TimeUnit.MILLISECONDS);
       }
     }
-    if (nodes > 1) {
+    if (nodes > 1 && !siteMode) {
       long deadline = System.currentTimeMillis() + START_DEADLINE_MILLIS;
       while (!LocalCluster.query(port, "CLUSTER INFO").contains("cluster_known_nodes:" + nodes)) {
         if (System.currentTimeMillis() > deadline) {
@@ -186,7 +231,10 @@ final class UpCommand implements Callable<Integer> {
         Thread.sleep(200); // polling pace while the processes start
       }
     }
-    System.out.println("ReplicaKV is up:");
+    System.out.println(
+        siteMode
+            ? "ReplicaKV is up: " + sites + " linked one-node sites (all-to-all):"
+            : "ReplicaKV is up:");
     for (LocalCluster.NodeInfo n : LocalCluster.nodes()) {
       print(n);
     }
@@ -202,9 +250,27 @@ final class UpCommand implements Callable<Integer> {
         "try: redis-cli -p "
             + port
             + " ping"
-            + (nodes > 1 ? "   (any node; redis-cli -c -p " + port + " for cluster routing)" : "")
+            + (nodes > 1 && !siteMode
+                ? "   (any node; redis-cli -c -p " + port + " for cluster routing)"
+                : "")
             + "      stop: bin/replicakv down");
     return 0;
+  }
+
+  /** The {@code site-links} of site {@code self}: every other site's peer port (RESP + 20000). */
+  static String siteLinks(int sites, int firstPort, int self) {
+    StringBuilder links = new StringBuilder();
+    for (int j = 1; j <= sites; j++) {
+      if (j != self) {
+        links
+            .append(links.isEmpty() ? "" : ",")
+            .append("site-")
+            .append(j)
+            .append("@127.0.0.1:")
+            .append(firstPort + j - 1 + 20000);
+      }
+    }
+    return links.toString();
   }
 
   /** The java launcher, JVM flags and class path this process runs with, then {@code Main}. */

@@ -59,6 +59,7 @@ final class ClusterNode implements AutoCloseable {
   private ClusterRouter router;
   private io.replicakv.server.move.KeyMover mover;
   private volatile io.replicakv.server.leaderless.LeaderlessKeyspaces leaderless;
+  private volatile io.replicakv.server.multi.SiteKeyspaces multi;
 
   ClusterNode(ServerConfig config, Node node, EventLoop loop) throws IOException {
     this.config = config;
@@ -245,6 +246,18 @@ final class ClusterNode implements AutoCloseable {
         new io.replicakv.server.leaderless.LeaderlessKeyspaces(
             selfId, config.dataDirectory(), peerClient, routes, loop, System::currentTimeMillis);
     node.leaderless = leaderless;
+    multi =
+        new io.replicakv.server.multi.SiteKeyspaces(
+            new io.replicakv.server.multi.SiteLinks(
+                config.get("site"),
+                config.get("site-links"),
+                io.replicakv.server.multi.SiteKeyspaces.linksFile(config.dataDirectory())),
+            config.dataDirectory(),
+            peerClient,
+            loop,
+            System::currentTimeMillis,
+            metadata::propose);
+    node.multi = multi;
     node.selfId = selfId;
     node.clusterView = router::view;
     node.proposer = metadata::propose;
@@ -253,6 +266,7 @@ final class ClusterNode implements AutoCloseable {
           router.setView(view);
           loop.execute(() -> mover.onView(view));
           leaderless.onView(view);
+          multi.onView(view);
           log.info(
               "metadata version {}: {} members, {} own slots",
               view.version(),
@@ -265,6 +279,7 @@ final class ClusterNode implements AutoCloseable {
     }
     ClusterView from = registered != null ? registered : metadata.current();
     leaderless.onView(from);
+    multi.onView(from);
     loop.execute(() -> mover.startFrom(from, registered != null));
     if (registered == null) {
       retryFreshView();
@@ -418,7 +433,7 @@ final class ClusterNode implements AutoCloseable {
             peerServer.port(),
             httpPort,
             metadataPort,
-            "site-1",
+            config.get("site"),
             "",
             MemberState.UP,
             voter);
@@ -556,6 +571,10 @@ final class ClusterNode implements AutoCloseable {
         leaderless.onFrame(request, responder);
         return;
       }
+      if (io.replicakv.server.multi.SiteKeyspaces.handles(request.type()) && multi != null) {
+        multi.onFrame(request, responder);
+        return;
+      }
       if (request.type() != ForwardCodec.TYPE_FORWARD) {
         responder.fail("unknown request type " + request.type());
         return;
@@ -585,6 +604,9 @@ final class ClusterNode implements AutoCloseable {
   public void close() {
     if (leaderless != null) {
       leaderless.close();
+    }
+    if (multi != null) {
+      multi.close();
     }
     if (peerServer != null) {
       peerServer.close();

@@ -181,6 +181,7 @@ public final class ReplicaKvServer implements AutoCloseable {
         }
         dispatcher.setRouter(cluster.start(handler, port(), httpPort()));
         dispatcher.setLeaderless(node.leaderless);
+        dispatcher.setMulti(node.multi);
       } catch (IOException | RuntimeException e) {
         if (cluster != null) {
           cluster.close();

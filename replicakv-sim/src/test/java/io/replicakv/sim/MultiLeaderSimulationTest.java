@@ -75,7 +75,9 @@ class MultiLeaderSimulationTest {
         org.junit.jupiter.params.provider.Arguments.of(
             "multi-broken-no-causal-buffer-all-to-all", "causal order"),
         org.junit.jupiter.params.provider.Arguments.of(
-            "multi-broken-lock-without-earlier-writes-all-to-all", "lock: no conflicts"));
+            "multi-broken-lock-without-earlier-writes-all-to-all", "lock: no conflicts"),
+        org.junit.jupiter.params.provider.Arguments.of(
+            "multi-broken-remote-deletes-ignored-all-to-all", "deleted values stay deleted"));
   }
 
   @org.junit.jupiter.api.Test

@@ -137,9 +137,13 @@ final class MultiSiteCheckers {
                       .orElseThrow();
               for (SiteReplica site : run.finalSites().values()) {
                 List<String> read = site.read(key).values();
-                if (!read.equals(List.of(value(survivor)))) {
+                List<String> expected =
+                    survivor.command() instanceof SiteCommand.Delete
+                        ? List.of()
+                        : List.of(value(survivor));
+                if (!read.equals(expected)) {
                   problems.add(
-                      site.site() + " reads " + key + "=" + read + ", expected " + value(survivor));
+                      site.site() + " reads " + key + "=" + read + ", expected " + expected);
                 }
                 Set<Dot> listed =
                     site.metrics().lostWrites().stream()
@@ -278,6 +282,52 @@ final class MultiSiteCheckers {
           problems.add(site.site() + " saw " + concurrent + " conflicts though no home site moved");
         }
       }
+    }
+    return limit(problems);
+  }
+
+  /**
+   * Deletes: a value a delete had seen (its key context covers the value's write) is never visible
+   * again at any site after heal, whatever order links delivered the changes in (no resurrection);
+   * and a key whose every write is covered by a delete reads as nothing.
+   */
+  static List<String> deletedValuesStayDeleted(MultiSiteSimulation.Run run) {
+    List<String> problems = new ArrayList<>();
+    int deletes = 0;
+    for (Map.Entry<String, List<MultiSiteSimulation.Write>> entry : byKey(run).entrySet()) {
+      String key = entry.getKey();
+      List<MultiSiteSimulation.Write> writes = entry.getValue();
+      Set<String> deletedValues = new HashSet<>();
+      for (MultiSiteSimulation.Write delete : writes) {
+        if (!(delete.command() instanceof SiteCommand.Delete)) {
+          continue;
+        }
+        deletes++;
+        for (MultiSiteSimulation.Write write : writes) {
+          if (write.command() instanceof SiteCommand.Assign
+              && delete.change().keyContext().contains(write.change().dot())) {
+            deletedValues.add(value(write));
+          }
+        }
+      }
+      for (SiteReplica site : run.finalSites().values()) {
+        for (String value : site.read(key).values()) {
+          if (deletedValues.contains(value)) {
+            problems.add(site.site() + " resurrected " + key + "=" + value + " after its delete");
+          }
+        }
+        boolean everyValueDeleted =
+            writes.stream()
+                .filter(w -> w.command() instanceof SiteCommand.Assign)
+                .allMatch(w -> deletedValues.contains(value(w)));
+        if (everyValueDeleted && !site.read(key).values().isEmpty()) {
+          problems.add(
+              site.site() + " reads " + key + "=" + site.read(key).values() + " after deletes");
+        }
+      }
+    }
+    if (deletes == 0) {
+      problems.add("the workload acknowledged no delete");
     }
     return limit(problems);
   }

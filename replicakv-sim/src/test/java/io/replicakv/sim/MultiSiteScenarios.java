@@ -96,6 +96,20 @@ final class MultiSiteScenarios {
     add(
         all,
         correct(
+            "multi-lww-deletes-all-to-all",
+            Topology.ALL_TO_ALL,
+            LwwResolver::new,
+            MultiSiteSimulation.Workload.REGISTER_WITH_DELETES));
+    add(
+        all,
+        correct(
+            "multi-siblings-deletes-circular",
+            Topology.CIRCULAR,
+            SiblingsResolver::new,
+            MultiSiteSimulation.Workload.REGISTER_WITH_DELETES));
+    add(
+        all,
+        correct(
             "multi-merge-max-all-to-all",
             Topology.ALL_TO_ALL,
             merge("max"),
@@ -167,6 +181,20 @@ final class MultiSiteScenarios {
             new MultiLeaderConfig.Defects(true, false, false)));
     add(
         all,
+        new MultiSiteSimulation.Config(
+            "multi-broken-remote-deletes-ignored-all-to-all",
+            Topology.ALL_TO_ALL,
+            LwwResolver::new,
+            new MultiLeaderConfig.Defects(false, false, false, true),
+            MultiSiteSimulation.Workload.REGISTER_WITH_DELETES,
+            3,
+            WORKLOAD_MILLIS,
+            QUIET_MILLIS,
+            30,
+            true,
+            500));
+    add(
+        all,
         broken(
             "multi-broken-no-causal-buffer-all-to-all",
             Topology.ALL_TO_ALL,
@@ -229,6 +257,11 @@ final class MultiSiteScenarios {
           verdicts.add(
               new Verdict("counter sums increments", MultiSiteCheckers.counterSumsIncrements(run)));
       default -> {}
+    }
+    if (config.workload() == MultiSiteSimulation.Workload.REGISTER_WITH_DELETES) {
+      verdicts.add(
+          new Verdict(
+              "deleted values stay deleted", MultiSiteCheckers.deletedValuesStayDeleted(run)));
     }
     if (run.writes().isEmpty()) {
       verdicts.add(new Verdict("workload ran", List.of("no write was acknowledged")));

@@ -57,6 +57,11 @@ final class MultiSiteSimulation {
     REGISTER,
     /** Mostly read-then-SET with the read's context; some blind SETs. */
     READ_MODIFY_WRITE,
+    /**
+     * READ_MODIFY_WRITE with one write in four a DEL (with the read's context, or blind: covering
+     * what the site holds), so tombstones meet concurrent writes across link outages.
+     */
+    REGISTER_WITH_DELETES,
     /** Blind SET of unique integers (merge:max, merge:sum). */
     INTEGERS,
     /** Blind SET of one-element sets (merge:union). */
@@ -384,6 +389,14 @@ final class MultiSiteSimulation {
         }
         SiteRead read = site.replica.read(key);
         yield new SiteCommand.Assign(key, unique, Optional.of(read.context()));
+      }
+      case REGISTER_WITH_DELETES -> {
+        SiteRead read = site.replica.read(key);
+        Optional<io.replicakv.core.causal.VersionVector> context =
+            prng.chance(0.5) ? Optional.of(read.context()) : Optional.empty();
+        yield prng.chance(0.25)
+            ? new SiteCommand.Delete(key, context)
+            : new SiteCommand.Assign(key, unique, context);
       }
       case INTEGERS ->
           new SiteCommand.Assign(key, Long.toString(prng.between(-1000, 1000)), Optional.empty());

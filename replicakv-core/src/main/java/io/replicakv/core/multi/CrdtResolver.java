@@ -127,6 +127,45 @@ public final class CrdtResolver implements ConflictResolver {
     return map.put(site, name, register.assign(timestamp, site, Bytes.utf8(value.get())));
   }
 
+  /**
+   * The state after DEL: a set without every element, a hash without every field this site has
+   * observed (an element or field added concurrently elsewhere survives: add-wins).
+   */
+  public static Crdt<?> clear(Crdt<?> held) {
+    return switch (held) {
+      case AwOrSet set -> {
+        AwOrSet cleared = set;
+        for (Bytes element : set.elements()) {
+          cleared = cleared.remove(element);
+        }
+        yield cleared;
+      }
+      case OrMap map -> {
+        OrMap cleared = map;
+        for (Bytes field : map.entries().keySet()) {
+          cleared = cleared.remove(field);
+        }
+        yield cleared;
+      }
+      default -> throw new IllegalArgumentException("DEL cannot clear a " + held.type());
+    };
+  }
+
+  /** Why DEL of a key holding {@code held} is refused, if it is. */
+  static java.util.Optional<String> clearRefusal(Crdt<?> held, String key) {
+    if (held == null) {
+      return java.util.Optional.of("key " + key + " holds nothing to delete");
+    }
+    return held instanceof AwOrSet || held instanceof OrMap
+        ? java.util.Optional.empty()
+        : java.util.Optional.of(
+            "DEL of a "
+                + held.type()
+                + " is not supported with conflicts=crdt (a counter or register cannot be reset"
+                + " without losing concurrent updates); key "
+                + key);
+  }
+
   /** The state after HINCRBY at {@code site}. */
   public static Crdt<?> mapIncrement(Crdt<?> held, String site, String field, long delta) {
     OrMap map = held instanceof OrMap existing ? existing : OrMap.EMPTY;

@@ -44,14 +44,25 @@ public final class LwwResolver implements ConflictResolver {
 
   @Override
   public SiteRead read(KeyState state) {
-    List<String> values = state.live().stream().map(LwwResolver::describe).toList();
-    return new SiteRead(values, state.context(), false);
+    return new SiteRead(visibleValues(state), state.context(), false);
+  }
+
+  /** The live values a read shows: tombstones read as nothing. */
+  static List<String> visibleValues(KeyState state) {
+    return state.live().stream()
+        .filter(version -> !version.value().isTombstone())
+        .map(LwwResolver::describe)
+        .toList();
   }
 
   static String describe(KeyState.Version version) {
     return switch (version.value()) {
       case Mutation.Assign assign -> assign.value();
       case Mutation.CrdtState crdt -> crdt.state().toString();
+      case Mutation.Delete delete -> TOMBSTONE;
     };
   }
+
+  /** How a discarded delete is shown in the lost-writes listing. */
+  public static final String TOMBSTONE = "(deleted)";
 }

@@ -36,14 +36,14 @@ public final class MergeResolver implements ConflictResolver {
 
   @Override
   public SiteRead read(KeyState state) {
-    List<String> values = state.live().stream().map(LwwResolver::describe).toList();
+    List<String> values = LwwResolver.visibleValues(state);
     if (values.isEmpty()) {
-      return new SiteRead(List.of(), state.context(), false);
+      return new SiteRead(List.of(), state.context(), state.live().size() > 1);
     }
     String merged = values.get(0);
     for (int i = 1; i < values.size(); i++) {
       merged = function.function().merge(merged, values.get(i));
     }
-    return new SiteRead(List.of(merged), state.context(), values.size() > 1);
+    return new SiteRead(List.of(merged), state.context(), state.live().size() > 1);
   }
 }

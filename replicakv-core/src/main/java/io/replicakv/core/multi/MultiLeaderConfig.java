@@ -29,13 +29,23 @@ public record MultiLeaderConfig(
    *     missing
    * @param lockWithoutEarlierWrites write under a lock without first applying the writes made under
    *     earlier grants
+   * @param remoteDeletesIgnored record a received delete as applied without applying its tombstone
    */
   public record Defects(
       boolean forwardWithoutPath,
       boolean applyWithoutCausalBuffer,
-      boolean lockWithoutEarlierWrites) {
+      boolean lockWithoutEarlierWrites,
+      boolean remoteDeletesIgnored) {
     /** A correct site. */
-    public static final Defects NONE = new Defects(false, false, false);
+    public static final Defects NONE = new Defects(false, false, false, false);
+
+    /** The first three defects; deletes handled correctly. */
+    public Defects(
+        boolean forwardWithoutPath,
+        boolean applyWithoutCausalBuffer,
+        boolean lockWithoutEarlierWrites) {
+      this(forwardWithoutPath, applyWithoutCausalBuffer, lockWithoutEarlierWrites, false);
+    }
   }
 
   public MultiLeaderConfig {

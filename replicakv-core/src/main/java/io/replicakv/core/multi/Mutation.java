@@ -11,7 +11,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * What one multi-leader change does to its key: assign a value (resolved by the keyspace's conflict
- * strategy) or carry a CRDT state that receivers join into theirs.
+ * strategy), delete it (a tombstone, resolved like an assignment) or carry a CRDT state that
+ * receivers join into theirs.
  *
  * <p>A CRDT change carries the whole state of the key at the origin after the command, not the
  * command: receivers merge states, so duplicates and any delivery order give the same result.
@@ -22,6 +23,20 @@ public sealed interface Mutation {
     public Assign {
       Check.notNull(value, "value");
     }
+  }
+
+  /**
+   * Deletes the key: a tombstone version that overwrites exactly what the deleting site (or client
+   * context) had seen, like an assignment, and reads as no value. Tombstones stay in the key's
+   * state, so a value the delete covered can never come back when a link heals (LESSONS.md 10); a
+   * value written concurrently with the delete is resolved by the keyspace's strategy (lww: by
+   * timestamp; siblings and merge: the value survives next to the tombstone).
+   */
+  record Delete() implements Mutation {}
+
+  /** True for a {@link Delete} tombstone. */
+  default boolean isTombstone() {
+    return this instanceof Delete;
   }
 
   /** The key's CRDT state at the origin after a command; receivers join it into theirs. */
@@ -46,6 +61,7 @@ public sealed interface Mutation {
     return switch (this) {
       case Assign assign -> assign.value().getBytes(StandardCharsets.UTF_8).length;
       case CrdtState crdt -> crdt.state().toBytes().length;
+      case Delete delete -> 0;
     };
   }
 
@@ -58,6 +74,7 @@ public sealed interface Mutation {
               .writeByte(2)
               .writeByte(crdt.state().type().tag())
               .writeBytes(crdt.state().toBytes());
+      case Delete delete -> writer.writeByte(3);
     }
   }
 
@@ -70,6 +87,7 @@ public sealed interface Mutation {
         CrdtType type = CrdtType.ofTag(reader.readByte());
         yield new CrdtState(type.decode(reader.readBytes(Limits.VALUE_MAX_BYTES)));
       }
+      case 3 -> new Delete();
       default -> throw new CorruptEncodingException("unknown mutation tag " + tag);
     };
   }

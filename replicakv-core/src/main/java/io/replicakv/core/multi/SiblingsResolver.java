@@ -38,7 +38,8 @@ public final class SiblingsResolver implements ConflictResolver {
 
   @Override
   public SiteRead read(KeyState state) {
-    List<String> values = state.live().stream().map(LwwResolver::describe).toList();
-    return new SiteRead(values, state.context(), values.size() > 1);
+    // A value concurrent with a delete stays visible (the delete did not see it); the read is
+    // flagged, and a write or delete with its context settles it.
+    return new SiteRead(LwwResolver.visibleValues(state), state.context(), state.live().size() > 1);
   }
 }

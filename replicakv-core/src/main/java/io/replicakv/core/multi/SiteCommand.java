@@ -25,6 +25,18 @@ public sealed interface SiteCommand {
     }
   }
 
+  /**
+   * DEL. {@code context} is what the client read; without one the delete covers what this site
+   * holds. In crdt keyspaces a set or hash loses every element or field the site has observed
+   * (concurrent adds elsewhere survive, add-wins); counters and registers refuse it.
+   */
+  record Delete(String key, Optional<VersionVector> context) implements SiteCommand {
+    public Delete {
+      Check.notNull(key, "key");
+      Check.notNull(context, "context");
+    }
+  }
+
   /** INCRBY (DECR is a negative delta); crdt keyspaces only. */
   record Increment(String key, long delta) implements SiteCommand {
     public Increment {

@@ -100,6 +100,18 @@ public final class SiteReplica implements Replica {
   /** Live concurrent values per key before a local write that would add one is refused. */
   public static final int SIBLINGS_PER_KEY_MAX = 64;
 
+  /**
+   * Approximate bytes of changes one batch carries (at least one change), so that a batch fits the
+   * peer transport's frame bound whatever the values' sizes.
+   */
+  public static final long BATCH_BYTES_MAX = 4L << 20;
+
+  /**
+   * Largest value a local write may assign, in UTF-8 bytes: a change must fit one batch, or the
+   * link could never carry it.
+   */
+  public static final int VALUE_BYTES_MAX = 2 << 20;
+
   /** Ticks a client waits for the home site's answer to a forwarded write. */
   public static final int HOME_WRITE_TIMEOUT_TICKS = 50;
 
@@ -278,6 +290,21 @@ public final class SiteReplica implements Replica {
       locks.submit(clientId, requestId, assign);
       return;
     }
+    if ((locks != null || resolver instanceof HomeSiteResolver)
+        && command instanceof SiteCommand.Delete) {
+      // The lock and home-site protocols carry assignments only (LockGrant writes, HomeWrite);
+      // a delete outside them could conflict, so it is refused rather than let through.
+      metrics.increment(ConflictMetrics.WRITES_REFUSED);
+      out.reply(
+          new ClientReply(
+              clientId,
+              requestId,
+              new Reply.Rejected(
+                  "DEL is not supported with conflicts="
+                      + resolver.strategy()
+                      + " yet; set the key to an empty value instead")));
+      return;
+    }
     if (resolver instanceof HomeSiteResolver home && command instanceof SiteCommand.Assign assign) {
       String homeSite = home.homeSite(assign.key(), config.sites(), declaredDown);
       if (!homeSite.equals(self)) {
@@ -326,6 +353,14 @@ public final class SiteReplica implements Replica {
                           : VersionVector.EMPTY);
         }
       }
+      case SiteCommand.Delete delete -> {
+        if (resolver instanceof CrdtResolver) {
+          mutation = new Mutation.CrdtState(CrdtResolver.clear(held(current)));
+        } else {
+          mutation = new Mutation.Delete();
+          context = delete.context().orElse(context);
+        }
+      }
       case SiteCommand.Increment increment ->
           mutation =
               new Mutation.CrdtState(
@@ -368,12 +403,24 @@ public final class SiteReplica implements Replica {
               + " changes a downstream site has not acknowledged; writes resume when it catches up");
     }
     boolean crdt = resolver instanceof CrdtResolver;
-    if (crdt && held(current) != null && held(current).type() != crdtTypeOf(command)) {
+    if (crdt
+        && held(current) != null
+        && !(command instanceof SiteCommand.Delete)
+        && held(current).type() != crdtTypeOf(command)) {
       return Optional.of(
           "WRONGTYPE key " + command.key() + " holds a " + held(current).type() + " value");
     }
     return switch (command) {
       case SiteCommand.Assign assign -> {
+        int valueBytes = assign.value().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+        if (valueBytes > VALUE_BYTES_MAX) {
+          yield Optional.of(
+              "value of "
+                  + valueBytes
+                  + " bytes over the "
+                  + VALUE_BYTES_MAX
+                  + " a multi-leader change may carry between sites");
+        }
         if (resolver instanceof MergeResolver merge && !merge.domain().accepts(assign.value())) {
           yield Optional.of(
               "value '"
@@ -404,6 +451,16 @@ public final class SiteReplica implements Replica {
         }
         yield Optional.empty();
       }
+      case SiteCommand.Delete delete -> {
+        if (crdt) {
+          yield CrdtResolver.clearRefusal(held(current), delete.key());
+        }
+        VersionVector context = delete.context().orElse(VersionVector.EMPTY);
+        yield applied.descends(context)
+            ? Optional.empty()
+            : Optional.of(
+                "context " + context + " is ahead of site " + self + " " + applied + "; retry");
+      }
       case SiteCommand.Increment increment ->
           crdt ? Optional.empty() : Optional.of("INCRBY needs conflicts=crdt");
       case SiteCommand.SetMember member ->
@@ -418,6 +475,8 @@ public final class SiteReplica implements Replica {
   private static io.replicakv.core.crdt.CrdtType crdtTypeOf(SiteCommand command) {
     return switch (command) {
       case SiteCommand.Assign assign -> io.replicakv.core.crdt.CrdtType.LWW_REGISTER;
+      case SiteCommand.Delete delete ->
+          throw new IllegalArgumentException("DEL keeps the type of the key it clears");
       case SiteCommand.Increment increment -> io.replicakv.core.crdt.CrdtType.PN_COUNTER;
       case SiteCommand.SetMember member -> io.replicakv.core.crdt.CrdtType.AW_OR_SET;
       case SiteCommand.MapField field -> io.replicakv.core.crdt.CrdtType.OR_MAP;
@@ -449,7 +508,13 @@ public final class SiteReplica implements Replica {
         applied);
     Check.state(log.size() < 2L * LOG_CHANGES_MAX, "site %s log over %s changes", self, log.size());
     KeyState current = keys.getOrDefault(change.key(), KeyState.EMPTY);
-    keys.put(change.key(), resolver.apply(change.key(), current, change, metrics));
+    boolean ignored =
+        config.defects().remoteDeletesIgnored()
+            && change.mutation().isTombstone()
+            && !change.origin().equals(self);
+    if (!ignored) {
+      keys.put(change.key(), resolver.apply(change.key(), current, change, metrics));
+    }
     applied = applied.with(dot);
     log.add(new LogEntry(change, path, ticks));
     if (persist) {
@@ -601,11 +666,15 @@ public final class SiteReplica implements Replica {
     long after = link.sentThrough;
     long through = after;
     List<SiteMessage.Entry> entries = new ArrayList<>();
-    while (through < logEnd() && entries.size() < SiteMessage.ENTRIES_PER_BATCH_MAX) {
+    long bytes = 0;
+    while (through < logEnd()
+        && entries.size() < SiteMessage.ENTRIES_PER_BATCH_MAX
+        && bytes < BATCH_BYTES_MAX) {
       through++;
       LogEntry entry = entryAt(through);
       if (carries(entry, link.site)) {
         entries.add(new SiteMessage.Entry(through, entry.change(), entry.path()));
+        bytes += entry.change().sizeBytes();
       }
     }
     out.send(

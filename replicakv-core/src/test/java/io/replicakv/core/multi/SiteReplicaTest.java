@@ -608,4 +608,83 @@ class SiteReplicaTest {
             .toList();
     assertThat(tokens).containsExactly(1L, 2L);
   }
+
+  @Test
+  void aDeleteSeenBeforeTheValueItCoveredArrivesStillWinsAfterTheLinkHeals() {
+    for (ConflictResolver resolver :
+        List.<ConflictResolver>of(new LwwResolver(), new SiblingsResolver())) {
+      Sites sites = Sites.of(Topology.ALL_TO_ALL, resolver, A, B, C);
+      sites.put(A, "k", "v1");
+      sites.rounds(3);
+      // C is cut off from A and B while B deletes what it has seen (v1).
+      sites.cut(A, C);
+      sites.cut(B, C);
+      sites.write(B, new SiteCommand.Delete("k", Optional.empty()));
+      sites.rounds(5);
+      assertThat(sites.site(A).read("k").values()).as(resolver.strategy().toString()).isEmpty();
+      assertThat(sites.site(C).read("k").values()).containsExactly("v1");
+      sites.heal();
+      sites.rounds(30);
+      for (String site : List.of(A, B, C)) {
+        assertThat(sites.site(site).read("k").values())
+            .as(site + " " + resolver.strategy())
+            .isEmpty();
+        // the tombstone stays, so a late copy of v1 has nothing to come back to
+        assertThat(sites.site(site).keyState("k").live())
+            .extracting(version -> version.value().isTombstone())
+            .containsExactly(true);
+      }
+    }
+  }
+
+  @Test
+  void siblingsKeepAValueWrittenConcurrentlyWithADeleteAndFlagTheRead() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new SiblingsResolver(), A, B, C);
+    sites.put(A, "k", "v1");
+    sites.rounds(3);
+    sites.cut(A, B);
+    sites.write(A, new SiteCommand.Delete("k", Optional.empty()));
+    sites.write(
+        B, new SiteCommand.Assign("k", "v2", Optional.of(sites.site(B).read("k").context())));
+    sites.heal();
+    sites.rounds(30);
+    for (String site : List.of(A, B, C)) {
+      SiteRead read = sites.site(site).read("k");
+      assertThat(read.values()).as(site).containsExactly("v2");
+      assertThat(read.conflicted()).isTrue();
+    }
+  }
+
+  @Test
+  void crdtDeleteClearsASetButRefusesACounter() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new CrdtResolver(), A, B, C);
+    sites.write(A, new SiteCommand.SetMember("s", "x", true));
+    sites.write(A, new SiteCommand.Increment("n", 3));
+    sites.rounds(3);
+    sites.write(B, new SiteCommand.Delete("s", Optional.empty()));
+    sites.write(B, new SiteCommand.Delete("n", Optional.empty()));
+    sites.rounds(5);
+    assertThat(sites.site(C).read("s").values()).isEmpty();
+    assertThat(sites.site(C).read("n").values()).containsExactly("3");
+    assertThat(sites.replies.get(sites.replies.size() - 1).reply())
+        .isInstanceOf(Reply.Rejected.class);
+  }
+
+  @Test
+  void largeValuesTravelInSeveralBatchesAndOversizedOnesAreRefused() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new LwwResolver(), A, B, C);
+    String large = "x".repeat(1_500_000);
+    for (int i = 0; i < 6; i++) {
+      sites.put(A, "k" + i, large + i);
+    }
+    sites.rounds(40);
+    for (int i = 0; i < 6; i++) {
+      assertThat(sites.site(C).read("k" + i).values()).containsExactly(large + i);
+    }
+    sites.put(A, "huge", "y".repeat(SiteReplica.VALUE_BYTES_MAX + 1));
+    assertThat(sites.replies.get(sites.replies.size() - 1).reply())
+        .isInstanceOfSatisfying(
+            Reply.Rejected.class,
+            r -> assertThat(r.reason()).contains("a multi-leader change may carry"));
+  }
 }

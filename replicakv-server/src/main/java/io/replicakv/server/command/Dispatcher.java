@@ -42,6 +42,13 @@ public final class Dispatcher {
     this.leaderless = keyspaces;
   }
 
+  private volatile io.replicakv.server.multi.SiteKeyspaces multi;
+
+  /** Serves the keyed commands of multi-leader keyspaces through {@code keyspaces}. */
+  public void setMulti(io.replicakv.server.multi.SiteKeyspaces keyspaces) {
+    this.multi = keyspaces;
+  }
+
   public static CommandTable allCommands() {
     CommandTable t = new CommandTable();
     ServerCommands.register(t);
@@ -51,6 +58,7 @@ public final class Dispatcher {
     SetCommands.register(t);
     ClusterCommands.register(t);
     io.replicakv.server.leaderless.LeaderlessCommands.commands().forEach(t::register);
+    io.replicakv.server.multi.SiteCommands.commands().forEach(t::register);
     return t;
   }
 
@@ -70,6 +78,16 @@ public final class Dispatcher {
     session.asking = session.askingPending && !c.name().equals("asking");
     if (!c.name().equals("asking")) {
       session.askingPending = false;
+    }
+    io.replicakv.server.multi.SiteKeyspaces sites = multi;
+    if (sites != null
+        && sites.isMultiLeader(session.keyspace)
+        && io.replicakv.server.multi.SiteCommands.applies(c)) {
+      // every key of a one-node site is local: no slot routing, no single-leader engine
+      session.forwarded =
+          io.replicakv.server.multi.SiteCommands.run(
+              sites, session.keyspace, c, request, session.protocol);
+      return FORWARDED;
     }
     io.replicakv.server.leaderless.LeaderlessKeyspaces keyspaces = leaderless;
     if (keyspaces != null

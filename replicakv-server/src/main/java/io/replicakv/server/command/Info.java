@@ -29,7 +29,8 @@ public final class Info {
               "stats",
               "replication",
               "commandstats",
-              "keyspace");
+              "keyspace",
+              "multileader");
     }
     StringBuilder b = new StringBuilder();
     for (String section : sections) {
@@ -43,6 +44,13 @@ public final class Info {
             b.append("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
         case "commandstats" -> commandStats(n, b);
         case "keyspace" -> keyspace(n, b);
+        case "multileader" -> {
+          if (n.multi != null) {
+            b.append("# Multileader\r\n")
+                .append(io.replicakv.server.multi.SiteCommands.info(n.multi))
+                .append("\r\n");
+          }
+        }
         default -> {}
       }
     }

@@ -161,6 +161,9 @@ public final class Node {
   /** The leaderless keyspaces this node serves; null when the node runs alone. */
   public volatile io.replicakv.server.leaderless.LeaderlessKeyspaces leaderless;
 
+  /** The multi-leader keyspaces of this site; null when the node runs alone. */
+  public volatile io.replicakv.server.multi.SiteKeyspaces multi;
+
   /** This node's member id in the cluster. */
   public String selfId = "";
 

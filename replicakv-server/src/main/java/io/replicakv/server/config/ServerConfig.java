@@ -67,6 +67,16 @@ public final class ServerConfig {
               false,
               "metadata voters as id@host:metadata-port,...; empty runs the node alone"),
           Setting.string(
+              "site",
+              "site-1",
+              false,
+              "this node's site (datacenter) name; multi-leader keyspaces replicate between sites"),
+          Setting.string(
+              "site-links",
+              "",
+              false,
+              "other sites' nodes as name@host:peer-port,...; used until 'SITE LINK ADD|REMOVE' saves data-dir/multi/site-links, which then wins"),
+          Setting.string(
               "cluster-id",
               "replicakv",
               false,

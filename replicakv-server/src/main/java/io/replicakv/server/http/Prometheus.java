@@ -206,6 +206,9 @@ final class Prometheus {
       moveProgress(b, mover.progress().snapshot());
     }
     leaderless(b, n.leaderless);
+    if (n.multi != null) {
+      b.append(io.replicakv.server.multi.SiteMetrics.render(n.multi));
+    }
     gauge(
         b, "replicakv_uptime_seconds", "Seconds since start.", (n.now() - n.startedMillis) / 1000);
     return b.toString();

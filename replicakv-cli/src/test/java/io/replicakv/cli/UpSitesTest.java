@@ -1,0 +1,129 @@
+package io.replicakv.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code replicakv up --sites 3 --nodes 1}: three linked one-node sites; {@code keyspace create
+ * --style multi-leader} at the first reaches the others, and a write at one site is read at
+ * another.
+ */
+class UpSitesTest {
+  static final int SITES = 3;
+
+  /** Ports are drawn from here; up adds 10000 (HTTP), 20000 (peer) and 30000 (metadata). */
+  static final int PORT_LOW = 20_000;
+
+  static final int PORT_HIGH = 35_000;
+
+  @TempDir Path tmp;
+
+  @AfterEach
+  void killLeftovers() throws IOException {
+    for (int i = 1; i <= SITES; i++) {
+      Path pidFile = tmp.resolve(".replicakv/site-" + i + "/pid");
+      if (Files.isRegularFile(pidFile)) {
+        long pid = Long.parseLong(Files.readString(pidFile).trim());
+        ProcessHandle.of(pid)
+            .ifPresent(
+                p -> {
+                  p.destroyForcibly();
+                  p.onExit().orTimeout(30, TimeUnit.SECONDS).join();
+                });
+      }
+    }
+  }
+
+  @Test
+  void threeLinkedSitesShareAMultiLeaderKeyspace() throws Exception {
+    int port = freePorts();
+    CliRun.Result up = CliRun.run(tmp, "up", "--sites", "3", "--nodes", "1", "--port", "" + port);
+    assertThat(up.exitCode()).as(up.output()).isZero();
+    assertThat(up.output())
+        .contains("3 linked one-node sites")
+        .contains("site-1")
+        .contains("redis://127.0.0.1:" + (port + 2));
+
+    CliRun.Result refused = CliRun.run(tmp, "up", "--sites", "3", "--nodes", "2");
+    assertThat(refused.exitCode()).isNotZero();
+    assertThat(refused.output()).contains("sites of several nodes are not built");
+
+    long[] number = {-1};
+    await("keyspace created")
+        .atMost(Duration.ofMinutes(3))
+        .pollInterval(Duration.ofSeconds(1))
+        .until(
+            () -> {
+              CliRun.Result created =
+                  CliRun.run(
+                      tmp,
+                      "keyspace",
+                      "create",
+                      "carts",
+                      "--style",
+                      "multi-leader",
+                      "--conflicts",
+                      "lww");
+              String text = created.output().trim();
+              if (created.exitCode() == 0 && text.matches("(?s).*\\b\\d+\\s*$")) {
+                number[0] = Long.parseLong(text.replaceAll("(?s).*\\b(\\d+)\\s*$", "$1"));
+              }
+              return number[0] >= 0;
+            });
+    await("every site serves it")
+        .atMost(Duration.ofMinutes(3))
+        .pollInterval(Duration.ofMillis(500))
+        .until(
+            () -> {
+              for (int i = 0; i < SITES; i++) {
+                if (!LocalCluster.query(port + i, "SITE INFO").contains("multi_keyspace:carts,")) {
+                  return false;
+                }
+              }
+              return true;
+            });
+    try (RespConnection first = new RespConnection(port)) {
+      assertThat(first.call("SELECT", "" + number[0])).isEqualTo("OK");
+      assertThat(first.call("SET", "cart:1", "apples")).isEqualTo("OK");
+    }
+    await("site-3 reads the write made at site-1")
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () -> {
+              try (RespConnection third = new RespConnection(port + 2)) {
+                third.call("SELECT", "" + number[0]);
+                return "apples".equals(third.call("GET", "cart:1"));
+              }
+            });
+    CliRun.Result down = CliRun.run(tmp, "down");
+    assertThat(down.exitCode()).as(down.output()).isZero();
+  }
+
+  private static int freePorts() {
+    SplittableRandom random = new SplittableRandom(20_261_201L ^ System.nanoTime());
+    for (int attempt = 0; attempt < 200; attempt++) {
+      int p = random.nextInt(PORT_LOW, PORT_HIGH);
+      boolean free = true;
+      for (int i = 0; i < SITES && free; i++) {
+        for (int offset : new int[] {0, 10_000, 20_000, 30_000}) {
+          free &= LocalCluster.portFree(p + i + offset);
+        }
+      }
+      if (free) {
+        return p;
+      }
+    }
+    throw new IllegalStateException("no free port range for " + SITES + " sites");
+  }
+}

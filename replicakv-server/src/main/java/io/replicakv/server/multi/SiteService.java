@@ -1,0 +1,364 @@
+package io.replicakv.server.multi;
+
+import io.replicakv.core.Envelope;
+import io.replicakv.core.PhysicalClock;
+import io.replicakv.core.Ready;
+import io.replicakv.core.msg.ClientReply;
+import io.replicakv.core.msg.Reply;
+import io.replicakv.core.msg.SiteMessage;
+import io.replicakv.core.multi.ConflictMetrics;
+import io.replicakv.core.multi.LinkLag;
+import io.replicakv.core.multi.LostWrite;
+import io.replicakv.core.multi.MultiLeaderConfig;
+import io.replicakv.core.multi.SiteCommand;
+import io.replicakv.core.multi.SiteReplica;
+import io.replicakv.core.util.Check;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Drives one {@link SiteReplica} (this site's replica of one multi-leader keyspace) on a
+ * single-threaded loop, in the order the core's {@code step / tick / ready / advance} contract
+ * asks: input or tick, then append what {@code ready()} holds to the keyspace's site log (forced to
+ * disk when it says so, which for site records is always), then send its messages, then {@code
+ * advance}, then complete the futures of the client writes that finished.
+ *
+ * <p><b>Sites as ids.</b> The core names sites by their index in the keyspace's site list; the list
+ * is fixed when the keyspace is first served here and kept next to its log, and every frame carries
+ * it, so two sites never disagree silently about who is who.
+ *
+ * <p><b>Reads and writes.</b> A read runs on the loop against the replica's state, so it sees every
+ * change applied before it; {@link #submit(Function)} builds its command on the loop from that same
+ * state (a SET that carries the context of the value this site holds, a DEL that covers what it
+ * sees) so nothing applies between the read and the write. A write's reply waits until its change
+ * is on disk.
+ *
+ * <p><b>Lag.</b> {@link #status()} is a snapshot refreshed every {@link #STATUS_REFRESH_TICKS}
+ * ticks (the core computes lag by walking the unacknowledged log, too costly on every tick); lag in
+ * ms is the core's lag in ticks times {@link #TICK_PERIOD_MILLIS}.
+ *
+ * <p><b>Failure.</b> A failure on the loop (a broken invariant, a disk error) stops the service:
+ * pending writes fail and later ones are refused rather than carrying on with state the disk may
+ * not hold.
+ */
+public final class SiteService implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SiteService.class);
+
+  /** Wall-clock period of one core tick; the core's retransmit and lock timeouts count these. */
+  public static final long TICK_PERIOD_MILLIS = 20;
+
+  /** Ticks between two refreshes of {@link #status()}. */
+  public static final int STATUS_REFRESH_TICKS = 25;
+
+  /** Client writes waiting for an outcome at once; past it new ones are refused. */
+  public static final int IN_FLIGHT_WRITES_MAX = 10_000;
+
+  /** Core messages put in one frame to one site. */
+  static final int FRAME_ITEMS_MAX = 64;
+
+  /**
+   * Approximate change bytes put in one frame; with the core's batches of at most {@code
+   * SiteReplica.BATCH_BYTES_MAX} a frame stays below {@link SiteLinkCodec#FRAME_BYTES_MAX}.
+   */
+  static final long FRAME_CHANGE_BYTES_MAX = 8L << 20;
+
+  /** Sends one encoded {@link SiteLinkCodec} frame to site {@code site}; must not block. */
+  @FunctionalInterface
+  public interface Transport {
+    void send(String site, byte[] frame);
+  }
+
+  /** What INFO, /metrics and SITE LAG show; safe to read from any thread. */
+  public record Status(
+      String keyspace,
+      String strategy,
+      List<String> sites,
+      SortedMap<String, LinkLag> lag,
+      SortedMap<String, Long> counters,
+      long logChanges,
+      int causalBuffered,
+      String versionVector) {}
+
+  private final String keyspace;
+  private final String strategy;
+  private final List<String> sites;
+  private final String self;
+  private final int selfIndex;
+  private final ScheduledExecutorService loop;
+  private final Transport transport;
+  private final SiteRecordLog recordLog;
+  private final SiteReplica replica;
+  private final Map<Long, CompletableFuture<Reply>> inFlight = new HashMap<>();
+  private final ScheduledFuture<?> ticker;
+  private long nextRequestId = 1;
+  private long ticks;
+  private volatile boolean stopped;
+  private volatile Status status;
+
+  /**
+   * Starts site {@code self}'s replica of keyspace {@code keyspace}, replaying {@code logFile}.
+   *
+   * @param config the keyspace's sites (in id order), topology and conflict resolver
+   */
+  public SiteService(
+      String keyspace,
+      MultiLeaderConfig config,
+      String self,
+      PhysicalClock clock,
+      Path logFile,
+      ScheduledExecutorService loop,
+      Transport transport) {
+    this.keyspace = Check.notNull(keyspace, "keyspace");
+    this.sites = config.sites();
+    this.strategy = config.resolver().strategy().toString();
+    this.self = self;
+    this.selfIndex = config.nodeOf(self);
+    this.loop = Check.notNull(loop, "loop");
+    this.transport = Check.notNull(transport, "transport");
+    this.recordLog = new SiteRecordLog(logFile);
+    this.replica = new SiteReplica(config, self, clock, recordLog.recovered());
+    refreshStatus();
+    this.ticker =
+        loop.scheduleAtFixedRate(
+            () -> onLoop(this::tick),
+            TICK_PERIOD_MILLIS,
+            TICK_PERIOD_MILLIS,
+            TimeUnit.MILLISECONDS);
+  }
+
+  /** The keyspace's name (sites match keyspaces by name). */
+  public String keyspace() {
+    return keyspace;
+  }
+
+  /** The keyspace's sites in id order. */
+  public List<String> sites() {
+    return sites;
+  }
+
+  /**
+   * Builds a write from the replica as it stands on the loop and submits it; the future completes
+   * with the core's reply once the change is durable, or exceptionally when the service stops.
+   * {@code command} may return null for "nothing to write" (the future then holds {@code null}).
+   */
+  public CompletableFuture<Reply> submit(Function<SiteReplica, SiteCommand> command) {
+    CompletableFuture<Reply> future = new CompletableFuture<>();
+    if (stopped) {
+      future.completeExceptionally(new IllegalStateException("site service stopped"));
+      return future;
+    }
+    loop.execute(
+        () ->
+            onLoop(
+                () -> {
+                  if (inFlight.size() >= IN_FLIGHT_WRITES_MAX) {
+                    future.completeExceptionally(
+                        new IllegalStateException(inFlight.size() + " site writes in flight"));
+                    return;
+                  }
+                  SiteCommand built = command.apply(replica);
+                  if (built == null) {
+                    future.complete(null);
+                    return;
+                  }
+                  long id = nextRequestId++;
+                  inFlight.put(id, future);
+                  replica.submit(0, id, built);
+                }));
+    return future;
+  }
+
+  /** Runs {@code query} against the replica on the loop. */
+  public <T> CompletableFuture<T> query(Function<SiteReplica, T> query) {
+    CompletableFuture<T> future = new CompletableFuture<>();
+    if (stopped) {
+      future.completeExceptionally(new IllegalStateException("site service stopped"));
+      return future;
+    }
+    loop.execute(
+        () ->
+            onLoop(
+                () -> {
+                  try {
+                    future.complete(query.apply(replica));
+                  } catch (RuntimeException e) {
+                    future.completeExceptionally(e);
+                  }
+                }));
+    return future;
+  }
+
+  /** The last {@code max} writes lww discarded, oldest first. */
+  public CompletableFuture<List<LostWrite>> lostWrites(int max) {
+    return query(
+        r -> {
+          List<LostWrite> all = r.metrics().lostWrites();
+          return List.copyOf(all.subList(Math.max(0, all.size() - max), all.size()));
+        });
+  }
+
+  /**
+   * For conflicts=home-site: declares {@code site} down (its keys' writes go to the next site) or
+   * up again; a no-op for other strategies.
+   */
+  public CompletableFuture<Boolean> declareDown(String site, boolean down) {
+    return query(
+        r -> {
+          r.declareDown(site, down);
+          return true;
+        });
+  }
+
+  /** Hands messages of this keyspace addressed to this site to the loop. */
+  void onMessages(List<SiteMessage> messages) {
+    if (stopped) {
+      return;
+    }
+    loop.execute(
+        () ->
+            onLoop(
+                () -> {
+                  for (SiteMessage message : messages) {
+                    if (message.to() == selfIndex) {
+                      replica.step(message);
+                    }
+                  }
+                }));
+  }
+
+  /** The snapshot of lag and counters as of the last refresh. */
+  public Status status() {
+    return status;
+  }
+
+  private void tick() {
+    replica.tick();
+    if (++ticks % STATUS_REFRESH_TICKS == 0) {
+      refreshStatus();
+    }
+  }
+
+  private void refreshStatus() {
+    TreeMap<String, LinkLag> lag = new TreeMap<>(replica.lag());
+    ConflictMetrics metrics = replica.metrics();
+    status =
+        new Status(
+            keyspace,
+            strategy,
+            sites,
+            lag,
+            new TreeMap<>(metrics.counters()),
+            replica.logSize(),
+            replica.causalBufferSize(),
+            replica.versionVector().toString());
+  }
+
+  private void onLoop(Runnable input) {
+    if (stopped) {
+      return;
+    }
+    try {
+      input.run();
+      pump();
+    } catch (RuntimeException e) {
+      log.error("multi-leader keyspace {}: site service stops", keyspace, e);
+      stop(e);
+    }
+  }
+
+  private void pump() {
+    Ready ready = replica.ready();
+    recordLog.append(ready.records(), ready.syncBeforeSend());
+    Map<Integer, List<SiteLinkCodec.Item>> bySite = new TreeMap<>();
+    for (Envelope envelope : ready.messages()) {
+      if (envelope.message() instanceof SiteMessage message) {
+        bySite
+            .computeIfAbsent(envelope.to(), to -> new ArrayList<>())
+            .add(new SiteLinkCodec.Item(keyspace, sites, message));
+      }
+    }
+    replica.advance(ready);
+    for (Map.Entry<Integer, List<SiteLinkCodec.Item>> batch : bySite.entrySet()) {
+      List<SiteLinkCodec.Item> part = new ArrayList<>();
+      long bytes = 0;
+      for (SiteLinkCodec.Item item : batch.getValue()) {
+        long itemBytes = changeBytes(item.message());
+        if (!part.isEmpty()
+            && (part.size() >= FRAME_ITEMS_MAX || bytes + itemBytes > FRAME_CHANGE_BYTES_MAX)) {
+          transport.send(sites.get(batch.getKey()), SiteLinkCodec.encode(part));
+          part = new ArrayList<>();
+          bytes = 0;
+        }
+        part.add(item);
+        bytes += itemBytes;
+      }
+      if (!part.isEmpty()) {
+        transport.send(sites.get(batch.getKey()), SiteLinkCodec.encode(part));
+      }
+    }
+    for (ClientReply reply : ready.replies()) {
+      CompletableFuture<Reply> future = inFlight.remove(reply.requestId());
+      if (future != null) {
+        future.complete(reply.reply());
+      }
+    }
+  }
+
+  private static long changeBytes(SiteMessage message) {
+    long bytes = 64;
+    if (message instanceof SiteMessage.Changes changes) {
+      for (SiteMessage.Entry entry : changes.entries()) {
+        bytes += entry.change().sizeBytes() + 16L * entry.path().size();
+      }
+    }
+    return bytes;
+  }
+
+  private void stop(Throwable cause) {
+    stopped = true;
+    ticker.cancel(false);
+    for (CompletableFuture<Reply> future : inFlight.values()) {
+      future.completeExceptionally(
+          cause != null ? cause : new IllegalStateException("site service stopped"));
+    }
+    inFlight.clear();
+  }
+
+  /** Stops ticking, fails pending writes and closes the log (waits for the loop to do so). */
+  @Override
+  public void close() {
+    if (loop instanceof io.netty.util.concurrent.EventExecutor executor && executor.inEventLoop()) {
+      stop(null);
+      recordLog.close();
+      return;
+    }
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    try {
+      loop.execute(
+          () -> {
+            stop(null);
+            recordLog.close();
+            done.complete(null);
+          });
+      done.get(10, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      stopped = true;
+      ticker.cancel(false);
+      recordLog.close();
+    } catch (Exception e) {
+      throw new IllegalStateException("site service of keyspace " + keyspace + " did not stop", e);
+    }
+  }
+}
