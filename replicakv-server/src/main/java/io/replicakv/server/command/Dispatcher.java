@@ -51,6 +51,7 @@ public final class Dispatcher {
     SetCommands.register(t);
     ClusterCommands.register(t);
     io.replicakv.server.leaderless.LeaderlessCommands.commands().forEach(t::register);
+    io.replicakv.server.leaderless.LeaderlessAdminCommands.commands().forEach(t::register);
     return t;
   }
 

@@ -29,7 +29,8 @@ public final class Info {
               "stats",
               "replication",
               "commandstats",
-              "keyspace");
+              "keyspace",
+              "leaderless");
     }
     StringBuilder b = new StringBuilder();
     for (String section : sections) {
@@ -43,10 +44,41 @@ public final class Info {
             b.append("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
         case "commandstats" -> commandStats(n, b);
         case "keyspace" -> keyspace(n, b);
+        case "leaderless" -> leaderless(n, b);
         default -> {}
       }
     }
     return b.toString();
+  }
+
+  /** Per leaderless keyspace: hints held per owner, and the anti-entropy counters. */
+  private static void leaderless(Node n, StringBuilder b) {
+    io.replicakv.server.leaderless.LeaderlessKeyspaces keyspaces = n.leaderless;
+    b.append("# Leaderless\r\n");
+    if (keyspaces != null) {
+      Map<Integer, Map<String, Integer>> hints = keyspaces.hintsByKeyspace();
+      keyspaces
+          .countersByKeyspace()
+          .forEach(
+              (keyspace, counters) -> {
+                Map<String, Integer> byOwner = hints.getOrDefault(keyspace, Map.of());
+                line(
+                    b,
+                    "ks" + keyspace + "_hints_pending",
+                    byOwner.values().stream().mapToInt(Integer::intValue).sum());
+                byOwner.forEach(
+                    (owner, count) -> line(b, "ks" + keyspace + "_hints_for_" + owner, count));
+                counters.forEach(
+                    (name, value) -> {
+                      if (name.startsWith("hints_") || name.startsWith("anti_entropy_")) {
+                        line(b, "ks" + keyspace + "_" + name, value);
+                      }
+                    });
+              });
+      line(b, "repairs_running", keyspaces.repairsRunning());
+      line(b, "repairs_completed", keyspaces.repairsCompleted());
+    }
+    b.append("\r\n");
   }
 
   private static void line(StringBuilder b, String k, Object v) {

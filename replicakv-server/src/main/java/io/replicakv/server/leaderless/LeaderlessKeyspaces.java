@@ -36,6 +36,12 @@ import org.slf4j.LoggerFactory;
  * seen by it (not built yet; {@code LeaderlessNode} fixes its ring for its lifetime), so create
  * leaderless keyspaces after the cluster has all its members.
  *
+ * <p>Anti-entropy runs on the server's schedule ({@link LeaderlessService.AntiEntropySchedule},
+ * settings {@code leaderless-anti-entropy-interval-ms} and {@code
+ * leaderless-anti-entropy-bytes-per-sec}), so the core's own interval is set to 0. An operator's
+ * pass ({@link #repair}, {@code KV.REPAIR}) talks to the members in {@link RepairFrames} (peer
+ * frame types 34 and 35).
+ *
  * <p>Records go to {@code data-dir/leaderless/keyspace-<n>.log} (see {@link LeaderlessRecordLog}
  * for why not the node's main log).
  */
@@ -54,6 +60,7 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
   private final PeerRoutes routes;
   private final ScheduledExecutorService loop;
   private final PhysicalClock clock;
+  private final LeaderlessService.AntiEntropySchedule schedule;
   private final Map<Integer, LeaderlessService> services = new ConcurrentHashMap<>();
   private final Map<Integer, List<String>> membersByKeyspace = new ConcurrentHashMap<>();
   private volatile ClusterView latest;
@@ -67,6 +74,18 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
       PeerRoutes routes,
       ScheduledExecutorService loop,
       PhysicalClock clock) {
+    this(selfId, dataDir, peers, routes, loop, clock, LeaderlessService.AntiEntropySchedule.CORE);
+  }
+
+  public LeaderlessKeyspaces(
+      String selfId,
+      Path dataDir,
+      PeerClient peers,
+      PeerRoutes routes,
+      ScheduledExecutorService loop,
+      PhysicalClock clock,
+      LeaderlessService.AntiEntropySchedule schedule) {
+    this.schedule = schedule;
     this.selfId = selfId;
     this.dataDir = dataDir;
     this.peers = peers;
@@ -106,17 +125,23 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
               number,
               ids,
               selfId,
-              coreConfig(config),
+              coreConfig(config, schedule.intervalMillis() > 0),
               clock,
               dataDir.resolve("leaderless").resolve("keyspace-" + number + ".log"),
               loop,
-              (to, frame) -> send(number, to, frame)));
+              (to, frame) -> send(number, to, frame),
+              schedule));
       log.info("keyspace {} ({}) served leaderless over members {}", number, entry.name(), ids);
     }
   }
 
   /** The core config for a keyspace's metadata config: N, R, W, sloppy, repair, conflicts. */
   static LeaderlessConfig coreConfig(KeyspaceConfig config) {
+    return coreConfig(config, false);
+  }
+
+  /** As above; with {@code serverSchedulesAntiEntropy} the core starts no exchanges itself. */
+  static LeaderlessConfig coreConfig(KeyspaceConfig config, boolean serverSchedulesAntiEntropy) {
     ConflictStrategy.Kind kind =
         config.conflicts().isEmpty()
             ? ConflictStrategy.Kind.SIBLINGS
@@ -137,7 +162,7 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
         defaults.blockingReadRepair(),
         mode,
         defaults.lwwTieBreak(),
-        defaults.antiEntropyIntervalTicks(),
+        serverSchedulesAntiEntropy ? 0 : defaults.antiEntropyIntervalTicks(),
         defaults.requestTimeoutTicks(),
         defaults.pingIntervalTicks(),
         defaults.suspectAfterTicks(),
@@ -190,15 +215,149 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
 
   /** Whether {@code frameType} is one of ours. */
   public static boolean handles(int frameType) {
-    return frameType == TYPE_LEADERLESS;
+    return frameType == TYPE_LEADERLESS || frameType == RepairFrames.TYPE_REPAIR;
   }
 
   /** Receives a peer's frame: handed to every service (each keeps its keyspace's messages). */
   public void onFrame(Frame request, FrameHandler.Responder responder) {
+    if (request.type() == RepairFrames.TYPE_REPAIR) {
+      onRepairFrame(request, responder);
+      return;
+    }
     for (LeaderlessService service : services.values()) {
       service.onFrame(request.payload());
     }
     responder.reply(new Frame(TYPE_LEADERLESS_ACK, request.correlationId(), new byte[0]));
+  }
+
+  private void onRepairFrame(Frame request, FrameHandler.Responder responder) {
+    RepairFrames.Request asked;
+    try {
+      asked = RepairFrames.decodeRequest(request.payload());
+    } catch (io.replicakv.core.util.CorruptEncodingException e) {
+      responder.fail("bad repair request: " + e.getMessage());
+      return;
+    }
+    localRepairStep(asked)
+        .whenComplete(
+            (payload, error) -> {
+              if (error != null) {
+                responder.fail("repair step failed: " + error.getMessage());
+              } else {
+                responder.reply(
+                    new Frame(RepairFrames.TYPE_REPAIR_REPLY, request.correlationId(), payload));
+              }
+            });
+  }
+
+  /** Runs one step of a repair pass on this node; the encoded reply. */
+  private java.util.concurrent.CompletableFuture<byte[]> localRepairStep(
+      RepairFrames.Request asked) {
+    LeaderlessService service = services.get(asked.keyspace());
+    if (service == null) {
+      return java.util.concurrent.CompletableFuture.completedFuture(RepairFrames.notServed());
+    }
+    return switch (asked.op()) {
+      case COUNTERS ->
+          java.util.concurrent.CompletableFuture.completedFuture(
+              RepairFrames.encodeCounters(service.counters()));
+      case START -> service.startExchanges(true).thenApply(RepairFrames::encodeStart);
+      case ROOTS -> service.merkleRoots().thenApply(RepairFrames::encodeRoots);
+    };
+  }
+
+  /** Repair passes running on this node as coordinator. */
+  private final java.util.concurrent.atomic.AtomicInteger repairsRunning =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  /** Repair passes this node coordinated to the end. */
+  private final AtomicLong repairsCompleted = new AtomicLong();
+
+  /**
+   * Runs an anti-entropy pass over {@code keyspace} on every member now (see {@link
+   * LeaderlessRepair}); fails when this node does not serve it.
+   */
+  public java.util.concurrent.CompletableFuture<LeaderlessRepair.Report> repair(int keyspace) {
+    LeaderlessService service = services.get(keyspace);
+    if (service == null) {
+      return java.util.concurrent.CompletableFuture.failedFuture(
+          new IllegalArgumentException("keyspace " + keyspace + " is not served leaderless here"));
+    }
+    List<String> ids = service.members();
+    LeaderlessRepair.Members members =
+        new LeaderlessRepair.Members() {
+          @Override
+          public List<String> ids() {
+            return ids;
+          }
+
+          @Override
+          public java.util.concurrent.CompletableFuture<Map<String, Long>> counters(String member) {
+            return ask(member, RepairFrames.Op.COUNTERS, keyspace)
+                .thenApply(RepairFrames::decodeCounters);
+          }
+
+          @Override
+          public java.util.concurrent.CompletableFuture<LeaderlessService.ExchangeStart> start(
+              String member) {
+            return ask(member, RepairFrames.Op.START, keyspace)
+                .thenApply(RepairFrames::decodeStart);
+          }
+
+          @Override
+          public java.util.concurrent.CompletableFuture<Map<Integer, Long>> roots(String member) {
+            return ask(member, RepairFrames.Op.ROOTS, keyspace)
+                .thenApply(RepairFrames::decodeRoots);
+          }
+        };
+    repairsRunning.incrementAndGet();
+    return LeaderlessRepair.run(keyspace, members, service.ownersByPartition(), loop, clock)
+        .whenComplete(
+            (report, error) -> {
+              repairsRunning.decrementAndGet();
+              if (error == null) {
+                repairsCompleted.incrementAndGet();
+              }
+            });
+  }
+
+  /** One repair step on {@code member}: run here for this node, else over the peer transport. */
+  private java.util.concurrent.CompletableFuture<byte[]> ask(
+      String member, RepairFrames.Op op, int keyspace) {
+    RepairFrames.Request request = new RepairFrames.Request(op, keyspace);
+    if (member.equals(selfId)) {
+      return localRepairStep(request);
+    }
+    Member address = latest.members().get(member);
+    if (address == null) {
+      return java.util.concurrent.CompletableFuture.failedFuture(
+          new IllegalStateException("member " + member + " left the metadata"));
+    }
+    return peers
+        .request(
+            routes.host(address),
+            routes.port(address),
+            Frame.of(RepairFrames.TYPE_REPAIR, RepairFrames.encodeRequest(request)))
+        .thenApply(Frame::payload);
+  }
+
+  /** Repair passes running with this node as coordinator. */
+  public int repairsRunning() {
+    return repairsRunning.get();
+  }
+
+  /** Repair passes this node coordinated to the end. */
+  public long repairsCompleted() {
+    return repairsCompleted.get();
+  }
+
+  /** Hints held here per keyspace and owner member id. */
+  public Map<Integer, Map<String, Integer>> hintsByKeyspace() {
+    Map<Integer, Map<String, Integer>> out = new java.util.TreeMap<>();
+    for (Map.Entry<Integer, LeaderlessService> e : services.entrySet()) {
+      out.put(e.getKey(), e.getValue().hintsByOwner());
+    }
+    return out;
   }
 
   /** Counts a plain GET refused because the key has siblings. */

@@ -42,6 +42,22 @@ import org.slf4j.LoggerFactory;
  * LeaderlessNode} fixes its ring for its lifetime, so a join or leave needs a new service (not
  * built yet).
  *
+ * <p><b>Anti-entropy.</b> Exchanges are started here rather than by the core's own schedule when
+ * {@link AntiEntropySchedule#intervalMillis()} is positive (the keyspaces then give the core an
+ * interval of 0): every interval the next (partition, other owner) pair in round robin gets an
+ * exchange, the core's first message (this node's Merkle root of the partition) built here and the
+ * rest of the exchange run by the cores. The schedule is throttled by a byte budget refilled at
+ * {@link AntiEntropySchedule#bytesPerSecond()}: an interval whose budget is spent (the bytes the
+ * core shipped since count against it) starts nothing and is counted as throttled, so a badly
+ * diverged keyspace repairs at about that rate. One exchange may overshoot the budget by what it
+ * ships ({@code LeaderlessMessage.ENTRIES_PER_MESSAGE_MAX} states at most). {@link #startExchanges}
+ * starts an exchange with every other owner of every partition at once, for an operator's repair
+ * pass ({@link LeaderlessRepair}).
+ *
+ * <p><b>Hints per owner.</b> The core counts hints only in total; {@link HintLedger} follows the
+ * persisted hint records to count them per owner, for metrics and for tests that wait until the
+ * hints for a returning node have drained.
+ *
  * <p><b>Threads.</b> Everything that touches the node runs on {@code loop}, which must be
  * single-threaded; frames and requests arriving on other threads are handed to it. A failure on the
  * loop (a broken invariant, a disk error) stops the service: pending requests fail and later ones
@@ -59,6 +75,26 @@ public final class LeaderlessService implements AutoCloseable {
   /** Requests waiting for an outcome at once; past it new requests are refused. */
   public static final int IN_FLIGHT_REQUESTS_MAX = 10_000;
 
+  /**
+   * The server's anti-entropy schedule.
+   *
+   * @param intervalMillis wall-clock time between two scheduled exchanges; 0 leaves scheduling to
+   *     the core's config
+   * @param bytesPerSecond state bytes per second scheduled exchanges may ship; 0 is unlimited
+   */
+  public record AntiEntropySchedule(long intervalMillis, long bytesPerSecond) {
+    public AntiEntropySchedule {
+      Check.argument(intervalMillis >= 0, "interval %s ms < 0", intervalMillis);
+      Check.argument(bytesPerSecond >= 0, "%s bytes per second < 0", bytesPerSecond);
+    }
+
+    /** No server schedule: the core's own interval applies. */
+    public static final AntiEntropySchedule CORE = new AntiEntropySchedule(0, 0);
+  }
+
+  /** What {@link #startExchanges} did: exchanges started and pairs skipped (peer suspected). */
+  public record ExchangeStart(int started, int skippedSuspected) {}
+
   /** Sends one encoded frame to the member with integer id {@code to}; must not block. */
   @FunctionalInterface
   public interface Transport {
@@ -74,6 +110,21 @@ public final class LeaderlessService implements AutoCloseable {
   private final LeaderlessNode node;
   private final Map<Long, CompletableFuture<KvResult>> inFlight = new HashMap<>();
   private final ScheduledFuture<?> ticker;
+  private final PhysicalClock clock;
+  private final AntiEntropySchedule schedule;
+  private final List<Integer> ownedPartitions;
+  private final HintLedger hintLedger = new HintLedger();
+  private long scheduleCursor;
+  private long lastScheduledMillis;
+  private long lastRefillMillis;
+  private long budgetBytes;
+  private long lastBytesShipped;
+  private long exchangesStartedHere;
+  private long exchangesThrottled;
+  private boolean hintLedgerDriftLogged;
+  private volatile boolean hintLedgerAgrees = true;
+  private volatile Map<String, Integer> hintsByOwnerView = Map.of();
+  private volatile long sweepPosition;
   private long nextRequestId = 1;
   private volatile boolean stopped;
   private volatile Map<String, Long> countersView = Map.of();
@@ -93,6 +144,29 @@ public final class LeaderlessService implements AutoCloseable {
       Path logFile,
       ScheduledExecutorService loop,
       Transport transport) {
+    this(
+        keyspace,
+        members,
+        selfId,
+        config,
+        clock,
+        logFile,
+        loop,
+        transport,
+        AntiEntropySchedule.CORE);
+  }
+
+  /** As above, with exchanges started on {@code schedule} instead of the core's interval. */
+  public LeaderlessService(
+      int keyspace,
+      List<String> members,
+      String selfId,
+      LeaderlessConfig config,
+      PhysicalClock clock,
+      Path logFile,
+      ScheduledExecutorService loop,
+      Transport transport,
+      AntiEntropySchedule schedule) {
     Check.argument(
         members.size() >= config.replicas(),
         "%s members for N=%s",
@@ -113,10 +187,22 @@ public final class LeaderlessService implements AutoCloseable {
     }
     Placement placement = new Placement(Ring.of(RING_VNODES, ringNodes), config.replicas());
     this.node = new LeaderlessNode(self, placement, config, clock, recordLog.recovered());
-    this.countersView = java.util.Collections.unmodifiableMap(node.counters().asMap());
+    this.clock = clock;
+    this.schedule = Check.notNull(schedule, "schedule");
+    this.ownedPartitions = placement.partitionsOf(self);
+    recordLog.recovered().forEach(hintLedger::apply);
+    this.lastRefillMillis = clock.physicalMillis();
+    this.lastScheduledMillis = lastRefillMillis;
+    this.budgetBytes = schedule.bytesPerSecond();
+    publishViews(true);
     this.ticker =
         loop.scheduleAtFixedRate(
-            () -> onLoop(node::tick),
+            () ->
+                onLoop(
+                    () -> {
+                      node.tick();
+                      scheduledAntiEntropy();
+                    }),
             TICK_PERIOD_MILLIS,
             TICK_PERIOD_MILLIS,
             TimeUnit.MILLISECONDS);
@@ -210,6 +296,10 @@ public final class LeaderlessService implements AutoCloseable {
   private void pump() {
     Ready ready = node.ready();
     recordLog.append(ready.records(), ready.syncBeforeSend());
+    boolean hintsTouched = false;
+    for (io.replicakv.core.PersistRecord record : ready.records()) {
+      hintsTouched |= hintLedger.apply(record);
+    }
     Map<Integer, List<KeyspaceMessage>> byPeer = new TreeMap<>();
     for (Envelope envelope : ready.messages()) {
       if (envelope.message() instanceof LeaderlessMessage message) {
@@ -219,6 +309,17 @@ public final class LeaderlessService implements AutoCloseable {
       }
     }
     node.advance(ready);
+    sendBatches(byPeer);
+    for (KvResult result : node.takeResults()) {
+      CompletableFuture<KvResult> future = inFlight.remove(result.requestId());
+      if (future != null) {
+        future.complete(result);
+      }
+    }
+    publishViews(hintsTouched);
+  }
+
+  private void sendBatches(Map<Integer, List<KeyspaceMessage>> byPeer) {
     for (Map.Entry<Integer, List<KeyspaceMessage>> batch : byPeer.entrySet()) {
       List<KeyspaceMessage> messages = batch.getValue();
       for (int from = 0; from < messages.size(); from += FRAME_MESSAGES_MAX) {
@@ -227,13 +328,187 @@ public final class LeaderlessService implements AutoCloseable {
         transport.send(batch.getKey(), LeaderlessFrameCodec.encode(part));
       }
     }
-    for (KvResult result : node.takeResults()) {
-      CompletableFuture<KvResult> future = inFlight.remove(result.requestId());
-      if (future != null) {
-        future.complete(result);
+  }
+
+  private void publishViews(boolean hintsTouched) {
+    Map<String, Long> counters = new java.util.LinkedHashMap<>(node.counters().asMap());
+    counters.merge("anti_entropy_exchanges", exchangesStartedHere, Long::sum);
+    counters.put("anti_entropy_exchanges_throttled", exchangesThrottled);
+    countersView = java.util.Collections.unmodifiableMap(counters);
+    if (!hintsTouched && hintsByOwnerView.isEmpty()) {
+      return;
+    }
+    Map<String, Integer> byOwner = new TreeMap<>();
+    hintLedger.countsByOwner().forEach((owner, count) -> byOwner.put(memberName(owner), count));
+    hintsByOwnerView = java.util.Collections.unmodifiableMap(byOwner);
+    boolean agrees = hintLedger.agreesWith(node.hintCount());
+    hintLedgerAgrees = agrees;
+    if (!agrees && !hintLedgerDriftLogged) {
+      hintLedgerDriftLogged = true;
+      log.warn(
+          "keyspace {}: hints per owner {} do not add up to the node's {} hints; the per-owner"
+              + " metric is wrong (record layout changed?)",
+          keyspace,
+          byOwner,
+          node.hintCount());
+    }
+  }
+
+  private String memberName(int id) {
+    return id >= 0 && id < members.size() ? members.get(id) : "#" + id;
+  }
+
+  /**
+   * Hints this node holds per owner (member id), as of the last loop turn; owners with none absent.
+   */
+  public Map<String, Integer> hintsByOwner() {
+    return hintsByOwnerView;
+  }
+
+  /** Whether the per-owner hint counts add up to the core's total (false means a bug here). */
+  public boolean hintLedgerAgrees() {
+    return hintLedgerAgrees;
+  }
+
+  /**
+   * Position of the scheduled anti-entropy in its sweep over this node's (partition, peer) pairs.
+   */
+  public long sweepPosition() {
+    return sweepPosition;
+  }
+
+  /** Partitions this node owns (the length of one scheduled sweep, per other owner). */
+  public int ownedPartitionCount() {
+    return ownedPartitions.size();
+  }
+
+  private void scheduledAntiEntropy() {
+    if (schedule.intervalMillis() <= 0 || ownedPartitions.isEmpty()) {
+      return;
+    }
+    long now = clock.physicalMillis();
+    long shipped = node.counters().get("anti_entropy_bytes_shipped");
+    long rate = schedule.bytesPerSecond();
+    if (rate > 0) {
+      long elapsed = Math.max(0, now - lastRefillMillis);
+      long refill = elapsed >= 1000 ? rate : rate * elapsed / 1000;
+      budgetBytes = Math.min(rate, budgetBytes + refill) - (shipped - lastBytesShipped);
+    }
+    lastRefillMillis = now;
+    lastBytesShipped = shipped;
+    if (now - lastScheduledMillis < schedule.intervalMillis()) {
+      return;
+    }
+    lastScheduledMillis = now;
+    if (rate > 0 && budgetBytes <= 0) {
+      exchangesThrottled++;
+      return;
+    }
+    int partition = ownedPartitions.get((int) (scheduleCursor % ownedPartitions.size()));
+    long round = scheduleCursor / ownedPartitions.size();
+    scheduleCursor++;
+    sweepPosition = scheduleCursor % ownedPartitions.size();
+    List<Integer> others = otherOwners(partition, false);
+    if (others.isEmpty()) {
+      return;
+    }
+    int peer = others.get((int) (round % others.size()));
+    sendExchangeStarts(List.of(treeRoot(partition, peer)));
+  }
+
+  private List<Integer> otherOwners(int partition, boolean higherIdsOnly) {
+    List<Integer> others = new ArrayList<>();
+    for (int owner : node.placement().owners(partition)) {
+      if (owner != self && !(higherIdsOnly && owner < self) && !node.suspects(owner)) {
+        others.add(owner);
       }
     }
-    countersView = java.util.Collections.unmodifiableMap(node.counters().asMap());
+    return others;
+  }
+
+  private LeaderlessMessage.TreeLevel treeRoot(int partition, int peer) {
+    return new LeaderlessMessage.TreeLevel(
+        self, peer, partition, 0, List.of(0), List.of(node.merkleRoot(partition)));
+  }
+
+  private void sendExchangeStarts(List<LeaderlessMessage.TreeLevel> starts) {
+    Map<Integer, List<KeyspaceMessage>> byPeer = new TreeMap<>();
+    for (LeaderlessMessage.TreeLevel start : starts) {
+      byPeer
+          .computeIfAbsent(start.to(), to -> new ArrayList<>())
+          .add(new KeyspaceMessage(keyspace, start));
+    }
+    exchangesStartedHere += starts.size();
+    sendBatches(byPeer);
+  }
+
+  /**
+   * Starts, now, one exchange with every other owner of every partition this node owns (only owners
+   * with a higher id when {@code higherIdsOnly}, so that a pass run on every node compares each
+   * pair of owners once). Suspected peers are skipped and counted.
+   */
+  public CompletableFuture<ExchangeStart> startExchanges(boolean higherIdsOnly) {
+    CompletableFuture<ExchangeStart> future = new CompletableFuture<>();
+    if (stopped) {
+      future.completeExceptionally(new IllegalStateException("leaderless service stopped"));
+      return future;
+    }
+    loop.execute(
+        () ->
+            onLoop(
+                () -> {
+                  List<LeaderlessMessage.TreeLevel> starts = new ArrayList<>();
+                  int skipped = 0;
+                  for (int partition : ownedPartitions) {
+                    for (int owner : node.placement().owners(partition)) {
+                      if (owner == self || (higherIdsOnly && owner < self)) {
+                        continue;
+                      }
+                      if (node.suspects(owner)) {
+                        skipped++;
+                      } else {
+                        starts.add(treeRoot(partition, owner));
+                      }
+                    }
+                  }
+                  sendExchangeStarts(starts);
+                  future.complete(new ExchangeStart(starts.size(), skipped));
+                }));
+    return future;
+  }
+
+  /** This node's Merkle root of every partition it owns, read on the loop. */
+  public CompletableFuture<Map<Integer, Long>> merkleRoots() {
+    CompletableFuture<Map<Integer, Long>> future = new CompletableFuture<>();
+    if (stopped) {
+      future.completeExceptionally(new IllegalStateException("leaderless service stopped"));
+      return future;
+    }
+    loop.execute(
+        () ->
+            onLoop(
+                () -> {
+                  Map<Integer, Long> roots = new TreeMap<>();
+                  for (int partition : ownedPartitions) {
+                    roots.put(partition, node.merkleRoot(partition));
+                  }
+                  future.complete(roots);
+                }));
+    return future;
+  }
+
+  /** The owners (integer ids) of every partition, from this keyspace's placement. */
+  public List<List<Integer>> ownersByPartition() {
+    List<List<Integer>> owners = new ArrayList<>();
+    for (int p = 0; p < node.placement().partitionCount(); p++) {
+      owners.add(node.placement().owners(p));
+    }
+    return owners;
+  }
+
+  /** The member ids in integer-id order. */
+  public List<String> members() {
+    return members;
   }
 
   /** Messages per frame the sender puts in one frame; a state is at most a few MB. */
