@@ -59,7 +59,7 @@ class LeaderlessProcessTest {
 
   @BeforeAll
   void startCluster(@TempDir Path dir) throws Exception {
-    cluster = FaultCluster.start(dir, 5, "--fsync=always");
+    cluster = FaultCluster.start(dir, 5, 3, "--fsync=always");
     try (Jedis j = cluster.client("n1")) {
       keyspace =
           ((Long)
