@@ -90,18 +90,25 @@ final class FaultCluster implements AutoCloseable {
         Path data = dir.resolve(id(i));
         int port = ports[4 * i];
         int httpPort = ports[4 * i + 1];
+        java.util.function.Supplier<ServerProcess> launch =
+            () -> {
+              try {
+                return ServerProcess.start(data, port, httpPort, args.toArray(String[]::new));
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            };
+        // the voters together; the others once the voters answer (they have registered), so that
+        // a follower's register timeout does not run out while the voters are still electing
         starting.add(
-            java.util.concurrent.CompletableFuture.supplyAsync(
-                () -> {
-                  try {
-                    return ServerProcess.start(data, port, httpPort, args.toArray(String[]::new));
-                  } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                  }
-                },
-                starters));
+            i < voters
+                ? java.util.concurrent.CompletableFuture.supplyAsync(launch, starters)
+                : java.util.concurrent.CompletableFuture.allOf(
+                        starting
+                            .subList(0, voters)
+                            .toArray(java.util.concurrent.CompletableFuture[]::new))
+                    .thenApplyAsync(ignored -> launch.get(), starters));
       }
-      starters.shutdown();
       Throwable failed = null;
       for (int i = 0; i < size; i++) {
         try {
@@ -110,6 +117,7 @@ final class FaultCluster implements AutoCloseable {
           failed = failed == null ? e.getCause() : failed;
         }
       }
+      starters.shutdown();
       if (failed != null) {
         throw new AssertionError("a node did not start: " + failed, failed);
       }

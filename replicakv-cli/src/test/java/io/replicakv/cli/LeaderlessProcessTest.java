@@ -79,9 +79,6 @@ class LeaderlessProcessTest {
                       "true"))
               .intValue();
     }
-    for (String id : cluster.ids()) {
-      awaitServing(id);
-    }
   }
 
   @AfterAll
@@ -201,10 +198,27 @@ class LeaderlessProcessTest {
     return out;
   }
 
-  /** Hints held on every node, summed per owner. */
+  /** The nodes whose process runs. */
+  private List<String> liveIds() {
+    return cluster.ids().stream().filter(id -> cluster.node(id).isAlive()).toList();
+  }
+
+  /** Every node runs, serves the keyspace and the network is healed (a failed test left none). */
+  @org.junit.jupiter.api.BeforeEach
+  void everyNodeServing() throws Exception {
+    cluster.healAll();
+    for (String id : cluster.ids()) {
+      if (!cluster.node(id).isAlive()) {
+        cluster.restart(id);
+      }
+      awaitServing(id);
+    }
+  }
+
+  /** Hints held on every running node, summed per owner. */
   private Map<String, Long> hintsEverywhere() {
     Map<String, Long> total = new TreeMap<>();
-    for (String id : cluster.ids()) {
+    for (String id : liveIds()) {
       try (Jedis j = cluster.client(id)) {
         fields(j.sendCommand(KV_HINTS, KEYSPACE))
             .forEach((owner, count) -> total.merge(owner, (Long) count, Long::sum));
@@ -216,7 +230,7 @@ class LeaderlessProcessTest {
   /** A leaderless counter from INFO, summed over the nodes. */
   private long infoSum(String counter) {
     long sum = 0;
-    for (String id : cluster.ids()) {
+    for (String id : liveIds()) {
       try (Jedis j = cluster.client(id)) {
         for (String line : j.info("leaderless").split("\r\n")) {
           if (line.startsWith("ks" + keyspace + "_" + counter + ":")) {

@@ -12,10 +12,9 @@ import io.replicakv.net.peer.PeerClient;
 import io.replicakv.server.cluster.ClusterView;
 import io.replicakv.server.cluster.KeyspaceEntry;
 import io.replicakv.server.cluster.Member;
+import io.replicakv.server.cluster.MemberState;
 import io.replicakv.server.route.PeerRoutes;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -62,7 +61,23 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
   private final PhysicalClock clock;
   private final LeaderlessService.AntiEntropySchedule schedule;
   private final Map<Integer, LeaderlessService> services = new ConcurrentHashMap<>();
-  private final Map<Integer, List<String>> membersByKeyspace = new ConcurrentHashMap<>();
+  private final Map<Integer, Map<Integer, String>> membersByKeyspace = new ConcurrentHashMap<>();
+  private final Map<Integer, KeyspaceConfig> configs = new ConcurrentHashMap<>();
+  private final Map<Integer, Long> startedMillis = new ConcurrentHashMap<>();
+
+  /**
+   * How often services are checked for stray keys, and how long a service must have run before it
+   * is restarted for them (so that a member change settles first).
+   */
+  static final long STRAY_CHECK_MILLIS = 3_000;
+
+  private final ScheduledExecutorService straySweeper =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "leaderless-stray-sweeper");
+            t.setDaemon(true);
+            return t;
+          });
   private volatile ClusterView latest;
   private final AtomicLong framesSendFailed = new AtomicLong();
   private final AtomicLong siblingReadsRefused = new AtomicLong();
@@ -87,6 +102,17 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
       LeaderlessService.AntiEntropySchedule schedule) {
     this.schedule = schedule;
     this.selfId = selfId;
+    straySweeper.scheduleWithFixedDelay(
+        () -> {
+          try {
+            restartServicesWithStrays();
+          } catch (RuntimeException e) {
+            log.error("leaderless stray-key check failed", e);
+          }
+        },
+        STRAY_CHECK_MILLIS,
+        STRAY_CHECK_MILLIS,
+        java.util.concurrent.TimeUnit.MILLISECONDS);
     this.dataDir = dataDir;
     this.peers = peers;
     this.routes = routes;
@@ -94,45 +120,137 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
     this.clock = clock;
   }
 
-  /** Starts a service for every leaderless keyspace of {@code view} not yet served. */
+  /**
+   * Starts a service for every leaderless keyspace of {@code view} not yet served, and replaces the
+   * service of a keyspace whose placement members changed (see {@link LeaderlessService} on
+   * membership). Placement members are the members that own data: UP, DOWN or LEAVING (a STAGED or
+   * JOINING node is not one yet, a LEFT one no longer).
+   */
   public synchronized void onView(ClusterView view) {
-    if (latest == null || view.version() >= latest.version()) {
-      latest = view;
+    if (latest != null && view.version() < latest.version()) {
+      return;
     }
-    if (!view.members().containsKey(selfId)) {
+    latest = view;
+    Map<String, Integer> ids = placementIds(view);
+    if (ids == null || !ids.containsKey(selfId)) {
       return;
     }
     for (KeyspaceEntry entry : view.keyspaces().values()) {
       KeyspaceConfig config = entry.config();
-      if (config.style() != Style.LEADERLESS || services.containsKey(entry.number())) {
+      int number = entry.number();
+      if (config.style() != Style.LEADERLESS) {
         continue;
       }
-      List<Member> members = new ArrayList<>(view.members().values());
-      if (members.size() < config.replicas()) {
+      LeaderlessService running = services.get(number);
+      if (running != null && running.members().equals(invert(ids))) {
+        continue;
+      }
+      if (ids.size() < config.replicas()) {
         log.warn(
-            "keyspace {}: N={} but only {} members; not served yet",
+            "keyspace {}: N={} but only {} members own data; not served yet",
             entry.name(),
             config.replicas(),
-            members.size());
+            ids.size());
         continue;
       }
-      List<String> ids = members.stream().map(Member::id).toList();
-      int number = entry.number();
-      membersByKeyspace.put(number, ids);
-      services.put(
-          number,
-          new LeaderlessService(
-              number,
-              ids,
-              selfId,
-              coreConfig(config, schedule.intervalMillis() > 0),
-              clock,
-              dataDir.resolve("leaderless").resolve("keyspace-" + number + ".log"),
-              loop,
-              (to, frame) -> send(number, to, frame),
-              schedule));
+      if (running != null) {
+        log.info(
+            "keyspace {} ({}): members changed from {} to {}; restarting its service",
+            number,
+            entry.name(),
+            running.members().values(),
+            ids.keySet());
+        running.close();
+        services.remove(number);
+        servicesRestarted.incrementAndGet();
+      }
+      startService(number, config, ids);
       log.info("keyspace {} ({}) served leaderless over members {}", number, entry.name(), ids);
     }
+  }
+
+  private void startService(int number, KeyspaceConfig config, Map<String, Integer> ids) {
+    membersByKeyspace.put(number, invert(ids));
+    configs.put(number, config);
+    startedMillis.put(number, clock.physicalMillis());
+    services.put(
+        number,
+        new LeaderlessService(
+            number,
+            ids,
+            selfId,
+            coreConfig(config, schedule.intervalMillis() > 0),
+            clock,
+            dataDir.resolve("leaderless").resolve("keyspace-" + number + ".log"),
+            loop,
+            (to, frame) -> send(number, to, frame),
+            schedule));
+  }
+
+  /**
+   * Restarts every service that persisted keys it does not own (see {@link
+   * LeaderlessService#strayKeys}) and has run at least {@link #STRAY_CHECK_MILLIS}: the restart
+   * turns them into hints for their owners.
+   */
+  private synchronized void restartServicesWithStrays() {
+    for (Map.Entry<Integer, LeaderlessService> e : Map.copyOf(services).entrySet()) {
+      LeaderlessService service = e.getValue();
+      int number = e.getKey();
+      if (service.strayKeys() == 0
+          || clock.physicalMillis() - startedMillis.getOrDefault(number, 0L) < STRAY_CHECK_MILLIS) {
+        continue;
+      }
+      log.info(
+          "keyspace {}: {} keys reached this node after it stopped owning them; restarting its"
+              + " service to hand them off",
+          number,
+          service.strayKeys());
+      Map<String, Integer> ids = new java.util.TreeMap<>();
+      service.members().forEach((id, member) -> ids.put(member, id));
+      service.close();
+      services.remove(number);
+      servicesRestarted.incrementAndGet();
+      startService(number, configs.get(number), ids);
+    }
+  }
+
+  /** Services replaced because their members changed. */
+  private final AtomicLong servicesRestarted = new AtomicLong();
+
+  /** Services replaced because their members changed (joins and leaves seen). */
+  public long servicesRestarted() {
+    return servicesRestarted.get();
+  }
+
+  /**
+   * The members that own leaderless data in {@code view}, to their stable integer ids; null (and
+   * logged) when two of them hash to the same integer, which the keyspace cannot tell apart.
+   */
+  static Map<String, Integer> placementIds(ClusterView view) {
+    Map<String, Integer> ids = new java.util.TreeMap<>();
+    java.util.Set<Integer> seen = new java.util.HashSet<>();
+    for (Member member : view.members().values()) {
+      MemberState state = member.state();
+      if (state != MemberState.UP && state != MemberState.DOWN && state != MemberState.LEAVING) {
+        continue;
+      }
+      int id = LeaderlessService.stableId(member.id());
+      if (!seen.add(id)) {
+        log.error(
+            "members {} share the leaderless id {}; leaderless keyspaces are not served",
+            ids.keySet(),
+            id);
+        return null;
+      }
+      ids.put(member.id(), id);
+    }
+    return ids;
+  }
+
+  private static Map<Integer, String> invert(Map<String, Integer> ids) {
+    Map<Integer, String> byId = new java.util.TreeMap<>();
+    ids.forEach((member, id) -> byId.put(id, member));
+    return byId;
   }
 
   /** The core config for a keyspace's metadata config: N, R, W, sloppy, repair, conflicts. */
@@ -283,11 +401,11 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
       return java.util.concurrent.CompletableFuture.failedFuture(
           new IllegalArgumentException("keyspace " + keyspace + " is not served leaderless here"));
     }
-    List<String> ids = service.members();
+    Map<Integer, String> ids = service.members();
     LeaderlessRepair.Members members =
         new LeaderlessRepair.Members() {
           @Override
-          public List<String> ids() {
+          public Map<Integer, String> ids() {
             return ids;
           }
 
@@ -386,6 +504,7 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    straySweeper.shutdownNow();
     for (LeaderlessService service : services.values()) {
       service.close();
     }

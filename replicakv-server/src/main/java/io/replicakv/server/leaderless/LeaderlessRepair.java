@@ -37,7 +37,7 @@ import java.util.concurrent.TimeUnit;
  * exchanges are over" (an exchange keeps no state to ask about); the closing root comparison is
  * exact, so a pass never reports convergence that does not hold when it reads the roots.
  */
-final class LeaderlessRepair {
+public final class LeaderlessRepair {
   /** Rounds one pass runs at most. */
   static final int ROUNDS_MAX = 20;
 
@@ -59,7 +59,8 @@ final class LeaderlessRepair {
 
   /** How the pass reaches members (itself included). */
   interface Members {
-    List<String> ids();
+    /** Member ids by the core's integer ids. */
+    Map<Integer, String> ids();
 
     /** The member's counters; null when it does not serve the keyspace. */
     CompletableFuture<Map<String, Long>> counters(String member);
@@ -70,7 +71,7 @@ final class LeaderlessRepair {
   }
 
   /** What one pass did. */
-  record Report(
+  public record Report(
       int keyspace,
       int rounds,
       long exchangesStarted,
@@ -84,7 +85,7 @@ final class LeaderlessRepair {
       long millis) {
 
     /** Field names and values, in a fixed order, for a RESP array or a JSON object. */
-    Map<String, Object> fields() {
+    public Map<String, Object> fields() {
       Map<String, Object> fields = new java.util.LinkedHashMap<>();
       fields.put("keyspace", (long) keyspace);
       fields.put("rounds", (long) rounds);
@@ -104,7 +105,7 @@ final class LeaderlessRepair {
   private final int keyspace;
   private final Members members;
   private final List<List<Integer>> ownersByPartition;
-  private final List<String> memberIds;
+  private final Map<Integer, String> memberIds;
   private final ScheduledExecutorService timer;
   private final PhysicalClock clock;
   private final long startMillis;
@@ -122,7 +123,7 @@ final class LeaderlessRepair {
       PhysicalClock clock) {
     this.keyspace = keyspace;
     this.members = members;
-    this.memberIds = List.copyOf(members.ids());
+    this.memberIds = Map.copyOf(members.ids());
     this.ownersByPartition = ownersByPartition;
     this.timer = timer;
     this.clock = clock;
@@ -130,8 +131,8 @@ final class LeaderlessRepair {
   }
 
   /**
-   * Runs one pass over {@code keyspace}, whose placement is {@code ownersByPartition} (integer
-   * member ids, indexes into {@code members.ids()}).
+   * Runs one pass over {@code keyspace}, whose placement is {@code ownersByPartition} (the core's
+   * integer member ids, keys of {@code members.ids()}).
    */
   static CompletableFuture<Report> run(
       int keyspace,
@@ -158,7 +159,7 @@ final class LeaderlessRepair {
 
   private void round(int number) {
     List<CompletableFuture<Void>> starts = new ArrayList<>();
-    for (String member : memberIds) {
+    for (String member : memberIds.values()) {
       starts.add(
           members
               .start(member)
@@ -254,7 +255,7 @@ final class LeaderlessRepair {
   /** The progress counters summed over the members that answer. */
   private CompletableFuture<Map<String, Long>> sum() {
     Map<String, CompletableFuture<Map<String, Long>>> asked = new TreeMap<>();
-    for (String member : memberIds) {
+    for (String member : memberIds.values()) {
       asked.put(member, members.counters(member));
     }
     return CompletableFuture.allOf(
@@ -286,7 +287,7 @@ final class LeaderlessRepair {
   /** Partitions whose owners' Merkle roots differ (or whose owner did not answer). */
   private CompletableFuture<Integer> differingPartitions() {
     Map<String, CompletableFuture<Map<Integer, Long>>> asked = new TreeMap<>();
-    for (String member : memberIds) {
+    for (String member : memberIds.values()) {
       asked.put(member, members.roots(member));
     }
     return CompletableFuture.allOf(
@@ -295,17 +296,20 @@ final class LeaderlessRepair {
                 .toArray(CompletableFuture[]::new))
         .thenApply(
             ignored -> {
-              List<Map<Integer, Long>> rootsById = new ArrayList<>();
-              for (String member : memberIds) {
-                CompletableFuture<Map<Integer, Long>> future = asked.get(member);
-                Map<Integer, Long> roots = future.isCompletedExceptionally() ? null : future.join();
-                if (roots == null) {
-                  synchronized (this) {
-                    unreachable.add(member);
-                  }
-                }
-                rootsById.add(roots);
-              }
+              Map<Integer, Map<Integer, Long>> rootsById = new TreeMap<>();
+              memberIds.forEach(
+                  (id, member) -> {
+                    CompletableFuture<Map<Integer, Long>> future = asked.get(member);
+                    Map<Integer, Long> roots =
+                        future.isCompletedExceptionally() ? null : future.join();
+                    if (roots == null) {
+                      synchronized (this) {
+                        unreachable.add(member);
+                      }
+                    } else {
+                      rootsById.put(id, roots);
+                    }
+                  });
               int differing = 0;
               for (int partition = 0; partition < ownersByPartition.size(); partition++) {
                 if (!ownersAgree(partition, rootsById)) {
@@ -316,10 +320,10 @@ final class LeaderlessRepair {
             });
   }
 
-  private boolean ownersAgree(int partition, List<Map<Integer, Long>> rootsById) {
+  private boolean ownersAgree(int partition, Map<Integer, Map<Integer, Long>> rootsById) {
     Long first = null;
     for (int owner : ownersByPartition.get(partition)) {
-      Check.state(owner < rootsById.size(), "owner %s of %s members", owner, rootsById.size());
+      Check.state(memberIds.containsKey(owner), "owner %s not in %s", owner, memberIds);
       Map<Integer, Long> roots = rootsById.get(owner);
       Long root = roots == null ? null : roots.get(partition);
       if (root == null) {

@@ -33,14 +33,21 @@ import org.slf4j.LoggerFactory;
  * then persist what {@code ready()} holds (forced to disk when it says so), then send its messages,
  * then {@code advance}, then complete the futures of the requests that finished.
  *
- * <p><b>Member ids.</b> The core names nodes by small integers; the cluster names them by strings.
- * A member's integer id is its index in the list the caller passes, which is the order the members
- * joined the cluster's metadata: stable across restarts as long as nobody leaves, and the same on
- * every node because the metadata is replicated. The keyspace's ring is built from those integers
- * (decimal strings, {@link #RING_VNODES} tokens each), so it is this keyspace's own placement, not
- * the slot ring of single-leader keyspaces. Membership changes are not handled: {@code
- * LeaderlessNode} fixes its ring for its lifetime, so a join or leave needs a new service (not
- * built yet).
+ * <p><b>Member ids.</b> The core names nodes by integers; the cluster names them by strings. The
+ * caller passes the mapping: {@link LeaderlessKeyspaces} derives each member's integer from its id
+ * alone ({@link #stableId}), so it never changes when others join, and the dots a member created
+ * keep naming it; the list constructors (tests) use list indexes. The keyspace's ring is built from
+ * those integers (decimal strings, {@link #RING_VNODES} tokens each), so it is this keyspace's own
+ * placement, not the slot ring of single-leader keyspaces.
+ *
+ * <p><b>Membership.</b> {@code LeaderlessNode} fixes its ring for its lifetime, so a member set
+ * change means a new service over the same log. Before the new node replays it, {@link
+ * LeaderlessRecordLog#rehome} turns every persisted key this node no longer owns under the new
+ * placement into hints for the key's new owners; the core then hands them off as it does any hint
+ * and drops each once its owner acknowledged that exact state. So a node that lost a range keeps
+ * nothing of it once its hints have drained, and the new owners get every state it held, without a
+ * second transfer protocol. Keys that reach a non-owner later (a peer still on the old placement
+ * replicating to it) are counted ({@link #strayKeys}) and rehomed at the next restart.
  *
  * <p><b>Anti-entropy.</b> Exchanges are started here rather than by the core's own schedule when
  * {@link AntiEntropySchedule#intervalMillis()} is positive (the keyspaces then give the core an
@@ -102,7 +109,8 @@ public final class LeaderlessService implements AutoCloseable {
   }
 
   private final int keyspace;
-  private final List<String> members;
+  private final Map<Integer, String> memberById;
+  private final Map<String, Integer> idByMember;
   private final int self;
   private final ScheduledExecutorService loop;
   private final Transport transport;
@@ -114,6 +122,9 @@ public final class LeaderlessService implements AutoCloseable {
   private final AntiEntropySchedule schedule;
   private final List<Integer> ownedPartitions;
   private final HintLedger hintLedger = new HintLedger();
+  private final Placement placement;
+  private final java.util.Set<String> strays = new java.util.HashSet<>();
+  private volatile int strayCount;
   private long scheduleCursor;
   private long lastScheduledMillis;
   private long lastRefillMillis;
@@ -146,7 +157,7 @@ public final class LeaderlessService implements AutoCloseable {
       Transport transport) {
     this(
         keyspace,
-        members,
+        indexIds(members),
         selfId,
         config,
         clock,
@@ -156,10 +167,35 @@ public final class LeaderlessService implements AutoCloseable {
         AntiEntropySchedule.CORE);
   }
 
-  /** As above, with exchanges started on {@code schedule} instead of the core's interval. */
+  /** Members to their indexes in {@code members}, which must not repeat. */
+  public static Map<String, Integer> indexIds(List<String> members) {
+    Check.argument(
+        members.stream().distinct().count() == members.size(), "duplicate member in %s", members);
+    Map<String, Integer> ids = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < members.size(); i++) {
+      ids.put(members.get(i), i);
+    }
+    return ids;
+  }
+
+  /**
+   * The integer a member has in every leaderless keyspace: 30 bits of the CRC32C of its id, so it
+   * depends on nothing but the id (two members with the same value are refused by the caller).
+   */
+  public static int stableId(String memberId) {
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(memberId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return (int) (crc.getValue() & 0x3FFF_FFFFL);
+  }
+
+  /**
+   * Starts the node of keyspace {@code keyspace} for member {@code selfId} over the members of
+   * {@code ids} (member id to the core's integer id), rehoming and replaying {@code logFile}, with
+   * exchanges started on {@code schedule} instead of the core's interval.
+   */
   public LeaderlessService(
       int keyspace,
-      List<String> members,
+      Map<String, Integer> ids,
       String selfId,
       LeaderlessConfig config,
       PhysicalClock clock,
@@ -168,24 +204,33 @@ public final class LeaderlessService implements AutoCloseable {
       Transport transport,
       AntiEntropySchedule schedule) {
     Check.argument(
-        members.size() >= config.replicas(),
-        "%s members for N=%s",
-        members.size(),
-        config.replicas());
+        ids.size() >= config.replicas(), "%s members for N=%s", ids.size(), config.replicas());
     Check.argument(
-        members.stream().distinct().count() == members.size(), "duplicate member in %s", members);
+        ids.values().stream().distinct().count() == ids.size(), "repeated integer id in %s", ids);
     this.keyspace = keyspace;
-    this.members = List.copyOf(members);
-    this.self = this.members.indexOf(selfId);
-    Check.argument(self >= 0, "member %s not in %s", selfId, members);
+    this.idByMember = Map.copyOf(ids);
+    Map<Integer, String> byId = new TreeMap<>();
+    ids.forEach((member, id) -> byId.put(id, member));
+    this.memberById = java.util.Collections.unmodifiableMap(byId);
+    Integer selfInt = ids.get(selfId);
+    Check.argument(selfInt != null, "member %s not in %s", selfId, ids.keySet());
+    this.self = selfInt;
     this.loop = Check.notNull(loop, "loop");
     this.transport = Check.notNull(transport, "transport");
-    this.recordLog = new LeaderlessRecordLog(logFile);
     List<RingNode> ringNodes = new ArrayList<>();
-    for (int i = 0; i < this.members.size(); i++) {
-      ringNodes.add(RingNode.of(Integer.toString(i)));
+    for (int id : memberById.keySet()) {
+      ringNodes.add(RingNode.of(Integer.toString(id)));
     }
     Placement placement = new Placement(Ring.of(RING_VNODES, ringNodes), config.replicas());
+    int rehomed = LeaderlessRecordLog.rehome(logFile, placement, self);
+    if (rehomed > 0) {
+      log.info(
+          "keyspace {}: {} persisted key states no longer owned here became hints for their owners",
+          keyspace,
+          rehomed);
+    }
+    this.placement = placement;
+    this.recordLog = new LeaderlessRecordLog(logFile);
     this.node = new LeaderlessNode(self, placement, config, clock, recordLog.recovered());
     this.clock = clock;
     this.schedule = Check.notNull(schedule, "schedule");
@@ -211,7 +256,12 @@ public final class LeaderlessService implements AutoCloseable {
 
   /** The integer id the core uses for {@code memberId}, or -1 when it is not a member. */
   public int idOf(String memberId) {
-    return members.indexOf(memberId);
+    return idByMember.getOrDefault(memberId, -1);
+  }
+
+  /** The member id of core id {@code id}, or null. */
+  public String memberOf(int id) {
+    return memberById.get(id);
   }
 
   /** This node's integer id. */
@@ -299,6 +349,13 @@ public final class LeaderlessService implements AutoCloseable {
     boolean hintsTouched = false;
     for (io.replicakv.core.PersistRecord record : ready.records()) {
       hintsTouched |= hintLedger.apply(record);
+      String key = LeaderlessRecordLog.keyOfKeyRecord(record);
+      if (key != null
+          && !placement.owns(self, placement.partitionOf(key))
+          && strays.size() < STRAYS_REMEMBERED_MAX
+          && strays.add(key)) {
+        strayCount = strays.size();
+      }
     }
     Map<Integer, List<KeyspaceMessage>> byPeer = new TreeMap<>();
     for (Envelope envelope : ready.messages()) {
@@ -355,7 +412,8 @@ public final class LeaderlessService implements AutoCloseable {
   }
 
   private String memberName(int id) {
-    return id >= 0 && id < members.size() ? members.get(id) : "#" + id;
+    String member = memberById.get(id);
+    return member != null ? member : "#" + id;
   }
 
   /**
@@ -506,9 +564,51 @@ public final class LeaderlessService implements AutoCloseable {
     return owners;
   }
 
-  /** The member ids in integer-id order. */
-  public List<String> members() {
-    return members;
+  /** The member ids by the core's integer ids. */
+  public Map<Integer, String> members() {
+    return memberById;
+  }
+
+  /** Distinct stray keys remembered; past it the count stops growing (a restart rehomes all). */
+  static final int STRAYS_REMEMBERED_MAX = 100_000;
+
+  /**
+   * Keys this node persisted as owned data since it started although the placement says it does not
+   * own them (a peer on an older placement replicated to it); the next service start turns them
+   * into hints for their owners.
+   */
+  public int strayKeys() {
+    return strayCount;
+  }
+
+  /** Keys with a visible value this node's store holds in partitions it does not own. */
+  public CompletableFuture<Integer> keysHeldNotOwned() {
+    CompletableFuture<Integer> future = new CompletableFuture<>();
+    if (stopped) {
+      future.completeExceptionally(new IllegalStateException("leaderless service stopped"));
+      return future;
+    }
+    loop.execute(
+        () ->
+            onLoop(
+                () ->
+                    future.complete(
+                        (int)
+                            node.visibleState().keySet().stream()
+                                .filter(key -> !placement.owns(self, placement.partitionOf(key)))
+                                .count())));
+    return future;
+  }
+
+  /** Keys with a visible value this node's store holds, owned or not. */
+  public CompletableFuture<Integer> keysHeld() {
+    CompletableFuture<Integer> future = new CompletableFuture<>();
+    if (stopped) {
+      future.completeExceptionally(new IllegalStateException("leaderless service stopped"));
+      return future;
+    }
+    loop.execute(() -> onLoop(() -> future.complete(node.visibleState().size())));
+    return future;
   }
 
   /** Messages per frame the sender puts in one frame; a state is at most a few MB. */
