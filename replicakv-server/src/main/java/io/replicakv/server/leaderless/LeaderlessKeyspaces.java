@@ -29,11 +29,11 @@ import org.slf4j.LoggerFactory;
  * LeaderlessFrameCodec} frame), answered by an empty {@link #TYPE_LEADERLESS_ACK}; the core treats
  * a lost frame as a lost message, so the sender ignores failures apart from counting them.
  *
- * <p>Member ids: the integer id of a member is its index among the metadata's member ids in sorted
- * order (the metadata keeps no join order), the same on every node that sees the same view. The
- * member list is fixed when the keyspace's service starts: members joining or leaving later are not
- * seen by it (not built yet; {@code LeaderlessNode} fixes its ring for its lifetime), so create
- * leaderless keyspaces after the cluster has all its members.
+ * <p>Member ids: the integer id of a member is {@link LeaderlessService#stableId} of its member id,
+ * the same on every node and unchanged by joins and leaves. A keyspace's service serves the members
+ * that own data (UP, DOWN, LEAVING); when that set changes the service is replaced and the keys
+ * this node stops owning are handed off to their new owners (see {@link LeaderlessService} on
+ * membership). A member that has LEFT hands nothing off itself.
  *
  * <p>Anti-entropy runs on the server's schedule ({@link LeaderlessService.AntiEntropySchedule},
  * settings {@code leaderless-anti-entropy-interval-ms} and {@code
