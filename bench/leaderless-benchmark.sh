@@ -7,19 +7,20 @@
 # and time one KV.REPAIR pass (replicakv keyspace repair), which prints the differing keys found,
 # keys repaired and state bytes shipped.
 #
-#   bench/leaderless-benchmark.sh [--requests N] [--clients C] [--keys KEYS]
+#   bench/leaderless-benchmark.sh [--requests N] [--clients C] [--keys KEYS] [--anti-entropy-only]
 #
 # A benchmark, not a test: it prints numbers and asserts nothing. Leaderless SET costs a quorum
 # read (for the causal context) plus a quorum write, so it is two round trips where the default
 # keyspace and Redis make one.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-requests=50000; clients=50; keys=100000
+requests=50000; clients=50; keys=100000; throughput=yes
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) requests="$2"; shift 2 ;;
     --clients) clients="$2"; shift 2 ;;
     --keys) keys="$2"; shift 2 ;;
+    --anti-entropy-only) throughput=""; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -37,7 +38,7 @@ cleanup() {
 trap cleanup EXIT
 redis-server --port "$redis_port" --save "" --appendonly no --daemonize yes \
   --dir "$work" --logfile "$work/redis.log" >/dev/null
-kv up --nodes 3 --port "$base" >/dev/null
+kv up --nodes 3 --port "$base" >/dev/null || { tail -n 20 "$work"/.replicakv/*/server.log >&2; exit 1; }
 node="127.0.0.1:$base"
 quorum="$(kv keyspace create lq --style leaderless --replicas 3 --r 2 --w 2 --node "$node")"
 one="$(kv keyspace create lone --style leaderless --replicas 3 --r 1 --w 1 --node "$node")"
@@ -55,14 +56,17 @@ for p in "$base" $((base + 1)) $((base + 2)); do
   for db in "$quorum" "$one" "$ae"; do serving "$p" "$db"; done
 done
 
+if [ -n "$throughput" ]; then
 run() { # label port dbnum -> "label SET rps p99 GET rps p99"
   local out
-  out="$(redis-benchmark -p "$2" --dbnum "$3" -t set,get -n "$requests" -c "$clients" --csv 2>/dev/null \
-    | grep -E '^"(SET|GET)",' | tr -d '"')"
+  # -r: random keys from a space large enough that two clients almost never write one key at once
+  # (on a siblings keyspace that makes siblings, and a GET of them an error that stops the run)
+  out="$(redis-benchmark -p "$2" --dbnum "$3" -t set,get -n "$requests" -c "$clients" -r 100000000 --csv 2>/dev/null \
+    | grep -E '^"(SET|GET)",' | tr -d '"' || true)"
   printf "%s %s\n" "$1" "$(echo "$out" | awk -F, '{printf "%s %s %s ", $1, $2, $7}')"
 }
-redis-benchmark -p "$base" -t set,get -n 20000 -c "$clients" -q >/dev/null 2>&1   # warm-up
-redis-benchmark -p "$base" --dbnum "$quorum" -t set,get -n 20000 -c "$clients" -q >/dev/null 2>&1
+redis-benchmark -p "$base" -t set,get -n 20000 -c "$clients" -r 100000000 -q >/dev/null 2>&1 || true  # warm-up
+redis-benchmark -p "$base" --dbnum "$quorum" -t set,get -n 20000 -c "$clients" -r 100000000 -q >/dev/null 2>&1 || true
 echo "machine: $(nproc) cores, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "redis-benchmark -t set,get -n $requests -c $clients -P 1; ReplicaKV: 3 nodes on this machine, through node 1"
 declare -A rps p99
@@ -77,19 +81,33 @@ for label in redis default n3r2w2 n3r1w1; do
       "$(ratio "${rps[$label.$t]:-0}" "${rps[redis.$t]:-1}")" "$(ratio "${rps[$label.$t]:-0}" "${rps[default.$t]:-1}")"
   done
 done
+fi
 
 echo
 echo "anti-entropy: $keys keys in keyspace ae (N=3 R=2 W=2, strict quorum, read repair off)"
-resp_sets() { # first step suffix -> RESP SETs of keys first, first+step, ...
+resp_sets() { # first step prefix -> RESP SETs of keys first, first+step, ...
   awk -v n="$keys" -v f="$1" -v s="$2" -v v="$3" 'BEGIN{
     for (i = f; i < n; i += s) { k = "key:" i; val = v i;
       printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(val), val } }'
 }
+load() { # first step prefix -> writes in batches of $batch (at most that many in flight); prints totals
+  local all errors=0 replies=0 line
+  all="$(mktemp)"; resp_sets "$1" "$2" "$3" > "$all"
+  split -l $((batch * 7)) "$all" "$all.part."
+  for part in "$all".part.*; do
+    line="$(redis-cli -p "$base" -n "$ae" --pipe < "$part" 2>/dev/null | tail -n 1)"
+    errors=$((errors + $(echo "$line" | sed -n 's/.*errors: \([0-9]*\).*/\1/p')))
+    replies=$((replies + $(echo "$line" | sed -n 's/.*replies: \([0-9]*\).*/\1/p')))
+  done
+  rm -f "$all" "$all".part.*
+  echo "$replies replies, $errors errors (NOREPLICAS/TIMEOUT under load; those keys may be missing)"
+}
+batch=500
 start=$(date +%s.%N)
-resp_sets 0 1 "value-" | redis-cli -p "$base" -n "$ae" --pipe | tail -n 1
+load 0 1 "value-"
 echo "loaded in $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN{printf "%.1f", e-s}') s"
 kv fault kill n3 >/dev/null
-resp_sets 0 100 "changed-" | redis-cli -p "$base" -n "$ae" --pipe | tail -n 1
+load 0 100 "changed-"
 kv fault restart n3 >/dev/null
 serving $((base + 2)) "$ae"
 echo "n3 killed, 1% of the keys ($(( (keys + 99) / 100 ))) overwritten, n3 restarted; one pass:"

@@ -55,11 +55,14 @@ import org.slf4j.LoggerFactory;
  * exchange, the core's first message (this node's Merkle root of the partition) built here and the
  * rest of the exchange run by the cores. The schedule is throttled by a byte budget refilled at
  * {@link AntiEntropySchedule#bytesPerSecond()}: an interval whose budget is spent (the bytes the
- * core shipped since count against it) starts nothing and is counted as throttled, so a badly
- * diverged keyspace repairs at about that rate. One exchange may overshoot the budget by what it
- * ships ({@code LeaderlessMessage.ENTRIES_PER_MESSAGE_MAX} states at most). {@link #startExchanges}
- * starts an exchange with every other owner of every partition at once, for an operator's repair
- * pass ({@link LeaderlessRepair}).
+ * core shipped since count against it) starts nothing and is counted as throttled; while the budget
+ * is spent, an exchange a peer starts with this node is refused too (counted), since the states it
+ * asks for would be shipped from this node's budget. So a node ships about that rate however many
+ * peers start exchanges with it; an exchange accepted or started just before the budget ran out may
+ * overshoot it by what it ships ({@code LeaderlessMessage.ENTRIES_PER_MESSAGE_MAX} states at most).
+ * During a repair pass (for {@link #REPAIR_UNTHROTTLED_MILLIS} after a round of the pass started
+ * here) nothing is throttled. {@link #startExchanges} starts an exchange with every other owner of
+ * every partition at once, for an operator's repair pass ({@link LeaderlessRepair}).
  *
  * <p><b>Hints per owner.</b> The core counts hints only in total; {@link HintLedger} follows the
  * persisted hint records to count them per owner, for metrics and for tests that wait until the
@@ -132,6 +135,8 @@ public final class LeaderlessService implements AutoCloseable {
   private long lastBytesShipped;
   private long exchangesStartedHere;
   private long exchangesThrottled;
+  private long exchangesRefused;
+  private long repairUnthrottledUntilMillis;
   private boolean hintLedgerDriftLogged;
   private volatile boolean hintLedgerAgrees = true;
   private volatile Map<String, Integer> hintsByOwnerView = Map.of();
@@ -318,9 +323,17 @@ public final class LeaderlessService implements AutoCloseable {
             onLoop(
                 () -> {
                   for (KeyspaceMessage message : messages) {
-                    if (message.keyspace() == keyspace && message.message().to() == self) {
-                      node.step(message.message());
+                    if (message.keyspace() != keyspace || message.message().to() != self) {
+                      continue;
                     }
+                    if (message.message() instanceof LeaderlessMessage.TreeLevel start
+                        && start.level() == 0
+                        && budgetSpent()) {
+                      // a peer's new exchange: its states would be shipped from our budget
+                      exchangesRefused++;
+                      continue;
+                    }
+                    node.step(message.message());
                   }
                 }));
   }
@@ -391,6 +404,7 @@ public final class LeaderlessService implements AutoCloseable {
     Map<String, Long> counters = new java.util.LinkedHashMap<>(node.counters().asMap());
     counters.merge("anti_entropy_exchanges", exchangesStartedHere, Long::sum);
     counters.put("anti_entropy_exchanges_throttled", exchangesThrottled);
+    counters.put("anti_entropy_exchanges_refused", exchangesRefused);
     countersView = java.util.Collections.unmodifiableMap(counters);
     if (!hintsTouched && hintsByOwnerView.isEmpty()) {
       return;
@@ -440,11 +454,12 @@ public final class LeaderlessService implements AutoCloseable {
     return ownedPartitions.size();
   }
 
-  private void scheduledAntiEntropy() {
-    if (schedule.intervalMillis() <= 0 || ownedPartitions.isEmpty()) {
-      return;
-    }
-    long now = clock.physicalMillis();
+  /**
+   * How long after a repair round started here exchange starts from peers are accepted unthrottled.
+   */
+  static final long REPAIR_UNTHROTTLED_MILLIS = 60_000;
+
+  private void refillBudget(long now) {
     long shipped = node.counters().get("anti_entropy_bytes_shipped");
     long rate = schedule.bytesPerSecond();
     if (rate > 0) {
@@ -454,11 +469,33 @@ public final class LeaderlessService implements AutoCloseable {
     }
     lastRefillMillis = now;
     lastBytesShipped = shipped;
+  }
+
+  /**
+   * Whether this node's anti-entropy byte budget is spent, so that it neither starts nor accepts a
+   * scheduled exchange; never during a repair pass ({@link #REPAIR_UNTHROTTLED_MILLIS}).
+   */
+  private boolean budgetSpent() {
+    if (schedule.intervalMillis() <= 0 || schedule.bytesPerSecond() <= 0) {
+      return false;
+    }
+    long now = clock.physicalMillis();
+    refillBudget(now);
+    return budgetBytes <= 0 && now >= repairUnthrottledUntilMillis;
+  }
+
+  private void scheduledAntiEntropy() {
+    if (schedule.intervalMillis() <= 0 || ownedPartitions.isEmpty()) {
+      return;
+    }
+    long now = clock.physicalMillis();
+    long rate = schedule.bytesPerSecond();
+    refillBudget(now);
     if (now - lastScheduledMillis < schedule.intervalMillis()) {
       return;
     }
     lastScheduledMillis = now;
-    if (rate > 0 && budgetBytes <= 0) {
+    if (rate > 0 && budgetBytes <= 0 && now >= repairUnthrottledUntilMillis) {
       exchangesThrottled++;
       return;
     }
@@ -515,6 +552,7 @@ public final class LeaderlessService implements AutoCloseable {
         () ->
             onLoop(
                 () -> {
+                  repairUnthrottledUntilMillis = clock.physicalMillis() + REPAIR_UNTHROTTLED_MILLIS;
                   List<LeaderlessMessage.TreeLevel> starts = new ArrayList<>();
                   int skipped = 0;
                   for (int partition : ownedPartitions) {
