@@ -95,9 +95,11 @@ load() { # first step prefix -> writes in batches of $batch (at most that many i
   all="$(mktemp)"; resp_sets "$1" "$2" "$3" > "$all"
   split -l $((batch * 7)) "$all" "$all.part."
   for part in "$all".part.*; do
-    line="$(redis-cli -p "$base" -n "$ae" --pipe < "$part" 2>/dev/null | tail -n 1)"
-    errors=$((errors + $(echo "$line" | sed -n 's/.*errors: \([0-9]*\).*/\1/p')))
-    replies=$((replies + $(echo "$line" | sed -n 's/.*replies: \([0-9]*\).*/\1/p')))
+    # redis-cli --pipe exits 1 when any reply was an error; the summary line counts them
+    line="$( (redis-cli -p "$base" -n "$ae" --pipe < "$part" 2>/dev/null || true) | tail -n 1)"
+    e="$(echo "$line" | sed -n 's/.*errors: \([0-9]*\).*/\1/p')"
+    r="$(echo "$line" | sed -n 's/.*replies: \([0-9]*\).*/\1/p')"
+    errors=$((errors + ${e:-0})); replies=$((replies + ${r:-0}))
   done
   rm -f "$all" "$all".part.*
   echo "$replies replies, $errors errors (NOREPLICAS/TIMEOUT under load; those keys may be missing)"

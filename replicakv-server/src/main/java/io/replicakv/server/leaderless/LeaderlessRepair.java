@@ -31,11 +31,12 @@ import java.util.concurrent.TimeUnit;
  * shipped; and the partitions whose owners' roots still differ at the end. Scheduled exchanges
  * running meanwhile are counted too: they are repairs that happened during the pass.
  *
- * <p><b>Failure cases.</b> A member that does not answer is listed as unreachable and its pairs are
- * not compared; the pass then cannot converge. Writes during the pass keep roots moving, so a pass
- * under load may end unconverged although nothing is lost. The settle wait is a heuristic for "the
- * exchanges are over" (an exchange keeps no state to ask about); the closing root comparison is
- * exact, so a pass never reports convergence that does not hold when it reads the roots.
+ * <p><b>Failure cases.</b> A member that does not answer in the last round is listed as unreachable
+ * and its pairs are not compared; the pass then cannot converge. Writes during the pass keep roots
+ * moving, so a pass under load may end unconverged although nothing is lost. The settle wait is a
+ * heuristic for "the exchanges are over" (an exchange keeps no state to ask about); the closing
+ * root comparison is exact, so a pass never reports convergence that does not hold when it reads
+ * the roots.
  */
 public final class LeaderlessRepair {
   /** Rounds one pass runs at most. */
@@ -158,6 +159,11 @@ public final class LeaderlessRepair {
   }
 
   private void round(int number) {
+    synchronized (this) {
+      // the report names the members the last round could not reach; an earlier round's
+      // unreachable member (a node still starting) that answered since does not spoil it
+      unreachable.clear();
+    }
     List<CompletableFuture<Void>> starts = new ArrayList<>();
     for (String member : memberIds.values()) {
       starts.add(
