@@ -16,7 +16,8 @@ import picocli.CommandLine.Parameters;
       KeyspaceCommand.Create.class,
       KeyspaceCommand.Alter.class,
       KeyspaceCommand.Drop.class,
-      KeyspaceCommand.ListKeyspaces.class
+      KeyspaceCommand.ListKeyspaces.class,
+      KeyspaceCommand.Repair.class
     })
 final class KeyspaceCommand implements Runnable {
   @Override
@@ -164,6 +165,45 @@ final class KeyspaceCommand implements Runnable {
     @Override
     public Integer call() throws Exception {
       return run(target.node, "KEYSPACE", "LIST");
+    }
+  }
+
+  @Command(
+      name = "repair",
+      mixinStandardHelpOptions = true,
+      description =
+          "Run an anti-entropy pass over a leaderless keyspace on every member now; prints what it"
+              + " found and repaired. Exit status 2 when it did not converge.")
+  static final class Repair implements Callable<Integer> {
+    /** How long the client waits for the pass (the server gives up after 5 minutes). */
+    static final int REPAIR_TIMEOUT_MILLIS = 360_000;
+
+    @Parameters(index = "0", paramLabel = "NAME")
+    String name;
+
+    @picocli.CommandLine.Mixin NodeOption target = new NodeOption();
+
+    @Override
+    public Integer call() throws Exception {
+      try (AdminClient c = AdminClient.connect(target.node)) {
+        c.readTimeoutMillis(REPAIR_TIMEOUT_MILLIS);
+        Object reply = c.call("KV.REPAIR", name);
+        if (reply instanceof AdminClient.Error e) {
+          System.err.println("replicakv keyspace repair: " + e.message());
+          return 1;
+        }
+        boolean converged = false;
+        if (reply instanceof List<?> fields) {
+          for (int i = 0; i + 1 < fields.size(); i += 2) {
+            System.out.println(fields.get(i) + ": " + fields.get(i + 1));
+            converged |=
+                "converged".equals(fields.get(i)) && Long.valueOf(1).equals(fields.get(i + 1));
+          }
+        } else {
+          System.out.println(reply);
+        }
+        return converged ? 0 : 2;
+      }
     }
   }
 }

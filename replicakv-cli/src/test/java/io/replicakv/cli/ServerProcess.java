@@ -26,8 +26,12 @@ import java.util.concurrent.TimeUnit;
  * no process behind.
  */
 final class ServerProcess implements AutoCloseable {
-  /** How long a child JVM may take to recover its data and answer PING. */
-  static final Duration START_DEADLINE = Duration.ofSeconds(60);
+  /**
+   * How long a child JVM may take to recover its data and answer PING. It answers only once it has
+   * registered with the metadata quorum; five JVMs starting at once on the shared two-core machine
+   * (load 12-16) took longer than a minute to do so.
+   */
+  static final Duration START_DEADLINE = Duration.ofSeconds(180);
 
   /** How long a clean stop (SIGTERM: drain, sync, exit) may take. */
   static final Duration STOP_DEADLINE = Duration.ofSeconds(30);

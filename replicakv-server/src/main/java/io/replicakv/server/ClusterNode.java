@@ -244,7 +244,15 @@ final class ClusterNode implements AutoCloseable {
     node.mover = mover;
     leaderless =
         new io.replicakv.server.leaderless.LeaderlessKeyspaces(
-            selfId, config.dataDirectory(), peerClient, routes, loop, System::currentTimeMillis);
+            selfId,
+            config.dataDirectory(),
+            peerClient,
+            routes,
+            loop,
+            System::currentTimeMillis,
+            new io.replicakv.server.leaderless.LeaderlessService.AntiEntropySchedule(
+                config.getLong("leaderless-anti-entropy-interval-ms"),
+                config.getLong("leaderless-anti-entropy-bytes-per-sec")));
     node.leaderless = leaderless;
     multi =
         new io.replicakv.server.multi.SiteKeyspaces(

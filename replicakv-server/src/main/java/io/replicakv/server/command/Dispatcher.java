@@ -59,6 +59,7 @@ public final class Dispatcher {
     ClusterCommands.register(t);
     io.replicakv.server.leaderless.LeaderlessCommands.commands().forEach(t::register);
     io.replicakv.server.multi.SiteCommands.commands().forEach(t::register);
+    io.replicakv.server.leaderless.LeaderlessAdminCommands.commands().forEach(t::register);
     return t;
   }
 

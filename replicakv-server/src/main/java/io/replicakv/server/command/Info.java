@@ -30,7 +30,8 @@ public final class Info {
               "replication",
               "commandstats",
               "keyspace",
-              "multileader");
+              "multileader",
+              "leaderless");
     }
     StringBuilder b = new StringBuilder();
     for (String section : sections) {
@@ -51,10 +52,41 @@ public final class Info {
                 .append("\r\n");
           }
         }
+        case "leaderless" -> leaderless(n, b);
         default -> {}
       }
     }
     return b.toString();
+  }
+
+  /** Per leaderless keyspace: hints held per owner, and the anti-entropy counters. */
+  private static void leaderless(Node n, StringBuilder b) {
+    io.replicakv.server.leaderless.LeaderlessKeyspaces keyspaces = n.leaderless;
+    b.append("# Leaderless\r\n");
+    if (keyspaces != null) {
+      Map<Integer, Map<String, Integer>> hints = keyspaces.hintsByKeyspace();
+      keyspaces
+          .countersByKeyspace()
+          .forEach(
+              (keyspace, counters) -> {
+                Map<String, Integer> byOwner = hints.getOrDefault(keyspace, Map.of());
+                line(
+                    b,
+                    "ks" + keyspace + "_hints_pending",
+                    byOwner.values().stream().mapToInt(Integer::intValue).sum());
+                byOwner.forEach(
+                    (owner, count) -> line(b, "ks" + keyspace + "_hints_for_" + owner, count));
+                counters.forEach(
+                    (name, value) -> {
+                      if (name.startsWith("hints_") || name.startsWith("anti_entropy_")) {
+                        line(b, "ks" + keyspace + "_" + name, value);
+                      }
+                    });
+              });
+      line(b, "repairs_running", keyspaces.repairsRunning());
+      line(b, "repairs_completed", keyspaces.repairsCompleted());
+    }
+    b.append("\r\n");
   }
 
   private static void line(StringBuilder b, String k, Object v) {

@@ -108,6 +108,20 @@ public final class ServerConfig {
               false,
               "most bytes per second a node streams to others when members join or leave; 0 is unlimited"),
           Setting.integer(
+              "leaderless-anti-entropy-interval-ms",
+              2_000,
+              0,
+              3_600_000,
+              false,
+              "leaderless keyspaces: time between two scheduled Merkle exchanges a node starts (one partition and one other owner each); 0 turns scheduled anti-entropy off (KV.REPAIR still works)"),
+          Setting.integer(
+              "leaderless-anti-entropy-bytes-per-sec",
+              4L * 1024 * 1024,
+              0,
+              Long.MAX_VALUE,
+              false,
+              "leaderless keyspaces: most state bytes per second a node's scheduled anti-entropy ships; an interval with its budget spent starts no exchange (KV.REPAIR is not throttled); 0 is unlimited"),
+          Setting.integer(
               "move-fence-timeout-ms",
               io.replicakv.server.move.KeyMover.FENCE_TIMEOUT_MILLIS,
               100,

@@ -145,12 +145,15 @@ public final class HttpAdmin implements AutoCloseable {
         case "/admin/cluster" ->
             nodeLoop.execute(
                 () -> respond(ctx, HttpResponseStatus.OK, "application/json", clusterJson()));
+        case "/admin/leaderless" ->
+            respond(ctx, HttpResponseStatus.OK, "application/json", leaderlessJson());
+        case "/admin/leaderless/repair" -> leaderlessRepair(ctx, request);
         default ->
             respond(
                 ctx,
                 HttpResponseStatus.NOT_FOUND,
                 "application/json",
-                "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\",\"/admin/cluster\"]}\n");
+                "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\",\"/admin/cluster\",\"/admin/leaderless\",\"/admin/leaderless/repair\"]}\n");
       }
     }
 
@@ -158,6 +161,84 @@ public final class HttpAdmin implements AutoCloseable {
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       ctx.close();
     }
+  }
+
+  /** Per leaderless keyspace: hints held per owner and the node's counters. */
+  private String leaderlessJson() {
+    io.replicakv.server.leaderless.LeaderlessKeyspaces keyspaces = node.leaderless;
+    Map<String, Object> out = new LinkedHashMap<>();
+    if (keyspaces != null) {
+      Map<Integer, Map<String, Integer>> hints = keyspaces.hintsByKeyspace();
+      Map<String, Object> byKeyspace = new LinkedHashMap<>();
+      keyspaces
+          .countersByKeyspace()
+          .forEach(
+              (keyspace, counters) -> {
+                Map<String, Object> one = new LinkedHashMap<>();
+                one.put("hints_pending_by_owner", hints.getOrDefault(keyspace, Map.of()));
+                one.put("counters", counters);
+                byKeyspace.put(Integer.toString(keyspace), one);
+              });
+      out.put("keyspaces", byKeyspace);
+      out.put("repairs_running", keyspaces.repairsRunning());
+      out.put("repairs_completed", keyspaces.repairsCompleted());
+    }
+    try {
+      return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(out) + "\n";
+    } catch (IOException e) {
+      return "{}";
+    }
+  }
+
+  /**
+   * {@code POST /admin/leaderless/repair?keyspace=N}: runs a KV.REPAIR pass and answers its report
+   * when it is over (seconds to minutes).
+   */
+  private void leaderlessRepair(ChannelHandlerContext ctx, FullHttpRequest request) {
+    io.replicakv.server.leaderless.LeaderlessKeyspaces keyspaces = node.leaderless;
+    java.util.List<String> asked =
+        new QueryStringDecoder(request.uri()).parameters().getOrDefault("keyspace", List.of());
+    if (!request.method().equals(io.netty.handler.codec.http.HttpMethod.POST)
+        || keyspaces == null
+        || asked.size() != 1) {
+      respond(
+          ctx,
+          HttpResponseStatus.BAD_REQUEST,
+          "application/json",
+          "{\"error\":\"use POST /admin/leaderless/repair?keyspace=N on a cluster node\"}\n");
+      return;
+    }
+    int keyspace;
+    try {
+      keyspace = Integer.parseInt(asked.get(0));
+    } catch (NumberFormatException e) {
+      respond(
+          ctx,
+          HttpResponseStatus.BAD_REQUEST,
+          "application/json",
+          "{\"error\":\"keyspace must be a number\"}\n");
+      return;
+    }
+    keyspaces
+        .repair(keyspace)
+        .whenComplete(
+            (report, error) -> {
+              if (error != null) {
+                respond(
+                    ctx,
+                    HttpResponseStatus.CONFLICT,
+                    "application/json",
+                    "{\"error\":" + quote(String.valueOf(error.getMessage())) + "}\n");
+                return;
+              }
+              String body;
+              try {
+                body = JSON.writeValueAsString(report.fields()) + "\n";
+              } catch (IOException e) {
+                body = "{}";
+              }
+              respond(ctx, HttpResponseStatus.OK, "application/json", body);
+            });
   }
 
   private static String quote(String s) {

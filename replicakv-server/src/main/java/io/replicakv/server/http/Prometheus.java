@@ -230,6 +230,46 @@ final class Prometheus {
         "replicakv_leaderless_sibling_reads_refused_total",
         "Plain GETs refused on a leaderless key with siblings (read them with KV.GET).",
         keyspaces.siblingReadsRefused());
+    gauge(
+        b,
+        "replicakv_leaderless_repairs_running",
+        "Anti-entropy passes (KV.REPAIR) this node coordinates now.",
+        keyspaces.repairsRunning());
+    counter(
+        b,
+        "replicakv_leaderless_repairs_completed_total",
+        "Anti-entropy passes (KV.REPAIR) this node coordinated to the end.",
+        keyspaces.repairsCompleted());
+    java.util.Map<Integer, java.util.Map<String, Integer>> hints = keyspaces.hintsByKeyspace();
+    b.append("# HELP replicakv_leaderless_hints_pending Keys this node holds hints for, per")
+        .append(" keyspace and owner (0 lines when all are handed off).\n")
+        .append("# TYPE replicakv_leaderless_hints_pending gauge\n");
+    hints.forEach(
+        (keyspace, byOwner) ->
+            byOwner.forEach(
+                (owner, count) ->
+                    b.append("replicakv_leaderless_hints_pending{keyspace=\"")
+                        .append(keyspace)
+                        .append("\",owner=\"")
+                        .append(owner)
+                        .append("\"} ")
+                        .append(count)
+                        .append('\n')));
+    b.append("# HELP replicakv_leaderless_anti_entropy_sweep_position Scheduled anti-entropy:")
+        .append(" partitions of this node's sweep done in the current sweep, per keyspace.\n")
+        .append("# TYPE replicakv_leaderless_anti_entropy_sweep_position gauge\n");
+    for (int keyspace : hints.keySet()) {
+      io.replicakv.server.leaderless.LeaderlessService service = keyspaces.service(keyspace);
+      if (service != null) {
+        b.append("replicakv_leaderless_anti_entropy_sweep_position{keyspace=\"")
+            .append(keyspace)
+            .append("\",of=\"")
+            .append(service.ownedPartitionCount())
+            .append("\"} ")
+            .append(service.sweepPosition())
+            .append('\n');
+      }
+    }
     java.util.Map<Integer, java.util.Map<String, Long>> byKeyspace = keyspaces.countersByKeyspace();
     java.util.Set<String> names = new java.util.TreeSet<>();
     byKeyspace.values().forEach(c -> names.addAll(c.keySet()));

@@ -12,10 +12,9 @@ import io.replicakv.net.peer.PeerClient;
 import io.replicakv.server.cluster.ClusterView;
 import io.replicakv.server.cluster.KeyspaceEntry;
 import io.replicakv.server.cluster.Member;
+import io.replicakv.server.cluster.MemberState;
 import io.replicakv.server.route.PeerRoutes;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -30,11 +29,17 @@ import org.slf4j.LoggerFactory;
  * LeaderlessFrameCodec} frame), answered by an empty {@link #TYPE_LEADERLESS_ACK}; the core treats
  * a lost frame as a lost message, so the sender ignores failures apart from counting them.
  *
- * <p>Member ids: the integer id of a member is its index among the metadata's member ids in sorted
- * order (the metadata keeps no join order), the same on every node that sees the same view. The
- * member list is fixed when the keyspace's service starts: members joining or leaving later are not
- * seen by it (not built yet; {@code LeaderlessNode} fixes its ring for its lifetime), so create
- * leaderless keyspaces after the cluster has all its members.
+ * <p>Member ids: the integer id of a member is {@link LeaderlessService#stableId} of its member id,
+ * the same on every node and unchanged by joins and leaves. A keyspace's service serves the members
+ * that own data (UP, DOWN, LEAVING); when that set changes the service is replaced and the keys
+ * this node stops owning are handed off to their new owners (see {@link LeaderlessService} on
+ * membership). A member that has LEFT hands nothing off itself.
+ *
+ * <p>Anti-entropy runs on the server's schedule ({@link LeaderlessService.AntiEntropySchedule},
+ * settings {@code leaderless-anti-entropy-interval-ms} and {@code
+ * leaderless-anti-entropy-bytes-per-sec}), so the core's own interval is set to 0. An operator's
+ * pass ({@link #repair}, {@code KV.REPAIR}) talks to the members in {@link RepairFrames} (peer
+ * frame types 34 and 35).
  *
  * <p>Records go to {@code data-dir/leaderless/keyspace-<n>.log} (see {@link LeaderlessRecordLog}
  * for why not the node's main log).
@@ -54,8 +59,25 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
   private final PeerRoutes routes;
   private final ScheduledExecutorService loop;
   private final PhysicalClock clock;
+  private final LeaderlessService.AntiEntropySchedule schedule;
   private final Map<Integer, LeaderlessService> services = new ConcurrentHashMap<>();
-  private final Map<Integer, List<String>> membersByKeyspace = new ConcurrentHashMap<>();
+  private final Map<Integer, Map<Integer, String>> membersByKeyspace = new ConcurrentHashMap<>();
+  private final Map<Integer, KeyspaceConfig> configs = new ConcurrentHashMap<>();
+  private final Map<Integer, Long> startedMillis = new ConcurrentHashMap<>();
+
+  /**
+   * How often services are checked for stray keys, and how long a service must have run before it
+   * is restarted for them (so that a member change settles first).
+   */
+  static final long STRAY_CHECK_MILLIS = 3_000;
+
+  private final ScheduledExecutorService straySweeper =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+          r -> {
+            Thread t = new Thread(r, "leaderless-stray-sweeper");
+            t.setDaemon(true);
+            return t;
+          });
   private volatile ClusterView latest;
   private final AtomicLong framesSendFailed = new AtomicLong();
   private final AtomicLong siblingReadsRefused = new AtomicLong();
@@ -67,7 +89,30 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
       PeerRoutes routes,
       ScheduledExecutorService loop,
       PhysicalClock clock) {
+    this(selfId, dataDir, peers, routes, loop, clock, LeaderlessService.AntiEntropySchedule.CORE);
+  }
+
+  public LeaderlessKeyspaces(
+      String selfId,
+      Path dataDir,
+      PeerClient peers,
+      PeerRoutes routes,
+      ScheduledExecutorService loop,
+      PhysicalClock clock,
+      LeaderlessService.AntiEntropySchedule schedule) {
+    this.schedule = schedule;
     this.selfId = selfId;
+    straySweeper.scheduleWithFixedDelay(
+        () -> {
+          try {
+            restartServicesWithStrays();
+          } catch (RuntimeException e) {
+            log.error("leaderless stray-key check failed", e);
+          }
+        },
+        STRAY_CHECK_MILLIS,
+        STRAY_CHECK_MILLIS,
+        java.util.concurrent.TimeUnit.MILLISECONDS);
     this.dataDir = dataDir;
     this.peers = peers;
     this.routes = routes;
@@ -75,48 +120,146 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
     this.clock = clock;
   }
 
-  /** Starts a service for every leaderless keyspace of {@code view} not yet served. */
+  /**
+   * Starts a service for every leaderless keyspace of {@code view} not yet served, and replaces the
+   * service of a keyspace whose placement members changed (see {@link LeaderlessService} on
+   * membership). Placement members are the members that own data: UP, DOWN or LEAVING (a STAGED or
+   * JOINING node is not one yet, a LEFT one no longer).
+   */
   public synchronized void onView(ClusterView view) {
-    if (latest == null || view.version() >= latest.version()) {
-      latest = view;
+    if (latest != null && view.version() < latest.version()) {
+      return;
     }
-    if (!view.members().containsKey(selfId)) {
+    latest = view;
+    Map<String, Integer> ids = placementIds(view);
+    if (ids == null || !ids.containsKey(selfId)) {
       return;
     }
     for (KeyspaceEntry entry : view.keyspaces().values()) {
       KeyspaceConfig config = entry.config();
-      if (config.style() != Style.LEADERLESS || services.containsKey(entry.number())) {
+      int number = entry.number();
+      if (config.style() != Style.LEADERLESS) {
         continue;
       }
-      List<Member> members = new ArrayList<>(view.members().values());
-      if (members.size() < config.replicas()) {
+      LeaderlessService running = services.get(number);
+      if (running != null && running.members().equals(invert(ids))) {
+        continue;
+      }
+      if (ids.size() < config.replicas()) {
         log.warn(
-            "keyspace {}: N={} but only {} members; not served yet",
+            "keyspace {}: N={} but only {} members own data; not served yet",
             entry.name(),
             config.replicas(),
-            members.size());
+            ids.size());
         continue;
       }
-      List<String> ids = members.stream().map(Member::id).toList();
-      int number = entry.number();
-      membersByKeyspace.put(number, ids);
-      services.put(
-          number,
-          new LeaderlessService(
-              number,
-              ids,
-              selfId,
-              coreConfig(config),
-              clock,
-              dataDir.resolve("leaderless").resolve("keyspace-" + number + ".log"),
-              loop,
-              (to, frame) -> send(number, to, frame)));
+      if (running != null) {
+        log.info(
+            "keyspace {} ({}): members changed from {} to {}; restarting its service",
+            number,
+            entry.name(),
+            running.members().values(),
+            ids.keySet());
+        running.close();
+        services.remove(number);
+        servicesRestarted.incrementAndGet();
+      }
+      startService(number, config, ids);
       log.info("keyspace {} ({}) served leaderless over members {}", number, entry.name(), ids);
     }
   }
 
+  private void startService(int number, KeyspaceConfig config, Map<String, Integer> ids) {
+    membersByKeyspace.put(number, invert(ids));
+    configs.put(number, config);
+    startedMillis.put(number, clock.physicalMillis());
+    services.put(
+        number,
+        new LeaderlessService(
+            number,
+            ids,
+            selfId,
+            coreConfig(config, schedule.intervalMillis() > 0),
+            clock,
+            dataDir.resolve("leaderless").resolve("keyspace-" + number + ".log"),
+            loop,
+            (to, frame) -> send(number, to, frame),
+            schedule));
+  }
+
+  /**
+   * Restarts every service that persisted keys it does not own (see {@link
+   * LeaderlessService#strayKeys}) and has run at least {@link #STRAY_CHECK_MILLIS}: the restart
+   * turns them into hints for their owners.
+   */
+  private synchronized void restartServicesWithStrays() {
+    for (Map.Entry<Integer, LeaderlessService> e : Map.copyOf(services).entrySet()) {
+      LeaderlessService service = e.getValue();
+      int number = e.getKey();
+      if (service.strayKeys() == 0
+          || clock.physicalMillis() - startedMillis.getOrDefault(number, 0L) < STRAY_CHECK_MILLIS) {
+        continue;
+      }
+      log.info(
+          "keyspace {}: {} keys reached this node after it stopped owning them; restarting its"
+              + " service to hand them off",
+          number,
+          service.strayKeys());
+      Map<String, Integer> ids = new java.util.TreeMap<>();
+      service.members().forEach((id, member) -> ids.put(member, id));
+      service.close();
+      services.remove(number);
+      servicesRestarted.incrementAndGet();
+      startService(number, configs.get(number), ids);
+    }
+  }
+
+  /** Services replaced because their members changed. */
+  private final AtomicLong servicesRestarted = new AtomicLong();
+
+  /** Services replaced because their members changed (joins and leaves seen). */
+  public long servicesRestarted() {
+    return servicesRestarted.get();
+  }
+
+  /**
+   * The members that own leaderless data in {@code view}, to their stable integer ids; null (and
+   * logged) when two of them hash to the same integer, which the keyspace cannot tell apart.
+   */
+  static Map<String, Integer> placementIds(ClusterView view) {
+    Map<String, Integer> ids = new java.util.TreeMap<>();
+    java.util.Set<Integer> seen = new java.util.HashSet<>();
+    for (Member member : view.members().values()) {
+      MemberState state = member.state();
+      if (state != MemberState.UP && state != MemberState.DOWN && state != MemberState.LEAVING) {
+        continue;
+      }
+      int id = LeaderlessService.stableId(member.id());
+      if (!seen.add(id)) {
+        log.error(
+            "members {} share the leaderless id {}; leaderless keyspaces are not served",
+            ids.keySet(),
+            id);
+        return null;
+      }
+      ids.put(member.id(), id);
+    }
+    return ids;
+  }
+
+  private static Map<Integer, String> invert(Map<String, Integer> ids) {
+    Map<Integer, String> byId = new java.util.TreeMap<>();
+    ids.forEach((member, id) -> byId.put(id, member));
+    return byId;
+  }
+
   /** The core config for a keyspace's metadata config: N, R, W, sloppy, repair, conflicts. */
   static LeaderlessConfig coreConfig(KeyspaceConfig config) {
+    return coreConfig(config, false);
+  }
+
+  /** As above; with {@code serverSchedulesAntiEntropy} the core starts no exchanges itself. */
+  static LeaderlessConfig coreConfig(KeyspaceConfig config, boolean serverSchedulesAntiEntropy) {
     ConflictStrategy.Kind kind =
         config.conflicts().isEmpty()
             ? ConflictStrategy.Kind.SIBLINGS
@@ -137,7 +280,7 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
         config.blockingReadRepair(),
         mode,
         defaults.lwwTieBreak(),
-        defaults.antiEntropyIntervalTicks(),
+        serverSchedulesAntiEntropy ? 0 : defaults.antiEntropyIntervalTicks(),
         defaults.requestTimeoutTicks(),
         defaults.pingIntervalTicks(),
         defaults.suspectAfterTicks(),
@@ -190,15 +333,149 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
 
   /** Whether {@code frameType} is one of ours. */
   public static boolean handles(int frameType) {
-    return frameType == TYPE_LEADERLESS;
+    return frameType == TYPE_LEADERLESS || frameType == RepairFrames.TYPE_REPAIR;
   }
 
   /** Receives a peer's frame: handed to every service (each keeps its keyspace's messages). */
   public void onFrame(Frame request, FrameHandler.Responder responder) {
+    if (request.type() == RepairFrames.TYPE_REPAIR) {
+      onRepairFrame(request, responder);
+      return;
+    }
     for (LeaderlessService service : services.values()) {
       service.onFrame(request.payload());
     }
     responder.reply(new Frame(TYPE_LEADERLESS_ACK, request.correlationId(), new byte[0]));
+  }
+
+  private void onRepairFrame(Frame request, FrameHandler.Responder responder) {
+    RepairFrames.Request asked;
+    try {
+      asked = RepairFrames.decodeRequest(request.payload());
+    } catch (io.replicakv.core.util.CorruptEncodingException e) {
+      responder.fail("bad repair request: " + e.getMessage());
+      return;
+    }
+    localRepairStep(asked)
+        .whenComplete(
+            (payload, error) -> {
+              if (error != null) {
+                responder.fail("repair step failed: " + error.getMessage());
+              } else {
+                responder.reply(
+                    new Frame(RepairFrames.TYPE_REPAIR_REPLY, request.correlationId(), payload));
+              }
+            });
+  }
+
+  /** Runs one step of a repair pass on this node; the encoded reply. */
+  private java.util.concurrent.CompletableFuture<byte[]> localRepairStep(
+      RepairFrames.Request asked) {
+    LeaderlessService service = services.get(asked.keyspace());
+    if (service == null) {
+      return java.util.concurrent.CompletableFuture.completedFuture(RepairFrames.notServed());
+    }
+    return switch (asked.op()) {
+      case COUNTERS ->
+          java.util.concurrent.CompletableFuture.completedFuture(
+              RepairFrames.encodeCounters(service.counters()));
+      case START -> service.startExchanges(true).thenApply(RepairFrames::encodeStart);
+      case ROOTS -> service.merkleRoots().thenApply(RepairFrames::encodeRoots);
+    };
+  }
+
+  /** Repair passes running on this node as coordinator. */
+  private final java.util.concurrent.atomic.AtomicInteger repairsRunning =
+      new java.util.concurrent.atomic.AtomicInteger();
+
+  /** Repair passes this node coordinated to the end. */
+  private final AtomicLong repairsCompleted = new AtomicLong();
+
+  /**
+   * Runs an anti-entropy pass over {@code keyspace} on every member now (see {@link
+   * LeaderlessRepair}); fails when this node does not serve it.
+   */
+  public java.util.concurrent.CompletableFuture<LeaderlessRepair.Report> repair(int keyspace) {
+    LeaderlessService service = services.get(keyspace);
+    if (service == null) {
+      return java.util.concurrent.CompletableFuture.failedFuture(
+          new IllegalArgumentException("keyspace " + keyspace + " is not served leaderless here"));
+    }
+    Map<Integer, String> ids = service.members();
+    LeaderlessRepair.Members members =
+        new LeaderlessRepair.Members() {
+          @Override
+          public Map<Integer, String> ids() {
+            return ids;
+          }
+
+          @Override
+          public java.util.concurrent.CompletableFuture<Map<String, Long>> counters(String member) {
+            return ask(member, RepairFrames.Op.COUNTERS, keyspace)
+                .thenApply(RepairFrames::decodeCounters);
+          }
+
+          @Override
+          public java.util.concurrent.CompletableFuture<LeaderlessService.ExchangeStart> start(
+              String member) {
+            return ask(member, RepairFrames.Op.START, keyspace)
+                .thenApply(RepairFrames::decodeStart);
+          }
+
+          @Override
+          public java.util.concurrent.CompletableFuture<Map<Integer, Long>> roots(String member) {
+            return ask(member, RepairFrames.Op.ROOTS, keyspace)
+                .thenApply(RepairFrames::decodeRoots);
+          }
+        };
+    repairsRunning.incrementAndGet();
+    return LeaderlessRepair.run(keyspace, members, service.ownersByPartition(), loop, clock)
+        .whenComplete(
+            (report, error) -> {
+              repairsRunning.decrementAndGet();
+              if (error == null) {
+                repairsCompleted.incrementAndGet();
+              }
+            });
+  }
+
+  /** One repair step on {@code member}: run here for this node, else over the peer transport. */
+  private java.util.concurrent.CompletableFuture<byte[]> ask(
+      String member, RepairFrames.Op op, int keyspace) {
+    RepairFrames.Request request = new RepairFrames.Request(op, keyspace);
+    if (member.equals(selfId)) {
+      return localRepairStep(request);
+    }
+    Member address = latest.members().get(member);
+    if (address == null) {
+      return java.util.concurrent.CompletableFuture.failedFuture(
+          new IllegalStateException("member " + member + " left the metadata"));
+    }
+    return peers
+        .request(
+            routes.host(address),
+            routes.port(address),
+            Frame.of(RepairFrames.TYPE_REPAIR, RepairFrames.encodeRequest(request)))
+        .thenApply(Frame::payload);
+  }
+
+  /** Repair passes running with this node as coordinator. */
+  public int repairsRunning() {
+    return repairsRunning.get();
+  }
+
+  /** Repair passes this node coordinated to the end. */
+  public long repairsCompleted() {
+    return repairsCompleted.get();
+  }
+
+  /** Hints held here per keyspace and owner member id. */
+  public Map<Integer, Map<String, Integer>> hintsByKeyspace() {
+    Map<Integer, Map<String, Integer>> out = new java.util.TreeMap<>();
+    for (Map.Entry<Integer, LeaderlessService> e : services.entrySet()) {
+      out.put(e.getKey(), e.getValue().hintsByOwner());
+    }
+    return out;
   }
 
   /** Counts a plain GET refused because the key has siblings. */
@@ -227,6 +504,7 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
 
   @Override
   public synchronized void close() {
+    straySweeper.shutdownNow();
     for (LeaderlessService service : services.values()) {
       service.close();
     }

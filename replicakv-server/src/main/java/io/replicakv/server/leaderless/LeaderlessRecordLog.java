@@ -126,4 +126,86 @@ final class LeaderlessRecordLog implements AutoCloseable {
       throw new UncheckedIOException("cannot close leaderless log " + path, e);
     }
   }
+
+  /** The core's record type of an owned key's state: [2][string key][bytes state]. */
+  private static final int RECORD_KEY = 2;
+
+  /** The core's record type of a hint: [3][varint owner][string key][bytes state]. */
+  private static final int RECORD_HINT = 3;
+
+  /** The key of a core key-state record, or null for any other record. */
+  static String keyOfKeyRecord(PersistRecord record) {
+    byte[] payload = record.payload();
+    if (payload.length == 0 || (payload[0] & 0xFF) != RECORD_KEY) {
+      return null;
+    }
+    io.replicakv.core.util.ByteReader reader = new io.replicakv.core.util.ByteReader(payload);
+    reader.readByte();
+    return reader.readString(io.replicakv.core.msg.Operation.KEY_CHARS_MAX * 4);
+  }
+
+  /**
+   * Rewrites the log at {@code path} so that every key-state record of a key {@code self} does not
+   * own under {@code placement} becomes one hint record per owner of the key (other than {@code
+   * self}), in place, so that replay merges them in the same order; other records stay as they are.
+   * Written to a temporary file, forced, then moved over the log atomically, so a crash leaves
+   * either log. Returns the number of records turned into hints (0: the file was not touched).
+   *
+   * <p>It reads and writes the core's record layouts for key states and hints (types 2 and 3); a
+   * change there must change this too.
+   */
+  static int rehome(Path path, io.replicakv.core.leaderless.Placement placement, int self) {
+    if (!Files.exists(path)) {
+      return 0;
+    }
+    List<PersistRecord> records;
+    try (LeaderlessRecordLog existing = new LeaderlessRecordLog(path)) {
+      records = existing.recovered();
+    }
+    List<PersistRecord> rewritten = new java.util.ArrayList<>(records.size());
+    int rehomed = 0;
+    for (PersistRecord record : records) {
+      String key = keyOfKeyRecord(record);
+      int partition = key == null ? -1 : placement.partitionOf(key);
+      if (key == null || placement.owns(self, partition)) {
+        rewritten.add(record);
+        continue;
+      }
+      io.replicakv.core.util.ByteReader reader =
+          new io.replicakv.core.util.ByteReader(record.payload());
+      reader.readByte();
+      reader.readString(io.replicakv.core.msg.Operation.KEY_CHARS_MAX * 4);
+      byte[] state = reader.readBytes(io.replicakv.core.util.Limits.VALUE_MAX_BYTES);
+      reader.finish();
+      for (int owner : placement.owners(partition)) {
+        rewritten.add(
+            new PersistRecord(
+                new io.replicakv.core.util.ByteWriter()
+                    .writeByte(RECORD_HINT)
+                    .writeVarInt(owner)
+                    .writeString(key)
+                    .writeBytes(state)
+                    .toByteArray()));
+      }
+      rehomed++;
+    }
+    if (rehomed == 0) {
+      return 0;
+    }
+    Path temporary = path.resolveSibling(path.getFileName() + ".rehome");
+    try {
+      Files.deleteIfExists(temporary);
+      try (LeaderlessRecordLog fresh = new LeaderlessRecordLog(temporary)) {
+        fresh.append(rewritten, true);
+      }
+      Files.move(
+          temporary,
+          path,
+          java.nio.file.StandardCopyOption.ATOMIC_MOVE,
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot rewrite leaderless log " + path, e);
+    }
+    return rehomed;
+  }
 }

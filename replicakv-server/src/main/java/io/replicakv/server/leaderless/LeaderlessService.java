@@ -33,14 +33,40 @@ import org.slf4j.LoggerFactory;
  * then persist what {@code ready()} holds (forced to disk when it says so), then send its messages,
  * then {@code advance}, then complete the futures of the requests that finished.
  *
- * <p><b>Member ids.</b> The core names nodes by small integers; the cluster names them by strings.
- * A member's integer id is its index in the list the caller passes, which is the order the members
- * joined the cluster's metadata: stable across restarts as long as nobody leaves, and the same on
- * every node because the metadata is replicated. The keyspace's ring is built from those integers
- * (decimal strings, {@link #RING_VNODES} tokens each), so it is this keyspace's own placement, not
- * the slot ring of single-leader keyspaces. Membership changes are not handled: {@code
- * LeaderlessNode} fixes its ring for its lifetime, so a join or leave needs a new service (not
- * built yet).
+ * <p><b>Member ids.</b> The core names nodes by integers; the cluster names them by strings. The
+ * caller passes the mapping: {@link LeaderlessKeyspaces} derives each member's integer from its id
+ * alone ({@link #stableId}), so it never changes when others join, and the dots a member created
+ * keep naming it; the list constructors (tests) use list indexes. The keyspace's ring is built from
+ * those integers (decimal strings, {@link #RING_VNODES} tokens each), so it is this keyspace's own
+ * placement, not the slot ring of single-leader keyspaces.
+ *
+ * <p><b>Membership.</b> {@code LeaderlessNode} fixes its ring for its lifetime, so a member set
+ * change means a new service over the same log. Before the new node replays it, {@link
+ * LeaderlessRecordLog#rehome} turns every persisted key this node no longer owns under the new
+ * placement into hints for the key's new owners; the core then hands them off as it does any hint
+ * and drops each once its owner acknowledged that exact state. So a node that lost a range keeps
+ * nothing of it once its hints have drained, and the new owners get every state it held, without a
+ * second transfer protocol. Keys that reach a non-owner later (a peer still on the old placement
+ * replicating to it) are counted ({@link #strayKeys}) and rehomed at the next restart.
+ *
+ * <p><b>Anti-entropy.</b> Exchanges are started here rather than by the core's own schedule when
+ * {@link AntiEntropySchedule#intervalMillis()} is positive (the keyspaces then give the core an
+ * interval of 0): every interval the next (partition, other owner) pair in round robin gets an
+ * exchange, the core's first message (this node's Merkle root of the partition) built here and the
+ * rest of the exchange run by the cores. The schedule is throttled by a byte budget refilled at
+ * {@link AntiEntropySchedule#bytesPerSecond()}: an interval whose budget is spent (the bytes the
+ * core shipped since count against it) starts nothing and is counted as throttled; while the budget
+ * is spent, an exchange a peer starts with this node is refused too (counted), since the states it
+ * asks for would be shipped from this node's budget. So a node ships about that rate however many
+ * peers start exchanges with it; an exchange accepted or started just before the budget ran out may
+ * overshoot it by what it ships ({@code LeaderlessMessage.ENTRIES_PER_MESSAGE_MAX} states at most).
+ * During a repair pass (for {@link #REPAIR_UNTHROTTLED_MILLIS} after a round of the pass started
+ * here) nothing is throttled. {@link #startExchanges} starts an exchange with every other owner of
+ * every partition at once, for an operator's repair pass ({@link LeaderlessRepair}).
+ *
+ * <p><b>Hints per owner.</b> The core counts hints only in total; {@link HintLedger} follows the
+ * persisted hint records to count them per owner, for metrics and for tests that wait until the
+ * hints for a returning node have drained.
  *
  * <p><b>Threads.</b> Everything that touches the node runs on {@code loop}, which must be
  * single-threaded; frames and requests arriving on other threads are handed to it. A failure on the
@@ -59,6 +85,26 @@ public final class LeaderlessService implements AutoCloseable {
   /** Requests waiting for an outcome at once; past it new requests are refused. */
   public static final int IN_FLIGHT_REQUESTS_MAX = 10_000;
 
+  /**
+   * The server's anti-entropy schedule.
+   *
+   * @param intervalMillis wall-clock time between two scheduled exchanges; 0 leaves scheduling to
+   *     the core's config
+   * @param bytesPerSecond state bytes per second scheduled exchanges may ship; 0 is unlimited
+   */
+  public record AntiEntropySchedule(long intervalMillis, long bytesPerSecond) {
+    public AntiEntropySchedule {
+      Check.argument(intervalMillis >= 0, "interval %s ms < 0", intervalMillis);
+      Check.argument(bytesPerSecond >= 0, "%s bytes per second < 0", bytesPerSecond);
+    }
+
+    /** No server schedule: the core's own interval applies. */
+    public static final AntiEntropySchedule CORE = new AntiEntropySchedule(0, 0);
+  }
+
+  /** What {@link #startExchanges} did: exchanges started and pairs skipped (peer suspected). */
+  public record ExchangeStart(int started, int skippedSuspected) {}
+
   /** Sends one encoded frame to the member with integer id {@code to}; must not block. */
   @FunctionalInterface
   public interface Transport {
@@ -66,7 +112,8 @@ public final class LeaderlessService implements AutoCloseable {
   }
 
   private final int keyspace;
-  private final List<String> members;
+  private final Map<Integer, String> memberById;
+  private final Map<String, Integer> idByMember;
   private final int self;
   private final ScheduledExecutorService loop;
   private final Transport transport;
@@ -74,6 +121,26 @@ public final class LeaderlessService implements AutoCloseable {
   private final LeaderlessNode node;
   private final Map<Long, CompletableFuture<KvResult>> inFlight = new HashMap<>();
   private final ScheduledFuture<?> ticker;
+  private final PhysicalClock clock;
+  private final AntiEntropySchedule schedule;
+  private final List<Integer> ownedPartitions;
+  private final HintLedger hintLedger = new HintLedger();
+  private final Placement placement;
+  private final java.util.Set<String> strays = new java.util.HashSet<>();
+  private volatile int strayCount;
+  private long scheduleCursor;
+  private long lastScheduledMillis;
+  private long lastRefillMillis;
+  private long budgetBytes;
+  private long lastBytesShipped;
+  private long exchangesStartedHere;
+  private long exchangesThrottled;
+  private long exchangesRefused;
+  private long repairUnthrottledUntilMillis;
+  private boolean hintLedgerDriftLogged;
+  private volatile boolean hintLedgerAgrees = true;
+  private volatile Map<String, Integer> hintsByOwnerView = Map.of();
+  private volatile long sweepPosition;
   private long nextRequestId = 1;
   private volatile boolean stopped;
   private volatile Map<String, Long> countersView = Map.of();
@@ -93,30 +160,99 @@ public final class LeaderlessService implements AutoCloseable {
       Path logFile,
       ScheduledExecutorService loop,
       Transport transport) {
-    Check.argument(
-        members.size() >= config.replicas(),
-        "%s members for N=%s",
-        members.size(),
-        config.replicas());
+    this(
+        keyspace,
+        indexIds(members),
+        selfId,
+        config,
+        clock,
+        logFile,
+        loop,
+        transport,
+        AntiEntropySchedule.CORE);
+  }
+
+  /** Members to their indexes in {@code members}, which must not repeat. */
+  public static Map<String, Integer> indexIds(List<String> members) {
     Check.argument(
         members.stream().distinct().count() == members.size(), "duplicate member in %s", members);
+    Map<String, Integer> ids = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < members.size(); i++) {
+      ids.put(members.get(i), i);
+    }
+    return ids;
+  }
+
+  /**
+   * The integer a member has in every leaderless keyspace: 30 bits of the CRC32C of its id, so it
+   * depends on nothing but the id (two members with the same value are refused by the caller).
+   */
+  public static int stableId(String memberId) {
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(memberId.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    return (int) (crc.getValue() & 0x3FFF_FFFFL);
+  }
+
+  /**
+   * Starts the node of keyspace {@code keyspace} for member {@code selfId} over the members of
+   * {@code ids} (member id to the core's integer id), rehoming and replaying {@code logFile}, with
+   * exchanges started on {@code schedule} instead of the core's interval.
+   */
+  public LeaderlessService(
+      int keyspace,
+      Map<String, Integer> ids,
+      String selfId,
+      LeaderlessConfig config,
+      PhysicalClock clock,
+      Path logFile,
+      ScheduledExecutorService loop,
+      Transport transport,
+      AntiEntropySchedule schedule) {
+    Check.argument(
+        ids.size() >= config.replicas(), "%s members for N=%s", ids.size(), config.replicas());
+    Check.argument(
+        ids.values().stream().distinct().count() == ids.size(), "repeated integer id in %s", ids);
     this.keyspace = keyspace;
-    this.members = List.copyOf(members);
-    this.self = this.members.indexOf(selfId);
-    Check.argument(self >= 0, "member %s not in %s", selfId, members);
+    this.idByMember = Map.copyOf(ids);
+    Map<Integer, String> byId = new TreeMap<>();
+    ids.forEach((member, id) -> byId.put(id, member));
+    this.memberById = java.util.Collections.unmodifiableMap(byId);
+    Integer selfInt = ids.get(selfId);
+    Check.argument(selfInt != null, "member %s not in %s", selfId, ids.keySet());
+    this.self = selfInt;
     this.loop = Check.notNull(loop, "loop");
     this.transport = Check.notNull(transport, "transport");
-    this.recordLog = new LeaderlessRecordLog(logFile);
     List<RingNode> ringNodes = new ArrayList<>();
-    for (int i = 0; i < this.members.size(); i++) {
-      ringNodes.add(RingNode.of(Integer.toString(i)));
+    for (int id : memberById.keySet()) {
+      ringNodes.add(RingNode.of(Integer.toString(id)));
     }
     Placement placement = new Placement(Ring.of(RING_VNODES, ringNodes), config.replicas());
+    int rehomed = LeaderlessRecordLog.rehome(logFile, placement, self);
+    if (rehomed > 0) {
+      log.info(
+          "keyspace {}: {} persisted key states no longer owned here became hints for their owners",
+          keyspace,
+          rehomed);
+    }
+    this.placement = placement;
+    this.recordLog = new LeaderlessRecordLog(logFile);
     this.node = new LeaderlessNode(self, placement, config, clock, recordLog.recovered());
-    this.countersView = java.util.Collections.unmodifiableMap(node.counters().asMap());
+    this.clock = clock;
+    this.schedule = Check.notNull(schedule, "schedule");
+    this.ownedPartitions = placement.partitionsOf(self);
+    recordLog.recovered().forEach(hintLedger::apply);
+    this.lastRefillMillis = clock.physicalMillis();
+    this.lastScheduledMillis = lastRefillMillis;
+    this.budgetBytes = schedule.bytesPerSecond();
+    publishViews(true);
     this.ticker =
         loop.scheduleAtFixedRate(
-            () -> onLoop(node::tick),
+            () ->
+                onLoop(
+                    () -> {
+                      node.tick();
+                      scheduledAntiEntropy();
+                    }),
             TICK_PERIOD_MILLIS,
             TICK_PERIOD_MILLIS,
             TimeUnit.MILLISECONDS);
@@ -125,7 +261,12 @@ public final class LeaderlessService implements AutoCloseable {
 
   /** The integer id the core uses for {@code memberId}, or -1 when it is not a member. */
   public int idOf(String memberId) {
-    return members.indexOf(memberId);
+    return idByMember.getOrDefault(memberId, -1);
+  }
+
+  /** The member id of core id {@code id}, or null. */
+  public String memberOf(int id) {
+    return memberById.get(id);
   }
 
   /** This node's integer id. */
@@ -182,9 +323,17 @@ public final class LeaderlessService implements AutoCloseable {
             onLoop(
                 () -> {
                   for (KeyspaceMessage message : messages) {
-                    if (message.keyspace() == keyspace && message.message().to() == self) {
-                      node.step(message.message());
+                    if (message.keyspace() != keyspace || message.message().to() != self) {
+                      continue;
                     }
+                    if (message.message() instanceof LeaderlessMessage.TreeLevel start
+                        && start.level() == 0
+                        && budgetSpent()) {
+                      // a peer's new exchange: its states would be shipped from our budget
+                      exchangesRefused++;
+                      continue;
+                    }
+                    node.step(message.message());
                   }
                 }));
   }
@@ -210,6 +359,17 @@ public final class LeaderlessService implements AutoCloseable {
   private void pump() {
     Ready ready = node.ready();
     recordLog.append(ready.records(), ready.syncBeforeSend());
+    boolean hintsTouched = false;
+    for (io.replicakv.core.PersistRecord record : ready.records()) {
+      hintsTouched |= hintLedger.apply(record);
+      String key = LeaderlessRecordLog.keyOfKeyRecord(record);
+      if (key != null
+          && !placement.owns(self, placement.partitionOf(key))
+          && strays.size() < STRAYS_REMEMBERED_MAX
+          && strays.add(key)) {
+        strayCount = strays.size();
+      }
+    }
     Map<Integer, List<KeyspaceMessage>> byPeer = new TreeMap<>();
     for (Envelope envelope : ready.messages()) {
       if (envelope.message() instanceof LeaderlessMessage message) {
@@ -219,6 +379,17 @@ public final class LeaderlessService implements AutoCloseable {
       }
     }
     node.advance(ready);
+    sendBatches(byPeer);
+    for (KvResult result : node.takeResults()) {
+      CompletableFuture<KvResult> future = inFlight.remove(result.requestId());
+      if (future != null) {
+        future.complete(result);
+      }
+    }
+    publishViews(hintsTouched);
+  }
+
+  private void sendBatches(Map<Integer, List<KeyspaceMessage>> byPeer) {
     for (Map.Entry<Integer, List<KeyspaceMessage>> batch : byPeer.entrySet()) {
       List<KeyspaceMessage> messages = batch.getValue();
       for (int from = 0; from < messages.size(); from += FRAME_MESSAGES_MAX) {
@@ -227,13 +398,255 @@ public final class LeaderlessService implements AutoCloseable {
         transport.send(batch.getKey(), LeaderlessFrameCodec.encode(part));
       }
     }
-    for (KvResult result : node.takeResults()) {
-      CompletableFuture<KvResult> future = inFlight.remove(result.requestId());
-      if (future != null) {
-        future.complete(result);
+  }
+
+  private void publishViews(boolean hintsTouched) {
+    Map<String, Long> counters = new java.util.LinkedHashMap<>(node.counters().asMap());
+    counters.merge("anti_entropy_exchanges", exchangesStartedHere, Long::sum);
+    counters.put("anti_entropy_exchanges_throttled", exchangesThrottled);
+    counters.put("anti_entropy_exchanges_refused", exchangesRefused);
+    countersView = java.util.Collections.unmodifiableMap(counters);
+    if (!hintsTouched && hintsByOwnerView.isEmpty()) {
+      return;
+    }
+    Map<String, Integer> byOwner = new TreeMap<>();
+    hintLedger.countsByOwner().forEach((owner, count) -> byOwner.put(memberName(owner), count));
+    hintsByOwnerView = java.util.Collections.unmodifiableMap(byOwner);
+    boolean agrees = hintLedger.agreesWith(node.hintCount());
+    hintLedgerAgrees = agrees;
+    if (!agrees && !hintLedgerDriftLogged) {
+      hintLedgerDriftLogged = true;
+      log.warn(
+          "keyspace {}: hints per owner {} do not add up to the node's {} hints; the per-owner"
+              + " metric is wrong (record layout changed?)",
+          keyspace,
+          byOwner,
+          node.hintCount());
+    }
+  }
+
+  private String memberName(int id) {
+    String member = memberById.get(id);
+    return member != null ? member : "#" + id;
+  }
+
+  /**
+   * Hints this node holds per owner (member id), as of the last loop turn; owners with none absent.
+   */
+  public Map<String, Integer> hintsByOwner() {
+    return hintsByOwnerView;
+  }
+
+  /** Whether the per-owner hint counts add up to the core's total (false means a bug here). */
+  public boolean hintLedgerAgrees() {
+    return hintLedgerAgrees;
+  }
+
+  /**
+   * Position of the scheduled anti-entropy in its sweep over this node's (partition, peer) pairs.
+   */
+  public long sweepPosition() {
+    return sweepPosition;
+  }
+
+  /** Partitions this node owns (the length of one scheduled sweep, per other owner). */
+  public int ownedPartitionCount() {
+    return ownedPartitions.size();
+  }
+
+  /**
+   * How long after a repair round started here exchange starts from peers are accepted unthrottled.
+   */
+  static final long REPAIR_UNTHROTTLED_MILLIS = 60_000;
+
+  private void refillBudget(long now) {
+    long shipped = node.counters().get("anti_entropy_bytes_shipped");
+    long rate = schedule.bytesPerSecond();
+    if (rate > 0) {
+      long elapsed = Math.max(0, now - lastRefillMillis);
+      long refill = elapsed >= 1000 ? rate : rate * elapsed / 1000;
+      budgetBytes = Math.min(rate, budgetBytes + refill) - (shipped - lastBytesShipped);
+    }
+    lastRefillMillis = now;
+    lastBytesShipped = shipped;
+  }
+
+  /**
+   * Whether this node's anti-entropy byte budget is spent, so that it neither starts nor accepts a
+   * scheduled exchange; never during a repair pass ({@link #REPAIR_UNTHROTTLED_MILLIS}).
+   */
+  private boolean budgetSpent() {
+    if (schedule.intervalMillis() <= 0 || schedule.bytesPerSecond() <= 0) {
+      return false;
+    }
+    long now = clock.physicalMillis();
+    refillBudget(now);
+    return budgetBytes <= 0 && now >= repairUnthrottledUntilMillis;
+  }
+
+  private void scheduledAntiEntropy() {
+    if (schedule.intervalMillis() <= 0 || ownedPartitions.isEmpty()) {
+      return;
+    }
+    long now = clock.physicalMillis();
+    long rate = schedule.bytesPerSecond();
+    refillBudget(now);
+    if (now - lastScheduledMillis < schedule.intervalMillis()) {
+      return;
+    }
+    lastScheduledMillis = now;
+    if (rate > 0 && budgetBytes <= 0 && now >= repairUnthrottledUntilMillis) {
+      exchangesThrottled++;
+      return;
+    }
+    int partition = ownedPartitions.get((int) (scheduleCursor % ownedPartitions.size()));
+    long round = scheduleCursor / ownedPartitions.size();
+    scheduleCursor++;
+    sweepPosition = scheduleCursor % ownedPartitions.size();
+    List<Integer> others = otherOwners(partition, false);
+    if (others.isEmpty()) {
+      return;
+    }
+    int peer = others.get((int) (round % others.size()));
+    sendExchangeStarts(List.of(treeRoot(partition, peer)));
+  }
+
+  private List<Integer> otherOwners(int partition, boolean higherIdsOnly) {
+    List<Integer> others = new ArrayList<>();
+    for (int owner : node.placement().owners(partition)) {
+      if (owner != self && !(higherIdsOnly && owner < self) && !node.suspects(owner)) {
+        others.add(owner);
       }
     }
-    countersView = java.util.Collections.unmodifiableMap(node.counters().asMap());
+    return others;
+  }
+
+  private LeaderlessMessage.TreeLevel treeRoot(int partition, int peer) {
+    return new LeaderlessMessage.TreeLevel(
+        self, peer, partition, 0, List.of(0), List.of(node.merkleRoot(partition)));
+  }
+
+  private void sendExchangeStarts(List<LeaderlessMessage.TreeLevel> starts) {
+    Map<Integer, List<KeyspaceMessage>> byPeer = new TreeMap<>();
+    for (LeaderlessMessage.TreeLevel start : starts) {
+      byPeer
+          .computeIfAbsent(start.to(), to -> new ArrayList<>())
+          .add(new KeyspaceMessage(keyspace, start));
+    }
+    exchangesStartedHere += starts.size();
+    sendBatches(byPeer);
+  }
+
+  /**
+   * Starts, now, one exchange with every other owner of every partition this node owns (only owners
+   * with a higher id when {@code higherIdsOnly}, so that a pass run on every node compares each
+   * pair of owners once). Suspected peers are skipped and counted.
+   */
+  public CompletableFuture<ExchangeStart> startExchanges(boolean higherIdsOnly) {
+    CompletableFuture<ExchangeStart> future = new CompletableFuture<>();
+    if (stopped) {
+      future.completeExceptionally(new IllegalStateException("leaderless service stopped"));
+      return future;
+    }
+    loop.execute(
+        () ->
+            onLoop(
+                () -> {
+                  repairUnthrottledUntilMillis = clock.physicalMillis() + REPAIR_UNTHROTTLED_MILLIS;
+                  List<LeaderlessMessage.TreeLevel> starts = new ArrayList<>();
+                  int skipped = 0;
+                  for (int partition : ownedPartitions) {
+                    for (int owner : node.placement().owners(partition)) {
+                      if (owner == self || (higherIdsOnly && owner < self)) {
+                        continue;
+                      }
+                      if (node.suspects(owner)) {
+                        skipped++;
+                      } else {
+                        starts.add(treeRoot(partition, owner));
+                      }
+                    }
+                  }
+                  sendExchangeStarts(starts);
+                  future.complete(new ExchangeStart(starts.size(), skipped));
+                }));
+    return future;
+  }
+
+  /** This node's Merkle root of every partition it owns, read on the loop. */
+  public CompletableFuture<Map<Integer, Long>> merkleRoots() {
+    CompletableFuture<Map<Integer, Long>> future = new CompletableFuture<>();
+    if (stopped) {
+      future.completeExceptionally(new IllegalStateException("leaderless service stopped"));
+      return future;
+    }
+    loop.execute(
+        () ->
+            onLoop(
+                () -> {
+                  Map<Integer, Long> roots = new TreeMap<>();
+                  for (int partition : ownedPartitions) {
+                    roots.put(partition, node.merkleRoot(partition));
+                  }
+                  future.complete(roots);
+                }));
+    return future;
+  }
+
+  /** The owners (integer ids) of every partition, from this keyspace's placement. */
+  public List<List<Integer>> ownersByPartition() {
+    List<List<Integer>> owners = new ArrayList<>();
+    for (int p = 0; p < node.placement().partitionCount(); p++) {
+      owners.add(node.placement().owners(p));
+    }
+    return owners;
+  }
+
+  /** The member ids by the core's integer ids. */
+  public Map<Integer, String> members() {
+    return memberById;
+  }
+
+  /** Distinct stray keys remembered; past it the count stops growing (a restart rehomes all). */
+  static final int STRAYS_REMEMBERED_MAX = 100_000;
+
+  /**
+   * Keys this node persisted as owned data since it started although the placement says it does not
+   * own them (a peer on an older placement replicated to it); the next service start turns them
+   * into hints for their owners.
+   */
+  public int strayKeys() {
+    return strayCount;
+  }
+
+  /** Keys with a visible value this node's store holds in partitions it does not own. */
+  public CompletableFuture<Integer> keysHeldNotOwned() {
+    CompletableFuture<Integer> future = new CompletableFuture<>();
+    if (stopped) {
+      future.completeExceptionally(new IllegalStateException("leaderless service stopped"));
+      return future;
+    }
+    loop.execute(
+        () ->
+            onLoop(
+                () ->
+                    future.complete(
+                        (int)
+                            node.visibleState().keySet().stream()
+                                .filter(key -> !placement.owns(self, placement.partitionOf(key)))
+                                .count())));
+    return future;
+  }
+
+  /** Keys with a visible value this node's store holds, owned or not. */
+  public CompletableFuture<Integer> keysHeld() {
+    CompletableFuture<Integer> future = new CompletableFuture<>();
+    if (stopped) {
+      future.completeExceptionally(new IllegalStateException("leaderless service stopped"));
+      return future;
+    }
+    loop.execute(() -> onLoop(() -> future.complete(node.visibleState().size())));
+    return future;
   }
 
   /** Messages per frame the sender puts in one frame; a state is at most a few MB. */
