@@ -110,6 +110,72 @@ class SiteKeyspacesTest {
     assertThat(announce(keyspaces)).contains("was dropped");
   }
 
+  @Test
+  void keylessCommandsSeeLiveKeysFlushdbDeletesThemAllAndExpiryIsRefusedWithTheReason()
+      throws Exception {
+    ClusterView view = created();
+    keyspaces = open();
+    keyspaces.onView(view);
+    int number = view.keyspace("carts").number();
+    for (int i = 0; i < 25; i++) {
+      assertThat(run(number, "SET", "k" + i, "v" + i)).isEqualTo("+OK\r\n");
+    }
+    assertThat(run(number, "SET", "other", "x")).isEqualTo("+OK\r\n");
+    assertThat(run(number, "DEL", "k0")).isEqualTo(":1\r\n");
+    assertThat(run(number, "DBSIZE")).isEqualTo(":25\r\n");
+    assertThat(run(number, "EXISTS", "k1", "k0", "k2", "nope")).isEqualTo(":2\r\n");
+    assertThat(run(number, "KEYS", "k1*")).contains("k1\r\n").contains("k19\r\n");
+    assertThat(run(number, "KEYS", "k1*").split("\\$").length - 1).isEqualTo(11);
+
+    // SCAN in pages of 7 returns every live key exactly once when nothing changes meanwhile
+    java.util.Set<String> seen = new java.util.TreeSet<>();
+    String cursor = "0";
+    int calls = 0;
+    do {
+      String reply = run(number, "SCAN", cursor, "COUNT", "7");
+      String[] lines = reply.split("\r\n");
+      cursor = lines[2];
+      for (int i = 5; i < lines.length; i += 2) {
+        assertThat(seen.add(lines[i])).as("returned twice: " + lines[i]).isTrue();
+      }
+      calls++;
+    } while (!cursor.equals("0") && calls < 100);
+    assertThat(seen).hasSize(25).doesNotContain("k0").contains("k24", "other");
+
+    assertThat(run(number, "TTL", "k1")).startsWith("-ERR TTL is refused").contains("expiry");
+    assertThat(run(number, "EXPIRE", "k1", "10")).contains("not replicated between sites");
+
+    assertThat(run(number, "FLUSHDB")).isEqualTo("+OK\r\n");
+    assertThat(run(number, "DBSIZE")).isEqualTo(":0\r\n");
+    assertThat(run(number, "GET", "k5")).isEqualTo("$-1\r\n");
+    // a FLUSHDB is tombstones in the site log: they come back after a restart
+    keyspaces.close();
+    keyspaces = open();
+    keyspaces.onView(view);
+    assertThat(run(number, "DBSIZE")).isEqualTo(":0\r\n");
+  }
+
+  private String run(int number, String... args) throws Exception {
+    io.replicakv.server.command.Command command =
+        io.replicakv.server.command.Dispatcher.allCommands().find(args[0].toLowerCase());
+    assertThat(SiteCommands.applies(command)).as(args[0]).isTrue();
+    byte[] reply =
+        SiteCommands.run(
+                keyspaces, number, command, io.replicakv.net.resp.RespRequest.ofStrings(args), 2)
+            .get(60, TimeUnit.SECONDS);
+    return new String(reply, StandardCharsets.UTF_8);
+  }
+
+  private static ClusterView created() {
+    return ClusterView.empty("c1")
+        .apply(
+            new MetadataChange.AddMember(
+                new Member("n1", "127.0.0.1", 1, 2, 0, 0, "site-a", "", MemberState.UP, true)))
+        .apply(
+            new MetadataChange.CreateKeyspace(
+                "carts", Map.of("style", "multi-leader", "conflicts", "siblings")));
+  }
+
   private SiteKeyspaces open() {
     SiteLinks links = new SiteLinks("site-a", "", SiteKeyspaces.linksFile(dir));
     return new SiteKeyspaces(
