@@ -63,6 +63,11 @@ import java.util.concurrent.TimeUnit;
  * #WRITE_TIMEOUT_MILLIS}, e.g. a lock site unreachable), {@code CLUSTERDOWN} when the keyspace is
  * not served here (with the reason). Other keyed commands are refused with the list above.
  *
+ * <p>Keyless: {@code DBSIZE}, {@code KEYS}, {@code SCAN} (MATCH, COUNT) over the keys with a live
+ * value at this site; {@code FLUSHDB} as a replicated tombstone per live key (at most {@link
+ * #FLUSHDB_KEYS_MAX}). Expiry commands ({@code EXPIRE}, {@code TTL}, ...) are refused with the
+ * reason: expiry is not replicated between sites.
+ *
  * <p>{@code SITE} (any keyspace): {@code SITE INFO}, {@code SITE LINKS}, {@code SITE LINK ADD name
  * host:peer-port}, {@code SITE LINK REMOVE name}, {@code SITE LAG [keyspace]}, {@code SITE
  * CONFLICTS [keyspace]}, {@code SITE LOST keyspace [count]} (the writes lww discarded, newest last,

@@ -71,7 +71,13 @@ import org.slf4j.LoggerFactory;
  * serve yet, or whose site list differs from this site's, is dropped and counted.
  *
  * <p>Files: {@code data-dir/multi/<keyspace>.log} (site records), {@code
- * data-dir/multi/<keyspace>.sites} (the fixed site list), {@code data-dir/multi/site-links}.
+ * data-dir/multi/<keyspace>.sites} (the fixed site list), {@code data-dir/multi/<keyspace>.dropped}
+ * (KEYSPACE DROP happened here), {@code data-dir/multi/site-links}.
+ *
+ * <p><b>ALTER and DROP.</b> The metadata refuses to alter a multi-leader keyspace's conflicts,
+ * topology or hub ({@code ClusterView}); a drop stops the service and deletes the keyspace's files
+ * ({@link #dropGone}). A keyspace dropped while this node was down keeps its files until it is
+ * dropped again by hand: at start-up a missing keyspace cannot be told from a view not caught up.
  */
 public final class SiteKeyspaces implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SiteKeyspaces.class);

@@ -59,14 +59,6 @@ final class SiteRecordLog implements AutoCloseable {
     return recovered;
   }
 
-  /** Appends {@code records}; forces them to the device when {@code sync} is set. */
-  void append(List<PersistRecord> records, boolean sync) {
-    write(records);
-    if (sync) {
-      force();
-    }
-  }
-
   /**
    * Writes {@code records} to the file without forcing them (group commit: {@link #force} runs
    * later, on another thread, for everything written by then).

@@ -30,10 +30,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Drives one {@link SiteReplica} (this site's replica of one multi-leader keyspace) on a
- * single-threaded loop, in the order the core's {@code step / tick / ready / advance} contract
- * asks: input or tick, then append what {@code ready()} holds to the keyspace's site log (forced to
- * disk when it says so, which for site records is always), then send its messages, then {@code
- * advance}, then complete the futures of the client writes that finished.
+ * single-threaded loop: input or tick, then write what {@code ready()} holds to the keyspace's site
+ * log, then {@code advance}, then send its messages and complete the futures of the client writes
+ * that finished, the last two only once those records are durable (see "Group commit"), which is
+ * the core's persist-before-send contract with the force taken off the loop.
  *
  * <p><b>Sites as ids.</b> The core names sites by their index in the keyspace's site list; the list
  * is fixed when the keyspace is first served here and kept next to its log, and every frame carries
