@@ -43,7 +43,8 @@ final class UpCommand implements Callable<Integer> {
       names = "--fault-proxy",
       description =
           "start a fault proxy between the nodes (one listener per ordered node pair) and route"
-              + " every node's peer traffic through it, for 'replicakv fault cut|delay|drop|heal'")
+              + " every node's peer traffic through it (with --sites: every site link), for"
+              + " 'replicakv fault cut|delay|drop|heal'")
   boolean faultProxy;
 
   /** How long the fault proxy may take to bind its listeners and its control port. */
@@ -113,10 +114,6 @@ final class UpCommand implements Callable<Integer> {
     saved.setProperty("nodes", nodes.toString());
     saved.setProperty("port", port.toString());
     saved.setProperty("sites", sites.toString());
-    if (faultProxy && siteMode) {
-      System.err.println("replicakv up: --fault-proxy is not built for --sites yet");
-      return 2;
-    }
     if (faultProxy && nodes < 2) {
       System.err.println("replicakv up: --fault-proxy needs --nodes 2 or more");
       return 2;
@@ -147,7 +144,7 @@ final class UpCommand implements Callable<Integer> {
     }
     java.util.Map<String, String> routes = java.util.Map.of();
     if (faultProxy) {
-      routes = startProxy(nodes, port);
+      routes = startProxy(siteMode ? "site-" : "node-", nodes, port);
       if (routes == null) {
         return 1;
       }
@@ -175,12 +172,18 @@ final class UpCommand implements Callable<Integer> {
         cmd.add("--set=node-id=" + name);
         cmd.add("--set=cluster-voters=" + name + "@127.0.0.1:" + (resp + 30000));
         cmd.add("--set=site=" + name);
-        cmd.add("--set=site-links=" + siteLinks(sites, port, i));
+        // through the fault proxy: its ROUTES are "site-j=127.0.0.1:port,...", one listener per
+        // outgoing link, which is the site-links form with '@' for '='
+        cmd.add(
+            "--set=site-links="
+                + (routes.containsKey(name)
+                    ? routes.get(name).replace('=', '@')
+                    : siteLinks(sites, port, i)));
       } else if (nodes > 1) {
         cmd.add("--set=node-id=" + name);
         cmd.add("--set=cluster-voters=" + voters);
       }
-      if (routes.containsKey(name)) {
+      if (!siteMode && routes.containsKey(name)) {
         cmd.add("--set=peer-routes=" + routes.get(name));
       }
       Path config = folder.resolve("replicakv.yaml");
@@ -288,11 +291,13 @@ final class UpCommand implements Callable<Integer> {
   }
 
   /**
-   * Starts the fault proxy for nodes node-1..node-{@code nodes} (peer ports {@code port + 20000}
-   * onwards), or reuses the one running, and returns each node's {@code peer-routes} value; null
-   * (after saying why) when it does not come up.
+   * Starts the fault proxy for nodes {@code prefix}1..{@code prefix}{@code nodes} (peer ports
+   * {@code port + 20000} onwards; "site-" for linked sites, whose links then name its listeners),
+   * or reuses the one running, and returns each node's {@code peer-routes} value; null (after
+   * saying why) when it does not come up.
    */
-  private static java.util.Map<String, String> startProxy(int nodes, int port) throws Exception {
+  private static java.util.Map<String, String> startProxy(String prefix, int nodes, int port)
+      throws Exception {
     Path folder = LocalCluster.PROXY_FOLDER.toAbsolutePath();
     Files.createDirectories(folder);
     Path controlFile = folder.resolve("control-port");
@@ -302,7 +307,7 @@ final class UpCommand implements Callable<Integer> {
       cmd.add("fault");
       cmd.add("proxy");
       for (int i = 1; i <= nodes; i++) {
-        cmd.add("--target=node-" + i + "=" + (port + i - 1 + 20000));
+        cmd.add("--target=" + prefix + i + "=" + (port + i - 1 + 20000));
       }
       cmd.add("--state-dir=" + folder);
       Process p = LocalCluster.launch(folder, cmd, folder.resolve("proxy.log"));

@@ -30,8 +30,9 @@ class UpSitesTest {
 
   @AfterEach
   void killLeftovers() throws IOException {
-    for (int i = 1; i <= SITES; i++) {
-      Path pidFile = tmp.resolve(".replicakv/site-" + i + "/pid");
+    for (int i = 0; i <= SITES; i++) {
+      Path pidFile =
+          tmp.resolve(i == 0 ? ".replicakv/fault-proxy/pid" : ".replicakv/site-" + i + "/pid");
       if (Files.isRegularFile(pidFile)) {
         long pid = Long.parseLong(Files.readString(pidFile).trim());
         ProcessHandle.of(pid)
@@ -108,6 +109,81 @@ class UpSitesTest {
             });
     CliRun.Result down = CliRun.run(tmp, "down");
     assertThat(down.exitCode()).as(down.output()).isZero();
+  }
+
+  @Test
+  void sitesLinkedThroughTheFaultProxyStopReplicatingWhileCutAndCatchUpAfterHeal()
+      throws Exception {
+    int port = freePorts();
+    CliRun.Result up =
+        CliRun.run(tmp, "up", "--sites", "2", "--nodes", "1", "--port", "" + port, "--fault-proxy");
+    assertThat(up.exitCode()).as(up.output()).isZero();
+    assertThat(up.output()).contains("2 linked one-node sites").contains("fault proxy");
+
+    long[] number = {-1};
+    await("keyspace created")
+        .atMost(Duration.ofMinutes(3))
+        .pollInterval(Duration.ofSeconds(1))
+        .until(
+            () -> {
+              String text =
+                  LocalCluster.query(
+                      port, "KEYSPACE CREATE carts style multi-leader" + " conflicts lww");
+              String answer = text.trim().replaceFirst("^:", "");
+              if (answer.matches("\\d+")) {
+                number[0] = Long.parseLong(answer);
+              }
+              return number[0] >= 0;
+            });
+    await("both sites serve it")
+        .atMost(Duration.ofMinutes(3))
+        .pollInterval(Duration.ofMillis(500))
+        .until(
+            () ->
+                LocalCluster.query(port, "SITE INFO").contains("multi_keyspace:carts,")
+                    && LocalCluster.query(port + 1, "SITE INFO").contains("multi_keyspace:carts,"));
+    set(port, number[0], "before", "1");
+    awaitValue(port + 1, number[0], "before", "1");
+
+    CliRun.Result cut = CliRun.run(tmp, "fault", "cut", "site-1", "site-2");
+    assertThat(cut.exitCode()).as(cut.output()).isZero();
+    set(port, number[0], "during", "2");
+    // the link is the only way between the sites: while it is cut the write stays at site-1
+    await("site-1 shows lag to site-2")
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofMillis(500))
+        .until(
+            () ->
+                LocalCluster.query(port, "SITE INFO")
+                    .matches("(?s).*keyspace=carts,to=site-2,changes=[1-9].*"));
+    assertThat(get(port + 1, number[0], "during")).isNull();
+
+    CliRun.Result heal = CliRun.run(tmp, "fault", "heal");
+    assertThat(heal.exitCode()).as(heal.output()).isZero();
+    awaitValue(port + 1, number[0], "during", "2");
+    CliRun.Result down = CliRun.run(tmp, "down");
+    assertThat(down.exitCode()).as(down.output()).isZero();
+  }
+
+  private static void set(int port, long keyspace, String key, String value) throws Exception {
+    try (RespConnection connection = new RespConnection(port)) {
+      assertThat(connection.call("SELECT", "" + keyspace)).isEqualTo("OK");
+      assertThat(connection.call("SET", key, value)).isEqualTo("OK");
+    }
+  }
+
+  private static String get(int port, long keyspace, String key) throws Exception {
+    try (RespConnection connection = new RespConnection(port)) {
+      connection.call("SELECT", "" + keyspace);
+      return (String) connection.call("GET", key);
+    }
+  }
+
+  private static void awaitValue(int port, long keyspace, String key, String value) {
+    await("site at " + port + " reads " + key)
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofMillis(200))
+        .until(() -> value.equals(get(port, keyspace, key)));
   }
 
   private static int freePorts() {

@@ -420,6 +420,12 @@ public final class ClusterView {
     return next;
   }
 
+  /**
+   * Options of a multi-leader keyspace that ALTER refuses to change: sites agree on them at
+   * creation (the announcement carries them) and the site log's link positions follow the topology.
+   */
+  static final List<String> MULTI_LEADER_FIXED_OPTIONS = List.of("conflicts", "topology", "hub");
+
   /** The mutable copy one change is applied to; {@link #build} settles epochs and records. */
   private static final class Draft {
     private final ClusterView before;
@@ -689,6 +695,19 @@ public final class ClusterView {
         reject(
             "keyspace %s is %s; its style cannot change (create a new keyspace)",
             name, current.style().text());
+      }
+      if (current.style() == Style.MULTI_LEADER) {
+        for (String fixed : MULTI_LEADER_FIXED_OPTIONS) {
+          if (!java.util.Objects.equals(merged.get(fixed), current.options().get(fixed))) {
+            // The running site service, the other sites' copies of the keyspace and the link
+            // positions in its site log all assume the options it was created with; changing
+            // them here alone would leave sites disagreeing (or the keyspace refused at restart).
+            reject(
+                "keyspace %s is multi-leader; its %s cannot change (%s -> %s): every site and"
+                    + " its site log were set up with it; create a new keyspace instead",
+                name, fixed, current.options().get(fixed), merged.get(fixed));
+          }
+        }
       }
       definitions.put(
           current.number(),

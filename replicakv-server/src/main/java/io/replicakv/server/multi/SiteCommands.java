@@ -22,6 +22,7 @@ import io.replicakv.net.resp.RespEncoder;
 import io.replicakv.net.resp.RespRequest;
 import io.replicakv.server.command.Command;
 import io.replicakv.server.command.Dispatcher;
+import io.replicakv.server.command.Glob;
 import io.replicakv.server.command.Node;
 import io.replicakv.server.command.Session;
 import java.nio.charset.StandardCharsets;
@@ -32,6 +33,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.SortedMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -60,6 +62,11 @@ import java.util.concurrent.TimeUnit;
  * outcome is unknown (a home-site forward unanswered, or no outcome within {@link
  * #WRITE_TIMEOUT_MILLIS}, e.g. a lock site unreachable), {@code CLUSTERDOWN} when the keyspace is
  * not served here (with the reason). Other keyed commands are refused with the list above.
+ *
+ * <p>Keyless: {@code DBSIZE}, {@code KEYS}, {@code SCAN} (MATCH, COUNT) over the keys with a live
+ * value at this site; {@code FLUSHDB} as a replicated tombstone per live key (at most {@link
+ * #FLUSHDB_KEYS_MAX}). Expiry commands ({@code EXPIRE}, {@code TTL}, ...) are refused with the
+ * reason: expiry is not replicated between sites.
  *
  * <p>{@code SITE} (any keyspace): {@code SITE INFO}, {@code SITE LINKS}, {@code SITE LINK ADD name
  * host:peer-port}, {@code SITE LINK REMOVE name}, {@code SITE LAG [keyspace]}, {@code SITE
@@ -96,7 +103,38 @@ public final class SiteCommands {
           "hgetall",
           "hincrby",
           "kv.get",
-          "kv.put");
+          "kv.put",
+          "dbsize",
+          "keys",
+          "scan",
+          "flushdb");
+
+  /** Commands of key expiry: refused, with the reason, on a multi-leader keyspace. */
+  private static final Set<String> EXPIRY =
+      Set.of(
+          "expire",
+          "pexpire",
+          "expireat",
+          "pexpireat",
+          "ttl",
+          "pttl",
+          "persist",
+          "expiretime",
+          "pexpiretime",
+          "setex",
+          "psetex",
+          "getex");
+
+  /**
+   * Live keys FLUSHDB deletes at once (one replicated tombstone each, all in flight together); past
+   * it FLUSHDB is refused and DEL in batches is the way.
+   */
+  static final int FLUSHDB_KEYS_MAX = SiteService.IN_FLIGHT_WRITES_MAX;
+
+  /** Keys SCAN visits per call when COUNT is not given, and the most COUNT may ask. */
+  static final int SCAN_COUNT_DEFAULT = 10;
+
+  static final int SCAN_COUNT_MAX = 10_000;
 
   private SiteCommands() {}
 
@@ -118,7 +156,9 @@ public final class SiteCommands {
 
   /** Whether this layer answers {@code command} on a multi-leader keyspace. */
   public static boolean applies(Command command) {
-    return command.firstKey() > 0 || SUPPORTED.contains(command.name());
+    return command.firstKey() > 0
+        || SUPPORTED.contains(command.name())
+        || EXPIRY.contains(command.name());
   }
 
   /** Runs {@code request} on keyspace {@code keyspace}; the future holds the RESP reply. */
@@ -157,6 +197,39 @@ public final class SiteCommands {
 
   private static CompletableFuture<Reply> dispatch(
       SiteService service, String name, RespRequest request) {
+    if (EXPIRY.contains(name)) {
+      return CompletableFuture.completedFuture(
+          Reply.error(
+              "ERR "
+                  + name.toUpperCase(Locale.ROOT)
+                  + " is refused on a multi-leader keyspace: expiry is not replicated between"
+                  + " sites yet, so a key would expire at one site and live on at the others"));
+    }
+    switch (name) {
+      case "dbsize" -> {
+        return service.query(r -> Reply.integer(liveKeys(r).size()));
+      }
+      case "keys" -> {
+        byte[] pattern = arg(request, 1).getBytes(StandardCharsets.UTF_8);
+        return service.query(
+            r -> {
+              List<Reply> out = new ArrayList<>();
+              for (String key : liveKeys(r)) {
+                if (Glob.matches(pattern, key.getBytes(StandardCharsets.UTF_8), false)) {
+                  out.add(Reply.bulk(key));
+                }
+              }
+              return Reply.array(out);
+            });
+      }
+      case "scan" -> {
+        return scan(service, request);
+      }
+      case "flushdb" -> {
+        return flush(service);
+      }
+      default -> {}
+    }
     String key = arg(request, 1);
     return switch (name) {
       case "get" -> service.query(r -> get(r, key));
@@ -392,6 +465,128 @@ public final class SiteCommands {
               return reply instanceof io.replicakv.core.msg.Reply.Written
                   ? deleteAll(service, request, index + 1, deleted + 1)
                   : CompletableFuture.completedFuture(error(reply));
+            });
+  }
+
+  /** Keys with a live value at this site, sorted (tombstoned keys left out). */
+  private static List<String> liveKeys(SiteReplica replica) {
+    List<String> live = new ArrayList<>();
+    replica
+        .visibleState()
+        .forEach(
+            (key, values) -> {
+              if (!values.isEmpty()) {
+                live.add(key);
+              }
+            });
+    return live;
+  }
+
+  /**
+   * SCAN over the replica's key map in sorted order; the cursor is a position in that map. A key's
+   * entry is never removed (a delete leaves a tombstone in it), so positions only shift right when
+   * new keys arrive: a key present for the whole scan is returned at least once, a new key may be
+   * missed or a key returned twice, as Redis's SCAN allows.
+   */
+  private static CompletableFuture<Reply> scan(SiteService service, RespRequest request) {
+    long cursor = parseLong(arg(request, 1));
+    if (cursor < 0) {
+      throw new IllegalArgumentException("invalid cursor");
+    }
+    byte[] pattern = null;
+    int count = SCAN_COUNT_DEFAULT;
+    for (int i = 2; i < request.argc(); i += 2) {
+      String option = arg(request, i).toLowerCase(Locale.ROOT);
+      if (i + 1 >= request.argc()) {
+        throw new IllegalArgumentException("syntax error");
+      }
+      switch (option) {
+        case "match" -> pattern = arg(request, i + 1).getBytes(StandardCharsets.UTF_8);
+        case "count" -> {
+          long asked = parseLong(arg(request, i + 1));
+          if (asked < 1) {
+            throw new IllegalArgumentException("syntax error");
+          }
+          count = (int) Math.min(asked, SCAN_COUNT_MAX);
+        }
+        case "type" -> throw new IllegalArgumentException("SCAN TYPE is not supported here");
+        default -> throw new IllegalArgumentException("syntax error");
+      }
+    }
+    byte[] match = pattern;
+    int visit = count;
+    return service.query(
+        r -> {
+          SortedMap<String, List<String>> all = r.visibleState();
+          List<Reply> keys = new ArrayList<>();
+          long position = 0;
+          long next = 0;
+          for (Map.Entry<String, List<String>> entry : all.entrySet()) {
+            if (position++ < cursor) {
+              continue;
+            }
+            if (!entry.getValue().isEmpty()
+                && (match == null
+                    || Glob.matches(
+                        match, entry.getKey().getBytes(StandardCharsets.UTF_8), false))) {
+              keys.add(Reply.bulk(entry.getKey()));
+            }
+            if (position - cursor >= visit) {
+              next = position;
+              break;
+            }
+          }
+          if (next >= all.size()) {
+            next = 0;
+          }
+          return Reply.array(List.of(Reply.bulk(Long.toString(next)), Reply.array(keys)));
+        });
+  }
+
+  /**
+   * FLUSHDB as a replicated delete of every key that has a value here: each one a tombstone with
+   * the context this site holds, so the other sites drop exactly what this site saw (a value
+   * written concurrently elsewhere survives, by the keyspace's strategy, as after a DEL). Refused
+   * past {@link #FLUSHDB_KEYS_MAX} keys and wherever DEL is refused (lock, home-site, crdt
+   * counters).
+   */
+  private static CompletableFuture<Reply> flush(SiteService service) {
+    return service
+        .query(SiteCommands::liveKeys)
+        .thenCompose(
+            keys -> {
+              if (keys.size() > FLUSHDB_KEYS_MAX) {
+                return CompletableFuture.completedFuture(
+                    Reply.error(
+                        "ERR FLUSHDB on a multi-leader keyspace deletes at most "
+                            + FLUSHDB_KEYS_MAX
+                            + " keys at once (it has "
+                            + keys.size()
+                            + "); DEL them in batches"));
+              }
+              List<CompletableFuture<io.replicakv.core.msg.Reply>> deletes = new ArrayList<>();
+              for (String key : keys) {
+                deletes.add(
+                    service.submit(
+                        r -> {
+                          SiteRead read = r.read(key);
+                          return read.values().isEmpty()
+                              ? null
+                              : new SiteCommand.Delete(key, Optional.of(read.context()));
+                        }));
+              }
+              return CompletableFuture.allOf(deletes.toArray(CompletableFuture[]::new))
+                  .thenApply(
+                      done -> {
+                        for (CompletableFuture<io.replicakv.core.msg.Reply> delete : deletes) {
+                          io.replicakv.core.msg.Reply reply = delete.join();
+                          if (reply != null
+                              && !(reply instanceof io.replicakv.core.msg.Reply.Written)) {
+                            return error(reply);
+                          }
+                        }
+                        return Reply.ok();
+                      });
             });
   }
 

@@ -71,7 +71,13 @@ import org.slf4j.LoggerFactory;
  * serve yet, or whose site list differs from this site's, is dropped and counted.
  *
  * <p>Files: {@code data-dir/multi/<keyspace>.log} (site records), {@code
- * data-dir/multi/<keyspace>.sites} (the fixed site list), {@code data-dir/multi/site-links}.
+ * data-dir/multi/<keyspace>.sites} (the fixed site list), {@code data-dir/multi/<keyspace>.dropped}
+ * (KEYSPACE DROP happened here), {@code data-dir/multi/site-links}.
+ *
+ * <p><b>ALTER and DROP.</b> The metadata refuses to alter a multi-leader keyspace's conflicts,
+ * topology or hub ({@code ClusterView}); a drop stops the service and deletes the keyspace's files
+ * ({@link #dropGone}). A keyspace dropped while this node was down keeps its files until it is
+ * dropped again by hand: at start-up a missing keyspace cannot be told from a view not caught up.
  */
 public final class SiteKeyspaces implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SiteKeyspaces.class);
@@ -148,10 +154,14 @@ public final class SiteKeyspaces implements AutoCloseable {
     return links;
   }
 
-  /** Starts a service for every multi-leader keyspace of {@code view} not yet served. */
+  /**
+   * Starts a service for every multi-leader keyspace of {@code view} not yet served, and stops and
+   * deletes the ones {@code view} no longer holds (KEYSPACE DROP).
+   */
   public synchronized void onView(ClusterView view) {
     if (latest == null || view.version() >= latest.version()) {
       latest = view;
+      dropGone(view);
     }
     for (KeyspaceEntry entry : view.keyspaces().values()) {
       if (entry.config().style() != Style.MULTI_LEADER || services.containsKey(entry.number())) {
@@ -174,6 +184,58 @@ public final class SiteKeyspaces implements AutoCloseable {
     }
   }
 
+  /**
+   * KEYSPACE DROP: a served keyspace whose number is gone from {@code view} (or now names another
+   * keyspace) stops; its site log, site list and snapshot are deleted and a {@code .dropped} marker
+   * is left, so link frames and announcements for it are refused (and logged) instead of bringing
+   * it back. Creating it again at this site removes the marker.
+   */
+  private void dropGone(ClusterView view) {
+    for (Map.Entry<Integer, SiteService> served : List.copyOf(services.entrySet())) {
+      KeyspaceEntry entry = view.keyspaces().get(served.getKey());
+      String name = served.getValue().keyspace();
+      if (entry != null
+          && entry.name().equals(name)
+          && entry.config().style() == Style.MULTI_LEADER) {
+        continue;
+      }
+      services.remove(served.getKey());
+      byName.remove(name);
+      unannounced.remove(name);
+      served.getValue().close();
+      try {
+        Files.createDirectories(dir);
+        Files.writeString(
+            droppedFile(name), "dropped at metadata version " + view.version() + "\n");
+        for (Path file : keyspaceFiles(name)) {
+          Files.deleteIfExists(file);
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot delete the files of dropped keyspace " + name, e);
+      }
+      log.info(
+          "multi-leader keyspace {} dropped: site service stopped, site log and state deleted;"
+              + " link frames for it are refused from now on",
+          name);
+    }
+    refusals.keySet().removeIf(number -> !view.keyspaces().containsKey(number));
+  }
+
+  /** The files a multi-leader keyspace keeps under {@code data-dir/multi}. */
+  List<Path> keyspaceFiles(String name) {
+    return List.of(
+        dir.resolve(name + ".log"), dir.resolve(name + ".sites"), dir.resolve(name + ".snapshot"));
+  }
+
+  private Path droppedFile(String name) {
+    return dir.resolve(name + ".dropped");
+  }
+
+  /** Whether keyspace {@code name} was dropped at this site (and not created again since). */
+  boolean wasDropped(String name) {
+    return FILE_SAFE.matcher(name).matches() && Files.exists(droppedFile(name));
+  }
+
   private void refuse(KeyspaceEntry entry, String reason) {
     if (!reason.equals(refusals.put(entry.number(), reason))) {
       log.error("multi-leader keyspace {} not served: {}", entry.name(), reason);
@@ -185,6 +247,11 @@ public final class SiteKeyspaces implements AutoCloseable {
     if (!FILE_SAFE.matcher(name).matches()) {
       throw new IllegalArgumentException(
           "keyspace name '" + name + "' must match " + FILE_SAFE + " for a multi-leader keyspace");
+    }
+    try {
+      Files.deleteIfExists(droppedFile(name)); // created again at this site
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot remove the dropped marker of " + name, e);
     }
     Path sitesFile = dir.resolve(name + ".sites");
     List<String> sites;
@@ -323,6 +390,15 @@ public final class SiteKeyspaces implements AutoCloseable {
     Map<SiteService, List<io.replicakv.core.msg.SiteMessage>> byService = new java.util.HashMap<>();
     for (SiteLinkCodec.Item item : items) {
       SiteService service = byName.get(item.keyspace());
+      if (service == null && wasDropped(item.keyspace())) {
+        if (itemsRefused.incrementAndGet() % 1_000 == 1) {
+          log.warn(
+              "site link item for keyspace {} refused: the keyspace was dropped at this site"
+                  + " (KEYSPACE DROP); drop it at the other sites too, or create it again here",
+              item.keyspace());
+        }
+        continue;
+      }
       if (service == null || !service.sites().equals(item.sites())) {
         if (itemsRefused.incrementAndGet() % 1_000 == 1) {
           log.warn(
@@ -423,6 +499,17 @@ public final class SiteKeyspaces implements AutoCloseable {
     }
     if (existing != null) {
       responder.reply(announceReply(request, disagreement(existing, announce)));
+      return;
+    }
+    if (wasDropped(announce.keyspace())) {
+      responder.reply(
+          announceReply(
+              request,
+              "keyspace "
+                  + announce.keyspace()
+                  + " was dropped at site "
+                  + links.self()
+                  + "; create it there again to rejoin"));
       return;
     }
     pendingSites.put(announce.keyspace(), announce.sites());

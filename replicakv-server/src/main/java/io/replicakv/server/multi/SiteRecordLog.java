@@ -38,6 +38,7 @@ final class SiteRecordLog implements AutoCloseable {
   private final Path path;
   private final FileChannel channel;
   private final List<PersistRecord> recovered;
+  private long writtenSequence;
 
   /** Opens (creating) {@code path} and reads back the records that survived. */
   SiteRecordLog(Path path) {
@@ -58,11 +59,13 @@ final class SiteRecordLog implements AutoCloseable {
     return recovered;
   }
 
-  /** Appends {@code records}; forces them to the device when {@code sync} is set. */
-  void append(List<PersistRecord> records, boolean sync) {
-    if (records.isEmpty()) {
-      return;
-    }
+  /**
+   * Writes {@code records} to the file without forcing them (group commit: {@link #force} runs
+   * later, on another thread, for everything written by then).
+   *
+   * @return the sequence of the last record written: records written since open, counting these
+   */
+  long write(List<PersistRecord> records) {
     try {
       for (PersistRecord record : records) {
         byte[] payload = record.payload();
@@ -71,12 +74,29 @@ final class SiteRecordLog implements AutoCloseable {
         while (buffer.hasRemaining()) {
           channel.write(buffer);
         }
-      }
-      if (sync) {
-        channel.force(false);
+        writtenSequence++;
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot append to site log " + path, e);
+    }
+    return writtenSequence;
+  }
+
+  /** Records written since open (see {@link #write}); read it on the writing thread. */
+  long writtenSequence() {
+    return writtenSequence;
+  }
+
+  /**
+   * Forces every record written before this call to the device. Safe to call from a thread other
+   * than the writer's: a write that completed before the call is covered, a concurrent one may not
+   * be (its caller waits for the next force).
+   */
+  void force() {
+    try {
+      channel.force(false);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot force site log " + path, e);
     }
   }
 

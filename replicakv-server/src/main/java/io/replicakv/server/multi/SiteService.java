@@ -30,10 +30,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Drives one {@link SiteReplica} (this site's replica of one multi-leader keyspace) on a
- * single-threaded loop, in the order the core's {@code step / tick / ready / advance} contract
- * asks: input or tick, then append what {@code ready()} holds to the keyspace's site log (forced to
- * disk when it says so, which for site records is always), then send its messages, then {@code
- * advance}, then complete the futures of the client writes that finished.
+ * single-threaded loop: input or tick, then write what {@code ready()} holds to the keyspace's site
+ * log, then {@code advance}, then send its messages and complete the futures of the client writes
+ * that finished, the last two only once those records are durable (see "Group commit"), which is
+ * the core's persist-before-send contract with the force taken off the loop.
  *
  * <p><b>Sites as ids.</b> The core names sites by their index in the keyspace's site list; the list
  * is fixed when the keyspace is first served here and kept next to its log, and every frame carries
@@ -44,6 +44,16 @@ import org.slf4j.LoggerFactory;
  * state (a SET that carries the context of the value this site holds, a DEL that covers what it
  * sees) so nothing applies between the read and the write. A write's reply waits until its change
  * is on disk.
+ *
+ * <p><b>Group commit.</b> The loop writes each {@code ready()}'s records to the site log without
+ * forcing them, advances the replica, and holds that ready's messages and replies in order behind
+ * the log sequence they need; one syncer thread per keyspace forces the log and tells the loop how
+ * far it is durable, and the loop then sends and replies for everything up to there. While one
+ * force runs, the writes that arrive meanwhile pile up and share the next one, so a burst of N
+ * writes costs a few fsyncs instead of N, and the node loop never waits on the disk. No message and
+ * no reply leaves before the records it depends on are durable (the core's {@code syncBeforeSend}
+ * promise). Reads on the loop may see a change whose record is still being forced, as with the
+ * node's own log; a crash before the force loses that change, and its writer never heard OK.
  *
  * <p><b>Lag.</b> {@link #status()} is a snapshot refreshed every {@link #STATUS_REFRESH_TICKS}
  * ticks (the core computes lag by walking the unacknowledged log, too costly on every tick); lag in
@@ -64,6 +74,9 @@ public final class SiteService implements AutoCloseable {
 
   /** Client writes waiting for an outcome at once; past it new ones are refused. */
   public static final int IN_FLIGHT_WRITES_MAX = 10_000;
+
+  /** How long close waits for a running force of the site log. */
+  static final long SYNC_STOP_WAIT_MILLIS = 10_000;
 
   /** Core messages put in one frame to one site. */
   static final int FRAME_ITEMS_MAX = 64;
@@ -101,6 +114,17 @@ public final class SiteService implements AutoCloseable {
   private final SiteRecordLog recordLog;
   private final SiteReplica replica;
   private final Map<Long, CompletableFuture<Reply>> inFlight = new HashMap<>();
+
+  /** Sends and replies of one ready, waiting until the log is durable through {@code sequence}. */
+  private record Held(long sequence, List<Outbound> frames, List<ClientReply> replies) {}
+
+  private record Outbound(String site, byte[] frame) {}
+
+  private final java.util.ArrayDeque<Held> held = new java.util.ArrayDeque<>();
+  private final java.util.concurrent.ExecutorService syncer;
+  private boolean syncRunning;
+  private volatile long durableSequence;
+  private long forces;
   private final ScheduledFuture<?> ticker;
   private long nextRequestId = 1;
   private long ticks;
@@ -128,6 +152,13 @@ public final class SiteService implements AutoCloseable {
     this.loop = Check.notNull(loop, "loop");
     this.transport = Check.notNull(transport, "transport");
     this.recordLog = new SiteRecordLog(logFile);
+    this.syncer =
+        java.util.concurrent.Executors.newSingleThreadExecutor(
+            runnable -> {
+              Thread thread = new Thread(runnable, "site-log-sync-" + keyspace);
+              thread.setDaemon(true);
+              return thread;
+            });
     this.replica = new SiteReplica(config, self, clock, recordLog.recovered());
     refreshStatus();
     this.ticker =
@@ -280,7 +311,8 @@ public final class SiteService implements AutoCloseable {
 
   private void pump() {
     Ready ready = replica.ready();
-    recordLog.append(ready.records(), ready.syncBeforeSend());
+    long sequence = recordLog.write(ready.records());
+    List<Outbound> frames = new ArrayList<>();
     Map<Integer, List<SiteLinkCodec.Item>> bySite = new TreeMap<>();
     for (Envelope envelope : ready.messages()) {
       if (envelope.message() instanceof SiteMessage message) {
@@ -291,13 +323,14 @@ public final class SiteService implements AutoCloseable {
     }
     replica.advance(ready);
     for (Map.Entry<Integer, List<SiteLinkCodec.Item>> batch : bySite.entrySet()) {
+      String site = sites.get(batch.getKey());
       List<SiteLinkCodec.Item> part = new ArrayList<>();
       long bytes = 0;
       for (SiteLinkCodec.Item item : batch.getValue()) {
         long itemBytes = changeBytes(item.message());
         if (!part.isEmpty()
             && (part.size() >= FRAME_ITEMS_MAX || bytes + itemBytes > FRAME_CHANGE_BYTES_MAX)) {
-          transport.send(sites.get(batch.getKey()), SiteLinkCodec.encode(part));
+          frames.add(new Outbound(site, SiteLinkCodec.encode(part)));
           part = new ArrayList<>();
           bytes = 0;
         }
@@ -305,15 +338,83 @@ public final class SiteService implements AutoCloseable {
         bytes += itemBytes;
       }
       if (!part.isEmpty()) {
-        transport.send(sites.get(batch.getKey()), SiteLinkCodec.encode(part));
+        frames.add(new Outbound(site, SiteLinkCodec.encode(part)));
       }
     }
-    for (ClientReply reply : ready.replies()) {
+    boolean needsForce = !ready.records().isEmpty() && ready.syncBeforeSend();
+    if (!needsForce && held.isEmpty()) {
+      release(new Held(sequence, frames, ready.replies()));
+      return;
+    }
+    if (!frames.isEmpty() || !ready.replies().isEmpty()) {
+      // in order behind earlier held output, even when this ready wrote nothing itself
+      held.addLast(new Held(sequence, frames, ready.replies()));
+    }
+    requestForce();
+  }
+
+  /**
+   * Starts a force of everything written so far unless one is running (it asks again when done).
+   */
+  private void requestForce() {
+    if (syncRunning || durableSequence >= recordLog.writtenSequence()) {
+      releaseDurable();
+      return;
+    }
+    syncRunning = true;
+    long target = recordLog.writtenSequence();
+    syncer.execute(
+        () -> {
+          RuntimeException failure = null;
+          try {
+            recordLog.force();
+          } catch (RuntimeException e) {
+            failure = e;
+          }
+          RuntimeException failed = failure;
+          try {
+            loop.execute(() -> onLoop(() -> onForced(target, failed)));
+          } catch (java.util.concurrent.RejectedExecutionException e) {
+            // the loop is shutting down; close() fails what is pending
+          }
+        });
+  }
+
+  private void onForced(long target, RuntimeException failure) {
+    syncRunning = false;
+    if (failure != null) {
+      throw failure;
+    }
+    Check.state(target >= durableSequence, "forced %s below durable %s", target, durableSequence);
+    durableSequence = target;
+    forces++;
+    releaseDurable();
+    if (!held.isEmpty()) {
+      requestForce();
+    }
+  }
+
+  private void releaseDurable() {
+    while (!held.isEmpty() && held.peekFirst().sequence() <= durableSequence) {
+      release(held.pollFirst());
+    }
+  }
+
+  private void release(Held output) {
+    for (Outbound frame : output.frames()) {
+      transport.send(frame.site(), frame.frame());
+    }
+    for (ClientReply reply : output.replies()) {
       CompletableFuture<Reply> future = inFlight.remove(reply.requestId());
       if (future != null) {
         future.complete(reply.reply());
       }
     }
+  }
+
+  /** Forces of the site log so far (each covers every write before it); read on the loop. */
+  long forces() {
+    return forces;
   }
 
   private static long changeBytes(SiteMessage message) {
@@ -329,6 +430,7 @@ public final class SiteService implements AutoCloseable {
   private void stop(Throwable cause) {
     stopped = true;
     ticker.cancel(false);
+    held.clear();
     for (CompletableFuture<Reply> future : inFlight.values()) {
       future.completeExceptionally(
           cause != null ? cause : new IllegalStateException("site service stopped"));
@@ -341,7 +443,7 @@ public final class SiteService implements AutoCloseable {
   public void close() {
     if (loop instanceof io.netty.util.concurrent.EventExecutor executor && executor.inEventLoop()) {
       stop(null);
-      recordLog.close();
+      closeLog();
       return;
     }
     CompletableFuture<Void> done = new CompletableFuture<>();
@@ -349,16 +451,29 @@ public final class SiteService implements AutoCloseable {
       loop.execute(
           () -> {
             stop(null);
-            recordLog.close();
             done.complete(null);
           });
       done.get(10, TimeUnit.SECONDS);
+      closeLog();
     } catch (java.util.concurrent.RejectedExecutionException e) {
       stopped = true;
       ticker.cancel(false);
-      recordLog.close();
+      closeLog();
     } catch (Exception e) {
       throw new IllegalStateException("site service of keyspace " + keyspace + " did not stop", e);
     }
+  }
+
+  /** Lets a running force finish (its outcome no longer matters), then closes the file. */
+  private void closeLog() {
+    syncer.shutdown();
+    try {
+      if (!syncer.awaitTermination(SYNC_STOP_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
+        log.warn("multi-leader keyspace {}: site log force still running at close", keyspace);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    recordLog.close();
   }
 }

@@ -223,6 +223,36 @@ class ClusterViewTest {
         .hasMessageContaining("format version 9");
   }
 
+  @Test
+  void alterOfMultiLeaderKeyspaceRefusesConflictsTopologyAndHubButTakesOtherOptions() {
+    ClusterView view =
+        ClusterView.empty("c1")
+            .apply(new AddMember(member("a", 0, MemberState.UP)))
+            .apply(
+                new CreateKeyspace(
+                    "carts",
+                    Map.of(
+                        "style",
+                        "multi-leader",
+                        "conflicts",
+                        "siblings",
+                        "topology",
+                        "star",
+                        "hub",
+                        "site-1")));
+    assertRejected(
+        view,
+        new AlterKeyspace("carts", Map.of("conflicts", "lww")),
+        "its conflicts cannot change (siblings -> lww)");
+    assertRejected(
+        view, new AlterKeyspace("carts", Map.of("topology", "circular")), "its topology cannot");
+    assertRejected(view, new AlterKeyspace("carts", Map.of("hub", "site-2")), "its hub cannot");
+    // repeating the options it has is not a change
+    ClusterView same =
+        view.apply(new AlterKeyspace("carts", Map.of("conflicts", "siblings", "hub", "site-1")));
+    assertThat(same.keyspace("carts").config().conflicts().get(0).toString()).isEqualTo("siblings");
+  }
+
   private static void assertRejected(ClusterView view, MetadataChange change, String reason) {
     assertThatThrownBy(() -> view.apply(change))
         .isInstanceOf(MetadataRejectedException.class)
