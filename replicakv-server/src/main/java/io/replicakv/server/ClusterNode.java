@@ -59,6 +59,7 @@ final class ClusterNode implements AutoCloseable {
   private ClusterRouter router;
   private io.replicakv.server.move.KeyMover mover;
   private volatile io.replicakv.server.leaderless.LeaderlessKeyspaces leaderless;
+  private volatile io.replicakv.server.replication.ReplicationLoop replication;
 
   ClusterNode(ServerConfig config, Node node, EventLoop loop) throws IOException {
     this.config = config;
@@ -245,6 +246,26 @@ final class ClusterNode implements AutoCloseable {
         new io.replicakv.server.leaderless.LeaderlessKeyspaces(
             selfId, config.dataDirectory(), peerClient, routes, loop, System::currentTimeMillis);
     node.leaderless = leaderless;
+    replication =
+        new io.replicakv.server.replication.ReplicationLoop(
+            selfId,
+            node.engine,
+            config.dataDirectory(),
+            peerClient,
+            routes,
+            loop,
+            new io.replicakv.server.replication.ReplicationLoop.Settings(
+                config.getLong("replication-tick-ms"),
+                config.getLong("failover-timeout-ms"),
+                config.getLong("replication-lease-ms"),
+                config.getLong("replication-write-timeout-ms"),
+                config.getLong("replication-max-lag-records"),
+                config.getLong("replication-max-lag-ms"),
+                config.get("fsync").equals("always")),
+            metadata::propose,
+            () -> actsForCluster(metadata.current(), System.currentTimeMillis()));
+    node.replication = replication;
+    router.setReplication(replication);
     node.selfId = selfId;
     node.clusterView = router::view;
     node.proposer = metadata::propose;
@@ -253,6 +274,7 @@ final class ClusterNode implements AutoCloseable {
           router.setView(view);
           loop.execute(() -> mover.onView(view));
           leaderless.onView(view);
+          replication.onView(view);
           log.info(
               "metadata version {}: {} members, {} own slots",
               view.version(),
@@ -265,6 +287,7 @@ final class ClusterNode implements AutoCloseable {
     }
     ClusterView from = registered != null ? registered : metadata.current();
     leaderless.onView(from);
+    replication.onView(from);
     loop.execute(() -> mover.startFrom(from, registered != null));
     if (registered == null) {
       retryFreshView();
@@ -556,6 +579,11 @@ final class ClusterNode implements AutoCloseable {
         leaderless.onFrame(request, responder);
         return;
       }
+      if (io.replicakv.server.replication.ReplicationLoop.handles(request.type())
+          && replication != null) {
+        replication.onFrame(request, responder);
+        return;
+      }
       if (request.type() != ForwardCodec.TYPE_FORWARD) {
         responder.fail("unknown request type " + request.type());
         return;
@@ -583,6 +611,9 @@ final class ClusterNode implements AutoCloseable {
 
   @Override
   public void close() {
+    if (replication != null) {
+      replication.close();
+    }
     if (leaderless != null) {
       leaderless.close();
     }
