@@ -247,25 +247,30 @@ final class ClusterNode implements AutoCloseable {
             selfId, config.dataDirectory(), peerClient, routes, loop, System::currentTimeMillis);
     node.leaderless = leaderless;
     replication =
-        new io.replicakv.server.replication.ReplicationLoop(
-            selfId,
-            node.engine,
-            config.dataDirectory(),
-            peerClient,
-            routes,
-            loop,
-            new io.replicakv.server.replication.ReplicationLoop.Settings(
-                config.getLong("replication-tick-ms"),
-                config.getLong("failover-timeout-ms"),
-                config.getLong("replication-lease-ms"),
-                config.getLong("replication-write-timeout-ms"),
-                config.getLong("replication-max-lag-records"),
-                config.getLong("replication-max-lag-ms"),
-                config.get("fsync").equals("always")),
-            metadata::propose,
-            () -> actsForCluster(metadata.current(), System.currentTimeMillis()));
+        !config.get("replication").equals("on")
+            ? null
+            : new io.replicakv.server.replication.ReplicationLoop(
+                selfId,
+                node.engine,
+                config.dataDirectory(),
+                peerClient,
+                routes,
+                loop,
+                new io.replicakv.server.replication.ReplicationLoop.Settings(
+                    config.getLong("replication-tick-ms"),
+                    config.getLong("failover-timeout-ms"),
+                    config.getLong("replication-lease-ms"),
+                    config.getLong("replication-write-timeout-ms"),
+                    config.getLong("replication-max-lag-records"),
+                    config.getLong("replication-max-lag-ms"),
+                    config.get("fsync").equals("always")),
+                metadata::propose,
+                () -> actsForCluster(metadata.current(), System.currentTimeMillis()));
     node.replication = replication;
     router.setReplication(replication);
+    if (replication == null) {
+      log.warn("replication is off: single-leader keys live on their ring owner alone");
+    }
     node.selfId = selfId;
     node.clusterView = router::view;
     node.proposer = metadata::propose;
@@ -274,7 +279,9 @@ final class ClusterNode implements AutoCloseable {
           router.setView(view);
           loop.execute(() -> mover.onView(view));
           leaderless.onView(view);
-          replication.onView(view);
+          if (replication != null) {
+            replication.onView(view);
+          }
           log.info(
               "metadata version {}: {} members, {} own slots",
               view.version(),
@@ -287,7 +294,9 @@ final class ClusterNode implements AutoCloseable {
     }
     ClusterView from = registered != null ? registered : metadata.current();
     leaderless.onView(from);
-    replication.onView(from);
+    if (replication != null) {
+      replication.onView(from);
+    }
     loop.execute(() -> mover.startFrom(from, registered != null));
     if (registered == null) {
       retryFreshView();

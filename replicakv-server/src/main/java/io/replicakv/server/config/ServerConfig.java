@@ -85,6 +85,12 @@ public final class ServerConfig {
               600_000,
               false,
               "a member silent this long is marked DOWN; its slots answer -CLUSTERDOWN"),
+          Setting.choice(
+              "replication",
+              "on",
+              List.of("on", "off"),
+              false,
+              "on: keyspace 0 and created single-leader keyspaces replicate to their N replicas (writes go to each replica group's leader); off: every single-leader key lives on its ring owner alone, as a cache would"),
           Setting.integer(
               "replication-tick-ms",
               50,
