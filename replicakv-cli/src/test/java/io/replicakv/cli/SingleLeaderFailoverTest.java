@@ -28,12 +28,12 @@ import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
- * Single-leader replication between three server processes (peer traffic through the fault
- * proxy): {@code kill -9} of a replica group's leader under a Jedis write loop, with the time until
- * writes to its slot succeed again, every acknowledged write (keyspace 0 with acks=1, and an
- * acks=all keyspace) read back afterwards, and the restarted old leader following the new one; and
- * a leader paused (SIGSTOP) past the failover timeout that, resumed, acknowledges no write it could
- * not have committed.
+ * Single-leader replication between three server processes (peer traffic through the fault proxy):
+ * {@code kill -9} of a replica group's leader under a Jedis write loop, with the time until writes
+ * to its slot succeed again, every acknowledged write (keyspace 0 with acks=1, and an acks=all
+ * keyspace) read back afterwards, and the restarted old leader following the new one; and a leader
+ * paused (SIGSTOP) past the failover timeout that, resumed, acknowledges no write it could not have
+ * committed.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -67,7 +67,13 @@ class SingleLeaderFailoverTest {
       sync =
           ((Long)
                   j.sendCommand(
-                      command("KEYSPACE"), "CREATE", "sync", "style", "single-leader", "acks", "all"))
+                      command("KEYSPACE"),
+                      "CREATE",
+                      "sync",
+                      "style",
+                      "single-leader",
+                      "acks",
+                      "all"))
               .intValue();
     }
     for (String node : cluster.ids()) {
@@ -128,19 +134,38 @@ class SingleLeaderFailoverTest {
     AtomicBoolean stop = new AtomicBoolean();
     CompletableFuture<Void> writer =
         CompletableFuture.runAsync(
-            () -> writeLoop(through, acked, ackedSync, errors, killedAtNanos, firstOkAfterKillNanos,
-                okAfterKill, stop));
+            () ->
+                writeLoop(
+                    through,
+                    acked,
+                    ackedSync,
+                    errors,
+                    killedAtNanos,
+                    firstOkAfterKillNanos,
+                    okAfterKill,
+                    stop));
     await("100 acknowledged writes before the kill")
         .atMost(DEADLINE)
         .until(() -> acked.size() >= 100 || writer.isDone());
     assertThat(writer.isDone()).as("write loop still running").isFalse();
-    killedAtNanos.set(System.nanoTime());
+    long killStartNanos = System.nanoTime();
     cluster.kill9(victim);
-    await("writes to the killed leader's slot succeed again")
-        .atMost(DEADLINE)
-        .until(() -> firstOkAfterKillNanos.get() != 0 || writer.isDone());
+    // from here on, a write that starts finds the leader dead: its OK needs a new leader
+    killedAtNanos.set(System.nanoTime());
+    try {
+      await("writes to the killed leader's slot succeed again")
+          .atMost(DEADLINE)
+          .until(() -> firstOkAfterKillNanos.get() != 0 || writer.isDone());
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      stop.set(true);
+      throw new AssertionError(e.getMessage() + "\n" + cluster.describe(), e);
+    }
     long recoveryMillis =
-        TimeUnit.NANOSECONDS.toMillis(firstOkAfterKillNanos.get() - killedAtNanos.get());
+        TimeUnit.NANOSECONDS.toMillis(firstOkAfterKillNanos.get() - killStartNanos);
+    List<String> distinctErrors;
+    synchronized (errors) {
+      distinctErrors = errors.stream().map(e -> e.replaceAll("[0-9]+", "#")).distinct().toList();
+    }
     System.out.println(
         "kill -9 of leader "
             + victim
@@ -149,14 +174,16 @@ class SingleLeaderFailoverTest {
             + " ms (failover timeout "
             + FAILOVER_TIMEOUT_MILLIS
             + " ms); errors meanwhile: "
-            + errors.stream().map(e -> e.replaceAll("[0-9]+", "#")).distinct().toList());
+            + distinctErrors);
     assertThat(firstOkAfterKillNanos.get()).as("a write succeeded after the kill").isNotZero();
     await("50 more acknowledged writes").atMost(DEADLINE).until(() -> okAfterKill.get() >= 50);
     stop.set(true);
     writer.get(60, TimeUnit.SECONDS);
     try (Jedis j = cluster.client(through)) {
       for (Map.Entry<String, String> write : acked.entrySet()) {
-        assertThat(j.get(write.getKey())).as("acks=1 %s", write.getKey()).isEqualTo(write.getValue());
+        assertThat(j.get(write.getKey()))
+            .as("acks=1 %s", write.getKey())
+            .isEqualTo(write.getValue());
       }
     }
     System.out.println(
@@ -228,9 +255,10 @@ class SingleLeaderFailoverTest {
         }
         String key = "{fo}:" + i;
         String value = "v" + i;
+        boolean startedAfterKill = killedAtNanos.get() != 0;
         if ("OK".equals(zero.set(key, value))) {
           acked.put(key, value);
-          if (killedAtNanos.get() != 0) {
+          if (startedAfterKill) {
             firstOkAfterKillNanos.compareAndSet(0, System.nanoTime());
             okAfterKill.incrementAndGet();
           }
@@ -288,7 +316,8 @@ class SingleLeaderFailoverTest {
       await().pollDelay(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> true);
       cluster.resume(leader);
       String outcome = stale.get(2, TimeUnit.MINUTES);
-      System.out.println("write sent to " + leader + " while paused, answered after SIGCONT: " + outcome);
+      System.out.println(
+          "write sent to " + leader + " while paused, answered after SIGCONT: " + outcome);
       try (Jedis j = cluster.client(through)) {
         if ("OK".equals(outcome)) {
           // acceptable only if it went to the new leader (forwarded) and so is committed there
@@ -299,6 +328,8 @@ class SingleLeaderFailoverTest {
         assertThat(j.get("{ps}:during")).isEqualTo("d");
         assertThat(j.get("{ps}:before")).isEqualTo("b");
       }
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      throw new AssertionError(e.getMessage() + "\n" + cluster.describe(), e);
     } finally {
       cluster.resume(leader);
     }
