@@ -328,6 +328,14 @@ class SingleLeaderFailoverTest {
         assertThat(j.get("{ps}:during")).isEqualTo("d");
         assertThat(j.get("{ps}:before")).isEqualTo("b");
       }
+      // the resumed node does not take its old role back: it follows the new leader
+      String newLeader = leaderOf(through, 0, "{ps}:0");
+      await("the resumed " + leader + " follows " + newLeader)
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(250))
+          .ignoreExceptions()
+          .until(() -> leaderOf(leader, 0, "{ps}:0").equals(newLeader));
+      assertThat(newLeader).isNotEqualTo(leader);
     } catch (org.awaitility.core.ConditionTimeoutException e) {
       throw new AssertionError(e.getMessage() + "\n" + cluster.describe(), e);
     } finally {
