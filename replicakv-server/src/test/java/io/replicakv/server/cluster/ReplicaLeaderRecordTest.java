@@ -42,7 +42,7 @@ class ReplicaLeaderRecordTest {
     ClusterView view =
         threeNodes()
             .apply(new SetReplicaLeader(0, 7, "n1", 3))
-            .apply(new SetReplicaLeader(16, 9000, "n3", 1));
+            .apply(new SetReplicaLeader(3, 9000, "n3", 1));
     ClusterView decoded = ClusterView.fromBytes(view.toBytes());
     assertThat(decoded).isEqualTo(view);
     assertThat(decoded.replicaLeaders()).hasSize(2);
