@@ -396,7 +396,7 @@ public final class ReplicationLoop implements AutoCloseable {
                   case Reply.Uncertain uncertain -> {
                     writesUncertain.incrementAndGet();
                     return "TRYAGAIN write outcome unknown: "
-                        + uncertain.reason()
+                        + withMemberIds(uncertain.reason())
                         + " (the write may or may not be applied)";
                   }
                   case Reply.Rejected rejected -> {
@@ -419,10 +419,31 @@ public final class ReplicationLoop implements AutoCloseable {
 
   /** The core's refusal as a Redis error: its MOVED names a replica id, not slot host:port. */
   private String errorText(String reason, int slot) {
-    if (reason.startsWith("MOVED ")) {
-      return "TRYAGAIN leadership of slot " + slot + " moved (" + reason.substring(6) + ")";
+    String named = withMemberIds(reason);
+    if (named.startsWith("MOVED ")) {
+      return "TRYAGAIN leadership of slot " + slot + " moved (" + named.substring(6) + ")";
     }
-    return reason;
+    return named;
+  }
+
+  private static final java.util.regex.Pattern REPLICA_ID =
+      java.util.regex.Pattern.compile("\\bn(\\d+)\\b");
+
+  /** The core's texts name replicas "n<replica id>"; clients know members by their ids. */
+  private String withMemberIds(String text) {
+    return REPLICA_ID
+        .matcher(text)
+        .replaceAll(
+            match -> {
+              String member = null;
+              try {
+                member = memberByReplicaId.get(Integer.parseInt(match.group(1)));
+              } catch (NumberFormatException e) {
+                // not an id: leave it
+              }
+              return java.util.regex.Matcher.quoteReplacement(
+                  member == null ? match.group() : member);
+            });
   }
 
   private static String keyText(Mutation mutation) {
