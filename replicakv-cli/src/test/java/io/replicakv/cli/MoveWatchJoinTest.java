@@ -60,6 +60,8 @@ class MoveWatchJoinTest {
     settings.put("data-dir", dir.resolve(id).toString());
     settings.put("node-id", id);
     settings.put("heartbeat-interval-ms", "200");
+    // KeyMover semantics (data on the ring owner alone); joins on replicated keyspaces are step 9
+    settings.put("replication", "off");
     settings.put("move-throttle-bytes-per-sec", THROTTLE_BYTES_PER_SECOND);
     ReplicaKvServer server = new ReplicaKvServer(ServerConfig.load(null, settings)).start();
     servers.add(server);

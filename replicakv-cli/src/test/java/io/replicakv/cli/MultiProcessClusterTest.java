@@ -54,6 +54,9 @@ class MultiProcessClusterTest {
         "--set=metadata-port=" + metadataPorts[i],
         "--set=peer-port=0",
         "--set=heartbeat-interval-ms=200",
+        // keys on their owner alone (CLUSTERDOWN when it dies); SingleLeaderFailoverTest covers
+        // the replicated keyspace 0
+        "--set=replication=off",
         "--set=failover-timeout-ms=2000"
       };
       nodes.add(ServerProcess.start(dir.resolve("n" + (i + 1)), args));

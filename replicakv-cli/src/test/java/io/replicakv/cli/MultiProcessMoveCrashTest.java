@@ -176,6 +176,8 @@ class MultiProcessMoveCrashTest {
     args.add("--set=node-id=" + id);
     args.add("--set=peer-port=0");
     args.add("--set=heartbeat-interval-ms=200");
+    // KeyMover semantics (data on the ring owner alone); joins on replicated keyspaces are step 9
+    args.add("--set=replication=off");
     args.add("--set=fsync=always");
     args.add("--set=move-throttle-bytes-per-sec=" + THROTTLE_BYTES_PER_SECOND);
     args.addAll(List.of(extra));

@@ -50,6 +50,7 @@ class MultiProcessMoveTest {
               "--set=cluster-voters=" + voters,
               "--set=metadata-port=" + metadataPorts[i],
               "--set=peer-port=0",
+              "--set=replication=off",
               "--set=heartbeat-interval-ms=200"));
     }
     await("three members registered")
@@ -75,6 +76,7 @@ class MultiProcessMoveTest {
             "--set=node-id=n4",
             "--set=join=127.0.0.1:" + nodes.get(1).port(),
             "--set=peer-port=0",
+            "--set=replication=off",
             "--set=heartbeat-interval-ms=200"));
     ServerProcess joiner = nodes.get(3);
     await("the new node is registered, STAGED")

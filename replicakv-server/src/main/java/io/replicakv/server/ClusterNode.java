@@ -60,6 +60,7 @@ final class ClusterNode implements AutoCloseable {
   private io.replicakv.server.move.KeyMover mover;
   private volatile io.replicakv.server.leaderless.LeaderlessKeyspaces leaderless;
   private volatile io.replicakv.server.multi.SiteKeyspaces multi;
+  private volatile io.replicakv.server.replication.ReplicationLoop replication;
 
   ClusterNode(ServerConfig config, Node node, EventLoop loop) throws IOException {
     this.config = config;
@@ -266,6 +267,31 @@ final class ClusterNode implements AutoCloseable {
             System::currentTimeMillis,
             metadata::propose);
     node.multi = multi;
+    replication =
+        !config.get("replication").equals("on")
+            ? null
+            : new io.replicakv.server.replication.ReplicationLoop(
+                selfId,
+                node.engine,
+                config.dataDirectory(),
+                peerClient,
+                routes,
+                loop,
+                new io.replicakv.server.replication.ReplicationLoop.Settings(
+                    config.getLong("replication-tick-ms"),
+                    config.getLong("failover-timeout-ms"),
+                    config.getLong("replication-lease-ms"),
+                    config.getLong("replication-write-timeout-ms"),
+                    config.getLong("replication-max-lag-records"),
+                    config.getLong("replication-max-lag-ms"),
+                    config.get("fsync").equals("always")),
+                metadata::propose,
+                () -> actsForCluster(metadata.current(), System.currentTimeMillis()));
+    node.replication = replication;
+    router.setReplication(replication);
+    if (replication == null) {
+      log.warn("replication is off: single-leader keys live on their ring owner alone");
+    }
     node.selfId = selfId;
     node.clusterView = router::view;
     node.proposer = metadata::propose;
@@ -275,6 +301,9 @@ final class ClusterNode implements AutoCloseable {
           loop.execute(() -> mover.onView(view));
           leaderless.onView(view);
           multi.onView(view);
+          if (replication != null) {
+            replication.onView(view);
+          }
           log.info(
               "metadata version {}: {} members, {} own slots",
               view.version(),
@@ -288,6 +317,9 @@ final class ClusterNode implements AutoCloseable {
     ClusterView from = registered != null ? registered : metadata.current();
     leaderless.onView(from);
     multi.onView(from);
+    if (replication != null) {
+      replication.onView(from);
+    }
     loop.execute(() -> mover.startFrom(from, registered != null));
     if (registered == null) {
       retryFreshView();
@@ -583,6 +615,11 @@ final class ClusterNode implements AutoCloseable {
         multi.onFrame(request, responder);
         return;
       }
+      if (io.replicakv.server.replication.ReplicationLoop.handles(request.type())
+          && replication != null) {
+        replication.onFrame(request, responder);
+        return;
+      }
       if (request.type() != ForwardCodec.TYPE_FORWARD) {
         responder.fail("unknown request type " + request.type());
         return;
@@ -610,6 +647,9 @@ final class ClusterNode implements AutoCloseable {
 
   @Override
   public void close() {
+    if (replication != null) {
+      replication.close();
+    }
     if (leaderless != null) {
       leaderless.close();
     }

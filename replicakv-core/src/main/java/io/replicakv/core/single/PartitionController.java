@@ -33,11 +33,12 @@ import java.util.TreeMap;
  * reports its last LSN. Once {@link SingleLeaderConfig#fenceAnswersNeeded()} replicas have
  * answered, at least one of them holds every acknowledged write (the arithmetic is on that method),
  * and no further write can be acknowledged in an old epoch: that would need a fenced replica. The
- * answer with the highest LSN (epoch, then offset) becomes leader; ties go to the lowest node id.
- * The decision is persisted, then announced ({@link SingleLeaderMessage.Leadership}) and repeated
- * in every heartbeat answer, so lost announcements heal. Fences are resent every {@link
- * #FENCE_RETRY_TICKS} until enough answers arrive; with too few replicas reachable the partition
- * stays leaderless, which is the price of not losing acknowledged writes.
+ * answer with the highest LSN (epoch, then offset) becomes leader; ties go to the replica listed
+ * first in the config (the preference list: the token owner). The decision is persisted, then
+ * announced ({@link SingleLeaderMessage.Leadership}) and repeated in every heartbeat answer, so
+ * lost announcements heal. Fences are resent every {@link #FENCE_RETRY_TICKS} until enough answers
+ * arrive; with too few replicas reachable the partition stays leaderless, which is the price of not
+ * losing acknowledged writes.
  *
  * <p><b>Planned switchover</b> ({@link #switchover(int)}): the leader is told to drain (refuse new
  * writes and reads, finish pending ones) and to report once the target holds its whole log; only
@@ -225,10 +226,13 @@ public final class PartitionController implements Replica {
     if (fenceAnswers.size() < config.fenceAnswersNeeded()) {
       return;
     }
+    // Ties go to the replica listed first: the preference list's order, so that leadership of
+    // many partitions spreads over their token owners instead of piling onto one node.
     int best = -1;
-    for (Map.Entry<Integer, Lsn> answer : fenceAnswers.entrySet()) {
-      if (best < 0 || answer.getValue().compareTo(fenceAnswers.get(best)) > 0) {
-        best = answer.getKey();
+    for (int replica : config.replicas()) {
+      Lsn answer = fenceAnswers.get(replica);
+      if (answer != null && (best < 0 || answer.compareTo(fenceAnswers.get(best)) > 0)) {
+        best = replica;
       }
     }
     decide(epoch, best);
@@ -263,6 +267,25 @@ public final class PartitionController implements Replica {
     out.persist(ReplicaRecords.controller(epoch, leader), true);
     for (int replica : config.replicas()) {
       out.send(new SingleLeaderMessage.Leadership(nodeId, replica, epoch, leader, 0, -1));
+    }
+  }
+
+  /**
+   * A decision the controller persisted: {@code leader} leads {@code epoch} (-1: an election of
+   * that epoch started). The server keeps decisions in its cluster metadata rather than in a file,
+   * and rebuilds a controller from them with {@link #record()}.
+   */
+  public record Decision(long epoch, int leader) {
+    /** The decision {@code record} holds, or null when it is not a controller record. */
+    public static Decision of(PersistRecord record) {
+      return ReplicaRecords.decode(record) instanceof ReplicaRecords.ControllerState state
+          ? new Decision(state.epoch(), state.leader())
+          : null;
+    }
+
+    /** The record a controller recovering this decision is given. */
+    public PersistRecord record() {
+      return ReplicaRecords.controller(epoch, leader);
     }
   }
 

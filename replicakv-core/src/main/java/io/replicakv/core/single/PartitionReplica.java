@@ -1116,6 +1116,27 @@ public final class PartitionReplica implements Replica {
     return log.epochStartOffsets();
   }
 
+  /**
+   * Why a write arriving now would be refused (and so certainly not applied), or null when it would
+   * be accepted: not the leader, draining, no valid lease, too few in-sync followers, too many
+   * pending.
+   */
+  public String writeRefusalReason() {
+    return writeRefusal();
+  }
+
+  /**
+   * True when this replica leads, holds a valid lease, is not draining and has committed its own
+   * epoch's start, so every entry of earlier epochs has been handed out as committed: its applied
+   * state is then the newest committed state (a read index without a round trip).
+   */
+  public boolean servesLinearizableReads() {
+    return role == Role.LEADER
+        && leaseValid()
+        && drainTarget < 0
+        && commitOffset >= epochStartOffset;
+  }
+
   /** True when a write arriving now would be accepted (leader, lease valid, enough in sync). */
   public boolean acceptsWrites() {
     return writeRefusal() == null;

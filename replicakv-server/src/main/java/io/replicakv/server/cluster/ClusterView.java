@@ -65,10 +65,18 @@ import java.util.regex.Pattern;
  * (its own id unless it replaced another member, whose token owner it inherits), so a replacement
  * owns exactly the slots of the member it replaced.
  *
- * <p>Binary form: format version byte 2, cluster id, version, ring epoch, vnodes, then members
- * (with their token owner), keyspace definitions, leader records and the handed-over sources per
- * moving member, each as a count followed by items in key order. Version 1 (no token owners, no
- * handed-over sources) is still read. Enums travel by name.
+ * <p><b>Replica leaders.</b> Single-leader replication records, per {@code (keyspace, replica
+ * group)}, the leader its controller chose and the epoch it leads ({@link PartitionState}), with
+ * {@code SetReplicaLeader}: the epoch must rise and the leader must be a member. These records are
+ * kept across ring changes (a group id that comes back keeps counting its epochs upward) and go
+ * only with their keyspace. The metadata log is the arbiter between two controllers that both think
+ * they run: the second decision for an epoch is refused.
+ *
+ * <p>Binary form: format version byte 3 (replica leaders after the handed-over sources; 2 and 1 are
+ * still read), cluster id, version, ring epoch, vnodes, then members (with their token owner),
+ * keyspace definitions, leader records and the handed-over sources per moving member, each as a
+ * count followed by items in key order. Version 1 (no token owners, no handed-over sources) is
+ * still read. Enums travel by name.
  */
 public final class ClusterView {
   /**
@@ -88,7 +96,10 @@ public final class ClusterView {
   /** Most members, LEFT ones included. */
   public static final int MEMBERS_MAX = Ring.NODES_MAX;
 
-  private static final int FORMAT_VERSION = 2;
+  private static final int FORMAT_VERSION = 3;
+
+  /** The first format version that carries replica-leader records. */
+  private static final int REPLICA_LEADERS_SINCE_VERSION = 3;
 
   /** The first format version that carries token owners and handed-over sources. */
   private static final int MOVES_SINCE_VERSION = 2;
@@ -105,6 +116,23 @@ public final class ClusterView {
     }
   }
 
+  /** Identifies a replica group's leader record: keyspace and group id. */
+  public record ReplicaGroupKey(int keyspace, int group) implements Comparable<ReplicaGroupKey> {
+    @Override
+    public int compareTo(ReplicaGroupKey other) {
+      int byKeyspace = Integer.compare(keyspace, other.keyspace);
+      return byKeyspace != 0 ? byKeyspace : Integer.compare(group, other.group);
+    }
+  }
+
+  /**
+   * The leader a single-leader controller chose for one replica group, and the epoch it leads.
+   *
+   * @param leader member id
+   * @param epoch the replication epoch, above every earlier decision for the group
+   */
+  public record PartitionState(String leader, long epoch) {}
+
   /** A leader chosen by {@code SetPartitionLeader}. */
   private record LeaderRecord(String leader, long epoch) {}
 
@@ -119,6 +147,7 @@ public final class ClusterView {
   private final SortedMap<PartitionKey, LeaderRecord> leaders;
   // moving member -> the sources that handed their slots over; empty between moves
   private final SortedMap<String, java.util.SortedSet<String>> handedOver;
+  private final SortedMap<ReplicaGroupKey, PartitionState> replicaLeaders;
   private final Ring ring;
   private final SortedMap<Integer, KeyspaceEntry> keyspaces;
   // Derived lazily per replica count N; views are immutable so the cache never goes stale.
@@ -133,7 +162,8 @@ public final class ClusterView {
       SortedMap<String, Member> members,
       SortedMap<Integer, KeyspaceDefinition> definitions,
       SortedMap<PartitionKey, LeaderRecord> leaders,
-      SortedMap<String, java.util.SortedSet<String>> handedOver) {
+      SortedMap<String, java.util.SortedSet<String>> handedOver,
+      SortedMap<ReplicaGroupKey, PartitionState> replicaLeaders) {
     Check.argument(clusterId != null && !clusterId.isBlank(), "cluster id must be non-empty");
     Check.argument(version >= 0, "version %s < 0", version);
     Check.argument(ringEpoch >= 0, "ring epoch %s < 0", ringEpoch);
@@ -151,6 +181,7 @@ public final class ClusterView {
           }
         });
     this.handedOver = Collections.unmodifiableSortedMap(ready);
+    this.replicaLeaders = Collections.unmodifiableSortedMap(new TreeMap<>(replicaLeaders));
     this.ring = ringOf(this.members.values());
     int clusterNodes = clusterNodes();
     TreeMap<Integer, KeyspaceEntry> entries = new TreeMap<>();
@@ -183,10 +214,27 @@ public final class ClusterView {
     return ring;
   }
 
+  /** The replica-leader record of {@code (keyspace, group)}, or null when none was decided. */
+  public PartitionState replicaLeader(int keyspace, int group) {
+    return replicaLeaders.get(new ReplicaGroupKey(keyspace, group));
+  }
+
+  /** Every replica-leader record, in key order. */
+  public SortedMap<ReplicaGroupKey, PartitionState> replicaLeaders() {
+    return replicaLeaders;
+  }
+
   /** Version 0 of a cluster: no members, no keyspaces. */
   public static ClusterView empty(String clusterId) {
     return new ClusterView(
-        clusterId, 0, 0, new TreeMap<>(), new TreeMap<>(), new TreeMap<>(), new TreeMap<>());
+        clusterId,
+        0,
+        0,
+        new TreeMap<>(),
+        new TreeMap<>(),
+        new TreeMap<>(),
+        new TreeMap<>(),
+        new TreeMap<>());
   }
 
   /** The member in a move (JOINING or LEAVING), the lowest id if several; null when none. */
@@ -412,6 +460,7 @@ public final class ClusterView {
       case MetadataChange.AlterKeyspace c -> draft.alterKeyspace(c.name(), c.options());
       case MetadataChange.DropKeyspace c -> draft.dropKeyspace(c.name());
       case MetadataChange.SetPartitionLeader c -> draft.setPartitionLeader(c);
+      case MetadataChange.SetReplicaLeader c -> draft.setReplicaLeader(c);
       case MetadataChange.SourceReady c -> draft.sourceReady(c.member(), c.source());
       case MetadataChange.ReplaceMember c -> draft.replaceMember(c.oldId(), c.newId());
     }
@@ -433,6 +482,7 @@ public final class ClusterView {
     private final TreeMap<Integer, KeyspaceDefinition> definitions;
     private final TreeMap<PartitionKey, LeaderRecord> leaders;
     private final TreeMap<String, java.util.SortedSet<String>> handedOver;
+    private final TreeMap<ReplicaGroupKey, PartitionState> replicaLeaders;
 
     Draft(ClusterView before) {
       this.before = before;
@@ -440,6 +490,7 @@ public final class ClusterView {
       this.definitions = new TreeMap<>(before.definitions);
       this.leaders = new TreeMap<>(before.leaders);
       this.handedOver = new TreeMap<>(before.handedOver);
+      this.replicaLeaders = new TreeMap<>(before.replicaLeaders);
     }
 
     void addMember(Member member) {
@@ -726,6 +777,24 @@ public final class ClusterView {
       }
       definitions.remove(current.number());
       leaders.keySet().removeIf(key -> key.keyspace() == current.number());
+      replicaLeaders.keySet().removeIf(key -> key.keyspace() == current.number());
+    }
+
+    void setReplicaLeader(MetadataChange.SetReplicaLeader change) {
+      if (!before.keyspaces.containsKey(change.keyspace())) {
+        reject("no keyspace number %s", change.keyspace());
+      }
+      if (!members.containsKey(change.leader())) {
+        reject("leader %s is not a member", change.leader());
+      }
+      ReplicaGroupKey key = new ReplicaGroupKey(change.keyspace(), change.group());
+      PartitionState current = replicaLeaders.get(key);
+      if (current != null && change.epoch() <= current.epoch()) {
+        reject(
+            "epoch %s is not above replica group %s/%s's epoch %s",
+            change.epoch(), change.keyspace(), change.group(), current.epoch());
+      }
+      replicaLeaders.put(key, new PartitionState(change.leader(), change.epoch()));
     }
 
     void setPartitionLeader(MetadataChange.SetPartitionLeader change) {
@@ -805,7 +874,8 @@ public final class ClusterView {
               members,
               definitions,
               leaders,
-              handedOver);
+              handedOver,
+              replicaLeaders);
       if (!rangesMayHaveChanged(tentative)) {
         return tentative;
       }
@@ -828,7 +898,14 @@ public final class ClusterView {
       }
       long nextRingEpoch = Math.max(nextVersion, highestEpoch + 1);
       return new ClusterView(
-          before.clusterId, nextVersion, nextRingEpoch, members, definitions, kept, handedOver);
+          before.clusterId,
+          nextVersion,
+          nextRingEpoch,
+          members,
+          definitions,
+          kept,
+          handedOver,
+          replicaLeaders);
     }
 
     private boolean rangesMayHaveChanged(ClusterView after) {
@@ -879,6 +956,14 @@ public final class ClusterView {
           writer.writeString(member).writeVarInt(sources.size());
           sources.forEach(writer::writeString);
         });
+    writer.writeVarInt(replicaLeaders.size());
+    replicaLeaders.forEach(
+        (key, state) ->
+            writer
+                .writeVarInt(key.keyspace())
+                .writeVarInt(key.group())
+                .writeString(state.leader())
+                .writeVarLong(state.epoch()));
     return writer.toByteArray();
   }
 
@@ -933,10 +1018,23 @@ public final class ClusterView {
       }
       handedOver.put(member, sources);
     }
+    TreeMap<ReplicaGroupKey, PartitionState> replicaLeaders = new TreeMap<>();
+    int groups =
+        format >= REPLICA_LEADERS_SINCE_VERSION
+            ? reader.readCount(KeyspaceConfig.KEYSPACES_MAX * Slots.SLOT_COUNT)
+            : 0;
+    for (int i = 0; i < groups; i++) {
+      ReplicaGroupKey key =
+          new ReplicaGroupKey(
+              reader.readVarInt(KeyspaceConfig.KEYSPACES_MAX - 1),
+              reader.readVarInt(Slots.SLOT_COUNT - 1));
+      replicaLeaders.put(
+          key, new PartitionState(reader.readString(Limits.ID_MAX_BYTES), reader.readVarLong()));
+    }
     reader.finish();
     try {
       return new ClusterView(
-          clusterId, version, ringEpoch, members, definitions, leaders, handedOver);
+          clusterId, version, ringEpoch, members, definitions, leaders, handedOver, replicaLeaders);
     } catch (IllegalArgumentException e) {
       throw new CorruptEncodingException("ClusterView: " + e.getMessage());
     }
@@ -963,12 +1061,14 @@ public final class ClusterView {
         && members.equals(that.members)
         && definitions.equals(that.definitions)
         && leaders.equals(that.leaders)
-        && handedOver.equals(that.handedOver);
+        && handedOver.equals(that.handedOver)
+        && replicaLeaders.equals(that.replicaLeaders);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(clusterId, version, ringEpoch, members, definitions, leaders, handedOver);
+    return Objects.hash(
+        clusterId, version, ringEpoch, members, definitions, leaders, handedOver, replicaLeaders);
   }
 
   @Override

@@ -50,6 +50,13 @@ public sealed interface MetadataChange {
               .writeVarInt(c.firstSlot())
               .writeString(c.leader())
               .writeVarLong(c.epoch());
+      case SetReplicaLeader c ->
+          writer
+              .writeByte(MetadataCodec.TAG_SET_REPLICA_LEADER)
+              .writeVarInt(c.keyspace())
+              .writeVarInt(c.group())
+              .writeString(c.leader())
+              .writeVarLong(c.epoch());
       case SourceReady c ->
           writer
               .writeByte(MetadataCodec.TAG_SOURCE_READY)
@@ -94,6 +101,12 @@ public sealed interface MetadataChange {
                 new DropKeyspace(reader.readString(Limits.ID_MAX_BYTES));
             case MetadataCodec.TAG_SET_PARTITION_LEADER ->
                 new SetPartitionLeader(
+                    reader.readVarInt(Integer.MAX_VALUE),
+                    reader.readVarInt(Integer.MAX_VALUE),
+                    reader.readString(Limits.ID_MAX_BYTES),
+                    reader.readVarLong());
+            case MetadataCodec.TAG_SET_REPLICA_LEADER ->
+                new SetReplicaLeader(
                     reader.readVarInt(Integer.MAX_VALUE),
                     reader.readVarInt(Integer.MAX_VALUE),
                     reader.readString(Limits.ID_MAX_BYTES),
@@ -220,6 +233,22 @@ public sealed interface MetadataChange {
       Check.argument(keyspace >= 0, "keyspace %s < 0", keyspace);
       Check.argument(firstSlot >= 0, "firstSlot %s < 0", firstSlot);
       Check.argument(epoch >= 0, "epoch %s < 0", epoch);
+    }
+  }
+
+  /**
+   * Records the single-leader controller's decision that {@code leader} leads replica group {@code
+   * group} of {@code keyspace} from {@code epoch} on; the epoch must exceed the group's recorded
+   * one, so of two controllers deciding the same epoch only the first is committed.
+   */
+  record SetReplicaLeader(int keyspace, int group, String leader, long epoch)
+      implements MetadataChange {
+    /** Refuses nulls and negative numbers. */
+    public SetReplicaLeader {
+      Check.notNull(leader, "leader");
+      Check.argument(keyspace >= 0, "keyspace %s < 0", keyspace);
+      Check.argument(group >= 0, "group %s < 0", group);
+      Check.argument(epoch >= 1, "epoch %s < 1", epoch);
     }
   }
 

@@ -42,6 +42,7 @@ final class MetadataCodec {
   static final int TAG_UPDATE_MEMBER = 8;
   static final int TAG_SOURCE_READY = 9;
   static final int TAG_REPLACE_MEMBER = 10;
+  static final int TAG_SET_REPLICA_LEADER = 11;
 
   private MetadataCodec() {}
 

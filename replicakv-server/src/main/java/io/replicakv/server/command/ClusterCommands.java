@@ -21,6 +21,33 @@ import java.util.Map;
 final class ClusterCommands {
   private ClusterCommands() {}
 
+  /**
+   * CLUSTER REPLICALEADER slot: the member that leads the replica group holding {@code slot} in the
+   * selected keyspace, as this node knows it; an empty string while none is known; an error when
+   * the keyspace is not replicated.
+   */
+  private static Reply replicaLeader(Node n, Session s, RespRequest r) {
+    if (r.argc() != 3) {
+      throw new CommandError("ERR wrong number of arguments for 'cluster|replicaleader' command");
+    }
+    int slot;
+    try {
+      slot = Integer.parseInt(new String(r.arg(2), java.nio.charset.StandardCharsets.UTF_8));
+    } catch (NumberFormatException e) {
+      throw new CommandError("ERR slot is not an integer");
+    }
+    if (slot < 0 || slot >= io.replicakv.core.ring.Slots.SLOT_COUNT) {
+      throw new CommandError("ERR slot out of range");
+    }
+    io.replicakv.server.replication.ReplicationLoop replication = n.replication;
+    io.replicakv.server.replication.ReplicationLoop.Target target =
+        replication == null ? null : replication.target(s.keyspace, slot);
+    if (target == null) {
+      throw new CommandError("ERR keyspace " + s.keyspace + " is not replicated single-leader");
+    }
+    return Reply.bulk(target.leader() == null ? "" : target.leader());
+  }
+
   static void register(CommandTable t) {
     t.register(
         new Command(
@@ -48,6 +75,7 @@ final class ClusterCommands {
                 "countkeysinslot",
                 "getkeysinslot",
                 "voters",
+                "replicaleader",
                 "cancel")));
     t.register(
         new Command(
@@ -61,6 +89,28 @@ final class ClusterCommands {
             "Creates, alters, drops and lists keyspaces (ReplicaKV).",
             ClusterCommands::keyspace,
             List.of("create", "alter", "drop", "list")));
+    t.register(
+        new Command(
+            "localget",
+            -2,
+            java.util.Set.of("readonly", "admin"),
+            0,
+            0,
+            0,
+            "cluster",
+            "The string value this node itself holds for a key of the selected keyspace, without"
+                + " routing to the key's leader: for checking that followers apply what the leader"
+                + " wrote (ReplicaKV). LOCALGET key EXPIREAT answers the key's expiry deadline"
+                + " in ms instead (0 none, -2 no key).",
+            (n, s, r) -> {
+              io.replicakv.storage.data.Bytes key = io.replicakv.storage.data.Bytes.of(r.arg(1));
+              io.replicakv.storage.data.StringValue value = n.string(s.keyspace, key);
+              if (r.argc() > 2) {
+                return Reply.integer(value == null ? -2 : n.expireAt(s.keyspace, key));
+              }
+              return value == null ? Reply.nil() : Reply.bulk(value.bytes());
+            },
+            List.of()));
     t.register(
         cmd(
             "asking",
@@ -119,6 +169,7 @@ final class ClusterCommands {
     }
     return switch (sub) {
       case "MYID" -> Reply.bulk(n.selfId);
+      case "REPLICALEADER" -> replicaLeader(n, s, r);
       case "STATUS" -> Reply.verbatim("txt", status(n, v));
       case "INFO" -> Reply.verbatim("txt", info(n, v));
       case "SLOTS" -> slots(v);

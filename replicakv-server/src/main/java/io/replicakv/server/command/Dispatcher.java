@@ -116,10 +116,25 @@ public final class Dispatcher {
       node.metrics.oomRejections++;
       return Reply.error(CommandError.OOM);
     }
+    io.replicakv.server.replication.ReplicationLoop replication = node.replication;
+    int replicatedSlot = -1;
+    if (replication != null
+        && c.firstKey() > 0
+        && request.argc() > c.firstKey()
+        && replication.replicates(session.keyspace)) {
+      replicatedSlot = io.replicakv.core.ring.Slots.slot(request.arg(c.firstKey()));
+      String refusal = replicationRefusal(replication, session, c, request, replicatedSlot);
+      if (refusal != null) {
+        return Reply.error(refusal);
+      }
+    }
     long startNanos = System.nanoTime();
     long sequenceBefore = node.engine.lastSequence();
     Reply reply;
     boolean failed = false;
+    java.util.List<io.replicakv.storage.data.Mutation> captured =
+        replicatedSlot >= 0 && c.isWrite() ? new java.util.ArrayList<>() : null;
+    node.mutationCapture = captured;
     try {
       reply = c.handler().run(node, session, request);
     } catch (CommandError e) {
@@ -130,6 +145,19 @@ public final class Dispatcher {
       reply =
           Reply.error("ERR internal error in '" + c.name() + "': " + e.getClass().getSimpleName());
       failed = true;
+    } finally {
+      node.mutationCapture = null;
+    }
+    if (captured != null && !captured.isEmpty()) {
+      // The leader applied the command; its reply waits until the replicas acknowledged it.
+      Reply own = reply;
+      int protocol = session.protocol;
+      session.forwarded =
+          replication
+              .replicate(session.keyspace, replicatedSlot, captured)
+              .thenApply(error -> encode(error == null ? own : Reply.error(error), protocol));
+      node.metrics.command(c.name()).record((System.nanoTime() - startNanos) / 1000, failed);
+      return FORWARDED;
     }
     // A reply leaves only once the log holds every change made so far (this client's or another's,
     // so that nobody reads a value the log could still lose): under fsync=always once it is
@@ -141,6 +169,43 @@ public final class Dispatcher {
     }
     node.metrics.command(c.name()).record((System.nanoTime() - startNanos) / 1000, failed);
     return reply;
+  }
+
+  /** Most bytes of arguments a replicated write may carry (its log entry's payload bound). */
+  static final long REPLICATED_REQUEST_BYTES_MAX =
+      io.replicakv.core.msg.Operation.PAYLOAD_BYTES_MAX - 64 * 1024;
+
+  /**
+   * Why a command on a replicated key cannot run here now, or null: this node must lead the key's
+   * group and be able to accept (write) or serve (read) it; checked before the command runs,
+   * because the leader applies a write before replicating it.
+   */
+  private static String replicationRefusal(
+      io.replicakv.server.replication.ReplicationLoop replication,
+      Session session,
+      Command c,
+      RespRequest request,
+      int slot) {
+    if (c.isWrite()) {
+      long bytes = 0;
+      for (int i = 0; i < request.argc(); i++) {
+        bytes += request.arg(i).length;
+      }
+      if (bytes > REPLICATED_REQUEST_BYTES_MAX) {
+        return "ERR a replicated write carries at most "
+            + REPLICATED_REQUEST_BYTES_MAX
+            + " bytes of arguments";
+      }
+    }
+    return replication.refusal(session.keyspace, slot, c.isWrite());
+  }
+
+  private static byte[] encode(Reply reply, int protocol) {
+    io.netty.buffer.ByteBuf buffer = io.netty.buffer.Unpooled.buffer(64);
+    io.replicakv.net.resp.RespEncoder.encode(reply, protocol, buffer);
+    byte[] bytes = new byte[buffer.readableBytes()];
+    buffer.readBytes(bytes);
+    return bytes;
   }
 
   /** Redis's text: the name and the first arguments, each cut to 128 bytes. */

@@ -41,8 +41,7 @@ public final class Info {
         case "memory" -> memory(n, b);
         case "persistence" -> persistence(n, b);
         case "stats" -> stats(n, b);
-        case "replication" ->
-            b.append("# Replication\r\nrole:master\r\nconnected_slaves:0\r\n\r\n");
+        case "replication" -> replication(n, b);
         case "commandstats" -> commandStats(n, b);
         case "keyspace" -> keyspace(n, b);
         case "multileader" -> {
@@ -85,6 +84,66 @@ public final class Info {
               });
       line(b, "repairs_running", keyspaces.repairsRunning());
       line(b, "repairs_completed", keyspaces.repairsCompleted());
+    }
+    b.append("\r\n");
+  }
+
+  /**
+   * Redis's two lines, then, on a node that replicates single-leader keyspaces, one line per
+   * replica group it holds ({@code group_K_G}: keyspace K, group G) with its role, epoch, leader,
+   * last LSN and commit offset, and on a leader one line per follower with its lag in records and
+   * ms.
+   */
+  private static void replication(Node n, StringBuilder b) {
+    b.append("# Replication\r\n");
+    line(b, "role", "master");
+    line(b, "connected_slaves", 0);
+    io.replicakv.server.replication.ReplicationLoop replication = n.replication;
+    if (replication != null) {
+      List<io.replicakv.server.replication.ReplicationLoop.GroupStatus> groups =
+          replication.status();
+      line(b, "replica_groups", groups.size());
+      line(
+          b,
+          "replica_groups_leading",
+          groups.stream().filter(g -> g.role().equals("leader")).count());
+      line(b, "controllers_hosted", replication.controllersHosted());
+      replication.counters().forEach((name, value) -> line(b, "replication_" + name, value));
+      for (io.replicakv.server.replication.ReplicationLoop.GroupStatus g : groups) {
+        String name = "group_" + g.keyspace() + "_" + g.group();
+        line(
+            b,
+            name,
+            "keyspace="
+                + g.keyspace()
+                + ",slots="
+                + g.slots()
+                + ",role="
+                + g.role()
+                + ",epoch="
+                + g.epoch()
+                + ",leader="
+                + g.leader()
+                + ",last_lsn="
+                + g.lastLsn()
+                + ",commit_offset="
+                + g.commitOffset()
+                + ",divergent_writes="
+                + g.divergentWrites());
+        for (io.replicakv.server.replication.ReplicationLoop.FollowerStatus f : g.followers()) {
+          line(
+              b,
+              name + "_follower_" + f.member(),
+              "match_offset="
+                  + f.matchOffset()
+                  + ",lag_records="
+                  + f.lagRecords()
+                  + ",lag_ms="
+                  + f.lagMillis()
+                  + ",in_sync="
+                  + (f.inSync() ? 1 : 0));
+        }
+      }
     }
     b.append("\r\n");
   }

@@ -131,12 +131,26 @@ public final class Node {
 
   /** Logs and applies a change; returns its log sequence. */
   public long apply(Mutation m) {
+    long sequence;
     try {
-      return engine.apply(m);
+      sequence = engine.apply(m);
     } catch (LogWriteException e) {
       throw new CommandError(misconf());
     }
+    if (mutationCapture != null) {
+      mutationCapture.add(m);
+    }
+    return sequence;
   }
+
+  /**
+   * While a command on a replicated single-leader key runs, the mutations it applied, in order, for
+   * the replication log; null otherwise. Set and cleared by the dispatcher on the node loop.
+   */
+  public java.util.List<Mutation> mutationCapture;
+
+  /** Single-leader replication of this node's partitions; null when the node runs alone. */
+  public volatile io.replicakv.server.replication.ReplicationLoop replication;
 
   public String misconf() {
     java.io.IOException f = engine.failure();

@@ -209,6 +209,7 @@ final class Prometheus {
     if (n.multi != null) {
       b.append(io.replicakv.server.multi.SiteMetrics.render(n.multi));
     }
+    replication(b, n.replication);
     gauge(
         b, "replicakv_uptime_seconds", "Seconds since start.", (n.now() - n.startedMillis) / 1000);
     return b.toString();
@@ -291,6 +292,89 @@ final class Prometheus {
             .append('\n');
       }
     }
+  }
+
+  /** Single-leader replication: per hosted group its role and epoch, per follower its lag. */
+  private static void replication(
+      StringBuilder b, io.replicakv.server.replication.ReplicationLoop replication) {
+    if (replication == null) {
+      return;
+    }
+    replication
+        .counters()
+        .forEach(
+            (name, value) ->
+                counter(
+                    b,
+                    "replicakv_replication_" + name + "_total",
+                    "Single-leader replication counter '" + name + "' of this node.",
+                    value));
+    java.util.List<io.replicakv.server.replication.ReplicationLoop.GroupStatus> groups =
+        replication.status();
+    head(
+        b,
+        "replicakv_replication_leader",
+        "gauge",
+        "1 when this node leads the replica group (keyspace, partition = group id), else 0.");
+    for (var g : groups) {
+      b.append("replicakv_replication_leader")
+          .append(labels(g.keyspace(), g.group(), null))
+          .append(g.role().equals("leader") ? 1 : 0)
+          .append('\n');
+    }
+    head(b, "replicakv_replication_epoch", "gauge", "Epoch of the replica group on this node.");
+    for (var g : groups) {
+      b.append("replicakv_replication_epoch")
+          .append(labels(g.keyspace(), g.group(), null))
+          .append(g.epoch())
+          .append('\n');
+    }
+    head(
+        b,
+        "replicakv_replication_commit_offset",
+        "gauge",
+        "Offset up to which the group's log is committed and applied on this node.");
+    for (var g : groups) {
+      b.append("replicakv_replication_commit_offset")
+          .append(labels(g.keyspace(), g.group(), null))
+          .append(g.commitOffset())
+          .append('\n');
+    }
+    head(
+        b,
+        "replicakv_replication_lag_records",
+        "gauge",
+        "Records a follower has not acknowledged yet, as its leader (this node) sees it.");
+    for (var g : groups) {
+      for (var f : g.followers()) {
+        b.append("replicakv_replication_lag_records")
+            .append(labels(g.keyspace(), g.group(), f.member()))
+            .append(f.lagRecords())
+            .append('\n');
+      }
+    }
+    head(
+        b,
+        "replicakv_replication_lag_ms",
+        "gauge",
+        "Milliseconds since a follower that is behind last held the leader's whole log.");
+    for (var g : groups) {
+      for (var f : g.followers()) {
+        b.append("replicakv_replication_lag_ms")
+            .append(labels(g.keyspace(), g.group(), f.member()))
+            .append(f.lagMillis())
+            .append('\n');
+      }
+    }
+  }
+
+  private static String labels(int keyspace, int partition, String follower) {
+    return "{keyspace=\""
+        + keyspace
+        + "\",partition=\""
+        + partition
+        + (follower == null ? "" : "\",follower=\"" + follower)
+        + "\"} ";
   }
 
   /** The running outgoing move: planned and copied keys and data bytes, and its ETA. */

@@ -31,7 +31,7 @@ import java.util.zip.CRC32C;
  * <p>Not done: compaction. The file grows with every persisted key state; a long-lived keyspace
  * needs a rewrite of the latest state per key.
  */
-final class LeaderlessRecordLog implements AutoCloseable {
+public final class LeaderlessRecordLog implements AutoCloseable {
   private static final int HEADER_BYTES = 8;
 
   private final Path path;
@@ -39,7 +39,7 @@ final class LeaderlessRecordLog implements AutoCloseable {
   private final List<PersistRecord> recovered;
 
   /** Opens (creating) {@code path} and reads back the records that survived. */
-  LeaderlessRecordLog(Path path) {
+  public LeaderlessRecordLog(Path path) {
     this.path = path;
     try {
       Files.createDirectories(path.toAbsolutePath().getParent());
@@ -53,12 +53,12 @@ final class LeaderlessRecordLog implements AutoCloseable {
   }
 
   /** The records read at open, in order. */
-  List<PersistRecord> recovered() {
+  public List<PersistRecord> recovered() {
     return recovered;
   }
 
   /** Appends {@code records}; forces them to the device when {@code sync} is set. */
-  void append(List<PersistRecord> records, boolean sync) {
+  public void append(List<PersistRecord> records, boolean sync) {
     if (records.isEmpty()) {
       return;
     }

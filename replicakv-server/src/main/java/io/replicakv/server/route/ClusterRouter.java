@@ -79,6 +79,13 @@ public final class ClusterRouter implements Router {
     return view;
   }
 
+  private volatile io.replicakv.server.replication.ReplicationLoop replication;
+
+  /** Routes commands on replicated single-leader keyspaces to their group's leader. */
+  public void setReplication(io.replicakv.server.replication.ReplicationLoop replication) {
+    this.replication = replication;
+  }
+
   @Override
   public Decision route(Session session, Command command, RespRequest request) {
     if (command.firstKey() <= 0 || request.argc() <= command.firstKey()) {
@@ -90,6 +97,10 @@ public final class ClusterRouter implements Router {
     }
     int last = command.lastKey() < 0 ? request.argc() + command.lastKey() : command.lastKey();
     int step = Math.max(1, command.keyStep());
+    io.replicakv.server.replication.ReplicationLoop groups = replication;
+    if (groups != null && groups.replicates(session.keyspace)) {
+      return routeToLeader(groups, session, command, request, v, last, step);
+    }
     int firstSlot = -1;
     Member owner = null;
     boolean sameSlot = true;
@@ -154,6 +165,74 @@ public final class ClusterRouter implements Router {
           Reply.error("MOVED " + firstSlot + " " + owner.host() + ":" + owner.clientPort()));
     }
     return forward(session, request, owner);
+  }
+
+  /**
+   * A replicated keyspace: every command on a key runs on the leader of the key's replica group
+   * (reads too, so they see every acknowledged write), forwarded there or redirected with {@code
+   * -MOVED}; keys of several groups are {@code -CROSSSLOT}; while no leader is known, {@code
+   * -TRYAGAIN}. Returns {@link #LOCAL} (null) when this node leads the group.
+   */
+  private Decision routeToLeader(
+      io.replicakv.server.replication.ReplicationLoop groups,
+      Session session,
+      Command command,
+      RespRequest request,
+      ClusterView v,
+      int last,
+      int step) {
+    io.replicakv.server.replication.ReplicationLoop.Target first = null;
+    int firstSlot = -1;
+    boolean sameSlot = true;
+    for (int i = command.firstKey(); i <= last && i < request.argc(); i += step) {
+      int slot = Slots.slot(request.arg(i));
+      io.replicakv.server.replication.ReplicationLoop.Target target =
+          groups.target(session.keyspace, slot);
+      if (target == null) {
+        return new Decision.Answer(
+            Reply.error("TRYAGAIN slot " + slot + " has no replica group on this node yet"));
+      }
+      if (first == null) {
+        first = target;
+        firstSlot = slot;
+      } else {
+        sameSlot &= slot == firstSlot;
+        if (target.group() != first.group()) {
+          return new Decision.Answer(
+              Reply.error(
+                  "CROSSSLOT Keys in request don't hash to the same replica group (use hash tags"
+                      + " such as {user1})"));
+        }
+      }
+    }
+    if (first.leader() == null) {
+      return new Decision.Answer(
+          Reply.error(
+              "TRYAGAIN slot " + firstSlot + " has no leader right now (election under way)"));
+    }
+    if (first.leader().equals(selfId)) {
+      return LOCAL;
+    }
+    Member leader = v.members().get(first.leader());
+    if (leader == null || leader.peerPort() == 0) {
+      return new Decision.Answer(
+          Reply.error("TRYAGAIN slot " + firstSlot + ": leader " + first.leader() + " unknown"));
+    }
+    boolean forwarded = session.remoteReply != null;
+    if (forwarded && session.forwardHops >= ForwardCodec.HOPS_MAX) {
+      return new Decision.Answer(
+          Reply.error(
+              "TRYAGAIN slot " + firstSlot + " changed leader while the command was forwarded"));
+    }
+    if (redirect && !forwarded) {
+      if (!sameSlot) {
+        return new Decision.Answer(
+            Reply.error("CROSSSLOT Keys in request don't hash to the same slot"));
+      }
+      return new Decision.Answer(
+          Reply.error("MOVED " + firstSlot + " " + leader.host() + ":" + leader.clientPort()));
+    }
+    return forward(session, request, leader);
   }
 
   private Decision forward(Session session, RespRequest request, Member to) {

@@ -37,7 +37,9 @@ class FlushDuringMoveTest {
                 "node-id",
                 "n1",
                 "cluster-voters",
-                "n1@127.0.0.1:1"));
+                "n1@127.0.0.1:1",
+                "replication",
+                "off"));
     try (ReplicaKvServer server = new ReplicaKvServer(config).withMetadataStore(metadata).start();
         Jedis j = new Jedis("127.0.0.1", server.port())) {
       j.set("a", "1");

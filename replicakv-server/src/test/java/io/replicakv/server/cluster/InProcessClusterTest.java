@@ -49,7 +49,9 @@ class InProcessClusterTest {
                   "node-id",
                   "n" + i,
                   "cluster-voters",
-                  "n1@127.0.0.1:1"));
+                  "n1@127.0.0.1:1",
+                  "replication",
+                  "off"));
       servers.add(new ReplicaKvServer(config).withMetadataStore(metadata).start());
     }
     // every node routes by the same, final view before a test writes (a node still on an older

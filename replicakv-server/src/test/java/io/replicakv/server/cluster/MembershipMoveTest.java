@@ -63,6 +63,8 @@ class MembershipMoveTest {
     settings.put("data-dir", dir.resolve(id).toString());
     settings.put("node-id", id);
     settings.put("cluster-voters", "n1@127.0.0.1:1");
+    // KeyMover semantics (data on the ring owner alone); joins on replicated keyspaces are step 9
+    settings.put("replication", "off");
     settings.put("move-throttle-bytes-per-sec", throttle);
     settings.put("routing", routing);
     if (join) {

@@ -98,6 +98,7 @@ class FenceTimeoutTest {
             "data-dir", dir.resolve("n1").toString(),
             "node-id", "n1",
             "cluster-voters", "n1@127.0.0.1:1",
+            "replication", "off",
             "move-fence-timeout-ms", FENCE_TIMEOUT_MILLIS);
     Map<String, String> acknowledged = new ConcurrentHashMap<>();
     try (ReplicaKvServer server =

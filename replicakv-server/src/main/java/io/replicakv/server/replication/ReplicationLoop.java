@@ -1,0 +1,1032 @@
+package io.replicakv.server.replication;
+
+import io.netty.channel.EventLoop;
+import io.replicakv.core.Envelope;
+import io.replicakv.core.PersistRecord;
+import io.replicakv.core.Ready;
+import io.replicakv.core.msg.ClientReply;
+import io.replicakv.core.msg.ClientRequest;
+import io.replicakv.core.msg.Operation;
+import io.replicakv.core.msg.Reply;
+import io.replicakv.core.msg.SingleLeaderMessage;
+import io.replicakv.core.quorum.Style;
+import io.replicakv.core.single.PartitionController;
+import io.replicakv.core.single.PartitionReplica;
+import io.replicakv.core.single.SingleLeaderConfig;
+import io.replicakv.core.util.Check;
+import io.replicakv.core.util.CorruptEncodingException;
+import io.replicakv.net.peer.Frame;
+import io.replicakv.net.peer.FrameHandler;
+import io.replicakv.net.peer.PeerClient;
+import io.replicakv.server.cluster.ClusterView;
+import io.replicakv.server.cluster.KeyspaceEntry;
+import io.replicakv.server.cluster.Member;
+import io.replicakv.server.cluster.MemberState;
+import io.replicakv.server.cluster.MetadataChange;
+import io.replicakv.server.leaderless.LeaderlessRecordLog;
+import io.replicakv.server.route.PeerRoutes;
+import io.replicakv.storage.StorageEngine;
+import io.replicakv.storage.data.Mutation;
+import io.replicakv.storage.data.MutationCodec;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Single-leader replication on a real node: hosts a {@link PartitionReplica} for every replica
+ * group ({@link ReplicaGroups}) of every replicated keyspace that lists this node, and, while this
+ * node leads the metadata, a {@link PartitionController} for every group of the cluster. All of it
+ * runs on the node loop thread, which already orders clock, disk and network for client commands,
+ * in the order the core's contract asks: input or tick, then persist what {@code ready()} holds,
+ * apply what it committed, send its messages, complete client replies, {@code advance}.
+ *
+ * <p><b>Which keyspaces.</b> Keyspace 0 ({@code default}) and every created keyspace whose style is
+ * single-leader. Keyspaces 1 to 15 (the built-in Redis databases) stay as they were: owned by the
+ * ring owner, not replicated, because replicating sixteen empty keyspaces costs heartbeats for
+ * nothing; create a keyspace to replicate more than keyspace 0.
+ *
+ * <p><b>Write path.</b> The leader runs the command as before (so {@code INCR} and {@code SET ...
+ * GET} read the leader's state) and the dispatcher captures the logical mutations it applied; each
+ * becomes an opaque {@code Operation.Write} stepped into the group's replica, and the client's
+ * reply waits for the replica's answer: {@code Written} releases the command's own reply, {@code
+ * Uncertain} becomes {@code -TRYAGAIN write outcome unknown}, never a false OK. A command is run at
+ * all only when the replica would accept a write now ({@link #refusal}): leader, valid lease, not
+ * draining, enough in-sync followers for {@code acks}, and its own epoch's start committed (so
+ * every older entry was applied here before the first new one). The leader therefore applies a
+ * write before it is committed (as a Redis master does before {@code WAIT}); it skips the commit of
+ * entries of epochs it led in this process, and every other committed entry is decoded with {@link
+ * MutationCodec} and applied through {@link StorageEngine#apply} (so the node's own log and
+ * snapshots keep working as before). The price, and what is not built: a write that the leader
+ * applied but that never committed (it timed out and the leader then lost its epoch) stays in the
+ * old leader's memory after its log entry is truncated; this is detected (divergent writes appear
+ * on a group whose leader applied ahead) and logged as needing a partition snapshot, at the one
+ * call site {@link #snapshotNeeded}.
+ *
+ * <p><b>Persistence.</b> Each hosted group keeps the core's records in its own small file, {@code
+ * data-dir/replication/keyspace-K-group-G.log} (the {@link LeaderlessRecordLog} format: length,
+ * CRC32C, payload; torn tail cut on open), replayed into the replica on restart. Records the core
+ * asks to sync are forced to the device when the node runs {@code fsync always}; otherwise they are
+ * written (surviving a process kill, not a power cut), the durability the operator chose for the
+ * node's own log. A restarted replica re-applies its committed log from the first entry: the
+ * mutations are absolute (new values, absolute deadlines), so replaying them in order ends in the
+ * same state, except that a {@code RENAME} replayed over a later write of its source moves the
+ * newer value. The files grow without compaction (the core keeps the whole log in memory too).
+ *
+ * <p><b>Controller.</b> Runs where {@code hostsController} says (the metadata leader). Its decision
+ * for a new epoch is proposed as {@link MetadataChange.SetReplicaLeader} and announced only after
+ * that committed; a refused proposal (another controller decided first) drops the controller, which
+ * is rebuilt from the view. A controller built on a new host starts from the view's record and
+ * waits a full failover timeout before it elects, so leases granted by the previous host have run
+ * out. Messages for the controller ({@link ReplicaIds#CONTROLLER}) go to every other member, and
+ * only the host steps them.
+ *
+ * <p><b>Ring changes.</b> Key moves stay with {@code KeyMover} (design step 9 is not built): a join
+ * or leave changes which member holds which slots there, and here it re-forms the groups of the new
+ * view. A group whose replica set changed is re-created under its id (its log file kept if the id
+ * is the same); slots that land in a new group start with an empty log on its followers, which then
+ * lack the data the old replicas held until partition snapshots (step 8) fill them.
+ */
+public final class ReplicationLoop implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ReplicationLoop.class);
+
+  /**
+   * Peer frame type carrying one {@link ReplicationFrameCodec} frame; answered with an empty one.
+   */
+  public static final int TYPE_REPLICATION = 26;
+
+  /** Tick-rate error every node is assumed to stay within, in parts per million (1%). */
+  public static final long DRIFT_PPM = 10_000;
+
+  /** Messages one outgoing frame carries at most; a turn's batch for a peer is split past it. */
+  static final int FRAME_MESSAGES_MAX = 256;
+
+  /** Local deliveries one loop turn works through before it yields to other loop work. */
+  static final int LOCAL_DELIVERIES_PER_TURN_MAX = 100_000;
+
+  /**
+   * Wall-clock settings, converted to ticks of {@code tickMillis}.
+   *
+   * @param tickMillis one core tick
+   * @param failoverTimeoutMillis leader silence after which the controller elects another
+   * @param leaseMillis how long a grant lets a leader serve; 0 means half the failover timeout
+   * @param writeTimeoutMillis a write without its acks by then is answered "outcome unknown"
+   * @param maxLagRecords a follower further behind leaves the in-sync set
+   * @param maxLagMillis a follower silent for longer leaves the in-sync set
+   * @param fsyncAlways force records the core asks to sync (the node's {@code fsync always})
+   */
+  public record Settings(
+      long tickMillis,
+      long failoverTimeoutMillis,
+      long leaseMillis,
+      long writeTimeoutMillis,
+      long maxLagRecords,
+      long maxLagMillis,
+      boolean fsyncAlways) {
+    public Settings {
+      Check.argument(tickMillis >= 1, "tick %s ms", tickMillis);
+      Check.argument(failoverTimeoutMillis > tickMillis, "failover %s ms", failoverTimeoutMillis);
+    }
+
+    long ticks(long millis) {
+      return Math.max(1, (millis + tickMillis - 1) / tickMillis);
+    }
+
+    long leaseTicks() {
+      return ticks(leaseMillis > 0 ? leaseMillis : failoverTimeoutMillis / 2);
+    }
+  }
+
+  /** One group of one keyspace. */
+  public record GroupKey(int keyspace, int group) {}
+
+  /** What INFO and /metrics show of one follower of a group this node leads. */
+  public record FollowerStatus(
+      String member, long matchOffset, long lagRecords, long lagMillis, boolean inSync) {}
+
+  /** What INFO and /metrics show of one hosted group. */
+  public record GroupStatus(
+      int keyspace,
+      int group,
+      int slots,
+      String role,
+      long epoch,
+      String leader,
+      String lastLsn,
+      long commitOffset,
+      long divergentWrites,
+      List<FollowerStatus> followers) {}
+
+  private final class Hosted {
+    final ReplicaGroups.Group group;
+    final SingleLeaderConfig config;
+    final LeaderlessRecordLog store;
+    final PartitionReplica replica;
+    final Set<Long> appliedAheadEpochs = new HashSet<>();
+    final Map<Long, CompletableFuture<Reply>> waiting = new HashMap<>();
+    final Map<Integer, Long> behindSinceMillis = new HashMap<>();
+    long divergentSeen;
+
+    Hosted(ReplicaGroups.Group group, SingleLeaderConfig config, Path file) {
+      this.group = group;
+      this.config = config;
+      this.store = new LeaderlessRecordLog(file);
+      this.replica = new PartitionReplica(selfReplicaId, config, false, store.recovered());
+      this.divergentSeen = replica.divergentWritesTotal();
+    }
+  }
+
+  private static final class HostedController {
+    final ReplicaGroups.Group group;
+    final SingleLeaderConfig config;
+    final PartitionController controller;
+    boolean awaitingCommit;
+
+    HostedController(
+        ReplicaGroups.Group group, SingleLeaderConfig config, PartitionController controller) {
+      this.group = group;
+      this.config = config;
+      this.controller = controller;
+    }
+  }
+
+  /** The leader a command on a replicated slot must run on. */
+  public record Target(int group, String leader) {}
+
+  private final String selfId;
+  private final int selfReplicaId;
+  private final StorageEngine engine;
+  private final Path dataDir;
+  private final PeerClient peers;
+  private final PeerRoutes routes;
+  private final EventLoop loop;
+  private final Settings settings;
+  private final Function<MetadataChange, CompletableFuture<ClusterView>> proposer;
+  private final BooleanSupplier hostsController;
+
+  // Loop-thread state.
+  private final Map<GroupKey, Hosted> hosted = new TreeMap<>(GROUP_ORDER);
+  private final Map<GroupKey, HostedController> controllers = new TreeMap<>(GROUP_ORDER);
+  private final Map<Integer, List<PartitionMessage>> outbox = new TreeMap<>();
+  private final ArrayDeque<PartitionMessage> localInbox = new ArrayDeque<>();
+  private Map<Integer, String> memberByReplicaId = Map.of();
+  private ClusterView view;
+  private long nextRequestId = 1;
+  private boolean pumpScheduled;
+  private boolean stopped;
+
+  // Read from any thread.
+  private volatile Map<Integer, ReplicaGroups> groupsByKeyspace = Map.of();
+  private volatile List<GroupStatus> status = List.of();
+  private final AtomicLong framesSent = new AtomicLong();
+  private final AtomicLong framesSendFailed = new AtomicLong();
+  private final AtomicLong framesCorrupt = new AtomicLong();
+  private final AtomicLong messagesDropped = new AtomicLong();
+  private final AtomicLong elections = new AtomicLong();
+  private final AtomicLong snapshotsNeeded = new AtomicLong();
+  private final AtomicLong divergentWrites = new AtomicLong();
+  private final AtomicLong writesUncertain = new AtomicLong();
+  private final AtomicLong writesRefused = new AtomicLong();
+
+  private static final java.util.Comparator<GroupKey> GROUP_ORDER =
+      java.util.Comparator.comparingInt(GroupKey::keyspace).thenComparingInt(GroupKey::group);
+
+  public ReplicationLoop(
+      String selfId,
+      StorageEngine engine,
+      Path dataDir,
+      PeerClient peers,
+      PeerRoutes routes,
+      EventLoop loop,
+      Settings settings,
+      Function<MetadataChange, CompletableFuture<ClusterView>> proposer,
+      BooleanSupplier hostsController) {
+    this.selfId = selfId;
+    this.selfReplicaId = ReplicaIds.of(selfId);
+    this.engine = engine;
+    this.dataDir = dataDir;
+    this.peers = peers;
+    this.routes = routes;
+    this.loop = loop;
+    this.settings = settings;
+    this.proposer = proposer;
+    this.hostsController = hostsController;
+    loop.scheduleAtFixedRate(
+        () -> onLoop(this::catchUpTicks),
+        settings.tickMillis(),
+        settings.tickMillis(),
+        TimeUnit.MILLISECONDS);
+  }
+
+  /** Whether keyspace {@code entry} is replicated here (see the class comment). */
+  static boolean replicated(KeyspaceEntry entry) {
+    return entry.config().style() == Style.SINGLE_LEADER
+        && (entry.number() == 0 || entry.number() >= ClusterView.BUILT_IN_KEYSPACES);
+  }
+
+  // ---------------------------------------------------------------- inputs
+
+  /** Acts on a new metadata version (any thread). */
+  public void onView(ClusterView next) {
+    loop.execute(() -> onLoop(() -> applyView(next)));
+  }
+
+  /** Receives a peer's frame (peer thread): answered at once, its messages stepped on the loop. */
+  public void onFrame(Frame request, FrameHandler.Responder responder) {
+    List<PartitionMessage> messages;
+    try {
+      messages = ReplicationFrameCodec.decode(request.payload());
+    } catch (CorruptEncodingException e) {
+      framesCorrupt.incrementAndGet();
+      log.warn("dropping corrupt replication frame: {}", e.getMessage());
+      responder.fail("corrupt replication frame: " + e.getMessage());
+      return;
+    }
+    responder.reply(new Frame(TYPE_REPLICATION, request.correlationId(), new byte[0]));
+    loop.execute(() -> onLoop(() -> localInbox.addAll(messages)));
+  }
+
+  /** Whether {@code frameType} is ours. */
+  public static boolean handles(int frameType) {
+    return frameType == TYPE_REPLICATION;
+  }
+
+  /** Whether commands on keys of {@code keyspace} go through replication. */
+  public boolean replicates(int keyspace) {
+    return groupsByKeyspace.containsKey(keyspace);
+  }
+
+  /**
+   * Where a command on {@code slot} of a replicated {@code keyspace} must run: the group and its
+   * leader as this node knows it (its own replica's view first, the metadata record otherwise; null
+   * leader while none is known). Null when the keyspace is not replicated. Loop thread.
+   */
+  public Target target(int keyspace, int slot) {
+    ReplicaGroups groups = groupsByKeyspace.get(keyspace);
+    if (groups == null) {
+      return null;
+    }
+    ReplicaGroups.Group group = groups.groupOfSlot(slot);
+    if (group == null) {
+      return null;
+    }
+    Hosted h = hosted.get(new GroupKey(keyspace, group.id()));
+    if (h != null) {
+      // A replica's own knowledge is newer than the metadata's (it hears Leadership first), and
+      // two nodes that each trusted the other's older record would forward back and forth.
+      return new Target(
+          group.id(),
+          h.replica.leaderId() < 0 ? null : memberByReplicaId.get(h.replica.leaderId()));
+    }
+    ClusterView v = view;
+    ClusterView.PartitionState recorded = v == null ? null : v.replicaLeader(keyspace, group.id());
+    String leader =
+        recorded != null && group.replicas().contains(recorded.leader()) ? recorded.leader() : null;
+    return new Target(group.id(), leader);
+  }
+
+  /**
+   * Why this node must not run a command on {@code slot} now, as an error reply text, or null when
+   * it may (it leads the slot's group and could accept a write, or serve a read, this instant).
+   * Loop thread; a write that passes is accepted by {@link #replicate} in the same loop turn.
+   */
+  public String refusal(int keyspace, int slot, boolean write) {
+    catchUpTicks();
+    Hosted h = hostedFor(keyspace, slot);
+    if (h == null) {
+      return "TRYAGAIN this node holds no replica of slot " + slot + " of keyspace " + keyspace;
+    }
+    if (write) {
+      String why = h.replica.writeRefusalReason();
+      if (why != null) {
+        writesRefused.incrementAndGet();
+        return errorText(why, slot);
+      }
+    }
+    if (!h.replica.servesLinearizableReads()) {
+      return "TRYAGAIN leader of slot "
+          + slot
+          + " (epoch "
+          + h.replica.epoch()
+          + ") cannot serve yet: no valid lease, or its epoch start is not committed";
+    }
+    return null;
+  }
+
+  /**
+   * Replicates the mutations a command applied on this leader (its {@link #refusal} was null in
+   * this loop turn); completes with null once every one is acknowledged per {@code acks}, or with
+   * the error reply text (outcome unknown, or refused).
+   */
+  public CompletableFuture<String> replicate(int keyspace, int slot, List<Mutation> mutations) {
+    Hosted h = hostedFor(keyspace, slot);
+    Check.state(h != null, "replicate on slot %s of keyspace %s not hosted", slot, keyspace);
+    h.appliedAheadEpochs.add(h.replica.epoch());
+    List<CompletableFuture<Reply>> replies = new ArrayList<>(mutations.size());
+    for (Mutation mutation : mutations) {
+      long id = nextRequestId++;
+      CompletableFuture<Reply> reply = new CompletableFuture<>();
+      h.waiting.put(id, reply);
+      replies.add(reply);
+      h.replica.step(
+          new ClientRequest(
+              0, id, new Operation.Write(keyText(mutation), MutationCodec.encode(mutation))));
+    }
+    schedulePump();
+    return CompletableFuture.allOf(replies.toArray(new CompletableFuture<?>[0]))
+        .thenApply(
+            done -> {
+              for (CompletableFuture<Reply> reply : replies) {
+                switch (reply.join()) {
+                  case Reply.Written written -> {}
+                  case Reply.Uncertain uncertain -> {
+                    writesUncertain.incrementAndGet();
+                    return "TRYAGAIN write outcome unknown: "
+                        + withMemberIds(uncertain.reason())
+                        + " (the write may or may not be applied)";
+                  }
+                  case Reply.Rejected rejected -> {
+                    return errorText(rejected.reason(), slot);
+                  }
+                  case Reply.Values values -> {
+                    return "ERR unexpected read answer to a write";
+                  }
+                }
+              }
+              return null;
+            });
+  }
+
+  private Hosted hostedFor(int keyspace, int slot) {
+    ReplicaGroups groups = groupsByKeyspace.get(keyspace);
+    ReplicaGroups.Group group = groups == null ? null : groups.groupOfSlot(slot);
+    return group == null ? null : hosted.get(new GroupKey(keyspace, group.id()));
+  }
+
+  /** The core's refusal as a Redis error: its MOVED names a replica id, not slot host:port. */
+  private String errorText(String reason, int slot) {
+    String named = withMemberIds(reason);
+    if (named.startsWith("MOVED ")) {
+      return "TRYAGAIN leadership of slot " + slot + " moved (" + named.substring(6) + ")";
+    }
+    return named;
+  }
+
+  private static final java.util.regex.Pattern REPLICA_ID =
+      java.util.regex.Pattern.compile("\\bn(\\d+)\\b");
+
+  /** The core's texts name replicas "n<replica id>"; clients know members by their ids. */
+  private String withMemberIds(String text) {
+    return REPLICA_ID
+        .matcher(text)
+        .replaceAll(
+            match -> {
+              String member = null;
+              try {
+                member = memberByReplicaId.get(Integer.parseInt(match.group(1)));
+              } catch (NumberFormatException e) {
+                // not an id: leave it
+              }
+              return java.util.regex.Matcher.quoteReplacement(
+                  member == null ? match.group() : member);
+            });
+  }
+
+  private static String keyText(Mutation mutation) {
+    byte[] key =
+        switch (mutation) {
+          case Mutation.StringSet m -> m.key();
+          case Mutation.Delete m -> m.key();
+          case Mutation.Expire m -> m.key();
+          case Mutation.HashSet m -> m.key();
+          case Mutation.HashDelete m -> m.key();
+          case Mutation.SetAdd m -> m.key();
+          case Mutation.SetRemove m -> m.key();
+          case Mutation.Rename m -> m.from();
+          case Mutation.Batch m -> new byte[0];
+          default -> new byte[0];
+        };
+    int length = Math.min(key.length, Operation.KEY_CHARS_MAX);
+    return new String(key, 0, length, StandardCharsets.ISO_8859_1);
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  private void onLoop(Runnable input) {
+    if (stopped) {
+      return;
+    }
+    try {
+      input.run();
+      pumpAll();
+    } catch (RuntimeException e) {
+      log.error("replication loop turn failed", e);
+    }
+  }
+
+  private void schedulePump() {
+    if (!pumpScheduled) {
+      pumpScheduled = true;
+      loop.execute(
+          () -> {
+            pumpScheduled = false;
+            onLoop(() -> {});
+          });
+    }
+  }
+
+  /**
+   * Brings the core's ticks up to the monotonic clock: one tick per {@code tickMillis} elapsed
+   * since start, however late the timer ran. A replica gets every tick it missed before it answers
+   * anything, so a process that was paused (SIGSTOP, a long GC) finds its lease expired before it
+   * serves a command that waited in its socket. A controller gets at most {@link
+   * #CONTROLLER_CATCH_UP_TICKS_MAX} per call: after a pause of its own it must not count the time
+   * it could not hear heartbeats as the leaders' silence (counting fewer ticks only delays an
+   * election, which is the safe direction for leases).
+   */
+  private void catchUpTicks() {
+    long due = (System.nanoTime() - startNanos) / (settings.tickMillis() * 1_000_000L);
+    long behind = due - ticksDone;
+    if (behind <= 0) {
+      return;
+    }
+    ticksDone = due;
+    refreshControllers();
+    for (Hosted h : List.copyOf(hosted.values())) {
+      for (long i = 0; i < behind; i++) {
+        guarded(h, h.replica::tick);
+      }
+    }
+    long controllerTicks = Math.min(behind, CONTROLLER_CATCH_UP_TICKS_MAX);
+    for (HostedController hc : controllers.values()) {
+      for (long i = 0; i < controllerTicks; i++) {
+        hc.controller.tick();
+      }
+    }
+    schedulePump();
+  }
+
+  /** Ticks a controller counts in one catch-up, at most (see {@link #catchUpTicks}). */
+  static final long CONTROLLER_CATCH_UP_TICKS_MAX = 2;
+
+  private final long startNanos = System.nanoTime();
+  private long ticksDone;
+
+  private void pumpAll() {
+    int deliveries = 0;
+    while (true) {
+      while (!localInbox.isEmpty() && deliveries++ < LOCAL_DELIVERIES_PER_TURN_MAX) {
+        deliver(localInbox.poll());
+      }
+      for (Hosted h : List.copyOf(hosted.values())) {
+        pump(h);
+      }
+      for (Map.Entry<GroupKey, HostedController> e : List.copyOf(controllers.entrySet())) {
+        pump(e.getKey(), e.getValue());
+      }
+      if (localInbox.isEmpty() || deliveries >= LOCAL_DELIVERIES_PER_TURN_MAX) {
+        break;
+      }
+    }
+    if (!localInbox.isEmpty()) {
+      schedulePump();
+    }
+    flushOutbox();
+    publishStatus();
+  }
+
+  private void deliver(PartitionMessage message) {
+    GroupKey key = new GroupKey(message.keyspace(), message.partition());
+    SingleLeaderMessage m = message.message();
+    if (m.to() == ReplicaIds.CONTROLLER) {
+      HostedController hc = controllers.get(key);
+      if (hc == null) {
+        return; // not the controller's host (any more): the sender broadcast it
+      }
+      try {
+        hc.controller.step(m);
+      } catch (IllegalArgumentException e) {
+        messagesDropped.incrementAndGet();
+        log.debug("controller {} dropped {}: {}", key, m, e.getMessage());
+      }
+    } else if (m.to() == selfReplicaId) {
+      Hosted h = hosted.get(key);
+      if (h == null) {
+        messagesDropped.incrementAndGet();
+        return;
+      }
+      guarded(h, () -> h.replica.step(m));
+    } else {
+      messagesDropped.incrementAndGet();
+    }
+  }
+
+  /**
+   * Runs {@code input} on a hosted replica. A message the replica refuses as malformed (a sender
+   * with another view of the replica set) is dropped; a broken invariant closes the replica, which
+   * is rebuilt from its records by the next view.
+   */
+  private void guarded(Hosted h, Runnable input) {
+    try {
+      input.run();
+    } catch (IllegalArgumentException e) {
+      messagesDropped.incrementAndGet();
+      log.debug("group {}/{} dropped input: {}", h.group.keyspace(), h.group.id(), e.getMessage());
+    } catch (IllegalStateException e) {
+      log.error(
+          "group {}/{}: replica stopped on a broken invariant; rebuilt from its records",
+          h.group.keyspace(),
+          h.group.id(),
+          e);
+      GroupKey key = new GroupKey(h.group.keyspace(), h.group.id());
+      close(h, "replica stopped: " + e.getMessage());
+      hosted.remove(key);
+      hosted.put(key, open(h.group, h.config));
+    }
+  }
+
+  private void pump(Hosted h) {
+    Ready ready = h.replica.ready();
+    if (ready.isEmpty()) {
+      return;
+    }
+    h.store.append(ready.records(), ready.syncBeforeSend() && settings.fsyncAlways());
+    for (io.replicakv.core.CommittedEntry entry : ready.committed()) {
+      if (entry.operation() instanceof Operation.Write write
+          && !h.appliedAheadEpochs.contains(entry.epoch())) {
+        engine.apply(MutationCodec.decode(write.payload()));
+      }
+    }
+    for (Envelope envelope : ready.messages()) {
+      route(new GroupKey(h.group.keyspace(), h.group.id()), envelope);
+    }
+    for (ClientReply reply : ready.replies()) {
+      CompletableFuture<Reply> waiting = h.waiting.remove(reply.requestId());
+      if (waiting != null) {
+        waiting.complete(reply.reply());
+      }
+    }
+    h.replica.advance(ready);
+    long divergent = h.replica.divergentWritesTotal();
+    if (divergent > h.divergentSeen) {
+      long cut = divergent - h.divergentSeen;
+      h.divergentSeen = divergent;
+      divergentWrites.addAndGet(cut);
+      log.warn(
+          "group {}/{}: {} uncommitted writes truncated from this replica's log (divergent writes,"
+              + " {} in total)",
+          h.group.keyspace(),
+          h.group.id(),
+          cut,
+          divergent);
+      if (!h.appliedAheadEpochs.isEmpty()) {
+        snapshotNeeded(
+            h.group,
+            "this node led the group and applied writes before they committed; "
+                + cut
+                + " of them were truncated, so its state holds values the group does not");
+      }
+    }
+  }
+
+  /**
+   * The one place a replica asks for a partition snapshot (design step 8, built elsewhere): its
+   * state cannot be repaired from the log alone. Counted and logged; no transfer starts here yet.
+   */
+  private void snapshotNeeded(ReplicaGroups.Group group, String why) {
+    snapshotsNeeded.incrementAndGet();
+    log.error(
+        "group {}/{} ({} slots) on {} needs a partition snapshot from its leader: {}",
+        group.keyspace(),
+        group.id(),
+        group.slotCount(),
+        selfId,
+        why);
+  }
+
+  private void pump(GroupKey key, HostedController hc) {
+    if (hc.awaitingCommit) {
+      return;
+    }
+    Ready ready = hc.controller.ready();
+    if (ready.isEmpty()) {
+      return;
+    }
+    PartitionController.Decision decided = null;
+    for (PersistRecord record : ready.records()) {
+      PartitionController.Decision decision = PartitionController.Decision.of(record);
+      if (decision != null && decision.leader() >= 0) {
+        decided = decision;
+      }
+    }
+    if (decided == null) {
+      ready.messages().forEach(envelope -> route(key, envelope));
+      hc.controller.advance(ready);
+      return;
+    }
+    String leader = memberByReplicaId.get(decided.leader());
+    if (leader == null) {
+      log.warn("group {}: controller chose unknown replica id {}", key, decided.leader());
+      controllers.remove(key);
+      return;
+    }
+    hc.awaitingCommit = true;
+    long epoch = decided.epoch();
+    proposer
+        .apply(new MetadataChange.SetReplicaLeader(key.keyspace(), key.group(), leader, epoch))
+        .whenComplete(
+            (committed, error) ->
+                loop.execute(
+                    () ->
+                        onLoop(
+                            () -> {
+                              hc.awaitingCommit = false;
+                              if (controllers.get(key) != hc) {
+                                return;
+                              }
+                              if (error != null) {
+                                log.warn(
+                                    "group {}/{}: leader {} for epoch {} not recorded ({});"
+                                        + " controller rebuilt from the metadata",
+                                    key.keyspace(),
+                                    key.group(),
+                                    leader,
+                                    epoch,
+                                    error.toString());
+                                controllers.remove(key);
+                                return;
+                              }
+                              elections.incrementAndGet();
+                              log.info(
+                                  "group {}/{}: {} leads epoch {} (recorded in metadata"
+                                      + " version {})",
+                                  key.keyspace(),
+                                  key.group(),
+                                  leader,
+                                  epoch,
+                                  committed.version());
+                              ready.messages().forEach(envelope -> route(key, envelope));
+                              hc.controller.advance(ready);
+                            })));
+  }
+
+  private void route(GroupKey key, Envelope envelope) {
+    PartitionMessage message =
+        new PartitionMessage(key.keyspace(), key.group(), (SingleLeaderMessage) envelope.message());
+    int to = envelope.to();
+    if (to == ReplicaIds.CONTROLLER) {
+      if (!controllers.isEmpty()) {
+        localInbox.add(message);
+        return;
+      }
+      for (Integer replicaId : memberByReplicaId.keySet()) {
+        if (replicaId != selfReplicaId) {
+          outbox.computeIfAbsent(replicaId, id -> new ArrayList<>()).add(message);
+        }
+      }
+    } else if (to == selfReplicaId) {
+      localInbox.add(message);
+    } else {
+      outbox.computeIfAbsent(to, id -> new ArrayList<>()).add(message);
+    }
+  }
+
+  private void flushOutbox() {
+    if (outbox.isEmpty()) {
+      return;
+    }
+    for (Map.Entry<Integer, List<PartitionMessage>> batch : outbox.entrySet()) {
+      String memberId = memberByReplicaId.get(batch.getKey());
+      Member member = memberId == null || view == null ? null : view.members().get(memberId);
+      if (member == null || member.peerPort() == 0 || member.state() == MemberState.LEFT) {
+        messagesDropped.addAndGet(batch.getValue().size());
+        continue;
+      }
+      List<PartitionMessage> messages = batch.getValue();
+      for (int from = 0; from < messages.size(); from += FRAME_MESSAGES_MAX) {
+        byte[] frame =
+            ReplicationFrameCodec.encode(
+                messages.subList(from, Math.min(messages.size(), from + FRAME_MESSAGES_MAX)));
+        framesSent.incrementAndGet();
+        peers
+            .request(routes.host(member), routes.port(member), Frame.of(TYPE_REPLICATION, frame))
+            .whenComplete(
+                (reply, error) -> {
+                  if (error != null) {
+                    framesSendFailed.incrementAndGet();
+                  }
+                });
+      }
+    }
+    outbox.clear();
+  }
+
+  // ---------------------------------------------------------------- views and hosting
+
+  private void applyView(ClusterView next) {
+    if (view != null && next.version() < view.version()) {
+      return;
+    }
+    view = next;
+    Map<Integer, String> byId = new TreeMap<>();
+    for (Member member : next.members().values()) {
+      String other = byId.put(ReplicaIds.of(member.id()), member.id());
+      if (other != null) {
+        log.error(
+            "members {} and {} share replica id {}; their groups are not replicated",
+            other,
+            member.id(),
+            ReplicaIds.of(member.id()));
+      }
+    }
+    memberByReplicaId = byId;
+    Map<Integer, ReplicaGroups> groups = new TreeMap<>();
+    for (KeyspaceEntry entry : next.keyspaces().values()) {
+      if (replicated(entry) && !next.ring().nodes().isEmpty()) {
+        groups.put(entry.number(), ReplicaGroups.of(next, entry.number()));
+      }
+    }
+    groupsByKeyspace = groups;
+    Set<GroupKey> wanted = new HashSet<>();
+    for (ReplicaGroups keyspaceGroups : groups.values()) {
+      for (ReplicaGroups.Group group : keyspaceGroups.groups().values()) {
+        if (!group.replicas().contains(selfId)) {
+          continue;
+        }
+        SingleLeaderConfig config = configOf(group);
+        if (config == null) {
+          continue;
+        }
+        GroupKey key = new GroupKey(group.keyspace(), group.id());
+        wanted.add(key);
+        Hosted existing = hosted.get(key);
+        if (existing != null && existing.config.equals(config)) {
+          continue;
+        }
+        if (existing != null) {
+          close(existing, "replica set changed");
+        }
+        hosted.put(key, open(group, config));
+        log.info(
+            "group {}/{}: replica of {} slots, replicas {} acks {}",
+            group.keyspace(),
+            group.id(),
+            group.slotCount(),
+            group.replicas(),
+            config.acks());
+      }
+    }
+    for (Iterator<Map.Entry<GroupKey, Hosted>> it = hosted.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<GroupKey, Hosted> entry = it.next();
+      if (!wanted.contains(entry.getKey())) {
+        close(entry.getValue(), "this node no longer replicates the group");
+        it.remove();
+      }
+    }
+    refreshControllers();
+  }
+
+  private SingleLeaderConfig configOf(ReplicaGroups.Group group) {
+    List<Integer> ids = new ArrayList<>();
+    for (String member : group.replicas()) {
+      int id = ReplicaIds.of(member);
+      if (!member.equals(memberByReplicaId.get(id)) || ids.contains(id)) {
+        return null;
+      }
+      ids.add(id);
+    }
+    KeyspaceEntry entry = view.keyspaces().get(group.keyspace());
+    long lease = settings.leaseTicks();
+    try {
+      return new SingleLeaderConfig(
+          ids,
+          ReplicaIds.CONTROLLER,
+          entry.config().acks(),
+          lease,
+          settings.ticks(settings.failoverTimeoutMillis()),
+          DRIFT_PPM,
+          Math.max(1, lease / 4),
+          settings.ticks(settings.writeTimeoutMillis()),
+          settings.maxLagRecords(),
+          settings.ticks(settings.maxLagMillis()),
+          0);
+    } catch (IllegalArgumentException e) {
+      log.warn(
+          "group {}/{} replicas {}: not replicated: {}",
+          group.keyspace(),
+          group.id(),
+          group.replicas(),
+          e.getMessage());
+      return null;
+    }
+  }
+
+  private Hosted open(ReplicaGroups.Group group, SingleLeaderConfig config) {
+    Path file =
+        dataDir
+            .resolve("replication")
+            .resolve("keyspace-" + group.keyspace() + "-group-" + group.id() + ".log");
+    return new Hosted(group, config, file);
+  }
+
+  private void close(Hosted h, String why) {
+    for (CompletableFuture<Reply> waiting : h.waiting.values()) {
+      waiting.complete(new Reply.Uncertain(why));
+    }
+    h.waiting.clear();
+    h.store.close();
+  }
+
+  private void refreshControllers() {
+    if (view == null) {
+      return;
+    }
+    if (!hostsController.getAsBoolean()) {
+      if (!controllers.isEmpty()) {
+        log.info("no longer the metadata leader: stopping {} controllers", controllers.size());
+        controllers.clear();
+      }
+      return;
+    }
+    Set<GroupKey> wanted = new HashSet<>();
+    for (ReplicaGroups keyspaceGroups : groupsByKeyspace.values()) {
+      for (ReplicaGroups.Group group : keyspaceGroups.groups().values()) {
+        GroupKey key = new GroupKey(group.keyspace(), group.id());
+        HostedController existing = controllers.get(key);
+        if (existing != null && existing.group.replicas().equals(group.replicas())) {
+          wanted.add(key);
+          continue;
+        }
+        SingleLeaderConfig config = configOf(group);
+        if (config == null) {
+          continue;
+        }
+        wanted.add(key);
+        ClusterView.PartitionState recorded = view.replicaLeader(key.keyspace(), key.group());
+        List<PersistRecord> recovered = new ArrayList<>();
+        if (recorded != null) {
+          int leader =
+              group.replicas().contains(recorded.leader()) ? ReplicaIds.of(recorded.leader()) : -1;
+          recovered.add(new PartitionController.Decision(recorded.epoch(), leader).record());
+        }
+        controllers.put(
+            key,
+            new HostedController(
+                group, config, new PartitionController(ReplicaIds.CONTROLLER, config, recovered)));
+        log.info(
+            "group {}/{}: controller started from {}",
+            key.keyspace(),
+            key.group(),
+            recorded == null ? "no record (electing now)" : recorded);
+      }
+    }
+    controllers.keySet().retainAll(wanted);
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  private void publishStatus() {
+    long now = System.currentTimeMillis();
+    List<GroupStatus> out = new ArrayList<>(hosted.size());
+    for (Hosted h : hosted.values()) {
+      PartitionReplica r = h.replica;
+      List<FollowerStatus> followers = new ArrayList<>();
+      long last = r.lastLsn().offset();
+      List<Integer> inSync = r.inSyncFollowerIds();
+      for (Map.Entry<Integer, Long> match : r.followerMatchOffsets().entrySet()) {
+        long lag = Math.max(0, last - match.getValue());
+        long since =
+            lag == 0 ? now : h.behindSinceMillis.computeIfAbsent(match.getKey(), id -> now);
+        if (lag == 0) {
+          h.behindSinceMillis.remove(match.getKey());
+        }
+        followers.add(
+            new FollowerStatus(
+                memberByReplicaId.getOrDefault(match.getKey(), "n" + match.getKey()),
+                match.getValue(),
+                lag,
+                now - since,
+                inSync.contains(match.getKey())));
+      }
+      out.add(
+          new GroupStatus(
+              h.group.keyspace(),
+              h.group.id(),
+              h.group.slotCount(),
+              r.role().name().toLowerCase(java.util.Locale.ROOT),
+              r.epoch(),
+              r.leaderId() < 0 ? "" : memberByReplicaId.getOrDefault(r.leaderId(), ""),
+              r.lastLsn().epoch() + ":" + r.lastLsn().offset(),
+              r.commitOffset(),
+              r.divergentWritesTotal(),
+              followers));
+    }
+    status = List.copyOf(out);
+  }
+
+  /** Every hosted group as of the last loop turn (any thread). */
+  public List<GroupStatus> status() {
+    return status;
+  }
+
+  /** Counters by name, for INFO and /metrics (any thread). */
+  public Map<String, Long> counters() {
+    Map<String, Long> out = new java.util.LinkedHashMap<>();
+    out.put("frames_sent", framesSent.get());
+    out.put("frames_send_failed", framesSendFailed.get());
+    out.put("frames_corrupt", framesCorrupt.get());
+    out.put("messages_dropped", messagesDropped.get());
+    out.put("leaders_recorded", elections.get());
+    out.put("writes_uncertain", writesUncertain.get());
+    out.put("writes_refused", writesRefused.get());
+    out.put("divergent_writes", divergentWrites.get());
+    out.put("snapshots_needed", snapshotsNeeded.get());
+    return out;
+  }
+
+  /** Groups this node currently hosts a controller for (any thread; approximate). */
+  public int controllersHosted() {
+    return controllers.size();
+  }
+
+  @Override
+  public void close() {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    Runnable shutdown =
+        () -> {
+          stopped = true;
+          for (Hosted h : hosted.values()) {
+            close(h, "node stopping");
+          }
+          hosted.clear();
+          controllers.clear();
+          done.complete(null);
+        };
+    if (loop.inEventLoop()) {
+      shutdown.run();
+      return;
+    }
+    try {
+      loop.execute(shutdown);
+      done.get(10, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      stopped = true;
+    } catch (Exception e) {
+      log.warn("replication loop did not stop cleanly: {}", e.toString());
+    }
+  }
+}

@@ -1,0 +1,328 @@
+package io.replicakv.server.replication;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.replicakv.server.ReplicaKvServer;
+import io.replicakv.server.cluster.InMemoryMetadataStore;
+import io.replicakv.server.config.ServerConfig;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import redis.clients.jedis.Jedis;
+import redis.clients.jedis.commands.ProtocolCommand;
+import redis.clients.jedis.exceptions.JedisDataException;
+
+/**
+ * Three real servers in one JVM (in-memory metadata, loopback, dynamic ports) replicating keyspace
+ * 0 and created single-leader keyspaces: writes through any node land on the group leader and are
+ * applied by both followers (read with LOCALGET, which does not route), logical replay of INCR and
+ * expiry deadlines, INFO replication and /metrics, and acks=all refusing to answer OK once a
+ * follower is gone.
+ */
+class SingleLeaderClusterTest {
+  private static final Duration DEADLINE = Duration.ofSeconds(90);
+  private static final Pattern GROUP_LINE =
+      Pattern.compile(
+          "group_(\\d+)_(\\d+):keyspace=\\d+,slots=\\d+,role=(\\w+),epoch=(\\d+),leader=([^,]*),");
+
+  @TempDir Path dir;
+  private final List<ReplicaKvServer> servers = new ArrayList<>();
+  private InMemoryMetadataStore metadata;
+
+  private static ProtocolCommand command(String name) {
+    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
+    return () -> raw;
+  }
+
+  @BeforeEach
+  void startCluster() throws Exception {
+    metadata = new InMemoryMetadataStore("test");
+    for (int i = 1; i <= 3; i++) {
+      Map<String, String> settings = new HashMap<>();
+      settings.put("port", "0");
+      settings.put("http-port", "0");
+      settings.put("peer-port", "0");
+      settings.put("bind", "127.0.0.1");
+      settings.put("data-dir", dir.resolve("n" + i).toString());
+      settings.put("node-id", "n" + i);
+      settings.put("cluster-voters", "n1@127.0.0.1:1");
+      settings.put("failover-timeout-ms", "3000");
+      settings.put("heartbeat-interval-ms", "200");
+      settings.put("replication-write-timeout-ms", "2000");
+      settings.put("replication-max-lag-ms", "1000");
+      servers.add(
+          new ReplicaKvServer(ServerConfig.load(null, settings))
+              .withMetadataStore(metadata)
+              .start());
+    }
+    awaitLeaders(0, 3);
+  }
+
+  @AfterEach
+  void stopCluster() {
+    for (ReplicaKvServer server : servers) {
+      if (server != null) {
+        server.close();
+      }
+    }
+    metadata.close();
+  }
+
+  private Jedis jedis(int node) {
+    return new Jedis("127.0.0.1", servers.get(node).port(), 20_000);
+  }
+
+  /** Group lines of INFO replication on {@code node}: "keyspace/group" to {role, epoch, leader}. */
+  private Map<String, String[]> groups(int node, int keyspace) {
+    Map<String, String[]> out = new HashMap<>();
+    try (Jedis j = jedis(node)) {
+      Matcher m = GROUP_LINE.matcher(j.info("replication"));
+      while (m.find()) {
+        if (Integer.parseInt(m.group(1)) == keyspace) {
+          out.put(m.group(2), new String[] {m.group(3), m.group(4), m.group(5)});
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Until every group of {@code keyspace} on the first {@code nodes} nodes knows one leader. */
+  private void awaitLeaders(int keyspace, int nodes) {
+    await()
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(200))
+        .ignoreExceptions()
+        .untilAsserted(
+            () -> {
+              Map<String, String> leaderByGroup = new HashMap<>();
+              for (int node = 0; node < nodes; node++) {
+                Map<String, String[]> groups = groups(node, keyspace);
+                assertThat(groups).isNotEmpty();
+                for (Map.Entry<String, String[]> g : groups.entrySet()) {
+                  assertThat(g.getValue()[0]).isIn("leader", "follower");
+                  assertThat(g.getValue()[2]).isNotEmpty();
+                  String before = leaderByGroup.putIfAbsent(g.getKey(), g.getValue()[2]);
+                  assertThat(before == null || before.equals(g.getValue()[2])).isTrue();
+                }
+              }
+              // 3 nodes, N=3: (3 owners) x (2 successor orders) groups at most, each led
+              assertThat(leaderByGroup).isNotEmpty();
+              assertThat(leaderByGroup.values()).allMatch(l -> l.startsWith("n"));
+              // and writes on keys spread over the slots succeed through every node
+              for (int node = 0; node < nodes; node++) {
+                try (Jedis j = jedis(node)) {
+                  j.select(keyspace);
+                  for (int i = 0; i < 40; i++) {
+                    try {
+                      assertThat(j.set("warm-up-" + i, "w")).isEqualTo("OK");
+                    } catch (JedisDataException e) {
+                      System.out.println("warm-up through node " + node + ": " + e.getMessage());
+                      throw e;
+                    }
+                  }
+                }
+              }
+            });
+  }
+
+  private String localGet(int node, int keyspace, String key) {
+    try (Jedis j = jedis(node)) {
+      j.select(keyspace);
+      Object raw = j.sendCommand(command("LOCALGET"), key);
+      return raw == null ? null : new String((byte[]) raw, StandardCharsets.UTF_8);
+    }
+  }
+
+  private long localExpireAt(int node, String key) {
+    try (Jedis j = jedis(node)) {
+      return (Long) j.sendCommand(command("LOCALGET"), key, "EXPIREAT");
+    }
+  }
+
+  @Test
+  void writesThroughAnyNodeAreAppliedByEveryReplicaAndReplayLogically() {
+    for (int writer = 0; writer < 3; writer++) {
+      try (Jedis j = jedis(writer)) {
+        for (int i = 0; i < 20; i++) {
+          assertThat(j.set("k-" + writer + "-" + i, "v" + i)).isEqualTo("OK");
+        }
+        for (int i = 0; i < 5; i++) {
+          j.incr("counter");
+        }
+        assertThat(j.setex("session-" + writer, 500, "s")).isEqualTo("OK");
+      }
+    }
+    try (Jedis j = jedis(1)) {
+      assertThat(j.get("counter")).isEqualTo("15");
+      assertThat(j.set("to-expire", "x")).isEqualTo("OK");
+      assertThat(j.expire("to-expire", 700)).isEqualTo(1);
+      assertThat(j.incrBy("counter", 100)).isEqualTo(115);
+    }
+    await()
+        .atMost(DEADLINE)
+        .untilAsserted(
+            () -> {
+              for (int node = 0; node < 3; node++) {
+                for (int writer = 0; writer < 3; writer++) {
+                  for (int i = 0; i < 20; i++) {
+                    assertThat(localGet(node, 0, "k-" + writer + "-" + i))
+                        .as("node %s key k-%s-%s", node, writer, i)
+                        .isEqualTo("v" + i);
+                  }
+                }
+                assertThat(localGet(node, 0, "counter")).as("counter on %s", node).isEqualTo("115");
+              }
+            });
+    // expiry deadlines travel as absolute times: every replica holds the same one
+    for (String key : List.of("session-0", "session-1", "session-2", "to-expire")) {
+      long leaderView = localExpireAt(0, key);
+      assertThat(leaderView).as(key).isPositive();
+      for (int node = 1; node < 3; node++) {
+        assertThat(localExpireAt(node, key)).as("%s on node %s", key, node).isEqualTo(leaderView);
+      }
+    }
+  }
+
+  @Test
+  void infoAndMetricsShowRolesEpochsAndFollowerLag() throws Exception {
+    try (Jedis j = jedis(0)) {
+      for (int i = 0; i < 50; i++) {
+        j.set("m-" + i, "x");
+      }
+    }
+    int leaders = 0;
+    for (int node = 0; node < 3; node++) {
+      for (String[] g : groups(node, 0).values()) {
+        leaders += g[0].equals("leader") ? 1 : 0;
+        assertThat(Long.parseLong(g[1])).isPositive();
+      }
+    }
+    assertThat(leaders).as("each group has exactly one leader across the nodes").isPositive();
+    String info;
+    try (Jedis j = jedis(0)) {
+      info = j.info("replication");
+    }
+    assertThat(info).contains("replica_groups:").contains("role:master");
+    String metrics = "";
+    for (int node = 0; node < 3; node++) {
+      metrics += httpGet(servers.get(node).httpPort(), "/metrics");
+    }
+    assertThat(metrics)
+        .containsPattern(
+            "replicakv_replication_lag_records\\{keyspace=\"0\",partition=\"\\d+\",follower=\"n\\d\"\\} \\d+")
+        .containsPattern("replicakv_replication_leader\\{keyspace=\"0\",partition=\"\\d+\"\\} 1")
+        .containsPattern(
+            "replicakv_replication_epoch\\{keyspace=\"0\",partition=\"\\d+\"\\} [1-9]");
+  }
+
+  @Test
+  void acksAllNeverAnswersOkWithAFollowerGoneAndAcksNoneKeepsAccepting() throws Exception {
+    int all;
+    int none;
+    try (Jedis j = jedis(0)) {
+      all =
+          ((Long)
+                  j.sendCommand(
+                      command("KEYSPACE"),
+                      "CREATE",
+                      "sync",
+                      "style",
+                      "single-leader",
+                      "acks",
+                      "all"))
+              .intValue();
+      none =
+          ((Long)
+                  j.sendCommand(
+                      command("KEYSPACE"),
+                      "CREATE",
+                      "async",
+                      "style",
+                      "single-leader",
+                      "acks",
+                      "none"))
+              .intValue();
+    }
+    awaitLeaders(all, 3);
+    awaitLeaders(none, 3);
+    // a key whose group (in both keyspaces, whose rings are the same) is not led by n3
+    String key = null;
+    for (int i = 0; key == null && i < 2_000; i++) {
+      String candidate = "sync-key-" + i;
+      if (!leaderOf(all, candidate).equals("n3") && !leaderOf(none, candidate).equals("n3")) {
+        key = candidate;
+      }
+    }
+    assertThat(key).as("a key led by n1 or n2 in both keyspaces").isNotNull();
+    try (Jedis j = jedis(0)) {
+      j.select(all);
+      assertThat(j.set(key, "before")).isEqualTo("OK");
+    }
+    servers.get(2).close();
+    servers.set(2, null);
+    List<String> outcomes = new ArrayList<>();
+    String finalKey = key;
+    await()
+        .atMost(DEADLINE)
+        .untilAsserted(
+            () -> {
+              try (Jedis j = jedis(0)) {
+                j.select(all);
+                String outcome;
+                try {
+                  outcome = j.set(finalKey, "after-" + outcomes.size());
+                } catch (JedisDataException e) {
+                  outcome = e.getMessage();
+                }
+                outcomes.add(outcome);
+                assertThat(outcome).startsWith("NOREPLICAS");
+              }
+            });
+    assertThat(outcomes).noneMatch(o -> o.equals("OK"));
+    assertThat(outcomes)
+        .allMatch(
+            o -> o.startsWith("NOREPLICAS") || o.startsWith("TRYAGAIN write outcome unknown"));
+    System.out.println("acks=all outcomes with n3 gone: " + outcomes);
+    try (Jedis j = jedis(1)) {
+      j.select(none);
+      for (int i = 0; i < 20; i++) {
+        assertThat(j.set(key, "async-" + i)).isEqualTo("OK");
+      }
+      assertThat(j.get(key)).isEqualTo("async-19");
+    }
+  }
+
+  /** The leader of the group holding {@code key} in {@code keyspace}, from INFO on node 1. */
+  private String leaderOf(int keyspace, String key) {
+    try (Jedis j = jedis(0)) {
+      long slot = j.clusterKeySlot(key);
+      j.select(keyspace);
+      Object leader = j.sendCommand(command("CLUSTER"), "REPLICALEADER", Long.toString(slot));
+      return new String((byte[]) leader, StandardCharsets.UTF_8);
+    }
+  }
+
+  private static String httpGet(int port, String path) throws Exception {
+    HttpClient client = HttpClient.newHttpClient();
+    HttpResponse<String> response =
+        client.send(
+            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+            HttpResponse.BodyHandlers.ofString());
+    return response.body();
+  }
+}
