@@ -281,7 +281,7 @@ final class FailoverTrials {
     int lost = 0;
     try (Jedis j = cluster.client(reader)) {
       for (Map.Entry<String, String> w : acked.entrySet()) {
-        String got = j.get(w.getKey());
+        String got = read(j, w.getKey());
         if (!w.getValue().equals(got)) {
           lost++;
           System.out.println("LOST acks=1 " + w.getKey() + " = " + w.getValue() + ", read " + got);
@@ -293,7 +293,7 @@ final class FailoverTrials {
           .ignoreExceptions()
           .until(() -> j.get("{fo}:warm") != null);
       for (Map.Entry<String, String> w : ackedSync.entrySet()) {
-        String got = j.get(w.getKey());
+        String got = read(j, w.getKey());
         if (!w.getValue().equals(got)) {
           lost++;
           System.out.println(
@@ -305,6 +305,24 @@ final class FailoverTrials {
         "trial %2d: read back %d acks=1 and %d acks=all acknowledged writes, %d lost%n",
         trial, acked.size(), ackedSync.size(), lost);
     return lost;
+  }
+
+  /**
+   * GET, retried while the node answers an error (a leader without a lease yet answers {@code
+   * -TRYAGAIN}); a missing key is an answer, not retried.
+   */
+  private static String read(Jedis j, String key) {
+    String[] got = {null};
+    await("a read of " + key)
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(100))
+        .ignoreExceptionsInstanceOf(JedisDataException.class)
+        .until(
+            () -> {
+              got[0] = j.get(key);
+              return true;
+            });
+    return got[0];
   }
 
   private void writeLoop(
