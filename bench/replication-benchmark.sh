@@ -31,8 +31,9 @@ for tool in redis-benchmark redis-server redis-cli; do
   command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install redis-server redis-tools)" >&2; exit 1; }
 done
 . "$root/bench/test-classpath.sh"
-driver() { "${test_java[@]}" -Xmx512m -cp "$test_cp" io.replicakv.cli.SetWaitDriver "$@"; }
-etcd_driver() { "${test_java[@]}" -Xmx512m -cp "$test_cp" io.replicakv.cli.EtcdPutDriver "$@"; }
+# Jedis logs a warning per connection on standard output: keep only the drivers' result lines
+driver() { "${test_java[@]}" -Xmx512m -cp "$test_cp" io.replicakv.cli.SetWaitDriver "$@" | grep -v ' WARN ' || true; }
+etcd_driver() { "${test_java[@]}" -Xmx512m -cp "$test_cp" io.replicakv.cli.EtcdPutDriver "$@" | grep -v ' WARN ' || true; }
 base=18300; redis_port=18390; etcd_base=18420
 work="$(mktemp -d)"
 kv() { (cd "$work" && "$root/bin/replicakv" "$@"); }
