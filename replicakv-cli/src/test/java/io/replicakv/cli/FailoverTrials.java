@@ -224,6 +224,22 @@ final class FailoverTrials {
       cluster.restart(victim);
       awaitInSync(victim, through, newLeader);
       long syncMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - restartNanos);
+      // the restarted node's own copy (no routing) of every acknowledged acks=1 write
+      long missingOnVictim;
+      try (Jedis j = cluster.client(victim)) {
+        missingOnVictim =
+            acked.entrySet().stream()
+                .filter(
+                    w -> {
+                      Object raw = j.sendCommand(command("LOCALGET"), w.getKey());
+                      return raw == null
+                          || !w.getValue().equals(new String((byte[]) raw, StandardCharsets.UTF_8));
+                    })
+                .count();
+      }
+      System.out.printf(
+          "trial %2d: the restarted %s's own copy lacks %d of %d acknowledged acks=1 writes%n",
+          number, victim, missingOnVictim, acked.size());
       List<String> distinct;
       synchronized (errors) {
         distinct = errors.stream().map(e -> e.replaceAll("[0-9]+", "#")).distinct().toList();
