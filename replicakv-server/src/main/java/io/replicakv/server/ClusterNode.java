@@ -288,6 +288,17 @@ final class ClusterNode implements AutoCloseable {
                 metadata::propose,
                 () -> actsForCluster(metadata.current(), System.currentTimeMillis()));
     node.replication = replication;
+    if (replication != null) {
+      mover.setReplicatedKeyspaces(
+          ks -> {
+            // unknown (no view yet, keyspace not in it): keep the keys
+            ClusterView view = router.view();
+            io.replicakv.server.cluster.KeyspaceEntry entry =
+                view == null ? null : view.keyspaces().get(ks);
+            return entry == null
+                || io.replicakv.server.replication.ReplicationLoop.replicated(entry);
+          });
+    }
     router.setReplication(replication);
     if (replication == null) {
       log.warn("replication is off: single-leader keys live on their ring owner alone");

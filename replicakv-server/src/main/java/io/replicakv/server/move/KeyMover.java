@@ -106,8 +106,9 @@ import org.slf4j.LoggerFactory;
  * frame ran first and the sweep keeps everything. Slots of a DOWN owner are kept: if that owner is
  * removed its slots pass to the survivors without a copy, and a sweep must not be what decides what
  * they lose. Keys are chosen by ring owner in every keyspace, the rule the delete at the flip uses:
- * keys live only at their slot's ring owner today; if replicas ever share this storage, both
- * deletes must learn about them together.
+ * in keyspaces without replication keys live only at their slot's ring owner. Keyspaces that
+ * single-leader replication copies to every node of a replica group ({@link
+ * #setReplicatedKeyspaces}) are skipped by both deletes: a follower's copy is not stale.
  *
  * <p>A node that starts without a freshly committed view (no metadata quorum in time) re-records
  * its member entry until one commits and sweeps from that view.
@@ -123,6 +124,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class KeyMover {
   private static final Logger log = LoggerFactory.getLogger(KeyMover.class);
+  private volatile java.util.function.IntPredicate replicatedKeyspaces = ks -> false;
 
   /** Peer frame: a batch of mutations for the target to apply; answered by the reply type. */
   public static final int TYPE_MOVE_BATCH = 18;
@@ -263,6 +265,18 @@ public final class KeyMover {
   /** Where this node's move requests go for each member (the {@code peer-routes} setting). */
   public void setPeerRoutes(PeerRoutes routes) {
     this.routes = routes;
+  }
+
+  /**
+   * Keyspaces whose keys this node may hold as a replica (single-leader replication): the start-up
+   * sweep and the delete after a handover leave their keys alone. In those keyspaces a key lives on
+   * every node of its replica group, not only at its slot's ring owner, so "another member owns
+   * this slot" does not make a copy stale: deleting it deleted a follower's copy, which lost
+   * acknowledged writes once that follower became leader (seen in the failover trials: a restarted
+   * node swept the keys it followed and answered nil for them after its promotion).
+   */
+  public void setReplicatedKeyspaces(java.util.function.IntPredicate replicated) {
+    this.replicatedKeyspaces = replicated;
   }
 
   /** Times a fenced source lifted its fence because its last delta was not acknowledged. */
@@ -415,7 +429,14 @@ public final class KeyMover {
     }
     List<Map.Entry<Integer, byte[]>> doomed = new ArrayList<>();
     // every keyspace, by ring owner: the same rule as the delete at the flip (deleteStep)
-    forEachKeyIn(sweptSlot, (ks, key, range) -> doomed.add(Map.entry(ks, key.array())));
+    java.util.function.IntPredicate replicated = replicatedKeyspaces;
+    forEachKeyIn(
+        sweptSlot,
+        (ks, key, range) -> {
+          if (!replicated.test(ks)) {
+            doomed.add(Map.entry(ks, key.array()));
+          }
+        });
     for (Map.Entry<Integer, byte[]> e : doomed) {
       engine.apply(new Mutation.Delete(e.getKey(), e.getValue()));
     }
@@ -952,6 +973,13 @@ public final class KeyMover {
       if (lastView != null) {
         onView(lastView); // a move that waited for this one may start now
       }
+      return;
+    }
+    if (replicatedKeyspaces.test(out.keyspace)) {
+      // a replica's copies: this node may still follow (or lead) the keys' group
+      out.keyspace++;
+      out.cursor = 0;
+      loop.execute(() -> deleteStep(out));
       return;
     }
     List<byte[]> doomed = new ArrayList<>();

@@ -273,7 +273,7 @@ public final class ReplicationLoop implements AutoCloseable {
   }
 
   /** Whether keyspace {@code entry} is replicated here (see the class comment). */
-  static boolean replicated(KeyspaceEntry entry) {
+  public static boolean replicated(KeyspaceEntry entry) {
     return entry.config().style() == Style.SINGLE_LEADER
         && (entry.number() == 0 || entry.number() >= ClusterView.BUILT_IN_KEYSPACES);
   }
