@@ -25,18 +25,21 @@ import java.util.zip.CRC32C;
  * single-leader memory state and its snapshots, and every reader of it would have to learn to skip
  * a foreign partition tag; here the leaderless records never meet that replay. On open, the file is
  * read up to the first torn or corrupt record and truncated there: a crash can only tear the last
- * append, and {@code LeaderlessNode} re-does by anti-entropy whatever unsynced state it lost. A
- * record the node asked to sync is forced before any message or reply leaves ({@link #append}).
+ * append, and {@code LeaderlessNode} re-does by anti-entropy whatever unsynced state it lost. The
+ * service writes without forcing ({@link #write}) and a {@code GroupCommit} forces ({@link #force})
+ * before any message or reply that depends on a record the node asked to sync leaves.
  *
  * <p>Not done: compaction. The file grows with every persisted key state; a long-lived keyspace
  * needs a rewrite of the latest state per key.
  */
-final class LeaderlessRecordLog implements AutoCloseable {
+final class LeaderlessRecordLog
+    implements AutoCloseable, io.replicakv.server.durable.GroupCommit.Forceable {
   private static final int HEADER_BYTES = 8;
 
   private final Path path;
   private final FileChannel channel;
   private final List<PersistRecord> recovered;
+  private long writtenSequence;
 
   /** Opens (creating) {@code path} and reads back the records that survived. */
   LeaderlessRecordLog(Path path) {
@@ -59,9 +62,19 @@ final class LeaderlessRecordLog implements AutoCloseable {
 
   /** Appends {@code records}; forces them to the device when {@code sync} is set. */
   void append(List<PersistRecord> records, boolean sync) {
-    if (records.isEmpty()) {
-      return;
+    write(records);
+    if (sync && !records.isEmpty()) {
+      force();
     }
+  }
+
+  /**
+   * Writes {@code records} to the file without forcing them (group commit: {@link #force} runs
+   * later, on another thread, for everything written by then).
+   *
+   * @return the sequence of the last record written: records written since open, counting these
+   */
+  long write(List<PersistRecord> records) {
     try {
       for (PersistRecord record : records) {
         byte[] payload = record.payload();
@@ -70,12 +83,30 @@ final class LeaderlessRecordLog implements AutoCloseable {
         while (buffer.hasRemaining()) {
           channel.write(buffer);
         }
-      }
-      if (sync) {
-        channel.force(false);
+        writtenSequence++;
       }
     } catch (IOException e) {
       throw new UncheckedIOException("cannot append to leaderless log " + path, e);
+    }
+    return writtenSequence;
+  }
+
+  @Override
+  public long writtenSequence() {
+    return writtenSequence;
+  }
+
+  /**
+   * Forces every record written before this call to the device. Safe to call from a thread other
+   * than the writer's: a write that completed before the call is covered, a concurrent one may not
+   * be (its caller waits for the next force).
+   */
+  @Override
+  public void force() {
+    try {
+      channel.force(false);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot force leaderless log " + path, e);
     }
   }
 

@@ -118,6 +118,47 @@ class LeaderlessServiceTest {
             });
   }
 
+  /** Writes in the burst below, and how many are in flight at once. */
+  private static final int BURST_WRITES = 3_000;
+
+  private static final int BURST_IN_FLIGHT = 64;
+
+  @Test
+  void aBurstOfConcurrentWritesIsAcknowledgedAndReadBack() throws Exception {
+    awaitAllAlive();
+    java.util.concurrent.Semaphore window = new java.util.concurrent.Semaphore(BURST_IN_FLIGHT);
+    List<java.util.concurrent.CompletableFuture<KvResult>> writes = new ArrayList<>();
+    long started = System.nanoTime();
+    for (int i = 0; i < BURST_WRITES; i++) {
+      window.acquire();
+      java.util.concurrent.CompletableFuture<KvResult> write =
+          services
+              .get(i % 3)
+              .submit(
+                  new KvRequest.Put(
+                      0,
+                      0,
+                      "burst-" + i,
+                      new Write.Value("v" + i),
+                      VersionVector.EMPTY,
+                      KvRequest.DEFAULT_QUORUM));
+      write.whenComplete((r, e) -> window.release());
+      writes.add(write);
+    }
+    for (java.util.concurrent.CompletableFuture<KvResult> write : writes) {
+      KvResult result = write.get(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+      assertThat(result.outcome()).as(result.detail()).isEqualTo(KvResult.Outcome.OK);
+    }
+    long elapsedMillis = Math.max(1, (System.nanoTime() - started) / 1_000_000);
+    System.out.printf(
+        "leaderless burst: %d writes (W=2, %d in flight) in %d ms = %d writes/s%n",
+        BURST_WRITES, BURST_IN_FLIGHT, elapsedMillis, BURST_WRITES * 1000L / elapsedMillis);
+    for (int i = 0; i < BURST_WRITES; i += 97) {
+      assertThat(get((i + 1) % 3, "burst-" + i, KvRequest.DEFAULT_QUORUM).values())
+          .containsExactly("v" + i);
+    }
+  }
+
   @Test
   void aWriteThroughEveryNodeIsReadThroughEveryNode() throws Exception {
     awaitAllAlive();
