@@ -41,6 +41,12 @@ final class LeaderlessRecordLog
   private final List<PersistRecord> recovered;
   private long writtenSequence;
 
+  /** Bytes in the file after the last write (set by the writer, read by the syncer). */
+  private volatile long writtenBytes;
+
+  /** Bytes known to be on the device: what the last completed force covered. */
+  private volatile long forcedBytes;
+
   /** Opens (creating) {@code path} and reads back the records that survived. */
   LeaderlessRecordLog(Path path) {
     this.path = path;
@@ -85,6 +91,7 @@ final class LeaderlessRecordLog
         }
         writtenSequence++;
       }
+      writtenBytes = channel.position();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot append to leaderless log " + path, e);
     }
@@ -103,8 +110,10 @@ final class LeaderlessRecordLog
    */
   @Override
   public void force() {
+    long covered = writtenBytes;
     try {
       channel.force(false);
+      forcedBytes = Math.max(forcedBytes, covered);
     } catch (IOException e) {
       throw new UncheckedIOException("cannot force leaderless log " + path, e);
     }
@@ -140,6 +149,8 @@ final class LeaderlessRecordLog
     }
     channel.position(position);
     Check.state(channel.position() == channel.size(), "log %s not at its end after open", path);
+    writtenBytes = position;
+    forcedBytes = position;
     return List.copyOf(records);
   }
 
@@ -147,6 +158,22 @@ final class LeaderlessRecordLog
     CRC32C crc = new CRC32C();
     crc.update(payload);
     return (int) crc.getValue();
+  }
+
+  /**
+   * For crash tests: drops every byte no completed {@link #force} covered, as a power loss may,
+   * then closes the file. Returns the number of bytes dropped. Call it with no write or force
+   * running.
+   */
+  long closeLosingUnforced() {
+    try {
+      long dropped = channel.size() - forcedBytes;
+      channel.truncate(forcedBytes);
+      channel.close();
+      return dropped;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot truncate leaderless log " + path, e);
+    }
   }
 
   @Override

@@ -727,6 +727,22 @@ public final class LeaderlessService implements AutoCloseable {
     }
   }
 
+  /**
+   * For crash tests: stops as {@link #close} does, but the log loses every record no completed
+   * force covered (as after a power loss). Returns the bytes lost.
+   */
+  long crashLosingUnforced() throws Exception {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    loop.execute(
+        () -> {
+          stop(null);
+          done.complete(null);
+        });
+    done.get(10, TimeUnit.SECONDS);
+    groupCommit.close();
+    return recordLog.closeLosingUnforced();
+  }
+
   /** Lets a running force finish (its outcome no longer matters), then closes the file. */
   private void closeLog() {
     groupCommit.close();

@@ -160,6 +160,60 @@ class LeaderlessServiceTest {
   }
 
   @Test
+  void writesAcknowledgedBeforeEveryNodeCrashesMidStreamSurviveTheRestart() throws Exception {
+    awaitAllAlive();
+    java.util.concurrent.Semaphore window = new java.util.concurrent.Semaphore(BURST_IN_FLIGHT);
+    Set<Integer> acknowledged = ConcurrentHashMap.newKeySet();
+    java.util.concurrent.CountDownLatch halfway = new java.util.concurrent.CountDownLatch(500);
+    java.util.concurrent.atomic.AtomicBoolean crashing =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    for (int i = 0; i < BURST_WRITES && !crashing.get(); i++) {
+      window.acquire();
+      int index = i;
+      services
+          .get(i % 3)
+          .submit(
+              new KvRequest.Put(
+                  0,
+                  0,
+                  "crash-" + i,
+                  new Write.Value("v" + i),
+                  VersionVector.EMPTY,
+                  KvRequest.DEFAULT_QUORUM))
+          .whenComplete(
+              (result, error) -> {
+                if (error == null && result.outcome() == KvResult.Outcome.OK) {
+                  acknowledged.add(index);
+                  halfway.countDown();
+                }
+                window.release();
+              });
+      if (halfway.getCount() == 0 && crashing.compareAndSet(false, true)) {
+        // writes are still in flight on every node: crash them all, each losing its unforced tail
+        long lost = 0;
+        for (int node = 0; node < 3; node++) {
+          lost += services.getAndSet(node, null).crashLosingUnforced();
+        }
+        System.out.printf(
+            "crash: %d writes acknowledged, %d bytes of unforced records lost%n",
+            acknowledged.size(), lost);
+      }
+    }
+    assertThat(crashing.get()).as("the crash happened mid-stream").isTrue();
+    Set<Integer> acknowledgedAtCrash = Set.copyOf(acknowledged);
+    assertThat(acknowledgedAtCrash).hasSizeGreaterThanOrEqualTo(500);
+    for (int node = 0; node < 3; node++) {
+      services.set(node, startService(node));
+    }
+    awaitAllAlive();
+    for (int i : acknowledgedAtCrash) {
+      KvResult read = get(i % 3, "crash-" + i, KvRequest.DEFAULT_QUORUM);
+      assertThat(read.outcome()).isEqualTo(KvResult.Outcome.OK);
+      assertThat(read.values()).as("acknowledged write %s", i).containsExactly("v" + i);
+    }
+  }
+
+  @Test
   void aWriteThroughEveryNodeIsReadThroughEveryNode() throws Exception {
     awaitAllAlive();
     for (int writer = 0; writer < 3; writer++) {
