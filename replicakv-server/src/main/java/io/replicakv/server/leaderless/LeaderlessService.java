@@ -413,9 +413,11 @@ public final class LeaderlessService implements AutoCloseable {
     }
   }
 
-  /** Forces of the keyspace's log so far; read on the loop. */
-  long forces() {
-    return groupCommit.forces();
+  /** Forces of the keyspace's log so far (each covers every write before it). */
+  CompletableFuture<Long> forces() {
+    CompletableFuture<Long> future = new CompletableFuture<>();
+    loop.execute(() -> future.complete(groupCommit.forces()));
+    return future;
   }
 
   private void sendBatches(Map<Integer, List<KeyspaceMessage>> byPeer) {
