@@ -164,6 +164,13 @@ public final class LeaderlessNode implements Replica {
     final Set<Integer> refused = new TreeSet<>();
     KeyState created;
 
+    /**
+     * What the client is answered: the created state merged with every state an acknowledging owner
+     * returned (crdt keyspaces), so a counter reply counts every increment any of the W
+     * acknowledging replicas had merged, not only what the creator had seen.
+     */
+    KeyState answer;
+
     PendingPut(
         long requestId,
         KvRequest.Put put,
@@ -648,13 +655,18 @@ public final class LeaderlessNode implements Replica {
       return;
     }
     request.created = state;
+    request.answer = state;
     request.acked.add(from);
     Bytes encoded = state.encoded();
     for (Target target : request.targets) {
       if (target.node() != from) {
         if (target.node() == nodeId) {
           boolean accepted = applyReplicate(request.key, state, target.hintFor(), true);
-          onReplicateAck(request.requestId, nodeId, accepted);
+          onReplicateAck(
+              request.requestId,
+              nodeId,
+              accepted,
+              mergedForAck(request.key, state, target.hintFor(), accepted));
         } else {
           out.send(
               new LeaderlessMessage.Replicate(
@@ -670,13 +682,16 @@ public final class LeaderlessNode implements Replica {
     maybeFinishPut(request);
   }
 
-  private void onReplicateAck(long requestId, int from, boolean accepted) {
+  private void onReplicateAck(long requestId, int from, boolean accepted, KeyState merged) {
     Pending request = pending.get(requestId);
     if (request == null || request.targetOf(from) == null) {
       return;
     }
     switch (request) {
       case PendingPut put -> {
+        if (accepted && merged != null && put.answer != null && !put.acked.contains(from)) {
+          put.answer = mergeAll(put.answer, merged);
+        }
         (accepted ? put.acked : put.refused).add(from);
         maybeFinishPut(put);
       }
@@ -695,7 +710,7 @@ public final class LeaderlessNode implements Replica {
     if (put.acked.size() >= put.quorum) {
       pending.remove(put.requestId);
       counters.writesOk++;
-      finishPending(put, KvResult.Outcome.OK, put.created, put.acked.size(), "ok");
+      finishPending(put, KvResult.Outcome.OK, put.answer, put.acked.size(), "ok");
     } else if (put.acked.size() + (put.targets.size() - put.acked.size() - put.refused.size())
         < put.quorum) {
       pending.remove(put.requestId);
@@ -910,7 +925,11 @@ public final class LeaderlessNode implements Replica {
       }
       case LeaderlessMessage.Replicate replicate -> onReplicate(replicate);
       case LeaderlessMessage.ReplicateAck ack ->
-          onReplicateAck(ack.requestId(), ack.from(), ack.accepted());
+          onReplicateAck(
+              ack.requestId(),
+              ack.from(),
+              ack.accepted(),
+              ack.merged() == null ? null : KeyState.decode(ack.merged()));
       case LeaderlessMessage.Read read ->
           out.send(
               new LeaderlessMessage.ReadReply(
@@ -1050,10 +1069,31 @@ public final class LeaderlessNode implements Replica {
     boolean wantsAck = replicate.requestId() != LeaderlessMessage.NO_ACK;
     boolean accepted = applyReplicate(replicate.key(), state, replicate.hintFor(), wantsAck);
     if (wantsAck) {
+      KeyState merged = mergedForAck(replicate.key(), state, replicate.hintFor(), accepted);
       out.send(
           new LeaderlessMessage.ReplicateAck(
-              nodeId, replicate.from(), replicate.requestId(), accepted));
+              nodeId,
+              replicate.from(),
+              replicate.requestId(),
+              accepted,
+              merged == null ? null : merged.encoded()));
     }
+  }
+
+  /**
+   * The state an acknowledging owner returns with its ack (see {@link
+   * LeaderlessMessage.ReplicateAck}): its merged state for {@code key} when this is a crdt keyspace
+   * and that differs from {@code sent}, else null. A hint is a copy for another owner, not this
+   * node's view of the key, so it returns nothing.
+   */
+  private KeyState mergedForAck(String key, KeyState sent, int hintFor, boolean accepted) {
+    if (!accepted
+        || hintFor != LeaderlessMessage.NO_HINT
+        || config.conflicts() != ConflictMode.CRDT) {
+      return null;
+    }
+    KeyState merged = store.get(key);
+    return merged == null || merged.equals(sent) ? null : merged;
   }
 
   /** Merges a replicated state; when {@code durable}, it is synced before any answer leaves. */

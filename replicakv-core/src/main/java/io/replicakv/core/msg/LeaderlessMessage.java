@@ -91,8 +91,13 @@ public sealed interface LeaderlessMessage extends PeerMessage
     }
   }
 
-  /** Answer to {@link Replicate}: the state is durable there, or was refused (hint store full). */
-  record ReplicateAck(int from, int to, long requestId, boolean accepted)
+  /**
+   * Answer to {@link Replicate}: the state is durable there, or was refused (hint store full). In a
+   * {@code conflicts=crdt} keyspace an owner also returns {@code merged}, its state for the key
+   * after the merge, when that differs from the state it was sent (it knew writes the coordinator
+   * did not); otherwise {@code merged} is null.
+   */
+  record ReplicateAck(int from, int to, long requestId, boolean accepted, Bytes merged)
       implements LeaderlessMessage {}
 
   /** Asks for the key's state (or the hint held for {@code hintFor}). */

@@ -22,6 +22,40 @@ class CrdtKeyspaceTest {
   }
 
   @Test
+  void anIncrementCreatedOnALaggingOwnerAnswersWhatTheAcknowledgingReplicasCounted() {
+    TestCluster cluster = crdtCluster();
+    List<Integer> owners = cluster.owners(KEY);
+    int lagging = owners.get(1);
+    cluster.isolated.add(lagging);
+    KvResult first = write(cluster, owners.get(0), new Write.Increment(5), 2);
+    assertThat(first.outcome()).isEqualTo(KvResult.Outcome.OK);
+    assertThat(first.values()).containsExactly("5");
+    cluster.isolated.clear();
+    assertThat(cluster.node(lagging).localValues(KEY)).isEmpty();
+
+    // The lagging owner creates this version from its own state (no +5), but each of the W
+    // acknowledging owners merged the +5, so the answer counts it.
+    KvResult second = write(cluster, lagging, new Write.Increment(-1), 2);
+
+    assertThat(second.outcome()).isEqualTo(KvResult.Outcome.OK);
+    assertThat(second.values()).containsExactly("4");
+  }
+
+  @Test
+  void aHashIncrementOnALaggingOwnerAnswersTheFieldAsTheAcknowledgingReplicasCounted() {
+    TestCluster cluster = crdtCluster();
+    List<Integer> owners = cluster.owners(KEY);
+    int lagging = owners.get(2);
+    cluster.isolated.add(lagging);
+    write(cluster, owners.get(0), new Write.HashIncrement("visits", 3), 2);
+    cluster.isolated.clear();
+
+    KvResult second = write(cluster, lagging, new Write.HashIncrement("visits", 4), 2);
+
+    assertThat(second.values()).containsExactly("visits", "7");
+  }
+
+  @Test
   void hashFieldsWrittenOnBothSidesOfAPartitionAreAllKeptWithoutSiblings() {
     TestCluster cluster = crdtCluster();
     List<Integer> owners = cluster.owners(KEY);

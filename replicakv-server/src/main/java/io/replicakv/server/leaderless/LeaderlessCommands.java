@@ -36,14 +36,21 @@ import java.util.concurrent.CompletableFuture;
  *       rather than adds siblings (two round trips, not atomic: two concurrent SETs still become
  *       siblings, which is the point of the keyspace). DEL answers 1 when the read saw a value.
  *   <li>{@code INCR, DECR, INCRBY, DECRBY} (conflicts=crdt): a PN-counter increment, answering the
- *       counter as the creating replica sees it. {@code SADD, SREM} (conflicts=crdt): one write per
- *       member, answering the number of members written (not, as Redis, only the new ones: the
- *       add-wins set does not say). {@code SMEMBERS}.
+ *       counter of the merge of the created state and the states the W acknowledging owners held
+ *       after merging it (each owner returns its state with the ack when it knew more). So the
+ *       answer counts this increment and every increment any acknowledging owner had merged; when
+ *       this write's W plus an earlier write's W exceed N (the default 2 + 2 &gt; 3) and no
+ *       substitute (sloppy quorum) acknowledged, the quorums share an owner and the answer counts
+ *       every increment acknowledged before this one was sent. Concurrent increments may or may not
+ *       be counted; the answer is a value the counter really passes through only when there are
+ *       none. {@code SADD, SREM} (conflicts=crdt): one write per member, answering the number of
+ *       members written (not, as Redis, only the new ones: the add-wins set does not say). {@code
+ *       SMEMBERS}.
  *   <li>Hashes (conflicts=crdt, an observed-remove map): {@code HSET key field value [field value
  *       ...]} one write per field, answering the number of fields written (as SADD, not only the
- *       new ones); {@code HINCRBY key field n} answering the field's counter as the creating
- *       replica sees it (concurrent HINCRBYs add up; HSET fields are LWW strings); {@code HDEL key
- *       field ...} reads first and removes the named fields the read saw, answering how many;
+ *       new ones); {@code HINCRBY key field n} answering the field's counter with the same
+ *       guarantee as INCR (concurrent HINCRBYs add up; HSET fields are LWW strings); {@code HDEL
+ *       key field ...} reads first and removes the named fields the read saw, answering how many;
  *       {@code HGET}, {@code HGETALL}, {@code HLEN}, {@code HEXISTS}.
  *   <li>{@code SET}/{@code GET} on a crdt keyspace: an LWW register (HLC timestamps, ties by node
  *       id), so concurrent SETs converge on one value without siblings. A crdt key keeps the type

@@ -163,6 +163,7 @@ public final class LeaderlessFrameCodec {
       case ReplicateAck m -> {
         header(out, REPLICATE_ACK, m.from(), m.to());
         out.writeLong(m.requestId()).writeBoolean(m.accepted());
+        writeOptionalState(out, m.merged());
       }
       case Read m -> {
         header(out, READ, m.from(), m.to());
@@ -239,7 +240,8 @@ public final class LeaderlessFrameCodec {
       }
       case REPLICATE ->
           new Replicate(from, to, in.readLong(), readKey(in), readState(in), in.readInt());
-      case REPLICATE_ACK -> new ReplicateAck(from, to, in.readLong(), in.readBoolean());
+      case REPLICATE_ACK ->
+          new ReplicateAck(from, to, in.readLong(), in.readBoolean(), readOptionalState(in));
       case READ -> new Read(from, to, in.readLong(), readKey(in), in.readInt());
       case READ_REPLY -> new ReadReply(from, to, in.readLong(), readKey(in), readOptionalState(in));
       case TREE_LEVEL ->

@@ -25,18 +25,27 @@ import java.util.zip.CRC32C;
  * single-leader memory state and its snapshots, and every reader of it would have to learn to skip
  * a foreign partition tag; here the leaderless records never meet that replay. On open, the file is
  * read up to the first torn or corrupt record and truncated there: a crash can only tear the last
- * append, and {@code LeaderlessNode} re-does by anti-entropy whatever unsynced state it lost. A
- * record the node asked to sync is forced before any message or reply leaves ({@link #append}).
+ * append, and {@code LeaderlessNode} re-does by anti-entropy whatever unsynced state it lost. The
+ * service writes without forcing ({@link #write}) and a {@code GroupCommit} forces ({@link #force})
+ * before any message or reply that depends on a record the node asked to sync leaves.
  *
  * <p>Not done: compaction. The file grows with every persisted key state; a long-lived keyspace
  * needs a rewrite of the latest state per key.
  */
-public final class LeaderlessRecordLog implements AutoCloseable {
+public final class LeaderlessRecordLog
+    implements AutoCloseable, io.replicakv.server.durable.GroupCommit.Forceable {
   private static final int HEADER_BYTES = 8;
 
   private final Path path;
   private final FileChannel channel;
   private final List<PersistRecord> recovered;
+  private long writtenSequence;
+
+  /** Bytes in the file after the last write (set by the writer, read by the syncer). */
+  private volatile long writtenBytes;
+
+  /** Bytes known to be on the device: what the last completed force covered. */
+  private volatile long forcedBytes;
 
   /** Opens (creating) {@code path} and reads back the records that survived. */
   public LeaderlessRecordLog(Path path) {
@@ -59,9 +68,19 @@ public final class LeaderlessRecordLog implements AutoCloseable {
 
   /** Appends {@code records}; forces them to the device when {@code sync} is set. */
   public void append(List<PersistRecord> records, boolean sync) {
-    if (records.isEmpty()) {
-      return;
+    write(records);
+    if (sync && !records.isEmpty()) {
+      force();
     }
+  }
+
+  /**
+   * Writes {@code records} to the file without forcing them (group commit: {@link #force} runs
+   * later, on another thread, for everything written by then).
+   *
+   * @return the sequence of the last record written: records written since open, counting these
+   */
+  long write(List<PersistRecord> records) {
     try {
       for (PersistRecord record : records) {
         byte[] payload = record.payload();
@@ -70,12 +89,33 @@ public final class LeaderlessRecordLog implements AutoCloseable {
         while (buffer.hasRemaining()) {
           channel.write(buffer);
         }
+        writtenSequence++;
       }
-      if (sync) {
-        channel.force(false);
-      }
+      writtenBytes = channel.position();
     } catch (IOException e) {
       throw new UncheckedIOException("cannot append to leaderless log " + path, e);
+    }
+    return writtenSequence;
+  }
+
+  @Override
+  public long writtenSequence() {
+    return writtenSequence;
+  }
+
+  /**
+   * Forces every record written before this call to the device. Safe to call from a thread other
+   * than the writer's: a write that completed before the call is covered, a concurrent one may not
+   * be (its caller waits for the next force).
+   */
+  @Override
+  public void force() {
+    long covered = writtenBytes;
+    try {
+      channel.force(false);
+      forcedBytes = Math.max(forcedBytes, covered);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot force leaderless log " + path, e);
     }
   }
 
@@ -109,6 +149,8 @@ public final class LeaderlessRecordLog implements AutoCloseable {
     }
     channel.position(position);
     Check.state(channel.position() == channel.size(), "log %s not at its end after open", path);
+    writtenBytes = position;
+    forcedBytes = position;
     return List.copyOf(records);
   }
 
@@ -116,6 +158,22 @@ public final class LeaderlessRecordLog implements AutoCloseable {
     CRC32C crc = new CRC32C();
     crc.update(payload);
     return (int) crc.getValue();
+  }
+
+  /**
+   * For crash tests: drops every byte no completed {@link #force} covered, as a power loss may,
+   * then closes the file. Returns the number of bytes dropped. Call it with no write or force
+   * running.
+   */
+  long closeLosingUnforced() {
+    try {
+      long dropped = channel.size() - forcedBytes;
+      channel.truncate(forcedBytes);
+      channel.close();
+      return dropped;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot truncate leaderless log " + path, e);
+    }
   }
 
   @Override

@@ -13,6 +13,7 @@ import io.replicakv.core.ring.Ring;
 import io.replicakv.core.ring.RingNode;
 import io.replicakv.core.util.Check;
 import io.replicakv.core.util.CorruptEncodingException;
+import io.replicakv.server.durable.GroupCommit;
 import io.replicakv.server.leaderless.LeaderlessFrameCodec.KeyspaceMessage;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,8 +31,19 @@ import org.slf4j.LoggerFactory;
 /**
  * Drives one {@link LeaderlessNode} (one leaderless keyspace on this node) on a single-threaded
  * loop, in the order the core's {@code step / tick / ready / advance} contract asks: input or tick,
- * then persist what {@code ready()} holds (forced to disk when it says so), then send its messages,
- * then {@code advance}, then complete the futures of the requests that finished.
+ * then write what {@code ready()} holds to the keyspace's log, then {@code advance}, then send its
+ * messages and complete the futures of the requests that finished, the last two only once the
+ * records are durable when the ready asked for that (see "Group commit").
+ *
+ * <p><b>Group commit.</b> Records are written without forcing; a {@link GroupCommit} forces the log
+ * on its own thread and releases, in loop order, each turn's messages and client results once the
+ * log is durable through the records written up to that turn (when the turn's ready asked for a
+ * sync; otherwise as soon as nothing is held before it). Writes arriving while a force runs share
+ * the next one, so a burst of writes costs a few forces instead of one per loop turn, and the loop
+ * never waits on the device. Results are held with messages because a write's OK can depend on a
+ * record of the same turn (the version created here, or a replicate merged here with W=1). Reads
+ * may see a state whose record is still being forced; a crash before the force loses it, and no
+ * writer was told OK for it.
  *
  * <p><b>Member ids.</b> The core names nodes by integers; the cluster names them by strings. The
  * caller passes the mapping: {@link LeaderlessKeyspaces} derives each member's integer from its id
@@ -118,6 +130,7 @@ public final class LeaderlessService implements AutoCloseable {
   private final ScheduledExecutorService loop;
   private final Transport transport;
   private final LeaderlessRecordLog recordLog;
+  private final GroupCommit groupCommit;
   private final LeaderlessNode node;
   private final Map<Long, CompletableFuture<KvResult>> inFlight = new HashMap<>();
   private final ScheduledFuture<?> ticker;
@@ -236,6 +249,9 @@ public final class LeaderlessService implements AutoCloseable {
     }
     this.placement = placement;
     this.recordLog = new LeaderlessRecordLog(logFile);
+    this.groupCommit =
+        new GroupCommit(
+            "leaderless-" + keyspace, recordLog, task -> loop.execute(() -> onLoop(task)));
     this.node = new LeaderlessNode(self, placement, config, clock, recordLog.recovered());
     this.clock = clock;
     this.schedule = Check.notNull(schedule, "schedule");
@@ -358,7 +374,7 @@ public final class LeaderlessService implements AutoCloseable {
 
   private void pump() {
     Ready ready = node.ready();
-    recordLog.append(ready.records(), ready.syncBeforeSend());
+    long sequence = recordLog.write(ready.records());
     boolean hintsTouched = false;
     for (io.replicakv.core.PersistRecord record : ready.records()) {
       hintsTouched |= hintLedger.apply(record);
@@ -379,14 +395,29 @@ public final class LeaderlessService implements AutoCloseable {
       }
     }
     node.advance(ready);
+    List<KvResult> results = node.takeResults();
+    boolean needsForce = !ready.records().isEmpty() && ready.syncBeforeSend();
+    if (!byPeer.isEmpty() || !results.isEmpty() || needsForce) {
+      groupCommit.after(sequence, needsForce, () -> release(byPeer, results));
+    }
+    publishViews(hintsTouched);
+  }
+
+  private void release(Map<Integer, List<KeyspaceMessage>> byPeer, List<KvResult> results) {
     sendBatches(byPeer);
-    for (KvResult result : node.takeResults()) {
+    for (KvResult result : results) {
       CompletableFuture<KvResult> future = inFlight.remove(result.requestId());
       if (future != null) {
         future.complete(result);
       }
     }
-    publishViews(hintsTouched);
+  }
+
+  /** Forces of the keyspace's log so far (each covers every write before it). */
+  CompletableFuture<Long> forces() {
+    CompletableFuture<Long> future = new CompletableFuture<>();
+    loop.execute(() -> future.complete(groupCommit.forces()));
+    return future;
   }
 
   private void sendBatches(Map<Integer, List<KeyspaceMessage>> byPeer) {
@@ -663,6 +694,7 @@ public final class LeaderlessService implements AutoCloseable {
   private void stop(Throwable cause) {
     stopped = true;
     ticker.cancel(false);
+    groupCommit.clear();
     for (CompletableFuture<KvResult> future : inFlight.values()) {
       future.completeExceptionally(
           cause != null ? cause : new IllegalStateException("leaderless service stopped"));
@@ -675,7 +707,7 @@ public final class LeaderlessService implements AutoCloseable {
   public void close() {
     if (loop instanceof io.netty.util.concurrent.EventExecutor executor && executor.inEventLoop()) {
       stop(null);
-      recordLog.close();
+      closeLog();
       return;
     }
     CompletableFuture<Void> done = new CompletableFuture<>();
@@ -683,17 +715,39 @@ public final class LeaderlessService implements AutoCloseable {
       loop.execute(
           () -> {
             stop(null);
-            recordLog.close();
             done.complete(null);
           });
       done.get(10, TimeUnit.SECONDS);
+      closeLog();
     } catch (java.util.concurrent.RejectedExecutionException e) {
       stopped = true;
       ticker.cancel(false);
-      recordLog.close();
+      closeLog();
     } catch (Exception e) {
       throw new IllegalStateException(
           "leaderless service of keyspace " + keyspace + " did not stop", e);
     }
+  }
+
+  /**
+   * For crash tests: stops as {@link #close} does, but the log loses every record no completed
+   * force covered (as after a power loss). Returns the bytes lost.
+   */
+  long crashLosingUnforced() throws Exception {
+    CompletableFuture<Void> done = new CompletableFuture<>();
+    loop.execute(
+        () -> {
+          stop(null);
+          done.complete(null);
+        });
+    done.get(10, TimeUnit.SECONDS);
+    groupCommit.close();
+    return recordLog.closeLosingUnforced();
+  }
+
+  /** Lets a running force finish (its outcome no longer matters), then closes the file. */
+  private void closeLog() {
+    groupCommit.close();
+    recordLog.close();
   }
 }

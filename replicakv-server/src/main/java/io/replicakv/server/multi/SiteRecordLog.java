@@ -32,7 +32,8 @@ import java.util.zip.CRC32C;
  * <p>Not done: compaction. The file keeps every change ever applied (the core replays them all at
  * start); a long-lived keyspace needs a snapshot of the key states plus the positions.
  */
-final class SiteRecordLog implements AutoCloseable {
+final class SiteRecordLog
+    implements AutoCloseable, io.replicakv.server.durable.GroupCommit.Forceable {
   private static final int HEADER_BYTES = 8;
 
   private final Path path;
@@ -83,7 +84,8 @@ final class SiteRecordLog implements AutoCloseable {
   }
 
   /** Records written since open (see {@link #write}); read it on the writing thread. */
-  long writtenSequence() {
+  @Override
+  public long writtenSequence() {
     return writtenSequence;
   }
 
@@ -92,7 +94,8 @@ final class SiteRecordLog implements AutoCloseable {
    * than the writer's: a write that completed before the call is covered, a concurrent one may not
    * be (its caller waits for the next force).
    */
-  void force() {
+  @Override
+  public void force() {
     try {
       channel.force(false);
     } catch (IOException e) {

@@ -47,13 +47,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Group commit.</b> The loop writes each {@code ready()}'s records to the site log without
  * forcing them, advances the replica, and holds that ready's messages and replies in order behind
- * the log sequence they need; one syncer thread per keyspace forces the log and tells the loop how
- * far it is durable, and the loop then sends and replies for everything up to there. While one
- * force runs, the writes that arrive meanwhile pile up and share the next one, so a burst of N
- * writes costs a few fsyncs instead of N, and the node loop never waits on the disk. No message and
- * no reply leaves before the records it depends on are durable (the core's {@code syncBeforeSend}
- * promise). Reads on the loop may see a change whose record is still being forced, as with the
- * node's own log; a crash before the force loses that change, and its writer never heard OK.
+ * the log sequence they need; a {@link io.replicakv.server.durable.GroupCommit} (one syncer thread
+ * per keyspace, shared with the leaderless keyspaces) forces the log and tells the loop how far it
+ * is durable, and the loop then sends and replies for everything up to there. While one force runs,
+ * the writes that arrive meanwhile pile up and share the next one, so a burst of N writes costs a
+ * few fsyncs instead of N, and the node loop never waits on the disk. No message and no reply
+ * leaves before the records it depends on are durable (the core's {@code syncBeforeSend} promise).
+ * Reads on the loop may see a change whose record is still being forced, as with the node's own
+ * log; a crash before the force loses that change, and its writer never heard OK.
  *
  * <p><b>Lag.</b> {@link #status()} is a snapshot refreshed every {@link #STATUS_REFRESH_TICKS}
  * ticks (the core computes lag by walking the unacknowledged log, too costly on every tick); lag in
@@ -74,9 +75,6 @@ public final class SiteService implements AutoCloseable {
 
   /** Client writes waiting for an outcome at once; past it new ones are refused. */
   public static final int IN_FLIGHT_WRITES_MAX = 10_000;
-
-  /** How long close waits for a running force of the site log. */
-  static final long SYNC_STOP_WAIT_MILLIS = 10_000;
 
   /** Core messages put in one frame to one site. */
   static final int FRAME_ITEMS_MAX = 64;
@@ -115,16 +113,9 @@ public final class SiteService implements AutoCloseable {
   private final SiteReplica replica;
   private final Map<Long, CompletableFuture<Reply>> inFlight = new HashMap<>();
 
-  /** Sends and replies of one ready, waiting until the log is durable through {@code sequence}. */
-  private record Held(long sequence, List<Outbound> frames, List<ClientReply> replies) {}
-
   private record Outbound(String site, byte[] frame) {}
 
-  private final java.util.ArrayDeque<Held> held = new java.util.ArrayDeque<>();
-  private final java.util.concurrent.ExecutorService syncer;
-  private boolean syncRunning;
-  private volatile long durableSequence;
-  private long forces;
+  private final io.replicakv.server.durable.GroupCommit groupCommit;
   private final ScheduledFuture<?> ticker;
   private long nextRequestId = 1;
   private long ticks;
@@ -152,13 +143,9 @@ public final class SiteService implements AutoCloseable {
     this.loop = Check.notNull(loop, "loop");
     this.transport = Check.notNull(transport, "transport");
     this.recordLog = new SiteRecordLog(logFile);
-    this.syncer =
-        java.util.concurrent.Executors.newSingleThreadExecutor(
-            runnable -> {
-              Thread thread = new Thread(runnable, "site-log-sync-" + keyspace);
-              thread.setDaemon(true);
-              return thread;
-            });
+    this.groupCommit =
+        new io.replicakv.server.durable.GroupCommit(
+            "site-" + keyspace, recordLog, task -> loop.execute(() -> onLoop(task)));
     this.replica = new SiteReplica(config, self, clock, recordLog.recovered());
     refreshStatus();
     this.ticker =
@@ -342,69 +329,17 @@ public final class SiteService implements AutoCloseable {
       }
     }
     boolean needsForce = !ready.records().isEmpty() && ready.syncBeforeSend();
-    if (!needsForce && held.isEmpty()) {
-      release(new Held(sequence, frames, ready.replies()));
-      return;
-    }
-    if (!frames.isEmpty() || !ready.replies().isEmpty()) {
-      // in order behind earlier held output, even when this ready wrote nothing itself
-      held.addLast(new Held(sequence, frames, ready.replies()));
-    }
-    requestForce();
-  }
-
-  /**
-   * Starts a force of everything written so far unless one is running (it asks again when done).
-   */
-  private void requestForce() {
-    if (syncRunning || durableSequence >= recordLog.writtenSequence()) {
-      releaseDurable();
-      return;
-    }
-    syncRunning = true;
-    long target = recordLog.writtenSequence();
-    syncer.execute(
-        () -> {
-          RuntimeException failure = null;
-          try {
-            recordLog.force();
-          } catch (RuntimeException e) {
-            failure = e;
-          }
-          RuntimeException failed = failure;
-          try {
-            loop.execute(() -> onLoop(() -> onForced(target, failed)));
-          } catch (java.util.concurrent.RejectedExecutionException e) {
-            // the loop is shutting down; close() fails what is pending
-          }
-        });
-  }
-
-  private void onForced(long target, RuntimeException failure) {
-    syncRunning = false;
-    if (failure != null) {
-      throw failure;
-    }
-    Check.state(target >= durableSequence, "forced %s below durable %s", target, durableSequence);
-    durableSequence = target;
-    forces++;
-    releaseDurable();
-    if (!held.isEmpty()) {
-      requestForce();
+    List<ClientReply> replies = ready.replies();
+    if (needsForce || !frames.isEmpty() || !replies.isEmpty()) {
+      groupCommit.after(sequence, needsForce, () -> release(frames, replies));
     }
   }
 
-  private void releaseDurable() {
-    while (!held.isEmpty() && held.peekFirst().sequence() <= durableSequence) {
-      release(held.pollFirst());
-    }
-  }
-
-  private void release(Held output) {
-    for (Outbound frame : output.frames()) {
+  private void release(List<Outbound> frames, List<ClientReply> replies) {
+    for (Outbound frame : frames) {
       transport.send(frame.site(), frame.frame());
     }
-    for (ClientReply reply : output.replies()) {
+    for (ClientReply reply : replies) {
       CompletableFuture<Reply> future = inFlight.remove(reply.requestId());
       if (future != null) {
         future.complete(reply.reply());
@@ -414,7 +349,7 @@ public final class SiteService implements AutoCloseable {
 
   /** Forces of the site log so far (each covers every write before it); read on the loop. */
   long forces() {
-    return forces;
+    return groupCommit.forces();
   }
 
   private static long changeBytes(SiteMessage message) {
@@ -430,7 +365,7 @@ public final class SiteService implements AutoCloseable {
   private void stop(Throwable cause) {
     stopped = true;
     ticker.cancel(false);
-    held.clear();
+    groupCommit.clear();
     for (CompletableFuture<Reply> future : inFlight.values()) {
       future.completeExceptionally(
           cause != null ? cause : new IllegalStateException("site service stopped"));
@@ -466,14 +401,7 @@ public final class SiteService implements AutoCloseable {
 
   /** Lets a running force finish (its outcome no longer matters), then closes the file. */
   private void closeLog() {
-    syncer.shutdown();
-    try {
-      if (!syncer.awaitTermination(SYNC_STOP_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
-        log.warn("multi-leader keyspace {}: site log force still running at close", keyspace);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    groupCommit.close();
     recordLog.close();
   }
 }

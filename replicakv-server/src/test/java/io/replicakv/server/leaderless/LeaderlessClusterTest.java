@@ -261,6 +261,9 @@ class LeaderlessClusterTest {
                 }
               }
             });
+    // Sequential increments through different coordinators: with N=3, W=2 each reply counts every
+    // increment acknowledged before it (the quorums share an owner), even when the coordinating
+    // node has not merged the previous write yet (LeaderlessCommands, INCR).
     long expected = 0;
     for (int node = 0; node < 3; node++) {
       try (Jedis j = jedis(node)) {

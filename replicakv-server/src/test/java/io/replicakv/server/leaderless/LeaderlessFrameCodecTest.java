@@ -70,7 +70,7 @@ class LeaderlessFrameCodecTest {
                 3,
                 new LeaderlessMessage.Replicate(
                     1, 3, LeaderlessMessage.NO_ACK, "k", bytes(0, 255), LeaderlessMessage.NO_HINT)),
-            new KeyspaceMessage(3, new LeaderlessMessage.ReplicateAck(3, 1, 4, false)),
+            new KeyspaceMessage(3, new LeaderlessMessage.ReplicateAck(3, 1, 4, false, null)),
             new KeyspaceMessage(3, new LeaderlessMessage.Read(1, 3, 5, "k", 2)),
             new KeyspaceMessage(3, new LeaderlessMessage.ReadReply(3, 1, 5, "k", null)),
             new KeyspaceMessage(
@@ -168,7 +168,8 @@ class LeaderlessFrameCodecTest {
                             : new LeaderlessMessage.CoordinatePutAck(f, t, r, k, s, null)),
             Combinators.combine(node, node, requestId, key, state, node)
                 .as(LeaderlessMessage.Replicate::new),
-            Combinators.combine(node, node, requestId, Arbitraries.of(true, false))
+            Combinators.combine(
+                    node, node, requestId, Arbitraries.of(true, false), state.injectNull(0.5))
                 .as(LeaderlessMessage.ReplicateAck::new),
             Combinators.combine(node, node, requestId, key, node).as(LeaderlessMessage.Read::new),
             Combinators.combine(node, node, requestId, key, state.injectNull(0.3))
