@@ -29,6 +29,10 @@ import java.util.zip.CRC32C;
  * service writes without forcing ({@link #write}) and a {@code GroupCommit} forces ({@link #force})
  * before any message or reply that depends on a record the node asked to sync leaves.
  *
+ * <p>The same file serves the other replication styles' own record streams: a multi-leader
+ * keyspace's site log ({@code SiteService}, {@code data-dir/multi/<ks>.log}) and a single-leader
+ * replica group's log ({@code ReplicationLoop}); the format is the same, so one reader and writer.
+ *
  * <p>Not done: compaction. The file grows with every persisted key state; a long-lived keyspace
  * needs a rewrite of the latest state per key.
  */
@@ -80,7 +84,7 @@ public final class LeaderlessRecordLog
    *
    * @return the sequence of the last record written: records written since open, counting these
    */
-  long write(List<PersistRecord> records) {
+  public long write(List<PersistRecord> records) {
     try {
       for (PersistRecord record : records) {
         byte[] payload = record.payload();

@@ -109,7 +109,7 @@ public final class SiteService implements AutoCloseable {
   private final int selfIndex;
   private final ScheduledExecutorService loop;
   private final Transport transport;
-  private final SiteRecordLog recordLog;
+  private final io.replicakv.server.leaderless.LeaderlessRecordLog recordLog;
   private final SiteReplica replica;
   private final Map<Long, CompletableFuture<Reply>> inFlight = new HashMap<>();
 
@@ -142,7 +142,7 @@ public final class SiteService implements AutoCloseable {
     this.selfIndex = config.nodeOf(self);
     this.loop = Check.notNull(loop, "loop");
     this.transport = Check.notNull(transport, "transport");
-    this.recordLog = new SiteRecordLog(logFile);
+    this.recordLog = new io.replicakv.server.leaderless.LeaderlessRecordLog(logFile);
     this.groupCommit =
         new io.replicakv.server.durable.GroupCommit(
             "site-" + keyspace, recordLog, task -> loop.execute(() -> onLoop(task)));
