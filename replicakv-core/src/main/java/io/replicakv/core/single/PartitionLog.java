@@ -49,6 +49,11 @@ public final class PartitionLog {
   private Lsn base = Lsn.ZERO;
   private long historyStartEpoch;
   private final NavigableMap<Long, Long> epochStartOffsets = new TreeMap<>();
+  // bytesThrough[i]: the sizes of every entry appended before slot i's and of slot i's own, counted
+  // from an arbitrary origin (entries cut by truncation are subtracted by overwriting); bytesBefore
+  // is that running sum just before slot 0. Lag in bytes is a difference of two of them.
+  private long[] bytesThrough = new long[16];
+  private long bytesBefore;
 
   /** Entries held now (after the base). */
   public int size() {
@@ -88,6 +93,21 @@ public final class PartitionLog {
     return historyStartEpoch;
   }
 
+  /**
+   * Bytes ({@link Entry#sizeBytes}) of the held entries after {@code offset}: a follower's lag in
+   * bytes when {@code offset} is its match offset. An offset below the base counts every held entry
+   * (the trimmed ones are no longer known), so it is a lower bound there.
+   */
+  public long bytesAfter(long offset) {
+    if (offset >= endOffset() || size() == 0) {
+      return 0;
+    }
+    long from = Math.max(offset, base.offset());
+    int slot = head + (int) (from - base.offset()) - 1;
+    long before = slot < 0 ? bytesBefore : bytesThrough[slot];
+    return bytesThrough[entries.size() - 1] - before;
+  }
+
   /** The entry at {@code offset}, which must be in {@code [firstOffset, endOffset]}. */
   public Entry entry(long offset) {
     Check.argument(
@@ -112,6 +132,7 @@ public final class PartitionLog {
     Check.argument(lsn != null, "lsn is null");
     entries.clear();
     head = 0;
+    bytesBefore = 0;
     epochStartOffsets.clear();
     base = lsn;
     historyStartEpoch = lsn.epoch();
@@ -137,6 +158,8 @@ public final class PartitionLog {
     }
     head += dropped;
     if (head >= COMPACT_AFTER_ENTRIES_MIN && head >= entries.size() / 2) {
+      bytesBefore = bytesThrough[head - 1];
+      System.arraycopy(bytesThrough, head, bytesThrough, 0, entries.size() - head);
       entries.subList(0, head).clear();
       head = 0;
     }
@@ -155,6 +178,11 @@ public final class PartitionLog {
     if (entry.epoch() != lastEpoch()) {
       epochStartOffsets.put(entry.epoch(), entry.offset());
     }
+    int slot = entries.size();
+    if (slot == bytesThrough.length) {
+      bytesThrough = java.util.Arrays.copyOf(bytesThrough, slot * 2);
+    }
+    bytesThrough[slot] = (slot == 0 ? bytesBefore : bytesThrough[slot - 1]) + entry.sizeBytes();
     entries.add(entry);
   }
 

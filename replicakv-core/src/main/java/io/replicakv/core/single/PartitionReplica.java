@@ -1152,6 +1152,11 @@ public final class PartitionReplica implements Replica {
     return Collections.unmodifiableList(divergentWrites);
   }
 
+  /** Bytes of the log entries this replica holds after {@code offset} (lag in bytes). */
+  public long logBytesAfter(long offset) {
+    return log.bytesAfter(offset);
+  }
+
   /** Client writes ever truncated from this replica's log, including those not kept. */
   public long divergentWritesTotal() {
     return divergentWritesTotal;

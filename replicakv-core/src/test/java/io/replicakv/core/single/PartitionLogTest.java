@@ -115,4 +115,48 @@ class PartitionLogTest {
     assertThat(log.lastLsn()).isEqualTo(new Lsn(2, 5_001));
     assertThat(log.lastEpoch()).isEqualTo(2);
   }
+
+  @Test
+  void bytesAfterEqualsTheSumOfHeldEntriesThroughAppendsTrimsCompactionsAndTruncations() {
+    java.util.Random random = new java.util.Random(20261201L);
+    PartitionLog log = new PartitionLog();
+    long epoch = 1;
+    for (int step = 0; step < 20_000; step++) {
+      int action = random.nextInt(100);
+      if (action < 80 || log.size() == 0) {
+        String value = "x".repeat(random.nextInt(40));
+        log.append(new Entry(epoch, log.endOffset() + 1, new Operation.Put("k", value)));
+      } else if (action < 95) {
+        log.trimThrough(log.base().offset() + random.nextInt(log.size() + 1));
+      } else {
+        log.truncateAfter(log.base().offset() + random.nextInt(log.size() + 1));
+        epoch++;
+      }
+      long probe = random.nextLong(Math.max(1, log.endOffset() + 2));
+      long expected = 0;
+      for (long o = Math.max(probe, log.base().offset()) + 1; o <= log.endOffset(); o++) {
+        expected += log.entry(o).sizeBytes();
+      }
+      assertThat(log.bytesAfter(probe)).as("step %s, after %s", step, probe).isEqualTo(expected);
+    }
+    assertThat(log.base().offset()).as("trims happened").isPositive();
+    // A trim of 2,000 of 3,000 entries compacts the list (COMPACT_AFTER_ENTRIES_MIN is 1,024).
+    long[] ones = new long[3000];
+    java.util.Arrays.fill(ones, 1);
+    PartitionLog big = logOf(ones);
+    long last500 = 0;
+    for (long o = 2501; o <= 3000; o++) {
+      last500 += big.entry(o).sizeBytes();
+    }
+    long last1000 = last500;
+    for (long o = 2001; o <= 2500; o++) {
+      last1000 += big.entry(o).sizeBytes();
+    }
+    big.trimThrough(2000);
+    assertThat(big.bytesAfter(2500)).isEqualTo(last500);
+    assertThat(big.bytesAfter(0)).isEqualTo(last1000);
+    big.append(put(1, 3001));
+    assertThat(big.bytesAfter(2999))
+        .isEqualTo(big.entry(3000).sizeBytes() + put(1, 3001).sizeBytes());
+  }
 }

@@ -138,6 +138,8 @@ public final class Info {
                   + f.matchOffset()
                   + ",lag_records="
                   + f.lagRecords()
+                  + ",lag_bytes="
+                  + f.lagBytes()
                   + ",lag_ms="
                   + f.lagMillis()
                   + ",in_sync="

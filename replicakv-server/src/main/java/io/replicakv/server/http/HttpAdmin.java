@@ -148,18 +148,40 @@ public final class HttpAdmin implements AutoCloseable {
         case "/admin/leaderless" ->
             respond(ctx, HttpResponseStatus.OK, "application/json", leaderlessJson());
         case "/admin/leaderless/repair" -> leaderlessRepair(ctx, request);
+        case "/admin/replication" ->
+            respond(ctx, HttpResponseStatus.OK, "application/json", replicationJson());
         default ->
             respond(
                 ctx,
                 HttpResponseStatus.NOT_FOUND,
                 "application/json",
-                "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\",\"/admin/cluster\",\"/admin/leaderless\",\"/admin/leaderless/repair\"]}\n");
+                "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\",\"/admin/cluster\",\"/admin/leaderless\",\"/admin/leaderless/repair\",\"/admin/replication\"]}\n");
       }
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
       ctx.close();
+    }
+  }
+
+  /**
+   * Single-leader replication on this node: its counters and every replica group it hosts (role,
+   * epoch, leader, last LSN, commit offset, divergent writes), with, where it leads, each
+   * follower's match offset and lag in records, bytes and milliseconds.
+   */
+  private String replicationJson() {
+    io.replicakv.server.replication.ReplicationLoop replication = node.replication;
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("enabled", replication != null);
+    if (replication != null) {
+      out.put("counters", replication.counters());
+      out.put("groups", replication.status());
+    }
+    try {
+      return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(out) + "\n";
+    } catch (IOException e) {
+      return "{}";
     }
   }
 

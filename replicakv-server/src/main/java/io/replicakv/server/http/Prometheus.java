@@ -355,6 +355,19 @@ final class Prometheus {
     }
     head(
         b,
+        "replicakv_replication_lag_bytes",
+        "gauge",
+        "Bytes of log entries a follower has not acknowledged yet (held entries only).");
+    for (var g : groups) {
+      for (var f : g.followers()) {
+        b.append("replicakv_replication_lag_bytes")
+            .append(labels(g.keyspace(), g.group(), f.member()))
+            .append(f.lagBytes())
+            .append('\n');
+      }
+    }
+    head(
+        b,
         "replicakv_replication_lag_ms",
         "gauge",
         "Milliseconds since a follower that is behind last held the leader's whole log.");

@@ -156,7 +156,12 @@ public final class ReplicationLoop implements AutoCloseable {
 
   /** What INFO and /metrics show of one follower of a group this node leads. */
   public record FollowerStatus(
-      String member, long matchOffset, long lagRecords, long lagMillis, boolean inSync) {}
+      String member,
+      long matchOffset,
+      long lagRecords,
+      long lagBytes,
+      long lagMillis,
+      boolean inSync) {}
 
   /** What INFO and /metrics show of one hosted group. */
   public record GroupStatus(
@@ -959,6 +964,7 @@ public final class ReplicationLoop implements AutoCloseable {
                 memberByReplicaId.getOrDefault(match.getKey(), "n" + match.getKey()),
                 match.getValue(),
                 lag,
+                r.logBytesAfter(match.getValue()),
                 now - since,
                 inSync.contains(match.getKey())));
       }

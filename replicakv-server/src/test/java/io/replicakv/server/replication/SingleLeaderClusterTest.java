@@ -305,6 +305,27 @@ class SingleLeaderClusterTest {
       }
       assertThat(j.get(key)).isEqualTo("async-19");
     }
+    // the stopped follower's lag shows in bytes too, in /metrics and /admin/replication
+    String lagBytes =
+        "replicakv_replication_lag_bytes\\{keyspace=\""
+            + none
+            + "\",partition=\"\\d+\",follower=\"n3\"\\} [1-9]\\d*";
+    await()
+        .atMost(DEADLINE)
+        .untilAsserted(
+            () ->
+                assertThat(
+                        httpGet(servers.get(0).httpPort(), "/metrics")
+                            + httpGet(servers.get(1).httpPort(), "/metrics"))
+                    .containsPattern(lagBytes));
+    String admin =
+        httpGet(servers.get(0).httpPort(), "/admin/replication")
+            + httpGet(servers.get(1).httpPort(), "/admin/replication");
+    assertThat(admin)
+        .contains("\"enabled\" : true")
+        .containsPattern(
+            "\"member\" : \"n3\",\\s*\"matchOffset\" : \\d+,\\s*\"lagRecords\" : [1-9]")
+        .containsPattern("\"lagBytes\" : [1-9]");
   }
 
   /** The leader of the group holding {@code key} in {@code keyspace}, from INFO on node 1. */
