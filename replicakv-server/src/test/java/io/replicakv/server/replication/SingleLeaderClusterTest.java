@@ -328,6 +328,38 @@ class SingleLeaderClusterTest {
         .containsPattern("\"lagBytes\" : [1-9]");
   }
 
+  @Test
+  void dashboardShowsTheReplicaGroupsInAHeadlessBrowser() throws Exception {
+    java.nio.file.Path chromium = java.nio.file.Path.of("/usr/bin/chromium");
+    org.junit.jupiter.api.Assumptions.assumeTrue(
+        java.nio.file.Files.isExecutable(chromium), "chromium not installed");
+    Process p =
+        new ProcessBuilder(
+                chromium.toString(),
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--user-data-dir=" + dir.resolve("chromium-profile"),
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                "http://127.0.0.1:" + servers.get(0).httpPort() + "/dashboard")
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    String dom = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    // the script filled the replica-group table from /admin/replication: keyspace 0's groups,
+    // each with its role and leader, and the followers of the groups this node leads
+    assertThat(dom)
+        .containsPattern("\\d+ replica groups here, leading \\d+")
+        .containsPattern("<td class=\"(leader|follower)\">(leader|follower)</td>")
+        .containsPattern("n[23] 0 / 0 / \\d+");
+  }
+
   /** The leader of the group holding {@code key} in {@code keyspace}, from INFO on node 1. */
   private String leaderOf(int keyspace, String key) {
     try (Jedis j = jedis(0)) {
