@@ -99,6 +99,7 @@ final class ServerCommand implements Callable<Integer> {
           server.close();
           Runtime.getRuntime().halt(0);
         };
+    server.onShutdownCommand(stop);
     // SIGTERM and SIGINT: stop accepting, finish what was read, sync the log, exit 0.
     for (String signal : new String[] {"TERM", "INT"}) {
       sun.misc.Signal.handle(

@@ -96,6 +96,28 @@ class GracefulShutdownTest {
     }
   }
 
+  @Test
+  void shutdownCommandStopsLikeSigtermAndKeepsEveryWrite() throws Exception {
+    Path data = tmp.resolve("shutdown");
+    ServerProcess first = start(data, "--fsync=never");
+    try (RespConnection c = first.connect()) {
+      for (int i = 0; i < KEYS; i++) {
+        assertThat(c.call("SET", "shut:" + i, "v" + i)).isEqualTo("OK");
+      }
+      assertThat(c.call("SHUTDOWN", "NOSAVE", "NOW")).isEqualTo("OK");
+    }
+    assertThat(first.awaitExit()).as("exit code after SHUTDOWN:\n%s", first.output()).isZero();
+    assertThat(first.output()).contains("log synced");
+    ServerProcess second = start(data, "--fsync=never");
+    try (RespConnection c = second.connect()) {
+      assertThat(c.call("DBSIZE")).isEqualTo((long) KEYS);
+      assertThat(c.call("GET", "shut:" + (KEYS - 1))).isEqualTo("v" + (KEYS - 1));
+      assertThat(c.call("SHUTDOWN", "LATER").toString()).contains("syntax error");
+      assertThat(c.call("SHUTDOWN", "ABORT").toString()).contains("No shutdown in progress");
+    }
+    assertThat(second.isAlive()).isTrue();
+  }
+
   private ServerProcess start(Path data, String... args) throws IOException {
     ServerProcess s = ServerProcess.start(data, args);
     servers.add(s);

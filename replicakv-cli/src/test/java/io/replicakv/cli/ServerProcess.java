@@ -237,6 +237,14 @@ final class ServerProcess implements AutoCloseable {
     awaitPing();
   }
 
+  /** Waits for the process to exit by itself (e.g. after SHUTDOWN); returns the exit code. */
+  int awaitExit() throws InterruptedException {
+    if (!process.waitFor(STOP_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)) {
+      throw new AssertionError("server did not exit within " + STOP_DEADLINE + ":\n" + output());
+    }
+    return process.exitValue();
+  }
+
   /** SIGTERM, then waits for the exit; returns the exit code. */
   int terminate() throws InterruptedException {
     process.destroy();

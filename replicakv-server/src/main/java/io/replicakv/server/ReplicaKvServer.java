@@ -248,6 +248,14 @@ public final class ReplicaKvServer implements AutoCloseable {
     return http.port();
   }
 
+  /**
+   * Lets {@code SHUTDOWN} stop this server by running {@code stop} (the process's orderly exit);
+   * without it the command is refused. Call after {@link #start}.
+   */
+  public void onShutdownCommand(Runnable stop) {
+    node.shutdownRequest = stop;
+  }
+
   public Node node() {
     return node;
   }

@@ -152,6 +152,13 @@ public final class Node {
   /** Single-leader replication of this node's partitions; null when the node runs alone. */
   public volatile io.replicakv.server.replication.ReplicationLoop replication;
 
+  /**
+   * What {@code SHUTDOWN} runs (on a thread of its own): the process's orderly stop, set by the
+   * {@code server} command; null when the node is embedded (tests, library mode), where the command
+   * is refused rather than stopping a program that did not ask for it.
+   */
+  public volatile Runnable shutdownRequest;
+
   public String misconf() {
     java.io.IOException f = engine.failure();
     return "MISCONF Errors writing to the log: "

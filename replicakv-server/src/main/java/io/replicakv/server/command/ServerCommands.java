@@ -294,6 +294,48 @@ final class ServerCommands {
             }));
     t.register(
         cmd(
+            "shutdown",
+            -1,
+            "admin",
+            0,
+            0,
+            0,
+            "server",
+            "Stops the server: stops accepting, answers what it read, syncs the log, exits.",
+            (n, s, r) -> {
+              boolean save = false;
+              for (int i = 1; i < r.argc(); i++) {
+                String option =
+                    new String(r.arg(i), java.nio.charset.StandardCharsets.UTF_8)
+                        .toUpperCase(java.util.Locale.ROOT);
+                switch (option) {
+                  case "SAVE" -> save = true;
+                  case "NOSAVE", "NOW", "FORCE" -> {}
+                  case "ABORT" -> throw new CommandError("ERR No shutdown in progress.");
+                  default -> throw new CommandError("ERR syntax error");
+                }
+              }
+              Runnable stop = n.shutdownRequest;
+              if (stop == null) {
+                throw new CommandError(
+                    "ERR SHUTDOWN is not available on an embedded node; stop its program instead");
+              }
+              if (save) {
+                try {
+                  if (n.engine.snapshotNow(n.now()) == null) {
+                    return Reply.error("ERR Errors trying to SHUTDOWN. Check logs.");
+                  }
+                } catch (IOException e) {
+                  return Reply.error("ERR Errors trying to SHUTDOWN: " + e.getMessage());
+                }
+              }
+              // The log is synced by the stop itself (as for SIGTERM), so NOSAVE loses nothing.
+              Thread stopper = new Thread(stop, "replicakv-shutdown");
+              stopper.start();
+              return Reply.ok();
+            }));
+    t.register(
+        cmd(
             "lastsave",
             1,
             "fast",

@@ -100,6 +100,11 @@ class JedisConformanceTest {
       assertThatThrownBy(() -> jedis.select(99))
           .isInstanceOf(JedisDataException.class)
           .hasMessage("ERR DB index is out of range");
+      // an embedded node refuses SHUTDOWN instead of stopping the program around it
+      assertThatThrownBy(() -> jedis.shutdown())
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageContaining("not available on an embedded node");
+      assertThat(jedis.ping()).isEqualTo("PONG");
     }
   }
 
