@@ -474,6 +474,10 @@ public final class ReplicationLoop implements AutoCloseable {
    */
   public static final long FOLLOWER_READ_WAIT_MILLIS = 1_000;
 
+  private final AtomicLong followerReadsServed = new AtomicLong();
+  private final AtomicLong followerReadsWaited = new AtomicLong();
+  private final AtomicLong followerReadsRefused = new AtomicLong();
+
   /** Whether reads of {@code keyspace} may be answered by any replica (keyspace option). */
   public boolean followerReads(int keyspace) {
     ClusterView v = view;
@@ -525,8 +529,10 @@ public final class ReplicationLoop implements AutoCloseable {
     schedulePump();
     if (h.replica.role() != PartitionReplica.Role.LEADER
         && token.offset() <= h.replica.commitOffset()) {
+      followerReadsServed.incrementAndGet();
       return CompletableFuture.completedFuture(new FollowerRead(h.replica.commitLsn(), null));
     }
+    followerReadsWaited.incrementAndGet();
     long id = nextRequestId++;
     CompletableFuture<Reply> reply = new CompletableFuture<>();
     h.waiting.put(id, reply);
@@ -535,20 +541,25 @@ public final class ReplicationLoop implements AutoCloseable {
     return reply.thenApply(
         answer ->
             switch (answer) {
-              case Reply.Values values -> new FollowerRead(values.sessionToken(), null);
-              case Reply.Rejected rejected ->
-                  new FollowerRead(
-                      null,
-                      "TRYAGAIN replica of slot "
-                          + slot
-                          + " on "
-                          + selfId
-                          + " has not applied the session token "
-                          + token
-                          + " (it committed "
-                          + h.replica.commitLsn()
-                          + "): "
-                          + withMemberIds(rejected.reason()));
+              case Reply.Values values -> {
+                followerReadsServed.incrementAndGet();
+                yield new FollowerRead(values.sessionToken(), null);
+              }
+              case Reply.Rejected rejected -> {
+                followerReadsRefused.incrementAndGet();
+                yield new FollowerRead(
+                    null,
+                    "TRYAGAIN replica of slot "
+                        + slot
+                        + " on "
+                        + selfId
+                        + " has not applied the session token "
+                        + token
+                        + " (it committed "
+                        + h.replica.commitLsn()
+                        + "): "
+                        + withMemberIds(rejected.reason()));
+              }
               case Reply.Uncertain uncertain ->
                   new FollowerRead(null, "TRYAGAIN " + withMemberIds(uncertain.reason()));
               case Reply.Written written ->
@@ -1095,6 +1106,9 @@ public final class ReplicationLoop implements AutoCloseable {
     out.put("writes_refused", writesRefused.get());
     out.put("divergent_writes", divergentWrites.get());
     out.put("snapshots_needed", snapshotsNeeded.get());
+    out.put("follower_reads_served", followerReadsServed.get());
+    out.put("follower_reads_waited", followerReadsWaited.get());
+    out.put("follower_reads_refused", followerReadsRefused.get());
     return out;
   }
 

@@ -209,6 +209,15 @@ class FollowerReadsClusterTest {
     assertThat(stale)
         .as("reads of the follower without the token that missed the write")
         .isPositive();
+    try (Jedis j = jedis(followers.get(1))) {
+      java.util.regex.Matcher served =
+          java.util.regex.Pattern.compile("replication_follower_reads_served:(\\d+)")
+              .matcher(j.info("replication"));
+      assertThat(served.find()).isTrue();
+      assertThat(Long.parseLong(served.group(1)))
+          .as("reads the follower answered itself")
+          .isGreaterThanOrEqualTo(2L * ROUNDS);
+    }
   }
 
   @Test
