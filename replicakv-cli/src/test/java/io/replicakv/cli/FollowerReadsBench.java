@@ -18,8 +18,8 @@ import redis.clients.jedis.Jedis;
 import redis.clients.jedis.commands.ProtocolCommand;
 
 /**
- * Read throughput of three in-process servers (in-memory metadata, loopback, dynamic ports):
- * GETs spread evenly over the three nodes, on a keyspace with {@code follower-reads=on} (every node
+ * Read throughput of three in-process servers (in-memory metadata, loopback, dynamic ports): GETs
+ * spread evenly over the three nodes, on a keyspace with {@code follower-reads=on} (every node
  * answers from its replica) and on one without (two reads in three are forwarded to the group
  * leader), plus the same follower reads through {@link ReplicaKvClient} sessions (each GET
  * pipelined with {@code SESSION TOKEN}). Prints operations per second per mode and round.
@@ -80,8 +80,7 @@ public final class FollowerReadsBench {
       System.out.printf("%-28s %12s%n", "mode", "GET ops/s");
       for (int round = 0; round < 2; round++) {
         report("leader-only", measure(servers, leaderOnly, threadsPerNode, keys, seconds, false));
-        report(
-            "follower-reads", measure(servers, followers, threadsPerNode, keys, seconds, false));
+        report("follower-reads", measure(servers, followers, threadsPerNode, keys, seconds, false));
         report(
             "follower-reads + client",
             measure(servers, followers, threadsPerNode, keys, seconds, true));

@@ -241,12 +241,16 @@ public final class ReplicaKvClient implements AutoCloseable {
     }
     drop(node);
     HostAndPort address = nodes.get(node);
-    c = new Jedis(address.getHost(), address.getPort(), options.timeoutMillis());
+    c =
+        new Jedis(
+            address,
+            redis.clients.jedis.DefaultJedisClientConfig.builder()
+                .timeoutMillis(options.timeoutMillis())
+                .database(options.keyspace())
+                .autoNegotiateProtocol(false)
+                .build());
     try {
       c.connect();
-      if (options.keyspace() != 0) {
-        c.select(options.keyspace());
-      }
     } catch (RuntimeException e) {
       c.close();
       throw e instanceof JedisConnectionException jce
