@@ -13,7 +13,7 @@ final class SessionTokens {
   private SessionTokens() {}
 
   /** Entries a token may hold at most (the server's bound). */
-  static final int GROUPS_MAX = 4_096;
+  static final int GROUPS_MAX = 65_536;
 
   /** The per-group maximum of {@code a} and {@code b}. */
   static String merge(String a, String b) {

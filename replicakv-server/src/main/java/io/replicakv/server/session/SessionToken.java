@@ -29,8 +29,12 @@ import java.util.TreeMap;
  * constrains nothing.
  */
 public final class SessionToken {
-  /** Groups one token names at most; past it the oldest keyspaces' entries would be dropped. */
-  public static final int GROUPS_MAX = 4_096;
+  /**
+   * Groups a token taken from a client ({@link #parse}) names at most. A token built on a node is
+   * bounded by the cluster's groups (keyspaces times groups per keyspace), which for any cluster
+   * this code serves stays well below this; a session that touched more could not resume.
+   */
+  public static final int GROUPS_MAX = 65_536;
 
   /** Characters of a token's text form at most (a group costs at most 4 x 13 + 4 characters). */
   public static final int TEXT_CHARS_MAX = 2 + GROUPS_MAX * 56;
@@ -79,10 +83,6 @@ public final class SessionToken {
     if (lsn.equals(Lsn.ZERO) || (known != null && known.compareTo(lsn) >= 0)) {
       return this;
     }
-    Check.argument(
-        known != null || positions.size() < GROUPS_MAX,
-        "a session token names at most %s groups",
-        GROUPS_MAX);
     TreeMap<Group, Lsn> next = new TreeMap<>(positions);
     next.put(key, lsn);
     return new SessionToken(next);
@@ -90,11 +90,14 @@ public final class SessionToken {
 
   /** The larger position of each group of either token. */
   public SessionToken merge(SessionToken other) {
-    SessionToken out = this;
-    for (Map.Entry<Group, Lsn> e : other.positions.entrySet()) {
-      out = out.with(e.getKey().keyspace(), e.getKey().group(), e.getValue());
+    if (other.positions.isEmpty() || other.equals(this)) {
+      return this;
     }
-    return out;
+    TreeMap<Group, Lsn> next = new TreeMap<>(positions);
+    for (Map.Entry<Group, Lsn> e : other.positions.entrySet()) {
+      next.merge(e.getKey(), e.getValue(), Lsn::max);
+    }
+    return new SessionToken(next);
   }
 
   /** The text form (see the class comment). */
@@ -129,7 +132,11 @@ public final class SessionToken {
       throw new IllegalArgumentException(
           "session token version '" + parts[0] + "' unknown (this node reads " + VERSION + ")");
     }
-    SessionToken out = EMPTY;
+    if (parts.length - 1 > GROUPS_MAX) {
+      throw new IllegalArgumentException(
+          "session token names more than " + GROUPS_MAX + " groups");
+    }
+    TreeMap<Group, Lsn> positions = new TreeMap<>(groupOrder());
     for (int i = 1; i < parts.length; i++) {
       String[] fields = parts[i].split("\\.", -1);
       if (fields.length != 4) {
@@ -140,9 +147,12 @@ public final class SessionToken {
       long group = number(fields[1], Integer.MAX_VALUE);
       long epoch = number(fields[2], Long.MAX_VALUE);
       long offset = number(fields[3], Long.MAX_VALUE);
-      out = out.with((int) keyspace, (int) group, new Lsn(epoch, offset));
+      Lsn lsn = new Lsn(epoch, offset);
+      if (!lsn.equals(Lsn.ZERO)) {
+        positions.merge(new Group((int) keyspace, (int) group), lsn, Lsn::max);
+      }
     }
-    return out;
+    return new SessionToken(positions);
   }
 
   private static long number(String field, long max) {
