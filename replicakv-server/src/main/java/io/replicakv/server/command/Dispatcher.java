@@ -127,6 +127,7 @@ public final class Dispatcher {
       String refusal = replicationRefusal(replication, session, c, request, replicatedSlot);
       if (refusal != null
           && !c.isWrite()
+          && session.remoteReply == null
           && replication.followerReads(session.keyspace)
           && replication.hosts(session.keyspace, replicatedSlot)) {
         Reply followerReply = followerRead(replication, session, c, request, replicatedSlot);

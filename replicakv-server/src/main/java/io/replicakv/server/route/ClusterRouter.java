@@ -206,9 +206,12 @@ public final class ClusterRouter implements Router {
       }
     }
     if (!command.isWrite()
+        && session.remoteReply == null
         && groups.followerReads(session.keyspace)
         && groups.hosts(session.keyspace, firstSlot)) {
-      return LOCAL; // follower-reads=on: this replica answers, honouring the session token
+      // follower-reads=on: this replica answers, honouring the connection's session token. Not
+      // for a forwarded read: its token stayed on the forwarding node, so only a leader serves it.
+      return LOCAL;
     }
     if (first.leader() == null) {
       return new Decision.Answer(

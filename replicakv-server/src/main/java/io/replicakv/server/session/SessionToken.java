@@ -133,8 +133,7 @@ public final class SessionToken {
           "session token version '" + parts[0] + "' unknown (this node reads " + VERSION + ")");
     }
     if (parts.length - 1 > GROUPS_MAX) {
-      throw new IllegalArgumentException(
-          "session token names more than " + GROUPS_MAX + " groups");
+      throw new IllegalArgumentException("session token names more than " + GROUPS_MAX + " groups");
     }
     TreeMap<Group, Lsn> positions = new TreeMap<>(groupOrder());
     for (int i = 1; i < parts.length; i++) {
