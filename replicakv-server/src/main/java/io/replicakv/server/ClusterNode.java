@@ -642,6 +642,8 @@ final class ClusterNode implements AutoCloseable {
         responder.fail("bad forwarded command: " + e.getMessage());
         return;
       }
+      io.replicakv.server.session.SessionState session =
+          new io.replicakv.server.session.SessionState();
       loop.execute(
           () ->
               handler.executeForwarded(
@@ -649,10 +651,16 @@ final class ClusterNode implements AutoCloseable {
                   forward.protocol(),
                   forward.request(),
                   forward.hops(),
+                  session,
                   bytes ->
                       responder.reply(
                           new Frame(
-                              ForwardCodec.TYPE_FORWARD_REPLY, request.correlationId(), bytes))));
+                              ForwardCodec.TYPE_FORWARD_REPLY,
+                              request.correlationId(),
+                              forward.session()
+                                  ? io.replicakv.server.session.SessionForward.wrap(
+                                      bytes, session.token())
+                                  : bytes))));
     };
   }
 

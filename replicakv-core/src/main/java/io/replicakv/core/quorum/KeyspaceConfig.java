@@ -33,6 +33,9 @@ import java.util.Set;
  * @param blockingReadRepair leaderless: a read answers only after the stale replicas it read have
  *     acknowledged the repair ({@code read-repair=blocking}; Cassandra's blocking read repair), so
  *     that quorum reads are monotonic; false repairs in the background ({@code read-repair=async})
+ * @param followerReads single-leader: any replica of a key's group answers reads from its applied
+ *     state ({@code follower-reads=on}); a read that carries a session token is answered only from
+ *     state that includes it. Off: reads go to the group's leader
  */
 public record KeyspaceConfig(
     String name,
@@ -48,7 +51,8 @@ public record KeyspaceConfig(
     Topology topology,
     String hub,
     boolean readYourWrites,
-    boolean blockingReadRepair) {
+    boolean blockingReadRepair,
+    boolean followerReads) {
 
   /** Highest keyspace number plus one (Redis has 16 databases by default; we allow more). */
   public static final int KEYSPACES_MAX = 1_024;
@@ -67,6 +71,40 @@ public record KeyspaceConfig(
     conflicts = List.copyOf(conflicts);
     Check.notNull(topology, "topology");
     Check.notNull(hub, "hub");
+  }
+
+  /** A config without follower reads (as configs were before {@code followerReads}). */
+  public KeyspaceConfig(
+      String name,
+      int number,
+      Style style,
+      int replicas,
+      Acks acks,
+      int readQuorum,
+      int writeQuorum,
+      boolean sloppyQuorum,
+      boolean readRepair,
+      List<ConflictStrategy> conflicts,
+      Topology topology,
+      String hub,
+      boolean readYourWrites,
+      boolean blockingReadRepair) {
+    this(
+        name,
+        number,
+        style,
+        replicas,
+        acks,
+        readQuorum,
+        writeQuorum,
+        sloppyQuorum,
+        readRepair,
+        conflicts,
+        topology,
+        hub,
+        readYourWrites,
+        blockingReadRepair,
+        false);
   }
 
   /** A config with background read repair (as configs were before {@code blockingReadRepair}). */
@@ -136,9 +174,10 @@ public record KeyspaceConfig(
   /**
    * Applies {@code options} (keys {@code replicas}, {@code acks}, {@code r}, {@code w}, {@code
    * sloppy}, {@code read-repair} as {@code blocking}, {@code async} (or on) or off, {@code
-   * conflicts} as a comma list, {@code topology}, {@code hub}, {@code read-your-writes}) over the
-   * style's defaults. Malformed values and unknown keys throw {@link IllegalArgumentException};
-   * well-formed but contradictory values are left to {@link #validate()}.
+   * conflicts} as a comma list, {@code topology}, {@code hub}, {@code read-your-writes}, {@code
+   * follower-reads} as on or off) over the style's defaults. Malformed values and unknown keys
+   * throw {@link IllegalArgumentException}; well-formed but contradictory values are left to {@link
+   * #validate()}.
    */
   public static KeyspaceConfig parse(
       String name, int number, Style style, int clusterNodes, Map<String, String> options) {
@@ -154,6 +193,7 @@ public record KeyspaceConfig(
     String hub = c.hub;
     boolean ryw = c.readYourWrites;
     boolean blocking = c.blockingReadRepair;
+    boolean followerReads = c.followerReads;
     for (Map.Entry<String, String> option : options.entrySet()) {
       String value = option.getValue().trim();
       switch (option.getKey()) {
@@ -192,13 +232,27 @@ public record KeyspaceConfig(
         case "topology" -> topology = Topology.parse(value);
         case "hub" -> hub = value;
         case "read-your-writes" -> ryw = parseBoolean(option.getKey(), value);
+        case "follower-reads" -> followerReads = parseBoolean(option.getKey(), value);
         default ->
             throw new IllegalArgumentException("unknown keyspace option '" + option.getKey() + "'");
       }
     }
     return new KeyspaceConfig(
-        name, number, style, replicas, acks, r, w, sloppy, repair, conflicts, topology, hub, ryw,
-        blocking);
+        name,
+        number,
+        style,
+        replicas,
+        acks,
+        r,
+        w,
+        sloppy,
+        repair,
+        conflicts,
+        topology,
+        hub,
+        ryw,
+        blocking,
+        followerReads);
   }
 
   private static int parseInt(String key, String value) {
@@ -235,6 +289,12 @@ public record KeyspaceConfig(
       reasons.add("replicas N=" + replicas + " > " + REPLICAS_MAX);
     }
     validateConflicts(reasons);
+    if (followerReads && style != Style.SINGLE_LEADER) {
+      reasons.add(
+          "follower-reads=on applies to single-leader keyspaces only: a "
+              + style.text()
+              + " keyspace has no leader and followers to choose between");
+    }
     switch (style) {
       case SINGLE_LEADER -> validateAcks(reasons);
       case LEADERLESS -> validateQuorums(reasons);

@@ -67,6 +67,28 @@ class KeyspaceConfigTest {
   }
 
   @Test
+  void followerReadsAreOffByDefaultAndRefusedOutsideSingleLeader() {
+    KeyspaceConfig plain = KeyspaceConfig.parse("k", 16, Style.SINGLE_LEADER, 3, Map.of());
+    assertThat(plain.followerReads()).isFalse();
+    KeyspaceConfig on =
+        KeyspaceConfig.parse("k", 16, Style.SINGLE_LEADER, 3, Map.of("follower-reads", "on"));
+    assertThat(on.followerReads()).isTrue();
+    assertThat(on.validate()).isEmpty();
+    assertThat(on.toString()).contains("followerReads=true");
+    assertThat(leaderless(Map.of("follower-reads", "on")).validate())
+        .singleElement()
+        .asString()
+        .contains("single-leader keyspaces only")
+        .contains("leaderless");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                KeyspaceConfig.parse(
+                    "k", 16, Style.SINGLE_LEADER, 3, Map.of("follower-reads", "maybe")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("follower-reads must be on or off");
+  }
+
+  @Test
   void refusesReadYourWritesWithoutOverlappingQuorums() {
     List<String> reasons =
         leaderless(Map.of("r", "1", "w", "1", "read-your-writes", "on")).validate();

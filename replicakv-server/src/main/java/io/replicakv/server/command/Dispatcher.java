@@ -60,6 +60,7 @@ public final class Dispatcher {
     io.replicakv.server.leaderless.LeaderlessCommands.commands().forEach(t::register);
     io.replicakv.server.multi.SiteCommands.commands().forEach(t::register);
     io.replicakv.server.leaderless.LeaderlessAdminCommands.commands().forEach(t::register);
+    io.replicakv.server.session.SessionCommands.commands().forEach(t::register);
     return t;
   }
 
@@ -124,6 +125,17 @@ public final class Dispatcher {
         && replication.replicates(session.keyspace)) {
       replicatedSlot = io.replicakv.core.ring.Slots.slot(request.arg(c.firstKey()));
       String refusal = replicationRefusal(replication, session, c, request, replicatedSlot);
+      if (refusal != null
+          && !c.isWrite()
+          && session.remoteReply == null
+          && replication.followerReads(session.keyspace)
+          && replication.hosts(session.keyspace, replicatedSlot)) {
+        Reply followerReply = followerRead(replication, session, c, request, replicatedSlot);
+        if (followerReply != null) {
+          return followerReply;
+        }
+        refusal = null; // the replica already holds the session's position: read it now, below
+      }
       if (refusal != null) {
         return Reply.error(refusal);
       }
@@ -156,6 +168,7 @@ public final class Dispatcher {
           replication
               .replicate(session.keyspace, replicatedSlot, captured)
               .thenApply(error -> encode(error == null ? own : Reply.error(error), protocol));
+      observeLeaderPosition(replication, session, replicatedSlot);
       node.metrics.command(c.name()).record((System.nanoTime() - startNanos) / 1000, failed);
       return FORWARDED;
     }
@@ -163,12 +176,93 @@ public final class Dispatcher {
     // so that nobody reads a value the log could still lose): under fsync=always once it is
     // fsynced,
     // otherwise once write(2) returned, which a failing disk can delay.
+    if (replicatedSlot >= 0 && !session.followerReadServed) {
+      observeLeaderPosition(replication, session, replicatedSlot);
+    }
+    session.followerReadServed = false;
     long sequenceAfter = node.engine.lastSequence();
     if (sequenceAfter != sequenceBefore || replyAfterFsync) {
       session.awaitSequence = sequenceAfter;
     }
     node.metrics.command(c.name()).record((System.nanoTime() - startNanos) / 1000, failed);
     return reply;
+  }
+
+  /**
+   * A read on a replicated keyspace with {@code follower-reads=on}, on a node that holds a replica
+   * of the key's group but does not lead it (or leads it without a lease): answered from this
+   * replica's applied state once that includes the connection's session token for the group.
+   * Returns null when it already does (the caller runs the command now, and the session moves to
+   * the replica's commit position); else the reply comes later through {@link Session#forwarded}
+   * ({@link #FORWARDED}), or {@code -TRYAGAIN} after the bounded wait.
+   */
+  private Reply followerRead(
+      io.replicakv.server.replication.ReplicationLoop replication,
+      Session session,
+      Command c,
+      RespRequest request,
+      int slot) {
+    io.replicakv.server.session.SessionToken.Group group =
+        replication.groupHere(session.keyspace, slot);
+    io.replicakv.server.session.SessionState state = session.sessionState;
+    java.util.concurrent.CompletableFuture<
+            io.replicakv.server.replication.ReplicationLoop.FollowerRead>
+        read =
+            replication.followerRead(
+                session.keyspace, slot, state.token().get(group.keyspace(), group.group()));
+    if (read.isDone()) {
+      io.replicakv.server.replication.ReplicationLoop.FollowerRead now = read.join();
+      if (now.error() != null) {
+        return Reply.error(now.error());
+      }
+      state.observe(group.keyspace(), group.group(), now.position());
+      session.followerReadServed = true;
+      return null;
+    }
+    int protocol = session.protocol;
+    java.util.concurrent.CompletableFuture<byte[]> reply =
+        read.thenApply(
+            outcome -> {
+              if (outcome.error() != null) {
+                return encode(Reply.error(outcome.error()), protocol);
+              }
+              state.observe(group.keyspace(), group.group(), outcome.position());
+              return encode(runRead(session, c, request), protocol);
+            });
+    state.track(reply);
+    session.forwarded = reply;
+    return FORWARDED;
+  }
+
+  /** Runs a read command's handler (a follower read whose replica caught up); never throws. */
+  private Reply runRead(Session session, Command c, RespRequest request) {
+    long startNanos = System.nanoTime();
+    boolean failed = false;
+    Reply reply;
+    try {
+      reply = c.handler().run(node, session, request);
+    } catch (CommandError e) {
+      reply = Reply.error(e.getMessage());
+      failed = true;
+    } catch (RuntimeException e) {
+      log.error("command {} failed", c.name(), e);
+      reply =
+          Reply.error("ERR internal error in '" + c.name() + "': " + e.getClass().getSimpleName());
+      failed = true;
+    }
+    node.metrics.command(c.name()).record((System.nanoTime() - startNanos) / 1000, failed);
+    return reply;
+  }
+
+  /** The session saw this leader's whole log of the slot's group (see ReplicationLoop.lastLsn). */
+  private static void observeLeaderPosition(
+      io.replicakv.server.replication.ReplicationLoop replication, Session session, int slot) {
+    io.replicakv.server.session.SessionToken.Group group =
+        replication.groupHere(session.keyspace, slot);
+    if (group != null) {
+      session.sessionState.observe(
+          group.keyspace(), group.group(), replication.lastLsn(session.keyspace, slot));
+    }
   }
 
   /** Most bytes of arguments a replicated write may carry (its log entry's payload bound). */

@@ -70,6 +70,13 @@ public final class Session {
     public ByteBuf after;
   }
 
+  /** The connection's session token (SESSION TOKEN / RESUME), raised by replicated commands. */
+  public io.replicakv.server.session.SessionState sessionState =
+      new io.replicakv.server.session.SessionState();
+
+  /** Set by the dispatcher while a follower read runs, so its position is not the leader's. */
+  public boolean followerReadServed;
+
   public Session(long id, Channel channel, long createdMillis) {
     this.id = id;
     this.channel = channel;

@@ -190,7 +190,9 @@ public final class ReplicationLoop implements AutoCloseable {
       this.group = group;
       this.config = config;
       this.store = new LeaderlessRecordLog(file);
-      this.replica = new PartitionReplica(selfReplicaId, config, false, store.recovered());
+      // Follower reads are gated by the keyspace option in followerRead (the router sends reads
+      // here only with it on), so an ALTER takes effect without rebuilding the replica.
+      this.replica = new PartitionReplica(selfReplicaId, config, true, store.recovered());
       this.divergentSeen = replica.divergentWritesTotal();
     }
   }
@@ -468,6 +470,115 @@ public final class ReplicationLoop implements AutoCloseable {
     int length = Math.min(key.length, Operation.KEY_CHARS_MAX);
     return new String(key, 0, length, StandardCharsets.ISO_8859_1);
   }
+
+  // ---------------------------------------------------------------- follower reads and sessions
+
+  /**
+   * How long a follower holds a read whose session token it has not applied yet, in milliseconds;
+   * past it the read is answered {@code -TRYAGAIN} (the client retries, at the leader or later).
+   */
+  public static final long FOLLOWER_READ_WAIT_MILLIS = 1_000;
+
+  private final AtomicLong followerReadsServed = new AtomicLong();
+  private final AtomicLong followerReadsWaited = new AtomicLong();
+  private final AtomicLong followerReadsRefused = new AtomicLong();
+
+  /** Whether reads of {@code keyspace} may be answered by any replica (keyspace option). */
+  public boolean followerReads(int keyspace) {
+    ClusterView v = view;
+    KeyspaceEntry entry = v == null ? null : v.keyspaces().get(keyspace);
+    return entry != null && entry.config().followerReads() && replicates(keyspace);
+  }
+
+  /** Whether this node holds a replica of {@code slot}'s group. Loop thread. */
+  public boolean hosts(int keyspace, int slot) {
+    return hostedFor(keyspace, slot) != null;
+  }
+
+  /** The group of {@code slot} that this node holds a replica of; null if none. Loop thread. */
+  public io.replicakv.server.session.SessionToken.Group groupHere(int keyspace, int slot) {
+    Hosted h = hostedFor(keyspace, slot);
+    return h == null
+        ? null
+        : new io.replicakv.server.session.SessionToken.Group(keyspace, h.group.id());
+  }
+
+  /**
+   * The last LSN of this node's replica of {@code slot}'s group, ZERO if none: after a command ran
+   * here on the leader, the session's position, covering every write the leader applied (the one
+   * just stepped included, acknowledged or not). Loop thread.
+   */
+  public io.replicakv.core.msg.Lsn lastLsn(int keyspace, int slot) {
+    Hosted h = hostedFor(keyspace, slot);
+    return h == null ? io.replicakv.core.msg.Lsn.ZERO : h.replica.lastLsn();
+  }
+
+  /**
+   * A read of {@code slot} answered by this node's replica from its applied state: completes (loop
+   * thread) with the position of that state once it includes {@code token}, or with an error text
+   * ({@link FollowerRead#error}) when the replica did not get there within {@link
+   * #FOLLOWER_READ_WAIT_MILLIS} or cannot serve. Completed at once when the replica already applied
+   * the token. The caller runs the read command when it completes without error, in the same loop
+   * turn, so the state it reads is the one the position names.
+   */
+  public CompletableFuture<FollowerRead> followerRead(
+      int keyspace, int slot, io.replicakv.core.msg.Lsn token) {
+    catchUpTicks();
+    Hosted h = hostedFor(keyspace, slot);
+    if (h == null) {
+      return CompletableFuture.completedFuture(
+          new FollowerRead(
+              null, "TRYAGAIN this node holds no replica of slot " + slot + " any more"));
+    }
+    pump(h); // apply what the replica committed, so the engine holds commitLsn
+    schedulePump();
+    if (h.replica.role() != PartitionReplica.Role.LEADER
+        && token.offset() <= h.replica.commitOffset()) {
+      followerReadsServed.incrementAndGet();
+      return CompletableFuture.completedFuture(new FollowerRead(h.replica.commitLsn(), null));
+    }
+    followerReadsWaited.incrementAndGet();
+    long id = nextRequestId++;
+    CompletableFuture<Reply> reply = new CompletableFuture<>();
+    h.waiting.put(id, reply);
+    guarded(h, () -> h.replica.step(new ClientRequest(0, id, new Operation.Get("read"), token)));
+    schedulePump();
+    return reply.thenApply(
+        answer ->
+            switch (answer) {
+              case Reply.Values values -> {
+                followerReadsServed.incrementAndGet();
+                yield new FollowerRead(values.sessionToken(), null);
+              }
+              case Reply.Rejected rejected -> {
+                followerReadsRefused.incrementAndGet();
+                yield new FollowerRead(
+                    null,
+                    "TRYAGAIN replica of slot "
+                        + slot
+                        + " on "
+                        + selfId
+                        + " has not applied the session token "
+                        + token
+                        + " (it committed "
+                        + h.replica.commitLsn()
+                        + "): "
+                        + withMemberIds(rejected.reason()));
+              }
+              case Reply.Uncertain uncertain ->
+                  new FollowerRead(null, "TRYAGAIN " + withMemberIds(uncertain.reason()));
+              case Reply.Written written ->
+                  new FollowerRead(null, "ERR unexpected write answer to a read");
+            });
+  }
+
+  /**
+   * The outcome of {@link #followerRead}: the position of the state to read, or why not.
+   *
+   * @param position LSN the replica's applied state includes (null on error)
+   * @param error Redis error text (null when the read may run)
+   */
+  public record FollowerRead(io.replicakv.core.msg.Lsn position, String error) {}
 
   // ---------------------------------------------------------------- the loop
 
@@ -868,7 +979,7 @@ public final class ReplicationLoop implements AutoCloseable {
           settings.ticks(settings.writeTimeoutMillis()),
           settings.maxLagRecords(),
           settings.ticks(settings.maxLagMillis()),
-          0);
+          settings.ticks(FOLLOWER_READ_WAIT_MILLIS));
     } catch (IllegalArgumentException e) {
       log.warn(
           "group {}/{} replicas {}: not replicated: {}",
@@ -1001,6 +1112,9 @@ public final class ReplicationLoop implements AutoCloseable {
     out.put("writes_refused", writesRefused.get());
     out.put("divergent_writes", divergentWrites.get());
     out.put("snapshots_needed", snapshotsNeeded.get());
+    out.put("follower_reads_served", followerReadsServed.get());
+    out.put("follower_reads_waited", followerReadsWaited.get());
+    out.put("follower_reads_refused", followerReadsRefused.get());
     return out;
   }
 

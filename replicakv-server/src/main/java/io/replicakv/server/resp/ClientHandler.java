@@ -335,7 +335,24 @@ public final class ClientHandler extends ChannelInboundHandlerAdapter {
       RespRequest request,
       int hops,
       java.util.function.Consumer<byte[]> done) {
+    executeForwarded(
+        keyspace, protocol, request, hops, new io.replicakv.server.session.SessionState(), done);
+  }
+
+  /**
+   * Like {@link #executeForwarded(int, int, RespRequest, int, java.util.function.Consumer)}, with
+   * {@code sessionState} as the forwarded command's session, which the caller reads once {@code
+   * done} runs (the command's session position, for the forwarding node's client).
+   */
+  public void executeForwarded(
+      int keyspace,
+      int protocol,
+      RespRequest request,
+      int hops,
+      io.replicakv.server.session.SessionState sessionState,
+      java.util.function.Consumer<byte[]> done) {
     Session s = new Session(-1, null, node.tickClock());
+    s.sessionState = sessionState;
     s.keyspace = keyspace;
     s.protocol = protocol;
     s.remoteReply = done;

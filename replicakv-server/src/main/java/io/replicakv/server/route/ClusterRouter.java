@@ -205,6 +205,14 @@ public final class ClusterRouter implements Router {
         }
       }
     }
+    if (!command.isWrite()
+        && session.remoteReply == null
+        && groups.followerReads(session.keyspace)
+        && groups.hosts(session.keyspace, firstSlot)) {
+      // follower-reads=on: this replica answers, honouring the connection's session token. Not
+      // for a forwarded read: its token stayed on the forwarding node, so only a leader serves it.
+      return LOCAL;
+    }
     if (first.leader() == null) {
       return new Decision.Answer(
           Reply.error(
@@ -232,7 +240,7 @@ public final class ClusterRouter implements Router {
       return new Decision.Answer(
           Reply.error("MOVED " + firstSlot + " " + leader.host() + ":" + leader.clientPort()));
     }
-    return forward(session, request, leader);
+    return forwardWithSession(session, request, leader);
   }
 
   private Decision forward(Session session, RespRequest request, Member to) {
@@ -244,6 +252,34 @@ public final class ClusterRouter implements Router {
         peers
             .request(routes.host(to), routes.port(to), Frame.of(ForwardCodec.TYPE_FORWARD, payload))
             .thenApply(Frame::payload));
+  }
+
+  /**
+   * Forwards a command on a replicated keyspace asking for the session position it reaches there
+   * (ForwardCodec version 3), merged into this connection's token before its client sees the reply.
+   */
+  private Decision forwardWithSession(Session session, RespRequest request, Member to) {
+    boolean forwarded = session.remoteReply != null;
+    byte[] payload =
+        ForwardCodec.encode(
+            session.keyspace,
+            session.protocol,
+            request,
+            forwarded ? session.forwardHops + 1 : 1,
+            true);
+    io.replicakv.server.session.SessionState state = session.sessionState;
+    java.util.concurrent.CompletableFuture<byte[]> reply =
+        peers
+            .request(routes.host(to), routes.port(to), Frame.of(ForwardCodec.TYPE_FORWARD, payload))
+            .thenApply(
+                frame -> {
+                  io.replicakv.server.session.SessionForward.Answer answer =
+                      io.replicakv.server.session.SessionForward.unwrap(frame.payload());
+                  state.merge(answer.token());
+                  return answer.reply();
+                });
+    state.track(reply);
+    return new Decision.Forwarded(reply);
   }
 
   /** True when every key's slot is handed over to {@code importer} (so all keys go there). */

@@ -9,6 +9,13 @@ import java.nio.ByteBuffer;
  * will read. {@code hops} counts how many times the command was forwarded (1 for the first): a node
  * whose newer view says another node owns the keys forwards again, and refuses past {@link
  * #HOPS_MAX}, so two nodes with different stale views cannot pass a command back and forth.
+ *
+ * <p>Version 3 has the same layout and asks the receiver to answer with its session position as
+ * well ({@code io.replicakv.server.session.SessionForward}): nodes send it for commands on
+ * replicated single-leader keyspaces, so a client's session token covers a write or read that ran
+ * on another node. Version 2 (every other keyspace) is answered with the bare reply. A node older
+ * than version 3 refuses it, so a rolling upgrade to session tokens sees forwarded commands on
+ * replicated keyspaces fail until every node runs the new version.
  */
 public final class ForwardCodec {
   private ForwardCodec() {}
@@ -19,6 +26,9 @@ public final class ForwardCodec {
   public static final int TYPE_FORWARD_REPLY = 17;
 
   static final byte VERSION = 2;
+
+  /** {@link #VERSION} plus "answer with the session position" (see the class comment). */
+  static final byte VERSION_SESSION = 3;
 
   /** Most times one command is forwarded; a node receiving it at this count answers TRYAGAIN. */
   public static final int HOPS_MAX = 2;
@@ -31,6 +41,12 @@ public final class ForwardCodec {
   }
 
   public static byte[] encode(int keyspace, int protocol, RespRequest request, int hops) {
+    return encode(keyspace, protocol, request, hops, false);
+  }
+
+  /** With {@code session}, the receiver answers with its session position too (version 3). */
+  public static byte[] encode(
+      int keyspace, int protocol, RespRequest request, int hops, boolean session) {
     if (hops < 1 || hops > 255) {
       throw new IllegalArgumentException("hops " + hops + " outside 1..255");
     }
@@ -42,7 +58,7 @@ public final class ForwardCodec {
       throw new IllegalArgumentException("command too large to forward: " + size + " bytes");
     }
     ByteBuffer b = ByteBuffer.allocate((int) size);
-    b.put(VERSION)
+    b.put(session ? VERSION_SESSION : VERSION)
         .put((byte) hops)
         .putShort((short) keyspace)
         .put((byte) protocol)
@@ -54,13 +70,14 @@ public final class ForwardCodec {
   }
 
   /** A decoded forwarded command. */
-  public record Forward(int keyspace, int protocol, RespRequest request, int hops) {}
+  public record Forward(
+      int keyspace, int protocol, RespRequest request, int hops, boolean session) {}
 
   public static Forward decode(byte[] payload) {
     ByteBuffer b = ByteBuffer.wrap(payload);
     try {
       byte version = b.get();
-      if (version != VERSION) {
+      if (version != VERSION && version != VERSION_SESSION) {
         throw new IllegalArgumentException("unsupported forward format version " + version);
       }
       int hops = Byte.toUnsignedInt(b.get());
@@ -85,7 +102,8 @@ public final class ForwardCodec {
       if (b.hasRemaining()) {
         throw new IllegalArgumentException(b.remaining() + " trailing bytes");
       }
-      return new Forward(keyspace, protocol, RespRequest.of(args), hops);
+      return new Forward(
+          keyspace, protocol, RespRequest.of(args), hops, version == VERSION_SESSION);
     } catch (java.nio.BufferUnderflowException e) {
       throw new IllegalArgumentException("truncated forward payload", e);
     }

@@ -25,6 +25,23 @@ class ForwardCodecTest {
     assertThat(f.request().argc()).isEqualTo(3);
     assertThat(new String(f.request().arg(1), StandardCharsets.UTF_8)).isEqualTo("k");
     assertThat(ForwardCodec.decode(ForwardCodec.encode(0, 2, request)).hops()).isEqualTo(1);
+    assertThat(f.session()).isFalse();
+  }
+
+  @Test
+  void versionThreeAsksForTheSessionPositionAndKeepsTheRest() {
+    RespRequest request = RespRequest.of(new byte[][] {"GET".getBytes(StandardCharsets.UTF_8)});
+    byte[] encoded = ForwardCodec.encode(16, 2, request, 1, true);
+    assertThat(encoded[0]).isEqualTo((byte) 3);
+    ForwardCodec.Forward f = ForwardCodec.decode(encoded);
+    assertThat(f.session()).isTrue();
+    assertThat(f.keyspace()).isEqualTo(16);
+    assertThat(f.hops()).isEqualTo(1);
+    assertThat(ForwardCodec.decode(ForwardCodec.encode(16, 2, request, 1, false)).session())
+        .isFalse();
+    byte[] future = encoded.clone();
+    future[0] = 4;
+    assertThatThrownBy(() -> ForwardCodec.decode(future)).hasMessageContaining("version");
   }
 
   @Test
