@@ -148,12 +148,16 @@ public final class HttpAdmin implements AutoCloseable {
         case "/admin/leaderless" ->
             respond(ctx, HttpResponseStatus.OK, "application/json", leaderlessJson());
         case "/admin/leaderless/repair" -> leaderlessRepair(ctx, request);
+        case "/admin/replication/switchover" ->
+            nodeLoop.execute(() -> ReplicationHttp.switchover(node, ctx, request));
+        case "/admin/replication/divergent" ->
+            nodeLoop.execute(() -> ReplicationHttp.divergent(node, ctx, request));
         default ->
             respond(
                 ctx,
                 HttpResponseStatus.NOT_FOUND,
                 "application/json",
-                "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\",\"/admin/cluster\",\"/admin/leaderless\",\"/admin/leaderless/repair\"]}\n");
+                "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\",\"/admin/cluster\",\"/admin/leaderless\",\"/admin/leaderless/repair\",\"/admin/replication/switchover\",\"/admin/replication/divergent\"]}\n");
       }
     }
 
@@ -379,7 +383,7 @@ public final class HttpAdmin implements AutoCloseable {
     }
   }
 
-  private static void respond(
+  static void respond(
       ChannelHandlerContext ctx, HttpResponseStatus status, String type, String body) {
     FullHttpResponse response =
         new DefaultFullHttpResponse(
