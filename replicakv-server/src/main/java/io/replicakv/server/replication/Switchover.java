@@ -71,6 +71,9 @@ final class Switchover {
   /** Switchovers waiting for their answer on one host, at most; more are refused. */
   static final int PENDING_MAX = 100_000;
 
+  /** How long a switchover waits for a steady leader and an eligible target before it gives up. */
+  static final long TARGET_READY_WAIT_MILLIS = 10_000;
+
   /** Time between two SERVING probes of one new leader. */
   static final long PROBE_INTERVAL_MILLIS = 100;
 
@@ -80,31 +83,33 @@ final class Switchover {
   private final class Pending {
     final GroupKey key;
     final PartitionController controller;
-    final int target;
-    final String targetMember;
-    final String fromMember;
-    final long startEpoch;
+    final String requested;
+    final String avoid;
     final long startNanos = System.nanoTime();
     final boolean preferred;
     final CompletableFuture<Outcome> done = new CompletableFuture<>();
+    boolean begun;
+    String notReady = "not started";
+    int target = -1;
+    String targetMember;
+    String fromMember;
+    long startEpoch;
     long decidedEpoch = -1;
     boolean probing;
     long lastProbeNanos;
+    String lastProbe = "none yet";
     boolean serving;
 
     Pending(
         GroupKey key,
         PartitionController controller,
-        int target,
-        String targetMember,
-        String fromMember,
+        String requested,
+        String avoid,
         boolean preferred) {
       this.key = key;
       this.controller = controller;
-      this.target = target;
-      this.targetMember = targetMember;
-      this.fromMember = fromMember;
-      this.startEpoch = controller.epoch();
+      this.requested = requested;
+      this.avoid = avoid;
       this.preferred = preferred;
     }
 
@@ -179,62 +184,79 @@ final class Switchover {
     if (pending.size() >= PENDING_MAX) {
       return refused(key, "TRYAGAIN " + pending.size() + " switchovers are already running");
     }
-    if (replication.controllerRecording(key)
-        || controller.phase() != PartitionController.Phase.STEADY
-        || controller.leader() < 0) {
-      return refused(
-          key,
-          "TRYAGAIN "
-              + name
-              + ": no steady leader to switch over from (controller "
-              + controller.phase().name().toLowerCase(java.util.Locale.ROOT)
-              + ", epoch "
-              + controller.epoch()
-              + "); retry once it has one");
-    }
-    String from = replication.memberOf(controller.leader());
     if (targetMember != null && !group.replicas().contains(targetMember)) {
       return refused(
           key,
           "ERR " + name + ": node " + targetMember + " holds no replica of it " + group.replicas());
     }
-    if (targetMember != null && targetMember.equals(from)) {
-      return CompletableFuture.completedFuture(
-          new Outcome(
-              key,
-              true,
-              name + ": " + from + " already leads it (epoch " + controller.epoch() + ")"));
+    if (targetMember != null) {
+      drained.remove(targetMember);
     }
-    String chosen = targetMember;
-    String why = null;
+    Pending p = new Pending(key, controller, targetMember, avoid, preferred);
+    pending.put(key, p);
+    tryBegin(p, group);
+    replication.kick();
+    return p.done;
+  }
+
+  /**
+   * Starts the core's switchover once there is a steady leader and an eligible target; until then
+   * {@link Pending#notReady} says why not, and {@link #TARGET_READY_WAIT_MILLIS} bounds the wait (a
+   * follower reports its position only every few ticks, so one that just caught up may look behind
+   * for a moment).
+   */
+  private void tryBegin(Pending p, ReplicaGroups.Group group) {
+    PartitionController controller = p.controller;
+    if (replication.controllerRecording(p.key)
+        || controller.phase() != PartitionController.Phase.STEADY
+        || controller.leader() < 0) {
+      p.notReady =
+          "no steady leader to switch over from (controller "
+              + controller.phase().name().toLowerCase(java.util.Locale.ROOT)
+              + ", epoch "
+              + controller.epoch()
+              + ")";
+      return;
+    }
+    String from = replication.memberOf(controller.leader());
+    if (p.requested != null && p.requested.equals(from)) {
+      p.fromMember = from;
+      p.targetMember = from;
+      finish(
+          p, true, p.name() + ": " + from + " already leads it (epoch " + controller.epoch() + ")");
+      return;
+    }
+    String chosen = p.requested;
     if (chosen == null) {
-      chosen = bestFollower(key, controller, group, avoid);
+      chosen = bestFollower(p.key, controller, group, p.avoid);
       if (chosen == null) {
-        return refused(
-            key, "TRYAGAIN " + name + ": no follower is in sync to take over from " + from);
+        p.notReady = "no follower is in sync to take over from " + from;
+        return;
       }
     } else {
-      why = notReady(key, controller, chosen);
-      drained.remove(chosen);
-    }
-    if (why != null) {
-      return refused(key, "TRYAGAIN " + name + ": " + why);
+      String why = notReady(p.key, controller, chosen);
+      if (why != null) {
+        p.notReady = why;
+        return;
+      }
     }
     int target = ReplicaIds.of(chosen);
     if (!controller.switchover(target)) {
-      return refused(key, "ERR " + name + ": the controller refused a switchover to " + chosen);
+      finish(p, false, "ERR " + p.name() + ": the controller refused a switchover to " + chosen);
+      return;
     }
-    Pending p = new Pending(key, controller, target, chosen, from, preferred);
-    pending.put(key, p);
+    p.begun = true;
+    p.target = target;
+    p.targetMember = chosen;
+    p.fromMember = from;
+    p.startEpoch = controller.epoch();
     log.info(
         "{}: {}switchover from {} to {} started (epoch {})",
         p.name(),
-        preferred ? "preferred-leader " : "",
+        p.preferred ? "preferred-leader " : "",
         from,
         chosen,
         p.startEpoch);
-    replication.kick();
-    return p.done;
   }
 
   private CompletableFuture<Outcome> refused(GroupKey key, String text) {
@@ -316,9 +338,20 @@ final class Switchover {
           "ERR "
               + p.name()
               + ": switchover to "
-              + p.targetMember
+              + (p.targetMember == null ? "a follower" : p.targetMember)
               + " interrupted: this node stopped hosting its controller (metadata leader or replica"
               + " set changed); see CLUSTER REPLICALEADER");
+      return;
+    }
+    if (!p.begun) {
+      ReplicaGroups groups = replication.groupsOf(p.key.keyspace());
+      ReplicaGroups.Group group = groups == null ? null : groups.groups().get(p.key.group());
+      if (group != null) {
+        tryBegin(p, group);
+      }
+      if (!p.begun && pending.get(p.key) == p && elapsedMillis > TARGET_READY_WAIT_MILLIS) {
+        finish(p, false, "TRYAGAIN " + p.name() + ": " + p.notReady);
+      }
       return;
     }
     if (p.decidedEpoch < 0) {
@@ -382,7 +415,10 @@ final class Switchover {
               + controller.epoch()
               + (p.decidedEpoch < 0
                   ? ", drain not reported"
-                  : ", " + p.targetMember + " decided but not yet serving")
+                  : ", "
+                      + p.targetMember
+                      + " decided but not yet serving; last probe: "
+                      + p.lastProbe)
               + ")");
     }
   }
@@ -429,6 +465,10 @@ final class Switchover {
                     .execute(
                         () -> {
                           p.probing = false;
+                          p.lastProbe =
+                              error != null
+                                  ? ReplicationAdmin.rootMessage(error)
+                                  : String.valueOf(answer);
                           if (error == null && Long.valueOf(1).equals(answer)) {
                             p.serving = true;
                             if (pending.get(p.key) == p) {
