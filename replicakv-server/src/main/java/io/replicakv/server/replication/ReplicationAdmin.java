@@ -45,6 +45,9 @@ import java.util.concurrent.CompletableFuture;
  *       rows {@code [node, keyspace, group, epoch, offset, key, operation]}; a member that could
  *       not be asked gives a row {@code [node, "unreachable", reason]}. Each replica keeps at most
  *       {@link PartitionReplica#DIVERGENT_WRITES_KEPT_MAX}; the metric counts all.
+ *   <li>{@code REPLICATION GROUPS [keyspace [slot]]}: rows {@code [keyspace, group, replicas,
+ *       leader, epoch]}, replicas comma separated in preference order (the first is the preferred
+ *       leader).
  *   <li>{@code REPLICATION SERVING <keyspace> <group> <epoch>} (between nodes): 1 when this node
  *       leads the group in that epoch with a valid lease and its epoch start committed.
  * </ul>
@@ -72,7 +75,7 @@ public final class ReplicationAdmin {
             "server",
             "Single-leader replication: planned switchover, drain a node, divergent writes.",
             ReplicationAdmin::run,
-            List.of("switchover", "drain", "divergent", "serving")));
+            List.of("switchover", "drain", "divergent", "groups", "serving")));
   }
 
   private static Reply run(Node node, Session session, RespRequest r) {
@@ -125,6 +128,11 @@ public final class ReplicationAdmin {
           return pending(
               session, divergent(replication, keyspace).thenApply(ReplicationAdmin::rowsReply));
         }
+        case "groups" -> {
+          Integer keyspace = r.argc() > 2 ? keyspace(node, r.argString(2)) : null;
+          Integer slot = r.argc() > 3 ? Integer.parseInt(r.argString(3)) : null;
+          return rowsReply(groups(replication, keyspace, slot));
+        }
         case "serving" -> {
           if (r.argc() != 5) {
             return Reply.error("ERR usage: REPLICATION SERVING <keyspace> <group> <epoch>");
@@ -141,7 +149,7 @@ public final class ReplicationAdmin {
           return Reply.error(
               "ERR unknown REPLICATION subcommand '"
                   + sub
-                  + "': SWITCHOVER, DRAIN, DIVERGENT or SERVING");
+                  + "': SWITCHOVER, DRAIN, DIVERGENT, GROUPS or SERVING");
         }
       }
     } catch (NumberFormatException e) {
@@ -324,6 +332,51 @@ public final class ReplicationAdmin {
       lines.add(Reply.bulk(o.ok() ? "OK " + o.text() : o.text()));
     }
     return Reply.array(lines);
+  }
+
+  // ---------------------------------------------------------------- groups
+
+  /**
+   * Every replica group of the replicated keyspaces (or of one): keyspace, group id, replicas in
+   * preference order (the first is the preferred leader), leader and epoch as this node knows them
+   * (its own replica's view, else the metadata record). Loop thread.
+   */
+  static List<List<String>> groups(ReplicationLoop replication, Integer keyspace, Integer slot) {
+    List<List<String>> rows = new ArrayList<>();
+    ClusterView view = replication.view();
+    for (int ks : new java.util.TreeSet<>(replication.replicatedKeyspaces())) {
+      ReplicaGroups groups = replication.groupsOf(ks);
+      if ((keyspace != null && ks != keyspace) || groups == null) {
+        continue;
+      }
+      for (ReplicaGroups.Group group : groups.groups().values()) {
+        if (slot != null && groups.groupOfSlot(slot) != group) {
+          continue;
+        }
+        GroupKey key = new GroupKey(ks, group.id());
+        PartitionReplica replica = replication.replicaOf(key);
+        String leader = "";
+        long epoch = 0;
+        if (replica != null) {
+          leader =
+              replica.leaderId() < 0
+                  ? ""
+                  : String.valueOf(replication.memberOf(replica.leaderId()));
+          epoch = replica.epoch();
+        } else if (view != null && view.replicaLeader(ks, group.id()) != null) {
+          leader = view.replicaLeader(ks, group.id()).leader();
+          epoch = view.replicaLeader(ks, group.id()).epoch();
+        }
+        rows.add(
+            List.of(
+                Integer.toString(ks),
+                Integer.toString(group.id()),
+                String.join(",", group.replicas()),
+                leader,
+                Long.toString(epoch)));
+      }
+    }
+    return rows;
   }
 
   // ---------------------------------------------------------------- divergent writes

@@ -68,6 +68,12 @@ final class Switchover {
   /** Preferred-leader switchovers running at once on one controller host, at most. */
   static final int PREFERRED_LEADER_MOVES_IN_FLIGHT_MAX = 1;
 
+  /**
+   * A group an operator switched over is left alone by the preferred-leader return for this long
+   * (Kafka checks leader imbalance every 300 s), so a planned switchover is not undone at once.
+   */
+  static final long PREFERRED_LEADER_HOLD_OFF_MILLIS = 300_000;
+
   /** Switchovers waiting for their answer on one host, at most; more are refused. */
   static final int PENDING_MAX = 100_000;
 
@@ -122,6 +128,7 @@ final class Switchover {
   private final Map<GroupKey, Pending> pending = new TreeMap<>(ORDER);
   private final Map<GroupKey, Map<Integer, Long>> heardNanos = new HashMap<>();
   private final java.util.Set<String> drained = new java.util.TreeSet<>();
+  private final Map<GroupKey, Long> manualNanos = new HashMap<>();
   private boolean preferredLeader = true;
   private long ticksSinceCheck;
   private GroupKey lastChecked;
@@ -178,9 +185,16 @@ final class Switchover {
     if (controller == null || group == null) {
       return refused(key, "ERR " + name + ": its controller is not hosted on this node");
     }
-    if (pending.containsKey(key)) {
+    Pending running = pending.get(key);
+    if (running != null && running.preferred && !preferred) {
+      // an operator's request waits for the automatic move, then runs from where it left off
+      return running.done.thenComposeAsync(
+          done -> start(key, targetMember, avoid, false), replication.loop());
+    }
+    if (running != null) {
       return refused(key, "TRYAGAIN " + name + ": a switchover of it is already running");
     }
+
     if (pending.size() >= PENDING_MAX) {
       return refused(key, "TRYAGAIN " + pending.size() + " switchovers are already running");
     }
@@ -244,6 +258,9 @@ final class Switchover {
     if (!controller.switchover(target)) {
       finish(p, false, "ERR " + p.name() + ": the controller refused a switchover to " + chosen);
       return;
+    }
+    if (!p.preferred && !chosen.equals(group.replicas().get(0))) {
+      manualNanos.put(p.key, System.nanoTime()); // moved away from the preferred leader on purpose
     }
     p.begun = true;
     p.target = target;
@@ -379,6 +396,24 @@ final class Switchover {
                     : leader + " leads epoch " + controller.epoch()));
         return;
       }
+    }
+    if (p.decidedEpoch >= 0
+        && (controller.epoch() != p.decidedEpoch || controller.leader() != p.target)) {
+      String leader = controller.leader() < 0 ? null : replication.memberOf(controller.leader());
+      finish(
+          p,
+          false,
+          "TRYAGAIN "
+              + p.name()
+              + ": "
+              + p.targetMember
+              + " was chosen for epoch "
+              + p.decidedEpoch
+              + " but lost it before it served; "
+              + (leader == null
+                  ? "electing in epoch " + controller.epoch()
+                  : leader + " leads epoch " + controller.epoch()));
+      return;
     }
     if (p.decidedEpoch >= 0) {
       if (p.serving || servesHere(p)) {
@@ -541,6 +576,13 @@ final class Switchover {
         || controller.phase() != PartitionController.Phase.STEADY
         || controller.leader() < 0) {
       return null;
+    }
+    Long manual = manualNanos.get(key);
+    if (manual != null) {
+      if ((System.nanoTime() - manual) / 1_000_000 < PREFERRED_LEADER_HOLD_OFF_MILLIS) {
+        return null;
+      }
+      manualNanos.remove(key);
     }
     String first = group.replicas().get(0);
     if (drained.contains(first)) {

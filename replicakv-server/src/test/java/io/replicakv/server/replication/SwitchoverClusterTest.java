@@ -431,18 +431,32 @@ class SwitchoverClusterTest {
   private final Map<String, String> acknowledged = new HashMap<>();
 
   /**
-   * Closes the leader (n2 or n3, never the controller host n1) of a group it is the first replica
-   * of, then writes through n1 until the survivors accept writes to the group again.
+   * Closes the leader of a group whose first replica (its preferred leader) is n2 or n3, never the
+   * controller host n1, after switching the group over to that replica if another leads it; then
+   * writes through n1 until the survivors accept writes to the group again.
    */
   private String closeAGroupLeaderAndWriteOn() throws Exception {
     String victim = null;
     for (int i = 0; victim == null && i < 1_000; i++) {
       String candidate = "pl" + i;
-      String leader = leaderOf(0, 0, "{" + candidate + "}");
-      if (!leader.equals("n1")) {
-        tag = candidate;
-        victim = leader;
+      long slot;
+      try (Jedis j = jedis(0)) {
+        slot = j.clusterKeySlot("{" + candidate + "}");
       }
+      List<?> rows = (List<?>) replication(0, "GROUPS", "0", Long.toString(slot));
+      assertThat(rows).hasSize(1);
+      List<?> row = (List<?>) rows.get(0);
+      String first = text(row.get(2)).split(",")[0];
+      if (first.equals("n1")) {
+        continue;
+      }
+      tag = candidate;
+      victim = first;
+      if (!text(row.get(3)).equals(first)) {
+        Object moved = replication(0, "SWITCHOVER", "0", Long.toString(slot), "TO", first);
+        System.out.println("to the preferred leader first: " + text(moved));
+      }
+      assertThat(leaderOf(0, 0, "{" + tag + "}")).isEqualTo(first);
     }
     assertThat(victim).as("a group led by n2 or n3").isNotNull();
     try (Jedis j = jedis(0)) {
