@@ -86,8 +86,7 @@ final class ReplicationAdminCommands {
     public Integer call() throws Exception {
       try (AdminClient c = AdminClient.connect(target.node)) {
         c.readTimeoutMillis(SWITCHOVER_READ_TIMEOUT_MILLIS);
-        Object reply =
-            c.call("REPLICATION", "DIVERGENT", keyspace == null ? "ALL" : keyspace);
+        Object reply = c.call("REPLICATION", "DIVERGENT", keyspace == null ? "ALL" : keyspace);
         if (reply instanceof AdminClient.Error e) {
           System.err.println("replicakv cluster divergent: " + e.message());
           return 1;
@@ -99,26 +98,17 @@ final class ReplicationAdminCommands {
           List<?> f = (List<?>) row;
           if (f.size() == 7) {
             System.out.println(
-                f.get(0)
-                    + "\t"
-                    + f.get(1)
-                    + "\t"
-                    + f.get(2)
-                    + "\t"
-                    + f.get(3)
-                    + ":"
-                    + f.get(4)
-                    + "\t"
-                    + f.get(5)
-                    + "\t"
-                    + f.get(6));
+                f.get(0) + "\t" + f.get(1) + "\t" + f.get(2) + "\t" + f.get(3) + ":" + f.get(4)
+                    + "\t" + f.get(5) + "\t" + f.get(6));
           } else {
             unreachable++;
             System.err.println("not asked: " + f);
           }
         }
         System.out.println(
-            (rows.size() - unreachable) + " divergent writes" + (unreachable > 0 ? " (incomplete)" : ""));
+            (rows.size() - unreachable)
+                + " divergent writes"
+                + (unreachable > 0 ? " (incomplete)" : ""));
         return unreachable > 0 ? 1 : 0;
       }
     }

@@ -23,8 +23,8 @@ import redis.clients.jedis.exceptions.JedisDataException;
  * The divergent-writes record between three server processes behind the fault proxy: the group of
  * an {@code acks=none} keyspace is switched over with {@code replicakv cluster failover} to a node
  * that does not host the controllers, that leader is cut off from both other nodes, it keeps
- * acknowledging writes until its lease lapses, the others fail over, the cut heals: every write
- * the old leader acknowledged that the new leader does not hold is listed by {@code REPLICATION
+ * acknowledging writes until its lease lapses, the others fail over, the cut heals: every write the
+ * old leader acknowledged that the new leader does not hold is listed by {@code REPLICATION
  * DIVERGENT} (and {@code replicakv cluster divergent}, {@code GET /admin/replication/divergent},
  * the metric) with its key and value ("with acks=none, every lost write appears in the
  * divergent-writes record").
@@ -166,7 +166,8 @@ class DivergentWritesProcessTest {
     }
     System.out.println(
         acknowledged.size() + " writes acknowledged by the cut-off leader; then " + refusals);
-    assertThat(acknowledged).as("the cut-off leader acknowledged writes until its lease lapsed")
+    assertThat(acknowledged)
+        .as("the cut-off leader acknowledged writes until its lease lapsed")
         .isNotEmpty();
     assertThat(refusals).as("and then refused them").isNotEmpty();
     String survivor = cluster.ids().stream().filter(id -> !id.equals(victim)).findFirst().get();
@@ -228,7 +229,8 @@ class DivergentWritesProcessTest {
     assertThat(cli.exitCode()).as(cli.output()).isZero();
     String firstLost = lost.keySet().iterator().next();
     assertThat(cli.output()).contains(victim + "\t" + lossy).contains(firstLost);
-    String json = Http.get(cluster.node(survivor).httpPort(), "/admin/replication/divergent").body();
+    String json =
+        Http.get(cluster.node(survivor).httpPort(), "/admin/replication/divergent").body();
     assertThat(json).contains("\"key\" : \"" + firstLost + "\"");
     String metrics = Http.get(cluster.node(victim).httpPort(), "/metrics").body();
     Matcher m =
@@ -252,6 +254,8 @@ class DivergentWritesProcessTest {
   }
 
   private static String text(Object field) {
-    return field instanceof byte[] b ? new String(b, StandardCharsets.UTF_8) : String.valueOf(field);
+    return field instanceof byte[] b
+        ? new String(b, StandardCharsets.UTF_8)
+        : String.valueOf(field);
   }
 }
