@@ -239,6 +239,19 @@ class DivergentWritesProcessTest {
             .matcher(metrics);
     assertThat(m.find()).as(metrics).isTrue();
     assertThat(Long.parseLong(m.group(1))).isGreaterThanOrEqualTo(lost.size());
+    // maintenance: every group the new leader leads moves away from it
+    CliRun.Result drained =
+        CliRun.run(
+            dir,
+            "cluster",
+            "drain",
+            newLeader,
+            "--node",
+            "127.0.0.1:" + cluster.node(victim).port());
+    System.out.println("cluster drain " + newLeader + ": " + drained.output());
+    assertThat(drained.exitCode()).as(drained.output()).isZero();
+    assertThat(drained.output()).contains(newLeader + " -> ");
+    assertThat(leaderOf(host, lossy, "{dv}")).isNotEqualTo(newLeader);
   }
 
   /** Key to operation text of the rows of {@code node} in a DIVERGENT answer. */

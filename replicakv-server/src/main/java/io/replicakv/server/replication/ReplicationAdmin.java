@@ -268,6 +268,9 @@ public final class ReplicationAdmin {
           false, NOT_CONTROLLER + " " + replication.selfId() + " hosts no replication controllers");
     }
     ClusterView view = replication.view();
+    if (view == null) {
+      return single(false, "TRYAGAIN this node has no cluster view yet");
+    }
     List<CompletableFuture<Object>> asked = new ArrayList<>();
     List<String> members = new ArrayList<>();
     for (Member m : view.members().values()) {
