@@ -176,7 +176,9 @@ class DivergentWritesProcessTest {
             .atMost(DEADLINE)
             .pollInterval(Duration.ofMillis(250))
             .ignoreExceptions()
-            .until(() -> leaderOf(survivor, lossy, "{dv}"), l -> !l.equals(victim));
+            .until(
+                () -> leaderOf(survivor, lossy, "{dv}"),
+                l -> l.startsWith("n") && !l.equals(victim));
     cluster.healAll();
     // the old leader follows again: it truncated its un-replicated tail into the record
     await("the old leader follows " + newLeader)
