@@ -85,20 +85,32 @@ class DivergentWritesProcessTest {
             "--set=failover-timeout-ms=" + FAILOVER_TIMEOUT_MILLIS,
             "--set=replication-write-timeout-ms=2000",
             "--set=replication-preferred-leader=off");
-    int lossy;
-    try (Jedis j = cluster.client("n1")) {
-      lossy =
-          ((Long)
-                  j.sendCommand(
-                      command("KEYSPACE"),
-                      "CREATE",
-                      "lossy",
-                      "style",
-                      "single-leader",
-                      "acks",
-                      "none"))
-              .intValue();
-    }
+    // a loaded machine can miss the metadata commit deadline: retry, the keyspace may exist already
+    int lossy =
+        await("keyspace lossy created")
+            .atMost(DEADLINE)
+            .pollInterval(Duration.ofSeconds(1))
+            .ignoreExceptions()
+            .until(
+                () -> {
+                  try (Jedis j = cluster.client("n1")) {
+                    try {
+                      j.sendCommand(
+                          command("KEYSPACE"),
+                          "CREATE",
+                          "lossy",
+                          "style",
+                          "single-leader",
+                          "acks",
+                          "none");
+                    } catch (JedisDataException e) {
+                      System.out.println("KEYSPACE CREATE: " + e.getMessage());
+                    }
+                    List<?> rows = (List<?>) j.sendCommand(command("REPLICATION"), "GROUPS", "lossy");
+                    return rows.isEmpty() ? -1 : Integer.parseInt(text(((List<?>) rows.get(0)).get(0)));
+                  }
+                },
+                number -> number > 0);
     for (String node : cluster.ids()) {
       try (Jedis j = cluster.client(node)) {
         await("writes through " + node)
