@@ -106,8 +106,11 @@ class DivergentWritesProcessTest {
                     } catch (JedisDataException e) {
                       System.out.println("KEYSPACE CREATE: " + e.getMessage());
                     }
-                    List<?> rows = (List<?>) j.sendCommand(command("REPLICATION"), "GROUPS", "lossy");
-                    return rows.isEmpty() ? -1 : Integer.parseInt(text(((List<?>) rows.get(0)).get(0)));
+                    List<?> rows =
+                        (List<?>) j.sendCommand(command("REPLICATION"), "GROUPS", "lossy");
+                    return rows.isEmpty()
+                        ? -1
+                        : Integer.parseInt(text(((List<?>) rows.get(0)).get(0)));
                   }
                 },
                 number -> number > 0);
