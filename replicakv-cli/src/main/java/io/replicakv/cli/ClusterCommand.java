@@ -13,7 +13,10 @@ import picocli.CommandLine.Command;
       ClusterCommand.Plan.class,
       ClusterCommand.Commit.class,
       ClusterCommand.Moves.class,
-      ClusterCommand.Cancel.class
+      ClusterCommand.Cancel.class,
+      ReplicationAdminCommands.Failover.class,
+      ReplicationAdminCommands.Drain.class,
+      ReplicationAdminCommands.Divergent.class
     })
 final class ClusterCommand implements Runnable {
   @Override

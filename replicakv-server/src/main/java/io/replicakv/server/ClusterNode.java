@@ -289,6 +289,7 @@ final class ClusterNode implements AutoCloseable {
                 () -> actsForCluster(metadata.current(), System.currentTimeMillis()));
     node.replication = replication;
     if (replication != null) {
+      replication.setPreferredLeader(config.get("replication-preferred-leader").equals("on"));
       mover.setReplicatedKeyspaces(
           ks -> {
             // unknown (no view yet, keyspace not in it): keep the keys

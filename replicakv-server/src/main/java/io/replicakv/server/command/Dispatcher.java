@@ -61,6 +61,7 @@ public final class Dispatcher {
     io.replicakv.server.multi.SiteCommands.commands().forEach(t::register);
     io.replicakv.server.leaderless.LeaderlessAdminCommands.commands().forEach(t::register);
     io.replicakv.server.session.SessionCommands.commands().forEach(t::register);
+    io.replicakv.server.replication.ReplicationAdmin.commands().forEach(t::register);
     return t;
   }
 

@@ -115,6 +115,12 @@ public final class ServerConfig {
               600_000,
               false,
               "how long a partition leader serves after the controller's last grant; must end before failover-timeout-ms (1% tick drift); 0 is half of failover-timeout-ms"),
+          Setting.choice(
+              "replication-preferred-leader",
+              "on",
+              List.of("on", "off"),
+              false,
+              "on: when a replica group's first replica (its token owner) is back, in sync and not leading, the controller moves leadership back to it with a planned switchover, one group at a time"),
           Setting.integer(
               "replication-write-timeout-ms",
               3_000,

@@ -150,12 +150,16 @@ public final class HttpAdmin implements AutoCloseable {
         case "/admin/leaderless/repair" -> leaderlessRepair(ctx, request);
         case "/admin/replication" ->
             respond(ctx, HttpResponseStatus.OK, "application/json", replicationJson());
+        case "/admin/replication/switchover" ->
+            nodeLoop.execute(() -> ReplicationHttp.switchover(node, ctx, request));
+        case "/admin/replication/divergent" ->
+            nodeLoop.execute(() -> ReplicationHttp.divergent(node, ctx, request));
         default ->
             respond(
                 ctx,
                 HttpResponseStatus.NOT_FOUND,
                 "application/json",
-                "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\",\"/admin/cluster\",\"/admin/leaderless\",\"/admin/leaderless/repair\",\"/admin/replication\"]}\n");
+                "{\"error\":\"not found\",\"paths\":[\"/health\",\"/metrics\",\"/admin/info\",\"/admin/cluster\",\"/admin/leaderless\",\"/admin/leaderless/repair\",\"/admin/replication\",\"/admin/replication/switchover\",\"/admin/replication/divergent\"]}\n");
       }
     }
 
@@ -401,7 +405,7 @@ public final class HttpAdmin implements AutoCloseable {
     }
   }
 
-  private static void respond(
+  static void respond(
       ChannelHandlerContext ctx, HttpResponseStatus status, String type, String body) {
     FullHttpResponse response =
         new DefaultFullHttpResponse(

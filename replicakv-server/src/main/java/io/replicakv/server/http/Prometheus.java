@@ -300,17 +300,35 @@ final class Prometheus {
     if (replication == null) {
       return;
     }
-    replication
-        .counters()
-        .forEach(
-            (name, value) ->
-                counter(
-                    b,
-                    "replicakv_replication_" + name + "_total",
-                    "Single-leader replication counter '" + name + "' of this node.",
-                    value));
+    java.util.Map<String, Long> counters = new java.util.LinkedHashMap<>(replication.counters());
+    counters.remove("divergent_writes"); // per keyspace below, under the same name
+    counters.putAll(replication.switchoverCounters());
+    counters.forEach(
+        (name, value) ->
+            counter(
+                b,
+                "replicakv_replication_" + name + "_total",
+                "Single-leader replication counter '" + name + "' of this node.",
+                value));
     java.util.List<io.replicakv.server.replication.ReplicationLoop.GroupStatus> groups =
         replication.status();
+    head(
+        b,
+        "replicakv_replication_divergent_writes_total",
+        "counter",
+        "Writes this node's replicas truncated from their logs because the group's new leader never"
+            + " received them (acks=none), per keyspace; REPLICATION DIVERGENT lists them.");
+    java.util.Map<Integer, Long> divergent = new java.util.TreeMap<>();
+    for (var g : groups) {
+      divergent.merge(g.keyspace(), g.divergentWrites(), Long::sum);
+    }
+    divergent.forEach(
+        (keyspace, total) ->
+            b.append("replicakv_replication_divergent_writes_total{keyspace=\"")
+                .append(keyspace)
+                .append("\"} ")
+                .append(total)
+                .append('\n'));
     head(
         b,
         "replicakv_replication_leader",

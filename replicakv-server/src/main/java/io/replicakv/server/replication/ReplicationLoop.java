@@ -633,6 +633,7 @@ public final class ReplicationLoop implements AutoCloseable {
         hc.controller.tick();
       }
     }
+    switchover.onTick(controllerTicks);
     schedulePump();
   }
 
@@ -673,6 +674,7 @@ public final class ReplicationLoop implements AutoCloseable {
       if (hc == null) {
         return; // not the controller's host (any more): the sender broadcast it
       }
+      switchover.onControllerInput(key, m);
       try {
         hc.controller.step(m);
       } catch (IllegalArgumentException e) {
@@ -1121,6 +1123,98 @@ public final class ReplicationLoop implements AutoCloseable {
   /** Groups this node currently hosts a controller for (any thread; approximate). */
   public int controllersHosted() {
     return controllers.size();
+  }
+
+  // ---------------------------------------------------------------- switchover and admin
+
+  private final Switchover switchover = new Switchover(this);
+
+  /** Planned switchovers and preferred-leader return, hosted with the controllers. */
+  Switchover switchover() {
+    return switchover;
+  }
+
+  /** Switchover and preferred-leader counters of this node's controllers (any thread). */
+  public Map<String, Long> switchoverCounters() {
+    return switchover.counters();
+  }
+
+  /** Whether the controllers move leadership back to a group's first replica (default on). */
+  public void setPreferredLeader(boolean on) {
+    switchover.setPreferredLeader(on);
+  }
+
+  String selfId() {
+    return selfId;
+  }
+
+  Settings settings() {
+    return settings;
+  }
+
+  EventLoop loop() {
+    return loop;
+  }
+
+  PeerClient peers() {
+    return peers;
+  }
+
+  PeerRoutes routes() {
+    return routes;
+  }
+
+  /** The newest view acted on (loop thread). */
+  ClusterView view() {
+    return view;
+  }
+
+  /** Member id of a replica id, or null (loop thread). */
+  String memberOf(int replicaId) {
+    return memberByReplicaId.get(replicaId);
+  }
+
+  /** The groups of a replicated keyspace, or null (any thread). */
+  ReplicaGroups groupsOf(int keyspace) {
+    return groupsByKeyspace.get(keyspace);
+  }
+
+  /** Replicated keyspaces (any thread). */
+  Set<Integer> replicatedKeyspaces() {
+    return groupsByKeyspace.keySet();
+  }
+
+  /** The controller of {@code key} hosted here, or null (loop thread). */
+  PartitionController controllerOf(GroupKey key) {
+    HostedController hc = controllers.get(key);
+    return hc == null ? null : hc.controller;
+  }
+
+  /** Whether the controller of {@code key} waits for its last decision to commit (loop thread). */
+  boolean controllerRecording(GroupKey key) {
+    HostedController hc = controllers.get(key);
+    return hc != null && hc.awaitingCommit;
+  }
+
+  /** Groups whose controller this node hosts, in order (loop thread). */
+  List<GroupKey> controlledGroups() {
+    return List.copyOf(controllers.keySet());
+  }
+
+  /** This node's replica of {@code key}, or null (loop thread). */
+  PartitionReplica replicaOf(GroupKey key) {
+    Hosted h = hosted.get(key);
+    return h == null ? null : h.replica;
+  }
+
+  /** Groups this node holds a replica of, in order (loop thread). */
+  List<GroupKey> hostedGroups() {
+    return List.copyOf(hosted.keySet());
+  }
+
+  /** Runs a turn of the loop soon: sends what a controller or replica was just asked to do. */
+  void kick() {
+    schedulePump();
   }
 
   @Override
