@@ -40,6 +40,15 @@ import org.slf4j.LoggerFactory;
  * <p>Start-up: open the metadata store, register this node as a member (its addresses, UP) unless
  * the metadata already holds it with the same addresses, then act on every later version in order.
  * A node restarted with its data folder keeps its id (data-dir/node-id), so it rejoins as itself.
+ *
+ * <p>Registration under load. A proposal that timed out may still commit (the Raft client keeps
+ * retrying it), and a voter's own copy of the metadata can lag the quorum for long; a retried
+ * AddMember is then refused because the member exists. When the quorum's view (asked of the leader)
+ * holds this node with these very addresses, that refusal means registered. Until registration is
+ * done the RESP port answers keyed commands with {@code -CLUSTERDOWN}, and replicated keyspaces
+ * stay refused until every voter has registered (see {@link ClusterRouter#setFormationVoters}):
+ * data written into a half-formed ring would sit in replica groups that the next registration
+ * re-forms around members that never saw it.
  */
 final class ClusterNode implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ClusterNode.class);
