@@ -64,6 +64,8 @@ class MultiProcessClusterTest {
         thirdArgs = args;
       }
     }
+    // cluster_state:ok also says the node finished registering: before that it refuses keyed
+    // commands with CLUSTERDOWN, which JedisCluster does not retry
     await("three members registered")
         .atMost(Duration.ofSeconds(180))
         .pollInterval(Duration.ofMillis(200))
@@ -71,9 +73,11 @@ class MultiProcessClusterTest {
             () ->
                 nodes.stream()
                     .allMatch(
-                        n ->
-                            LocalCluster.query(n.port(), "CLUSTER INFO")
-                                .contains("cluster_known_nodes:3")));
+                        n -> {
+                          String info = LocalCluster.query(n.port(), "CLUSTER INFO");
+                          return info.contains("cluster_known_nodes:3")
+                              && info.contains("cluster_state:ok");
+                        }));
   }
 
   @Test

@@ -152,6 +152,12 @@ public final class Node {
   /** Single-leader replication of this node's partitions; null when the node runs alone. */
   public volatile io.replicakv.server.replication.ReplicationLoop replication;
 
+  /**
+   * True while a clustered node is still registering with the metadata quorum: its keyed commands
+   * answer CLUSTERDOWN and {@code CLUSTER INFO} says {@code cluster_state:fail}.
+   */
+  public volatile boolean clusterStarting;
+
   public String misconf() {
     java.io.IOException f = engine.failure();
     return "MISCONF Errors writing to the log: "
