@@ -144,6 +144,16 @@ class MultiProcessClusterTest {
       }
     }
     nodes.set(2, ServerProcess.start(thirdDir, thirdArgs));
+    // the restarted node answers pings (and so counts as up) before it has registered again;
+    // until then it refuses keyed commands, forwarded ones included
+    await("n3 registered again")
+        .atMost(Duration.ofSeconds(120))
+        .pollInterval(Duration.ofMillis(200))
+        .ignoreExceptions()
+        .until(
+            () ->
+                LocalCluster.query(nodes.get(2).port(), "CLUSTER INFO")
+                    .contains("cluster_state:ok"));
     try (Jedis j = new Jedis("127.0.0.1", nodes.get(0).port())) {
       await("n3 up again")
           .atMost(Duration.ofSeconds(30))
