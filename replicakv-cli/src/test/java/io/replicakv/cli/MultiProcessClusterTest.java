@@ -64,6 +64,8 @@ class MultiProcessClusterTest {
         thirdArgs = args;
       }
     }
+    // cluster_state:ok also says the node finished registering: before that it refuses keyed
+    // commands with CLUSTERDOWN, which JedisCluster does not retry
     await("three members registered")
         .atMost(Duration.ofSeconds(180))
         .pollInterval(Duration.ofMillis(200))
@@ -71,9 +73,11 @@ class MultiProcessClusterTest {
             () ->
                 nodes.stream()
                     .allMatch(
-                        n ->
-                            LocalCluster.query(n.port(), "CLUSTER INFO")
-                                .contains("cluster_known_nodes:3")));
+                        n -> {
+                          String info = LocalCluster.query(n.port(), "CLUSTER INFO");
+                          return info.contains("cluster_known_nodes:3")
+                              && info.contains("cluster_state:ok");
+                        }));
   }
 
   @Test
@@ -140,6 +144,16 @@ class MultiProcessClusterTest {
       }
     }
     nodes.set(2, ServerProcess.start(thirdDir, thirdArgs));
+    // the restarted node answers pings (and so counts as up) before it has registered again;
+    // until then it refuses keyed commands, forwarded ones included
+    await("n3 registered again")
+        .atMost(Duration.ofSeconds(120))
+        .pollInterval(Duration.ofMillis(200))
+        .ignoreExceptions()
+        .until(
+            () ->
+                LocalCluster.query(nodes.get(2).port(), "CLUSTER INFO")
+                    .contains("cluster_state:ok"));
     try (Jedis j = new Jedis("127.0.0.1", nodes.get(0).port())) {
       await("n3 up again")
           .atMost(Duration.ofSeconds(30))

@@ -40,6 +40,15 @@ import org.slf4j.LoggerFactory;
  * <p>Start-up: open the metadata store, register this node as a member (its addresses, UP) unless
  * the metadata already holds it with the same addresses, then act on every later version in order.
  * A node restarted with its data folder keeps its id (data-dir/node-id), so it rejoins as itself.
+ *
+ * <p>Registration under load. A proposal that timed out may still commit (the Raft client keeps
+ * retrying it), and a voter's own copy of the metadata can lag the quorum for long; a retried
+ * AddMember is then refused because the member exists. When the quorum's view (asked of the leader)
+ * holds this node with these very addresses, that refusal means registered. Until registration is
+ * done the RESP port answers keyed commands with {@code -CLUSTERDOWN}, and replicated keyspaces
+ * stay refused until every voter has registered (see {@link ClusterRouter#setFormationVoters}):
+ * data written into a half-formed ring would sit in replica groups that the next registration
+ * re-forms around members that never saw it.
  */
 final class ClusterNode implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ClusterNode.class);
@@ -301,6 +310,8 @@ final class ClusterNode implements AutoCloseable {
           });
     }
     router.setReplication(replication);
+    router.setFormationVoters(
+        voters.stream().map(VoterAddress::id).collect(java.util.stream.Collectors.toSet()));
     if (replication == null) {
       log.warn("replication is off: single-leader keys live on their ring owner alone");
     }
@@ -545,6 +556,17 @@ final class ClusterNode implements AutoCloseable {
         log.info("registered as {} in metadata version {}", selfId, view.version());
         return view;
       } catch (Exception e) {
+        ClusterView quorum = registeredEarlier(e, self);
+        if (quorum != null) {
+          router.setView(quorum);
+          log.info(
+              "registered as {}: an earlier proposal of this start committed (metadata version {}"
+                  + " from the quorum; this node's copy is at {})",
+              selfId,
+              quorum.version(),
+              metadata.current().version());
+          return quorum;
+        }
         if (System.currentTimeMillis() > deadline) {
           throw new IOException(
               "could not register with the metadata quorum within "
@@ -563,6 +585,42 @@ final class ClusterNode implements AutoCloseable {
       }
     }
   }
+
+  /**
+   * The quorum's view when a refused registration shows that this start's own earlier proposal
+   * committed, else null. A proposal that timed out here may still commit (the Raft client keeps
+   * retrying it), and a voter's own copy can lag the quorum for long (its follower catching up):
+   * the next AddMember is then refused as "already exists" for ever, although the member it found
+   * is this node with these very addresses. Such a refusal means registered; the view is asked of
+   * the leader, since the local copy does not show it yet.
+   */
+  private ClusterView registeredEarlier(Exception e, Member self) {
+    Throwable cause = e instanceof java.util.concurrent.ExecutionException ? e.getCause() : e;
+    if (!(cause instanceof io.replicakv.server.cluster.MetadataRejectedException)) {
+      return null;
+    }
+    ClusterView quorum;
+    try {
+      quorum = metadata.sync().get(REGISTER_SYNC_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (Exception syncFailed) {
+      log.info(
+          "registration of {} refused ({}); the quorum's view could not be had: {}",
+          selfId,
+          cause.getMessage(),
+          syncFailed.toString());
+      return null;
+    }
+    Member found = quorum.members().get(selfId);
+    return found != null
+            && found.state() != MemberState.LEFT
+            && found.state() != MemberState.DOWN // the loop marks it UP again, from this view
+            && sameAddresses(found, self)
+        ? quorum
+        : null;
+  }
+
+  /** How long registration waits for the quorum's view after a refused proposal. */
+  static final long REGISTER_SYNC_TIMEOUT_MILLIS = 10_000;
 
   /** How often a node that started without a freshly committed view tries to get one. */
   static final long FRESH_VIEW_RETRY_MILLIS = 1_000;

@@ -179,7 +179,12 @@ public final class ReplicaKvServer implements AutoCloseable {
         if (metadataOverride != null) {
           cluster.useMetadataStore(metadataOverride);
         }
+        // the RESP port is open already: until the node is registered and knows its replica
+        // groups, keyed commands are refused rather than run on this node's copy alone
+        node.clusterStarting = true;
+        dispatcher.setRouter(io.replicakv.server.route.Router.STARTING);
         dispatcher.setRouter(cluster.start(handler, port(), httpPort()));
+        node.clusterStarting = false;
         dispatcher.setLeaderless(node.leaderless);
         dispatcher.setMulti(node.multi);
       } catch (IOException | RuntimeException e) {

@@ -22,6 +22,17 @@ public interface MetadataStore extends AutoCloseable {
   CompletableFuture<ClusterView> propose(MetadataChange change);
 
   /**
+   * A view at least as new as the quorum's when this is called, asked of the quorum's leader and
+   * folded into {@link #current()} (so its listeners hear the versions in between): for a node
+   * whose own copy lags, such as a voter whose Raft follower is still catching up. Fails with
+   * {@link MetadataUnavailableException} when no leader answers in time. A store without a quorum
+   * (the in-memory stand-in) answers its current view.
+   */
+  default CompletableFuture<ClusterView> sync() {
+    return CompletableFuture.completedFuture(current());
+  }
+
+  /**
    * Registers {@code listener}: it is called first with the view current at registration, then with
    * every later version in order, once each, on a thread of the store's. A listener must not block
    * for long; it delays the others.

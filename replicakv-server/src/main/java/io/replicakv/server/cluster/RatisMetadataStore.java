@@ -74,6 +74,19 @@ public final class RatisMetadataStore implements MetadataStore {
   /** Log entries between automatic snapshots. */
   public static final long SNAPSHOT_EVERY_ENTRIES = 1_000;
 
+  /**
+   * Shortest and longest election timeout of a voter: a follower that heard nothing from the leader
+   * for a random time between them starts an election. Ratis's defaults (150 to 300 ms) are shorter
+   * than the pauses of a loaded machine (a 0.6 s stop-the-world GC, seconds of CPU starvation):
+   * there every pause deposed the leader, and a deposed leader's own uncommitted entry made the new
+   * leader's appends fail with INCONSISTENCY for a minute, during which that voter's metadata stood
+   * still. A metadata failover taking a second or two longer costs little.
+   */
+  static final long ELECTION_TIMEOUT_MIN_MILLIS = 1_000;
+
+  /** See {@link #ELECTION_TIMEOUT_MIN_MILLIS}. */
+  static final long ELECTION_TIMEOUT_MAX_MILLIS = 2_000;
+
   /** Pause between the Raft client's attempts to reach a leader. */
   static final long CLIENT_RETRY_SLEEP_MILLIS = 100;
 
@@ -219,6 +232,10 @@ public final class RatisMetadataStore implements MetadataStore {
   private static RaftProperties properties(RatisOptions options) {
     RaftProperties properties = new RaftProperties();
     RaftConfigKeys.Rpc.setType(properties, SupportedRpcType.GRPC);
+    RaftServerConfigKeys.Rpc.setTimeoutMin(
+        properties, TimeDuration.valueOf(ELECTION_TIMEOUT_MIN_MILLIS, TimeUnit.MILLISECONDS));
+    RaftServerConfigKeys.Rpc.setTimeoutMax(
+        properties, TimeDuration.valueOf(ELECTION_TIMEOUT_MAX_MILLIS, TimeUnit.MILLISECONDS));
     RaftServerConfigKeys.Snapshot.setAutoTriggerEnabled(properties, true);
     RaftServerConfigKeys.Snapshot.setAutoTriggerThreshold(properties, SNAPSHOT_EVERY_ENTRIES);
     RaftClientConfigKeys.Rpc.setRequestTimeout(
@@ -267,8 +284,10 @@ public final class RatisMetadataStore implements MetadataStore {
    * #current()} is at least as new as the quorum's view when this was called (a linearizable read
    * of the metadata). Fails with {@link MetadataUnavailableException} when no leader answers within
    * {@code requestTimeoutMillis}; a caller can wait for a freshly started store to be usable this
-   * way.
+   * way. On a voter this takes the leader's versions ahead of its own state machine, which applies
+   * them later without effect (they are equal, see {@link ClusterView}).
    */
+  @Override
   public CompletableFuture<ClusterView> sync() {
     CompletableFuture<ClusterView> result = new CompletableFuture<>();
     if (closed) {
@@ -334,20 +353,34 @@ public final class RatisMetadataStore implements MetadataStore {
       return result;
     }
     long timeoutMillis = options.requestTimeoutMillis();
+    // The leader's answer, once it came: if the local copy still lags when the timeout fires, the
+    // change did commit, so the proposal completes with the leader's view rather than failing as
+    // "unknown" (a caller that retried such a change would find it refused as a duplicate).
+    java.util.concurrent.atomic.AtomicReference<ClusterView> committedByLeader =
+        new java.util.concurrent.atomic.AtomicReference<>();
     CompletableFuture.delayedExecutor(timeoutMillis, TimeUnit.MILLISECONDS)
         .execute(
-            () ->
+            () -> {
+              ClusterView committed = committedByLeader.get();
+              if (committed != null) {
+                result.complete(committed);
+              } else {
                 result.completeExceptionally(
-                    new MetadataUnavailableException("no commit within " + timeoutMillis + " ms")));
+                    new MetadataUnavailableException("no commit within " + timeoutMillis + " ms"));
+              }
+            });
     client
         .async()
         .send(Message.valueOf(ByteString.copyFrom(change.toBytes())))
-        .whenComplete((reply, error) -> onProposalReply(reply, error, result));
+        .whenComplete((reply, error) -> onProposalReply(reply, error, result, committedByLeader));
     return result;
   }
 
   private void onProposalReply(
-      RaftClientReply reply, Throwable error, CompletableFuture<ClusterView> result) {
+      RaftClientReply reply,
+      Throwable error,
+      CompletableFuture<ClusterView> result,
+      java.util.concurrent.atomic.AtomicReference<ClusterView> committedByLeader) {
     if (error != null || !reply.isSuccess()) {
       Throwable cause = error != null ? unwrap(error) : reply.getException();
       renewIfClosed(cause);
@@ -361,6 +394,7 @@ public final class RatisMetadataStore implements MetadataStore {
       result.completeExceptionally(e);
       return;
     }
+    committedByLeader.set(committed);
     awaitLocal(committed).thenAccept(result::complete);
   }
 

@@ -737,7 +737,7 @@ final class ClusterCommands {
     long owners = v.ring().nodes().size();
     return "cluster_enabled:1\r\n"
         + "cluster_state:"
-        + (allUp && owners > 0 ? "ok" : "fail")
+        + (allUp && owners > 0 && !n.clusterStarting ? "ok" : "fail")
         + "\r\n"
         + "cluster_slots_assigned:"
         + (owners > 0 ? Slots.SLOT_COUNT : 0)

@@ -123,6 +123,18 @@ public final class Dispatcher {
     if (replication != null
         && c.firstKey() > 0
         && request.argc() > c.firstKey()
+        && !replication.replicates(session.keyspace)
+        && node.clusterView != null
+        && io.replicakv.server.route.ClusterRouter.replicatedKeyspace(
+            node.clusterView.get(), session.keyspace)) {
+      // the keyspace is replicated but this node's groups are not formed (yet): never run its
+      // keyed commands on the local copy alone, where no replica or later leader would see them
+      return Reply.error(
+          "TRYAGAIN keyspace " + session.keyspace + " has no replica groups on this node yet");
+    }
+    if (replication != null
+        && c.firstKey() > 0
+        && request.argc() > c.firstKey()
         && replication.replicates(session.keyspace)) {
       replicatedSlot = io.replicakv.core.ring.Slots.slot(request.arg(c.firstKey()));
       String refusal = replicationRefusal(replication, session, c, request, replicatedSlot);

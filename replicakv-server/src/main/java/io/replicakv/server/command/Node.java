@@ -159,6 +159,12 @@ public final class Node {
    */
   public volatile Runnable shutdownRequest;
 
+  /**
+   * True while a clustered node is still registering with the metadata quorum: its keyed commands
+   * answer CLUSTERDOWN and {@code CLUSTER INFO} says {@code cluster_state:fail}.
+   */
+  public volatile boolean clusterStarting;
+
   public String misconf() {
     java.io.IOException f = engine.failure();
     return "MISCONF Errors writing to the log: "

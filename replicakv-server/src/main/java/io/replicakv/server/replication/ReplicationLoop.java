@@ -870,7 +870,12 @@ public final class ReplicationLoop implements AutoCloseable {
     for (Map.Entry<Integer, List<PartitionMessage>> batch : outbox.entrySet()) {
       String memberId = memberByReplicaId.get(batch.getKey());
       Member member = memberId == null || view == null ? null : view.members().get(memberId);
-      if (member == null || member.peerPort() == 0 || member.state() == MemberState.LEFT) {
+      // A member that left holds no replica, but a metadata voter that left may still lead the
+      // metadata and so host every controller: the heartbeats and fence answers it needs must
+      // reach it, or no group could elect after the leave.
+      if (member == null
+          || member.peerPort() == 0
+          || (member.state() == MemberState.LEFT && !member.voter())) {
         messagesDropped.addAndGet(batch.getValue().size());
         continue;
       }

@@ -92,14 +92,30 @@ public final class ClusterRouter implements Router {
       return LOCAL;
     }
     ClusterView v = view;
-    if (v.ring().nodes().isEmpty()) {
-      return LOCAL;
-    }
     int last = command.lastKey() < 0 ? request.argc() + command.lastKey() : command.lastKey();
     int step = Math.max(1, command.keyStep());
     io.replicakv.server.replication.ReplicationLoop groups = replication;
-    if (groups != null && groups.replicates(session.keyspace)) {
+    if (groups != null && replicatedKeyspace(v, session.keyspace)) {
+      // Decided by the keyspace's definition, not by whether the replication loop has formed its
+      // groups yet: a node whose loop lags its view answers TRYAGAIN rather than serving the keys
+      // as their plain ring owner from a copy the replica groups never see.
+      if (v.ring().nodes().isEmpty()) {
+        return new Decision.Answer(
+            Reply.error(
+                "CLUSTERDOWN no replica groups yet: this node's metadata view has no ring"));
+      }
+      String missing = unregisteredVoter(v);
+      if (missing != null) {
+        return new Decision.Answer(
+            Reply.error(
+                "CLUSTERDOWN the cluster is still forming: voter "
+                    + missing
+                    + " has not registered yet"));
+      }
       return routeToLeader(groups, session, command, request, v, last, step);
+    }
+    if (v.ring().nodes().isEmpty()) {
+      return LOCAL;
     }
     int firstSlot = -1;
     Member owner = null;
@@ -165,6 +181,45 @@ public final class ClusterRouter implements Router {
           Reply.error("MOVED " + firstSlot + " " + owner.host() + ":" + owner.clientPort()));
     }
     return forward(session, request, owner);
+  }
+
+  private volatile java.util.Set<String> formationVoters = java.util.Set.of();
+
+  /**
+   * The metadata voters this node was started with. Until each of them is a member (in any state),
+   * the cluster is still forming: its ring, and with it every replica group and N = min(3, nodes),
+   * changes with each registration, and a write acknowledged by a group of the half-formed ring
+   * would sit in a replica group that the next registration re-forms around members that never saw
+   * it. Replicated keyspaces answer {@code -CLUSTERDOWN} until then. Once every voter has
+   * registered the condition holds for good (members are never removed, only marked LEFT).
+   */
+  public void setFormationVoters(java.util.Set<String> voters) {
+    this.formationVoters = java.util.Set.copyOf(voters);
+  }
+
+  /** A configured voter that is not a member of {@code v} yet, or null when all are. */
+  private String unregisteredVoter(ClusterView v) {
+    for (String voter : formationVoters) {
+      if (!v.members().containsKey(voter)) {
+        return voter;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Whether commands on keys of {@code keyspace} must go through single-leader replication (on a
+   * node where replication is on): keyspace 0 always (it is single-leader in every cluster, even
+   * before this node's view holds its definition), any other keyspace by its definition in {@code
+   * v}.
+   */
+  public static boolean replicatedKeyspace(ClusterView v, int keyspace) {
+    if (keyspace == 0) {
+      return true;
+    }
+    io.replicakv.server.cluster.KeyspaceEntry entry =
+        v == null ? null : v.keyspaces().get(keyspace);
+    return entry != null && io.replicakv.server.replication.ReplicationLoop.replicated(entry);
   }
 
   /**

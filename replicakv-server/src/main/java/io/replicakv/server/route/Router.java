@@ -32,4 +32,19 @@ public interface Router {
 
   /** A node alone: everything runs here. */
   Router SINGLE_NODE = (session, command, request) -> LOCAL;
+
+  /**
+   * A clustered node whose RESP port is open but which has not yet registered with the metadata
+   * quorum: it cannot know where a key lives or whether its keyspace is replicated, so commands on
+   * keys answer {@code -CLUSTERDOWN} (a client retries) instead of running unreplicated on this
+   * node's own copy; commands without keys (PING, INFO...) run here.
+   */
+  Router STARTING =
+      (session, command, request) ->
+          command.firstKey() <= 0 || request.argc() <= command.firstKey()
+              ? LOCAL
+              : new Decision.Answer(
+                  Reply.error(
+                      "CLUSTERDOWN this node has not joined the cluster yet (registering with the"
+                          + " metadata quorum); retry shortly"));
 }
