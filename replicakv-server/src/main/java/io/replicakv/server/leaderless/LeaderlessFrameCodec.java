@@ -250,13 +250,7 @@ public final class LeaderlessFrameCodec {
           new TreeLevel(from, to, readIndex(in), readIndex(in), readInts(in), readLongs(in));
       case KEY_DIGESTS ->
           new KeyDigests(
-              from,
-              to,
-              readIndex(in),
-              readIndex(in),
-              readInts(in),
-              readStrings(in),
-              readLongs(in));
+              from, to, readIndex(in), readIndex(in), readInts(in), readStrings(in), readLongs(in));
       case KEY_STATES ->
           new KeyStates(from, to, readIndex(in), readStrings(in), readStates(in), readStrings(in));
       case HANDOFF -> new Handoff(from, to, readStrings(in), readStates(in));
