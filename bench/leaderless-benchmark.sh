@@ -41,6 +41,9 @@ redis-server --port "$redis_port" --save "" --appendonly no --daemonize yes \
   --dir "$work" --logfile "$work/redis.log" >/dev/null
 kv up --nodes 3 --port "$base" >/dev/null || { tail -n 20 "$work"/.replicakv/*/server.log >&2; exit 1; }
 node="127.0.0.1:$base"
+for p in "$base" $((base + 1)) $((base + 2)); do # a loaded machine may need a while to listen
+  for _ in $(seq 1 600); do redis-cli -p "$p" PING 2>/dev/null | grep -q PONG && break; sleep 0.2; done
+done
 quorum="$(kv keyspace create lq --style leaderless --replicas 3 --r 2 --w 2 --node "$node")"
 one="$(kv keyspace create lone --style leaderless --replicas 3 --r 1 --w 1 --node "$node")"
 ae="$(kv keyspace create ae --style leaderless --replicas 3 --r 2 --w 2 --set read-repair=false --node "$node")"

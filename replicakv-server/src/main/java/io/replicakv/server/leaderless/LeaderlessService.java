@@ -139,6 +139,7 @@ public final class LeaderlessService implements AutoCloseable {
   private final List<Integer> ownedPartitions;
   private final HintLedger hintLedger = new HintLedger();
   private final Placement placement;
+  private final boolean departing;
   private final java.util.Set<String> strays = new java.util.HashSet<>();
   private volatile int strayCount;
   private long scheduleCursor;
@@ -221,8 +222,31 @@ public final class LeaderlessService implements AutoCloseable {
       ScheduledExecutorService loop,
       Transport transport,
       AntiEntropySchedule schedule) {
+    this(keyspace, ids, selfId, config, clock, logFile, loop, transport, schedule, false);
+  }
+
+  /**
+   * As above; with {@code departing} this node is left out of the placement (a member leaving the
+   * cluster, see "Departure"): the ring is built from the other members of {@code ids}, so every
+   * key it holds is rehomed into hints for its owners and handed off.
+   */
+  public LeaderlessService(
+      int keyspace,
+      Map<String, Integer> ids,
+      String selfId,
+      LeaderlessConfig config,
+      PhysicalClock clock,
+      Path logFile,
+      ScheduledExecutorService loop,
+      Transport transport,
+      AntiEntropySchedule schedule,
+      boolean departing) {
+    int placementMembers = departing ? ids.size() - 1 : ids.size();
     Check.argument(
-        ids.size() >= config.replicas(), "%s members for N=%s", ids.size(), config.replicas());
+        placementMembers >= config.replicas(),
+        "%s members for N=%s",
+        placementMembers,
+        config.replicas());
     Check.argument(
         ids.values().stream().distinct().count() == ids.size(), "repeated integer id in %s", ids);
     this.keyspace = keyspace;
@@ -235,9 +259,12 @@ public final class LeaderlessService implements AutoCloseable {
     this.self = selfInt;
     this.loop = Check.notNull(loop, "loop");
     this.transport = Check.notNull(transport, "transport");
+    this.departing = departing;
     List<RingNode> ringNodes = new ArrayList<>();
     for (int id : memberById.keySet()) {
-      ringNodes.add(RingNode.of(Integer.toString(id)));
+      if (!(departing && id == selfInt)) {
+        ringNodes.add(RingNode.of(Integer.toString(id)));
+      }
     }
     Placement placement = new Placement(Ring.of(RING_VNODES, ringNodes), config.replicas());
     int rehomed = LeaderlessRecordLog.rehome(logFile, placement, self);
@@ -288,6 +315,38 @@ public final class LeaderlessService implements AutoCloseable {
   /** This node's integer id. */
   public int selfId() {
     return self;
+  }
+
+  /** Whether this node serves the keyspace as a departing member (it owns nothing, hands off). */
+  public boolean departing() {
+    return departing;
+  }
+
+  /** Hints this node holds, as of the last loop turn (all owners). */
+  public int hintsHeld() {
+    return hintsByOwnerView.values().stream().mapToInt(Integer::intValue).sum();
+  }
+
+  /** The member ids owning {@code key} under this service's placement, in preference order. */
+  public List<String> ownersOf(String key) {
+    List<String> owners = new ArrayList<>();
+    for (int id : placement.owners(placement.partitionOf(key))) {
+      owners.add(memberName(id));
+    }
+    return owners;
+  }
+
+  /**
+   * The values this node's store holds for {@code key} as an owner (no hints), read on the loop.
+   */
+  public CompletableFuture<List<String>> localValues(String key) {
+    CompletableFuture<List<String>> future = new CompletableFuture<>();
+    if (stopped) {
+      future.completeExceptionally(new IllegalStateException("leaderless service stopped"));
+      return future;
+    }
+    loop.execute(() -> onLoop(() -> future.complete(List.copyOf(node.localValues(key)))));
+    return future;
   }
 
   /** The keyspace this service serves. */
