@@ -61,6 +61,12 @@ import org.slf4j.LoggerFactory;
  * second transfer protocol. Keys that reach a non-owner later (a peer still on the old placement
  * replicating to it) are counted ({@link #strayKeys}) and rehomed at the next restart.
  *
+ * <p><b>Departure.</b> A service built {@code departing} (this member is LEAVING or LEFT) leaves
+ * this node out of the ring, so the rehoming above turns every key state it persisted into hints
+ * for the key's owners among the remaining members, and the core hands them off and drops each
+ * once acknowledged: a decommissioned node's data reaches its new owners without anti-entropy. The
+ * core accepts a node outside its ring for this; it owns nothing and still coordinates requests.
+ *
  * <p><b>Anti-entropy.</b> Exchanges are started here rather than by the core's own schedule when
  * {@link AntiEntropySchedule#intervalMillis()} is positive (the keyspaces then give the core an
  * interval of 0): every interval the next (partition, other owner) pair in round robin gets an
