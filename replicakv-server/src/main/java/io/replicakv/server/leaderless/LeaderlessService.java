@@ -63,9 +63,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Departure.</b> A service built {@code departing} (this member is LEAVING or LEFT) leaves
  * this node out of the ring, so the rehoming above turns every key state it persisted into hints
- * for the key's owners among the remaining members, and the core hands them off and drops each
- * once acknowledged: a decommissioned node's data reaches its new owners without anti-entropy. The
- * core accepts a node outside its ring for this; it owns nothing and still coordinates requests.
+ * for the key's owners among the remaining members, and the core hands them off and drops each once
+ * acknowledged: a decommissioned node's data reaches its new owners without anti-entropy. The core
+ * accepts a node outside its ring for this; it owns nothing and still coordinates requests.
  *
  * <p><b>Anti-entropy.</b> Exchanges are started here rather than by the core's own schedule when
  * {@link AntiEntropySchedule#intervalMillis()} is positive (the keyspaces then give the core an
