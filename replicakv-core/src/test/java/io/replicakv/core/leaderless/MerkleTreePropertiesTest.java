@@ -18,10 +18,10 @@ import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
 
 /**
- * The Merkle tree's promises, as properties: identical content gives identical roots however
- * the content was reached (and different content different roots), and walking two trees down their
- * differing branches finds exactly the keys whose digests differ; below the kept leaves, the virtual
- * levels cover exactly their hash ranges and add up to the kept leaf above them.
+ * The Merkle tree's promises, as properties: identical content gives identical roots however the
+ * content was reached (and different content different roots), walking two trees down their
+ * differing branches finds exactly the keys whose digests differ, and below the kept leaves the
+ * virtual levels cover exactly their hash ranges and add up to the kept leaf above them.
  */
 class MerkleTreePropertiesTest {
   @Provide
