@@ -97,10 +97,10 @@ resp_sets() { # first step prefix -> RESP SETs of keys first, first+step, ...
 load() { # first step prefix port... -> writes in batches of $batch, one pipeline per port at once
   # (each node coordinates the batches sent to it, so the three node loops share the load; at
   # most $batch writes are in flight per node, far below its in-flight limit); prints totals
-  local all errors=0 replies=0 prefix="$3" part e r i
+  local all errors=0 replies=0 first="$1" step="$2" prefix="$3" part e r i
   shift 3
   local ports=("$@")
-  all="$(mktemp)"; resp_sets "$1" "$2" "$prefix" > "$all"
+  all="$(mktemp)"; resp_sets "$first" "$step" "$prefix" > "$all"
   split -l $((batch * 7)) "$all" "$all.part."
   local parts=("$all".part.*)
   for i in "${!ports[@]}"; do
