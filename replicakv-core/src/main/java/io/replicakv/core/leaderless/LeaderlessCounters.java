@@ -21,6 +21,7 @@ public final class LeaderlessCounters {
   long hintsRefused;
   long hintsHandedOff;
   long antiEntropyExchanges;
+  long antiEntropyKeysCompared;
   long antiEntropyDivergentKeys;
   long antiEntropyKeysRepaired;
   long antiEntropyBytesShipped;
@@ -46,6 +47,7 @@ public final class LeaderlessCounters {
     map.put("hints_refused", hintsRefused);
     map.put("hints_handed_off", hintsHandedOff);
     map.put("anti_entropy_exchanges", antiEntropyExchanges);
+    map.put("anti_entropy_keys_compared", antiEntropyKeysCompared);
     map.put("anti_entropy_divergent_keys", antiEntropyDivergentKeys);
     map.put("anti_entropy_keys_repaired", antiEntropyKeysRepaired);
     map.put("anti_entropy_bytes_shipped", antiEntropyBytesShipped);

@@ -251,7 +251,11 @@ public final class LeaderlessNode implements Replica {
     this(nodeId, new Placement(ring, config.replicas()), config, clock, recovered);
   }
 
-  /** As above with a placement already computed (it is immutable and may be shared). */
+  /**
+   * As above with a placement already computed (it is immutable and may be shared). {@code nodeId}
+   * need not be in it: such a node owns no partition (a member leaving the cluster) and still
+   * coordinates requests and hands off the hints it holds.
+   */
   public LeaderlessNode(
       int nodeId,
       Placement placement,
@@ -273,7 +277,10 @@ public final class LeaderlessNode implements Replica {
     for (int p = 0; p < placement.partitionCount(); p++) {
       all.addAll(placement.ringOrder(p));
     }
-    Check.argument(all.contains(nodeId), "node %s not in the ring %s", nodeId, all);
+    // A node outside the ring is a departing node (decommissioned): it owns nothing, coordinates
+    // requests for clients still connected to it, and hands off what it held as hints; every ring
+    // node is its peer.
+    Check.argument(nodeId >= 0, "node id %s < 0", nodeId);
     all.remove(nodeId);
     this.peers = List.copyOf(all);
     this.antiEntropy =

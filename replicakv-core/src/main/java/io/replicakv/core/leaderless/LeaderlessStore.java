@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * One node's in-memory data for a leaderless keyspace: the states of the keys it owns, grouped by
@@ -28,14 +29,39 @@ final class LeaderlessStore {
   private final int merkleFanOut;
   private final int merkleDepth;
   private final int hintsPerPeerMax;
-  private final Map<Integer, TreeMap<String, KeyState>> keysByPartition = new HashMap<>();
+  private final Map<String, Entry> entries = new HashMap<>();
+  private final Map<Integer, TreeSet<Entry>> keysByPartition = new HashMap<>();
   private final Map<Integer, MerkleTree> trees = new HashMap<>();
-  private final Map<String, Long> digests = new HashMap<>();
   private final TreeMap<Integer, TreeMap<String, KeyState>> hintsByOwner = new TreeMap<>();
   private final java.util.TreeSet<String> tombstones = new java.util.TreeSet<>();
 
   /** The outcome of merging a state in: whether anything changed, and writes LWW discarded. */
   record MergeOutcome(KeyState state, boolean changed, int discardedWrites) {}
+
+  /** An owned key as a Merkle range lists it: its hash (the tree path) and its state's digest. */
+  record KeyDigest(String key, long keyHash, long digest) {}
+
+  /** One owned key: its state, the state's digest cached at the last change, and its hash. */
+  private static final class Entry {
+    final String key;
+    final long keyHash;
+    final int partition;
+    KeyState state;
+    long digest;
+
+    Entry(String key, long keyHash, int partition) {
+      this.key = key;
+      this.keyHash = keyHash;
+      this.partition = partition;
+    }
+  }
+
+  /** Keys in tree-path order: unsigned hash, then the key (hashes may collide). */
+  private static final java.util.Comparator<Entry> PATH_ORDER =
+      (a, b) -> {
+        int byHash = Long.compareUnsigned(a.keyHash, b.keyHash);
+        return byHash != 0 ? byHash : a.key.compareTo(b.key);
+      };
 
   LeaderlessStore(Placement placement, LeaderlessConfig config) {
     this.placement = placement;
@@ -47,22 +73,29 @@ final class LeaderlessStore {
 
   /** The key's state, or null. */
   KeyState get(String key) {
-    TreeMap<String, KeyState> keys = keysByPartition.get(placement.partitionOf(key));
-    return keys == null ? null : keys.get(key);
+    Entry entry = entries.get(key);
+    return entry == null ? null : entry.state;
   }
 
   /** Replaces the key's state (a coordinated write builds on the current state itself). */
   void put(String key, KeyState state) {
     Check.notNull(state, "state");
-    int partition = placement.partitionOf(key);
-    KeyState previous =
-        keysByPartition.computeIfAbsent(partition, p -> new TreeMap<>()).put(key, state);
     long digest = state.digest();
-    Long previousDigest = digests.put(key, digest);
-    Check.state(
-        (previous == null) == (previousDigest == null), "digest cache out of step for %s", key);
-    tree(partition)
-        .update(key, previous != null, previous == null ? 0 : previousDigest, true, digest);
+    Entry entry = entries.get(key);
+    if (entry == null) {
+      entry = new Entry(key, Hashing.hashKey(key), placement.partitionOf(key));
+      entries.put(key, entry);
+      boolean added =
+          keysByPartition
+              .computeIfAbsent(entry.partition, p -> new TreeSet<>(PATH_ORDER))
+              .add(entry);
+      Check.state(added, "key %s already listed in partition %s", key, entry.partition);
+      tree(entry.partition).update(key, false, 0, true, digest);
+    } else {
+      tree(entry.partition).update(key, true, entry.digest, true, digest);
+    }
+    entry.state = state;
+    entry.digest = digest;
     if (state.isTombstone()) {
       tombstones.add(key);
     } else {
@@ -74,17 +107,16 @@ final class LeaderlessStore {
    * Forgets the key (a collected tombstone), keeping the tree in step; false when it was absent.
    */
   boolean remove(String key) {
-    int partition = placement.partitionOf(key);
-    TreeMap<String, KeyState> keys = keysByPartition.get(partition);
-    KeyState previous = keys == null ? null : keys.remove(key);
-    if (previous == null) {
+    Entry entry = entries.remove(key);
+    if (entry == null) {
       return false;
     }
+    TreeSet<Entry> keys = keysByPartition.get(entry.partition);
+    Check.state(keys != null && keys.remove(entry), "key %s not listed in its partition", key);
     if (keys.isEmpty()) {
-      keysByPartition.remove(partition);
+      keysByPartition.remove(entry.partition);
     }
-    long previousDigest = Check.notNull(digests.remove(key), "digest of " + key);
-    tree(partition).update(key, true, previousDigest, false, 0);
+    tree(entry.partition).update(key, true, entry.digest, false, 0);
     tombstones.remove(key);
     return true;
   }
@@ -96,7 +128,8 @@ final class LeaderlessStore {
 
   /** The digest of the key's current state (cached at the last change), or null. */
   Long digest(String key) {
-    return digests.get(key);
+    Entry entry = entries.get(key);
+    return entry == null ? null : entry.digest;
   }
 
   /** Merges {@code incoming} into the key. */
@@ -119,18 +152,25 @@ final class LeaderlessStore {
     return trees.computeIfAbsent(partition, p -> new MerkleTree(merkleFanOut, merkleDepth));
   }
 
-  /** The partition's keys that fall in {@code leaves}, in key order. */
-  List<String> keysInLeaves(int partition, Set<Integer> leaves) {
-    TreeMap<String, KeyState> keys = keysByPartition.get(partition);
-    if (keys == null) {
+  /**
+   * The partition's keys in the range of tree node {@code index} at {@code level}, in path order
+   * (unsigned hash, then key); at most {@code limit} of them, the first in that order.
+   */
+  List<KeyDigest> keysInRange(int partition, int level, int index, int limit) {
+    TreeSet<Entry> keys = keysByPartition.get(partition);
+    if (keys == null || limit <= 0) {
       return List.of();
     }
     MerkleTree tree = tree(partition);
-    List<String> result = new ArrayList<>();
-    for (String key : keys.keySet()) {
-      if (leaves.contains(tree.leafOf(key))) {
-        result.add(key);
+    long first = tree.rangeFirstHash(level, index);
+    long last = tree.rangeLastHash(level, index);
+    Entry from = new Entry("", first, partition);
+    List<KeyDigest> result = new ArrayList<>();
+    for (Entry entry : keys.tailSet(from, true)) {
+      if (Long.compareUnsigned(entry.keyHash, last) > 0 || result.size() >= limit) {
+        break;
       }
+      result.add(new KeyDigest(entry.key, entry.keyHash, entry.digest));
     }
     return result;
   }
@@ -138,7 +178,7 @@ final class LeaderlessStore {
   /** Every owned key and its state, in key order (for inspection and tests). */
   SortedMap<String, KeyState> snapshot() {
     TreeMap<String, KeyState> all = new TreeMap<>();
-    keysByPartition.values().forEach(all::putAll);
+    entries.forEach((key, entry) -> all.put(key, entry.state));
     return Collections.unmodifiableSortedMap(all);
   }
 

@@ -44,6 +44,12 @@ public sealed interface LeaderlessMessage extends PeerMessage
   /** Entries (tree nodes, keys, hints) one message may carry; more go in later rounds. */
   int ENTRIES_PER_MESSAGE_MAX = 4_096;
 
+  /**
+   * State bytes one anti-entropy {@link KeyStates} message carries at most (past it the rest waits
+   * for the next exchange), unless its first state alone is larger.
+   */
+  int STATE_BYTES_PER_MESSAGE_MAX = 4 << 20;
+
   @Override
   default long epoch() {
     return 0;
@@ -114,8 +120,9 @@ public sealed interface LeaderlessMessage extends PeerMessage
 
   /**
    * One step down two Merkle trees of one partition: the sender's hashes of the tree nodes {@code
-   * nodeIndexes} at {@code level} (0 is the root). The receiver compares with its own and answers
-   * with the children of the differing nodes, or with {@link KeyDigests} at the leaf level.
+   * nodeIndexes} at {@code level} (0 is the root; levels below the kept leaves are hashed on
+   * demand). The receiver compares with its own and answers, for each differing node, with its
+   * children's hashes one level down, or with {@link KeyDigests} when it holds few keys there.
    */
   record TreeLevel(
       int from, int to, int partition, int level, List<Integer> nodeIndexes, List<Long> hashes)
@@ -129,16 +136,30 @@ public sealed interface LeaderlessMessage extends PeerMessage
     }
   }
 
-  /** The sender's keys and their state digests in the differing {@code leaves} of one partition. */
+  /**
+   * The sender's keys and their state digests in the ranges of the differing tree nodes {@code
+   * nodeIndexes} at {@code level} of one partition, in tree-path order. Every range is listed
+   * whole, except that a single range holding more than {@link #ENTRIES_PER_MESSAGE_MAX} keys is
+   * cut there.
+   */
   record KeyDigests(
-      int from, int to, int partition, List<Integer> leaves, List<String> keys, List<Long> digests)
+      int from,
+      int to,
+      int partition,
+      int level,
+      List<Integer> nodeIndexes,
+      List<String> keys,
+      List<Long> digests)
       implements LeaderlessMessage {
     public KeyDigests {
-      leaves = List.copyOf(leaves);
+      nodeIndexes = List.copyOf(nodeIndexes);
       keys = List.copyOf(keys);
       digests = List.copyOf(digests);
+      Check.argument(level >= 0, "level %s < 0", level);
       Check.argument(keys.size() == digests.size(), "keys and digests differ in size");
       Check.argument(keys.size() <= ENTRIES_PER_MESSAGE_MAX, "%s keys", keys.size());
+      Check.argument(
+          nodeIndexes.size() <= ENTRIES_PER_MESSAGE_MAX, "%s tree nodes", nodeIndexes.size());
     }
   }
 

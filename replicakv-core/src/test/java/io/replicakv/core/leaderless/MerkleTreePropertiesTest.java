@@ -18,9 +18,10 @@ import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
 
 /**
- * The Merkle tree's two promises, as properties: identical content gives identical roots however
- * the content was reached (and different content different roots), and walking two trees down their
- * differing branches finds exactly the keys whose digests differ.
+ * The Merkle tree's promises, as properties: identical content gives identical roots however the
+ * content was reached (and different content different roots), walking two trees down their
+ * differing branches finds exactly the keys whose digests differ, and below the kept leaves the
+ * virtual levels cover exactly their hash ranges and add up to the kept leaf above them.
  */
 class MerkleTreePropertiesTest {
   @Provide
@@ -103,6 +104,41 @@ class MerkleTreePropertiesTest {
     Set<Integer> expectedLeaves = new TreeSet<>();
     expected.forEach(key -> expectedLeaves.add(a.leafOf(key)));
     assertThat(leaves).isEqualTo(expectedLeaves);
+  }
+
+  @Property(tries = 200)
+  void virtualLevelsBelowTheKeptLeavesAddUpToThemAndCoverExactlyTheirRanges(
+      @ForAll("contents") Map<String, Long> content) {
+    MerkleTree tree = build(content, false);
+    int below = tree.depth() + 1;
+    Map<Integer, Long> childHashes = new TreeMap<>();
+    Map<Integer, Integer> leafCounts = new TreeMap<>();
+    content.forEach(
+        (key, digest) -> {
+          long keyHash = Hashing.hashKey(key);
+          int leaf = tree.indexOf(tree.depth(), keyHash);
+          int child = tree.indexOf(below, keyHash);
+          assertThat(child / tree.fanOut()).isEqualTo(leaf);
+          for (int level = 0; level <= tree.levelsMax(); level++) {
+            int index = tree.indexOf(level, keyHash);
+            assertThat(Long.compareUnsigned(tree.rangeFirstHash(level, index), keyHash))
+                .isLessThanOrEqualTo(0);
+            assertThat(Long.compareUnsigned(keyHash, tree.rangeLastHash(level, index)))
+                .isLessThanOrEqualTo(0);
+          }
+          childHashes.merge(
+              child, MerkleTree.rangeHash(new long[] {keyHash}, new long[] {digest}), Long::sum);
+          leafCounts.merge(leaf, 1, Integer::sum);
+        });
+    // a kept leaf's hash is the sum of its virtual children's, each hashed from its own keys
+    Map<Integer, Long> leafFromChildren = new TreeMap<>();
+    childHashes.forEach(
+        (child, hash) -> leafFromChildren.merge(child / tree.fanOut(), hash, Long::sum));
+    for (int leaf = 0; leaf < tree.width(tree.depth()); leaf++) {
+      assertThat(tree.hash(tree.depth(), leaf)).isEqualTo(leafFromChildren.getOrDefault(leaf, 0L));
+      assertThat(tree.count(tree.depth(), leaf)).isEqualTo(leafCounts.getOrDefault(leaf, 0));
+    }
+    assertThat(tree.count(0, 0)).isEqualTo(content.size());
   }
 
   @Test

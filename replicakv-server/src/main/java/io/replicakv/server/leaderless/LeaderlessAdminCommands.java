@@ -23,9 +23,10 @@ import java.util.TreeMap;
  * <ul>
  *   <li>{@code KV.REPAIR [keyspace]} (name or number; the selected keyspace when omitted) runs an
  *       anti-entropy pass over every member now ({@link LeaderlessRepair}) and answers, when it is
- *       over, a map: keyspace, rounds, exchanges_started, pairs_skipped, differing_keys,
- *       keys_repaired, bytes_shipped, partitions_differing, converged (1/0), unreachable (member
- *       ids, comma separated), millis. It can take seconds to minutes; the client waits.
+ *       over, a map: keyspace, rounds, exchanges_started, pairs_skipped, keys_compared,
+ *       differing_keys, keys_repaired, bytes_shipped, partitions_differing, converged (1/0),
+ *       unreachable (member ids, comma separated), millis. It can take seconds to minutes; the
+ *       client waits.
  *   <li>{@code KV.HINTS [keyspace]} answers a map of owner member id to the number of keys this
  *       node holds hints for, owners with none left out (empty when all are handed off).
  * </ul>

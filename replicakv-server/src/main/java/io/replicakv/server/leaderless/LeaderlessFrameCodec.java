@@ -83,8 +83,10 @@ public final class LeaderlessFrameCodec {
   private static final int REPLICATE_ACK = 6;
   private static final int READ = 7;
   private static final int READ_REPLY = 8;
-  private static final int TREE_LEVEL = 9;
-  private static final int KEY_DIGESTS = 10;
+  // 9 and 10 carried tree levels and leaf digests of the earlier fixed 256-leaf tree (leaf = low
+  // hash bits); retired, since that tree's indexes mean other ranges: refused as unknown
+  private static final int TREE_LEVEL = 17;
+  private static final int KEY_DIGESTS = 18;
   private static final int KEY_STATES = 11;
   private static final int HANDOFF = 12;
   private static final int HANDOFF_ACK = 13;
@@ -183,8 +185,8 @@ public final class LeaderlessFrameCodec {
       }
       case KeyDigests m -> {
         header(out, KEY_DIGESTS, m.from(), m.to());
-        out.writeVarInt(m.partition());
-        writeInts(out, m.leaves());
+        out.writeVarInt(m.partition()).writeVarInt(m.level());
+        writeInts(out, m.nodeIndexes());
         writeStrings(out, m.keys());
         writeLongs(out, m.digests());
       }
@@ -247,7 +249,8 @@ public final class LeaderlessFrameCodec {
       case TREE_LEVEL ->
           new TreeLevel(from, to, readIndex(in), readIndex(in), readInts(in), readLongs(in));
       case KEY_DIGESTS ->
-          new KeyDigests(from, to, readIndex(in), readInts(in), readStrings(in), readLongs(in));
+          new KeyDigests(
+              from, to, readIndex(in), readIndex(in), readInts(in), readStrings(in), readLongs(in));
       case KEY_STATES ->
           new KeyStates(from, to, readIndex(in), readStrings(in), readStates(in), readStrings(in));
       case HANDOFF -> new Handoff(from, to, readStrings(in), readStates(in));

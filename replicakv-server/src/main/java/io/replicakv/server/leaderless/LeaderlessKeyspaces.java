@@ -31,9 +31,19 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Member ids: the integer id of a member is {@link LeaderlessService#stableId} of its member id,
  * the same on every node and unchanged by joins and leaves. A keyspace's service serves the members
- * that own data (UP, DOWN, LEAVING); when that set changes the service is replaced and the keys
- * this node stops owning are handed off to their new owners (see {@link LeaderlessService} on
- * membership). A member that has LEFT hands nothing off itself.
+ * that own data (UP, DOWN); when that set changes the service is replaced and the keys this node
+ * stops owning are handed off to their new owners (see {@link LeaderlessService} on membership).
+ *
+ * <p><b>Departure.</b> A decommissioned member leaves the leaderless placement as soon as it is
+ * LEAVING (not only once LEFT): every node then serves the placement without it, and the leaver
+ * itself replaces its services by <i>departing</i> ones, whose placement leaves it out, so every
+ * key state it persisted is rehomed into hints for the key's owners under the new placement and
+ * handed off by the core's hinted handoff; each hint is dropped once its owner acknowledged that
+ * exact state, so {@link #hintsHeld()} reaching 0 on the leaver means the N copies of everything it
+ * held are restored without waiting for anti-entropy. It goes on doing so after the flip to LEFT
+ * (and after a restart) while it runs; it also still coordinates requests of clients connected to
+ * it. Owners answer a departing member, whose integer id is not in their placement, by looking it
+ * up in the cluster view ({@link #memberWithStableId}).
  *
  * <p>Anti-entropy runs on the server's schedule ({@link LeaderlessService.AntiEntropySchedule},
  * settings {@code leaderless-anti-entropy-interval-ms} and {@code
@@ -123,8 +133,9 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
   /**
    * Starts a service for every leaderless keyspace of {@code view} not yet served, and replaces the
    * service of a keyspace whose placement members changed (see {@link LeaderlessService} on
-   * membership). Placement members are the members that own data: UP, DOWN or LEAVING (a STAGED or
-   * JOINING node is not one yet, a LEFT one no longer).
+   * membership). Placement members are the members that own data: UP or DOWN (a STAGED or JOINING
+   * node is not one yet, a LEAVING or LEFT one no longer); a LEAVING or LEFT node itself runs
+   * departing services (see "Departure").
    */
   public synchronized void onView(ClusterView view) {
     if (latest != null && view.version() < latest.version()) {
@@ -132,8 +143,23 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
     }
     latest = view;
     Map<String, Integer> ids = placementIds(view);
-    if (ids == null || !ids.containsKey(selfId)) {
+    if (ids == null) {
       return;
+    }
+    boolean departing = !ids.containsKey(selfId);
+    if (departing) {
+      Member self = view.members().get(selfId);
+      if (self == null
+          || (self.state() != MemberState.LEAVING && self.state() != MemberState.LEFT)) {
+        return; // STAGED or JOINING: owns nothing yet
+      }
+      int selfInt = LeaderlessService.stableId(selfId);
+      if (ids.containsValue(selfInt)) {
+        log.error("{} shares its leaderless id {} with a member; not handing off", selfId, selfInt);
+        return;
+      }
+      ids = new java.util.TreeMap<>(ids);
+      ids.put(selfId, selfInt);
     }
     for (KeyspaceEntry entry : view.keyspaces().values()) {
       KeyspaceConfig config = entry.config();
@@ -142,15 +168,18 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
         continue;
       }
       LeaderlessService running = services.get(number);
-      if (running != null && running.members().equals(invert(ids))) {
+      if (running != null
+          && running.departing() == departing
+          && running.members().equals(invert(ids))) {
         continue;
       }
-      if (ids.size() < config.replicas()) {
+      int owners = departing ? ids.size() - 1 : ids.size();
+      if (owners < config.replicas()) {
         log.warn(
             "keyspace {}: N={} but only {} members own data; not served yet",
             entry.name(),
             config.replicas(),
-            ids.size());
+            owners);
         continue;
       }
       if (running != null) {
@@ -164,12 +193,18 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
         services.remove(number);
         servicesRestarted.incrementAndGet();
       }
-      startService(number, config, ids);
-      log.info("keyspace {} ({}) served leaderless over members {}", number, entry.name(), ids);
+      startService(number, config, ids, departing);
+      log.info(
+          "keyspace {} ({}) served leaderless over members {}{}",
+          number,
+          entry.name(),
+          ids,
+          departing ? " (departing: this node owns nothing and hands off what it holds)" : "");
     }
   }
 
-  private void startService(int number, KeyspaceConfig config, Map<String, Integer> ids) {
+  private void startService(
+      int number, KeyspaceConfig config, Map<String, Integer> ids, boolean departing) {
     membersByKeyspace.put(number, invert(ids));
     configs.put(number, config);
     startedMillis.put(number, clock.physicalMillis());
@@ -184,7 +219,8 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
             dataDir.resolve("leaderless").resolve("keyspace-" + number + ".log"),
             loop,
             (to, frame) -> send(number, to, frame),
-            schedule));
+            schedule,
+            departing));
   }
 
   /**
@@ -210,7 +246,7 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
       service.close();
       services.remove(number);
       servicesRestarted.incrementAndGet();
-      startService(number, configs.get(number), ids);
+      startService(number, configs.get(number), ids, service.departing());
     }
   }
 
@@ -231,7 +267,8 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
     java.util.Set<Integer> seen = new java.util.HashSet<>();
     for (Member member : view.members().values()) {
       MemberState state = member.state();
-      if (state != MemberState.UP && state != MemberState.DOWN && state != MemberState.LEAVING) {
+      // a LEAVING member is out already: its departure hands its keys to the owners that remain
+      if (state != MemberState.UP && state != MemberState.DOWN) {
         continue;
       }
       int id = LeaderlessService.stableId(member.id());
@@ -293,7 +330,12 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
 
   private void send(int keyspace, int to, byte[] frame) {
     // addresses from the newest view: a restarted member may listen on another port
-    Member member = latest.members().get(membersByKeyspace.get(keyspace).get(to));
+    String memberId = membersByKeyspace.get(keyspace).get(to);
+    if (memberId == null) {
+      // a departing member (not in this keyspace's placement) handing off: answer it too
+      memberId = memberWithStableId(latest, to);
+    }
+    Member member = memberId == null ? null : latest.members().get(memberId);
     if (member == null) {
       framesSendFailed.incrementAndGet();
       return;
@@ -306,6 +348,34 @@ public final class LeaderlessKeyspaces implements AutoCloseable {
                 framesSendFailed.incrementAndGet();
               }
             });
+  }
+
+  /** The member of {@code view} (any state) whose stable integer id is {@code id}, or null. */
+  private static String memberWithStableId(ClusterView view, int id) {
+    for (Member member : view.members().values()) {
+      if (member.state() != MemberState.LEFT && LeaderlessService.stableId(member.id()) == id) {
+        return member.id();
+      }
+    }
+    for (Member member : view.members().values()) {
+      if (LeaderlessService.stableId(member.id()) == id) {
+        return member.id();
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Hints this node's services still hold, summed: for a departing member, the keys not yet handed
+   * off to their owners (0 once its departure is complete).
+   */
+  public int hintsHeld() {
+    return services.values().stream().mapToInt(LeaderlessService::hintsHeld).sum();
+  }
+
+  /** Whether every service of this node runs as a departing member (it has left the placement). */
+  public boolean departing() {
+    return !services.isEmpty() && services.values().stream().allMatch(LeaderlessService::departing);
   }
 
   /** The service of {@code keyspace}, or null when it is not a served leaderless keyspace. */

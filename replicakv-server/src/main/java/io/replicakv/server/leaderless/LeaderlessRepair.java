@@ -26,8 +26,9 @@ import java.util.concurrent.TimeUnit;
  * owners travels through a third.
  *
  * <p><b>What it reports</b> is the sum over all members of what their cores counted during the
- * pass: differing keys (one per key and pair of owners that disagreed on it, so a key missing on
- * one of three owners counts twice), keys repaired (merges that changed a replica) and state bytes
+ * pass: keys compared (keys of the ranges listed by digest, on the side that compared them),
+ * differing keys (one per key and pair of owners that disagreed on it, so a key missing on one of
+ * three owners counts twice), keys repaired (merges that changed a replica) and state bytes
  * shipped; and the partitions whose owners' roots still differ at the end. Scheduled exchanges
  * running meanwhile are counted too: they are repairs that happened during the pass.
  *
@@ -54,6 +55,7 @@ public final class LeaderlessRepair {
   /** Counters whose movement means exchanges are still running. */
   private static final List<String> PROGRESS =
       List.of(
+          "anti_entropy_keys_compared",
           "anti_entropy_divergent_keys",
           "anti_entropy_keys_repaired",
           "anti_entropy_bytes_shipped");
@@ -77,6 +79,7 @@ public final class LeaderlessRepair {
       int rounds,
       long exchangesStarted,
       long pairsSkipped,
+      long keysCompared,
       long differingKeys,
       long keysRepaired,
       long bytesShipped,
@@ -92,6 +95,7 @@ public final class LeaderlessRepair {
       fields.put("rounds", (long) rounds);
       fields.put("exchanges_started", exchangesStarted);
       fields.put("pairs_skipped", pairsSkipped);
+      fields.put("keys_compared", keysCompared);
       fields.put("differing_keys", differingKeys);
       fields.put("keys_repaired", keysRepaired);
       fields.put("bytes_shipped", bytesShipped);
@@ -206,6 +210,7 @@ public final class LeaderlessRepair {
         rounds,
         exchangesStarted,
         pairsSkipped,
+        delta(sums, "anti_entropy_keys_compared"),
         delta(sums, "anti_entropy_divergent_keys"),
         delta(sums, "anti_entropy_keys_repaired"),
         delta(sums, "anti_entropy_bytes_shipped"),

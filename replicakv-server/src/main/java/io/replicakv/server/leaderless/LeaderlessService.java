@@ -61,6 +61,12 @@ import org.slf4j.LoggerFactory;
  * second transfer protocol. Keys that reach a non-owner later (a peer still on the old placement
  * replicating to it) are counted ({@link #strayKeys}) and rehomed at the next restart.
  *
+ * <p><b>Departure.</b> A service built {@code departing} (this member is LEAVING or LEFT) leaves
+ * this node out of the ring, so the rehoming above turns every key state it persisted into hints
+ * for the key's owners among the remaining members, and the core hands them off and drops each once
+ * acknowledged: a decommissioned node's data reaches its new owners without anti-entropy. The core
+ * accepts a node outside its ring for this; it owns nothing and still coordinates requests.
+ *
  * <p><b>Anti-entropy.</b> Exchanges are started here rather than by the core's own schedule when
  * {@link AntiEntropySchedule#intervalMillis()} is positive (the keyspaces then give the core an
  * interval of 0): every interval the next (partition, other owner) pair in round robin gets an
@@ -139,6 +145,7 @@ public final class LeaderlessService implements AutoCloseable {
   private final List<Integer> ownedPartitions;
   private final HintLedger hintLedger = new HintLedger();
   private final Placement placement;
+  private final boolean departing;
   private final java.util.Set<String> strays = new java.util.HashSet<>();
   private volatile int strayCount;
   private long scheduleCursor;
@@ -221,8 +228,31 @@ public final class LeaderlessService implements AutoCloseable {
       ScheduledExecutorService loop,
       Transport transport,
       AntiEntropySchedule schedule) {
+    this(keyspace, ids, selfId, config, clock, logFile, loop, transport, schedule, false);
+  }
+
+  /**
+   * As above; with {@code departing} this node is left out of the placement (a member leaving the
+   * cluster, see "Departure"): the ring is built from the other members of {@code ids}, so every
+   * key it holds is rehomed into hints for its owners and handed off.
+   */
+  public LeaderlessService(
+      int keyspace,
+      Map<String, Integer> ids,
+      String selfId,
+      LeaderlessConfig config,
+      PhysicalClock clock,
+      Path logFile,
+      ScheduledExecutorService loop,
+      Transport transport,
+      AntiEntropySchedule schedule,
+      boolean departing) {
+    int placementMembers = departing ? ids.size() - 1 : ids.size();
     Check.argument(
-        ids.size() >= config.replicas(), "%s members for N=%s", ids.size(), config.replicas());
+        placementMembers >= config.replicas(),
+        "%s members for N=%s",
+        placementMembers,
+        config.replicas());
     Check.argument(
         ids.values().stream().distinct().count() == ids.size(), "repeated integer id in %s", ids);
     this.keyspace = keyspace;
@@ -235,9 +265,12 @@ public final class LeaderlessService implements AutoCloseable {
     this.self = selfInt;
     this.loop = Check.notNull(loop, "loop");
     this.transport = Check.notNull(transport, "transport");
+    this.departing = departing;
     List<RingNode> ringNodes = new ArrayList<>();
     for (int id : memberById.keySet()) {
-      ringNodes.add(RingNode.of(Integer.toString(id)));
+      if (!(departing && id == selfInt)) {
+        ringNodes.add(RingNode.of(Integer.toString(id)));
+      }
     }
     Placement placement = new Placement(Ring.of(RING_VNODES, ringNodes), config.replicas());
     int rehomed = LeaderlessRecordLog.rehome(logFile, placement, self);
@@ -288,6 +321,38 @@ public final class LeaderlessService implements AutoCloseable {
   /** This node's integer id. */
   public int selfId() {
     return self;
+  }
+
+  /** Whether this node serves the keyspace as a departing member (it owns nothing, hands off). */
+  public boolean departing() {
+    return departing;
+  }
+
+  /** Hints this node holds, as of the last loop turn (all owners). */
+  public int hintsHeld() {
+    return hintsByOwnerView.values().stream().mapToInt(Integer::intValue).sum();
+  }
+
+  /** The member ids owning {@code key} under this service's placement, in preference order. */
+  public List<String> ownersOf(String key) {
+    List<String> owners = new ArrayList<>();
+    for (int id : placement.owners(placement.partitionOf(key))) {
+      owners.add(memberName(id));
+    }
+    return owners;
+  }
+
+  /**
+   * The values this node's store holds for {@code key} as an owner (no hints), read on the loop.
+   */
+  public CompletableFuture<List<String>> localValues(String key) {
+    CompletableFuture<List<String>> future = new CompletableFuture<>();
+    if (stopped) {
+      future.completeExceptionally(new IllegalStateException("leaderless service stopped"));
+      return future;
+    }
+    loop.execute(() -> onLoop(() -> future.complete(List.copyOf(node.localValues(key)))));
+    return future;
   }
 
   /** The keyspace this service serves. */

@@ -78,7 +78,7 @@ class LeaderlessFrameCodecTest {
             new KeyspaceMessage(
                 3,
                 new LeaderlessMessage.KeyDigests(
-                    1, 2, 7, List.of(4), List.of("a", "b"), List.of(1L, Long.MIN_VALUE))),
+                    1, 2, 7, 3, List.of(4), List.of("a", "b"), List.of(1L, Long.MIN_VALUE))),
             new KeyspaceMessage(
                 3,
                 new LeaderlessMessage.KeyStates(
@@ -178,10 +178,10 @@ class LeaderlessFrameCodecTest {
                 .as(
                     (f, t, p, l, indexes) ->
                         new LeaderlessMessage.TreeLevel(f, t, p, l, indexes, longs(indexes))),
-            Combinators.combine(node, node, index, index.list().ofMaxSize(3), keys)
+            Combinators.combine(node, node, index, index, index.list().ofMaxSize(3), keys)
                 .as(
-                    (f, t, p, leaves, ks) ->
-                        new LeaderlessMessage.KeyDigests(f, t, p, leaves, ks, longs(ks))),
+                    (f, t, p, l, ranges, ks) ->
+                        new LeaderlessMessage.KeyDigests(f, t, p, l, ranges, ks, longs(ks))),
             Combinators.combine(node, node, index, keys, keys)
                 .as(
                     (f, t, p, ks, wanted) ->

@@ -156,6 +156,8 @@ class LeaderlessRepairTest {
     // N=3 on 3 nodes: n3 missed every key, and each is compared against n1 and n2
     assertThat((Long) first.get("differing_keys")).isBetween((long) KEYS, 2L * KEYS);
     assertThat((Long) first.get("keys_repaired")).isEqualTo(KEYS);
+    assertThat((Long) first.get("keys_compared"))
+        .isGreaterThanOrEqualTo((Long) first.get("differing_keys"));
     assertThat((Long) first.get("bytes_shipped")).isPositive();
     assertThat(first.get("converged")).isEqualTo(1L);
     assertThat(first.get("partitions_differing")).isEqualTo(0L);
@@ -164,6 +166,7 @@ class LeaderlessRepairTest {
     Map<String, Object> second = repair(2, Integer.toString(keyspace));
     System.out.println("second pass: " + second);
     assertThat(second.get("differing_keys")).isEqualTo(0L);
+    assertThat(second.get("keys_compared")).isEqualTo(0L);
     assertThat(second.get("keys_repaired")).isEqualTo(0L);
     assertThat(second.get("converged")).isEqualTo(1L);
     assertThat(second.get("rounds")).isEqualTo(1L);
