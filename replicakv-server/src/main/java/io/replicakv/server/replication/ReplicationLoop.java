@@ -24,6 +24,7 @@ import io.replicakv.server.cluster.Member;
 import io.replicakv.server.cluster.MemberState;
 import io.replicakv.server.cluster.MetadataChange;
 import io.replicakv.server.leaderless.LeaderlessRecordLog;
+import io.replicakv.server.replication.snapshot.SnapshotFrameCodec;
 import io.replicakv.server.route.PeerRoutes;
 import io.replicakv.storage.StorageEngine;
 import io.replicakv.storage.data.Mutation;
@@ -32,6 +33,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -128,6 +130,8 @@ public final class ReplicationLoop implements AutoCloseable {
    * @param maxLagRecords a follower further behind leaves the in-sync set
    * @param maxLagMillis a follower silent for longer leaves the in-sync set
    * @param fsyncAlways force records the core asks to sync (the node's {@code fsync always})
+   * @param retainedRecords log entries a replica keeps below its commit point (retention); a
+   *     follower further behind gets a partition snapshot
    */
   public record Settings(
       long tickMillis,
@@ -136,10 +140,32 @@ public final class ReplicationLoop implements AutoCloseable {
       long writeTimeoutMillis,
       long maxLagRecords,
       long maxLagMillis,
-      boolean fsyncAlways) {
+      boolean fsyncAlways,
+      long retainedRecords) {
     public Settings {
       Check.argument(tickMillis >= 1, "tick %s ms", tickMillis);
       Check.argument(failoverTimeoutMillis > tickMillis, "failover %s ms", failoverTimeoutMillis);
+      Check.argument(retainedRecords >= 1, "retained records %s", retainedRecords);
+    }
+
+    /** Settings with the default retention ({@code PartitionReplica.RETAINED_ENTRIES_DEFAULT}). */
+    public Settings(
+        long tickMillis,
+        long failoverTimeoutMillis,
+        long leaseMillis,
+        long writeTimeoutMillis,
+        long maxLagRecords,
+        long maxLagMillis,
+        boolean fsyncAlways) {
+      this(
+          tickMillis,
+          failoverTimeoutMillis,
+          leaseMillis,
+          writeTimeoutMillis,
+          maxLagRecords,
+          maxLagMillis,
+          fsyncAlways,
+          PartitionReplica.RETAINED_ENTRIES_DEFAULT);
     }
 
     long ticks(long millis) {
@@ -174,19 +200,37 @@ public final class ReplicationLoop implements AutoCloseable {
   private final class Hosted {
     final ReplicaGroups.Group group;
     final SingleLeaderConfig config;
-    final LeaderlessRecordLog store;
+    LeaderlessRecordLog store;
     final PartitionReplica replica;
+    final Path file;
+    final Set<Integer> lackedDataAtFormation;
+    long recordsSinceCompaction;
     final Set<Long> appliedAheadEpochs = new HashSet<>();
     final Map<Long, CompletableFuture<Reply>> waiting = new HashMap<>();
     final Map<Integer, Long> behindSinceMillis = new HashMap<>();
     long divergentSeen;
 
-    Hosted(ReplicaGroups.Group group, SingleLeaderConfig config, Path file) {
+    Hosted(
+        ReplicaGroups.Group group,
+        SingleLeaderConfig config,
+        Path file,
+        GroupLogFiles.Opened opened,
+        Set<Integer> lackedDataAtFormation) {
       this.group = group;
       this.config = config;
-      this.store = new LeaderlessRecordLog(file);
-      this.replica = new PartitionReplica(selfReplicaId, config, false, store.recovered());
+      this.file = file;
+      this.store = opened.store();
+      this.lackedDataAtFormation = lackedDataAtFormation;
+      this.replica =
+          new PartitionReplica(
+              selfReplicaId,
+              config,
+              false,
+              opened.startAfter(),
+              settings.retainedRecords(),
+              opened.store().recovered());
       this.divergentSeen = replica.divergentWritesTotal();
+      this.recordsSinceCompaction = opened.store().recovered().size();
     }
   }
 
@@ -241,6 +285,9 @@ public final class ReplicationLoop implements AutoCloseable {
   private final AtomicLong divergentWrites = new AtomicLong();
   private final AtomicLong writesUncertain = new AtomicLong();
   private final AtomicLong writesRefused = new AtomicLong();
+  private final AtomicLong logCompactions = new AtomicLong();
+  private final io.replicakv.server.replication.snapshot.GroupSnapshots snapshots;
+  private volatile Map<String, Long> snapshotCounters = Map.of();
 
   private static final java.util.Comparator<GroupKey> GROUP_ORDER =
       java.util.Comparator.comparingInt(GroupKey::keyspace).thenComparingInt(GroupKey::group);
@@ -265,8 +312,21 @@ public final class ReplicationLoop implements AutoCloseable {
     this.settings = settings;
     this.proposer = proposer;
     this.hostsController = hostsController;
+    this.snapshots =
+        new io.replicakv.server.replication.snapshot.GroupSnapshots(
+            engine,
+            new SnapshotHost(),
+            System::currentTimeMillis,
+            selfReplicaId,
+            System.currentTimeMillis() << 12,
+            io.replicakv.server.replication.snapshot.SnapshotSender.WINDOW_BYTES_DEFAULT);
     loop.scheduleAtFixedRate(
-        () -> onLoop(this::catchUpTicks),
+        () ->
+            onLoop(
+                () -> {
+                  catchUpTicks();
+                  snapshots.onTimer();
+                }),
         settings.tickMillis(),
         settings.tickMillis(),
         TimeUnit.MILLISECONDS);
@@ -287,6 +347,10 @@ public final class ReplicationLoop implements AutoCloseable {
 
   /** Receives a peer's frame (peer thread): answered at once, its messages stepped on the loop. */
   public void onFrame(Frame request, FrameHandler.Responder responder) {
+    if (request.type() == SnapshotFrameCodec.FRAME_TYPE) {
+      onSnapshotFrame(request, responder);
+      return;
+    }
     List<PartitionMessage> messages;
     try {
       messages = ReplicationFrameCodec.decode(request.payload());
@@ -302,7 +366,7 @@ public final class ReplicationLoop implements AutoCloseable {
 
   /** Whether {@code frameType} is ours. */
   public static boolean handles(int frameType) {
-    return frameType == TYPE_REPLICATION;
+    return frameType == TYPE_REPLICATION || frameType == SnapshotFrameCodec.FRAME_TYPE;
   }
 
   /** Whether commands on keys of {@code keyspace} go through replication. */
@@ -565,7 +629,7 @@ public final class ReplicationLoop implements AutoCloseable {
       }
     } else if (m.to() == selfReplicaId) {
       Hosted h = hosted.get(key);
-      if (h == null) {
+      if (h == null || snapshots.receiving(key.keyspace(), key.group())) {
         messagesDropped.incrementAndGet();
         return;
       }
@@ -611,7 +675,14 @@ public final class ReplicationLoop implements AutoCloseable {
         engine.apply(MutationCodec.decode(write.payload()));
       }
     }
+    h.recordsSinceCompaction += ready.records().size();
+    if (h.recordsSinceCompaction > compactAfterRecords()) {
+      compact(h);
+    }
     for (Envelope envelope : ready.messages()) {
+      if (envelope.message() instanceof SingleLeaderMessage.SnapshotNeeded needed) {
+        snapshots.onSnapshotNeeded(h.group.keyspace(), h.group.id(), needed);
+      }
       route(new GroupKey(h.group.keyspace(), h.group.id()), envelope);
     }
     for (ClientReply reply : ready.replies()) {
@@ -800,6 +871,8 @@ public final class ReplicationLoop implements AutoCloseable {
         groups.put(entry.number(), ReplicaGroups.of(next, entry.number()));
       }
     }
+    Map<Integer, ReplicaGroups> previousGroups = groupsByKeyspace;
+    Map<Integer, BitSet> heldSlots = heldSlotsByKeyspace();
     groupsByKeyspace = groups;
     Set<GroupKey> wanted = new HashSet<>();
     for (ReplicaGroups keyspaceGroups : groups.values()) {
@@ -814,13 +887,19 @@ public final class ReplicationLoop implements AutoCloseable {
         GroupKey key = new GroupKey(group.keyspace(), group.id());
         wanted.add(key);
         Hosted existing = hosted.get(key);
-        if (existing != null && existing.config.equals(config)) {
+        if (existing != null && existing.config.equals(config) && !gainsSlots(existing, group)) {
           continue;
         }
         if (existing != null) {
           close(existing, "replica set changed");
         }
-        hosted.put(key, open(group, config));
+        hosted.put(
+            key,
+            open(
+                group,
+                config,
+                heldSlots.get(group.keyspace()),
+                previousGroups.get(group.keyspace())));
         log.info(
             "group {}/{}: replica of {} slots, replicas {} acks {}",
             group.keyspace(),
@@ -875,12 +954,223 @@ public final class ReplicationLoop implements AutoCloseable {
     }
   }
 
+  /** Opens a replica resuming its own log (its members file matches the group). */
   private Hosted open(ReplicaGroups.Group group, SingleLeaderConfig config) {
+    return open(group, config, null, null);
+  }
+
+  /**
+   * Opens the replica of {@code group}: resumed from its log when the log belongs to this replica
+   * set and these slots, else re-formed (see {@link GroupLogFiles}) as a holder of the data when
+   * {@code heldSlots} (slots of this keyspace whose data this node held) covers the group.
+   */
+  private Hosted open(
+      ReplicaGroups.Group group,
+      SingleLeaderConfig config,
+      BitSet heldSlots,
+      ReplicaGroups previousGroups) {
     Path file =
         dataDir
             .resolve("replication")
             .resolve("keyspace-" + group.keyspace() + "-group-" + group.id() + ".log");
-    return new Hosted(group, config, file);
+    boolean holder = heldSlots != null && covers(heldSlots, group.slots());
+    GroupLogFiles.Opened opened = GroupLogFiles.open(file, group, holder);
+    Set<Integer> lacking = opened.formed() ? lackingMembers(group, previousGroups) : Set.of();
+    Hosted h = new Hosted(group, config, file, opened, new HashSet<>(lacking));
+    if (opened.formed()) {
+      // The formation point must survive a restart: the log starts with it.
+      h.store.append(h.replica.compactedRecords(), true);
+    }
+    log.info(
+        "group {}/{}: log {} at {} (last LSN {}, {} records replayed){}",
+        group.keyspace(),
+        group.id(),
+        opened.how(),
+        h.replica.logBase(),
+        h.replica.lastLsn(),
+        opened.store().recovered().size(),
+        lacking.isEmpty() ? "" : "; members without the data of some slots: " + names(lacking));
+    return h;
+  }
+
+  private String names(Set<Integer> replicaIds) {
+    List<String> out = new ArrayList<>();
+    for (int id : replicaIds) {
+      out.add(memberByReplicaId.getOrDefault(id, "n" + id));
+    }
+    return String.join(",", out);
+  }
+
+  private static boolean covers(BitSet held, BitSet wanted) {
+    BitSet missing = (BitSet) wanted.clone();
+    missing.andNot(held);
+    return missing.isEmpty();
+  }
+
+  private static boolean gainsSlots(Hosted existing, ReplicaGroups.Group group) {
+    return !covers(existing.group.slots(), group.slots());
+  }
+
+  /** Per keyspace, the slots of the groups this node hosts with data (a log past offset 0). */
+  private Map<Integer, BitSet> heldSlotsByKeyspace() {
+    Map<Integer, BitSet> held = new HashMap<>();
+    for (Hosted h : hosted.values()) {
+      if (h.replica.lastLsn().offset() > 0
+          && !snapshots.receiving(h.group.keyspace(), h.group.id())) {
+        held.computeIfAbsent(h.group.keyspace(), k -> new BitSet()).or(h.group.slots());
+      }
+    }
+    return held;
+  }
+
+  /**
+   * Members of {@code group} that did not replicate some of its slots in the previous view: they
+   * lack data and get a snapshot. Empty when there is no previous view of the keyspace.
+   */
+  private Set<Integer> lackingMembers(ReplicaGroups.Group group, ReplicaGroups previousGroups) {
+    Set<Integer> lacking = new HashSet<>();
+    if (previousGroups == null) {
+      return lacking;
+    }
+    Set<Integer> previousIds = new HashSet<>();
+    BitSet slots = group.slots();
+    for (int slot = slots.nextSetBit(0); slot >= 0; slot = slots.nextSetBit(slot + 1)) {
+      ReplicaGroups.Group before = previousGroups.groupOfSlot(slot);
+      if (before == null) {
+        continue;
+      }
+      if (previousIds.add(before.id())) {
+        for (String member : group.replicas()) {
+          if (!before.replicas().contains(member)) {
+            lacking.add(ReplicaIds.of(member));
+          }
+        }
+      }
+    }
+    return lacking;
+  }
+
+  /** Rewrites the group's file as its base plus the retained tail (see {@link GroupLogFiles}). */
+  private void compact(Hosted h) {
+    List<PersistRecord> records = h.replica.compactedRecords();
+    h.store = GroupLogFiles.rewrite(h.file, h.store, records);
+    h.recordsSinceCompaction = records.size();
+    logCompactions.incrementAndGet();
+    log.debug(
+        "group {}/{}: log compacted to {} records after {}",
+        h.group.keyspace(),
+        h.group.id(),
+        records.size(),
+        h.replica.logBase());
+  }
+
+  /** Records appended to a group file past which it is rewritten: about twice the retention. */
+  private long compactAfterRecords() {
+    return Math.max(COMPACT_AFTER_RECORDS_MIN, 2 * settings.retainedRecords());
+  }
+
+  /** A group file is never compacted below this many new records (rewrites cost a sync). */
+  static final long COMPACT_AFTER_RECORDS_MIN = 256;
+
+  // ---------------------------------------------------------------- partition snapshots
+
+  /** A peer's snapshot frame (peer thread): taken on the loop, answered with its Ack. */
+  private void onSnapshotFrame(Frame request, FrameHandler.Responder responder) {
+    loop.execute(
+        () -> {
+          if (stopped) {
+            responder.fail("node stopping");
+            return;
+          }
+          try {
+            byte[] ack = snapshots.onFrame(request.payload());
+            responder.reply(new Frame(SnapshotFrameCodec.FRAME_TYPE, request.correlationId(), ack));
+            schedulePump();
+          } catch (CorruptEncodingException e) {
+            framesCorrupt.incrementAndGet();
+            responder.fail("corrupt snapshot frame: " + e.getMessage());
+          } catch (RuntimeException e) {
+            log.error("snapshot frame failed", e);
+            responder.fail("snapshot frame failed: " + e);
+          }
+        });
+  }
+
+  /** What {@link io.replicakv.server.replication.snapshot.GroupSnapshots} sees of this loop. */
+  private final class SnapshotHost
+      implements io.replicakv.server.replication.snapshot.GroupSnapshots.Host {
+    @Override
+    public PartitionReplica replica(int keyspace, int group) {
+      Hosted h = hosted.get(new GroupKey(keyspace, group));
+      return h == null ? null : h.replica;
+    }
+
+    @Override
+    public BitSet slots(int keyspace, int group) {
+      ReplicaGroups groups = groupsByKeyspace.get(keyspace);
+      ReplicaGroups.Group g = groups == null ? null : groups.groups().get(group);
+      return g == null ? null : g.slots();
+    }
+
+    @Override
+    public String memberOf(int replicaId) {
+      return memberByReplicaId.getOrDefault(replicaId, "n" + replicaId);
+    }
+
+    @Override
+    public void send(
+        int replicaId,
+        byte[] frame,
+        java.util.function.Consumer<byte[]> onReply,
+        java.util.function.Consumer<String> onFailure) {
+      String memberId = memberByReplicaId.get(replicaId);
+      Member member = memberId == null || view == null ? null : view.members().get(memberId);
+      if (member == null || member.peerPort() == 0 || member.state() == MemberState.LEFT) {
+        loop.execute(() -> onLoop(() -> onFailure.accept("no address for " + memberOf(replicaId))));
+        return;
+      }
+      peers
+          .request(
+              routes.host(member),
+              routes.port(member),
+              Frame.of(SnapshotFrameCodec.FRAME_TYPE, frame))
+          .whenComplete(
+              (reply, error) ->
+                  loop.execute(
+                      () ->
+                          onLoop(
+                              () -> {
+                                if (error != null) {
+                                  onFailure.accept(error.toString());
+                                } else if (reply.type() == Frame.TYPE_ERROR) {
+                                  onFailure.accept(
+                                      new String(reply.payload(), StandardCharsets.UTF_8));
+                                } else {
+                                  onReply.accept(reply.payload());
+                                }
+                              })));
+    }
+
+    @Override
+    public void changed(int keyspace, int group) {
+      schedulePump();
+    }
+
+    @Override
+    public String formationReason(int keyspace, int group, int follower) {
+      Hosted h = hosted.get(new GroupKey(keyspace, group));
+      if (h == null || !h.lackedDataAtFormation.contains(follower)) {
+        return null;
+      }
+      Long match = h.replica.followerMatchOffsets().get(follower);
+      if (match != null && match > h.replica.logBase().offset()) {
+        h.lackedDataAtFormation.remove(follower);
+        return null;
+      }
+      return "new member of a re-formed group: it did not replicate some of the group's "
+          + h.group.slotCount()
+          + " slots before the ring change";
+    }
   }
 
   private void close(Hosted h, String why) {
@@ -976,6 +1266,7 @@ public final class ReplicationLoop implements AutoCloseable {
               followers));
     }
     status = List.copyOf(out);
+    snapshotCounters = snapshots.counters();
   }
 
   /** Every hosted group as of the last loop turn (any thread). */
@@ -995,6 +1286,8 @@ public final class ReplicationLoop implements AutoCloseable {
     out.put("writes_refused", writesRefused.get());
     out.put("divergent_writes", divergentWrites.get());
     out.put("snapshots_needed", snapshotsNeeded.get());
+    out.put("log_compactions", logCompactions.get());
+    out.putAll(snapshotCounters);
     return out;
   }
 
@@ -1009,6 +1302,7 @@ public final class ReplicationLoop implements AutoCloseable {
     Runnable shutdown =
         () -> {
           stopped = true;
+          snapshots.close();
           for (Hosted h : hosted.values()) {
             close(h, "node stopping");
           }
