@@ -204,6 +204,9 @@ public final class ReplicationLoop implements AutoCloseable {
     final PartitionReplica replica;
     final Path file;
     final Set<Integer> lackedDataAtFormation;
+    final io.replicakv.core.msg.Lsn openedAt;
+    final long installsAtOpen;
+    boolean catchUpReported;
     long recordsSinceCompaction;
     final Set<Long> appliedAheadEpochs = new HashSet<>();
     final Map<Long, CompletableFuture<Reply>> waiting = new HashMap<>();
@@ -231,6 +234,8 @@ public final class ReplicationLoop implements AutoCloseable {
               opened.store().recovered());
       this.divergentSeen = replica.divergentWritesTotal();
       this.recordsSinceCompaction = opened.store().recovered().size();
+      this.openedAt = replica.lastLsn();
+      this.installsAtOpen = replica.snapshotsInstalled();
     }
   }
 
@@ -288,6 +293,7 @@ public final class ReplicationLoop implements AutoCloseable {
   private final AtomicLong logCompactions = new AtomicLong();
   private final io.replicakv.server.replication.snapshot.GroupSnapshots snapshots;
   private volatile Map<String, Long> snapshotCounters = Map.of();
+  private volatile Map<String, String> snapshotTransfers = Map.of();
 
   private static final java.util.Comparator<GroupKey> GROUP_ORDER =
       java.util.Comparator.comparingInt(GroupKey::keyspace).thenComparingInt(GroupKey::group);
@@ -692,6 +698,7 @@ public final class ReplicationLoop implements AutoCloseable {
       }
     }
     h.replica.advance(ready);
+    reportCatchUp(h);
     long divergent = h.replica.divergentWritesTotal();
     if (divergent > h.divergentSeen) {
       long cut = divergent - h.divergentSeen;
@@ -1050,6 +1057,35 @@ public final class ReplicationLoop implements AutoCloseable {
     return lacking;
   }
 
+  /**
+   * Logs once per opened replica how a follower caught up: from its own log (the leader still held
+   * the entries after its last LSN) or by a partition snapshot (GroupSnapshots logs the reason).
+   */
+  private void reportCatchUp(Hosted h) {
+    if (h.catchUpReported || h.replica.role() != PartitionReplica.Role.FOLLOWER) {
+      return;
+    }
+    if (h.replica.snapshotsInstalled() > h.installsAtOpen) {
+      h.catchUpReported = true;
+      log.info(
+          "group {}/{}: follower caught up by a partition snapshot at {}: its log ended at {},"
+              + " before what the leader still held",
+          h.group.keyspace(),
+          h.group.id(),
+          h.replica.logBase(),
+          h.openedAt);
+    } else if (h.openedAt.offset() > 0 && h.replica.commitOffset() > h.openedAt.offset()) {
+      h.catchUpReported = true;
+      log.info(
+          "group {}/{}: follower resumed from its own last LSN {}: the leader still held the log"
+              + " after it (commit now {})",
+          h.group.keyspace(),
+          h.group.id(),
+          h.openedAt,
+          h.replica.commitOffset());
+    }
+  }
+
   /** Rewrites the group's file as its base plus the retained tail (see {@link GroupLogFiles}). */
   private void compact(Hosted h) {
     List<PersistRecord> records = h.replica.compactedRecords();
@@ -1267,6 +1303,12 @@ public final class ReplicationLoop implements AutoCloseable {
     }
     status = List.copyOf(out);
     snapshotCounters = snapshots.counters();
+    snapshotTransfers = snapshots.transfers();
+  }
+
+  /** Running snapshot transfers from this node, by name, with their progress (any thread). */
+  public Map<String, String> snapshotTransfers() {
+    return snapshotTransfers;
   }
 
   /** Every hosted group as of the last loop turn (any thread). */

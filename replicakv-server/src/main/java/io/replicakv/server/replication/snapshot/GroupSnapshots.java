@@ -9,7 +9,6 @@ import io.replicakv.storage.StorageEngine;
 import io.replicakv.storage.partition.PartitionSnapshot;
 import java.util.BitSet;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
@@ -100,7 +99,9 @@ public final class GroupSnapshots implements AutoCloseable {
   private final long windowBytes;
   private final SnapshotSenders senders;
   private final SnapshotReceiver receiver;
-  private final Map<SnapshotSenders.Target, Lsn> endGates = new LinkedHashMap<>();
+  private final Map<SnapshotSenders.Target, SnapshotSender> started = new LinkedHashMap<>();
+  private final Map<SnapshotSenders.Target, Long> retryAtMillis = new LinkedHashMap<>();
+  private final Map<SnapshotSenders.Target, Long> retryBackoffMillis = new LinkedHashMap<>();
   private long installsRefused;
   private long notStartedLeaderNotReady;
 
@@ -136,6 +137,10 @@ public final class GroupSnapshots implements AutoCloseable {
     if (senders.running(target) != null) {
       return;
     }
+    Long retryAt = retryAtMillis.get(target);
+    if (retryAt != null && clockMillis.getAsLong() < retryAt) {
+      return; // the last attempt failed; the core asks again
+    }
     PartitionReplica replica = host.replica(keyspace, group);
     BitSet slots = host.slots(keyspace, group);
     if (replica == null
@@ -153,7 +158,7 @@ public final class GroupSnapshots implements AutoCloseable {
     long now = clockMillis.getAsLong();
     int follower = needed.to();
     String reason = reason(keyspace, group, replica, needed);
-    boolean started =
+    boolean begun =
         senders.onSnapshotNeeded(
             target,
             transferId -> {
@@ -172,8 +177,8 @@ public final class GroupSnapshots implements AutoCloseable {
               return sender;
             },
             now);
-    if (started) {
-      endGates.put(target, lsn);
+    if (begun) {
+      started.put(target, senders.running(target));
       log.info(
           "group {}/{}: snapshot for {} at {} ({} slots, at most {} keys): {}",
           keyspace,
@@ -281,20 +286,57 @@ public final class GroupSnapshots implements AutoCloseable {
     reap();
   }
 
+  /**
+   * Settles ended transfers: a failed one delays the next attempt for its follower (1 s, doubling
+   * to {@link #RETRY_BACKOFF_MILLIS_MAX}), so a follower that is down does not cost a storage
+   * snapshot every few ticks; a completed one clears the delay.
+   */
   private void reap() {
-    endGates.keySet().removeIf(target -> senders.running(target) == null);
-    long failed = senders.totals().transfersFailed();
-    if (failed > failuresLogged) {
-      List<String> recent = senders.recentFailures();
-      int fresh = (int) Math.min(recent.size(), failed - failuresLogged);
-      for (String failure : recent.subList(recent.size() - fresh, recent.size())) {
-        log.warn("snapshot transfer failed: {}", failure);
+    long now = clockMillis.getAsLong();
+    var entries = started.entrySet().iterator();
+    while (entries.hasNext()) {
+      var entry = entries.next();
+      SnapshotSenders.Target target = entry.getKey();
+      if (senders.running(target) == entry.getValue()) {
+        continue;
       }
-      failuresLogged = failed;
+      entries.remove();
+      SnapshotSender.Progress progress = entry.getValue().progress();
+      if (progress.status() == SnapshotSender.Status.DONE) {
+        retryAtMillis.remove(target);
+        retryBackoffMillis.remove(target);
+        log.info(
+            "group {}/{}: snapshot for {} done: {} keys, {} bytes",
+            target.keyspace(),
+            target.partition(),
+            host.memberOf(target.follower()),
+            progress.keysSent(),
+            progress.bytesSent());
+        continue;
+      }
+      long backoff =
+          Math.min(
+              RETRY_BACKOFF_MILLIS_MAX,
+              2 * retryBackoffMillis.getOrDefault(target, RETRY_BACKOFF_MILLIS_MIN / 2));
+      retryBackoffMillis.put(target, backoff);
+      retryAtMillis.put(target, now + backoff);
+      log.warn(
+          "group {}/{}: snapshot for {} failed after {} keys ({}); next attempt in {} ms at the"
+              + " earliest",
+          target.keyspace(),
+          target.partition(),
+          host.memberOf(target.follower()),
+          progress.keysSent(),
+          progress.failure(),
+          backoff);
     }
   }
 
-  private long failuresLogged;
+  /** The first delay after a failed transfer before the next attempt to the same follower. */
+  static final long RETRY_BACKOFF_MILLIS_MIN = 1_000;
+
+  /** The longest delay between attempts to one follower. */
+  static final long RETRY_BACKOFF_MILLIS_MAX = 16_000;
 
   // ---------------------------------------------------------------- follower side
 
@@ -406,6 +448,40 @@ public final class GroupSnapshots implements AutoCloseable {
     out.put("snapshot_frames_refused", receiver.refusals());
     out.put("snapshot_receiving", (long) receiver.transfersRunning());
     out.put("snapshot_deferred_leader_not_ready", notStartedLeaderNotReady);
+    return out;
+  }
+
+  /**
+   * One line per running transfer from this node, for INFO replication: {@code snapshot_K_G_member}
+   * to its progress (keys and bytes sent, the snapshot's key bound, bytes unacknowledged, the LSN
+   * it stands for).
+   */
+  public Map<String, String> transfers() {
+    Map<String, String> out = new LinkedHashMap<>();
+    started.forEach(
+        (target, sender) -> {
+          SnapshotSender.Progress p = sender.progress();
+          if (p.status() != SnapshotSender.Status.RUNNING) {
+            return;
+          }
+          out.put(
+              "snapshot_"
+                  + target.keyspace()
+                  + "_"
+                  + target.partition()
+                  + "_"
+                  + host.memberOf(target.follower()),
+              "keys_sent="
+                  + p.keysSent()
+                  + ",bytes_sent="
+                  + p.bytesSent()
+                  + ",keys_total_at_most="
+                  + p.keysTotalAtMost()
+                  + ",unacked_bytes="
+                  + p.unackedBytes()
+                  + ",frames_sent="
+                  + p.framesSent());
+        });
     return out;
   }
 
