@@ -206,6 +206,10 @@ public final class ReplicationLoop implements AutoCloseable {
     final Set<Integer> lackedDataAtFormation;
     final io.replicakv.core.msg.Lsn openedAt;
     final long installsAtOpen;
+
+    /** Formed without the group's data: fence answers wait (see {@link #holdsBackFence}). */
+    final long fenceQuietUntilNanos;
+
     boolean catchUpReported;
     long recordsSinceCompaction;
     final Set<Long> appliedAheadEpochs = new HashSet<>();
@@ -218,7 +222,8 @@ public final class ReplicationLoop implements AutoCloseable {
         SingleLeaderConfig config,
         Path file,
         GroupLogFiles.Opened opened,
-        Set<Integer> lackedDataAtFormation) {
+        Set<Integer> lackedDataAtFormation,
+        boolean quiet) {
       this.group = group;
       this.config = config;
       this.file = file;
@@ -236,6 +241,10 @@ public final class ReplicationLoop implements AutoCloseable {
       this.recordsSinceCompaction = opened.store().recovered().size();
       this.openedAt = replica.lastLsn();
       this.installsAtOpen = replica.snapshotsInstalled();
+      this.fenceQuietUntilNanos =
+          quiet
+              ? System.nanoTime() + 1_000_000L * settings.failoverTimeoutMillis()
+              : System.nanoTime();
     }
   }
 
@@ -274,6 +283,7 @@ public final class ReplicationLoop implements AutoCloseable {
   private final ArrayDeque<PartitionMessage> localInbox = new ArrayDeque<>();
   private Map<Integer, String> memberByReplicaId = Map.of();
   private ClusterView view;
+  private boolean hadView;
   private long nextRequestId = 1;
   private boolean pumpScheduled;
   private boolean stopped;
@@ -635,7 +645,7 @@ public final class ReplicationLoop implements AutoCloseable {
       }
     } else if (m.to() == selfReplicaId) {
       Hosted h = hosted.get(key);
-      if (h == null || snapshots.receiving(key.keyspace(), key.group())) {
+      if (h == null || snapshots.receiving(key.keyspace(), key.group()) || holdsBackFence(h, m)) {
         messagesDropped.incrementAndGet();
         return;
       }
@@ -879,6 +889,8 @@ public final class ReplicationLoop implements AutoCloseable {
       }
     }
     Map<Integer, ReplicaGroups> previousGroups = groupsByKeyspace;
+    boolean sawViewBefore = hadView;
+    hadView = true;
     Map<Integer, BitSet> heldSlots = heldSlotsByKeyspace();
     groupsByKeyspace = groups;
     Set<GroupKey> wanted = new HashSet<>();
@@ -906,7 +918,8 @@ public final class ReplicationLoop implements AutoCloseable {
                 group,
                 config,
                 heldSlots.get(group.keyspace()),
-                previousGroups.get(group.keyspace())));
+                previousGroups.get(group.keyspace()),
+                sawViewBefore));
         log.info(
             "group {}/{}: replica of {} slots, replicas {} acks {}",
             group.keyspace(),
@@ -963,7 +976,7 @@ public final class ReplicationLoop implements AutoCloseable {
 
   /** Opens a replica resuming its own log (its members file matches the group). */
   private Hosted open(ReplicaGroups.Group group, SingleLeaderConfig config) {
-    return open(group, config, null, null);
+    return open(group, config, null, null, true);
   }
 
   /**
@@ -975,7 +988,8 @@ public final class ReplicationLoop implements AutoCloseable {
       ReplicaGroups.Group group,
       SingleLeaderConfig config,
       BitSet heldSlots,
-      ReplicaGroups previousGroups) {
+      ReplicaGroups previousGroups,
+      boolean sawViewBefore) {
     Path file =
         dataDir
             .resolve("replication")
@@ -983,7 +997,14 @@ public final class ReplicationLoop implements AutoCloseable {
     boolean holder = heldSlots != null && covers(heldSlots, group.slots());
     GroupLogFiles.Opened opened = GroupLogFiles.open(file, group, holder);
     Set<Integer> lacking = opened.formed() ? lackingMembers(group, previousGroups) : Set.of();
-    Hosted h = new Hosted(group, config, file, opened, new HashSet<>(lacking));
+    // Could another member hold the data? Not in a keyspace new in this view, not alone.
+    boolean mayHaveHolders =
+        group.replicas().size() > 1 && (!sawViewBefore || previousGroups != null);
+    boolean quiet =
+        opened.formed()
+            && opened.startAfter().equals(io.replicakv.core.msg.Lsn.ZERO)
+            && mayHaveHolders;
+    Hosted h = new Hosted(group, config, file, opened, new HashSet<>(lacking), quiet);
     if (opened.formed()) {
       // The formation point must survive a restart: the log starts with it.
       h.store.append(h.replica.compactedRecords(), true);
@@ -1084,6 +1105,24 @@ public final class ReplicationLoop implements AutoCloseable {
           h.openedAt,
           h.replica.commitOffset());
     }
+  }
+
+  /**
+   * Whether a replica formed without the group's data leaves the controller's {@code Fence}
+   * unanswered for now. A member that holds the data starts after the formation point and one that
+   * lacks it before, so the controller, which elects the highest LSN among the answers, prefers a
+   * holder, but it decides on {@code N - acks} answers (one of two replicas with acks=1), and a
+   * member without the data that answered first could win: the holders would then have to drop a
+   * committed base, which the core refuses. So such a member answers no Fence for one failover
+   * timeout after the formation (holders that are up answer first), and at once when it has data (a
+   * log past offset 0). Not held back: a group of one, and the groups of a keyspace new in this
+   * view. When no member held data (the first views of a new cluster) the group's first election
+   * waits that long.
+   */
+  private boolean holdsBackFence(Hosted h, SingleLeaderMessage m) {
+    return m instanceof SingleLeaderMessage.Fence
+        && h.replica.lastLsn().offset() == 0
+        && System.nanoTime() - h.fenceQuietUntilNanos < 0;
   }
 
   /** Rewrites the group's file as its base plus the retained tail (see {@link GroupLogFiles}). */

@@ -29,17 +29,18 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>The LSN a snapshot stands for.</b> A leader applies its own writes to storage when it runs
  * them, before they commit, and applies the entries of earlier epochs when they commit. So between
- * two loop turns (the only moments this code runs) and once the leader has committed its own
- * epoch's start marker, the leader's storage holds exactly the effects of every entry of its log up
- * to its last LSN {@code L}: everything before the epoch start was committed, hence applied, and
- * every entry of its own epoch was applied when the command ran, in log order, on the same thread.
- * The storage snapshot starts right then (copy-before-write keeps its view at that instant while
- * writes go on), so its data is "the group's state after {@code L}" and it is tagged {@code L}. The
- * follower installs it at {@code L}: its log continues with {@code L + 1}, which is the first entry
- * the snapshot lacks, so "snapshot + the log after it" equals the leader's state, exactly, with no
- * entry applied twice and none missing. The commit point {@code C <= L} would be the wrong tag: the
- * data already holds {@code C+1..L}, and the follower would apply them a second time (harmless for
- * absolute values, wrong for a {@code RENAME} replayed over a later write of its source).
+ * two loop turns (the only moments this code runs), and once nothing but its own epoch's entries
+ * and epoch-start markers lies above its commit point, the leader's storage holds exactly the
+ * effects of every entry of its log up to its last LSN {@code L}: everything up to the commit point
+ * was applied when it committed, every write of its own epoch was applied when the command ran, in
+ * log order, on the same thread, and a marker changes nothing. The storage snapshot starts right
+ * then (copy-before-write keeps its view at that instant while writes go on), so its data is "the
+ * group's state after {@code L}" and it is tagged {@code L}. The follower installs it at {@code L}:
+ * its log continues with {@code L + 1}, which is the first entry the snapshot lacks, so "snapshot +
+ * the log after it" equals the leader's state, exactly, with no entry applied twice and none
+ * missing. The commit point {@code C <= L} would be the wrong tag: the data already holds {@code
+ * C+1..L}, and the follower would apply them a second time (harmless for absolute values, wrong for
+ * a {@code RENAME} replayed over a later write of its source).
  *
  * <p>A follower that installs at {@code L} counts {@code L} as committed, and the core allows an
  * install only at a committed point. So the End frame (which triggers the install) waits until the
@@ -53,10 +54,10 @@ import org.slf4j.LoggerFactory;
  * that it cannot truncate (it is below its log base); its replica stops on the broken invariant and
  * waits for another snapshot that it cannot accept. That case is not handled.
  *
- * <p>Not snapshotted: a leader that has not committed its own epoch start (its storage may lack
- * committed entries of the previous epochs), and a leader that earlier truncated writes it had
- * applied ahead (its storage holds values its log does not; the loop logs that case), although the
- * second is only detected and logged, not refused, because the loop cannot tell when it ends.
+ * <p>Not snapshotted: a leader with entries of an older epoch above its commit point (its storage
+ * lacks them until they commit), and a leader that earlier truncated writes it had applied ahead
+ * (its storage holds values its log does not; the loop logs that case), although the second is only
+ * detected and logged, not refused, because the loop cannot tell when it ends.
  *
  * <p>Node loop only; the frame exchange is request (leader to follower, type {@value
  * SnapshotFrameCodec#FRAME_TYPE}) and reply (the follower's {@link SnapshotFrame.Ack}).
@@ -149,10 +150,9 @@ public final class GroupSnapshots implements AutoCloseable {
         || replica.epoch() != needed.epoch()) {
       return;
     }
-    Long epochStart = replica.epochStartOffsets().get(replica.epoch());
-    if (epochStart == null || replica.commitOffset() < epochStart) {
+    if (!appliedThroughLast(replica)) {
       notStartedLeaderNotReady++;
-      return; // storage may still lack committed entries of earlier epochs
+      return; // storage may still lack entries of earlier epochs that are not committed yet
     }
     Lsn lsn = replica.lastLsn();
     long now = clockMillis.getAsLong();
@@ -191,6 +191,27 @@ public final class GroupSnapshots implements AutoCloseable {
               : senders.running(target).progress().keysTotalAtMost(),
           reason);
     }
+  }
+
+  /**
+   * True when this leader's storage holds the effect of every entry of its log: past the commit
+   * point there are only its own epoch's writes (applied when they ran) and epoch-start markers (no
+   * effect). An entry of an older epoch above the commit point is applied only when it commits, so
+   * until then no snapshot is cut. Requiring the own epoch start to be committed instead would
+   * wedge a group whose followers all need a snapshot: the marker commits only once one of them
+   * acknowledges it.
+   */
+  private static boolean appliedThroughLast(PartitionReplica replica) {
+    long last = replica.lastLsn().offset();
+    for (long offset = Math.max(replica.commitOffset(), replica.logBase().offset()) + 1;
+        offset <= last;
+        offset++) {
+      SingleLeaderMessage.Entry entry = replica.entryAt(offset);
+      if (entry.epoch() != replica.epoch() && !entry.isMarker()) {
+        return false;
+      }
+    }
+    return true;
   }
 
   private String reason(
