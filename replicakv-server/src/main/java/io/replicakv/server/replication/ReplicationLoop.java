@@ -335,7 +335,8 @@ public final class ReplicationLoop implements AutoCloseable {
             System::currentTimeMillis,
             selfReplicaId,
             System.currentTimeMillis() << 12,
-            io.replicakv.server.replication.snapshot.SnapshotSender.WINDOW_BYTES_DEFAULT);
+            io.replicakv.server.replication.snapshot.SnapshotSender.WINDOW_BYTES_DEFAULT,
+            settings.retainedRecords());
     loop.scheduleAtFixedRate(
         () ->
             onLoop(
@@ -1318,6 +1319,9 @@ public final class ReplicationLoop implements AutoCloseable {
             lag == 0 ? now : h.behindSinceMillis.computeIfAbsent(match.getKey(), id -> now);
         if (lag == 0) {
           h.behindSinceMillis.remove(match.getKey());
+        }
+        if (match.getValue() > r.logBase().offset()) {
+          h.lackedDataAtFormation.remove(match.getKey()); // it has the data now
         }
         followers.add(
             new FollowerStatus(

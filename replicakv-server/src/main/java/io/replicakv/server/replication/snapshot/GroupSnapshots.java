@@ -98,6 +98,7 @@ public final class GroupSnapshots implements AutoCloseable {
   private final LongSupplier clockMillis;
   private final int selfReplicaId;
   private final long windowBytes;
+  private final long retainedRecords;
   private final SnapshotSenders senders;
   private final SnapshotReceiver receiver;
   private final Map<SnapshotSenders.Target, SnapshotSender> started = new LinkedHashMap<>();
@@ -109,6 +110,7 @@ public final class GroupSnapshots implements AutoCloseable {
   /**
    * @param firstTransferId the first transfer id (different per process start)
    * @param windowBytes unacknowledged snapshot bytes per follower, at most
+   * @param retainedRecords the retention setting, for the "why" in logs
    */
   public GroupSnapshots(
       StorageEngine engine,
@@ -116,12 +118,14 @@ public final class GroupSnapshots implements AutoCloseable {
       LongSupplier clockMillis,
       int selfReplicaId,
       long firstTransferId,
-      long windowBytes) {
+      long windowBytes,
+      long retainedRecords) {
     this.engine = Check.notNull(engine, "engine");
     this.host = Check.notNull(host, "host");
     this.clockMillis = Check.notNull(clockMillis, "clockMillis");
     this.selfReplicaId = selfReplicaId;
     this.windowBytes = windowBytes;
+    this.retainedRecords = retainedRecords;
     this.senders = new SnapshotSenders(firstTransferId);
     this.receiver = new SnapshotReceiver(engine, new Acceptor());
   }
@@ -224,30 +228,29 @@ public final class GroupSnapshots implements AutoCloseable {
       return formation;
     }
     Long match = replica.followerMatchOffsets().get(needed.to());
-    if (match != null && match > 0 && match < needed.firstOffset() - 1) {
-      return "behind retention: it holds up to offset "
-          + match
-          + ", this log starts at "
-          + needed.firstOffset()
-          + " ("
-          + replica.logSize()
-          + " entries retained)";
-    }
-    if (needed.historyStartEpoch() > 0) {
-      return "its log may have diverged: this leader's history starts at epoch "
+    Lsn base = replica.logBase();
+    if (match != null && match >= base.offset() && match > 0) {
+      // It holds entries this log still has: only its epoch history can be the problem.
+      return "divergent state: its last epoch is older than this leader's history, which starts"
+          + " at epoch "
           + needed.historyStartEpoch()
           + " (log base "
-          + replica.logBase()
-          + "), so where the follower's older epochs end is unknown; or it is behind retention"
-          + " (log starts at "
-          + needed.firstOffset()
-          + ")";
+          + base
+          + "), so where its log parted from the leader's is unknown";
     }
-    return "it needs entries before offset "
+    if (base.epoch() == 0 && base.offset() == 1) {
+      return "it holds none of this group's log, which starts at the group's formation point "
+          + base
+          + " (it joined the re-formed group without its data, or lost its files)";
+    }
+    return "behind retention: this log keeps entries from offset "
         + needed.firstOffset()
-        + ", where this log starts (log base "
-        + replica.logBase()
-        + ")";
+        + " ("
+        + retainedRecords
+        + " records below the commit point "
+        + replica.commitOffset()
+        + "), and the follower's log ends before that"
+        + (match == null || match == 0 ? "" : " (at " + match + ")");
   }
 
   /** Whether the End may go: see the class comment. Fails the transfer if leadership is gone. */
