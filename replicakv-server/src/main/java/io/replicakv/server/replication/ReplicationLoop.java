@@ -84,10 +84,24 @@ import org.slf4j.LoggerFactory;
  * CRC32C, payload; torn tail cut on open), replayed into the replica on restart. Records the core
  * asks to sync are forced to the device when the node runs {@code fsync always}; otherwise they are
  * written (surviving a process kill, not a power cut), the durability the operator chose for the
- * node's own log. A restarted replica re-applies its committed log from the first entry: the
- * mutations are absolute (new values, absolute deadlines), so replaying them in order ends in the
- * same state, except that a {@code RENAME} replayed over a later write of its source moves the
- * newer value. The files grow without compaction (the core keeps the whole log in memory too).
+ * node's own log. Retention ({@code replication-log-retained-records}, the core's {@code
+ * retainedEntries}) bounds both the replica's in-memory log and the file: once about twice the
+ * retention has been appended, the file is rewritten as the replica's compacted records (its log
+ * base as a snapshot point, then the retained tail; {@link GroupLogFiles#rewrite}: temporary file,
+ * force, atomic rename, directory force). The base is at most the commit point minus the retention,
+ * and every entry up to it was applied through the engine before the rewrite, so a restart that
+ * replays the file starts after the base and re-applies only the tail (the mutations are absolute,
+ * so re-applying entries the storage already holds ends in the same state, except that a {@code
+ * RENAME} replayed over a later write of its source moves the newer value). A restarted follower
+ * resumes from its own last LSN when its leader still holds the entries after it, and otherwise
+ * gets a partition snapshot; it logs which.
+ *
+ * <p><b>Partition snapshots.</b> {@link io.replicakv.server.replication.snapshot.GroupSnapshots}
+ * (peer frame type 27) ships a group's slots to a follower that needs entries its leader no longer
+ * holds: behind retention, a new member of a re-formed group, or an epoch history the leader cannot
+ * answer. Its class comment argues which LSN a snapshot stands for. While a transfer into a replica
+ * runs, the replica's peer messages are dropped (the leader resends), so its log cannot move under
+ * the install.
  *
  * <p><b>Controller.</b> Runs where {@code hostsController} says (the metadata leader). Its decision
  * for a new epoch is proposed as {@link MetadataChange.SetReplicaLeader} and announced only after
@@ -99,9 +113,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Ring changes.</b> Key moves stay with {@code KeyMover} (design step 9 is not built): a join
  * or leave changes which member holds which slots there, and here it re-forms the groups of the new
- * view. A group whose replica set changed is re-created under its id (its log file kept if the id
- * is the same); slots that land in a new group start with an empty log on its followers, which then
- * lack the data the old replicas held until partition snapshots (step 8) fill them.
+ * view ({@link GroupLogFiles}). A group keeps its log when its replicas are the same and it gained
+ * no slots (a join only takes slots away). A group whose replicas changed, or that gained slots, is
+ * re-formed: its old log is deleted, a member that replicated (with data) every slot of it in the
+ * previous view starts after the formation point {@code 0:1}, a member that did not starts empty;
+ * the elected leader (the highest LSN, so a holder) then sends each member without the data a
+ * partition snapshot before it can count as in sync. A member formed without data leaves the
+ * controller's fences unanswered for a failover timeout so that a holder wins the election ({@link
+ * #holdsBackFence}).
  */
 public final class ReplicationLoop implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicationLoop.class);
