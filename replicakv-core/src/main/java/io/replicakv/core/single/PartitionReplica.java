@@ -1115,6 +1115,22 @@ public final class PartitionReplica implements Replica {
     return records;
   }
 
+  /**
+   * Records that rebuild this replica with an empty log and its promise kept: the incarnation and
+   * the promised epoch. For a caller that found its storage holding state the log does not (writes
+   * it applied ahead of a commit that never came) and starts the replica over, so that its leader
+   * sends it the state again (the whole log, or a snapshot when its log no longer starts at offset
+   * 1), without forgetting the epoch it promised not to go below.
+   */
+  public List<PersistRecord> promiseRecords() {
+    List<PersistRecord> records = new ArrayList<>(2);
+    records.add(ReplicaRecords.incarnation(incarnation));
+    if (promisedEpoch > 0) {
+      records.add(ReplicaRecords.promise(promisedEpoch));
+    }
+    return records;
+  }
+
   /** Followers that must hold an entry before the leader commits it. */
   public int commitFollowersNeeded() {
     return config.commitFollowers();

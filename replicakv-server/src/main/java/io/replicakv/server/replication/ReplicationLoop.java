@@ -752,18 +752,44 @@ public final class ReplicationLoop implements AutoCloseable {
   }
 
   /**
-   * The one place a replica asks for a partition snapshot (design step 8, built elsewhere): its
-   * state cannot be repaired from the log alone. Counted and logged; no transfer starts here yet.
+   * The loop's own case of a replica needing a partition snapshot: this node's storage holds values
+   * the group's log does not (it led, applied writes before they committed, and they were then
+   * truncated), which the log alone cannot repair. The replica is started over: its group's keys
+   * are deleted here, its file keeps only its incarnation and promise (so it still refuses older
+   * epochs), and the leader, finding its log empty, sends the group's whole state again: the log
+   * from offset 1 when the group's log still starts there (then the log is the group's whole
+   * history), else a partition snapshot. Until then it answers no Fence (it has the lowest LSN
+   * anyway) for a failover timeout.
    */
   private void snapshotNeeded(ReplicaGroups.Group group, String why) {
     snapshotsNeeded.incrementAndGet();
+    GroupKey key = new GroupKey(group.keyspace(), group.id());
+    Hosted h = hosted.get(key);
+    boolean reset = h != null && h.replica.role() != PartitionReplica.Role.LEADER;
     log.error(
-        "group {}/{} ({} slots) on {} needs a partition snapshot from its leader: {}",
+        "group {}/{} ({} slots) on {} needs a partition snapshot from its leader: {}{}",
         group.keyspace(),
         group.id(),
         group.slotCount(),
         selfId,
-        why);
+        why,
+        reset ? "; its keys are deleted here and its replica starts over" : "");
+    if (!reset) {
+      return;
+    }
+    List<PersistRecord> kept = h.replica.promiseRecords();
+    close(h, "replica starts over: " + why);
+    ReplicaGroups.Group current = h.group;
+    ReplicaGroups groups = groupsByKeyspace.get(group.keyspace());
+    if (groups != null && groups.groups().get(group.id()) != null) {
+      current = groups.groups().get(group.id());
+    }
+    io.replicakv.server.replication.snapshot.SnapshotReceiver.clearSlots(
+        engine, current.keyspace(), current.slots());
+    LeaderlessRecordLog empty = GroupLogFiles.rewrite(h.file, h.store, kept);
+    GroupLogFiles.Opened opened =
+        new GroupLogFiles.Opened(empty, io.replicakv.core.msg.Lsn.ZERO, "started over", false);
+    hosted.put(key, new Hosted(h.group, h.config, h.file, opened, new HashSet<>(), true));
   }
 
   private void pump(GroupKey key, HostedController hc) {
