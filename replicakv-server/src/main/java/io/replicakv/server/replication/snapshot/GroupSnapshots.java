@@ -154,6 +154,10 @@ public final class GroupSnapshots implements AutoCloseable {
         || replica.epoch() != needed.epoch()) {
       return;
     }
+    Long match = replica.followerMatchOffsets().get(needed.to());
+    if (match != null && match >= replica.logFirstOffset() - 1) {
+      return; // it acknowledged a position this log continues from: Appends will do
+    }
     if (!appliedThroughLast(replica)) {
       notStartedLeaderNotReady++;
       return; // storage may still lack entries of earlier epochs that are not committed yet
@@ -400,6 +404,18 @@ public final class GroupSnapshots implements AutoCloseable {
             + replica.leaderId()
             + " log ends at "
             + replica.lastLsn();
+      }
+      long leaderFirst = replica.snapshotNeededFirstOffset();
+      if (leaderFirst == 0) {
+        return "not awaiting a snapshot: no SnapshotNeeded from the leader since its last Append";
+      }
+      if (replica.lastLsn().offset() >= leaderFirst - 1) {
+        // A leader that had not heard from it yet asked too early (a retransmit from offset 1).
+        return "its log ends at "
+            + replica.lastLsn()
+            + ", where the leader's log (from offset "
+            + leaderFirst
+            + ") continues: no snapshot needed";
       }
       if (host.slots(begin.keyspace(), begin.partition()) == null) {
         return "group " + begin.partition() + " is not in this node's view";
