@@ -1250,6 +1250,16 @@ public final class ReplicationLoop implements AutoCloseable {
         loop.execute(() -> onLoop(() -> onFailure.accept("no address for " + memberOf(replicaId))));
         return;
       }
+      // Sent after this loop turn's replication frames (flushOutbox), so that the follower has
+      // seen the SnapshotNeeded that asked for this transfer before its Begin arrives.
+      loop.execute(() -> sendSnapshotFrame(member, frame, onReply, onFailure));
+    }
+
+    private void sendSnapshotFrame(
+        Member member,
+        byte[] frame,
+        java.util.function.Consumer<byte[]> onReply,
+        java.util.function.Consumer<String> onFailure) {
       peers
           .request(
               routes.host(member),
