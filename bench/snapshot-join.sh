@@ -114,6 +114,11 @@ echo "  commit to last install: $seconds s"
 awk -v b="$bytes_sent" -v k="$keys_sent" -v s="$seconds" \
   'BEGIN{ if (s > 0) printf "  rate: %.1f MB/s, %.0f keys/s (whole join: ring change, elections, transfers)\n", b / s / 1e6, k / s }'
 info $((base + 3)) | grep -E '^(replication_snapshot|snapshot_)' || true
+# the transfers alone, from the leaders' log lines: first "snapshot for node-4 at" to last "done"
+grep -h "GroupSnapshots" "$work"/.replicakv/node-*/server.log 2>/dev/null | grep "snapshot for node-4" \
+  | sort | awk '/ at /{ if (!s) s = $1 } /done:/{ e = $1; n++; k += $(NF-3); b += $(NF-1) }
+    function secs(t) { split(substr(t, 12, 12), p, ":"); return p[1] * 3600 + p[2] * 60 + p[3] }
+    END { if (n) { d = secs(e) - secs(s); printf "  transfers to node-4 (leader logs): %d done, %d keys, %d bytes, %s .. %s = %.1f s, %.2f MB/s\n", n, k, b, s, e, d, (d > 0 ? b / d / 1e6 : 0) } }'
 # a sample read back from the joiner's own copy
 sample=0; held=0
 for i in $(seq 0 997 $((keys - 1))); do
