@@ -293,7 +293,8 @@ final class ClusterNode implements AutoCloseable {
                     config.getLong("replication-write-timeout-ms"),
                     config.getLong("replication-max-lag-records"),
                     config.getLong("replication-max-lag-ms"),
-                    config.get("fsync").equals("always")),
+                    config.get("fsync").equals("always"),
+                    config.getLong("replication-log-retained-records")),
                 metadata::propose,
                 () -> actsForCluster(metadata.current(), System.currentTimeMillis()));
     node.replication = replication;

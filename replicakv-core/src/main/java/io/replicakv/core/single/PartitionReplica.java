@@ -1089,6 +1089,58 @@ public final class PartitionReplica implements Replica {
     return snapshotNeededFirstOffset;
   }
 
+  /**
+   * Records that rebuild this replica as it stands, for a caller that rewrites its record file to
+   * keep it bounded (compaction): the incarnation, the promised epoch, the log's base as an
+   * installed-snapshot record (when the log no longer starts at offset 1), and every retained
+   * entry. Replaying them gives the same promise, log base, retained entries and epoch history from
+   * the base's epoch on. What it drops: the truncation records (so divergent writes from before the
+   * compaction are no longer listed after a restart) and the epoch starts below the base, which
+   * {@link PartitionLog#startAfter} forgets anyway. The caller may use these records only when its
+   * storage holds the state up to the base: the base is at or below the commit point, and the
+   * caller applied every committed entry it was handed.
+   */
+  public List<PersistRecord> compactedRecords() {
+    List<PersistRecord> records = new ArrayList<>(log.size() + 3);
+    records.add(ReplicaRecords.incarnation(incarnation));
+    if (promisedEpoch > 0) {
+      records.add(ReplicaRecords.promise(promisedEpoch));
+    }
+    if (!log.base().equals(Lsn.ZERO)) {
+      records.add(ReplicaRecords.installed(log.base(), state));
+    }
+    for (long offset = log.firstOffset(); offset <= log.endOffset(); offset++) {
+      records.add(ReplicaRecords.append(log.entry(offset)));
+    }
+    return records;
+  }
+
+  /**
+   * Records that rebuild this replica with an empty log and its promise kept: the incarnation and
+   * the promised epoch. For a caller that found its storage holding state the log does not (writes
+   * it applied ahead of a commit that never came) and starts the replica over, so that its leader
+   * sends it the state again (the whole log, or a snapshot when its log no longer starts at offset
+   * 1), without forgetting the epoch it promised not to go below.
+   */
+  public List<PersistRecord> promiseRecords() {
+    List<PersistRecord> records = new ArrayList<>(2);
+    records.add(ReplicaRecords.incarnation(incarnation));
+    if (promisedEpoch > 0) {
+      records.add(ReplicaRecords.promise(promisedEpoch));
+    }
+    return records;
+  }
+
+  /** Followers that must hold an entry before the leader commits it. */
+  public int commitFollowersNeeded() {
+    return config.commitFollowers();
+  }
+
+  /** The LSN just before the first entry held: {@link Lsn#ZERO}, a snapshot's, or trimmed. */
+  public Lsn logBase() {
+    return log.base();
+  }
+
   /** Partition snapshots installed by this replica (including before a restart). */
   public long snapshotsInstalled() {
     return snapshotsInstalled;

@@ -109,6 +109,7 @@ public final class Info {
           groups.stream().filter(g -> g.role().equals("leader")).count());
       line(b, "controllers_hosted", replication.controllersHosted());
       replication.counters().forEach((name, value) -> line(b, "replication_" + name, value));
+      replication.snapshotTransfers().forEach((name, progress) -> line(b, name, progress));
       for (io.replicakv.server.replication.ReplicationLoop.GroupStatus g : groups) {
         String name = "group_" + g.keyspace() + "_" + g.group();
         line(

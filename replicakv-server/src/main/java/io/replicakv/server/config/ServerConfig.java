@@ -142,6 +142,13 @@ public final class ServerConfig {
               600_000,
               false,
               "a follower silent for longer than this leaves the in-sync set; writes that need it get -NOREPLICAS"),
+          Setting.integer(
+              "replication-log-retained-records",
+              100_000,
+              1,
+              5_000_000,
+              false,
+              "single-leader log entries each replica keeps below its commit point (memory and its group file); a follower further behind catches up by a partition snapshot"),
           Setting.string(
               "join",
               "",

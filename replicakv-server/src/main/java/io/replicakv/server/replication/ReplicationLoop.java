@@ -24,6 +24,7 @@ import io.replicakv.server.cluster.Member;
 import io.replicakv.server.cluster.MemberState;
 import io.replicakv.server.cluster.MetadataChange;
 import io.replicakv.server.leaderless.LeaderlessRecordLog;
+import io.replicakv.server.replication.snapshot.SnapshotFrameCodec;
 import io.replicakv.server.route.PeerRoutes;
 import io.replicakv.storage.StorageEngine;
 import io.replicakv.storage.data.Mutation;
@@ -32,6 +33,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -82,10 +84,24 @@ import org.slf4j.LoggerFactory;
  * CRC32C, payload; torn tail cut on open), replayed into the replica on restart. Records the core
  * asks to sync are forced to the device when the node runs {@code fsync always}; otherwise they are
  * written (surviving a process kill, not a power cut), the durability the operator chose for the
- * node's own log. A restarted replica re-applies its committed log from the first entry: the
- * mutations are absolute (new values, absolute deadlines), so replaying them in order ends in the
- * same state, except that a {@code RENAME} replayed over a later write of its source moves the
- * newer value. The files grow without compaction (the core keeps the whole log in memory too).
+ * node's own log. Retention ({@code replication-log-retained-records}, the core's {@code
+ * retainedEntries}) bounds both the replica's in-memory log and the file: once about twice the
+ * retention has been appended, the file is rewritten as the replica's compacted records (its log
+ * base as a snapshot point, then the retained tail; {@link GroupLogFiles#rewrite}: temporary file,
+ * force, atomic rename, directory force). The base is at most the commit point minus the retention,
+ * and every entry up to it was applied through the engine before the rewrite, so a restart that
+ * replays the file starts after the base and re-applies only the tail (the mutations are absolute,
+ * so re-applying entries the storage already holds ends in the same state, except that a {@code
+ * RENAME} replayed over a later write of its source moves the newer value). A restarted follower
+ * resumes from its own last LSN when its leader still holds the entries after it, and otherwise
+ * gets a partition snapshot; it logs which.
+ *
+ * <p><b>Partition snapshots.</b> {@link io.replicakv.server.replication.snapshot.GroupSnapshots}
+ * (peer frame type 27) ships a group's slots to a follower that needs entries its leader no longer
+ * holds: behind retention, a new member of a re-formed group, or an epoch history the leader cannot
+ * answer. Its class comment argues which LSN a snapshot stands for. While a transfer into a replica
+ * runs, the replica's peer messages are dropped (the leader resends), so its log cannot move under
+ * the install.
  *
  * <p><b>Controller.</b> Runs where {@code hostsController} says (the metadata leader). Its decision
  * for a new epoch is proposed as {@link MetadataChange.SetReplicaLeader} and announced only after
@@ -97,9 +113,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Ring changes.</b> Key moves stay with {@code KeyMover} (design step 9 is not built): a join
  * or leave changes which member holds which slots there, and here it re-forms the groups of the new
- * view. A group whose replica set changed is re-created under its id (its log file kept if the id
- * is the same); slots that land in a new group start with an empty log on its followers, which then
- * lack the data the old replicas held until partition snapshots (step 8) fill them.
+ * view ({@link GroupLogFiles}). A group keeps its log when its replicas are the same and it gained
+ * no slots (a join only takes slots away). A group whose replicas changed, or that gained slots, is
+ * re-formed: its old log is deleted, a member that replicated (with data) every slot of it in the
+ * previous view starts after the formation point {@code 0:1}, a member that did not starts empty;
+ * the elected leader (the highest LSN, so a holder) then sends each member without the data a
+ * partition snapshot before it can count as in sync. A member formed without data leaves the
+ * controller's fences unanswered for a failover timeout so that a holder wins the election ({@link
+ * #holdsBackFence}).
  */
 public final class ReplicationLoop implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ReplicationLoop.class);
@@ -128,6 +149,8 @@ public final class ReplicationLoop implements AutoCloseable {
    * @param maxLagRecords a follower further behind leaves the in-sync set
    * @param maxLagMillis a follower silent for longer leaves the in-sync set
    * @param fsyncAlways force records the core asks to sync (the node's {@code fsync always})
+   * @param retainedRecords log entries a replica keeps below its commit point (retention); a
+   *     follower further behind gets a partition snapshot
    */
   public record Settings(
       long tickMillis,
@@ -136,10 +159,32 @@ public final class ReplicationLoop implements AutoCloseable {
       long writeTimeoutMillis,
       long maxLagRecords,
       long maxLagMillis,
-      boolean fsyncAlways) {
+      boolean fsyncAlways,
+      long retainedRecords) {
     public Settings {
       Check.argument(tickMillis >= 1, "tick %s ms", tickMillis);
       Check.argument(failoverTimeoutMillis > tickMillis, "failover %s ms", failoverTimeoutMillis);
+      Check.argument(retainedRecords >= 1, "retained records %s", retainedRecords);
+    }
+
+    /** Settings with the default retention ({@code PartitionReplica.RETAINED_ENTRIES_DEFAULT}). */
+    public Settings(
+        long tickMillis,
+        long failoverTimeoutMillis,
+        long leaseMillis,
+        long writeTimeoutMillis,
+        long maxLagRecords,
+        long maxLagMillis,
+        boolean fsyncAlways) {
+      this(
+          tickMillis,
+          failoverTimeoutMillis,
+          leaseMillis,
+          writeTimeoutMillis,
+          maxLagRecords,
+          maxLagMillis,
+          fsyncAlways,
+          PartitionReplica.RETAINED_ENTRIES_DEFAULT);
     }
 
     long ticks(long millis) {
@@ -179,21 +224,53 @@ public final class ReplicationLoop implements AutoCloseable {
   private final class Hosted {
     final ReplicaGroups.Group group;
     final SingleLeaderConfig config;
-    final LeaderlessRecordLog store;
+    LeaderlessRecordLog store;
     final PartitionReplica replica;
+    final Path file;
+    final Set<Integer> lackedDataAtFormation;
+    final io.replicakv.core.msg.Lsn openedAt;
+    final long installsAtOpen;
+
+    /** Formed without the group's data: fence answers wait (see {@link #holdsBackFence}). */
+    final long fenceQuietUntilNanos;
+
+    boolean catchUpReported;
+    long recordsSinceCompaction;
     final Set<Long> appliedAheadEpochs = new HashSet<>();
     final Map<Long, CompletableFuture<Reply>> waiting = new HashMap<>();
     final Map<Integer, Long> behindSinceMillis = new HashMap<>();
     long divergentSeen;
 
-    Hosted(ReplicaGroups.Group group, SingleLeaderConfig config, Path file) {
+    Hosted(
+        ReplicaGroups.Group group,
+        SingleLeaderConfig config,
+        Path file,
+        GroupLogFiles.Opened opened,
+        Set<Integer> lackedDataAtFormation,
+        boolean quiet) {
       this.group = group;
       this.config = config;
-      this.store = new LeaderlessRecordLog(file);
       // Follower reads are gated by the keyspace option in followerRead (the router sends reads
       // here only with it on), so an ALTER takes effect without rebuilding the replica.
-      this.replica = new PartitionReplica(selfReplicaId, config, true, store.recovered());
+      this.file = file;
+      this.store = opened.store();
+      this.lackedDataAtFormation = lackedDataAtFormation;
+      this.replica =
+          new PartitionReplica(
+              selfReplicaId,
+              config,
+              true,
+              opened.startAfter(),
+              settings.retainedRecords(),
+              opened.store().recovered());
       this.divergentSeen = replica.divergentWritesTotal();
+      this.recordsSinceCompaction = opened.store().recovered().size();
+      this.openedAt = replica.lastLsn();
+      this.installsAtOpen = replica.snapshotsInstalled();
+      this.fenceQuietUntilNanos =
+          quiet
+              ? System.nanoTime() + 1_000_000L * settings.failoverTimeoutMillis()
+              : System.nanoTime();
     }
   }
 
@@ -232,6 +309,7 @@ public final class ReplicationLoop implements AutoCloseable {
   private final ArrayDeque<PartitionMessage> localInbox = new ArrayDeque<>();
   private Map<Integer, String> memberByReplicaId = Map.of();
   private ClusterView view;
+  private boolean hadView;
   private long nextRequestId = 1;
   private boolean pumpScheduled;
   private boolean stopped;
@@ -248,6 +326,10 @@ public final class ReplicationLoop implements AutoCloseable {
   private final AtomicLong divergentWrites = new AtomicLong();
   private final AtomicLong writesUncertain = new AtomicLong();
   private final AtomicLong writesRefused = new AtomicLong();
+  private final AtomicLong logCompactions = new AtomicLong();
+  private final io.replicakv.server.replication.snapshot.GroupSnapshots snapshots;
+  private volatile Map<String, Long> snapshotCounters = Map.of();
+  private volatile Map<String, String> snapshotTransfers = Map.of();
 
   private static final java.util.Comparator<GroupKey> GROUP_ORDER =
       java.util.Comparator.comparingInt(GroupKey::keyspace).thenComparingInt(GroupKey::group);
@@ -272,8 +354,22 @@ public final class ReplicationLoop implements AutoCloseable {
     this.settings = settings;
     this.proposer = proposer;
     this.hostsController = hostsController;
+    this.snapshots =
+        new io.replicakv.server.replication.snapshot.GroupSnapshots(
+            engine,
+            new SnapshotHost(),
+            System::currentTimeMillis,
+            selfReplicaId,
+            System.currentTimeMillis() << 12,
+            io.replicakv.server.replication.snapshot.SnapshotSender.WINDOW_BYTES_DEFAULT,
+            settings.retainedRecords());
     loop.scheduleAtFixedRate(
-        () -> onLoop(this::catchUpTicks),
+        () ->
+            onLoop(
+                () -> {
+                  catchUpTicks();
+                  snapshots.onTimer();
+                }),
         settings.tickMillis(),
         settings.tickMillis(),
         TimeUnit.MILLISECONDS);
@@ -294,6 +390,10 @@ public final class ReplicationLoop implements AutoCloseable {
 
   /** Receives a peer's frame (peer thread): answered at once, its messages stepped on the loop. */
   public void onFrame(Frame request, FrameHandler.Responder responder) {
+    if (request.type() == SnapshotFrameCodec.FRAME_TYPE) {
+      onSnapshotFrame(request, responder);
+      return;
+    }
     List<PartitionMessage> messages;
     try {
       messages = ReplicationFrameCodec.decode(request.payload());
@@ -309,7 +409,7 @@ public final class ReplicationLoop implements AutoCloseable {
 
   /** Whether {@code frameType} is ours. */
   public static boolean handles(int frameType) {
-    return frameType == TYPE_REPLICATION;
+    return frameType == TYPE_REPLICATION || frameType == SnapshotFrameCodec.FRAME_TYPE;
   }
 
   /** Whether commands on keys of {@code keyspace} go through replication. */
@@ -683,7 +783,7 @@ public final class ReplicationLoop implements AutoCloseable {
       }
     } else if (m.to() == selfReplicaId) {
       Hosted h = hosted.get(key);
-      if (h == null) {
+      if (h == null || snapshots.receiving(key.keyspace(), key.group()) || holdsBackFence(h, m)) {
         messagesDropped.incrementAndGet();
         return;
       }
@@ -729,7 +829,14 @@ public final class ReplicationLoop implements AutoCloseable {
         engine.apply(MutationCodec.decode(write.payload()));
       }
     }
+    h.recordsSinceCompaction += ready.records().size();
+    if (h.recordsSinceCompaction > compactAfterRecords()) {
+      compact(h);
+    }
     for (Envelope envelope : ready.messages()) {
+      if (envelope.message() instanceof SingleLeaderMessage.SnapshotNeeded needed) {
+        snapshots.onSnapshotNeeded(h.group.keyspace(), h.group.id(), needed);
+      }
       route(new GroupKey(h.group.keyspace(), h.group.id()), envelope);
     }
     for (ClientReply reply : ready.replies()) {
@@ -739,6 +846,7 @@ public final class ReplicationLoop implements AutoCloseable {
       }
     }
     h.replica.advance(ready);
+    reportCatchUp(h);
     long divergent = h.replica.divergentWritesTotal();
     if (divergent > h.divergentSeen) {
       long cut = divergent - h.divergentSeen;
@@ -762,18 +870,44 @@ public final class ReplicationLoop implements AutoCloseable {
   }
 
   /**
-   * The one place a replica asks for a partition snapshot (design step 8, built elsewhere): its
-   * state cannot be repaired from the log alone. Counted and logged; no transfer starts here yet.
+   * The loop's own case of a replica needing a partition snapshot: this node's storage holds values
+   * the group's log does not (it led, applied writes before they committed, and they were then
+   * truncated), which the log alone cannot repair. The replica is started over: its group's keys
+   * are deleted here, its file keeps only its incarnation and promise (so it still refuses older
+   * epochs), and the leader, finding its log empty, sends the group's whole state again: the log
+   * from offset 1 when the group's log still starts there (then the log is the group's whole
+   * history), else a partition snapshot. Until then it answers no Fence (it has the lowest LSN
+   * anyway) for a failover timeout.
    */
   private void snapshotNeeded(ReplicaGroups.Group group, String why) {
     snapshotsNeeded.incrementAndGet();
+    GroupKey key = new GroupKey(group.keyspace(), group.id());
+    Hosted h = hosted.get(key);
+    boolean reset = h != null && h.replica.role() != PartitionReplica.Role.LEADER;
     log.error(
-        "group {}/{} ({} slots) on {} needs a partition snapshot from its leader: {}",
+        "group {}/{} ({} slots) on {} needs a partition snapshot from its leader: {}{}",
         group.keyspace(),
         group.id(),
         group.slotCount(),
         selfId,
-        why);
+        why,
+        reset ? "; its keys are deleted here and its replica starts over" : "");
+    if (!reset) {
+      return;
+    }
+    List<PersistRecord> kept = h.replica.promiseRecords();
+    close(h, "replica starts over: " + why);
+    ReplicaGroups.Group current = h.group;
+    ReplicaGroups groups = groupsByKeyspace.get(group.keyspace());
+    if (groups != null && groups.groups().get(group.id()) != null) {
+      current = groups.groups().get(group.id());
+    }
+    io.replicakv.server.replication.snapshot.SnapshotReceiver.clearSlots(
+        engine, current.keyspace(), current.slots());
+    LeaderlessRecordLog empty = GroupLogFiles.rewrite(h.file, h.store, kept);
+    GroupLogFiles.Opened opened =
+        new GroupLogFiles.Opened(empty, io.replicakv.core.msg.Lsn.ZERO, "started over", false);
+    hosted.put(key, new Hosted(h.group, h.config, h.file, opened, new HashSet<>(), true));
   }
 
   private void pump(GroupKey key, HostedController hc) {
@@ -923,6 +1057,10 @@ public final class ReplicationLoop implements AutoCloseable {
         groups.put(entry.number(), ReplicaGroups.of(next, entry.number()));
       }
     }
+    Map<Integer, ReplicaGroups> previousGroups = groupsByKeyspace;
+    boolean sawViewBefore = hadView;
+    hadView = true;
+    Map<Integer, BitSet> heldSlots = heldSlotsByKeyspace();
     groupsByKeyspace = groups;
     Set<GroupKey> wanted = new HashSet<>();
     for (ReplicaGroups keyspaceGroups : groups.values()) {
@@ -937,13 +1075,20 @@ public final class ReplicationLoop implements AutoCloseable {
         GroupKey key = new GroupKey(group.keyspace(), group.id());
         wanted.add(key);
         Hosted existing = hosted.get(key);
-        if (existing != null && existing.config.equals(config)) {
+        if (existing != null && existing.config.equals(config) && !gainsSlots(existing, group)) {
           continue;
         }
         if (existing != null) {
           close(existing, "replica set changed");
         }
-        hosted.put(key, open(group, config));
+        hosted.put(
+            key,
+            open(
+                group,
+                config,
+                heldSlots.get(group.keyspace()),
+                previousGroups.get(group.keyspace()),
+                sawViewBefore));
         log.info(
             "group {}/{}: replica of {} slots, replicas {} acks {}",
             group.keyspace(),
@@ -998,12 +1143,288 @@ public final class ReplicationLoop implements AutoCloseable {
     }
   }
 
+  /** Opens a replica resuming its own log (its members file matches the group). */
   private Hosted open(ReplicaGroups.Group group, SingleLeaderConfig config) {
+    return open(group, config, null, null, true);
+  }
+
+  /**
+   * Opens the replica of {@code group}: resumed from its log when the log belongs to this replica
+   * set and these slots, else re-formed (see {@link GroupLogFiles}) as a holder of the data when
+   * {@code heldSlots} (slots of this keyspace whose data this node held) covers the group.
+   */
+  private Hosted open(
+      ReplicaGroups.Group group,
+      SingleLeaderConfig config,
+      BitSet heldSlots,
+      ReplicaGroups previousGroups,
+      boolean sawViewBefore) {
     Path file =
         dataDir
             .resolve("replication")
             .resolve("keyspace-" + group.keyspace() + "-group-" + group.id() + ".log");
-    return new Hosted(group, config, file);
+    boolean holder = heldSlots != null && covers(heldSlots, group.slots());
+    GroupLogFiles.Opened opened = GroupLogFiles.open(file, group, holder);
+    Set<Integer> lacking = opened.formed() ? lackingMembers(group, previousGroups) : Set.of();
+    // Could another member hold the data? Not in a keyspace new in this view, not alone.
+    boolean mayHaveHolders =
+        group.replicas().size() > 1 && (!sawViewBefore || previousGroups != null);
+    boolean quiet =
+        opened.formed()
+            && opened.startAfter().equals(io.replicakv.core.msg.Lsn.ZERO)
+            && mayHaveHolders;
+    Hosted h = new Hosted(group, config, file, opened, new HashSet<>(lacking), quiet);
+    if (opened.formed()) {
+      // The formation point must survive a restart: the log starts with it.
+      h.store.append(h.replica.compactedRecords(), true);
+    }
+    log.info(
+        "group {}/{}: log {} at {} (last LSN {}, {} records replayed){}",
+        group.keyspace(),
+        group.id(),
+        opened.how(),
+        h.replica.logBase(),
+        h.replica.lastLsn(),
+        opened.store().recovered().size(),
+        lacking.isEmpty() ? "" : "; members without the data of some slots: " + names(lacking));
+    return h;
+  }
+
+  private String names(Set<Integer> replicaIds) {
+    List<String> out = new ArrayList<>();
+    for (int id : replicaIds) {
+      out.add(memberByReplicaId.getOrDefault(id, "n" + id));
+    }
+    return String.join(",", out);
+  }
+
+  private static boolean covers(BitSet held, BitSet wanted) {
+    BitSet missing = (BitSet) wanted.clone();
+    missing.andNot(held);
+    return missing.isEmpty();
+  }
+
+  private static boolean gainsSlots(Hosted existing, ReplicaGroups.Group group) {
+    return !covers(existing.group.slots(), group.slots());
+  }
+
+  /** Per keyspace, the slots of the groups this node hosts with data (a log past offset 0). */
+  private Map<Integer, BitSet> heldSlotsByKeyspace() {
+    Map<Integer, BitSet> held = new HashMap<>();
+    for (Hosted h : hosted.values()) {
+      if (h.replica.lastLsn().offset() > 0
+          && !snapshots.receiving(h.group.keyspace(), h.group.id())) {
+        held.computeIfAbsent(h.group.keyspace(), k -> new BitSet()).or(h.group.slots());
+      }
+    }
+    return held;
+  }
+
+  /**
+   * Members of {@code group} that did not replicate some of its slots in the previous view: they
+   * lack data and get a snapshot. Empty when there is no previous view of the keyspace.
+   */
+  private Set<Integer> lackingMembers(ReplicaGroups.Group group, ReplicaGroups previousGroups) {
+    Set<Integer> lacking = new HashSet<>();
+    if (previousGroups == null) {
+      return lacking;
+    }
+    Set<Integer> previousIds = new HashSet<>();
+    BitSet slots = group.slots();
+    for (int slot = slots.nextSetBit(0); slot >= 0; slot = slots.nextSetBit(slot + 1)) {
+      ReplicaGroups.Group before = previousGroups.groupOfSlot(slot);
+      if (before == null) {
+        continue;
+      }
+      if (previousIds.add(before.id())) {
+        for (String member : group.replicas()) {
+          if (!before.replicas().contains(member)) {
+            lacking.add(ReplicaIds.of(member));
+          }
+        }
+      }
+    }
+    return lacking;
+  }
+
+  /**
+   * Logs once per opened replica how a follower caught up: from its own log (the leader still held
+   * the entries after its last LSN) or by a partition snapshot (GroupSnapshots logs the reason).
+   */
+  private void reportCatchUp(Hosted h) {
+    if (h.catchUpReported || h.replica.role() != PartitionReplica.Role.FOLLOWER) {
+      return;
+    }
+    if (h.replica.snapshotsInstalled() > h.installsAtOpen) {
+      h.catchUpReported = true;
+      log.info(
+          "group {}/{}: follower caught up by a partition snapshot at {}: its log ended at {},"
+              + " before what the leader still held",
+          h.group.keyspace(),
+          h.group.id(),
+          h.replica.logBase(),
+          h.openedAt);
+    } else if (h.openedAt.offset() > 0 && h.replica.commitOffset() > h.openedAt.offset()) {
+      h.catchUpReported = true;
+      log.info(
+          "group {}/{}: follower resumed from its own last LSN {}: the leader still held the log"
+              + " after it (commit now {})",
+          h.group.keyspace(),
+          h.group.id(),
+          h.openedAt,
+          h.replica.commitOffset());
+    }
+  }
+
+  /**
+   * Whether a replica formed without the group's data leaves the controller's {@code Fence}
+   * unanswered for now. A member that holds the data starts after the formation point and one that
+   * lacks it before, so the controller, which elects the highest LSN among the answers, prefers a
+   * holder, but it decides on {@code N - acks} answers (one of two replicas with acks=1), and a
+   * member without the data that answered first could win: the holders would then have to drop a
+   * committed base, which the core refuses. So such a member answers no Fence for one failover
+   * timeout after the formation (holders that are up answer first), and at once when it has data (a
+   * log past offset 0). Not held back: a group of one, and the groups of a keyspace new in this
+   * view. When no member held data (the first views of a new cluster) the group's first election
+   * waits that long.
+   */
+  private boolean holdsBackFence(Hosted h, SingleLeaderMessage m) {
+    return m instanceof SingleLeaderMessage.Fence
+        && h.replica.lastLsn().offset() == 0
+        && System.nanoTime() - h.fenceQuietUntilNanos < 0;
+  }
+
+  /** Rewrites the group's file as its base plus the retained tail (see {@link GroupLogFiles}). */
+  private void compact(Hosted h) {
+    List<PersistRecord> records = h.replica.compactedRecords();
+    h.store = GroupLogFiles.rewrite(h.file, h.store, records);
+    h.recordsSinceCompaction = records.size();
+    logCompactions.incrementAndGet();
+    log.debug(
+        "group {}/{}: log compacted to {} records after {}",
+        h.group.keyspace(),
+        h.group.id(),
+        records.size(),
+        h.replica.logBase());
+  }
+
+  /** Records appended to a group file past which it is rewritten: about twice the retention. */
+  private long compactAfterRecords() {
+    return Math.max(COMPACT_AFTER_RECORDS_MIN, 2 * settings.retainedRecords());
+  }
+
+  /** A group file is never compacted below this many new records (rewrites cost a sync). */
+  static final long COMPACT_AFTER_RECORDS_MIN = 256;
+
+  // ---------------------------------------------------------------- partition snapshots
+
+  /** A peer's snapshot frame (peer thread): taken on the loop, answered with its Ack. */
+  private void onSnapshotFrame(Frame request, FrameHandler.Responder responder) {
+    loop.execute(
+        () -> {
+          if (stopped) {
+            responder.fail("node stopping");
+            return;
+          }
+          try {
+            byte[] ack = snapshots.onFrame(request.payload());
+            responder.reply(new Frame(SnapshotFrameCodec.FRAME_TYPE, request.correlationId(), ack));
+            schedulePump();
+          } catch (CorruptEncodingException e) {
+            framesCorrupt.incrementAndGet();
+            responder.fail("corrupt snapshot frame: " + e.getMessage());
+          } catch (RuntimeException e) {
+            log.error("snapshot frame failed", e);
+            responder.fail("snapshot frame failed: " + e);
+          }
+        });
+  }
+
+  /** What {@link io.replicakv.server.replication.snapshot.GroupSnapshots} sees of this loop. */
+  private final class SnapshotHost
+      implements io.replicakv.server.replication.snapshot.GroupSnapshots.Host {
+    @Override
+    public PartitionReplica replica(int keyspace, int group) {
+      Hosted h = hosted.get(new GroupKey(keyspace, group));
+      return h == null ? null : h.replica;
+    }
+
+    @Override
+    public BitSet slots(int keyspace, int group) {
+      ReplicaGroups groups = groupsByKeyspace.get(keyspace);
+      ReplicaGroups.Group g = groups == null ? null : groups.groups().get(group);
+      return g == null ? null : g.slots();
+    }
+
+    @Override
+    public String memberOf(int replicaId) {
+      return memberByReplicaId.getOrDefault(replicaId, "n" + replicaId);
+    }
+
+    @Override
+    public void send(
+        int replicaId,
+        byte[] frame,
+        java.util.function.Consumer<byte[]> onReply,
+        java.util.function.Consumer<String> onFailure) {
+      String memberId = memberByReplicaId.get(replicaId);
+      Member member = memberId == null || view == null ? null : view.members().get(memberId);
+      if (member == null || member.peerPort() == 0 || member.state() == MemberState.LEFT) {
+        loop.execute(() -> onLoop(() -> onFailure.accept("no address for " + memberOf(replicaId))));
+        return;
+      }
+      // Sent after this loop turn's replication frames (flushOutbox), so that the follower has
+      // seen the SnapshotNeeded that asked for this transfer before its Begin arrives.
+      loop.execute(() -> sendSnapshotFrame(member, frame, onReply, onFailure));
+    }
+
+    private void sendSnapshotFrame(
+        Member member,
+        byte[] frame,
+        java.util.function.Consumer<byte[]> onReply,
+        java.util.function.Consumer<String> onFailure) {
+      peers
+          .request(
+              routes.host(member),
+              routes.port(member),
+              Frame.of(SnapshotFrameCodec.FRAME_TYPE, frame))
+          .whenComplete(
+              (reply, error) ->
+                  loop.execute(
+                      () ->
+                          onLoop(
+                              () -> {
+                                if (error != null) {
+                                  onFailure.accept(error.toString());
+                                } else if (reply.type() == Frame.TYPE_ERROR) {
+                                  onFailure.accept(
+                                      new String(reply.payload(), StandardCharsets.UTF_8));
+                                } else {
+                                  onReply.accept(reply.payload());
+                                }
+                              })));
+    }
+
+    @Override
+    public void changed(int keyspace, int group) {
+      schedulePump();
+    }
+
+    @Override
+    public String formationReason(int keyspace, int group, int follower) {
+      Hosted h = hosted.get(new GroupKey(keyspace, group));
+      if (h == null || !h.lackedDataAtFormation.contains(follower)) {
+        return null;
+      }
+      Long match = h.replica.followerMatchOffsets().get(follower);
+      if (match != null && match > h.replica.logBase().offset()) {
+        h.lackedDataAtFormation.remove(follower);
+        return null;
+      }
+      return "new member of a re-formed group: it did not replicate some of the group's "
+          + h.group.slotCount()
+          + " slots before the ring change";
+    }
   }
 
   private void close(Hosted h, String why) {
@@ -1077,6 +1498,9 @@ public final class ReplicationLoop implements AutoCloseable {
         if (lag == 0) {
           h.behindSinceMillis.remove(match.getKey());
         }
+        if (match.getValue() > r.logBase().offset()) {
+          h.lackedDataAtFormation.remove(match.getKey()); // it has the data now
+        }
         followers.add(
             new FollowerStatus(
                 memberByReplicaId.getOrDefault(match.getKey(), "n" + match.getKey()),
@@ -1100,6 +1524,13 @@ public final class ReplicationLoop implements AutoCloseable {
               followers));
     }
     status = List.copyOf(out);
+    snapshotCounters = snapshots.counters();
+    snapshotTransfers = snapshots.transfers();
+  }
+
+  /** Running snapshot transfers from this node, by name, with their progress (any thread). */
+  public Map<String, String> snapshotTransfers() {
+    return snapshotTransfers;
   }
 
   /** Every hosted group as of the last loop turn (any thread). */
@@ -1122,6 +1553,8 @@ public final class ReplicationLoop implements AutoCloseable {
     out.put("follower_reads_served", followerReadsServed.get());
     out.put("follower_reads_waited", followerReadsWaited.get());
     out.put("follower_reads_refused", followerReadsRefused.get());
+    out.put("log_compactions", logCompactions.get());
+    out.putAll(snapshotCounters);
     return out;
   }
 
@@ -1228,6 +1661,7 @@ public final class ReplicationLoop implements AutoCloseable {
     Runnable shutdown =
         () -> {
           stopped = true;
+          snapshots.close();
           for (Hosted h : hosted.values()) {
             close(h, "node stopping");
           }

@@ -123,7 +123,7 @@ public final class SnapshotReceiver {
     BitSet slots = acceptor.slots(begin.keyspace(), begin.partition());
     Check.state(slots != null, "no slots for accepted partition %s", key);
     running.put(key, new Transfer(begin, (BitSet) slots.clone()));
-    clearSlots(begin.keyspace(), slots);
+    clearSlots(engine, begin.keyspace(), slots);
     return ok(begin);
   }
 
@@ -236,8 +236,8 @@ public final class SnapshotReceiver {
         frame.keyspace(), frame.partition(), frame.transferId(), frame.sequence(), "");
   }
 
-  /** Deletes every key of {@code slots} in {@code keyspace}, through the log. */
-  private void clearSlots(int keyspace, BitSet slots) {
+  /** Deletes every key of {@code slots} in {@code keyspace}, through the engine's log. */
+  public static void clearSlots(StorageEngine engine, int keyspace, BitSet slots) {
     MemoryState state = engine.state();
     boolean any = false;
     for (int slot = slots.nextSetBit(0); slot >= 0 && !any; slot = slots.nextSetBit(slot + 1)) {

@@ -99,6 +99,7 @@ public final class SnapshotSender implements AutoCloseable {
   private long lastProgressMillis;
   private Status status = Status.RUNNING;
   private String failure = "";
+  private java.util.function.BooleanSupplier endGate = () -> true;
 
   /**
    * A transfer of {@code snapshot} (which this sender owns and closes) for partition {@code
@@ -145,6 +146,9 @@ public final class SnapshotSender implements AutoCloseable {
         status == Status.RUNNING && endSequence < 0 && pulls < CHUNKS_PER_PUMP_MAX && windowOpen();
         pulls++) {
       if (snapshot.done()) {
+        if (!endGate.getAsBoolean()) {
+          return; // every chunk is out; the End waits for the gate (the caller pumps again)
+        }
         endSequence = nextSequence;
         send(
             new SnapshotFrame.End(
@@ -211,6 +215,15 @@ public final class SnapshotSender implements AutoCloseable {
     nextSequence++;
     framesSent++;
     link.send(encoded);
+  }
+
+  /**
+   * Holds the End frame back until {@code mayEnd} says yes (asked on each {@link #pump} once every
+   * chunk is out): the receiver installs the snapshot on the End, and the caller may need a
+   * condition on its side first (the leader's commit point reaching the snapshot's LSN).
+   */
+  public void holdEnd(java.util.function.BooleanSupplier mayEnd) {
+    this.endGate = Check.notNull(mayEnd, "mayEnd");
   }
 
   /** Takes the follower's answer to one frame; answers to another transfer are ignored. */
