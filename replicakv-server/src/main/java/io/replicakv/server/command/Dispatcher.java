@@ -87,7 +87,12 @@ public final class Dispatcher {
       // every key of a one-node site is local: no slot routing, no single-leader engine
       session.forwarded =
           io.replicakv.server.multi.SiteCommands.run(
-              sites, session.keyspace, c, request, session.protocol);
+              sites,
+              session.keyspace,
+              c,
+              request,
+              session.protocol,
+              session.remoteReply != null ? session.forwardHops : 0);
       return FORWARDED;
     }
     io.replicakv.server.leaderless.LeaderlessKeyspaces keyspaces = leaderless;

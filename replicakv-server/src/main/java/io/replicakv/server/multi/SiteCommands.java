@@ -164,7 +164,50 @@ public final class SiteCommands {
   /** Runs {@code request} on keyspace {@code keyspace}; the future holds the RESP reply. */
   public static CompletableFuture<byte[]> run(
       SiteKeyspaces keyspaces, int keyspace, Command command, RespRequest request, int protocol) {
+    return run(keyspaces, keyspace, command, request, protocol, 0);
+  }
+
+  /**
+   * As above for a command that was forwarded {@code hops} times already (0: from a client): on a
+   * site of several nodes, a node that is not the keyspace's gateway forwards it there.
+   */
+  public static CompletableFuture<byte[]> run(
+      SiteKeyspaces keyspaces,
+      int keyspace,
+      Command command,
+      RespRequest request,
+      int protocol,
+      int hops) {
     SiteService service = keyspaces.service(keyspace);
+    if (service == null) {
+      CompletableFuture<byte[]> forwarded =
+          keyspaces.forwardToGateway(keyspace, protocol, request, hops);
+      if (forwarded != null) {
+        return forwarded.exceptionally(
+            error -> {
+              Throwable cause =
+                  error instanceof java.util.concurrent.CompletionException
+                          && error.getCause() != null
+                      ? error.getCause()
+                      : error;
+              String text = String.valueOf(cause.getMessage());
+              return encode(
+                  Reply.error(
+                      text.startsWith("TRYAGAIN")
+                          ? text
+                          : "TRYAGAIN the site's gateway of keyspace "
+                              + keyspace
+                              + " did not answer ("
+                              + text
+                              + "); a write may or may not have been applied"),
+                  protocol);
+            });
+      }
+    }
+    if (service != null && command.isWrite() && service.writeRefusal() != null) {
+      return CompletableFuture.completedFuture(
+          encode(Reply.error(service.writeRefusal()), protocol));
+    }
     if (service == null) {
       String reason = keyspaces.refusal(keyspace);
       return CompletableFuture.completedFuture(
@@ -719,6 +762,18 @@ public final class SiteCommands {
         b.append("multi_link:").append(lagLine(s.keyspace(), lag)).append("\r\n");
       }
     }
+    io.replicakv.server.cluster.ClusterView view = keyspaces.view();
+    if (view != null) {
+      for (io.replicakv.server.cluster.KeyspaceEntry entry : view.keyspaces().values()) {
+        if (entry.config().style() == io.replicakv.core.quorum.Style.MULTI_LEADER) {
+          String line = keyspaces.gatewayLine(entry);
+          if (line != null) {
+            b.append("multi_gateway:").append(line).append("\r\n");
+          }
+        }
+      }
+    }
+    b.append("site_items_relayed:").append(keyspaces.itemsRelayed()).append("\r\n");
     return b.toString();
   }
 
