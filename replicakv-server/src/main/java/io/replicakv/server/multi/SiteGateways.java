@@ -220,9 +220,12 @@ final class SiteGateways implements AutoCloseable {
           becomeGateway(entry, record.epoch(), view);
         }
       } else {
-        if (servingEpoch.remove(name) != null) {
+        servingEpoch.remove(name);
+        if (keyspaces.service(name) != null) {
+          // a deposed gateway, or the service of the time this site had one node
           keyspaces.stopServing(name);
-          log.info("multi-leader keyspace {}: this node is no longer its gateway", name);
+          log.info("multi-leader keyspace {}: this node does not serve it (gateway: {})", name,
+              record == null ? "none yet" : record.leader() + " at epoch " + record.epoch());
         }
         SiteLogCopy copy = copy(name);
         if (record != null) {

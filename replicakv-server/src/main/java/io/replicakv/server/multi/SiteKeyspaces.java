@@ -49,11 +49,11 @@ import org.slf4j.LoggerFactory;
  * {@code multi-leader} in the site's metadata, the links to other sites ({@link SiteLinks}) and the
  * peer frames between sites.
  *
- * <p><b>One-node sites.</b> A site here is a cluster of one node: that node holds every key of the
- * keyspace and runs its site replica. A site of several nodes would need each node to link to the
- * peer owning the same slots, or a gateway node; neither is built, so while the site's metadata
- * shows more than one member its multi-leader keyspaces are not served and their commands answer an
- * error that says so.
+ * <p><b>Sites of one node or several.</b> On a site of one node that node holds every key of the
+ * keyspace and runs its site replica. On a site of several nodes ({@link #enableGateways}) one node
+ * per keyspace, the <em>gateway</em> elected through the site's metadata, runs the replica and
+ * copies its site log to the other nodes, which forward the keyspace's commands and the link frames
+ * they receive to it ({@link SiteGateways}, {@link SiteLogShipper}, {@link SiteLogCopy}).
  *
  * <p><b>Creating a keyspace on every site.</b> {@code KEYSPACE CREATE name style multi-leader ...}
  * at one site creates it in that site's metadata; when this node first serves it, the keyspace's

@@ -1,0 +1,393 @@
+package io.replicakv.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A multi-leader keyspace between site a (three processes, one metadata quorum, peer traffic
+ * through the fault network) and site b (one process): writes at both sites, then {@code kill -9}
+ * of a's gateway for the keyspace in the middle of the write load. Checks that a elects another
+ * gateway with a higher epoch and writes through a surviving node of a resume (the time is
+ * printed), that every write a acknowledged, before and after the kill, reads back at a and
+ * reaches b, that b's writes reach a, that both sites read every key the same (key by key), and
+ * that the killed node, restarted, follows the new gateway and answers the same reads.
+ */
+class MultiNodeSiteFailoverTest {
+  static final long FAILOVER_TIMEOUT_MILLIS = 3_000;
+
+  /** Processes start and sites converge slowly on a loaded two-core machine. */
+  static final Duration DEADLINE = Duration.ofMinutes(4);
+
+  /** The write loops stop by themselves after this long, whatever happens. */
+  static final Duration WRITE_LOOP_MAX = Duration.ofMinutes(5);
+
+  /** Acknowledged writes at a before the kill, and after writes resumed. */
+  static final int WRITES_BEFORE_KILL = 150;
+
+  static final int WRITES_AFTER_RESUME = 150;
+
+  /** Pause after a failed write before it is retried. */
+  static final long RETRY_PACE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+
+  private static final Pattern GATEWAY =
+      Pattern.compile("multi_gateway:carts,gateway=([^,]+),epoch=(\\d+)");
+
+  @TempDir Path dir;
+
+  private FaultCluster siteA;
+  private ServerProcess siteB;
+
+  @AfterEach
+  void stop() {
+    if (siteB != null) {
+      siteB.close();
+    }
+    if (siteA != null) {
+      siteA.close();
+    }
+  }
+
+  @Test
+  void gatewayKilledMidLoadLosesNoAcknowledgedWriteAndLinksCarryOn() throws Exception {
+    siteA =
+        FaultCluster.start(
+            dir.resolve("a"),
+            3,
+            "--set=site=a",
+            "--set=heartbeat-interval-ms=200",
+            "--set=failover-timeout-ms=" + FAILOVER_TIMEOUT_MILLIS);
+    int[] b = ServerProcess.freePorts(4);
+    List<String> aAddresses = new ArrayList<>();
+    for (String id : siteA.ids()) {
+      aAddresses.add("127.0.0.1:" + siteA.peerPort(id));
+    }
+    siteB =
+        ServerProcess.start(
+            dir.resolve("b"),
+            b[0],
+            b[1],
+            "--set=node-id=b1",
+            "--set=site=b",
+            "--set=cluster-voters=b1@127.0.0.1:" + b[3],
+            "--set=peer-port=" + b[2],
+            "--set=metadata-port=" + b[3],
+            "--set=site-links=a@" + String.join("|", aAddresses));
+    for (String id : siteA.ids()) {
+      assertThat(call(port(id), 0, "SITE", "LINK", "ADD", "b", "127.0.0.1:" + b[2]))
+          .isEqualTo("OK");
+    }
+
+    long keyspace = createAtA();
+    await("carts served at b")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(500))
+        .until(() -> siteInfo(siteB.port()).contains("multi_keyspace:carts,"));
+    String[] gateway = gateway();
+    String oldGateway = gateway[0];
+    long oldEpoch = Long.parseLong(gateway[1]);
+    String through = siteA.ids().stream().filter(id -> !id.equals(oldGateway)).findFirst().get();
+    // writes through a node that forwards them now and survives the kill
+    await("a write through " + through + " succeeds")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(250))
+        .until(() -> "OK".equals(call(port(through), keyspace, "SET", "warm", "w")));
+
+    Writer atA = new Writer(port(through), keyspace, "a-");
+    Writer atB = new Writer(siteB.port(), keyspace, "b-");
+    atA.start();
+    atB.start();
+    try {
+      await("writes acknowledged at a before the kill")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> atA.acknowledged.size() >= WRITES_BEFORE_KILL);
+      long killNanos = System.nanoTime();
+      siteA.kill9(oldGateway);
+      atA.killedAtNanos.set(System.nanoTime());
+      await("writes at a resume after the gateway's kill")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> atA.firstOkAfterKillNanos.get() != 0);
+      long resumeMillis = TimeUnit.NANOSECONDS.toMillis(atA.firstOkAfterKillNanos.get() - killNanos);
+      int acknowledgedAtKill = atA.acknowledged.size();
+      await("writes acknowledged at a after the failover")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> atA.acknowledged.size() >= acknowledgedAtKill + WRITES_AFTER_RESUME);
+      System.out.printf(
+          "multi-node site: kill -9 of gateway %s (epoch %d): writes at site a resumed after %d ms"
+              + " (failover timeout %d ms); %d writes failed meanwhile%n",
+          oldGateway, oldEpoch, resumeMillis, FAILOVER_TIMEOUT_MILLIS, atA.failures.get());
+    } finally {
+      atA.stop();
+      atB.stop();
+    }
+    assertThat(atA.error.get()).as("writer at a").isNull();
+    assertThat(atB.error.get()).as("writer at b").isNull();
+
+    String[] now = gateway();
+    assertThat(now[0]).as("new gateway").isNotEqualTo(oldGateway);
+    assertThat(Long.parseLong(now[1])).as("new epoch").isGreaterThan(oldEpoch);
+
+    List<String> ackedA = List.copyOf(atA.acknowledged);
+    List<String> ackedB = List.copyOf(atB.acknowledged);
+    assertThat(ackedA).hasSizeGreaterThanOrEqualTo(WRITES_BEFORE_KILL + WRITES_AFTER_RESUME);
+    for (String key : ackedA) {
+      assertThat(values(port(through), keyspace, key))
+          .as("acknowledged write %s at a", key)
+          .containsExactly(key);
+    }
+    await("a's acknowledged writes reached b")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofSeconds(1))
+        .until(() -> missing(siteB.port(), keyspace, ackedA).isEmpty());
+    await("b's acknowledged writes reached a")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofSeconds(1))
+        .until(() -> missing(port(through), keyspace, ackedB).isEmpty());
+    List<String> every = new ArrayList<>();
+    every.addAll(atA.attempted);
+    every.addAll(atB.attempted);
+    await("every key reads the same at both sites")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofSeconds(1))
+        .until(() -> divergent(port(through), siteB.port(), keyspace, every).isEmpty());
+
+    // The killed gateway comes back as a follower: it copies the new gateway's log and forwards.
+    siteA.restart(oldGateway);
+    await(oldGateway + " follows the new gateway")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(500))
+        .until(() -> copyRecords(port(oldGateway)) > 0);
+    assertThat(gateway()[0]).isEqualTo(now[0]);
+    await("reads through the restarted node match b")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofSeconds(1))
+        .until(() -> divergent(port(oldGateway), siteB.port(), keyspace, every).isEmpty());
+  }
+
+  /** Creates carts at a (retrying while a's metadata settles) and waits until a serves it. */
+  private long createAtA() {
+    long[] number = {-1};
+    String first = siteA.ids().get(0);
+    await("carts created at a")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofSeconds(1))
+        .until(
+            () -> {
+              Object reply =
+                  call(
+                      port(first),
+                      0,
+                      "KEYSPACE",
+                      "CREATE",
+                      "carts",
+                      "style",
+                      "multi-leader",
+                      "conflicts",
+                      "siblings");
+              if (reply instanceof Long n) {
+                number[0] = n;
+              }
+              return number[0] >= 0;
+            });
+    await("a gateway serves carts at a")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(500))
+        .until(
+            () ->
+                siteA.ids().stream()
+                    .anyMatch(id -> siteInfo(port(id)).contains("multi_keyspace:carts,")));
+    return number[0];
+  }
+
+  /** The gateway and epoch site a's nodes agree on (asked of every live node). */
+  private String[] gateway() {
+    String[][] found = {null};
+    await("a's nodes agree on the gateway")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(500))
+        .until(
+            () -> {
+              String[] seen = null;
+              for (String id : siteA.ids()) {
+                if (!siteA.node(id).isAlive()) {
+                  continue;
+                }
+                Matcher m = GATEWAY.matcher(siteInfo(port(id)));
+                if (!m.find()) {
+                  return false;
+                }
+                String[] here = {m.group(1), m.group(2)};
+                if (seen != null && !List.of(seen).equals(List.of(here))) {
+                  return false;
+                }
+                seen = here;
+              }
+              String[] candidate = seen;
+              boolean serving =
+                  candidate != null
+                      && siteA.node(candidate[0]).isAlive()
+                      && siteInfo(port(candidate[0])).contains("multi_keyspace:carts,");
+              found[0] = candidate;
+              return serving;
+            });
+    return found[0];
+  }
+
+  private long copyRecords(int port) {
+    Matcher m = Pattern.compile("here=copy,records=(\\d+)").matcher(siteInfo(port));
+    return m.find() ? Long.parseLong(m.group(1)) : -1;
+  }
+
+  private int port(String id) {
+    return siteA.node(id).port();
+  }
+
+  private static String siteInfo(int port) {
+    return LocalCluster.query(port, "SITE INFO");
+  }
+
+  private static List<String> missing(int port, long keyspace, List<String> keys) {
+    List<String> out = new ArrayList<>();
+    for (String key : keys) {
+      if (!values(port, keyspace, key).equals(List.of(key))) {
+        out.add(key);
+      }
+    }
+    return out;
+  }
+
+  private static List<String> divergent(int portA, int portB, long keyspace, List<String> keys) {
+    List<String> out = new ArrayList<>();
+    for (String key : keys) {
+      if (!String.valueOf(call(portA, keyspace, "KV.GET", key))
+          .equals(String.valueOf(call(portB, keyspace, "KV.GET", key)))) {
+        out.add(key);
+      }
+    }
+    return out;
+  }
+
+  /** The live values KV.GET returns, sorted. */
+  private static List<String> values(int port, long keyspace, String key) {
+    Object reply = call(port, keyspace, "KV.GET", key);
+    if (!(reply instanceof List<?> list)) {
+      throw new AssertionError("KV.GET " + key + ": " + reply);
+    }
+    return list.subList(1, list.size()).stream().map(String::valueOf).sorted().toList();
+  }
+
+  private static Object call(int port, long keyspace, String... args) {
+    try (RespConnection connection = new RespConnection(port)) {
+      if (keyspace != 0) {
+        Object selected = connection.call("SELECT", Long.toString(keyspace));
+        if (!"OK".equals(selected)) {
+          return selected;
+        }
+      }
+      return connection.call(args);
+    } catch (IOException e) {
+      return new RespConnection.Error("io: " + e);
+    }
+  }
+
+  /**
+   * Writes keys prefix+i with the value prefix+i, one at a time on one connection; a key whose
+   * write failed is written again until it is acknowledged (same value, so a write that applied
+   * without its OK changes nothing), so every key but the last is acknowledged.
+   */
+  private static final class Writer {
+    final int port;
+    final long keyspace;
+    final String prefix;
+    final Queue<String> acknowledged = new ConcurrentLinkedQueue<>();
+    final Queue<String> attempted = new ConcurrentLinkedQueue<>();
+    final AtomicLong failures = new AtomicLong();
+    final AtomicLong killedAtNanos = new AtomicLong();
+    final AtomicLong firstOkAfterKillNanos = new AtomicLong();
+    final AtomicBoolean running = new AtomicBoolean(true);
+    final java.util.concurrent.atomic.AtomicReference<Throwable> error =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    private Thread thread;
+
+    Writer(int port, long keyspace, String prefix) {
+      this.port = port;
+      this.keyspace = keyspace;
+      this.prefix = prefix;
+    }
+
+    void start() {
+      thread = new Thread(this::run, "writer-" + prefix);
+      thread.setDaemon(true);
+      thread.start();
+    }
+
+    void stop() throws InterruptedException {
+      running.set(false);
+      thread.join(Duration.ofMinutes(1));
+    }
+
+    private void run() {
+      long endNanos = System.nanoTime() + WRITE_LOOP_MAX.toNanos();
+      RespConnection connection = null;
+      try {
+        int i = 0;
+        attempted.add(prefix + i);
+        while (running.get() && System.nanoTime() < endNanos) {
+          String key = prefix + i;
+          boolean startedAfterKill = killedAtNanos.get() != 0;
+          Object reply;
+          try {
+            if (connection == null) {
+              connection = new RespConnection(port);
+              connection.call("SELECT", Long.toString(keyspace));
+            }
+            reply = connection.call("SET", key, key);
+          } catch (IOException e) {
+            reply = e;
+            if (connection != null) {
+              connection.close();
+            }
+            connection = null;
+          }
+          if ("OK".equals(reply)) {
+            acknowledged.add(key);
+            if (startedAfterKill) {
+              firstOkAfterKillNanos.compareAndSet(0, System.nanoTime());
+            }
+            i++;
+            attempted.add(prefix + i);
+          } else {
+            // the same key again (same value): a retry changes nothing if the write did apply;
+            // paced so a site without a gateway is not hammered (a rate, not a wait for a state)
+            failures.incrementAndGet();
+            java.util.concurrent.locks.LockSupport.parkNanos(RETRY_PACE_NANOS);
+          }
+        }
+      } catch (Throwable t) {
+        error.set(t);
+      } finally {
+        if (connection != null) {
+          connection.close();
+        }
+      }
+    }
+  }
+}
