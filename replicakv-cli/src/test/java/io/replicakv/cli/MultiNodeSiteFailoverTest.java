@@ -24,9 +24,9 @@ import org.junit.jupiter.api.io.TempDir;
  * through the fault network) and site b (one process): writes at both sites, then {@code kill -9}
  * of a's gateway for the keyspace in the middle of the write load. Checks that a elects another
  * gateway with a higher epoch and writes through a surviving node of a resume (the time is
- * printed), that every write a acknowledged, before and after the kill, reads back at a and
- * reaches b, that b's writes reach a, that both sites read every key the same (key by key), and
- * that the killed node, restarted, follows the new gateway and answers the same reads.
+ * printed), that every write a acknowledged, before and after the kill, reads back at a and reaches
+ * b, that b's writes reach a, that both sites read every key the same (key by key), and that the
+ * killed node, restarted, follows the new gateway and answers the same reads.
  */
 class MultiNodeSiteFailoverTest {
   static final long FAILOVER_TIMEOUT_MILLIS = 3_000;
@@ -124,7 +124,8 @@ class MultiNodeSiteFailoverTest {
           .atMost(DEADLINE)
           .pollInterval(Duration.ofMillis(100))
           .until(() -> atA.firstOkAfterKillNanos.get() != 0);
-      long resumeMillis = TimeUnit.NANOSECONDS.toMillis(atA.firstOkAfterKillNanos.get() - killNanos);
+      long resumeMillis =
+          TimeUnit.NANOSECONDS.toMillis(atA.firstOkAfterKillNanos.get() - killNanos);
       int acknowledgedAtKill = atA.acknowledged.size();
       await("writes acknowledged at a after the failover")
           .atMost(DEADLINE)
@@ -362,9 +363,7 @@ class MultiNodeSiteFailoverTest {
             reply = connection.call("SET", key, key);
           } catch (IOException e) {
             reply = e;
-            if (connection != null) {
-              connection.close();
-            }
+            closeQuietly(connection);
             connection = null;
           }
           if ("OK".equals(reply)) {
@@ -384,9 +383,18 @@ class MultiNodeSiteFailoverTest {
       } catch (Throwable t) {
         error.set(t);
       } finally {
-        if (connection != null) {
-          connection.close();
-        }
+        closeQuietly(connection);
+      }
+    }
+
+    private static void closeQuietly(RespConnection connection) {
+      if (connection == null) {
+        return;
+      }
+      try {
+        connection.close();
+      } catch (IOException e) {
+        // the connection is dropped either way
       }
     }
   }

@@ -224,7 +224,9 @@ final class SiteGateways implements AutoCloseable {
         if (keyspaces.service(name) != null) {
           // a deposed gateway, or the service of the time this site had one node
           keyspaces.stopServing(name);
-          log.info("multi-leader keyspace {}: this node does not serve it (gateway: {})", name,
+          log.info(
+              "multi-leader keyspace {}: this node does not serve it (gateway: {})",
+              name,
               record == null ? "none yet" : record.leader() + " at epoch " + record.epoch());
         }
         SiteLogCopy copy = copy(name);
