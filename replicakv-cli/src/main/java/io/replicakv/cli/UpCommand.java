@@ -263,9 +263,7 @@ final class UpCommand implements Callable<Integer> {
         siteMode
             ? "ReplicaKV is up: "
                 + sites
-                + " linked sites of "
-                + perSite
-                + (perSite == 1 ? " node" : " nodes")
+                + (perSite == 1 ? " linked one-node sites" : " linked sites of " + perSite + " nodes")
                 + " (all-to-all):"
             : "ReplicaKV is up:");
     for (LocalCluster.NodeInfo n : LocalCluster.nodes()) {

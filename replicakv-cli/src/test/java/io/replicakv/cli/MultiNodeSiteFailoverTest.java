@@ -65,6 +65,162 @@ class MultiNodeSiteFailoverTest {
 
   @Test
   void gatewayKilledMidLoadLosesNoAcknowledgedWriteAndLinksCarryOn() throws Exception {
+    long keyspace = startSites();
+    String[] gateway = gateway();
+    String oldGateway = gateway[0];
+    long oldEpoch = Long.parseLong(gateway[1]);
+    String through = siteA.ids().stream().filter(id -> !id.equals(oldGateway)).findFirst().get();
+    // writes through a node that forwards them now and survives the kill
+    await("a write through " + through + " succeeds")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(250))
+        .until(() -> "OK".equals(call(port(through), keyspace, "SET", "warm", "w")));
+
+    Writer atA = new Writer(port(through), keyspace, "a-");
+    Writer atB = new Writer(siteB.port(), keyspace, "b-");
+    atA.start();
+    atB.start();
+    try {
+      await("writes acknowledged at a before the kill")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> atA.acknowledged.size() >= WRITES_BEFORE_KILL);
+      long killNanos = System.nanoTime();
+      siteA.kill9(oldGateway);
+      atA.killedAtNanos.set(System.nanoTime());
+      await("writes at a resume after the gateway's kill")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> atA.firstOkAfterKillNanos.get() != 0);
+      long resumeMillis = TimeUnit.NANOSECONDS.toMillis(atA.firstOkAfterKillNanos.get() - killNanos);
+      int acknowledgedAtKill = atA.acknowledged.size();
+      await("writes acknowledged at a after the failover")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> atA.acknowledged.size() >= acknowledgedAtKill + WRITES_AFTER_RESUME);
+      System.out.printf(
+          "multi-node site: kill -9 of gateway %s (epoch %d): writes at site a resumed after %d ms"
+              + " (failover timeout %d ms); %d writes failed meanwhile%n",
+          oldGateway, oldEpoch, resumeMillis, FAILOVER_TIMEOUT_MILLIS, atA.failures.get());
+    } finally {
+      atA.stop();
+      atB.stop();
+    }
+    String newGateway = checkAfterFailover(keyspace, oldGateway, oldEpoch, through, atA, atB);
+
+    // The killed gateway comes back as a follower: it copies the new gateway's log and forwards.
+    siteA.restart(oldGateway);
+    await(oldGateway + " follows the new gateway")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(500))
+        .until(() -> copyRecords(port(oldGateway)) > 0);
+    assertThat(gateway()[0]).isEqualTo(newGateway);
+    List<String> every = new ArrayList<>(atA.attempted);
+    every.addAll(atB.attempted);
+    await("reads through the restarted node match b")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofSeconds(1))
+        .until(() -> divergent(port(oldGateway), siteB.port(), keyspace, every).isEmpty());
+  }
+
+  /**
+   * The gateway paused (SIGSTOP) past the failover timeout, so that another is elected while it
+   * still holds writes in flight, then resumed: it acknowledges nothing the new gateway lacks, and
+   * steps down.
+   */
+  @Test
+  void pausedGatewayIsDeposedAndAcknowledgesNoWriteItsSuccessorLacks() throws Exception {
+    long keyspace = startSites();
+    String[] gateway = gateway();
+    String oldGateway = gateway[0];
+    long oldEpoch = Long.parseLong(gateway[1]);
+    String through = siteA.ids().stream().filter(id -> !id.equals(oldGateway)).findFirst().get();
+    await("a write at the gateway succeeds")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(250))
+        .until(() -> "OK".equals(call(port(oldGateway), keyspace, "SET", "warm", "w")));
+    // one writer at the gateway itself (its replies come from the paused process), one through
+    // another node
+    Writer atGateway = new Writer(port(oldGateway), keyspace, "g-");
+    Writer atA = new Writer(port(through), keyspace, "a-");
+    Writer atB = new Writer(siteB.port(), keyspace, "b-");
+    atGateway.start();
+    atA.start();
+    atB.start();
+    try {
+      await("writes acknowledged before the pause")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> atGateway.acknowledged.size() >= 50 && atA.acknowledged.size() >= 50);
+      siteA.pause(oldGateway);
+      atA.killedAtNanos.set(System.nanoTime());
+      await("writes through " + through + " resume at a new gateway")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> atA.firstOkAfterKillNanos.get() != 0);
+      siteA.resume(oldGateway);
+      int acknowledgedAtResume = atA.acknowledged.size();
+      await("writes continue after the old gateway resumed")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(100))
+          .until(() -> atA.acknowledged.size() >= acknowledgedAtResume + 50);
+    } finally {
+      atGateway.stop();
+      atA.stop();
+      atB.stop();
+    }
+    checkAfterFailover(keyspace, oldGateway, oldEpoch, through, atA, atB);
+    List<String> ackedAtGateway = List.copyOf(atGateway.acknowledged);
+    assertThat(ackedAtGateway).hasSizeGreaterThanOrEqualTo(50);
+    assertThat(missing(port(through), keyspace, ackedAtGateway))
+        .as("writes the paused gateway acknowledged")
+        .isEmpty();
+    await("the resumed node no longer serves the keyspace")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(500))
+        .until(() -> copyRecords(port(oldGateway)) > 0);
+  }
+
+  /**
+   * After a failover: a new gateway at a higher epoch; every write acknowledged at a reads back at
+   * a and reaches b, b's reach a, and both sites read every key alike. Returns the new gateway.
+   */
+  private String checkAfterFailover(
+      long keyspace, String oldGateway, long oldEpoch, String through, Writer atA, Writer atB) {
+    assertThat(atA.error.get()).as("writer at a").isNull();
+    assertThat(atB.error.get()).as("writer at b").isNull();
+    String[] now = gateway();
+    assertThat(now[0]).as("new gateway").isNotEqualTo(oldGateway);
+    assertThat(Long.parseLong(now[1])).as("new epoch").isGreaterThan(oldEpoch);
+
+    List<String> ackedA = List.copyOf(atA.acknowledged);
+    List<String> ackedB = List.copyOf(atB.acknowledged);
+    assertThat(ackedA).hasSizeGreaterThanOrEqualTo(100);
+    for (String key : ackedA) {
+      assertThat(values(port(through), keyspace, key))
+          .as("acknowledged write %s at a", key)
+          .containsExactly(key);
+    }
+    await("a's acknowledged writes reached b")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofSeconds(1))
+        .until(() -> missing(siteB.port(), keyspace, ackedA).isEmpty());
+    await("b's acknowledged writes reached a")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofSeconds(1))
+        .until(() -> missing(port(through), keyspace, ackedB).isEmpty());
+    List<String> every = new ArrayList<>();
+    every.addAll(atA.attempted);
+    every.addAll(atB.attempted);
+    await("every key reads the same at both sites")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofSeconds(1))
+        .until(() -> divergent(port(through), siteB.port(), keyspace, every).isEmpty());
+    return now[0];
+  }
+
+  /** Starts site a (3 nodes) and b (1 node), links them, creates carts; returns its number. */
+  private long startSites() throws Exception {
     siteA =
         FaultCluster.start(
             dir.resolve("a"),
@@ -98,89 +254,7 @@ class MultiNodeSiteFailoverTest {
         .atMost(DEADLINE)
         .pollInterval(Duration.ofMillis(500))
         .until(() -> siteInfo(siteB.port()).contains("multi_keyspace:carts,"));
-    String[] gateway = gateway();
-    String oldGateway = gateway[0];
-    long oldEpoch = Long.parseLong(gateway[1]);
-    String through = siteA.ids().stream().filter(id -> !id.equals(oldGateway)).findFirst().get();
-    // writes through a node that forwards them now and survives the kill
-    await("a write through " + through + " succeeds")
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofMillis(250))
-        .until(() -> "OK".equals(call(port(through), keyspace, "SET", "warm", "w")));
-
-    Writer atA = new Writer(port(through), keyspace, "a-");
-    Writer atB = new Writer(siteB.port(), keyspace, "b-");
-    atA.start();
-    atB.start();
-    try {
-      await("writes acknowledged at a before the kill")
-          .atMost(DEADLINE)
-          .pollInterval(Duration.ofMillis(100))
-          .until(() -> atA.acknowledged.size() >= WRITES_BEFORE_KILL);
-      long killNanos = System.nanoTime();
-      siteA.kill9(oldGateway);
-      atA.killedAtNanos.set(System.nanoTime());
-      await("writes at a resume after the gateway's kill")
-          .atMost(DEADLINE)
-          .pollInterval(Duration.ofMillis(100))
-          .until(() -> atA.firstOkAfterKillNanos.get() != 0);
-      long resumeMillis =
-          TimeUnit.NANOSECONDS.toMillis(atA.firstOkAfterKillNanos.get() - killNanos);
-      int acknowledgedAtKill = atA.acknowledged.size();
-      await("writes acknowledged at a after the failover")
-          .atMost(DEADLINE)
-          .pollInterval(Duration.ofMillis(100))
-          .until(() -> atA.acknowledged.size() >= acknowledgedAtKill + WRITES_AFTER_RESUME);
-      System.out.printf(
-          "multi-node site: kill -9 of gateway %s (epoch %d): writes at site a resumed after %d ms"
-              + " (failover timeout %d ms); %d writes failed meanwhile%n",
-          oldGateway, oldEpoch, resumeMillis, FAILOVER_TIMEOUT_MILLIS, atA.failures.get());
-    } finally {
-      atA.stop();
-      atB.stop();
-    }
-    assertThat(atA.error.get()).as("writer at a").isNull();
-    assertThat(atB.error.get()).as("writer at b").isNull();
-
-    String[] now = gateway();
-    assertThat(now[0]).as("new gateway").isNotEqualTo(oldGateway);
-    assertThat(Long.parseLong(now[1])).as("new epoch").isGreaterThan(oldEpoch);
-
-    List<String> ackedA = List.copyOf(atA.acknowledged);
-    List<String> ackedB = List.copyOf(atB.acknowledged);
-    assertThat(ackedA).hasSizeGreaterThanOrEqualTo(WRITES_BEFORE_KILL + WRITES_AFTER_RESUME);
-    for (String key : ackedA) {
-      assertThat(values(port(through), keyspace, key))
-          .as("acknowledged write %s at a", key)
-          .containsExactly(key);
-    }
-    await("a's acknowledged writes reached b")
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofSeconds(1))
-        .until(() -> missing(siteB.port(), keyspace, ackedA).isEmpty());
-    await("b's acknowledged writes reached a")
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofSeconds(1))
-        .until(() -> missing(port(through), keyspace, ackedB).isEmpty());
-    List<String> every = new ArrayList<>();
-    every.addAll(atA.attempted);
-    every.addAll(atB.attempted);
-    await("every key reads the same at both sites")
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofSeconds(1))
-        .until(() -> divergent(port(through), siteB.port(), keyspace, every).isEmpty());
-
-    // The killed gateway comes back as a follower: it copies the new gateway's log and forwards.
-    siteA.restart(oldGateway);
-    await(oldGateway + " follows the new gateway")
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofMillis(500))
-        .until(() -> copyRecords(port(oldGateway)) > 0);
-    assertThat(gateway()[0]).isEqualTo(now[0]);
-    await("reads through the restarted node match b")
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofSeconds(1))
-        .until(() -> divergent(port(oldGateway), siteB.port(), keyspace, every).isEmpty());
+    return keyspace;
   }
 
   /** Creates carts at a (retrying while a's metadata settles) and waits until a serves it. */

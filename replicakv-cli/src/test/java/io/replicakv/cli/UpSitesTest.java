@@ -57,7 +57,7 @@ class UpSitesTest {
 
     CliRun.Result refused = CliRun.run(tmp, "up", "--sites", "3", "--nodes", "2");
     assertThat(refused.exitCode()).isNotZero();
-    assertThat(refused.output()).contains("sites of several nodes are not built");
+    assertThat(refused.output()).contains("holds a cluster of 3 node(s)");
 
     long[] number = {-1};
     await("keyspace created")
