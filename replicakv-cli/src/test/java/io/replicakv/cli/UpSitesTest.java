@@ -30,9 +30,16 @@ class UpSitesTest {
 
   @AfterEach
   void killLeftovers() throws IOException {
-    for (int i = 0; i <= SITES; i++) {
-      Path pidFile =
-          tmp.resolve(i == 0 ? ".replicakv/fault-proxy/pid" : ".replicakv/site-" + i + "/pid");
+    Path root = tmp.resolve(".replicakv");
+    if (!Files.isDirectory(root)) {
+      return;
+    }
+    java.util.List<Path> folders;
+    try (var listing = Files.list(root)) {
+      folders = listing.toList();
+    }
+    for (Path folder : folders) {
+      Path pidFile = folder.resolve("pid");
       if (Files.isRegularFile(pidFile)) {
         long pid = Long.parseLong(Files.readString(pidFile).trim());
         ProcessHandle.of(pid)
@@ -112,6 +119,73 @@ class UpSitesTest {
   }
 
   @Test
+  void twoSitesOfThreeNodesShareAMultiLeaderKeyspaceThroughAnyNode() throws Exception {
+    int port = freePorts(6);
+    CliRun.Result up = CliRun.run(tmp, "up", "--sites", "2", "--nodes", "3", "--port", "" + port);
+    assertThat(up.exitCode()).as(up.output()).isZero();
+    assertThat(up.output())
+        .contains("2 linked sites of 3 nodes")
+        .contains("site-1-node-1")
+        .contains("site-2-node-3")
+        .contains("redis://127.0.0.1:" + (port + 5));
+
+    long[] number = {-1};
+    await("keyspace created")
+        .atMost(Duration.ofMinutes(3))
+        .pollInterval(Duration.ofSeconds(1))
+        .until(
+            () -> {
+              String answer =
+                  LocalCluster.query(port, "KEYSPACE CREATE carts style multi-leader conflicts lww")
+                      .trim()
+                      .replaceFirst("^:", "");
+              if (answer.matches("\\d+")) {
+                number[0] = Long.parseLong(answer);
+              }
+              return number[0] >= 0;
+            });
+    await("each site's gateway serves it")
+        .atMost(Duration.ofMinutes(3))
+        .pollInterval(Duration.ofMillis(500))
+        .until(
+            () -> {
+              for (int site = 0; site < 2; site++) {
+                boolean served = false;
+                for (int node = 0; node < 3; node++) {
+                  served |=
+                      LocalCluster.query(port + 3 * site + node, "SITE INFO")
+                          .contains("multi_keyspace:carts,");
+                }
+                if (!served) {
+                  return false;
+                }
+              }
+              return true;
+            });
+    // written through one node of each site, read through another node of the other site
+    awaitWrite(port + 1, number[0], "from-1", "a");
+    awaitWrite(port + 5, number[0], "from-2", "b");
+    awaitValue(port + 4, number[0], "from-1", "a");
+    awaitValue(port + 2, number[0], "from-2", "b");
+    CliRun.Result down = CliRun.run(tmp, "down");
+    assertThat(down.exitCode()).as(down.output()).isZero();
+  }
+
+  /** SET through {@code port}, retried while the site elects the keyspace's gateway. */
+  private static void awaitWrite(int port, long keyspace, String key, String value) {
+    await("a write through " + port)
+        .atMost(Duration.ofMinutes(2))
+        .pollInterval(Duration.ofMillis(500))
+        .until(
+            () -> {
+              try (RespConnection connection = new RespConnection(port)) {
+                connection.call("SELECT", "" + keyspace);
+                return "OK".equals(connection.call("SET", key, value));
+              }
+            });
+  }
+
+  @Test
   void sitesLinkedThroughTheFaultProxyStopReplicatingWhileCutAndCatchUpAfterHeal()
       throws Exception {
     int port = freePorts();
@@ -187,11 +261,16 @@ class UpSitesTest {
   }
 
   private static int freePorts() {
+    return freePorts(SITES);
+  }
+
+  /** A first port p with p..p+count-1 (and +10000, +20000, +30000) free. */
+  private static int freePorts(int count) {
     SplittableRandom random = new SplittableRandom(20_261_201L ^ System.nanoTime());
     for (int attempt = 0; attempt < 200; attempt++) {
       int p = random.nextInt(PORT_LOW, PORT_HIGH);
       boolean free = true;
-      for (int i = 0; i < SITES && free; i++) {
+      for (int i = 0; i < count && free; i++) {
         for (int offset : new int[] {0, 10_000, 20_000, 30_000}) {
           free &= LocalCluster.portFree(p + i + offset);
         }
