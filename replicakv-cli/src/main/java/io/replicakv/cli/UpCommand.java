@@ -263,7 +263,9 @@ final class UpCommand implements Callable<Integer> {
         siteMode
             ? "ReplicaKV is up: "
                 + sites
-                + (perSite == 1 ? " linked one-node sites" : " linked sites of " + perSite + " nodes")
+                + (perSite == 1
+                    ? " linked one-node sites"
+                    : " linked sites of " + perSite + " nodes")
                 + " (all-to-all):"
             : "ReplicaKV is up:");
     for (LocalCluster.NodeInfo n : LocalCluster.nodes()) {

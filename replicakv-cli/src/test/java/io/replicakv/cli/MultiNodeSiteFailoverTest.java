@@ -92,7 +92,8 @@ class MultiNodeSiteFailoverTest {
           .atMost(DEADLINE)
           .pollInterval(Duration.ofMillis(100))
           .until(() -> atA.firstOkAfterKillNanos.get() != 0);
-      long resumeMillis = TimeUnit.NANOSECONDS.toMillis(atA.firstOkAfterKillNanos.get() - killNanos);
+      long resumeMillis =
+          TimeUnit.NANOSECONDS.toMillis(atA.firstOkAfterKillNanos.get() - killNanos);
       int acknowledgedAtKill = atA.acknowledged.size();
       await("writes acknowledged at a after the failover")
           .atMost(DEADLINE)
@@ -250,10 +251,14 @@ class MultiNodeSiteFailoverTest {
     }
 
     long keyspace = createAtA();
-    await("carts served at b")
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofMillis(500))
-        .until(() -> siteInfo(siteB.port()).contains("multi_keyspace:carts,"));
+    try {
+      await("carts served at b")
+          .atMost(DEADLINE)
+          .pollInterval(Duration.ofMillis(500))
+          .until(() -> siteInfo(siteB.port()).contains("multi_keyspace:carts,"));
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      throw new AssertionError(e.getMessage() + "\n" + describe(), e);
+    }
     return keyspace;
   }
 
@@ -324,6 +329,19 @@ class MultiNodeSiteFailoverTest {
               return serving;
             });
     return found[0];
+  }
+
+  /** For a failure message: SITE INFO of every node and the end of each one's output. */
+  private String describe() {
+    StringBuilder b = new StringBuilder(siteA.describe());
+    for (String id : siteA.ids()) {
+      b.append("== SITE INFO ").append(id).append('\n').append(siteInfo(port(id)));
+    }
+    List<String> lines = siteB.output().lines().toList();
+    b.append("== b\n")
+        .append(siteInfo(siteB.port()))
+        .append(String.join("\n", lines.subList(Math.max(0, lines.size() - 60), lines.size())));
+    return b.toString();
   }
 
   private long copyRecords(int port) {

@@ -267,7 +267,7 @@ class UpSitesTest {
   /** A first port p with p..p+count-1 (and +10000, +20000, +30000) free. */
   private static int freePorts(int count) {
     SplittableRandom random = new SplittableRandom(20_261_201L ^ System.nanoTime());
-    for (int attempt = 0; attempt < 200; attempt++) {
+    for (int attempt = 0; attempt < 2_000; attempt++) {
       int p = random.nextInt(PORT_LOW, PORT_HIGH);
       boolean free = true;
       for (int i = 0; i < count && free; i++) {
@@ -279,6 +279,6 @@ class UpSitesTest {
         return p;
       }
     }
-    throw new IllegalStateException("no free port range for " + SITES + " sites");
+    throw new IllegalStateException("no free port range for " + count + " processes");
   }
 }

@@ -186,7 +186,9 @@ final class SiteGateways implements AutoCloseable {
             + ",promised="
             + copy.promisedEpoch()
             + ",cuts="
-            + copy.truncations());
+            + copy.truncations()
+            + ",mismatches="
+            + copy.mismatches());
   }
 
   private void safeApplyRoles() {

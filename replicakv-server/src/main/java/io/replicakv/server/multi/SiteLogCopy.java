@@ -28,6 +28,13 @@ import java.util.List;
  * file (the kept prefix plus the new records, forced, then moved over the log atomically), so a
  * crash leaves either the old or the new file, never a log missing records it had acknowledged.
  *
+ * <p><b>Prefix check.</b> Every append carries the chained hash of the gateway's records before
+ * {@code from}; the copy keeps the same hash for each of its positions (8 bytes a record). A
+ * mismatch means this copy holds, below {@code from}, a tail an older gateway wrote that the
+ * election which chose the current one never heard of (possible when an election needs fewer than
+ * all surviving nodes, {@code site-acks} of 2 or more); it answers GAP at 0 and the gateway's
+ * resend from the start replaces its log.
+ *
  * <p>{@code acceptedEpoch} is kept in {@code <keyspace>.epoch} (written before the first record of
  * a new epoch), so a restarted copy still skips rather than cuts a same-epoch resend. {@code
  * promisedEpoch} lives in memory (a restarted copy learns it from the metadata view): a promise
@@ -46,6 +53,10 @@ final class SiteLogCopy implements AutoCloseable {
   private long promisedEpoch;
   private long acceptedEpoch = -1;
   private long truncations;
+  private long mismatches;
+
+  /** {@code hashes[i]}: the {@link SiteLogFrames#chain} hash of the first i records. */
+  private long[] hashes = new long[1024];
 
   SiteLogCopy(String keyspace, Path logFile, Path sitesFile, long promisedEpoch) {
     this.keyspace = Check.notNull(keyspace, "keyspace");
@@ -53,7 +64,10 @@ final class SiteLogCopy implements AutoCloseable {
     this.sitesFile = sitesFile;
     this.epochFile = logFile.resolveSibling(keyspace + ".epoch");
     this.log = new LeaderlessRecordLog(logFile);
-    this.position = log.recovered().size();
+    this.position = 0;
+    hashes[0] = SiteLogFrames.EMPTY_HASH;
+    extendHashes(log.recovered());
+    Check.state(position == log.recovered().size(), "hashed %s records", position);
     this.acceptedEpoch = readEpoch(epochFile);
     this.promisedEpoch = Math.max(promisedEpoch, acceptedEpoch);
   }
@@ -122,6 +136,13 @@ final class SiteLogCopy implements AutoCloseable {
     if (request.from() > position) {
       return SiteLogFrames.reply(SiteLogFrames.Status.GAP, promisedEpoch, position);
     }
+    if (hashes[(int) request.from()] != request.prefixHash()) {
+      // this copy's records before `from` are not the gateway's: an older gateway's tail that
+      // the election never heard of; the log is resent from the start and replaces this one
+      mismatches++;
+      acceptedEpoch = -1; // the resend from 0 must replace, not skip
+      return SiteLogFrames.reply(SiteLogFrames.Status.GAP, promisedEpoch, 0);
+    }
     keepSites(request.sites());
     List<PersistRecord> records = request.records();
     if (request.epoch() != acceptedEpoch) {
@@ -145,7 +166,22 @@ final class SiteLogCopy implements AutoCloseable {
       return;
     }
     log.append(records, true);
-    position += records.size();
+    extendHashes(records);
+  }
+
+  private void extendHashes(List<PersistRecord> records) {
+    for (PersistRecord record : records) {
+      if (position + 1 >= hashes.length) {
+        hashes = java.util.Arrays.copyOf(hashes, hashes.length * 2);
+      }
+      hashes[(int) position + 1] = SiteLogFrames.chain(hashes[(int) position], record);
+      position++;
+    }
+  }
+
+  /** Appends whose prefix hash differed from this copy's (a divergent tail found). */
+  long mismatches() {
+    return mismatches;
   }
 
   /** Keeps positions below {@code from}, then {@code records}: one atomic file replacement. */
@@ -169,8 +205,10 @@ final class SiteLogCopy implements AutoCloseable {
     }
     this.log = new LeaderlessRecordLog(logFile);
     long before = position;
-    this.position = log.recovered().size();
-    Check.state(position == kept.size(), "cut copy holds %s, wrote %s", position, kept.size());
+    this.position = from;
+    extendHashes(records);
+    Check.state(
+        position == log.recovered().size(), "cut copy holds %s, wrote %s", position, kept.size());
     truncations++;
     org.slf4j.LoggerFactory.getLogger(SiteLogCopy.class)
         .warn(

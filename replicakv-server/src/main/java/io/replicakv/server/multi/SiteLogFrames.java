@@ -15,14 +15,16 @@ import java.util.List;
  *
  * <pre>
  * request = [u8 version 1][u8 kind][string keyspace][varlong epoch] then
- *   APPEND: [varlong from][string sites][varint n] n * [bytes record]
+ *   APPEND: [varlong from][u64 prefix hash][string sites][varint n] n * [bytes record]
  *   PROBE:  nothing more
  * reply   = [u8 version 1][u8 status][varlong epoch][varlong position]
  * </pre>
  *
  * An APPEND carries the site-log records at positions {@code from, from+1, ...} (positions count
  * records from 0, the same on every node of the site) under the sender's gateway epoch and the
- * keyspace's fixed site list; a PROBE asks for the receiver's log length and makes it promise to
+ * keyspace's fixed site list, and the {@link #chain} hash of the sender's records before {@code
+ * from}, so a receiver whose own prefix differs (a tail written by an older gateway that a later
+ * election never heard of) learns it and is resent the log from the start; a PROBE asks for the receiver's log length and makes it promise to
  * refuse appends below {@code epoch}. The reply's status is {@link Status#OK} (position = the
  * receiver's log length, durable), {@link Status#STALE} (the receiver promised a higher epoch,
  * given in the reply) or {@link Status#GAP} (the receiver's log ends at position, before {@code
@@ -55,7 +57,13 @@ final class SiteLogFrames {
 
   /** A decoded request: {@code records} is empty for a PROBE (and for an APPEND heartbeat). */
   record Request(
-      int kind, String keyspace, long epoch, long from, String sites, List<PersistRecord> records) {
+      int kind,
+      String keyspace,
+      long epoch,
+      long from,
+      long prefixHash,
+      String sites,
+      List<PersistRecord> records) {
     Request {
       Check.argument(kind == KIND_APPEND || kind == KIND_PROBE, "kind %s", kind);
       Check.argument(epoch >= 0, "epoch %s < 0", epoch);
@@ -67,8 +75,32 @@ final class SiteLogFrames {
   /** A decoded reply. */
   record Reply(Status status, long epoch, long position) {}
 
+  /** The hash of an empty log. */
+  static final long EMPTY_HASH = 0x5175_4b56_5349_5445L;
+
+  /**
+   * The hash of a log prefix extended by {@code record}: each position's hash covers every record
+   * before it (a chain, as Raft's log matching uses the previous entry's term), so equal hashes at
+   * a position mean equal prefixes (for accidents, not against an adversary).
+   */
+  static long chain(long previous, PersistRecord record) {
+    java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    crc.update(record.payload());
+    long h = previous * 0x9E37_79B9_7F4A_7C15L ^ (crc.getValue() | (long) record.payload().length << 32);
+    h ^= h >>> 33;
+    h *= 0xff51_afd7_ed55_8ccdL;
+    h ^= h >>> 33;
+    h *= 0xc4ce_b9fe_1a85_ec53L;
+    return h ^ (h >>> 33);
+  }
+
   static byte[] append(
-      String keyspace, long epoch, long from, String sites, List<PersistRecord> records) {
+      String keyspace,
+      long epoch,
+      long from,
+      long prefixHash,
+      String sites,
+      List<PersistRecord> records) {
     Check.argument(records.size() <= RECORDS_MAX, "%s records in one append", records.size());
     ByteWriter writer =
         new ByteWriter()
@@ -77,6 +109,7 @@ final class SiteLogFrames {
             .writeString(keyspace)
             .writeVarLong(epoch)
             .writeVarLong(from)
+            .writeLong(prefixHash)
             .writeString(sites)
             .writeVarInt(records.size());
     for (PersistRecord record : records) {
@@ -102,12 +135,13 @@ final class SiteLogFrames {
     try {
       if (kind == KIND_PROBE) {
         reader.finish();
-        return new Request(kind, keyspace, epoch, 0, "", List.of());
+        return new Request(kind, keyspace, epoch, 0, EMPTY_HASH, "", List.of());
       }
       if (kind != KIND_APPEND) {
         throw new CorruptEncodingException("SiteLogFrames: unknown kind " + kind);
       }
       long from = reader.readVarLong();
+      long prefixHash = reader.readLong();
       String sites = reader.readString(SiteLinkCodec.SITES_MAX * 70);
       int count = reader.readCount(RECORDS_MAX);
       List<PersistRecord> records = new ArrayList<>(count);
@@ -115,7 +149,7 @@ final class SiteLogFrames {
         records.add(new PersistRecord(reader.readBytes(PersistRecord.PAYLOAD_BYTES_MAX)));
       }
       reader.finish();
-      return new Request(kind, keyspace, epoch, from, sites, List.copyOf(records));
+      return new Request(kind, keyspace, epoch, from, prefixHash, sites, List.copyOf(records));
     } catch (IllegalArgumentException e) {
       throw new CorruptEncodingException("SiteLogFrames: " + e.getMessage());
     }

@@ -82,6 +82,9 @@ final class SiteLogShipper {
   private final Executor loopInput;
   private final LongSupplier clock;
   private final List<PersistRecord> records;
+
+  /** {@code hashes[i]}: the chain hash of the first i records. */
+  private long[] hashes = new long[1024];
   private final Map<String, Follower> followers = new TreeMap<>();
   private boolean fenced;
   private long framesFailed;
@@ -113,7 +116,9 @@ final class SiteLogShipper {
     this.addresses = addresses;
     this.loopInput = loopInput;
     this.clock = clock;
-    this.records = new ArrayList<>(recovered);
+    this.records = new ArrayList<>();
+    hashes[0] = SiteLogFrames.EMPTY_HASH;
+    addRecords(recovered);
     for (String id : followerIds) {
       followers.put(id, new Follower(id, records.size()));
     }
@@ -130,8 +135,19 @@ final class SiteLogShipper {
 
   /** The gateway wrote {@code written} (positions {@link #endPosition()} on); ships them. */
   void onWritten(List<PersistRecord> written) {
-    records.addAll(written);
+    addRecords(written);
     ship();
+  }
+
+  private void addRecords(List<PersistRecord> added) {
+    for (PersistRecord record : added) {
+      int at = records.size();
+      if (at + 1 >= hashes.length) {
+        hashes = Arrays.copyOf(hashes, hashes.length * 2);
+      }
+      hashes[at + 1] = SiteLogFrames.chain(hashes[at], record);
+      records.add(record);
+    }
   }
 
   /** The position {@code siteAcks} followers hold durably (the end when siteAcks is 0). */
@@ -205,7 +221,8 @@ final class SiteLogShipper {
       onFailure(follower);
       return;
     }
-    byte[] payload = SiteLogFrames.append(keyspace, epoch, from, sites, batch);
+    byte[] payload =
+        SiteLogFrames.append(keyspace, epoch, from, hashes[(int) from], sites, batch);
     peers
         .request(address.host(), address.port(), Frame.of(SiteLogFrames.TYPE_SITE_LOG, payload))
         .whenComplete(

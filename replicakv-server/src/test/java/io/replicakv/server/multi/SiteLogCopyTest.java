@@ -24,8 +24,23 @@ class SiteLogCopyTest {
     return out;
   }
 
+  /**
+   * An append of {@code records} at {@code from} by a gateway whose log before {@code from} is
+   * {@code prefix} (its hash goes in the frame).
+   */
+  private static SiteLogFrames.Request append(
+      long epoch, List<PersistRecord> prefix, List<PersistRecord> records) {
+    long hash = SiteLogFrames.EMPTY_HASH;
+    for (PersistRecord record : prefix) {
+      hash = SiteLogFrames.chain(hash, record);
+    }
+    return SiteLogFrames.decodeRequest(
+        SiteLogFrames.append("ks", epoch, prefix.size(), hash, "a,b", records));
+  }
+
+  /** An append by a gateway whose log is {@code prefix}-then-0,1,2... of one epoch. */
   private static SiteLogFrames.Request append(long epoch, long from, List<PersistRecord> records) {
-    return SiteLogFrames.decodeRequest(SiteLogFrames.append("ks", epoch, from, "a,b", records));
+    return append(epoch, records("e1-", 0, (int) from), records);
   }
 
   private static SiteLogFrames.Reply answer(byte[] reply) {
@@ -96,6 +111,26 @@ class SiteLogCopyTest {
   }
 
   @Test
+  void aPrefixThatDiffersFromTheGatewaysIsFoundByItsHashAndReplacedFromTheStart() {
+    try (SiteLogCopy copy = open()) {
+      // this node holds an old gateway's tail (x3, x4) that the next election never heard of
+      List<PersistRecord> mine = new ArrayList<>(records("e1-", 0, 3));
+      mine.addAll(records("x", 3, 2));
+      copy.onRequest(append(1, List.of(), mine));
+      // epoch 3's gateway: e1-0..2 then its own records 3..5; it sends from 5
+      List<PersistRecord> gateway = new ArrayList<>(records("e1-", 0, 3));
+      gateway.addAll(records("e3-", 3, 3));
+      SiteLogFrames.Reply reply =
+          answer(copy.onRequest(append(3, gateway.subList(0, 5), gateway.subList(5, 6))));
+      assertThat(reply).isEqualTo(new SiteLogFrames.Reply(SiteLogFrames.Status.GAP, 3, 0));
+      assertThat(copy.mismatches()).isEqualTo(1);
+      reply = answer(copy.onRequest(append(3, List.of(), gateway)));
+      assertThat(reply).isEqualTo(new SiteLogFrames.Reply(SiteLogFrames.Status.OK, 3, 6));
+    }
+    assertThat(onDisk()).containsExactly("e1-0", "e1-1", "e1-2", "e3-3", "e3-4", "e3-5");
+  }
+
+  @Test
   void framesRoundTripAndCorruptOnesAreRefused() {
     SiteLogFrames.Request request = append(7, 9, records("r", 0, 2));
     assertThat(request.kind()).isEqualTo(SiteLogFrames.KIND_APPEND);
@@ -103,7 +138,8 @@ class SiteLogCopyTest {
     assertThat(request.from()).isEqualTo(9);
     assertThat(request.sites()).isEqualTo("a,b");
     assertThat(request.records()).hasSize(2);
-    byte[] encoded = SiteLogFrames.append("ks", 7, 9, "a,b", records("r", 0, 2));
+    byte[] encoded = SiteLogFrames.append("ks", 7, 9, 42L, "a,b", records("r", 0, 2));
+    assertThat(SiteLogFrames.decodeRequest(encoded).prefixHash()).isEqualTo(42L);
     byte[] truncated = java.util.Arrays.copyOf(encoded, encoded.length - 1);
     org.assertj.core.api.Assertions.assertThatThrownBy(() -> SiteLogFrames.decodeRequest(truncated))
         .isInstanceOf(io.replicakv.core.util.CorruptEncodingException.class);
