@@ -245,21 +245,21 @@ class MultiNodeSiteFailoverTest {
             "--set=peer-port=" + b[2],
             "--set=metadata-port=" + b[3],
             "--set=site-links=a@" + String.join("|", aAddresses));
-    for (String id : siteA.ids()) {
-      assertThat(call(port(id), 0, "SITE", "LINK", "ADD", "b", "127.0.0.1:" + b[2]))
-          .isEqualTo("OK");
-    }
-
-    long keyspace = createAtA();
     try {
+      for (String id : siteA.ids()) {
+        assertThat(call(port(id), 0, "SITE", "LINK", "ADD", "b", "127.0.0.1:" + b[2]))
+            .as("SITE LINK ADD at %s", id)
+            .isEqualTo("OK");
+      }
+      long keyspace = createAtA();
       await("carts served at b")
           .atMost(DEADLINE)
           .pollInterval(Duration.ofMillis(500))
           .until(() -> siteInfo(siteB.port()).contains("multi_keyspace:carts,"));
-    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      return keyspace;
+    } catch (org.awaitility.core.ConditionTimeoutException | AssertionError e) {
       throw new AssertionError(e.getMessage() + "\n" + describe(), e);
     }
-    return keyspace;
   }
 
   /** Creates carts at a (retrying while a's metadata settles) and waits until a serves it. */

@@ -94,6 +94,12 @@ public final class SiteKeyspaces implements AutoCloseable {
   /** Reply to {@link #TYPE_SITE_ANNOUNCE}: UTF-8 text, empty when the site has the keyspace. */
   public static final int TYPE_SITE_ANNOUNCE_REPLY = 31;
 
+  /**
+   * Start of an announcement reply when the receiving site could not create the keyspace for a
+   * reason that may pass (its metadata unavailable): the announcing site asks again.
+   */
+  static final String CANNOT_CREATE = "cannot create it: ";
+
   /** How often an unanswered keyspace announcement is sent again. */
   public static final long ANNOUNCE_RETRY_MILLIS = 2_000;
 
@@ -672,6 +678,10 @@ public final class SiteKeyspaces implements AutoCloseable {
                     return;
                   }
                   String text = new String(reply.payload(), StandardCharsets.UTF_8);
+                  if (text.startsWith(CANNOT_CREATE)) {
+                    // e.g. its metadata quorum is still electing: ask again next round
+                    return;
+                  }
                   waiting.getValue().remove(site);
                   if (!text.isEmpty()) {
                     announcesRefused.incrementAndGet();
@@ -755,7 +765,7 @@ public final class SiteKeyspaces implements AutoCloseable {
                 text =
                     raced != null
                         ? disagreement(raced, announce)
-                        : "cannot create it: " + error.getMessage();
+                        : CANNOT_CREATE + error.getMessage();
               } else {
                 log.info(
                     "created multi-leader keyspace {} announced over a site link (sites {})",

@@ -24,12 +24,12 @@ import java.util.List;
  * records from 0, the same on every node of the site) under the sender's gateway epoch and the
  * keyspace's fixed site list, and the {@link #chain} hash of the sender's records before {@code
  * from}, so a receiver whose own prefix differs (a tail written by an older gateway that a later
- * election never heard of) learns it and is resent the log from the start; a PROBE asks for the receiver's log length and makes it promise to
- * refuse appends below {@code epoch}. The reply's status is {@link Status#OK} (position = the
- * receiver's log length, durable), {@link Status#STALE} (the receiver promised a higher epoch,
- * given in the reply) or {@link Status#GAP} (the receiver's log ends at position, before {@code
- * from}: send from there). Bounded by {@link #RECORDS_MAX} and {@link #RECORD_BYTES_MAX}; every
- * malformed input is a {@link CorruptEncodingException}.
+ * election never heard of) learns it and is resent the log from the start; a PROBE asks for the
+ * receiver's log length and makes it promise to refuse appends below {@code epoch}. The reply's
+ * status is {@link Status#OK} (position = the receiver's log length, durable), {@link Status#STALE}
+ * (the receiver promised a higher epoch, given in the reply) or {@link Status#GAP} (the receiver's
+ * log ends at position, before {@code from}: send from there). Bounded by {@link #RECORDS_MAX} and
+ * {@link #RECORD_BYTES_MAX}; every malformed input is a {@link CorruptEncodingException}.
  */
 final class SiteLogFrames {
   private SiteLogFrames() {}
@@ -86,7 +86,8 @@ final class SiteLogFrames {
   static long chain(long previous, PersistRecord record) {
     java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
     crc.update(record.payload());
-    long h = previous * 0x9E37_79B9_7F4A_7C15L ^ (crc.getValue() | (long) record.payload().length << 32);
+    long h =
+        previous * 0x9E37_79B9_7F4A_7C15L ^ (crc.getValue() | (long) record.payload().length << 32);
     h ^= h >>> 33;
     h *= 0xff51_afd7_ed55_8ccdL;
     h ^= h >>> 33;

@@ -85,6 +85,7 @@ final class SiteLogShipper {
 
   /** {@code hashes[i]}: the chain hash of the first i records. */
   private long[] hashes = new long[1024];
+
   private final Map<String, Follower> followers = new TreeMap<>();
   private boolean fenced;
   private long framesFailed;
@@ -221,8 +222,7 @@ final class SiteLogShipper {
       onFailure(follower);
       return;
     }
-    byte[] payload =
-        SiteLogFrames.append(keyspace, epoch, from, hashes[(int) from], sites, batch);
+    byte[] payload = SiteLogFrames.append(keyspace, epoch, from, hashes[(int) from], sites, batch);
     peers
         .request(address.host(), address.port(), Frame.of(SiteLogFrames.TYPE_SITE_LOG, payload))
         .whenComplete(
