@@ -84,7 +84,7 @@ public final class Dispatcher {
     if (sites != null
         && sites.isMultiLeader(session.keyspace)
         && io.replicakv.server.multi.SiteCommands.applies(c)) {
-      // every key of a one-node site is local: no slot routing, no single-leader engine
+      // a site's replica holds every key (at its gateway): no slot routing, no single-leader engine
       session.forwarded =
           io.replicakv.server.multi.SiteCommands.run(
               sites,
