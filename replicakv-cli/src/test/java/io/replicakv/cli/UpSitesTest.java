@@ -121,7 +121,10 @@ class UpSitesTest {
   @Test
   void twoSitesOfThreeNodesShareAMultiLeaderKeyspaceThroughAnyNode() throws Exception {
     int port = freePorts(6);
-    CliRun.Result up = CliRun.run(tmp, "up", "--sites", "2", "--nodes", "3", "--port", "" + port);
+    // six processes and two metadata quorums starting on a loaded machine
+    CliRun.Result up =
+        CliRun.run(
+            Duration.ofMinutes(5), tmp, "up", "--sites", "2", "--nodes", "3", "--port", "" + port);
     assertThat(up.exitCode()).as(up.output()).isZero();
     assertThat(up.output())
         .contains("2 linked sites of 3 nodes")

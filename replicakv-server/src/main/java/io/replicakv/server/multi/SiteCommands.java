@@ -43,8 +43,8 @@ import java.util.concurrent.TimeUnit;
  * <p>After {@code SELECT n} on a multi-leader keyspace every keyed command is answered here, from
  * this site's replica (all keys of a site are at the node that runs it: the one node of a one-node
  * site, or the keyspace's gateway on a site of several nodes, to which the other nodes forward the
- * command; a write there is refused with {@code NOREPLICAS} while fewer than {@code site-acks} other
- * nodes hold the site log, and answered {@code TRYAGAIN} when the gateway did not answer):
+ * command; a write there is refused with {@code NOREPLICAS} while fewer than {@code site-acks}
+ * other nodes hold the site log, and answered {@code TRYAGAIN} when the gateway did not answer):
  *
  * <ul>
  *   <li>{@code GET key}: nil or the value; a key with siblings answers {@code CONFLICT} naming

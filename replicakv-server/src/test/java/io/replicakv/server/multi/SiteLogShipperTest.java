@@ -28,9 +28,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The gateway's shipper against two copies behind real peer servers on loopback: records reach
- * both at the same positions, the replicated position follows {@code site-acks}, a copy that was
- * away catches up from its own end, and a copy that promised a newer epoch fences the shipper.
+ * The gateway's shipper against two copies behind real peer servers on loopback: records reach both
+ * at the same positions, the replicated position follows {@code site-acks}, a copy that was away
+ * catches up from its own end, and a copy that promised a newer epoch fences the shipper.
  */
 class SiteLogShipperTest {
   static final Duration DEADLINE = Duration.ofSeconds(60);
@@ -137,7 +137,10 @@ class SiteLogShipperTest {
               copies.put(
                   id,
                   new SiteLogCopy(
-                      "ks", dir.resolve(id).resolve("ks.log"), dir.resolve(id).resolve("ks.sites"), 0));
+                      "ks",
+                      dir.resolve(id).resolve("ks.log"),
+                      dir.resolve(id).resolve("ks.sites"),
+                      0));
               return out;
             })
         .get();
@@ -167,10 +170,10 @@ class SiteLogShipperTest {
         .until(
             () ->
                 onLoop(
-                    () -> {
-                      shipper.ship();
-                      return shipper.followerLag().get("n3");
-                    })
+                        () -> {
+                          shipper.ship();
+                          return shipper.followerLag().get("n3");
+                        })
                     == 0L);
     assertThat(onDisk("n2")).isEqualTo(onDisk("n3")).hasSize(1500).startsWith("r0", "r1");
     assertThat(onLoop(shipper::fenced)).isFalse();
