@@ -124,7 +124,7 @@ class UpSitesTest {
     // six processes and two metadata quorums starting on a loaded machine
     CliRun.Result up =
         CliRun.run(
-            Duration.ofMinutes(5), tmp, "up", "--sites", "2", "--nodes", "3", "--port", "" + port);
+            Duration.ofMinutes(8), tmp, "up", "--sites", "2", "--nodes", "3", "--port", "" + port);
     assertThat(up.exitCode()).as(up.output()).isZero();
     assertThat(up.output())
         .contains("2 linked sites of 3 nodes")
