@@ -32,8 +32,9 @@ final class UpCommand implements Callable<Integer> {
   @Option(
       names = "--sites",
       description =
-          "number of linked one-node sites (default 1): each node is its own cluster and site"
-              + " (site-1, site-2, ...), linked all-to-all for multi-leader keyspaces")
+          "number of linked sites (default 1), each its own cluster and site (site-1, site-2,"
+              + " ...), linked all-to-all for multi-leader keyspaces; with --nodes N each site has"
+              + " N nodes (site-1-node-1, ...) and one metadata quorum")
   Integer sites;
 
   @Option(names = "--fsync", description = "always | interval | never (default interval)")
@@ -53,15 +54,19 @@ final class UpCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Files.createDirectories(LocalCluster.ROOT);
+    int perSite = 1;
     if (sites != null && sites > 1) {
-      if (nodes != null && nodes != 1) {
-        System.err.println(
-            "replicakv up: --sites "
-                + sites
-                + " runs one node per site; sites of several nodes are not built (use --nodes 1)");
+      perSite = nodes == null ? 1 : nodes;
+      if (perSite < 1 || perSite > 9) {
+        System.err.println("replicakv up: --nodes must be between 1 and 9");
         return 2;
       }
-      nodes = sites; // one process per site
+      if (perSite > 1 && faultProxy) {
+        System.err.println(
+            "replicakv up: --fault-proxy with sites of several nodes is not built (use --nodes 1)");
+        return 2;
+      }
+      nodes = sites * perSite; // processes in all
     }
     java.util.Properties saved = new java.util.Properties();
     Path savedFile = LocalCluster.ROOT.resolve("cluster.properties");
@@ -79,6 +84,7 @@ final class UpCommand implements Callable<Integer> {
         return 2;
       }
       sites = savedSites;
+      perSite = Integer.parseInt(saved.getProperty("nodes-per-site", "1"));
       int savedPort = Integer.parseInt(saved.getProperty("port"));
       faultProxy |= Boolean.parseBoolean(saved.getProperty("fault-proxy", "false"));
       if ((nodes != null && nodes != savedNodes) || (port != null && port != savedPort)) {
@@ -114,6 +120,7 @@ final class UpCommand implements Callable<Integer> {
     saved.setProperty("nodes", nodes.toString());
     saved.setProperty("port", port.toString());
     saved.setProperty("sites", sites.toString());
+    saved.setProperty("nodes-per-site", Integer.toString(perSite));
     if (faultProxy && nodes < 2) {
       System.err.println("replicakv up: --fault-proxy needs --nodes 2 or more");
       return 2;
@@ -151,7 +158,8 @@ final class UpCommand implements Callable<Integer> {
     }
     List<Object[]> started = new ArrayList<>();
     for (int i = 1; i <= nodes; i++) {
-      String name = (siteMode ? "site-" : "node-") + i;
+      int site = (i - 1) / perSite + 1;
+      String name = !siteMode ? "node-" + i : siteNodeName(site, (i - 1) % perSite + 1, perSite);
       int resp = port + i - 1;
       int http = resp + 10000;
       if (!LocalCluster.portFree(resp) || !LocalCluster.portFree(http)) {
@@ -168,17 +176,17 @@ final class UpCommand implements Callable<Integer> {
       cmd.add("--data-dir=" + folder.resolve("data"));
       cmd.add("--fsync=" + fsync);
       if (siteMode) {
-        // its own one-voter cluster, linked to every other site's peer port
+        // its site's cluster (one voter per node of the site), linked to every other site's nodes
         cmd.add("--set=node-id=" + name);
-        cmd.add("--set=cluster-voters=" + name + "@127.0.0.1:" + (resp + 30000));
-        cmd.add("--set=site=" + name);
+        cmd.add("--set=cluster-voters=" + siteVoters(site, perSite, port));
+        cmd.add("--set=site=site-" + site);
         // through the fault proxy: its ROUTES are "site-j=127.0.0.1:port,...", one listener per
         // outgoing link, which is the site-links form with '@' for '='
         cmd.add(
             "--set=site-links="
                 + (routes.containsKey(name)
                     ? routes.get(name).replace('=', '@')
-                    : siteLinks(sites, port, i)));
+                    : siteLinks(sites, perSite, port, site)));
       } else if (nodes > 1) {
         cmd.add("--set=node-id=" + name);
         cmd.add("--set=cluster-voters=" + voters);
@@ -221,6 +229,23 @@ final class UpCommand implements Callable<Integer> {
         p.waitFor(100, java.util.concurrent.TimeUnit.MILLISECONDS);
       }
     }
+    for (int site = 1; siteMode && perSite > 1 && site <= sites; site++) {
+      int first = port + (site - 1) * perSite;
+      long deadline = System.currentTimeMillis() + START_DEADLINE_MILLIS;
+      while (!LocalCluster.query(first, "CLUSTER INFO")
+          .contains("cluster_known_nodes:" + perSite)) {
+        if (System.currentTimeMillis() > deadline) {
+          System.err.println(
+              "replicakv up: the nodes of site-"
+                  + site
+                  + " did not form a cluster within "
+                  + START_DEADLINE_MILLIS / 1000
+                  + " s; see the server.log files under ./.replicakv");
+          return 1;
+        }
+        Thread.sleep(200); // polling pace while the processes start
+      }
+    }
     if (nodes > 1 && !siteMode) {
       long deadline = System.currentTimeMillis() + START_DEADLINE_MILLIS;
       while (!LocalCluster.query(port, "CLUSTER INFO").contains("cluster_known_nodes:" + nodes)) {
@@ -236,7 +261,12 @@ final class UpCommand implements Callable<Integer> {
     }
     System.out.println(
         siteMode
-            ? "ReplicaKV is up: " + sites + " linked one-node sites (all-to-all):"
+            ? "ReplicaKV is up: "
+                + sites
+                + (perSite == 1
+                    ? " linked one-node sites"
+                    : " linked sites of " + perSite + " nodes")
+                + " (all-to-all):"
             : "ReplicaKV is up:");
     for (LocalCluster.NodeInfo n : LocalCluster.nodes()) {
       print(n);
@@ -262,18 +292,47 @@ final class UpCommand implements Callable<Integer> {
 
   /** The {@code site-links} of site {@code self}: every other site's peer port (RESP + 20000). */
   static String siteLinks(int sites, int firstPort, int self) {
+    return siteLinks(sites, 1, firstPort, self);
+  }
+
+  /**
+   * The {@code site-links} of site {@code self} when every site has {@code perSite} nodes: each
+   * other site with the peer ports of all its nodes ({@code site-j@127.0.0.1:p1|127.0.0.1:p2}).
+   */
+  static String siteLinks(int sites, int perSite, int firstPort, int self) {
     StringBuilder links = new StringBuilder();
     for (int j = 1; j <= sites; j++) {
       if (j != self) {
-        links
-            .append(links.isEmpty() ? "" : ",")
-            .append("site-")
-            .append(j)
-            .append("@127.0.0.1:")
-            .append(firstPort + j - 1 + 20000);
+        links.append(links.isEmpty() ? "" : ",").append("site-").append(j).append('@');
+        for (int k = 1; k <= perSite; k++) {
+          links
+              .append(k > 1 ? "|" : "")
+              .append("127.0.0.1:")
+              .append(firstPort + (j - 1) * perSite + k - 1 + 20000);
+        }
       }
     }
     return links.toString();
+  }
+
+  /** Process name of node {@code node} of site {@code site}. */
+  static String siteNodeName(int site, int node, int perSite) {
+    return perSite == 1 ? "site-" + site : "site-" + site + "-node-" + node;
+  }
+
+  /**
+   * The {@code cluster-voters} of site {@code site}: each of its nodes (metadata: RESP + 30000).
+   */
+  static String siteVoters(int site, int perSite, int firstPort) {
+    StringBuilder voters = new StringBuilder();
+    for (int k = 1; k <= perSite; k++) {
+      voters
+          .append(k > 1 ? "," : "")
+          .append(siteNodeName(site, k, perSite))
+          .append("@127.0.0.1:")
+          .append(firstPort + (site - 1) * perSite + k - 1 + 30000);
+    }
+    return voters.toString();
   }
 
   /** The java launcher, JVM flags and class path this process runs with, then {@code Main}. */

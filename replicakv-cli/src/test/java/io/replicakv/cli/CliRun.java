@@ -24,6 +24,12 @@ final class CliRun {
 
   static Result run(Path workingDirectory, String... args)
       throws IOException, InterruptedException {
+    return run(RUN_DEADLINE, workingDirectory, args);
+  }
+
+  /** As above with another deadline (an {@code up} of many processes on a loaded machine). */
+  static Result run(Duration deadline, Path workingDirectory, String... args)
+      throws IOException, InterruptedException {
     Path output = Files.createTempFile(workingDirectory, "cli-", ".out");
     Process p =
         new ProcessBuilder(ServerProcess.mainCommand(List.of(), List.of(args)))
@@ -32,14 +38,14 @@ final class CliRun {
             .redirectOutput(output.toFile())
             .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
             .start();
-    if (!p.waitFor(RUN_DEADLINE.toMillis(), TimeUnit.MILLISECONDS)) {
+    if (!p.waitFor(deadline.toMillis(), TimeUnit.MILLISECONDS)) {
       p.destroyForcibly();
       p.waitFor(RUN_DEADLINE.toMillis(), TimeUnit.MILLISECONDS);
       throw new AssertionError(
           "replicakv "
               + String.join(" ", args)
               + " did not finish within "
-              + RUN_DEADLINE
+              + deadline
               + ":\n"
               + Files.readString(output, StandardCharsets.UTF_8));
     }

@@ -32,6 +32,7 @@ final class FaultCluster implements AutoCloseable {
   static final Duration FORM_DEADLINE = Duration.ofSeconds(180);
 
   private final Map<String, ServerProcess> nodes = new LinkedHashMap<>();
+  private final Map<String, Integer> peerPorts = new LinkedHashMap<>();
   private final FaultNetwork network;
   private final FaultControl control;
 
@@ -73,6 +74,7 @@ final class FaultCluster implements AutoCloseable {
     int[] nextProxyPort = {4 * size};
     FaultNetwork network = FaultNetwork.start(peerPorts, SEED, () -> ports[nextProxyPort[0]++]);
     FaultCluster cluster = new FaultCluster(network, FaultControl.start(network, 0));
+    cluster.peerPorts.putAll(peerPorts);
     try {
       // All at once: each node gives up registering after ClusterNode's register timeout, so on a
       // loaded machine a node started first could quit before the last one has booted.
@@ -152,6 +154,12 @@ final class FaultCluster implements AutoCloseable {
       throw new IllegalArgumentException("no node " + id + " in " + nodes.keySet());
     }
     return n;
+  }
+
+  /** Node {@code id}'s own peer port (not its proxy's): for peers outside the fault network. */
+  int peerPort(String id) {
+    node(id);
+    return peerPorts.get(id);
   }
 
   List<String> ids() {

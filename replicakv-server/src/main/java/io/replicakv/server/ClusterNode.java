@@ -276,6 +276,12 @@ final class ClusterNode implements AutoCloseable {
             System::currentTimeMillis,
             metadata::propose);
     node.multi = multi;
+    multi.enableGateways(
+        selfId,
+        (int) config.getLong("site-acks"),
+        config.getLong("failover-timeout-ms"),
+        routes,
+        () -> actsForCluster(metadata.current(), System.currentTimeMillis()));
     replication =
         !config.get("replication").equals("on")
             ? null

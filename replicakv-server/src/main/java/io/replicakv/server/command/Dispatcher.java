@@ -86,10 +86,15 @@ public final class Dispatcher {
     if (sites != null
         && sites.isMultiLeader(session.keyspace)
         && io.replicakv.server.multi.SiteCommands.applies(c)) {
-      // every key of a one-node site is local: no slot routing, no single-leader engine
+      // a site's replica holds every key (at its gateway): no slot routing, no single-leader engine
       session.forwarded =
           io.replicakv.server.multi.SiteCommands.run(
-              sites, session.keyspace, c, request, session.protocol);
+              sites,
+              session.keyspace,
+              c,
+              request,
+              session.protocol,
+              session.remoteReply != null ? session.forwardHops : 0);
       return FORWARDED;
     }
     io.replicakv.server.leaderless.LeaderlessKeyspaces keyspaces = leaderless;

@@ -76,6 +76,13 @@ public final class ServerConfig {
               "",
               false,
               "other sites' nodes as name@host:peer-port,...; used until 'SITE LINK ADD|REMOVE' saves data-dir/multi/site-links, which then wins"),
+          Setting.integer(
+              "site-acks",
+              1,
+              0,
+              63,
+              false,
+              "on a site of several nodes: other nodes of the site that must hold a multi-leader keyspace's site-log record before its write is answered (and its change leaves for other sites); fewer answering: writes fail with NOREPLICAS"),
           Setting.string(
               "cluster-id",
               "replicakv",

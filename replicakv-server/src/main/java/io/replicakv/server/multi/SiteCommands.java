@@ -41,7 +41,10 @@ import java.util.concurrent.TimeUnit;
  * RESP on multi-leader keyspaces, and the {@code SITE} admin command.
  *
  * <p>After {@code SELECT n} on a multi-leader keyspace every keyed command is answered here, from
- * this site's replica (all keys of a one-node site are local; nothing is forwarded):
+ * this site's replica (all keys of a site are at the node that runs it: the one node of a one-node
+ * site, or the keyspace's gateway on a site of several nodes, to which the other nodes forward the
+ * command; a write there is refused with {@code NOREPLICAS} while fewer than {@code site-acks}
+ * other nodes hold the site log, and answered {@code TRYAGAIN} when the gateway did not answer):
  *
  * <ul>
  *   <li>{@code GET key}: nil or the value; a key with siblings answers {@code CONFLICT} naming
@@ -164,7 +167,50 @@ public final class SiteCommands {
   /** Runs {@code request} on keyspace {@code keyspace}; the future holds the RESP reply. */
   public static CompletableFuture<byte[]> run(
       SiteKeyspaces keyspaces, int keyspace, Command command, RespRequest request, int protocol) {
+    return run(keyspaces, keyspace, command, request, protocol, 0);
+  }
+
+  /**
+   * As above for a command that was forwarded {@code hops} times already (0: from a client): on a
+   * site of several nodes, a node that is not the keyspace's gateway forwards it there.
+   */
+  public static CompletableFuture<byte[]> run(
+      SiteKeyspaces keyspaces,
+      int keyspace,
+      Command command,
+      RespRequest request,
+      int protocol,
+      int hops) {
     SiteService service = keyspaces.service(keyspace);
+    if (service == null) {
+      CompletableFuture<byte[]> forwarded =
+          keyspaces.forwardToGateway(keyspace, protocol, request, hops);
+      if (forwarded != null) {
+        return forwarded.exceptionally(
+            error -> {
+              Throwable cause =
+                  error instanceof java.util.concurrent.CompletionException
+                          && error.getCause() != null
+                      ? error.getCause()
+                      : error;
+              String text = String.valueOf(cause.getMessage());
+              return encode(
+                  Reply.error(
+                      text.startsWith("TRYAGAIN")
+                          ? text
+                          : "TRYAGAIN the site's gateway of keyspace "
+                              + keyspace
+                              + " did not answer ("
+                              + text
+                              + "); a write may or may not have been applied"),
+                  protocol);
+            });
+      }
+    }
+    if (service != null && command.isWrite() && service.writeRefusal() != null) {
+      return CompletableFuture.completedFuture(
+          encode(Reply.error(service.writeRefusal()), protocol));
+    }
     if (service == null) {
       String reason = keyspaces.refusal(keyspace);
       return CompletableFuture.completedFuture(
@@ -719,6 +765,18 @@ public final class SiteCommands {
         b.append("multi_link:").append(lagLine(s.keyspace(), lag)).append("\r\n");
       }
     }
+    io.replicakv.server.cluster.ClusterView view = keyspaces.view();
+    if (view != null) {
+      for (io.replicakv.server.cluster.KeyspaceEntry entry : view.keyspaces().values()) {
+        if (entry.config().style() == io.replicakv.core.quorum.Style.MULTI_LEADER) {
+          String line = keyspaces.gatewayLine(entry);
+          if (line != null) {
+            b.append("multi_gateway:").append(line).append("\r\n");
+          }
+        }
+      }
+    }
+    b.append("site_items_relayed:").append(keyspaces.itemsRelayed()).append("\r\n");
     return b.toString();
   }
 

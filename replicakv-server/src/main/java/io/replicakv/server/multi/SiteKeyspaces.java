@@ -49,11 +49,11 @@ import org.slf4j.LoggerFactory;
  * {@code multi-leader} in the site's metadata, the links to other sites ({@link SiteLinks}) and the
  * peer frames between sites.
  *
- * <p><b>One-node sites.</b> A site here is a cluster of one node: that node holds every key of the
- * keyspace and runs its site replica. A site of several nodes would need each node to link to the
- * peer owning the same slots, or a gateway node; neither is built, so while the site's metadata
- * shows more than one member its multi-leader keyspaces are not served and their commands answer an
- * error that says so.
+ * <p><b>Sites of one node or several.</b> On a site of one node that node holds every key of the
+ * keyspace and runs its site replica. On a site of several nodes ({@link #enableGateways}) one node
+ * per keyspace, the <em>gateway</em> elected through the site's metadata, runs the replica and
+ * copies its site log to the other nodes, which forward the keyspace's commands and the link frames
+ * they receive to it ({@link SiteGateways}, {@link SiteLogShipper}, {@link SiteLogCopy}).
  *
  * <p><b>Creating a keyspace on every site.</b> {@code KEYSPACE CREATE name style multi-leader ...}
  * at one site creates it in that site's metadata; when this node first serves it, the keyspace's
@@ -94,6 +94,12 @@ public final class SiteKeyspaces implements AutoCloseable {
   /** Reply to {@link #TYPE_SITE_ANNOUNCE}: UTF-8 text, empty when the site has the keyspace. */
   public static final int TYPE_SITE_ANNOUNCE_REPLY = 31;
 
+  /**
+   * Start of an announcement reply when the receiving site could not create the keyspace for a
+   * reason that may pass (its metadata unavailable): the announcing site asks again.
+   */
+  static final String CANNOT_CREATE = "cannot create it: ";
+
   /** How often an unanswered keyspace announcement is sent again. */
   public static final long ANNOUNCE_RETRY_MILLIS = 2_000;
 
@@ -118,10 +124,19 @@ public final class SiteKeyspaces implements AutoCloseable {
   private final Map<String, java.util.Set<String>> unannounced = new ConcurrentHashMap<>();
 
   private volatile ClusterView latest;
+
+  /** Gateways on a site of several nodes; null when none is configured (tests, one node). */
+  private volatile SiteGateways gateways;
+
   private final java.util.concurrent.ScheduledFuture<?> announcer;
   private final AtomicLong framesSendFailed = new AtomicLong();
   private final AtomicLong itemsRefused = new AtomicLong();
   private final AtomicLong announcesRefused = new AtomicLong();
+  private final AtomicLong itemsRelayed = new AtomicLong();
+
+  /** Per linked site: which of its addresses this node sends to now (moves on after a failure). */
+  private final Map<String, java.util.concurrent.atomic.AtomicInteger> linkAddress =
+      new ConcurrentHashMap<>();
 
   /**
    * @param proposer proposes a change to this site's metadata (creating announced keyspaces)
@@ -142,6 +157,129 @@ public final class SiteKeyspaces implements AutoCloseable {
     this.announcer =
         loop.scheduleWithFixedDelay(
             this::announceAll, ANNOUNCE_RETRY_MILLIS, ANNOUNCE_RETRY_MILLIS, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * Lets this node serve multi-leader keyspaces on a site of several nodes, through a gateway per
+   * keyspace ({@link SiteGateways}).
+   *
+   * @param selfId this node's member id
+   * @param siteAcks other nodes of the site that must hold a record before its write is answered
+   * @param failoverTimeoutMillis a follower silent this long no longer counts as in sync
+   * @param routes peer addresses of the members
+   * @param actsForCluster whether this node acts for the cluster now (it elects gateways)
+   */
+  public void enableGateways(
+      String selfId,
+      int siteAcks,
+      long failoverTimeoutMillis,
+      io.replicakv.server.route.PeerRoutes routes,
+      java.util.function.BooleanSupplier actsForCluster) {
+    this.gateways =
+        new SiteGateways(
+            selfId,
+            siteAcks,
+            failoverTimeoutMillis,
+            peers,
+            routes,
+            dir,
+            this,
+            actsForCluster,
+            proposer,
+            System::currentTimeMillis);
+    ClusterView view = latest;
+    if (view != null) {
+      gateways.onView(view);
+    }
+  }
+
+  /** Builds a gateway's shipper once its site list is known. */
+  interface GatewayShippers {
+    SiteLogShipper create(
+        List<String> sites,
+        List<io.replicakv.core.PersistRecord> recovered,
+        java.util.concurrent.Executor loopInput);
+  }
+
+  /** Whether {@code name} can be a multi-leader keyspace's file name here (not dropped). */
+  boolean servable(String name) {
+    return FILE_SAFE.matcher(name).matches() && !wasDropped(name);
+  }
+
+  /** Starts keyspace {@code entry}'s service as the site's gateway (called by the gateways). */
+  synchronized void startGateway(KeyspaceEntry entry, GatewayShippers shippers) {
+    if (services.containsKey(entry.number())) {
+      stopServing(entry.name());
+    }
+    start(entry, shippers);
+    refusals.remove(entry.number());
+  }
+
+  /** Stops serving keyspace {@code name} here (another node is its gateway); keeps its files. */
+  synchronized void stopServing(String name) {
+    SiteService service = byName.remove(name);
+    if (service == null) {
+      return;
+    }
+    services.values().remove(service);
+    unannounced.remove(name);
+    service.close();
+  }
+
+  /**
+   * Forwards a command on keyspace {@code keyspace} to the site's gateway when another node is the
+   * gateway; null when this node should answer it.
+   */
+  public CompletableFuture<byte[]> forwardToGateway(
+      int keyspace, int protocol, io.replicakv.net.resp.RespRequest request, int hops) {
+    SiteGateways g = gateways;
+    io.replicakv.server.cluster.Member gateway = g == null ? null : g.remoteGateway(keyspace);
+    if (gateway == null || services.containsKey(keyspace)) {
+      return null;
+    }
+    if (hops >= io.replicakv.server.route.ForwardCodec.HOPS_MAX) {
+      return CompletableFuture.failedFuture(
+          new IllegalStateException(
+              "TRYAGAIN the gateway of keyspace " + keyspace + " moved while forwarding"));
+    }
+    io.replicakv.server.route.PeerRoutes.Address address = g.addressOf(gateway.id());
+    byte[] payload =
+        io.replicakv.server.route.ForwardCodec.encode(keyspace, protocol, request, hops + 1);
+    return peers
+        .request(
+            address.host(),
+            address.port(),
+            Frame.of(io.replicakv.server.route.ForwardCodec.TYPE_FORWARD, payload))
+        .thenApply(
+            reply -> {
+              if (reply.isError()) {
+                throw new IllegalStateException(reply.payloadText());
+              }
+              return reply.payload();
+            });
+  }
+
+  /** This node's gateway role for keyspace {@code number}, for SITE INFO; null on one node. */
+  String gatewayLine(KeyspaceEntry entry) {
+    SiteGateways g = gateways;
+    ClusterView view = latest;
+    if (g == null || !SiteGateways.multiNode(view)) {
+      return null;
+    }
+    ClusterView.PartitionState record = g.gateway(entry.number());
+    String copy = byName.containsKey(entry.name()) ? "serving" : g.copyState(entry.name());
+    return entry.name()
+        + ",gateway="
+        + (record == null ? "none" : record.leader())
+        + ",epoch="
+        + (record == null ? 0 : record.epoch())
+        + ",here="
+        + copy;
+  }
+
+  /** The newest metadata view seen, or null. */
+  ClusterView view() {
+    return latest;
   }
 
   /** The site links file under {@code dataDir}. */
@@ -168,20 +306,23 @@ public final class SiteKeyspaces implements AutoCloseable {
         continue;
       }
       if (view.members().size() > 1) {
-        refuse(
-            entry,
-            "multi-leader keyspaces are served by one-node sites only; this site has "
-                + view.members().size()
-                + " nodes (links per slot owner or a gateway node are not built)");
-        continue;
+        if (gateways == null) {
+          refuse(
+              entry,
+              "this site has "
+                  + view.members().size()
+                  + " nodes and gateways are not enabled on this node");
+        }
+        continue; // the gateways decide which node serves it
       }
       try {
-        start(entry);
+        start(entry, null);
         refusals.remove(entry.number());
       } catch (RuntimeException e) {
         refuse(entry, e.getMessage());
       }
     }
+    viewToGateways(view);
   }
 
   /**
@@ -221,10 +362,21 @@ public final class SiteKeyspaces implements AutoCloseable {
     refusals.keySet().removeIf(number -> !view.keyspaces().containsKey(number));
   }
 
+  /** After {@link #onView}: the gateways see the view too (outside this object's lock). */
+  private void viewToGateways(ClusterView view) {
+    SiteGateways g = gateways;
+    if (g != null) {
+      g.onView(view);
+    }
+  }
+
   /** The files a multi-leader keyspace keeps under {@code data-dir/multi}. */
   List<Path> keyspaceFiles(String name) {
     return List.of(
-        dir.resolve(name + ".log"), dir.resolve(name + ".sites"), dir.resolve(name + ".snapshot"));
+        dir.resolve(name + ".log"),
+        dir.resolve(name + ".sites"),
+        dir.resolve(name + ".snapshot"),
+        dir.resolve(name + ".epoch"));
   }
 
   private Path droppedFile(String name) {
@@ -242,7 +394,7 @@ public final class SiteKeyspaces implements AutoCloseable {
     }
   }
 
-  private void start(KeyspaceEntry entry) {
+  private void start(KeyspaceEntry entry, GatewayShippers shippers) {
     String name = entry.name();
     if (!FILE_SAFE.matcher(name).matches()) {
       throw new IllegalArgumentException(
@@ -285,6 +437,7 @@ public final class SiteKeyspaces implements AutoCloseable {
     MultiLeaderConfig core =
         new MultiLeaderConfig(
             sites, config.topology(), hub, resolver(config), MultiLeaderConfig.Defects.NONE);
+    List<String> siteList = sites;
     SiteService service =
         new SiteService(
             name,
@@ -293,7 +446,10 @@ public final class SiteKeyspaces implements AutoCloseable {
             clock,
             dir.resolve(name + ".log"),
             loop,
-            (site, frame) -> send(site, TYPE_SITE_MESSAGES, frame));
+            (site, frame) -> send(site, TYPE_SITE_MESSAGES, frame),
+            shippers == null
+                ? null
+                : (recovered, loopInput) -> shippers.create(siteList, recovered, loopInput));
     services.put(entry.number(), service);
     byName.put(name, service);
     java.util.Set<String> others = ConcurrentHashMap.newKeySet();
@@ -369,11 +525,22 @@ public final class SiteKeyspaces implements AutoCloseable {
 
   /** Whether {@code frameType} is one of ours. */
   public static boolean handles(int frameType) {
-    return frameType == TYPE_SITE_MESSAGES || frameType == TYPE_SITE_ANNOUNCE;
+    return frameType == TYPE_SITE_MESSAGES
+        || frameType == TYPE_SITE_ANNOUNCE
+        || frameType == SiteLogFrames.TYPE_SITE_LOG;
   }
 
   /** Receives a linked site's frame. */
   public void onFrame(Frame request, FrameHandler.Responder responder) {
+    if (request.type() == SiteLogFrames.TYPE_SITE_LOG) {
+      SiteGateways g = gateways;
+      if (g == null) {
+        responder.fail("site gateways are not enabled on this node");
+      } else {
+        g.onFrame(request, responder);
+      }
+      return;
+    }
     if (request.type() == TYPE_SITE_ANNOUNCE) {
       onAnnounce(request, responder);
       return;
@@ -388,8 +555,13 @@ public final class SiteKeyspaces implements AutoCloseable {
       return;
     }
     Map<SiteService, List<io.replicakv.core.msg.SiteMessage>> byService = new java.util.HashMap<>();
+    Map<String, List<SiteLinkCodec.Item>> relayed = new TreeMap<>();
     for (SiteLinkCodec.Item item : items) {
       SiteService service = byName.get(item.keyspace());
+      if (service == null && relaysTo(item.keyspace()) != null) {
+        relayed.computeIfAbsent(item.keyspace(), k -> new ArrayList<>()).add(item);
+        continue;
+      }
       if (service == null && wasDropped(item.keyspace())) {
         if (itemsRefused.incrementAndGet() % 1_000 == 1) {
           log.warn(
@@ -414,6 +586,42 @@ public final class SiteKeyspaces implements AutoCloseable {
       byService.computeIfAbsent(service, s -> new ArrayList<>()).add(item.message());
     }
     byService.forEach(SiteService::onMessages);
+    relayed.forEach(
+        (keyspace, part) -> {
+          io.replicakv.server.route.PeerRoutes.Address to = relaysTo(keyspace);
+          if (to != null) {
+            peers
+                .request(
+                    to.host(), to.port(), Frame.of(TYPE_SITE_MESSAGES, SiteLinkCodec.encode(part)))
+                .whenComplete(
+                    (reply, error) -> {
+                      if (error != null) {
+                        framesSendFailed.incrementAndGet();
+                      }
+                    });
+            itemsRelayed.addAndGet(part.size());
+          }
+        });
+  }
+
+  /**
+   * Where link frames for keyspace {@code name} go when another node of this site is its gateway:
+   * the gateway's peer address, else null (this node answers them).
+   */
+  private io.replicakv.server.route.PeerRoutes.Address relaysTo(String name) {
+    SiteGateways g = gateways;
+    ClusterView view = latest;
+    KeyspaceEntry entry = view == null ? null : view.keyspace(name);
+    if (g == null || entry == null || byName.containsKey(name)) {
+      return null;
+    }
+    io.replicakv.server.cluster.Member gateway = g.remoteGateway(entry.number());
+    return gateway == null ? null : g.addressOf(gateway.id());
+  }
+
+  /** Link items this node passed on to its site's gateway. */
+  public long itemsRelayed() {
+    return itemsRelayed.get();
   }
 
   private void send(String site, int type, byte[] frame) {
@@ -422,12 +630,18 @@ public final class SiteKeyspaces implements AutoCloseable {
       framesSendFailed.incrementAndGet();
       return;
     }
+    java.util.concurrent.atomic.AtomicInteger index =
+        linkAddress.computeIfAbsent(site, s -> new java.util.concurrent.atomic.AtomicInteger());
+    int tried = index.get();
+    SiteLinks.Address address = link.address(tried);
     peers
-        .request(link.host(), link.port(), Frame.of(type, frame))
+        .request(address.host(), address.port(), Frame.of(type, frame))
         .whenComplete(
             (reply, error) -> {
-              if (error != null) {
+              if (error != null || reply.isError()) {
                 framesSendFailed.incrementAndGet();
+                // the next node of that site relays to its gateway; the core resends the frame
+                index.compareAndSet(tried, tried + 1);
               }
             });
   }
@@ -451,14 +665,23 @@ public final class SiteKeyspaces implements AutoCloseable {
         if (link == null) {
           continue;
         }
+        java.util.concurrent.atomic.AtomicInteger index =
+            linkAddress.computeIfAbsent(site, s -> new java.util.concurrent.atomic.AtomicInteger());
+        int tried = index.get();
+        SiteLinks.Address address = link.address(tried);
         peers
-            .request(link.host(), link.port(), Frame.of(TYPE_SITE_ANNOUNCE, frame))
+            .request(address.host(), address.port(), Frame.of(TYPE_SITE_ANNOUNCE, frame))
             .whenComplete(
                 (reply, error) -> {
-                  if (error != null) {
+                  if (error != null || reply.isError()) {
+                    index.compareAndSet(tried, tried + 1);
                     return;
                   }
                   String text = new String(reply.payload(), StandardCharsets.UTF_8);
+                  if (text.startsWith(CANNOT_CREATE)) {
+                    // e.g. its metadata quorum is still electing: ask again next round
+                    return;
+                  }
                   waiting.getValue().remove(site);
                   if (!text.isEmpty()) {
                     announcesRefused.incrementAndGet();
@@ -491,6 +714,22 @@ public final class SiteKeyspaces implements AutoCloseable {
     }
     ClusterView view = latest;
     KeyspaceEntry existing = view == null ? null : view.keyspace(announce.keyspace());
+    io.replicakv.server.route.PeerRoutes.Address gateway = relaysTo(announce.keyspace());
+    if (existing != null && gateway != null) {
+      peers
+          .request(gateway.host(), gateway.port(), Frame.of(TYPE_SITE_ANNOUNCE, request.payload()))
+          .whenComplete(
+              (reply, error) -> {
+                if (error != null || reply.isError()) {
+                  responder.fail("the site's gateway did not answer");
+                } else {
+                  responder.reply(
+                      new Frame(
+                          TYPE_SITE_ANNOUNCE_REPLY, request.correlationId(), reply.payload()));
+                }
+              });
+      return;
+    }
     if (!announce.sites().contains(links.self())) {
       responder.reply(
           announceReply(
@@ -526,7 +765,7 @@ public final class SiteKeyspaces implements AutoCloseable {
                 text =
                     raced != null
                         ? disagreement(raced, announce)
-                        : "cannot create it: " + error.getMessage();
+                        : CANNOT_CREATE + error.getMessage();
               } else {
                 log.info(
                     "created multi-leader keyspace {} announced over a site link (sites {})",
@@ -620,7 +859,15 @@ public final class SiteKeyspaces implements AutoCloseable {
   }
 
   @Override
-  public synchronized void close() {
+  public void close() {
+    SiteGateways g = gateways;
+    if (g != null) {
+      g.close(); // first, outside the lock: its thread may be waiting for it
+    }
+    closeServices();
+  }
+
+  private synchronized void closeServices() {
     announcer.cancel(false);
     for (SiteService service : services.values()) {
       service.close();

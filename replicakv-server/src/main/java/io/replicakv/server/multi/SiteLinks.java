@@ -15,8 +15,9 @@ import java.util.TreeMap;
 import java.util.regex.Pattern;
 
 /**
- * The links of this site to other sites: each linked site's name and the address of its node's peer
- * port, where this site sends the change streams of its multi-leader keyspaces.
+ * The links of this site to other sites: each linked site's name and the peer addresses of its
+ * nodes ({@code name@host:port|host:port|...}), where this site sends the change streams of its
+ * multi-leader keyspaces.
  *
  * <p>Where links come from: the setting {@code site-links=name@host:port,...} at first start; after
  * that the file {@code data-dir/multi/site-links} (one {@code name host:port} a line), which the
@@ -36,17 +37,66 @@ public final class SiteLinks {
 
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
 
-  /** One linked site. */
-  public record Link(String site, String host, int port) {
-    public Link {
-      Check.argument(site != null && NAME.matcher(site).matches(), "bad site name '%s'", site);
-      Check.argument(host != null && !host.isBlank(), "site %s: empty host", site);
-      Check.argument(port > 0 && port <= 65535, "site %s: port %s", site, port);
+  /** One peer address of a linked site's node. */
+  public record Address(String host, int port) {
+    public Address {
+      Check.argument(host != null && !host.isBlank(), "empty host");
+      Check.argument(port > 0 && port <= 65535, "port %s", port);
     }
 
     @Override
     public String toString() {
-      return site + "@" + host + ":" + port;
+      return host + ":" + port;
+    }
+  }
+
+  /** Addresses one link names at most (nodes of the linked site). */
+  public static final int ADDRESSES_MAX = 64;
+
+  /**
+   * One linked site and the peer addresses of its nodes: any of them takes the site's link frames
+   * (a node that is not the keyspace's gateway passes them on), so the sender moves to the next
+   * address when one fails.
+   */
+  public record Link(String site, List<Address> addresses) {
+    public Link {
+      Check.argument(site != null && NAME.matcher(site).matches(), "bad site name '%s'", site);
+      Check.argument(
+          addresses != null && !addresses.isEmpty() && addresses.size() <= ADDRESSES_MAX,
+          "site %s: 1 to %s addresses",
+          site,
+          ADDRESSES_MAX);
+      addresses = List.copyOf(addresses);
+    }
+
+    /** A link to a site of one node. */
+    public Link(String site, String host, int port) {
+      this(site, List.of(new Address(host, port)));
+    }
+
+    /** The first address's host. */
+    public String host() {
+      return addresses.get(0).host();
+    }
+
+    /** The first address's port. */
+    public int port() {
+      return addresses.get(0).port();
+    }
+
+    /** Address number {@code attempt} modulo their count (the sender's rotation). */
+    public Address address(int attempt) {
+      return addresses.get(Math.floorMod(attempt, addresses.size()));
+    }
+
+    /** {@code h1:p1|h2:p2}, the form the setting and the links file use. */
+    public String addressText() {
+      return String.join("|", addresses.stream().map(Address::toString).toList());
+    }
+
+    @Override
+    public String toString() {
+      return site + "@" + addressText();
     }
   }
 
@@ -88,21 +138,25 @@ public final class SiteLinks {
     }
   }
 
-  /** Parses {@code name@host:port}. */
+  /** Parses {@code name@host:port} or {@code name@host:port|host:port|...}. */
   public static Link parse(String text) {
     int at = text.indexOf('@');
-    int colon = text.lastIndexOf(':');
     Check.argument(
-        at > 0 && colon > at + 1 && colon < text.length() - 1,
-        "site link '%s' is not name@host:port",
-        text);
-    int port;
-    try {
-      port = Integer.parseInt(text.substring(colon + 1));
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("site link '" + text + "': bad port");
+        at > 0 && at < text.length() - 1, "site link '%s' is not name@host:port[|host:port]", text);
+    List<Address> addresses = new ArrayList<>();
+    for (String part : text.substring(at + 1).split("\\|")) {
+      int colon = part.lastIndexOf(':');
+      Check.argument(
+          colon > 0 && colon < part.length() - 1, "site link '%s' is not name@host:port", text);
+      int port;
+      try {
+        port = Integer.parseInt(part.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("site link '" + text + "': bad port");
+      }
+      addresses.add(new Address(part.substring(0, colon), port));
     }
-    return new Link(text.substring(0, at), text.substring(at + 1, colon), port);
+    return new Link(text.substring(0, at), addresses);
   }
 
   /** This site's name. */
@@ -159,14 +213,7 @@ public final class SiteLinks {
     StringBuilder text = new StringBuilder("# site links of ").append(self).append('\n');
     links
         .values()
-        .forEach(
-            l ->
-                text.append(l.site())
-                    .append(' ')
-                    .append(l.host())
-                    .append(':')
-                    .append(l.port())
-                    .append('\n'));
+        .forEach(l -> text.append(l.site()).append(' ').append(l.addressText()).append('\n'));
     try {
       Files.createDirectories(file.toAbsolutePath().getParent());
       Path temporary = file.resolveSibling(file.getFileName() + ".tmp");

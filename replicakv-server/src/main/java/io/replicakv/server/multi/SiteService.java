@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -116,6 +117,16 @@ public final class SiteService implements AutoCloseable {
   private record Outbound(String site, byte[] frame) {}
 
   private final io.replicakv.server.durable.GroupCommit groupCommit;
+
+  /** The gateway's copier of the site log to the site's other nodes; null on a one-node site. */
+  private final SiteLogShipper shipper;
+
+  private record ReplicaHeld(long position, Runnable output) {}
+
+  /** Outputs whose records are durable here, waiting for {@code site-acks} other nodes. */
+  private final java.util.ArrayDeque<ReplicaHeld> replicaHeld = new java.util.ArrayDeque<>();
+
+  private volatile String writeRefusal;
   private final ScheduledFuture<?> ticker;
   private long nextRequestId = 1;
   private long ticks;
@@ -135,6 +146,28 @@ public final class SiteService implements AutoCloseable {
       Path logFile,
       ScheduledExecutorService loop,
       Transport transport) {
+    this(keyspace, config, self, clock, logFile, loop, transport, null);
+  }
+
+  /** Builds the gateway's shipper from the records recovered at open and the loop's input. */
+  interface ShipperFactory {
+    SiteLogShipper create(List<io.replicakv.core.PersistRecord> recovered, Executor loopInput);
+  }
+
+  /**
+   * As above, as the gateway of a site of several nodes: {@code shippers} builds the copier of the
+   * site log to the other nodes, and replies and link messages wait until their records are held by
+   * {@code site-acks} of them.
+   */
+  SiteService(
+      String keyspace,
+      MultiLeaderConfig config,
+      String self,
+      PhysicalClock clock,
+      Path logFile,
+      ScheduledExecutorService loop,
+      Transport transport,
+      ShipperFactory shippers) {
     this.keyspace = Check.notNull(keyspace, "keyspace");
     this.sites = config.sites();
     this.strategy = config.resolver().strategy().toString();
@@ -147,6 +180,10 @@ public final class SiteService implements AutoCloseable {
         new io.replicakv.server.durable.GroupCommit(
             "site-" + keyspace, recordLog, task -> loop.execute(() -> onLoop(task)));
     this.replica = new SiteReplica(config, self, clock, recordLog.recovered());
+    this.shipper =
+        shippers == null
+            ? null
+            : shippers.create(recordLog.recovered(), task -> loop.execute(() -> onLoop(task)));
     refreshStatus();
     this.ticker =
         loop.scheduleAtFixedRate(
@@ -261,7 +298,49 @@ public final class SiteService implements AutoCloseable {
     return status;
   }
 
+  /**
+   * Why a client write would be refused now (null: accepted): the gateway is deposed, or fewer than
+   * {@code site-acks} of the site's other nodes answer. Safe to call from any thread.
+   */
+  public String writeRefusal() {
+    return writeRefusal;
+  }
+
+  /** The gateway's copier, or null on a one-node site; read on the loop. */
+  SiteLogShipper shipper() {
+    return shipper;
+  }
+
+  private void refreshWriteRefusal() {
+    if (shipper == null) {
+      return;
+    }
+    int inSync = shipper.inSyncFollowers();
+    if (shipper.fenced()) {
+      writeRefusal =
+          "TRYAGAIN this node's gateway epoch "
+              + shipper.epoch()
+              + " of keyspace "
+              + keyspace
+              + " was superseded; retry at the new gateway";
+    } else if (inSync < shipper.siteAcks()) {
+      writeRefusal =
+          "NOREPLICAS "
+              + inSync
+              + " of the site's other nodes hold the site log of keyspace "
+              + keyspace
+              + ", site-acks needs "
+              + shipper.siteAcks();
+    } else {
+      writeRefusal = null;
+    }
+  }
+
   private void tick() {
+    if (shipper != null) {
+      shipper.ship();
+      refreshWriteRefusal();
+    }
     replica.tick();
     if (++ticks % STATUS_REFRESH_TICKS == 0) {
       refreshStatus();
@@ -290,6 +369,7 @@ public final class SiteService implements AutoCloseable {
     try {
       input.run();
       pump();
+      releaseReplicated();
     } catch (RuntimeException e) {
       log.error("multi-leader keyspace {}: site service stops", keyspace, e);
       stop(e);
@@ -299,6 +379,10 @@ public final class SiteService implements AutoCloseable {
   private void pump() {
     Ready ready = replica.ready();
     long sequence = recordLog.write(ready.records());
+    if (shipper != null && !ready.records().isEmpty()) {
+      shipper.onWritten(ready.records());
+    }
+    long position = shipper == null ? 0 : shipper.endPosition();
     List<Outbound> frames = new ArrayList<>();
     Map<Integer, List<SiteLinkCodec.Item>> bySite = new TreeMap<>();
     for (Envelope envelope : ready.messages()) {
@@ -330,8 +414,29 @@ public final class SiteService implements AutoCloseable {
     }
     boolean needsForce = !ready.records().isEmpty() && ready.syncBeforeSend();
     List<ClientReply> replies = ready.replies();
-    if (needsForce || !frames.isEmpty() || !replies.isEmpty()) {
+    if (shipper != null) {
+      if (needsForce || !frames.isEmpty() || !replies.isEmpty() || !ready.records().isEmpty()) {
+        groupCommit.after(
+            sequence,
+            needsForce,
+            () -> {
+              replicaHeld.addLast(new ReplicaHeld(position, () -> release(frames, replies)));
+              releaseReplicated();
+            });
+      }
+    } else if (needsForce || !frames.isEmpty() || !replies.isEmpty()) {
       groupCommit.after(sequence, needsForce, () -> release(frames, replies));
+    }
+  }
+
+  /** Runs, in order, every held output whose records {@code site-acks} other nodes hold. */
+  private void releaseReplicated() {
+    if (shipper == null) {
+      return;
+    }
+    long replicated = shipper.replicatedPosition();
+    while (!replicaHeld.isEmpty() && replicaHeld.peekFirst().position() <= replicated) {
+      replicaHeld.pollFirst().output().run();
     }
   }
 
@@ -366,6 +471,7 @@ public final class SiteService implements AutoCloseable {
     stopped = true;
     ticker.cancel(false);
     groupCommit.clear();
+    replicaHeld.clear();
     for (CompletableFuture<Reply> future : inFlight.values()) {
       future.completeExceptionally(
           cause != null ? cause : new IllegalStateException("site service stopped"));

@@ -30,6 +30,28 @@ class SiteLinksTest {
   }
 
   @Test
+  void aLinkNamesEveryNodeOfASiteAndTheFileKeepsThemAll() throws Exception {
+    Path file = dir.resolve("multi").resolve("site-links");
+    SiteLinks links = new SiteLinks("b", "a@h1:7001|h2:7002|h3:7003", file);
+    SiteLinks.Link a = links.get("a");
+    assertThat(a.addresses())
+        .containsExactly(
+            new SiteLinks.Address("h1", 7001),
+            new SiteLinks.Address("h2", 7002),
+            new SiteLinks.Address("h3", 7003));
+    assertThat(a.address(0).port()).isEqualTo(7001);
+    assertThat(a.address(4).port()).isEqualTo(7002);
+    assertThat(a.address(-1).port()).isEqualTo(7003);
+    assertThat(a).hasToString("a@h1:7001|h2:7002|h3:7003");
+
+    links.add(SiteLinks.parse("c@h4:7004|h5:7005"));
+    SiteLinks restarted = new SiteLinks("b", "", file);
+    assertThat(restarted.get("a")).isEqualTo(a);
+    assertThat(restarted.get("c").addressText()).isEqualTo("h4:7004|h5:7005");
+    assertThatThrownBy(() -> SiteLinks.parse("a@h1:7001|h2")).hasMessageContaining("not name@");
+  }
+
+  @Test
   void malformedLinksAndSelfLinksAreRefusedWithTheReason() {
     assertThatThrownBy(() -> new SiteLinks("a", "b@host", null))
         .hasMessageContaining("not name@host:port");
