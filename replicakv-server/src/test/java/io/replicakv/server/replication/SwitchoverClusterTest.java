@@ -366,6 +366,23 @@ class SwitchoverClusterTest {
   @Test
   void drainMovesEveryGroupAwayFromANode() throws Exception {
     startCluster(true);
+    // n2 leads the groups it is first in once their elections (or preferred-leader moves) are done
+    await("n2 leads at least one group")
+        .atMost(DEADLINE)
+        .pollInterval(Duration.ofMillis(300))
+        .ignoreExceptions()
+        .until(
+            () -> {
+              try (Jedis j = jedis(1)) {
+                Matcher m = GROUP_LINE.matcher(j.info("replication"));
+                while (m.find()) {
+                  if (m.group(3).equals("leader")) {
+                    return true;
+                  }
+                }
+                return false;
+              }
+            });
     List<?> lines = (List<?>) replication(2, "DRAIN", "n2");
     List<String> texts = lines.stream().map(SwitchoverClusterTest::text).toList();
     System.out.println("drain n2: " + texts);
