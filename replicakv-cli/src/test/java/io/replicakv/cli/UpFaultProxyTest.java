@@ -80,7 +80,12 @@ class UpFaultProxyTest {
 
     String onNode2 = keyOwnedBy(port, "node-2");
     try (Jedis n1 = new Jedis("127.0.0.1", port, 30_000)) {
-      assertThat(n1.set(onNode2, "v")).isEqualTo("OK");
+      // keyspace 0 replicates: right after `up` its group may still be electing (TRYAGAIN)
+      org.awaitility.Awaitility.await("a first write succeeds")
+          .atMost(java.time.Duration.ofMinutes(2))
+          .pollInterval(java.time.Duration.ofMillis(250))
+          .ignoreExceptions()
+          .until(() -> "OK".equals(n1.set(onNode2, "v")));
       assertThat(fault("cut", "node-1", "node-2").output()).contains("node-1 -> node-2: cut");
       try {
         n1.get(onNode2); // at once, before the failure detector acts on the silence
