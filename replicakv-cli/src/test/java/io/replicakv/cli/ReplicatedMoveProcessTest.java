@@ -111,14 +111,6 @@ class ReplicatedMoveProcessTest {
             });
       }
     }
-    if (!wrong.isEmpty() && System.getenv("RKV_HOLD") != null) {
-      System.err.println("HOLD " + members.stream().map(m -> "" + m.port()).toList());
-      try {
-        Thread.sleep(150_000);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }
     assertThat(wrong).as("acknowledged values not read back").isEmpty();
     await("every key held by 3 replicas' own copies")
         .atMost(DEADLINE)
