@@ -41,11 +41,6 @@ class ReplicatedMoveProcessTest {
   }
 
   @Test
-  @org.junit.jupiter.api.Disabled(
-      "issue #5, open: after a join, every acknowledged value reads back through every node, but a"
-          + " key can stay with only 2 up-to-date copies (k7 in the 08:53 UTC run): a re-formed"
-          + " group judges 'holds the data' from the previous view, so a member with an older"
-          + " value can be taken for a holder; the leave phase is not yet shown to pass")
   void joinAndLeaveKeepEveryAcknowledgedWriteOnEveryReplica() throws Exception {
     int[] metadataPorts = ServerProcess.freePorts(3);
     StringBuilder voters = new StringBuilder();

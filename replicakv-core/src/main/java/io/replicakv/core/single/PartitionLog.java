@@ -211,13 +211,15 @@ public final class PartitionLog {
 
   /**
    * KIP-101's OffsetForLeaderEpoch, answered from this log: the largest epoch here that is not
-   * above {@code epoch}, with the last offset it wrote here. {@link Lsn#ZERO} when no such epoch;
-   * callers check {@link #historyStartEpoch} first, below which the answer is unknown.
+   * above {@code epoch}, with the last offset it wrote here. A log that starts after a base in no
+   * epoch (epoch 0: an empty log, or a re-formed group's formation point) answers the base for
+   * epoch 0, since every entry after it belongs to a later epoch. {@link Lsn#ZERO} when no such
+   * epoch; callers check {@link #historyStartEpoch} first, below which the answer is unknown.
    */
   public Lsn endOfEpoch(long epoch) {
     Map.Entry<Long, Long> floor = epochStartOffsets.floorEntry(epoch);
     if (floor == null) {
-      return Lsn.ZERO;
+      return base.epoch() == 0 ? base : Lsn.ZERO;
     }
     Map.Entry<Long, Long> next = epochStartOffsets.higherEntry(floor.getKey());
     long end = next == null ? endOffset() : next.getValue() - 1;

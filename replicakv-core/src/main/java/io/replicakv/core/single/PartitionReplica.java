@@ -173,6 +173,11 @@ public final class PartitionReplica implements Replica {
   private long lastEpochQueryTick;
   private long snapshotNeededFirstOffset;
 
+  /**
+   * Set when the committed state is found off the leader's history; see #committedStateDiverged.
+   */
+  private String stateDivergedFrom;
+
   // Leader state, reset by becomeLeader.
   private final Map<Integer, FollowerProgress> progress = new LinkedHashMap<>();
   private final TreeMap<Long, PendingWrite> pendingWrites = new TreeMap<>();
@@ -481,6 +486,9 @@ public final class PartitionReplica implements Replica {
   }
 
   private void appendFromLeader(Append append) {
+    if (stateDivergedFrom != null) {
+      return; // waits to be started over by its caller
+    }
     Lsn previous = append.previous();
     if (previous.offset() > log.endOffset() || previous.offset() < log.base().offset()) {
       // Past our end, or a resend from before our base (we installed a snapshot since): tell the
@@ -489,6 +497,10 @@ public final class PartitionReplica implements Replica {
       return;
     }
     if (!log.lsnAt(previous.offset()).equals(previous)) {
+      if (previous.offset() - 1 < commitOffset) {
+        committedStateDiverged(previous, String.valueOf(log.lsnAt(previous.offset())));
+        return;
+      }
       truncate(previous.offset() - 1);
       ackLeader(previous.offset() - 1, false);
       return;
@@ -499,6 +511,11 @@ public final class PartitionReplica implements Replica {
         if (log.entry(entry.offset()).epoch() == entry.epoch()) {
           match = entry.offset();
           continue;
+        }
+        if (entry.offset() - 1 < commitOffset) {
+          committedStateDiverged(
+              new Lsn(entry.epoch(), entry.offset()), String.valueOf(log.lsnAt(entry.offset())));
+          return;
         }
         truncate(entry.offset() - 1);
       }
@@ -605,16 +622,58 @@ public final class PartitionReplica implements Replica {
         end.epoch() == answer.queriedEpoch()
             ? Math.min(end.offset(), log.endOffset())
             : Math.min(end.offset(), log.endOfEpoch(end.epoch()).offset());
-    // The base is committed, so it is in the leader's log whatever the answer says.
-    truncate(Math.max(cut, log.base().offset()));
+    if (cut < commitOffset) {
+      // The leader's history of our last epoch ends below what we hold as committed: our state is
+      // not a prefix of the group's (see committedStateDiverged); truncating cannot repair it.
+      committedStateDiverged(answer.end(), "the end of its epoch " + answer.queriedEpoch());
+      return;
+    }
+    truncate(cut);
     truncationDone = true;
     ackLeader(log.endOffset(), false);
   }
 
   private void followerTick() {
-    if (!truncationDone && nowTick - lastEpochQueryTick >= EPOCH_QUERY_RETRY_TICKS) {
+    if (stateDivergedFrom == null
+        && !truncationDone
+        && nowTick - lastEpochQueryTick >= EPOCH_QUERY_RETRY_TICKS) {
       sendEpochQuery();
     }
+  }
+
+  /**
+   * The leader's log differs from this replica's at or below its commit point: the state this
+   * replica's storage holds is not a prefix of the group's history. Within one group's life this
+   * cannot happen (a committed entry is in every later leader's log); it happens when a group is
+   * re-formed and members start from different formation points, and a member formed further on (it
+   * held more of the previous group's writes) was not among those that elected the leader. The
+   * replica stops following (no ack, so the leader keeps resending) and reports it: its caller must
+   * drop the group's state and start the replica over, to be sent the leader's state again.
+   */
+  private void committedStateDiverged(Lsn leaders, String ours) {
+    if (stateDivergedFrom == null) {
+      stateDivergedFrom =
+          "the leader n"
+              + leaderId
+              + " of epoch "
+              + epoch
+              + " has "
+              + leaders
+              + " for what this replica holds as committed: "
+              + ours
+              + " (commit point "
+              + commitOffset
+              + ")";
+    }
+  }
+
+  /**
+   * Why this replica's committed state is not a prefix of its leader's log (see {@link
+   * #committedStateDiverged}), or null. Once set the replica follows no further; its caller starts
+   * it over.
+   */
+  public String committedStateDivergence() {
+    return stateDivergedFrom;
   }
 
   /** Cuts the log after {@code offset}; client writes cut off become divergent writes. */

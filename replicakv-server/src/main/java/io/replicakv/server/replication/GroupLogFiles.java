@@ -27,11 +27,12 @@ import java.util.List;
  * group whose replicas changed, or that gained slots, is re-formed: its old log belongs to another
  * group's history and is deleted, and the new log starts at a formation point. A member that held
  * every slot of the group before (per the previous view, and with a replica that had data) starts
- * after {@link #FORMATION_POINT}: its storage holds the group's state as of the formation. A member
- * that lacked some slot starts empty, at {@link Lsn#ZERO}, below the point; the leader (a holder:
- * holders have the higher LSN, and the controller elects the highest) finds that the follower needs
- * entries before its log starts and sends it a partition snapshot before it can count as in sync. A
- * log file from before members files existed is resumed as it is.
+ * after a {@link #formationPoint}: its storage holds the group's state as of the formation, and the
+ * point ranks how much of the previous groups' writes it held. A member that lacked some slot
+ * starts empty, at {@link Lsn#ZERO}, below the point; the leader (a holder: holders have the higher
+ * LSN, and the controller elects the highest) finds that the follower needs entries before its log
+ * starts and sends it a partition snapshot before it can count as in sync. A log file from before
+ * members files existed is resumed as it is.
  *
  * <p><b>Compaction.</b> {@link #rewrite} replaces the log with the replica's compacted records
  * (base as a snapshot point plus the retained tail): written to a temporary file and forced,
@@ -45,6 +46,41 @@ final class GroupLogFiles {
    * is behind it.
    */
   static final Lsn FORMATION_POINT = new Lsn(0, 1);
+
+  /**
+   * What one epoch weighs against offsets in a formation rank: two holders of one group are never
+   * this many entries apart, so a later epoch always ranks higher (an LSN's order).
+   */
+  static final long RANK_EPOCH_WEIGHT = 1L << 32;
+
+  /** A formation rank never passes this, so offsets after it cannot overflow. */
+  static final long RANK_MAX = Long.MAX_VALUE / 4;
+
+  /**
+   * Where a holder's log starts in the re-formed group: past {@link #FORMATION_POINT} by how much
+   * of the previous groups' history it held when it sealed them ({@code sealedPositions}, the last
+   * LSN of each previous group its slots came from), so that the controller, which elects the
+   * highest LSN, prefers the holder with the most and every other member is behind it and gets a
+   * partition snapshot from it. A position ranks as {@code epoch * 2^32 + offset}: in LSN order for
+   * two copies of one group's log. With slots from several previous groups (a leave) the highest
+   * rank counts: exact when one holder is furthest in every group, a tie-break otherwise (a sum
+   * would be exact in more cases but would double the offsets on every split and merge of a group,
+   * and overflow after some dozens of joins and leaves; the max adds at most one epoch's weight per
+   * formation).
+   */
+  static Lsn formationPoint(List<Lsn> sealedPositions) {
+    long rank = 0;
+    for (Lsn position : sealedPositions) {
+      long epoch = Math.max(position.epoch(), 0);
+      long offset = Math.max(position.offset(), 0);
+      long weighted =
+          epoch >= RANK_MAX / RANK_EPOCH_WEIGHT
+              ? RANK_MAX
+              : Math.min(RANK_MAX, epoch * RANK_EPOCH_WEIGHT + offset);
+      rank = Math.max(rank, weighted);
+    }
+    return new Lsn(0, FORMATION_POINT.offset() + rank);
+  }
 
   /**
    * An opened log.
@@ -62,7 +98,8 @@ final class GroupLogFiles {
    * Opens the log of {@code group} at {@code log}: resumed when its members file matches, else
    * re-formed with this node as a holder of the data or not.
    */
-  static Opened open(Path log, ReplicaGroups.Group group, boolean holder) {
+  static Opened open(Path log, ReplicaGroups.Group group, Lsn formationPoint) {
+    boolean holder = formationPoint != null;
     Path members = membersFile(log);
     String wanted = describe(group.replicas(), group.slots());
     try {
@@ -79,7 +116,7 @@ final class GroupLogFiles {
       writeAtomically(members, wanted.getBytes(StandardCharsets.UTF_8));
       return new Opened(
           new LeaderlessRecordLog(log),
-          holder ? FORMATION_POINT : Lsn.ZERO,
+          holder ? formationPoint : Lsn.ZERO,
           holder ? "formed as a holder of its data" : "formed without its data",
           true);
     } catch (IOException e) {

@@ -241,6 +241,9 @@ public final class ReplicationLoop implements AutoCloseable {
     final Map<Integer, Long> behindSinceMillis = new HashMap<>();
     long divergentSeen;
 
+    /** Its last LSN when a new view re-formed or dropped it ({@link #sealFormerGroups}). */
+    io.replicakv.core.msg.Lsn sealedAt;
+
     Hosted(
         ReplicaGroups.Group group,
         SingleLeaderConfig config,
@@ -847,6 +850,12 @@ public final class ReplicationLoop implements AutoCloseable {
     }
     h.replica.advance(ready);
     reportCatchUp(h);
+    String diverged = h.replica.committedStateDivergence();
+    if (diverged != null && hosted.get(new GroupKey(h.group.keyspace(), h.group.id())) == h) {
+      snapshotNeeded(
+          h.group, "its committed state is not a prefix of the group's history (" + diverged + ")");
+      return;
+    }
     long divergent = h.replica.divergentWritesTotal();
     if (divergent > h.divergentSeen) {
       long cut = divergent - h.divergentSeen;
@@ -1060,7 +1069,9 @@ public final class ReplicationLoop implements AutoCloseable {
     Map<Integer, ReplicaGroups> previousGroups = groupsByKeyspace;
     boolean sawViewBefore = hadView;
     hadView = true;
+    sealFormerGroups(groups);
     Map<Integer, BitSet> heldSlots = heldSlotsByKeyspace();
+    Map<Integer, List<SealedGroup>> sealed = sealedGroupsByKeyspace();
     groupsByKeyspace = groups;
     Set<GroupKey> wanted = new HashSet<>();
     for (ReplicaGroups keyspaceGroups : groups.values()) {
@@ -1087,6 +1098,7 @@ public final class ReplicationLoop implements AutoCloseable {
                 group,
                 config,
                 heldSlots.get(group.keyspace()),
+                sealed.getOrDefault(group.keyspace(), List.of()),
                 previousGroups.get(group.keyspace()),
                 sawViewBefore));
         log.info(
@@ -1145,7 +1157,7 @@ public final class ReplicationLoop implements AutoCloseable {
 
   /** Opens a replica resuming its own log (its members file matches the group). */
   private Hosted open(ReplicaGroups.Group group, SingleLeaderConfig config) {
-    return open(group, config, null, null, true);
+    return open(group, config, null, List.of(), null, true);
   }
 
   /**
@@ -1157,6 +1169,7 @@ public final class ReplicationLoop implements AutoCloseable {
       ReplicaGroups.Group group,
       SingleLeaderConfig config,
       BitSet heldSlots,
+      List<SealedGroup> sealed,
       ReplicaGroups previousGroups,
       boolean sawViewBefore) {
     Path file =
@@ -1164,7 +1177,8 @@ public final class ReplicationLoop implements AutoCloseable {
             .resolve("replication")
             .resolve("keyspace-" + group.keyspace() + "-group-" + group.id() + ".log");
     boolean holder = heldSlots != null && covers(heldSlots, group.slots());
-    GroupLogFiles.Opened opened = GroupLogFiles.open(file, group, holder);
+    GroupLogFiles.Opened opened =
+        GroupLogFiles.open(file, group, holder ? formationPoint(group, sealed) : null);
     Set<Integer> lacking = opened.formed() ? lackingMembers(group, previousGroups) : Set.of();
     // Could another member hold the data? Not in a keyspace new in this view, not alone.
     boolean mayHaveHolders =
@@ -1206,6 +1220,87 @@ public final class ReplicationLoop implements AutoCloseable {
 
   private static boolean gainsSlots(Hosted existing, ReplicaGroups.Group group) {
     return !covers(existing.group.slots(), group.slots());
+  }
+
+  /**
+   * A group this node hosted in the previous view, as it stood when the view changed: its slots and
+   * the last LSN of its log, every entry of which its storage then held (see {@link
+   * #sealFormerGroups}).
+   */
+  private record SealedGroup(BitSet slots, io.replicakv.core.msg.Lsn lastLsn) {}
+
+  /**
+   * Makes the storage of every group that the new view re-forms or takes away hold the group's
+   * whole log here, not only its committed part: a follower applies an entry only once it hears
+   * that it committed, so at a view change its log can hold entries that were acknowledged to a
+   * client (a leader counted this follower's copy) and are not in its storage yet. The group is
+   * about to lose its log (re-formed) and its leader, so nobody would tell it they committed; a
+   * holder that then led the re-formed group would lack them. Applying the whole log is what a new
+   * leader of the same group would do by committing its own epoch; an uncommitted tail that another
+   * holder lacks or has differently is settled by the re-formed group's election, which elects the
+   * holder whose sealed log is furthest on ({@link GroupLogFiles#formationPoint}); the others get a
+   * partition snapshot from it. Entries of epochs this node led were applied when it ran them.
+   */
+  private void sealFormerGroups(Map<Integer, ReplicaGroups> next) {
+    for (Hosted h : hosted.values()) {
+      ReplicaGroups keyspaceGroups = next.get(h.group.keyspace());
+      ReplicaGroups.Group group =
+          keyspaceGroups == null ? null : keyspaceGroups.groups().get(h.group.id());
+      SingleLeaderConfig config =
+          group == null || !group.replicas().contains(selfId) ? null : configOf(group);
+      boolean resumed = config != null && h.config.equals(config) && !gainsSlots(h, group);
+      if (resumed || snapshots.receiving(h.group.keyspace(), h.group.id())) {
+        continue;
+      }
+      pump(h);
+      long applied = 0;
+      for (long offset = Math.max(h.replica.commitOffset() + 1, h.replica.logFirstOffset());
+          offset <= h.replica.lastLsn().offset();
+          offset++) {
+        SingleLeaderMessage.Entry entry = h.replica.entryAt(offset);
+        if (entry.operation() instanceof Operation.Write write
+            && !h.appliedAheadEpochs.contains(entry.epoch())) {
+          engine.apply(MutationCodec.decode(write.payload()));
+          applied++;
+        }
+      }
+      h.sealedAt = h.replica.lastLsn();
+      if (applied > 0) {
+        log.info(
+            "group {}/{}: sealed at {} for the new view: applied {} logged writes past the commit"
+                + " point {} (its log ends with the group's history here)",
+            h.group.keyspace(),
+            h.group.id(),
+            h.sealedAt,
+            applied,
+            h.replica.commitOffset());
+      }
+    }
+  }
+
+  /** Per keyspace, the groups sealed by {@link #sealFormerGroups} that held data. */
+  private Map<Integer, List<SealedGroup>> sealedGroupsByKeyspace() {
+    Map<Integer, List<SealedGroup>> sealed = new HashMap<>();
+    for (Hosted h : hosted.values()) {
+      if (h.sealedAt != null && h.sealedAt.offset() > 0) {
+        sealed
+            .computeIfAbsent(h.group.keyspace(), k -> new ArrayList<>())
+            .add(new SealedGroup(h.group.slots(), h.sealedAt));
+      }
+    }
+    return sealed;
+  }
+
+  /** A holder's formation point: ranked by the sealed groups its slots came from. */
+  private static io.replicakv.core.msg.Lsn formationPoint(
+      ReplicaGroups.Group group, List<SealedGroup> sealed) {
+    List<io.replicakv.core.msg.Lsn> positions = new ArrayList<>();
+    for (SealedGroup former : sealed) {
+      if (former.slots().intersects(group.slots())) {
+        positions.add(former.lastLsn());
+      }
+    }
+    return GroupLogFiles.formationPoint(positions);
   }
 
   /** Per keyspace, the slots of the groups this node hosts with data (a log past offset 0). */

@@ -186,11 +186,6 @@ class SnapshotCatchUpTest {
   }
 
   @Test
-  @org.junit.jupiter.api.Disabled(
-      "issue #5, open: flaky under load (a CI run at 09:00 UTC, two builds sharing the 2 cores):"
-          + " the joiner lacked the last ~100 keys written before the join after 4 minutes, the"
-          + " same gap ReplicatedMoveProcessTest shows: which members hold a re-formed group's"
-          + " data is judged from the previous view; passes on a quiet machine")
   void aJoiningNodeGetsTheDataOfItsGroupsBySnapshot() throws Exception {
     metadata = new InMemoryMetadataStore("test");
     for (int i = 1; i <= 3; i++) {

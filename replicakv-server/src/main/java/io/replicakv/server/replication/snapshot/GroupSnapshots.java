@@ -242,10 +242,12 @@ public final class GroupSnapshots implements AutoCloseable {
           + base
           + "), so where its log parted from the leader's is unknown";
     }
-    if (base.epoch() == 0 && base.offset() == 1) {
-      return "it holds none of this group's log, which starts at the group's formation point "
+    if (base.epoch() == 0 && base.offset() >= 1 && (match == null || match < base.offset())) {
+      return "it holds less of this group's data than this leader, whose log starts at the"
+          + " group's formation point "
           + base
-          + " (it joined the re-formed group without its data, or lost its files)";
+          + " (it joined the re-formed group without the data, held fewer of the previous"
+          + " group's writes, or lost its files)";
     }
     return "behind retention: this log keeps entries from offset "
         + needed.firstOffset()
