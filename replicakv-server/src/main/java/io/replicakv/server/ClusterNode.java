@@ -306,6 +306,7 @@ final class ClusterNode implements AutoCloseable {
     node.replication = replication;
     if (replication != null) {
       replication.setPreferredLeader(config.get("replication-preferred-leader").equals("on"));
+      replication.setHoldMillis(config.getLong("replication-hold-ms"));
       mover.setReplicatedKeyspaces(
           ks -> {
             // unknown (no view yet, keyspace not in it): keep the keys

@@ -65,7 +65,97 @@ public final class Dispatcher {
     return t;
   }
 
+  /**
+   * Runs one request. A command on a replicated key that meets a leader change ({@code -TRYAGAIN}
+   * before it ran) waits up to {@code replication-hold-ms} for a leader that can serve it, in order
+   * behind the commands of its group that already wait ({@link
+   * io.replicakv.server.replication.HeldCommands}); its reply then comes through {@link
+   * Session#forwarded}.
+   */
   public Reply execute(Session session, RespRequest request) {
+    io.replicakv.server.replication.ReplicationLoop replication = node.replication;
+    long group = heldGroup(replication, session, request);
+    if (group != NOT_HELD) {
+      io.replicakv.server.replication.HeldCommands held = replication.held();
+      if (held.waiting(group) && held.hasRoom()) {
+        return hold(replication, session, request, group);
+      }
+      Reply reply = executeNow(session, request);
+      if (waitsOut(reply) && held.hasRoom()) {
+        return hold(replication, session, request, group);
+      }
+      return reply;
+    }
+    return executeNow(session, request);
+  }
+
+  private static final long NOT_HELD = Long.MIN_VALUE;
+
+  /** The hold queue of a keyed command of a replicated keyspace, or NOT_HELD. */
+  private long heldGroup(
+      io.replicakv.server.replication.ReplicationLoop replication,
+      Session session,
+      RespRequest request) {
+    if (replication == null
+        || replication.holdMillis() <= 0
+        || !replication.replicates(session.keyspace)) {
+      return NOT_HELD;
+    }
+    Command c = node.commands.find(request.arg(0));
+    if (c == null || c.firstKey() <= 0 || request.argc() <= c.firstKey()) {
+      return NOT_HELD;
+    }
+    int slot = io.replicakv.core.ring.Slots.slot(request.arg(c.firstKey()));
+    return io.replicakv.server.replication.HeldCommands.key(
+        session.keyspace, replication.groupIdOf(session.keyspace, slot));
+  }
+
+  /** A refusal before the command ran, worth waiting out: every TRYAGAIN this method returns. */
+  private static boolean waitsOut(Reply reply) {
+    return reply instanceof Reply.ErrorReply error && error.text().startsWith("TRYAGAIN ");
+  }
+
+  private Reply hold(
+      io.replicakv.server.replication.ReplicationLoop replication,
+      Session session,
+      RespRequest request,
+      long group) {
+    java.util.concurrent.CompletableFuture<byte[]> answer =
+        new java.util.concurrent.CompletableFuture<>();
+    int protocol = session.protocol;
+    replication
+        .held()
+        .hold(
+            group,
+            replication.holdMillis(),
+            last -> {
+              node.tickClock();
+              Reply reply = executeNow(session, request);
+              if (!last && waitsOut(reply)) {
+                return false;
+              }
+              node.engine.flush(); // as at the end of a client's batch: the log goes first
+              if (reply == FORWARDED) {
+                java.util.concurrent.CompletableFuture<byte[]> pending = session.forwarded;
+                session.forwarded = null;
+                pending.whenComplete(
+                    (bytes, error) -> {
+                      if (error != null) {
+                        answer.completeExceptionally(error);
+                      } else {
+                        answer.complete(bytes);
+                      }
+                    });
+              } else {
+                answer.complete(encode(reply, protocol));
+              }
+              return true;
+            });
+    session.forwarded = answer;
+    return FORWARDED;
+  }
+
+  private Reply executeNow(Session session, RespRequest request) {
     node.metrics.commandsProcessed++;
     session.commandsProcessed++;
     session.lastCommandMillis = node.now();

@@ -129,6 +129,13 @@ public final class ServerConfig {
               false,
               "on: when a replica group's first replica (its token owner) is back, in sync and not leading, the controller moves leadership back to it with a planned switchover, one group at a time"),
           Setting.integer(
+              "replication-hold-ms",
+              1_000,
+              0,
+              60_000,
+              false,
+              "a command on a replicated key that meets a leader change (a switchover, a new leader's lease or first entry not yet in place, an election) waits up to this long, in order, for a leader that can serve it, here or forwarded, instead of getting -TRYAGAIN at once; 0 answers at once"),
+          Setting.integer(
               "replication-write-timeout-ms",
               3_000,
               10,

@@ -302,6 +302,12 @@ final class Prometheus {
     }
     java.util.Map<String, Long> counters = new java.util.LinkedHashMap<>(replication.counters());
     counters.remove("divergent_writes"); // per keyspace below, under the same name
+    Long waiting = counters.remove("commands_waiting"); // a gauge
+    gauge(
+        b,
+        "replicakv_replication_commands_waiting",
+        "Commands on replicated keys waiting out a leader change now (replication-hold-ms).",
+        waiting == null ? 0 : waiting);
     counters.putAll(replication.switchoverCounters());
     counters.forEach(
         (name, value) ->

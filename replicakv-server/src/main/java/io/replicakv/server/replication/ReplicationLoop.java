@@ -372,6 +372,7 @@ public final class ReplicationLoop implements AutoCloseable {
                 () -> {
                   catchUpTicks();
                   snapshots.onTimer();
+                  held.release();
                 }),
         settings.tickMillis(),
         settings.tickMillis(),
@@ -1649,6 +1650,9 @@ public final class ReplicationLoop implements AutoCloseable {
     out.put("follower_reads_waited", followerReadsWaited.get());
     out.put("follower_reads_refused", followerReadsRefused.get());
     out.put("log_compactions", logCompactions.get());
+    out.put("commands_held", held.heldTotal());
+    out.put("commands_held_expired", held.expiredTotal());
+    out.put("commands_waiting", (long) held.size());
     out.putAll(snapshotCounters);
     return out;
   }
@@ -1675,6 +1679,34 @@ public final class ReplicationLoop implements AutoCloseable {
   /** Whether the controllers move leadership back to a group's first replica (default on). */
   public void setPreferredLeader(boolean on) {
     switchover.setPreferredLeader(on);
+  }
+
+  private final HeldCommands held = new HeldCommands(System::nanoTime);
+  private volatile long holdMillis = HOLD_MILLIS_DEFAULT;
+
+  /** The default of {@code replication-hold-ms}: under client (2 s) and forwarding timeouts. */
+  public static final long HOLD_MILLIS_DEFAULT = 1_000;
+
+  /** Commands waiting out a leader change (loop thread). */
+  public HeldCommands held() {
+    return held;
+  }
+
+  /** How long a command that meets a leader change waits ({@code replication-hold-ms}); 0: not. */
+  public long holdMillis() {
+    return holdMillis;
+  }
+
+  public void setHoldMillis(long millis) {
+    Check.argument(millis >= 0, "hold %s ms", millis);
+    this.holdMillis = millis;
+  }
+
+  /** The group holding {@code slot} of {@code keyspace} in this node's view, or -1. */
+  public int groupIdOf(int keyspace, int slot) {
+    ReplicaGroups groups = groupsByKeyspace.get(keyspace);
+    ReplicaGroups.Group group = groups == null ? null : groups.groupOfSlot(slot);
+    return group == null ? -1 : group.id();
   }
 
   String selfId() {
