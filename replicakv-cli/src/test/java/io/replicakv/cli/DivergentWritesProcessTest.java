@@ -76,11 +76,6 @@ class DivergentWritesProcessTest {
   }
 
   @Test
-  @org.junit.jupiter.api.Disabled(
-      "issue #5, open: after the snapshot wiring merged, the returning old leader starts its"
-          + " replica over (its applied state went past the group's history) and the divergent"
-          + " writes it cut are no longer listed (09:30 UTC run: the listing stayed empty for 3"
-          + " minutes); the listing must survive the start-over")
   void everyWriteACutOffLeaderAcknowledgedAndLostIsListed(@TempDir Path dir) throws Exception {
     cluster =
         FaultCluster.start(

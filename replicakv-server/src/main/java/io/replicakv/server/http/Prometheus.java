@@ -326,8 +326,9 @@ final class Prometheus {
             + " received them (acks=none), per keyspace; REPLICATION DIVERGENT lists them.");
     java.util.Map<Integer, Long> divergent = new java.util.TreeMap<>();
     for (var g : groups) {
-      divergent.merge(g.keyspace(), g.divergentWrites(), Long::sum);
+      divergent.merge(g.keyspace(), 0L, Long::sum);
     }
+    divergent.putAll(replication.divergentWritesByKeyspace());
     divergent.forEach(
         (keyspace, total) ->
             b.append("replicakv_replication_divergent_writes_total{keyspace=\"")

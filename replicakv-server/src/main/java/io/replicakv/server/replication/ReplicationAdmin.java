@@ -3,7 +3,6 @@ package io.replicakv.server.replication;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.replicakv.core.msg.Operation;
-import io.replicakv.core.msg.SingleLeaderMessage;
 import io.replicakv.core.single.PartitionReplica;
 import io.replicakv.net.resp.Reply;
 import io.replicakv.net.resp.RespEncoder;
@@ -43,8 +42,9 @@ import java.util.concurrent.CompletableFuture;
  *       returning old leader truncated from its log because the group's new leader never received
  *       them; possible with {@code acks=none}) of every member, or of this node with {@code LOCAL}:
  *       rows {@code [node, keyspace, group, epoch, offset, key, operation]}; a member that could
- *       not be asked gives a row {@code [node, "unreachable", reason]}. Each replica keeps at most
- *       {@link PartitionReplica#DIVERGENT_WRITES_KEPT_MAX}; the metric counts all.
+ *       not be asked gives a row {@code [node, "unreachable", reason]}. Each node keeps the newest
+ *       {@link DivergentWritesFile#KEPT_MAX} on disk (they survive compaction, a replica that
+ *       starts over, a re-formed group and restarts); the metric counts all.
  *   <li>{@code REPLICATION GROUPS [keyspace [slot]]}: rows {@code [keyspace, group, replicas,
  *       leader, epoch]}, replicas comma separated in preference order (the first is the preferred
  *       leader).
@@ -289,10 +289,9 @@ public final class ReplicationAdmin {
               List<String> notes = new ArrayList<>();
               for (int i = 0; i < asked.size(); i++) {
                 Object answer = asked.get(i).join();
-                if (answer instanceof PeerCommands.Error e
-                    && (e.message().startsWith(NOT_CONTROLLER)
-                        || e.message().startsWith("unreachable"))) {
-                  notes.add(members.get(i) + ": " + e.message());
+                String passed = notControllerNote(answer);
+                if (passed != null) {
+                  notes.add(members.get(i) + ": " + passed);
                   continue;
                 }
                 return outcomesOf(answer);
@@ -304,6 +303,26 @@ public final class ReplicationAdmin {
                           + " unknown or changing): "
                           + String.join("; ", notes)));
             });
+  }
+
+  /**
+   * Why a member's answer is not the controller host's, or null when it is: it was unreachable, or
+   * it answered NOTCONTROLLER (an error for a one-group request, the only line of a many-group
+   * answer).
+   */
+  private static String notControllerNote(Object answer) {
+    String text = null;
+    if (answer instanceof PeerCommands.Error e) {
+      text = e.message();
+    } else if (answer instanceof String line) {
+      text = line;
+    } else if (answer instanceof List<?> lines && lines.size() == 1) {
+      text = String.valueOf(lines.get(0));
+    }
+    if (text != null && (text.startsWith(NOT_CONTROLLER) || text.startsWith("unreachable"))) {
+      return text;
+    }
+    return null;
   }
 
   /** Reads back what {@link #outcomesReply} wrote on another node. */
@@ -387,26 +406,20 @@ public final class ReplicationAdmin {
   /** Divergent writes kept by this node's replicas: rows as in the class comment. Loop thread. */
   public static List<List<String>> localDivergent(ReplicationLoop replication, Integer keyspace) {
     List<List<String>> rows = new ArrayList<>();
-    for (GroupKey key : replication.hostedGroups()) {
-      if (keyspace != null && key.keyspace() != keyspace) {
+    for (DivergentWritesFile.Row row : replication.divergentRows()) {
+      if (keyspace != null && row.keyspace() != keyspace) {
         continue;
       }
-      PartitionReplica replica = replication.replicaOf(key);
-      if (replica == null) {
-        continue;
-      }
-      for (SingleLeaderMessage.Entry entry : replica.divergentWrites()) {
-        String[] keyAndText = describe(entry.operation());
-        rows.add(
-            List.of(
-                replication.selfId(),
-                Integer.toString(key.keyspace()),
-                Integer.toString(key.group()),
-                Long.toString(entry.epoch()),
-                Long.toString(entry.offset()),
-                keyAndText[0],
-                keyAndText[1]));
-      }
+      String[] keyAndText = describe(row.write());
+      rows.add(
+          List.of(
+              replication.selfId(),
+              Integer.toString(row.keyspace()),
+              Integer.toString(row.group()),
+              Long.toString(row.epoch()),
+              Long.toString(row.offset()),
+              keyAndText[0],
+              keyAndText[1]));
     }
     return rows;
   }

@@ -241,6 +241,9 @@ public final class ReplicationLoop implements AutoCloseable {
     final Map<Integer, Long> behindSinceMillis = new HashMap<>();
     long divergentSeen;
 
+    /** Entries of the replica's divergent-writes list already in {@link #divergentFile}. */
+    int divergentListed;
+
     /** Its last LSN when a new view re-formed or dropped it ({@link #sealFormerGroups}). */
     io.replicakv.core.msg.Lsn sealedAt;
 
@@ -267,6 +270,7 @@ public final class ReplicationLoop implements AutoCloseable {
               settings.retainedRecords(),
               opened.store().recovered());
       this.divergentSeen = replica.divergentWritesTotal();
+      this.divergentListed = replica.divergentWrites().size();
       this.recordsSinceCompaction = opened.store().recovered().size();
       this.openedAt = replica.lastLsn();
       this.installsAtOpen = replica.snapshotsInstalled();
@@ -327,6 +331,12 @@ public final class ReplicationLoop implements AutoCloseable {
   private final AtomicLong elections = new AtomicLong();
   private final AtomicLong snapshotsNeeded = new AtomicLong();
   private final AtomicLong divergentWrites = new AtomicLong();
+  private final DivergentWritesFile divergentFile;
+
+  /** Divergent writes found since start, per keyspace (kept when a replica starts over). */
+  private final Map<Integer, Long> divergentByKeyspace =
+      new java.util.concurrent.ConcurrentHashMap<>();
+
   private final AtomicLong writesUncertain = new AtomicLong();
   private final AtomicLong writesRefused = new AtomicLong();
   private final AtomicLong logCompactions = new AtomicLong();
@@ -351,6 +361,8 @@ public final class ReplicationLoop implements AutoCloseable {
     this.selfReplicaId = ReplicaIds.of(selfId);
     this.engine = engine;
     this.dataDir = dataDir;
+    this.divergentFile =
+        new DivergentWritesFile(dataDir.resolve("replication").resolve("divergent-writes.log"));
     this.peers = peers;
     this.routes = routes;
     this.loop = loop;
@@ -851,16 +863,20 @@ public final class ReplicationLoop implements AutoCloseable {
     }
     h.replica.advance(ready);
     reportCatchUp(h);
-    String diverged = h.replica.committedStateDivergence();
-    if (diverged != null && hosted.get(new GroupKey(h.group.keyspace(), h.group.id())) == h) {
-      snapshotNeeded(
-          h.group, "its committed state is not a prefix of the group's history (" + diverged + ")");
-      return;
-    }
     long divergent = h.replica.divergentWritesTotal();
     if (divergent > h.divergentSeen) {
       long cut = divergent - h.divergentSeen;
       h.divergentSeen = divergent;
+      divergentByKeyspace.merge(h.group.keyspace(), cut, Long::sum);
+      List<SingleLeaderMessage.Entry> kept = h.replica.divergentWrites();
+      if (kept.size() > h.divergentListed) {
+        divergentFile.record(
+            h.group.keyspace(),
+            h.group.id(),
+            kept.subList(h.divergentListed, kept.size()),
+            System.currentTimeMillis());
+        h.divergentListed = kept.size();
+      }
       divergentWrites.addAndGet(cut);
       log.warn(
           "group {}/{}: {} uncommitted writes truncated from this replica's log (divergent writes,"
@@ -876,6 +892,11 @@ public final class ReplicationLoop implements AutoCloseable {
                 + cut
                 + " of them were truncated, so its state holds values the group does not");
       }
+    }
+    String diverged = h.replica.committedStateDivergence();
+    if (diverged != null && hosted.get(new GroupKey(h.group.keyspace(), h.group.id())) == h) {
+      snapshotNeeded(
+          h.group, "its committed state is not a prefix of the group's history (" + diverged + ")");
     }
   }
 
@@ -1657,6 +1678,16 @@ public final class ReplicationLoop implements AutoCloseable {
     return out;
   }
 
+  /** Divergent writes found by this node's replicas since start, per keyspace (any thread). */
+  public Map<Integer, Long> divergentWritesByKeyspace() {
+    return Map.copyOf(divergentByKeyspace);
+  }
+
+  /** The divergent writes this node's replicas truncated, newest last (loop thread). */
+  List<DivergentWritesFile.Row> divergentRows() {
+    return divergentFile.rows();
+  }
+
   /** Groups this node currently hosts a controller for (any thread; approximate). */
   public int controllersHosted() {
     return controllers.size();
@@ -1794,6 +1825,7 @@ public final class ReplicationLoop implements AutoCloseable {
           }
           hosted.clear();
           controllers.clear();
+          divergentFile.close();
           done.complete(null);
         };
     if (loop.inEventLoop()) {
