@@ -126,3 +126,8 @@ for i in $(seq 0 997 $((keys - 1))); do
   [ -n "$(redis-cli -p $((base + 3)) LOCALGET "key:$i" 2>/dev/null)" ] && held=$((held + 1))
 done
 echo "  joiner holds $held of a sample of $sample keys locally (it replicates about 3/4 of the slots)"
+# the disk's own sequential write rate, in the same folder, for the ratio the issue asks for
+dd_out=$(dd if=/dev/zero of="$work/dd.bin" bs=1M count=256 conv=fdatasync 2>&1 | tail -n 1)
+rm -f "$work/dd.bin"
+disk_mbs=$(echo "$dd_out" | awk '{for (i = 1; i < NF; i++) if ($(i+1) ~ /^[MG]B\/s$/) { v = $i; if ($(i+1) == "GB/s") v *= 1000; print v }}')
+echo "  disk sequential write (dd 256 MiB, fdatasync): ${disk_mbs:-?} MB/s ($dd_out)"
