@@ -131,8 +131,9 @@ public final class Dispatcher {
             last -> {
               node.tickClock();
               Reply reply = executeNow(session, request);
-              if (!last && waitsOut(reply)) {
-                return false;
+              boolean refused = waitsOut(reply);
+              if (!last && refused) {
+                return io.replicakv.server.replication.HeldCommands.Outcome.WAITS;
               }
               node.engine.flush(); // as at the end of a client's batch: the log goes first
               if (reply == FORWARDED) {
@@ -149,7 +150,9 @@ public final class Dispatcher {
               } else {
                 answer.complete(encode(reply, protocol));
               }
-              return true;
+              return refused
+                  ? io.replicakv.server.replication.HeldCommands.Outcome.REFUSED
+                  : io.replicakv.server.replication.HeldCommands.Outcome.RAN;
             });
     session.forwarded = answer;
     return FORWARDED;

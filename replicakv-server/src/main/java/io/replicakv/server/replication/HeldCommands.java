@@ -34,14 +34,23 @@ public final class HeldCommands {
   /** Commands waiting on one node, at most; more are refused at once. */
   public static final int HELD_MAX = 10_000;
 
+  /** What a released command's attempt came to. */
+  public enum Outcome {
+    /** Refused again for a reason worth waiting out: it did not run and stays at the head. */
+    WAITS,
+    /** It ran (here or forwarded to the leader). */
+    RAN,
+    /** Its wait was over and it was answered with the refusal it met. */
+    REFUSED
+  }
+
   /** What the caller does with a released command. */
   public interface Attempt {
     /**
-     * Runs the command again; returns false when it was refused again for a reason worth waiting
-     * out (it did not run and stays at the head of its queue). {@code last} is true once its wait
-     * is over: it must then run or answer its refusal, and return true.
+     * Runs the command again. {@code last} is true once its wait is over: it must then run or
+     * answer its refusal (never {@link Outcome#WAITS}).
      */
-    boolean run(boolean last);
+    Outcome run(boolean last);
   }
 
   private record Held(long deadlineNanos, Attempt attempt) {}
@@ -93,13 +102,14 @@ public final class HeldCommands {
       while (!queue.isEmpty()) {
         Held head = queue.peekFirst();
         boolean last = now - head.deadlineNanos() >= 0;
-        if (!head.attempt().run(last)) {
+        Outcome outcome = head.attempt().run(last);
+        if (outcome == Outcome.WAITS) {
           Check.state(!last, "a held command's last attempt must answer");
           break;
         }
         queue.pollFirst();
         size--;
-        if (last) {
+        if (outcome == Outcome.REFUSED) {
           expiredTotal++;
         }
       }
@@ -119,7 +129,7 @@ public final class HeldCommands {
     return heldTotal;
   }
 
-  /** Commands whose wait ran out (they got their refusal), since start. */
+  /** Commands whose wait ran out and that got their refusal, since start. */
   public long expiredTotal() {
     return expiredTotal;
   }

@@ -21,11 +21,12 @@ class HeldCommandsTest {
         group,
         100,
         last -> {
-          if (!last && !servable.contains(group)) {
-            return false;
+          boolean refused = !servable.contains(group);
+          if (!last && refused) {
+            return HeldCommands.Outcome.WAITS;
           }
-          ran.add(name + (last && !servable.contains(group) ? " refused" : ""));
-          return true;
+          ran.add(name + (refused ? " refused" : ""));
+          return refused ? HeldCommands.Outcome.REFUSED : HeldCommands.Outcome.RAN;
         });
   }
 
