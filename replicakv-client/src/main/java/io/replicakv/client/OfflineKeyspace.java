@@ -9,11 +9,11 @@ import java.util.SortedSet;
  * replica, online or not; a write returns once its change is durable here, and reaches the linked
  * sites when a link is up.
  *
- * <p>Which calls a keyspace takes follows its {@code conflicts} strategy, as over RESP: {@link #set}
- * and {@link #delete} everywhere except that {@code lock} and {@code home-site} refuse deletes; the
- * CRDT calls ({@link #increment}, {@link #add}, {@link #remove}, {@link #putField}, {@link
- * #removeField}) only with {@code conflicts=crdt}, where they type the key as Redis commands do. A
- * refused write throws {@link IllegalStateException} with the site's reason.
+ * <p>Which calls a keyspace takes follows its {@code conflicts} strategy, as over RESP: {@link
+ * #set} and {@link #delete} everywhere except that {@code lock} and {@code home-site} refuse
+ * deletes; the CRDT calls ({@link #increment}, {@link #add}, {@link #remove}, {@link #putField},
+ * {@link #removeField}) only with {@code conflicts=crdt}, where they type the key as Redis commands
+ * do. A refused write throws {@link IllegalStateException} with the site's reason.
  */
 public interface OfflineKeyspace {
   /** The keyspace's name (sites match keyspaces by name). */
@@ -36,7 +36,8 @@ public interface OfflineKeyspace {
 
   /**
    * Writes {@code value} over everything this site holds for the key now (its current context), so
-   * siblings this site sees are resolved by it; concurrent writes elsewhere still meet the strategy.
+   * siblings this site sees are resolved by it; concurrent writes elsewhere still meet the
+   * strategy.
    */
   void set(String key, String value);
 

@@ -23,12 +23,13 @@ import java.util.regex.Pattern;
  * <p><b>Model.</b> An offline site is a multi-leader site like any server site: every local write
  * gets a dot of this site and is applied and made durable here at once, so a write never waits for
  * the network; changes stream over the site's links from the position the other side last
- * acknowledged, so a link that was down for hours resumes where it stopped. Concurrent edits made on
- * both sides meet the keyspace's conflict strategy exactly as between server sites: {@code
+ * acknowledged, so a link that was down for hours resumes where it stopped. Concurrent edits made
+ * on both sides meet the keyspace's conflict strategy exactly as between server sites: {@code
  * siblings} keeps both values and hands them back with a {@link CausalContext} that a later {@link
  * OfflineKeyspace#set(String, String, CausalContext) resolving write} covers; {@code crdt} merges
- * counters, sets and maps without conflicts; {@code lww} keeps the newest by hybrid clock and counts
- * what it discarded. Nothing here is resolved silently: {@link OfflineRead#conflicted()} says so.
+ * counters, sets and maps without conflicts; {@code lww} keeps the newest by hybrid clock and
+ * counts what it discarded. Nothing here is resolved silently: {@link OfflineRead#conflicted()}
+ * says so.
  *
  * <p><b>Keyspaces.</b> A keyspace reaches an offline site in one of two ways: it is declared in
  * {@link Options#withKeyspace} (its sites are this site and every linked site; the site announces
@@ -38,21 +39,21 @@ import java.util.regex.Pattern;
  * have a link back to this site ({@code SITE LINK ADD name host:port}) for its changes to arrive.
  *
  * <p><b>Sync status.</b> {@link #syncStatus()} answers the questions an application asks before it
- * shows "saved" or "synced": is any link up, how many changes of this site the linked sites have not
- * acknowledged yet (pending out, exact), how many changes the linked sites have announced that this
- * site has not applied yet (pending in: known from the batches and probes that arrive, so a change
- * made elsewhere while the link is down counts only from the first contact after it returns), and
- * when the site was last fully in sync.
+ * shows "saved" or "synced": is any link up, how many changes of this site the linked sites have
+ * not acknowledged yet (pending out, exact), how many changes the linked sites have announced that
+ * this site has not applied yet (pending in: known from the batches and probes that arrive, so a
+ * change made elsewhere while the link is down counts only from the first contact after it
+ * returns), and when the site was last fully in sync.
  *
  * <p><b>Why an interface and a {@link ServiceLoader} provider.</b> An embedded site runs the same
- * replica, log and link code as a server site, which lives in {@code replicakv-server} together with
- * Netty, Ratis and the HTTP front end. A compile-time dependency of this module on the server would
- * drag all of that into every application that only wants the RESP {@link ReplicaKvClient}. So this
- * module holds the API only (no server type appears in it, values and contexts are plain strings),
- * and {@code replicakv-server} implements {@link OfflineSiteProvider} over its embedded site and
- * registers it in {@code META-INF/services}. An application that uses library mode puts the server
- * jar on its runtime classpath; {@link #open} finds the provider there and says plainly what is
- * missing when it is not. A test double can register its own provider the same way.
+ * replica, log and link code as a server site, which lives in {@code replicakv-server} together
+ * with Netty, Ratis and the HTTP front end. A compile-time dependency of this module on the server
+ * would drag all of that into every application that only wants the RESP {@link ReplicaKvClient}.
+ * So this module holds the API only (no server type appears in it, values and contexts are plain
+ * strings), and {@code replicakv-server} implements {@link OfflineSiteProvider} over its embedded
+ * site and registers it in {@code META-INF/services}. An application that uses library mode puts
+ * the server jar on its runtime classpath; {@link #open} finds the provider there and says plainly
+ * what is missing when it is not. A test double can register its own provider the same way.
  *
  * <p><b>Failure cases.</b> Survived: links down for any time (bounded by the site's in-memory log,
  * {@code SiteReplica.LOG_CHANGES_MAX} unacknowledged changes, past which local writes are refused),
