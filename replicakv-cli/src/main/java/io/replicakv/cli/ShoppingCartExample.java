@@ -357,7 +357,7 @@ public final class ShoppingCartExample {
   }
 
   /** The number of keyspace {@code name} at the server, from KEYSPACE LIST; null if absent. */
-  private static Long keyspaceNumber(ReplicaKvClient admin, String name) {
+  static Long keyspaceNumber(ReplicaKvClient admin, String name) {
     Object listed;
     try {
       listed = admin.command("KEYSPACE", "LIST");
