@@ -58,8 +58,10 @@ import java.util.regex.Pattern;
  * <p><b>Failure cases.</b> Survived: links down for any time (bounded by the site's in-memory log,
  * {@code SiteReplica.LOG_CHANGES_MAX} unacknowledged changes, past which local writes are refused),
  * lost or duplicated frames, a crash or restart of the application (every write is on disk before
- * the call returns, and sync resumes from durable positions). Not survived: loss of the data folder
- * (changes that never left it are gone); two applications opening the same data folder at once.
+ * the call returns, and sync resumes from durable positions). Refused: a second site opening a data
+ * folder in use. Not survived: loss of the data folder (changes that never left it are gone, and
+ * the site must come back under a new name, since the linked sites remember how far they got with
+ * the old one).
  *
  * <p><b>Threads.</b> Methods may be called from any thread; each blocks until the site's loop
  * answered (writes: until the change is durable), at most {@link #OPERATION_TIMEOUT_MILLIS}.

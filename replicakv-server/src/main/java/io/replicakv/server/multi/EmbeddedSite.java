@@ -24,9 +24,13 @@ import io.replicakv.net.peer.PeerClientOptions;
 import io.replicakv.net.peer.PeerServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -112,8 +116,12 @@ public final class EmbeddedSite implements AutoCloseable {
     }
   }
 
+  /** The file whose lock says the data folder is open. */
+  static final String LOCK_FILE = "embedded-site.lock";
+
   private final SiteLinks links;
   private final Path dir;
+  private final FileLock folderLock;
   private final MultiThreadIoEventLoopGroup group;
   private final EventLoop loop;
   private final PeerClient peers;
@@ -137,6 +145,7 @@ public final class EmbeddedSite implements AutoCloseable {
   private EmbeddedSite(SiteLinks links, Path dataDir, int peerPort) throws IOException {
     this.links = links;
     this.dir = dataDir.resolve("multi");
+    this.folderLock = lockFolder(dataDir);
     this.group =
         new MultiThreadIoEventLoopGroup(
             1,
@@ -157,8 +166,45 @@ public final class EmbeddedSite implements AutoCloseable {
           loop.scheduleAtFixedRate(
               this::checkLinks, LINK_CHECK_MILLIS, LINK_CHECK_MILLIS, TimeUnit.MILLISECONDS);
     } catch (IOException | RuntimeException e) {
+      services.values().forEach(SiteService::close);
+      peers.close();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      releaseFolder();
       throw e;
+    }
+  }
+
+  /**
+   * Takes {@code dataDir/embedded-site.lock} so that a second site (in this process or another)
+   * cannot open the same folder: two writers of one site log would corrupt it.
+   */
+  private static FileLock lockFolder(Path dataDir) throws IOException {
+    Files.createDirectories(dataDir);
+    FileChannel channel =
+        FileChannel.open(
+            dataDir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    FileLock lock;
+    try {
+      lock = channel.tryLock();
+    } catch (OverlappingFileLockException e) {
+      lock = null;
+    } catch (IOException | RuntimeException e) {
+      channel.close();
+      throw e;
+    }
+    if (lock == null) {
+      channel.close();
+      throw new IOException("data folder " + dataDir + " is in use by another embedded site");
+    }
+    return lock;
+  }
+
+  private void releaseFolder() {
+    try {
+      folderLock.release();
+      folderLock.channel().close();
+    } catch (IOException e) {
+      // the process lets go of the lock when it exits anyway
     }
   }
 
@@ -548,6 +594,7 @@ public final class EmbeddedSite implements AutoCloseable {
     }
     peers.close();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    releaseFolder();
   }
 
   /** One keyspace of the embedded site, with blocking calls. */

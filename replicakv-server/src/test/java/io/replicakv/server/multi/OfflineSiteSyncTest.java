@@ -194,6 +194,18 @@ class OfflineSiteSyncTest {
         .hasMessageContaining("keyspace notes is");
   }
 
+  @Test
+  void aSecondSiteCannotOpenAFolderInUse() throws Exception {
+    try (OfflineSite phone = open("phone", 0, "office", 1)) {
+      assertThatThrownBy(() -> open("phone", 0, "office", 1).close())
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("in use");
+      assertThat(phone.keyspace("notes")).isPresent();
+    }
+    // released by close
+    open("phone", 0, "office", 1).close();
+  }
+
   private OfflineSite open(String name, int port, String link, int linkPort) throws IOException {
     return OfflineSite.open(
         OfflineSite.Options.of(dir.resolve(name), name)
