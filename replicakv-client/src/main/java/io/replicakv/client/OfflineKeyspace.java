@@ -80,6 +80,15 @@ public interface OfflineKeyspace {
   /** Every key this site holds with its value or siblings (for checks and listings). */
   SortedMap<String, java.util.List<String>> entries();
 
+  /**
+   * This keyspace's conflict counters at this site, by the metric names the server's {@code SITE
+   * CONFLICTS} and {@code /metrics} use without their strategy label (for example {@code
+   * multi_lww_overwrites_total}, {@code multi_siblings_created_total}, {@code
+   * multi_crdt_joins_total}), so that an application can see how many concurrent writes its
+   * keyspace resolved and how. A snapshot refreshed a few times a second.
+   */
+  SortedMap<String, Long> conflictCounters();
+
   /** Sync status of this keyspace alone. */
   SyncStatus syncStatus();
 }

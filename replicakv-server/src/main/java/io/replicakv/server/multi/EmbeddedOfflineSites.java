@@ -348,6 +348,21 @@ public final class EmbeddedOfflineSites implements OfflineSiteProvider {
     }
 
     @Override
+    public SortedMap<String, Long> conflictCounters() {
+      // the status labels each counter with the strategy, which conflicts() already tells
+      TreeMap<String, Long> counters = new TreeMap<>();
+      service
+          .status()
+          .counters()
+          .forEach(
+              (name, value) -> {
+                int label = name.indexOf('{');
+                counters.merge(label < 0 ? name : name.substring(0, label), value, Long::sum);
+              });
+      return counters;
+    }
+
+    @Override
     public SyncStatus syncStatus() {
       return status(site, service.sites(), List.of(await(site.pending(service.keyspace()))));
     }

@@ -48,7 +48,7 @@ class OfflineSiteSyncTest {
         FaultProxy toPhone = FaultProxy.start(phonePort);
         OfflineSite office = open("office", officePort, "phone", toPhone.port());
         OfflineSite phone = open("phone", phonePort, "office", toOffice.port())) {
-      assertThat(phone.keyspaces()).containsExactly("carts", "notes");
+      assertThat(phone.keyspaces()).containsExactly("carts", "notes", "prefs");
       OfflineKeyspace phoneNotes = phone.keyspace("notes").orElseThrow();
       OfflineKeyspace officeNotes = office.keyspace("notes").orElseThrow();
       OfflineKeyspace phoneCarts = phone.keyspace("carts").orElseThrow();
@@ -87,13 +87,15 @@ class OfflineSiteSyncTest {
       officeCarts.add("cart", "eggs");
       officeCarts.increment("visits", 3);
       officeCarts.putField("profile", "city", "Oslo");
+      phone.keyspace("prefs").orElseThrow().set("theme", "dark");
+      office.keyspace("prefs").orElseThrow().set("theme", "light");
 
       SyncStatus phoneCut = phone.syncStatus();
       assertThat(phoneCut.connected()).isFalse();
-      assertThat(phoneCut.pendingOut()).isEqualTo(6);
+      assertThat(phoneCut.pendingOut()).isEqualTo(7);
       assertThat(phoneNotes.syncStatus().pendingOut()).isEqualTo(2);
       assertThat(phoneCarts.syncStatus().pendingOut()).isEqualTo(4);
-      assertThat(office.syncStatus().pendingOut()).isEqualTo(4);
+      assertThat(office.syncStatus().pendingOut()).isEqualTo(5);
       // each side reads its own edits while cut off
       assertThat(phoneNotes.get("title")).contains("phone edit");
       assertThat(phoneCarts.members("cart")).containsExactly("apples", "milk");
@@ -129,6 +131,22 @@ class OfflineSiteSyncTest {
         assertThat(carts.fields("profile"))
             .containsExactly(Map.entry("city", "Oslo"), Map.entry("name", "Alice"));
       }
+
+      // lww: the same one of the concurrent themes wins at both sides
+      OfflineRead phoneTheme = phone.keyspace("prefs").orElseThrow().read("theme");
+      OfflineRead officeTheme = office.keyspace("prefs").orElseThrow().read("theme");
+      assertThat(phoneTheme.values()).hasSize(1).isEqualTo(officeTheme.values());
+      assertThat(phoneTheme.values().get(0)).isIn("dark", "light");
+      // nothing resolved silently: the overwritten theme is counted at one side at least, the
+      // siblings and crdt joins too
+      await("the counters catch up")
+          .atMost(DEADLINE)
+          .pollInterval(POLL)
+          .until(
+              () ->
+                  counted(phone, office, "prefs", "multi_lww_overwrites_total") >= 1
+                      && counted(phone, office, "notes", "multi_siblings_created_total") >= 1
+                      && counted(phone, office, "carts", "multi_crdt_joins_total") >= 1);
 
       // a resolving write with the read's context settles the siblings everywhere
       OfflineRead seen = phoneNotes.read("title");
@@ -212,7 +230,8 @@ class OfflineSiteSyncTest {
             .withPeerPort(port)
             .withLink(link, "127.0.0.1", linkPort)
             .withKeyspace("notes", Map.of("conflicts", "siblings"))
-            .withKeyspace("carts", Map.of("conflicts", "crdt")));
+            .withKeyspace("carts", Map.of("conflicts", "crdt"))
+            .withKeyspace("prefs", Map.of("conflicts", "lww")));
   }
 
   /** Waits until both sites hold the same keys and values and report nothing pending. */
@@ -224,6 +243,7 @@ class OfflineSiteSyncTest {
             () ->
                 same(a, b, "notes")
                     && same(a, b, "carts")
+                    && same(a, b, "prefs")
                     && inSync(a::syncStatus)
                     && inSync(b::syncStatus));
   }
@@ -232,6 +252,11 @@ class OfflineSiteSyncTest {
     Map<String, List<String>> left = a.keyspace(keyspace).orElseThrow().entries();
     Map<String, List<String>> right = b.keyspace(keyspace).orElseThrow().entries();
     return left.equals(right);
+  }
+
+  private static long counted(OfflineSite a, OfflineSite b, String keyspace, String counter) {
+    return a.keyspace(keyspace).orElseThrow().conflictCounters().getOrDefault(counter, 0L)
+        + b.keyspace(keyspace).orElseThrow().conflictCounters().getOrDefault(counter, 0L);
   }
 
   private static boolean syncedSince(SyncStatus status, Instant since) {
