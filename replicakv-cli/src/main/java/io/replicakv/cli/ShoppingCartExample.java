@@ -171,7 +171,8 @@ public final class ShoppingCartExample {
     carts.add(cartKey, "bread");
     carts.add(cartKey, "milk");
     waitFor(
-        "the shop sees the phone's cart", () -> shop.cart(cartKey).equals(carts.members(cartKey)));
+        "the shop sees the phone's cart and the phone has nothing pending",
+        () -> shop.cart(cartKey).equals(carts.members(cartKey)) && phone.syncStatus().inSync());
     out.println("online:  phone " + carts.members(cartKey) + "  shop " + shop.cart(cartKey));
 
     phone.setOnline(false);
