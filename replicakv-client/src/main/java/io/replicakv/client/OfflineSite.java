@@ -114,6 +114,13 @@ public interface OfflineSite extends AutoCloseable {
   /** Whether {@link #setOnline} last put the site on the network. */
   boolean online();
 
+  /**
+   * Keyspaces this site declared that a linked site refused, with the linked site's reason (for
+   * example it holds the keyspace with other options); such a keyspace works locally but does not
+   * sync with that site. Empty when every announcement was accepted or is still unanswered.
+   */
+  SortedMap<String, String> refusals();
+
   /** Sync status over every keyspace and link of this site. */
   SyncStatus syncStatus();
 

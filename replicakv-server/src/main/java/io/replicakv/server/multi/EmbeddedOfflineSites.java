@@ -194,6 +194,11 @@ public final class EmbeddedOfflineSites implements OfflineSiteProvider {
     }
 
     @Override
+    public SortedMap<String, String> refusals() {
+      return site.refusals();
+    }
+
+    @Override
     public SyncStatus syncStatus() {
       List<EmbeddedSite.Pending> pending =
           site.keyspaces().stream().map(name -> await(site.pending(name))).toList();

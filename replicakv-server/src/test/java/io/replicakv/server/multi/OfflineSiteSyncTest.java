@@ -213,6 +213,30 @@ class OfflineSiteSyncTest {
   }
 
   @Test
+  void aLinkedSiteThatHoldsTheKeyspaceWithOtherOptionsRefusesItVisibly() throws Exception {
+    int[] ports = freePorts(2);
+    try (OfflineSite office = open("office", ports[1], "phone", ports[0]);
+        OfflineSite phone =
+            OfflineSite.open(
+                OfflineSite.Options.of(dir.resolve("phone"), "phone")
+                    .withPeerPort(ports[0])
+                    .withLink("office", "127.0.0.1", ports[1])
+                    .withKeyspace("notes", Map.of("conflicts", "lww")))) {
+      await("the office's refusal reaches the phone")
+          .atMost(DEADLINE)
+          .pollInterval(POLL)
+          .until(() -> phone.refusals().containsKey("notes"));
+      assertThat(phone.refusals().get("notes")).startsWith("office: ").contains("siblings");
+      assertThat(phone.refusals()).doesNotContainKey("carts");
+      await("the phone's refusal reaches the office")
+          .atMost(DEADLINE)
+          .pollInterval(POLL)
+          .until(() -> office.refusals().containsKey("notes"));
+      assertThat(office.refusals().get("notes")).contains("lww");
+    }
+  }
+
+  @Test
   void aSecondSiteCannotOpenAFolderInUse() throws Exception {
     try (OfflineSite phone = open("phone", 0, "office", 1)) {
       assertThatThrownBy(() -> open("phone", 0, "office", 1).close())
