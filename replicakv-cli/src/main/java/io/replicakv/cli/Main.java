@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
       ClusterCommand.class,
       KeyspaceCommand.class,
       FaultCommand.class,
+      ExampleCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main implements Runnable {

@@ -157,6 +157,43 @@ public final class ReplicaKvClient implements AutoCloseable {
     return run(true, p -> p.hget(key, field));
   }
 
+  /**
+   * Any other command ({@code SADD}, {@code SMEMBERS}, {@code SITE LINK ADD}, {@code KEYSPACE
+   * LIST}, ...) with the session carried as for the others. It is treated as a write: sent to the
+   * first node that answers and retried only when the error says it ran nothing. The answer comes
+   * back as Java values: bulk and simple strings as {@link String} (UTF-8), integers as {@link
+   * Long}, arrays and maps as {@link List}, nil as null; an error reply throws {@link
+   * JedisDataException}.
+   */
+  public synchronized Object command(String name, String... arguments) {
+    Objects.requireNonNull(name, "name");
+    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
+    ProtocolCommand command = () -> raw;
+    return decoded(run(false, p -> p.sendCommand(command, arguments)));
+  }
+
+  /** Jedis's raw reply as strings, longs and lists. */
+  static Object decoded(Object reply) {
+    if (reply instanceof byte[] bytes) {
+      return new String(bytes, StandardCharsets.UTF_8);
+    }
+    if (reply instanceof List<?> list) {
+      List<Object> out = new ArrayList<>(list.size());
+      list.forEach(item -> out.add(decoded(item)));
+      return out;
+    }
+    if (reply instanceof java.util.Map<?, ?> map) {
+      List<Object> out = new ArrayList<>(2 * map.size());
+      map.forEach(
+          (key, value) -> {
+            out.add(decoded(key));
+            out.add(decoded(value));
+          });
+      return out;
+    }
+    return reply;
+  }
+
   // ---------------------------------------------------------------- the session
 
   /** The session token as of the last answer (pass it to another client's resumeSession). */

@@ -147,4 +147,28 @@ class ReplicaKvClientTest {
     assertThatThrownBy(() -> SessionTokens.merge("1", "9;x"))
         .isInstanceOf(IllegalArgumentException.class);
   }
+
+  @Test
+  void anyCommandGoesOutWithTheSessionAndComesBackAsStringsLongsAndLists() throws Exception {
+    try (FakeNode node =
+            new FakeNode(
+                c ->
+                    switch (c.get(0).toUpperCase()) {
+                      case "SMEMBERS" -> "*2\r\n$5\r\nbread\r\n$4\r\nmilk\r\n";
+                      case "SADD" -> ":1\r\n";
+                      case "SITE" -> "-ERR unknown site\r\n";
+                      case "SESSION" -> FakeNode.bulk("1;0.5.1.1");
+                      default -> "+OK\r\n";
+                    });
+        ReplicaKvClient client = client(ReplicaKvClient.Options.defaults(), node)) {
+      assertThat(client.command("SADD", "cart", "bread")).isEqualTo(1L);
+      assertThat(client.command("SMEMBERS", "cart")).isEqualTo(List.of("bread", "milk"));
+      assertThatThrownBy(() -> client.command("SITE", "LINK", "ADD", "x", "h:1"))
+          .isInstanceOf(JedisDataException.class)
+          .hasMessageContaining("unknown site");
+      assertThat(commands(node))
+          .contains(List.of("SADD", "cart", "bread"), List.of("SMEMBERS", "cart"));
+      assertThat(client.sessionToken()).isEqualTo("1;0.5.1.1");
+    }
+  }
 }

@@ -144,6 +144,9 @@ public final class SiteReplica implements Replica {
     long receivedThrough;
     long appliedThrough;
 
+    /** The furthest position of the upstream site's log it has told this site about. */
+    long announcedThrough;
+
     Incoming(String site) {
       this.site = site;
     }
@@ -541,6 +544,7 @@ public final class SiteReplica implements Replica {
     String upstream = config.sites().get(changes.from());
     Incoming link = incoming.get(upstream);
     Check.argument(link != null, "site %s does not stream to %s", upstream, self);
+    link.announcedThrough = Math.max(link.announcedThrough, changes.throughPosition());
     if (changes.afterPosition() > link.receivedThrough) {
       sendAck(link, false);
       return;
@@ -907,6 +911,22 @@ public final class SiteReplica implements Replica {
     }
     return new LinkLag(
         link.site, changes, bytes, changes == 0 ? 0 : ticks - oldestTick, link.ackedThrough >= 0);
+  }
+
+  /**
+   * How far this site is behind each upstream site, as far as it knows: positions of the upstream
+   * site's log that a batch or probe has announced and this site has not applied. Positions the
+   * link skips (changes that passed this site already) count too, so this bounds the changes still
+   * to come from above; it is 0 once caught up, and it cannot see changes made upstream since the
+   * last batch or probe arrived (while a link is down, nothing arrives).
+   */
+  public SortedMap<String, Long> inboundLag() {
+    TreeMap<String, Long> lags = new TreeMap<>();
+    incoming
+        .values()
+        .forEach(
+            link -> lags.put(link.site, Math.max(0, link.announcedThrough - link.appliedThrough)));
+    return lags;
   }
 
   /** Every key's read, for convergence checks and admin listings. */

@@ -19,6 +19,9 @@ class SiteReplicaTest {
   private static final String B = "b";
   private static final String C = "c";
 
+  /** Rounds that cover a retransmit timeout and the resend after it. */
+  private static final int RETRANSMIT_ROUNDS = 3 * SiteReplica.RETRANSMIT_TICKS;
+
   @Test
   void localWriteGetsNextDotOfItsSiteAndTheSiteVersionVectorAsDependencies() {
     Sites sites = Sites.of(Topology.ALL_TO_ALL, new SiblingsResolver(), A, B, C);
@@ -46,6 +49,29 @@ class SiteReplicaTest {
     }
     // C received a's change from a only: nobody forwards in all-to-all.
     assertThat(sites.site(C).metrics().get(ConflictMetrics.DUPLICATES)).isZero();
+  }
+
+  @Test
+  void inboundLagCountsWhatAProbeAnnouncedUntilTheChangesAreApplied() {
+    Sites sites = Sites.of(Topology.ALL_TO_ALL, new SiblingsResolver(), A, B);
+    sites.cut(A, B);
+    sites.put(A, "k1", "1");
+    sites.put(A, "k2", "2");
+    sites.put(A, "k3", "3");
+    sites.rounds(3);
+    // nothing arrived: b cannot know what a holds
+    assertThat(sites.site(B).inboundLag()).containsExactly(Map.entry(A, 0L));
+    assertThat(sites.site(A).lag().get(B).changes()).isEqualTo(3);
+    // a probe at a's sent position reaches b (the link returns): b learns it is 3 behind, refuses
+    int a = sites.config.nodeOf(A);
+    int b = sites.config.nodeOf(B);
+    sites.site(B).step(new SiteMessage.Changes(a, b, 0, 3, 3, List.of()));
+    assertThat(sites.site(B).inboundLag()).containsExactly(Map.entry(A, 3L));
+    sites.heal();
+    sites.rounds(RETRANSMIT_ROUNDS);
+    assertThat(sites.site(B).visibleState()).containsOnlyKeys("k1", "k2", "k3");
+    assertThat(sites.site(B).inboundLag()).containsExactly(Map.entry(A, 0L));
+    assertThat(sites.site(A).lag().get(B).changes()).isZero();
   }
 
   @Test

@@ -24,9 +24,13 @@ import io.replicakv.net.peer.PeerClientOptions;
 import io.replicakv.net.peer.PeerServer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -58,6 +62,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * lag grows at both ends and each side resends from the other's acknowledged position when it comes
  * back.
  *
+ * <p><b>Declared keyspaces.</b> {@link #declare} lets the application bring a keyspace itself (the
+ * {@code replicakv-client} {@code OfflineSite} options do): its sites are this site and every
+ * linked site, sorted, as a server site fixes them, and it is announced over every link each {@link
+ * #LINK_CHECK_MILLIS} until each linked site has answered; a server site creates the keyspace from
+ * the announcement, an embedded one starts it. A refusal (the other side holds the keyspace with
+ * other options or sites) is kept for {@link #refusals()}.
+ *
+ * <p><b>Contact.</b> Every {@link #LINK_CHECK_MILLIS} an online site sends each linked site an
+ * empty site-messages frame; the answer (or any answered frame) is the link's last contact, and a
+ * link counts as connected while that is at most {@link #CONNECTED_WITHIN_MILLIS} old and no send
+ * failed since. A partition that holds bytes shows as a contact growing old, a closed port as a
+ * failed send. {@link #lastSyncMillis()} is the last check that found every link connected and
+ * nothing pending either way in any keyspace.
+ *
  * <p>Threads: one loop thread runs the sites' replicas and the peer connections; the blocking
  * methods of {@link Keyspace} wait at most {@link #OPERATION_TIMEOUT_MILLIS} for it.
  */
@@ -65,8 +83,45 @@ public final class EmbeddedSite implements AutoCloseable {
   /** How long a blocking call waits for the loop. */
   public static final long OPERATION_TIMEOUT_MILLIS = 30_000;
 
+  /** How often an online site checks each link and resends unanswered announcements. */
+  public static final long LINK_CHECK_MILLIS = 1_000;
+
+  /** A link counts as connected while its last answer is at most this old (and none failed). */
+  public static final long CONNECTED_WITHIN_MILLIS = 5 * LINK_CHECK_MILLIS;
+
+  /** The last answer from, and the last failed send to, one linked site (wall-clock ms, -1). */
+  private static final class Contact {
+    volatile long answeredMillis = -1;
+    volatile long failedMillis = -1;
+  }
+
+  /**
+   * One link as this site sees it.
+   *
+   * @param lastAnsweredMillis wall-clock ms of its last answer, -1 if none since open
+   */
+  public record LinkContact(String site, boolean connected, long lastAnsweredMillis) {}
+
+  /**
+   * How far one keyspace is from its linked sites.
+   *
+   * @param pendingOut per downstream site, changes it has not acknowledged
+   * @param pendingIn per upstream site, positions it announced that this site has not applied
+   */
+  public record Pending(SortedMap<String, Long> pendingOut, SortedMap<String, Long> pendingIn) {
+    /** Whether nothing is pending either way. */
+    public boolean none() {
+      return pendingOut.values().stream().allMatch(c -> c == 0)
+          && pendingIn.values().stream().allMatch(c -> c == 0);
+    }
+  }
+
+  /** The file whose lock says the data folder is open. */
+  static final String LOCK_FILE = "embedded-site.lock";
+
   private final SiteLinks links;
   private final Path dir;
+  private final FileLock folderLock;
   private final MultiThreadIoEventLoopGroup group;
   private final EventLoop loop;
   private final PeerClient peers;
@@ -75,10 +130,22 @@ public final class EmbeddedSite implements AutoCloseable {
   private final Map<String, SiteService> services = new ConcurrentHashMap<>();
   private final AtomicLong framesDropped = new AtomicLong();
   private volatile boolean online = true;
+  private final Map<String, Contact> contacts = new ConcurrentHashMap<>();
+  private final Map<String, Definition> definitions = new ConcurrentHashMap<>();
+
+  /** Declared keyspace -> linked sites that have not answered its announcement yet. */
+  private final Map<String, java.util.Set<String>> unannounced = new ConcurrentHashMap<>();
+
+  /** Keyspace -> why a linked site refused it. */
+  private final Map<String, String> refusals = new ConcurrentHashMap<>();
+
+  private volatile long lastSyncMillis = -1;
+  private final java.util.concurrent.ScheduledFuture<?> linkChecker;
 
   private EmbeddedSite(SiteLinks links, Path dataDir, int peerPort) throws IOException {
     this.links = links;
     this.dir = dataDir.resolve("multi");
+    this.folderLock = lockFolder(dataDir);
     this.group =
         new MultiThreadIoEventLoopGroup(
             1,
@@ -95,9 +162,49 @@ public final class EmbeddedSite implements AutoCloseable {
         start(load(file));
       }
       this.server = PeerServer.start("127.0.0.1", peerPort, this::onFrame, group);
+      this.linkChecker =
+          loop.scheduleAtFixedRate(
+              this::checkLinks, LINK_CHECK_MILLIS, LINK_CHECK_MILLIS, TimeUnit.MILLISECONDS);
     } catch (IOException | RuntimeException e) {
+      services.values().forEach(SiteService::close);
+      peers.close();
       group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+      releaseFolder();
       throw e;
+    }
+  }
+
+  /**
+   * Takes {@code dataDir/embedded-site.lock} so that a second site (in this process or another)
+   * cannot open the same folder: two writers of one site log would corrupt it.
+   */
+  private static FileLock lockFolder(Path dataDir) throws IOException {
+    Files.createDirectories(dataDir);
+    FileChannel channel =
+        FileChannel.open(
+            dataDir.resolve(LOCK_FILE), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+    FileLock lock;
+    try {
+      lock = channel.tryLock();
+    } catch (OverlappingFileLockException e) {
+      lock = null;
+    } catch (IOException | RuntimeException e) {
+      channel.close();
+      throw e;
+    }
+    if (lock == null) {
+      channel.close();
+      throw new IOException("data folder " + dataDir + " is in use by another embedded site");
+    }
+    return lock;
+  }
+
+  private void releaseFolder() {
+    try {
+      folderLock.release();
+      folderLock.channel().close();
+    } catch (IOException e) {
+      // the process lets go of the lock when it exits anyway
     }
   }
 
@@ -153,6 +260,156 @@ public final class EmbeddedSite implements AutoCloseable {
   public Optional<Keyspace> keyspace(String name) {
     SiteService service = services.get(name);
     return service == null ? Optional.empty() : Optional.of(new Keyspace(service));
+  }
+
+  /**
+   * Serves keyspace {@code name} with {@code options} ({@code conflicts}, {@code topology}, {@code
+   * hub}) over this site and every linked site, and announces it to them until each answers. When
+   * the keyspace is already here (declared earlier or announced), its options must agree; it is
+   * announced again, which costs nothing when the other sites have it.
+   *
+   * @throws IllegalArgumentException for invalid options, or options that differ from the ones this
+   *     site already holds for the keyspace
+   */
+  public synchronized void declare(String name, Map<String, String> options) {
+    KeyspaceConfig config = KeyspaceConfig.parse(name, 0, Style.MULTI_LEADER, 1, options);
+    List<String> reasons = config.validate();
+    Check.argument(reasons.isEmpty(), "keyspace %s: %s", name, reasons);
+    SortedMap<String, String> normalized = SiteKeyspaces.options(config);
+    Definition definition = definitions.get(name);
+    if (definition == null) {
+      definition = new Definition(name, links.sitesWithSelf(), normalized);
+      Check.argument(
+          definition.sites().size() > 1, "keyspace %s: site %s has no links", name, site());
+      start(definition);
+      save(definition);
+    } else {
+      Check.argument(
+          definition.options().equals(normalized),
+          "keyspace %s is %s at site %s, not %s",
+          name,
+          definition.options(),
+          site(),
+          normalized);
+    }
+    java.util.Set<String> others = ConcurrentHashMap.newKeySet();
+    definition.sites().stream().filter(s -> !s.equals(site())).forEach(others::add);
+    unannounced.put(name, others);
+    loop.execute(this::announceAll);
+  }
+
+  /** Why a linked site refused a keyspace this site announced, by keyspace. */
+  public SortedMap<String, String> refusals() {
+    return new TreeMap<>(refusals);
+  }
+
+  /** Every link's contact, by site. */
+  public SortedMap<String, LinkContact> contacts() {
+    long now = System.currentTimeMillis();
+    TreeMap<String, LinkContact> all = new TreeMap<>();
+    for (String site : links.all().keySet()) {
+      Contact contact = contacts.computeIfAbsent(site, s -> new Contact());
+      long answered = contact.answeredMillis;
+      boolean connected =
+          online
+              && answered >= 0
+              && answered >= contact.failedMillis
+              && now - answered <= CONNECTED_WITHIN_MILLIS;
+      all.put(site, new LinkContact(site, connected, answered));
+    }
+    return all;
+  }
+
+  /** Wall-clock ms of the last check that found this site fully in sync; -1 if none. */
+  public long lastSyncMillis() {
+    return lastSyncMillis;
+  }
+
+  /** What keyspace {@code name} has pending, computed on the loop. */
+  public CompletableFuture<Pending> pending(String name) {
+    SiteService service = services.get(name);
+    Check.argument(service != null, "keyspace %s is not served at site %s", name, site());
+    return pending(service);
+  }
+
+  private static CompletableFuture<Pending> pending(SiteService service) {
+    return service.query(
+        r -> {
+          TreeMap<String, Long> out = new TreeMap<>();
+          r.lag().forEach((site, lag) -> out.put(site, lag.changes()));
+          return new Pending(out, new TreeMap<>(r.inboundLag()));
+        });
+  }
+
+  /** The service of keyspace {@code name}, for the client API's adapter. */
+  Optional<SiteService> service(String name) {
+    return Optional.ofNullable(services.get(name));
+  }
+
+  // ---- links ----------------------------------------------------------------------------------
+
+  private void checkLinks() {
+    if (!online) {
+      return;
+    }
+    byte[] empty = SiteLinkCodec.encode(List.of());
+    for (String site : links.all().keySet()) {
+      send(site, empty);
+    }
+    announceAll();
+    List<CompletableFuture<Pending>> all = new ArrayList<>();
+    services.values().forEach(service -> all.add(pending(service)));
+    long started = System.currentTimeMillis();
+    CompletableFuture.allOf(all.toArray(CompletableFuture[]::new))
+        .thenRun(
+            () -> {
+              boolean synced =
+                  all.stream().allMatch(f -> f.join().none())
+                      && contacts().values().stream().allMatch(LinkContact::connected);
+              if (synced) {
+                lastSyncMillis = Math.max(lastSyncMillis, started);
+              }
+            });
+  }
+
+  private void announceAll() {
+    if (!online) {
+      return;
+    }
+    for (Map.Entry<String, java.util.Set<String>> waiting : unannounced.entrySet()) {
+      Definition definition = definitions.get(waiting.getKey());
+      if (definition == null || waiting.getValue().isEmpty()) {
+        continue;
+      }
+      byte[] frame =
+          SiteLinkCodec.encodeAnnounce(
+              new SiteLinkCodec.Announce(
+                  definition.name(), definition.sites(), definition.options()));
+      for (String site : List.copyOf(waiting.getValue())) {
+        SiteLinks.Link link = links.get(site);
+        if (link == null) {
+          continue;
+        }
+        peers
+            .request(link.host(), link.port(), Frame.of(SiteKeyspaces.TYPE_SITE_ANNOUNCE, frame))
+            .whenComplete(
+                (reply, error) -> {
+                  if (error != null || reply.isError()) {
+                    return;
+                  }
+                  String text = new String(reply.payload(), StandardCharsets.UTF_8);
+                  if (text.startsWith(SiteKeyspaces.CANNOT_CREATE)) {
+                    return; // e.g. its metadata quorum is still electing: ask again next round
+                  }
+                  waiting.getValue().remove(site);
+                  if (text.isEmpty()) {
+                    refusals.remove(definition.name());
+                  } else {
+                    refusals.put(definition.name(), site + ": " + text);
+                  }
+                });
+      }
+    }
   }
 
   // ---- keyspaces ------------------------------------------------------------------------------
@@ -240,6 +497,7 @@ public final class EmbeddedSite implements AutoCloseable {
             loop,
             this::send);
     services.put(definition.name(), service);
+    definitions.put(definition.name(), definition);
     return service;
   }
 
@@ -251,12 +509,16 @@ public final class EmbeddedSite implements AutoCloseable {
       framesDropped.incrementAndGet();
       return;
     }
+    Contact contact = contacts.computeIfAbsent(site, s -> new Contact());
     peers
         .request(link.host(), link.port(), Frame.of(SiteKeyspaces.TYPE_SITE_MESSAGES, frame))
         .whenComplete(
             (reply, error) -> {
-              if (error != null) {
+              if (error != null || reply.isError()) {
                 framesDropped.incrementAndGet();
+                contact.failedMillis = System.currentTimeMillis();
+              } else if (online) {
+                contact.answeredMillis = System.currentTimeMillis();
               }
             });
   }
@@ -299,11 +561,13 @@ public final class EmbeddedSite implements AutoCloseable {
     try {
       SiteLinkCodec.Announce announce = SiteLinkCodec.decodeAnnounce(request.payload());
       SiteService known = services.get(announce.keyspace());
-      if (known != null) {
-        answer =
-            known.sites().equals(announce.sites())
-                ? ""
-                : "keyspace " + announce.keyspace() + " spans " + known.sites() + " here";
+      Definition held = definitions.get(announce.keyspace());
+      if (known != null && !known.sites().equals(announce.sites())) {
+        answer = "keyspace " + announce.keyspace() + " spans " + known.sites() + " here";
+      } else if (known != null && held != null && !held.options().equals(announce.options())) {
+        answer = "keyspace " + announce.keyspace() + " is " + held.options() + " here";
+      } else if (known != null) {
+        answer = "";
       } else {
         Definition definition =
             new Definition(announce.keyspace(), announce.sites(), announce.options());
@@ -323,12 +587,14 @@ public final class EmbeddedSite implements AutoCloseable {
 
   @Override
   public void close() {
+    linkChecker.cancel(false);
     server.close();
     for (SiteService service : services.values()) {
       service.close();
     }
     peers.close();
     group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+    releaseFolder();
   }
 
   /** One keyspace of the embedded site, with blocking calls. */

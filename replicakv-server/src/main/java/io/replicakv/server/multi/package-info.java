@@ -18,5 +18,10 @@
  * acknowledged write nor a change another site has seen. Other nodes forward the keyspace's
  * commands and link frames to the gateway; a link names every node of a site and the sender moves
  * to the next address when one fails. A one-node site works as before, without any of this.
+ *
+ * <p><b>Library mode.</b> {@link io.replicakv.server.multi.EmbeddedSite} is a one-node site inside
+ * an application; {@link io.replicakv.server.multi.EmbeddedOfflineSites} serves it through the
+ * {@code replicakv-client} API ({@code io.replicakv.client.OfflineSite}) as the provider that API
+ * finds with {@code ServiceLoader}.
  */
 package io.replicakv.server.multi;
