@@ -260,7 +260,7 @@ final class ClusterNode implements AutoCloseable {
             routes,
             loop,
             System::currentTimeMillis,
-            new io.replicakv.server.leaderless.LeaderlessService.AntiEntropySchedule(
+            io.replicakv.server.leaderless.LeaderlessService.AntiEntropySchedule.ofSettings(
                 config.getLong("leaderless-anti-entropy-interval-ms"),
                 config.getLong("leaderless-anti-entropy-bytes-per-sec")));
     node.leaderless = leaderless;

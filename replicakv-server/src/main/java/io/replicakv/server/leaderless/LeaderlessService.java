@@ -118,6 +118,21 @@ public final class LeaderlessService implements AutoCloseable {
 
     /** No server schedule: the core's own interval applies. */
     public static final AntiEntropySchedule CORE = new AntiEntropySchedule(0, 0);
+
+    /**
+     * The schedule of the node settings: {@code intervalMillis} 0 turns scheduled exchanges off
+     * (the server schedules, and its interval never comes round; the core schedules none), unlike
+     * {@link #CORE}, which leaves scheduling to the core.
+     */
+    public static AntiEntropySchedule ofSettings(long intervalMillis, long bytesPerSecond) {
+      return new AntiEntropySchedule(
+          intervalMillis == 0 ? Long.MAX_VALUE : intervalMillis, bytesPerSecond);
+    }
+
+    /** Whether scheduled exchanges are off (setting 0). */
+    public boolean off() {
+      return intervalMillis == Long.MAX_VALUE;
+    }
   }
 
   /** What {@link #startExchanges} did: exchanges started and pairs skipped (peer suspected). */
@@ -581,7 +596,7 @@ public final class LeaderlessService implements AutoCloseable {
   }
 
   private void scheduledAntiEntropy() {
-    if (schedule.intervalMillis() <= 0 || ownedPartitions.isEmpty()) {
+    if (schedule.intervalMillis() <= 0 || schedule.off() || ownedPartitions.isEmpty()) {
       return;
     }
     long now = clock.physicalMillis();
