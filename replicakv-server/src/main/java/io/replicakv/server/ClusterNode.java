@@ -264,6 +264,8 @@ final class ClusterNode implements AutoCloseable {
                 config.getLong("leaderless-anti-entropy-interval-ms"),
                 config.getLong("leaderless-anti-entropy-bytes-per-sec")));
     node.leaderless = leaderless;
+    io.replicakv.server.leaderless.LeaderlessKeyspaces departing = leaderless;
+    mover.setDepartureHints(() -> departing.departing() ? departing.hintsHeld() : 0);
     multi =
         new io.replicakv.server.multi.SiteKeyspaces(
             new io.replicakv.server.multi.SiteLinks(

@@ -279,6 +279,50 @@ public final class KeyMover {
     this.replicatedKeyspaces = replicated;
   }
 
+  /** How often a leaving node checks whether its leaderless handoff is done, in ms. */
+  static final long HANDOFF_POLL_MILLIS = 200;
+
+  /** A leaving node fences at the latest this long after its delta rounds began to wait, in ms. */
+  static final long HANDOFF_WAIT_MAX_MILLIS = 10 * 60_000;
+
+  private java.util.function.IntSupplier departureHints = () -> 0;
+
+  /**
+   * Hints this node still holds for other owners (its leaderless keyspaces). A leaving node keeps
+   * its move in delta rounds (writes still served) until they are handed off, so that it does not
+   * become LEFT, and stopped by its operator, while its leaderless keys exist only here; at most
+   * {@link #HANDOFF_WAIT_MAX_MILLIS}, then it fences anyway and logs how many hints it still held.
+   */
+  public void setDepartureHints(java.util.function.IntSupplier hints) {
+    this.departureHints = hints;
+  }
+
+  private boolean departureHandoffPending(Outgoing out) {
+    if (!out.member.equals(selfId) || out.flipTo != MemberState.LEFT) {
+      return false;
+    }
+    int hints = departureHints.getAsInt();
+    if (hints <= 0) {
+      return false;
+    }
+    long now = System.nanoTime();
+    if (out.handoffWaitSinceNanos == 0) {
+      out.handoffWaitSinceNanos = now;
+      log.info("move of {}: waiting for {} leaderless hints to be handed off", out.member, hints);
+    }
+    if (now - out.handoffWaitSinceNanos > HANDOFF_WAIT_MAX_MILLIS * 1_000_000L) {
+      log.warn(
+          "move of {}: {} leaderless hints still held after {} s; fencing anyway (they are kept"
+              + " and handed off while this node runs)",
+          out.member,
+          hints,
+          HANDOFF_WAIT_MAX_MILLIS / 1000);
+      return false;
+    }
+    status = "waiting for " + hints + " leaderless hints to be handed off before fencing";
+    return true;
+  }
+
   /** Times a fenced source lifted its fence because its last delta was not acknowledged. */
   public long fenceTimeouts() {
     return fenceTimeouts;
@@ -351,6 +395,8 @@ public final class KeyMover {
     boolean holdFence;
     // SourceReady proposed: from here on the fence is never lifted by a timeout
     boolean proposing;
+    // a leaving node: when its delta rounds began to wait for its leaderless handoff (0: not)
+    long handoffWaitSinceNanos;
 
     Outgoing(String member, MemberState flipTo) {
       this.member = member;
@@ -673,8 +719,10 @@ public final class KeyMover {
     boolean stalled =
         out.deltaRounds >= DELTA_ROUNDS_BEFORE_STALL_CHECK && changed.size() >= out.lastDeltaKeys;
     out.lastDeltaKeys = changed.size();
+    boolean awaitingHandoff = departureHandoffPending(out);
     boolean fence =
         !out.holdFence
+            && !awaitingHandoff
             && (changed.size() <= FINAL_DELTA_KEYS_MAX
                 || stalled
                 || out.deltaRounds >= DELTA_ROUNDS_MAX);
@@ -721,7 +769,11 @@ public final class KeyMover {
             ? () -> proposeReady(out)
             : () -> {
               out.holdFence = false;
-              step(out);
+              if (awaitingHandoff) {
+                loop.schedule(() -> step(out), HANDOFF_POLL_MILLIS, TimeUnit.MILLISECONDS);
+              } else {
+                step(out);
+              }
             };
     send(out, batches, changed.size(), next);
   }
