@@ -23,6 +23,9 @@ final class FollowerProgress {
   long snapshotsNeeded;
   boolean inSync = true;
 
+  /** Whether the follower accepted an Append of this leader's epoch (so matchOffset is real). */
+  boolean matchKnown;
+
   FollowerProgress(int nodeId, long nextOffset, long nowTick) {
     this.nodeId = nodeId;
     this.nextOffset = nextOffset;

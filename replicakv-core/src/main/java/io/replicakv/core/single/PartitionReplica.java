@@ -740,6 +740,9 @@ public final class PartitionReplica implements Replica {
         ack.matchOffset(),
         log.endOffset());
     follower.lastAckTick = nowTick;
+    if (ack.accepted()) {
+      follower.matchKnown = true;
+    }
     if (ack.accepted() && ack.matchOffset() > follower.matchOffset) {
       follower.matchOffset = ack.matchOffset();
       follower.lastProgressTick = nowTick;
@@ -845,8 +848,16 @@ public final class PartitionReplica implements Replica {
   }
 
   private void updateInSync(FollowerProgress follower) {
-    long lagRecords = log.endOffset() - follower.matchOffset;
     long silentTicks = nowTick - follower.lastAckTick;
+    if (!follower.matchKnown) {
+      // A new leader does not know where its followers' logs end until they first answer (their
+      // match reads 0, which a long log would count as far behind): it keeps them in sync, as
+      // they were under the previous leader, while they answer within the lag bound. Only the
+      // up-front refusal depends on it; a commit still needs their acknowledged match.
+      follower.inSync = silentTicks <= config.maxLagTicks();
+      return;
+    }
+    long lagRecords = log.endOffset() - follower.matchOffset;
     if (follower.inSync) {
       follower.inSync = lagRecords <= config.maxLagRecords() && silentTicks <= config.maxLagTicks();
     } else {
