@@ -5,9 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.replicakv.server.testing.InProcessCluster;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -221,19 +218,7 @@ class SwitchoverClusterTest {
       long before = writers.get(0).acknowledged.get();
       await().atMost(DEADLINE).until(() -> writers.get(0).acknowledged.get() > before + 20);
       HttpResponse<String> http =
-          HttpClient.newHttpClient()
-              .send(
-                  HttpRequest.newBuilder(
-                          URI.create(
-                              "http://127.0.0.1:"
-                                  + cluster.server(2).httpPort()
-                                  + "/admin/replication/switchover?keyspace="
-                                  + async
-                                  + "&slot="
-                                  + slot))
-                      .POST(HttpRequest.BodyPublishers.noBody())
-                      .build(),
-                  HttpResponse.BodyHandlers.ofString());
+          cluster.httpPost(2, "/admin/replication/switchover?keyspace=" + async + "&slot=" + slot);
       outcomes.add(http.body());
       assertThat(http.statusCode()).as(http.body()).isEqualTo(200);
       assertThat(http.body()).contains("\"ok\" : true").contains(" -> ");

@@ -207,6 +207,27 @@ public final class InProcessCluster implements AutoCloseable {
     return server;
   }
 
+  /** The running servers, in node order. */
+  public List<ReplicaKvServer> servers() {
+    return servers.stream().filter(java.util.Objects::nonNull).toList();
+  }
+
+  /** The ids of the running nodes, in node order. */
+  public List<String> ids() {
+    List<String> out = new ArrayList<>();
+    for (int i = 0; i < servers.size(); i++) {
+      if (servers.get(i) != null) {
+        out.add(id(i));
+      }
+    }
+    return out;
+  }
+
+  /** The running server of node {@code id}. */
+  public ReplicaKvServer server(String id) {
+    return server(index(id));
+  }
+
   public boolean isUp(int index) {
     return servers.get(index) != null;
   }
@@ -367,6 +388,32 @@ public final class InProcessCluster implements AutoCloseable {
     }
   }
 
+  /**
+   * Until a {@code KV.GET} at read quorum {@code readQuorum} answers through every up node: a
+   * leaderless keyspace's service has heard its peers (before that a quorum read may answer
+   * NOREPLICAS).
+   */
+  public void awaitQuorumReads(int keyspace, int readQuorum) {
+    for (int node = 0; node < size(); node++) {
+      if (!isUp(node)) {
+        continue;
+      }
+      int n = node;
+      await(id(node) + " serves quorum reads of keyspace " + keyspace)
+          .atMost(deadline)
+          .ignoreExceptions()
+          .untilAsserted(
+              () -> {
+                try (Jedis j = jedis(n, keyspace)) {
+                  assertThat(
+                          j.sendCommand(
+                              command("KV.GET"), "warm-up", "R", Integer.toString(readQuorum)))
+                      .isInstanceOf(List.class);
+                }
+              });
+    }
+  }
+
   /** {@code key} in {@code keyspace} as node {@code index} holds it (LOCALGET does not route). */
   public String localGet(int index, int keyspace, String key) {
     try (Jedis j = jedis(index, keyspace)) {
@@ -385,6 +432,35 @@ public final class InProcessCluster implements AutoCloseable {
                     .build(),
                 HttpResponse.BodyHandlers.ofString());
     return response.body();
+  }
+
+  /** {@code POST path} (with its query) on node {@code index}'s HTTP port, with no body. */
+  public HttpResponse<String> httpPost(int index, String path)
+      throws IOException, InterruptedException {
+    return HttpClient.newHttpClient()
+        .send(
+            HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + server(index).httpPort() + path))
+                .POST(HttpRequest.BodyPublishers.noBody())
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+  }
+
+  /**
+   * A flat field/value array reply ({@code KV.REPAIR}, {@code KV.HINTS}) as a map; bulk-string
+   * values as text, integers as {@code Long}.
+   */
+  @SuppressWarnings("unchecked")
+  public static Map<String, Object> fields(Object reply) {
+    List<Object> flat = (List<Object>) reply;
+    Map<String, Object> out = new HashMap<>();
+    for (int i = 0; i + 1 < flat.size(); i += 2) {
+      Object value = flat.get(i + 1);
+      out.put(
+          new String((byte[]) flat.get(i), StandardCharsets.UTF_8),
+          value instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8) : value);
+    }
+    return out;
   }
 
   /** Closes every up node, then the metadata store. */
