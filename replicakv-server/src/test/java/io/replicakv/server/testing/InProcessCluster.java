@@ -91,9 +91,9 @@ public final class InProcessCluster implements AutoCloseable {
       this.dir = dir;
     }
 
-    /** Nodes started by {@link #start()} (default 3). */
+    /** Nodes started by {@link #start()} (default 3; 0 for a test that starts each itself). */
     public Builder nodes(int count) {
-      Check.argument(count >= 1, "nodes %s", count);
+      Check.argument(count >= 0, "nodes %s", count);
       this.nodes = count;
       return this;
     }
@@ -176,7 +176,14 @@ public final class InProcessCluster implements AutoCloseable {
 
   /** Starts the next node as a joiner through n1; returns its index. */
   public int join() throws IOException {
-    return startNode(Map.of("join", "127.0.0.1:" + server(0).port()));
+    return join(Map.of());
+  }
+
+  /** Starts the next node as a joiner through n1 with {@code extra} settings; returns its index. */
+  public int join(Map<String, String> extra) throws IOException {
+    Map<String, String> settings = new HashMap<>(extra);
+    settings.put("join", "127.0.0.1:" + server(0).port());
+    return startNode(settings);
   }
 
   private ReplicaKvServer launch(Map<String, String> settings) throws IOException {
@@ -244,8 +251,16 @@ public final class InProcessCluster implements AutoCloseable {
 
   /** Starts node {@code index} again on its data directory with the settings it had. */
   public void restart(int index) throws IOException {
+    restart(index, Map.of());
+  }
+
+  /** Starts node {@code index} again on its data directory, {@code changed} settings on top. */
+  public void restart(int index, Map<String, String> changed) throws IOException {
     Check.state(servers.get(index) == null, "node %s is still up", id(index));
-    servers.set(index, launch(settingsOf.get(index)));
+    Map<String, String> settings = new HashMap<>(settingsOf.get(index));
+    settings.putAll(changed);
+    settingsOf.set(index, Map.copyOf(settings));
+    servers.set(index, launch(settings));
   }
 
   /** A client of node {@code index} on keyspace 0; the caller closes it. */
