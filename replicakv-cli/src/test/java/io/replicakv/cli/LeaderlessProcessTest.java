@@ -1,5 +1,6 @@
 package io.replicakv.cli;
 
+import static io.replicakv.cli.FaultCluster.command;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -48,33 +49,12 @@ class LeaderlessProcessTest {
   private FaultCluster cluster;
   private int keyspace;
 
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
-
   @BeforeAll
   void startCluster(@TempDir Path dir) throws Exception {
     cluster = FaultCluster.start(dir, 5, 3, "--fsync=always");
-    try (Jedis j = cluster.client("n1")) {
-      keyspace =
-          ((Long)
-                  j.sendCommand(
-                      command("KEYSPACE"),
-                      "CREATE",
-                      KEYSPACE,
-                      "style",
-                      "leaderless",
-                      "replicas",
-                      "3",
-                      "r",
-                      "2",
-                      "w",
-                      "2",
-                      "sloppy",
-                      "true"))
-              .intValue();
-    }
+    keyspace =
+        cluster.createKeyspace(
+            KEYSPACE, "style", "leaderless", "replicas", "3", "r", "2", "w", "2", "sloppy", "true");
   }
 
   @AfterAll

@@ -1,5 +1,6 @@
 package io.replicakv.cli;
 
+import static io.replicakv.cli.FaultCluster.command;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -20,7 +21,6 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.commands.ProtocolCommand;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
@@ -45,49 +45,12 @@ class SingleLeaderFailoverTest {
   private FaultCluster cluster;
   private int sync;
 
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
-
   @BeforeAll
   void startCluster(@TempDir Path dir) throws Exception {
-    cluster =
-        FaultCluster.start(
-            dir,
-            3,
-            "--set=heartbeat-interval-ms=200",
-            "--set=failover-timeout-ms=" + FAILOVER_TIMEOUT_MILLIS,
-            "--set=replication-write-timeout-ms=2000");
-    try (Jedis j = cluster.client("n1")) {
-      sync =
-          ((Long)
-                  j.sendCommand(
-                      command("KEYSPACE"),
-                      "CREATE",
-                      "sync",
-                      "style",
-                      "single-leader",
-                      "acks",
-                      "all"))
-              .intValue();
-    }
-    for (String node : cluster.ids()) {
-      try (Jedis j = cluster.client(node)) {
-        await("writes through " + node)
-            .atMost(DEADLINE)
-            .pollInterval(Duration.ofMillis(250))
-            .ignoreExceptions()
-            .until(
-                () -> {
-                  j.select(0);
-                  boolean zero = "OK".equals(j.set("{fo}:warm", "w"));
-                  boolean other = "OK".equals(j.set("{ps}:warm", "w"));
-                  j.select(sync);
-                  return zero && other && "OK".equals(j.set("{fo}:warm", "w"));
-                });
-      }
-    }
+    cluster = FaultCluster.start(dir, 3, FaultCluster.fastReplication(FAILOVER_TIMEOUT_MILLIS));
+    sync = cluster.createKeyspace("sync", "style", "single-leader", "acks", "all");
+    cluster.awaitWritable(DEADLINE, 0, "{fo}:warm", "{ps}:warm");
+    cluster.awaitWritable(DEADLINE, sync, "{fo}:warm");
   }
 
   @AfterAll
@@ -98,12 +61,7 @@ class SingleLeaderFailoverTest {
   }
 
   private String leaderOf(String askedNode, int keyspace, String key) {
-    try (Jedis j = cluster.client(askedNode)) {
-      j.select(keyspace);
-      long slot = j.clusterKeySlot(key);
-      Object leader = j.sendCommand(command("CLUSTER"), "REPLICALEADER", Long.toString(slot));
-      return new String((byte[]) leader, StandardCharsets.UTF_8);
-    }
+    return cluster.leaderOf(askedNode, keyspace, key);
   }
 
   private String other(String... not) {
