@@ -107,11 +107,7 @@ class MultiProcessMoveCrashTest {
 
   private Map<String, String> threeNodesWithKeys() throws Exception {
     int[] metadataPorts = ServerProcess.freePorts(3);
-    StringBuilder voters = new StringBuilder();
-    for (int i = 0; i < 3; i++) {
-      voters.append(i > 0 ? "," : "").append("n").append(i + 1).append("@127.0.0.1:");
-      voters.append(metadataPorts[i]);
-    }
+    String voters = ServerProcess.voterList(metadataPorts);
     for (int i = 0; i < 3; i++) {
       start(
           "n" + (i + 1),
@@ -119,16 +115,7 @@ class MultiProcessMoveCrashTest {
           "--set=metadata-port=" + metadataPorts[i]);
     }
     try {
-      await("three members registered")
-          .atMost(DEADLINE)
-          .pollInterval(Duration.ofMillis(200))
-          .until(
-              () ->
-                  nodes.stream()
-                      .allMatch(
-                          n ->
-                              LocalCluster.query(n.port(), "CLUSTER INFO")
-                                  .contains("cluster_known_nodes:3")));
+      ServerProcess.awaitKnownNodes(nodes, 3, DEADLINE);
     } catch (org.awaitility.core.ConditionTimeoutException e) {
       printStartupLines();
       throw e;

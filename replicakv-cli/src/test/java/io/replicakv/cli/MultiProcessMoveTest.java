@@ -37,11 +37,7 @@ class MultiProcessMoveTest {
   @Test
   void aNodeJoinsWithOneAddressAndTakesOverItsKeys() throws Exception {
     int[] metadataPorts = ServerProcess.freePorts(3);
-    StringBuilder voters = new StringBuilder();
-    for (int i = 0; i < 3; i++) {
-      voters.append(i > 0 ? "," : "").append("n").append(i + 1).append("@127.0.0.1:");
-      voters.append(metadataPorts[i]);
-    }
+    String voters = ServerProcess.voterList(metadataPorts);
     for (int i = 0; i < 3; i++) {
       nodes.add(
           ServerProcess.start(
@@ -53,16 +49,7 @@ class MultiProcessMoveTest {
               "--set=replication=off",
               "--set=heartbeat-interval-ms=200"));
     }
-    await("three members registered")
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofMillis(200))
-        .until(
-            () ->
-                nodes.stream()
-                    .allMatch(
-                        n ->
-                            LocalCluster.query(n.port(), "CLUSTER INFO")
-                                .contains("cluster_known_nodes:3")));
+    ServerProcess.awaitKnownNodes(nodes, 3, DEADLINE);
     Map<String, String> written = new java.util.concurrent.ConcurrentHashMap<>();
     try (Jedis j = new Jedis("127.0.0.1", nodes.get(0).port())) {
       for (int i = 0; i < KEY_COUNT; i++) {
