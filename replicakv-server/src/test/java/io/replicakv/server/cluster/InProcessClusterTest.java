@@ -3,6 +3,7 @@ package io.replicakv.server.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.replicakv.core.ring.Slots;
+import io.replicakv.server.testing.HeadlessBrowser;
 import io.replicakv.server.testing.InProcessCluster;
 import java.nio.file.Path;
 import java.util.HashMap;
@@ -150,30 +151,10 @@ class InProcessClusterTest {
     String page = httpGet(nodes.server(0).httpPort(), "/dashboard");
     assertThat(page).contains("<title>ReplicaKV</title>").contains("/admin/cluster");
     assertThat(httpGet(nodes.server(0).httpPort(), "/admin/cluster")).contains("\"ranges\"");
-    java.nio.file.Path chromium = java.nio.file.Path.of("/usr/bin/chromium");
-    org.junit.jupiter.api.Assumptions.assumeTrue(
-        java.nio.file.Files.isExecutable(chromium),
-        "chromium not installed; page checked over HTTP only");
-    Process p =
-        new ProcessBuilder(
-                chromium.toString(),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--user-data-dir=" + dir.resolve("chromium-profile"),
-                "--virtual-time-budget=5000",
-                "--dump-dom",
-                "http://127.0.0.1:" + nodes.server(0).httpPort() + "/dashboard")
-            .redirectError(ProcessBuilder.Redirect.DISCARD)
-            .start();
     String dom =
-        new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        HeadlessBrowser.dumpDom(
+            "http://127.0.0.1:" + nodes.server(0).httpPort() + "/dashboard",
+            dir.resolve("chromium-profile"));
     // the script filled the members table from /admin/cluster and drew the ring
     assertThat(dom)
         .contains(">n1<")

@@ -4,8 +4,8 @@ import static io.replicakv.server.testing.InProcessCluster.command;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import io.replicakv.server.testing.HeadlessBrowser;
 import io.replicakv.server.testing.InProcessCluster;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -234,28 +234,10 @@ class SingleLeaderClusterTest {
 
   @Test
   void dashboardShowsTheReplicaGroupsInAHeadlessBrowser() throws Exception {
-    java.nio.file.Path chromium = java.nio.file.Path.of("/usr/bin/chromium");
-    org.junit.jupiter.api.Assumptions.assumeTrue(
-        java.nio.file.Files.isExecutable(chromium), "chromium not installed");
-    Process p =
-        new ProcessBuilder(
-                chromium.toString(),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--user-data-dir=" + dir.resolve("chromium-profile"),
-                "--virtual-time-budget=5000",
-                "--dump-dom",
-                "http://127.0.0.1:" + cluster.server(0).httpPort() + "/dashboard")
-            .redirectError(ProcessBuilder.Redirect.DISCARD)
-            .start();
-    String dom = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    String dom =
+        HeadlessBrowser.dumpDom(
+            "http://127.0.0.1:" + cluster.server(0).httpPort() + "/dashboard",
+            dir.resolve("chromium-profile"));
     // the script filled the replica-group table from /admin/replication: keyspace 0's groups,
     // each with its role and leader, and the followers of the groups this node leads
     assertThat(dom)
