@@ -60,10 +60,8 @@ class MembershipMoveTest {
 
   private ReplicaKvServer start(String id, boolean join, String routing, String throttle)
       throws Exception {
-    Map<String, String> extra = Map.of("move-throttle-bytes-per-sec", throttle, "routing", routing);
-    int index = join ? nodes.join(extra) : nodes.startNode(extra);
-    assertThat(InProcessCluster.id(index)).isEqualTo(id);
-    return nodes.server(index);
+    return nodes.startNode(
+        id, join, Map.of("move-throttle-bytes-per-sec", throttle, "routing", routing));
   }
 
   private Map<String, String> threeNodesWithKeys(String routing) throws Exception {

@@ -53,10 +53,7 @@ class MoveClusterTest {
 
   private ReplicaKvServer start(String id, boolean join, String throttleBytesPerSecond)
       throws Exception {
-    Map<String, String> extra = Map.of("move-throttle-bytes-per-sec", throttleBytesPerSecond);
-    int index = join ? nodes.join(extra) : nodes.startNode(extra);
-    assertThat(InProcessCluster.id(index)).isEqualTo(id);
-    return nodes.server(index);
+    return nodes.startNode(id, join, Map.of("move-throttle-bytes-per-sec", throttleBytesPerSecond));
   }
 
   /** Writes random keys through one node until stopped, retrying each write until acknowledged. */

@@ -51,10 +51,8 @@ class MoveProgressClusterTest {
   }
 
   private ReplicaKvServer start(String id, boolean join) throws Exception {
-    Map<String, String> extra = Map.of("move-throttle-bytes-per-sec", THROTTLE_BYTES_PER_SECOND);
-    int index = join ? nodes.join(extra) : nodes.startNode(extra);
-    assertThat(InProcessCluster.id(index)).isEqualTo(id);
-    return nodes.server(index);
+    return nodes.startNode(
+        id, join, Map.of("move-throttle-bytes-per-sec", THROTTLE_BYTES_PER_SECOND));
   }
 
   @Test

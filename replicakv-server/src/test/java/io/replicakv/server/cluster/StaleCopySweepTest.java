@@ -44,10 +44,7 @@ class StaleCopySweepTest {
   }
 
   private ReplicaKvServer start(String id, boolean join, String throttle) throws Exception {
-    Map<String, String> extra = Map.of("move-throttle-bytes-per-sec", throttle);
-    int index = join ? nodes.join(extra) : nodes.startNode(extra);
-    assertThat(InProcessCluster.id(index)).isEqualTo(id);
-    return nodes.server(index);
+    return nodes.startNode(id, join, Map.of("move-throttle-bytes-per-sec", throttle));
   }
 
   @Test

@@ -174,6 +174,16 @@ public final class InProcessCluster implements AutoCloseable {
     return index;
   }
 
+  /**
+   * Starts node {@code id}, which must be the next one, with {@code extra} settings, joining
+   * through n1 when {@code join}; returns its server.
+   */
+  public ReplicaKvServer startNode(String id, boolean join, Map<String, String> extra)
+      throws IOException {
+    Check.argument(id.equals(id(size())), "next node is %s, not %s", id(size()), id);
+    return server(join ? join(extra) : startNode(extra));
+  }
+
   /** Starts the next node as a joiner through n1; returns its index. */
   public int join() throws IOException {
     return join(Map.of());
