@@ -75,7 +75,9 @@ class MoveClusterTest {
 
     @Override
     public void run() {
-      try (Jedis j = new Jedis("127.0.0.1", port)) {
+      // a generous read timeout: under load the 2 s default can time a write out, which ends the
+      // writer (a read timeout is a connection error, not a TRYAGAIN to retry)
+      try (Jedis j = new Jedis("127.0.0.1", port, 30_000)) {
         while (!stop.get()) {
           String key = "key:" + random.nextInt(KEY_COUNT);
           String value = "v" + counter++;
@@ -265,10 +267,13 @@ class MoveClusterTest {
       throw e;
     }
     long writesAfterFlip = writer.writes.get();
-    await().atMost(MOVE_DEADLINE).until(() -> writer.writes.get() >= writesAfterFlip + 100);
+    await()
+        .atMost(MOVE_DEADLINE)
+        .until(() -> writer.writes.get() >= writesAfterFlip + 100 || writer.failure != null);
     writer.stop.set(true);
     thread.join(MOVE_DEADLINE.toMillis());
     assertThat(writer.failure).isNull();
+    assertThat(writer.writes.get()).isGreaterThanOrEqualTo(writesAfterFlip + 100);
     await().atMost(MOVE_DEADLINE).until(() -> totalKeys() == KEY_COUNT);
     checkEveryKeyEverywhere(acknowledged);
   }
