@@ -156,7 +156,7 @@ public final class InProcessCluster implements AutoCloseable {
    * index.
    */
   public int startNode(Map<String, String> extra) throws IOException {
-    String id = "n" + (servers.size() + 1);
+    String id = id(servers.size());
     Map<String, String> settings = new HashMap<>();
     settings.put("port", "0");
     settings.put("http-port", "0");
@@ -245,10 +245,12 @@ public final class InProcessCluster implements AutoCloseable {
     return server(index(id));
   }
 
+  /** Whether node {@code index} runs (started and not stopped). */
   public boolean isUp(int index) {
     return servers.get(index) != null;
   }
 
+  /** The metadata store every node shares. */
   public InMemoryMetadataStore metadata() {
     return metadata;
   }
