@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -50,5 +51,56 @@ final class CliRun {
               + Files.readString(output, StandardCharsets.UTF_8));
     }
     return new Result(p.exitValue(), Files.readString(output, StandardCharsets.UTF_8));
+  }
+
+  /**
+   * A first RESP port p in [low, high) for a {@code replicakv up} of {@code processes} processes,
+   * with p + i + offset free for every process i and every offset ({@code up} puts HTTP at +10000,
+   * peer at +20000, metadata at +30000); at most {@code attempts} draws from {@code random}.
+   */
+  static int freeUpPorts(
+      SplittableRandom random, int attempts, int low, int high, int processes, int... offsets) {
+    for (int attempt = 0; attempt < attempts; attempt++) {
+      int p = random.nextInt(low, high);
+      boolean free = true;
+      for (int i = 0; i < processes && free; i++) {
+        for (int offset : offsets) {
+          free &= LocalCluster.portFree(p + i + offset);
+        }
+      }
+      if (free) {
+        return p;
+      }
+    }
+    throw new AssertionError(
+        "no free ports for " + processes + " processes in " + attempts + " attempts");
+  }
+
+  /**
+   * Kills what {@code replicakv up} left running in {@code workingDirectory} (each process under
+   * {@code .replicakv/} writes its pid file there), for a test whose assertion failed before its
+   * {@code down}.
+   */
+  static void killLeftovers(Path workingDirectory) throws IOException {
+    Path root = workingDirectory.resolve(".replicakv");
+    if (!Files.isDirectory(root)) {
+      return;
+    }
+    List<Path> folders;
+    try (var listing = Files.list(root)) {
+      folders = listing.toList();
+    }
+    for (Path folder : folders) {
+      Path pidFile = folder.resolve("pid");
+      if (Files.isRegularFile(pidFile)) {
+        long pid = Long.parseLong(Files.readString(pidFile).trim());
+        ProcessHandle.of(pid)
+            .ifPresent(
+                p -> {
+                  p.destroyForcibly();
+                  p.onExit().orTimeout(30, TimeUnit.SECONDS).join();
+                });
+      }
+    }
   }
 }

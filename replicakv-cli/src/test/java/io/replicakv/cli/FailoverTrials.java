@@ -1,5 +1,6 @@
 package io.replicakv.cli;
 
+import static io.replicakv.cli.FaultCluster.command;
 import static org.awaitility.Awaitility.await;
 
 import io.replicakv.core.util.Check;
@@ -10,14 +11,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.commands.ProtocolCommand;
-import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
@@ -64,37 +60,14 @@ final class FailoverTrials {
     this.sync = sync;
   }
 
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
-
   public static void main(String[] args) throws Exception {
     int trials = args.length > 0 ? Integer.parseInt(args[0]) : 10;
     long failoverTimeoutMillis = args.length > 1 ? Long.parseLong(args[1]) : 3_000;
     Path dir = Files.createTempDirectory("replicakv-failover-trials");
     int lost;
     try (FaultCluster cluster =
-        FaultCluster.start(
-            dir,
-            3,
-            "--set=heartbeat-interval-ms=200",
-            "--set=failover-timeout-ms=" + failoverTimeoutMillis,
-            "--set=replication-write-timeout-ms=2000")) {
-      int sync;
-      try (Jedis j = cluster.client("n1")) {
-        sync =
-            ((Long)
-                    j.sendCommand(
-                        command("KEYSPACE"),
-                        "CREATE",
-                        "sync",
-                        "style",
-                        "single-leader",
-                        "acks",
-                        "all"))
-                .intValue();
-      }
+        FaultCluster.start(dir, 3, FaultCluster.fastReplication(failoverTimeoutMillis))) {
+      int sync = cluster.createKeyspace("sync", "style", "single-leader", "acks", "all");
       FailoverTrials run = new FailoverTrials(cluster, sync);
       run.warmUp();
       System.out.println(
@@ -138,30 +111,12 @@ final class FailoverTrials {
   }
 
   private void warmUp() {
-    for (String node : cluster.ids()) {
-      try (Jedis j = cluster.client(node)) {
-        await("writes through " + node)
-            .atMost(DEADLINE)
-            .pollInterval(Duration.ofMillis(250))
-            .ignoreExceptions()
-            .until(
-                () -> {
-                  j.select(0);
-                  boolean zero = "OK".equals(j.set("{fo}:warm", "w"));
-                  j.select(sync);
-                  return zero && "OK".equals(j.set("{fo}:warm", "w"));
-                });
-      }
-    }
+    cluster.awaitWritable(DEADLINE, 0, "{fo}:warm");
+    cluster.awaitWritable(DEADLINE, sync, "{fo}:warm");
   }
 
   private String leaderOf(String askedNode, int keyspace, String key) {
-    try (Jedis j = cluster.client(askedNode)) {
-      j.select(keyspace);
-      long slot = j.clusterKeySlot(key);
-      Object leader = j.sendCommand(command("CLUSTER"), "REPLICALEADER", Long.toString(slot));
-      return new String((byte[]) leader, StandardCharsets.UTF_8);
-    }
+    return cluster.leaderOf(askedNode, keyspace, key);
   }
 
   private String other(String not) {
@@ -181,44 +136,31 @@ final class FailoverTrials {
             .ignoreExceptions()
             .until(() -> leaderOf("n1", 0, "{fo}:0"), l -> !l.isEmpty());
     String through = other(victim);
-    List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
-    AtomicLong killedAtNanos = new AtomicLong();
-    AtomicLong firstOkAfterKillNanos = new AtomicLong();
-    AtomicLong okBeforeKill = new AtomicLong();
-    AtomicLong okAfterKill = new AtomicLong();
-    AtomicBoolean stop = new AtomicBoolean();
     long firstKey = sequence;
     sequence += 1_000_000;
-    CompletableFuture<Void> writer =
-        CompletableFuture.runAsync(
-            () ->
-                writeLoop(
-                    through,
-                    firstKey,
-                    errors,
-                    killedAtNanos,
-                    firstOkAfterKillNanos,
-                    okBeforeKill,
-                    okAfterKill,
-                    stop));
+    // keyspace 0 every key; acks=all every fifth, only until the kill: it needs the killed node
+    // back, and its timeouts would hold up the keyspace 0 writes being timed
+    AckedWriter zero = writer(through, 0, firstKey, 1, acked);
+    AckedWriter all = writer(through, sync, firstKey, 5, ackedSync);
     try {
       await("writes before the kill")
           .atMost(DEADLINE)
-          .until(() -> okBeforeKill.get() >= WRITES_BEFORE_KILL || writer.isDone());
+          .until(() -> zero.acknowledgedWrites() >= WRITES_BEFORE_KILL || zero.isDone());
+      all.stop();
       long killNanos = System.nanoTime();
       cluster.kill9(victim);
-      killedAtNanos.set(System.nanoTime());
+      zero.markFault();
       await("writes to the killed leader's slot succeed again")
           .atMost(DEADLINE)
-          .until(() -> firstOkAfterKillNanos.get() != 0 || writer.isDone());
+          .until(() -> zero.firstOkAfterFaultNanos() != 0 || zero.isDone());
       Check.state(
-          firstOkAfterKillNanos.get() != 0, "the writer stopped before any write succeeded");
-      long millis = TimeUnit.NANOSECONDS.toMillis(firstOkAfterKillNanos.get() - killNanos);
+          zero.firstOkAfterFaultNanos() != 0, "the writer stopped before any write succeeded");
+      long millis = TimeUnit.NANOSECONDS.toMillis(zero.firstOkAfterFaultNanos() - killNanos);
       await("more writes after recovery")
           .atMost(DEADLINE)
-          .until(() -> okAfterKill.get() >= WRITES_AFTER_RECOVERY || writer.isDone());
-      stop.set(true);
-      writer.get(2, TimeUnit.MINUTES);
+          .until(() -> zero.acknowledgedAfterFault() >= WRITES_AFTER_RECOVERY || zero.isDone());
+      zero.stop();
+      Check.state(zero.failure() == null, "the writer failed: %s", zero.failure());
       String newLeader = leaderOf(through, 0, "{fo}:0");
       long restartNanos = System.nanoTime();
       cluster.restart(victim);
@@ -240,21 +182,19 @@ final class FailoverTrials {
       System.out.printf(
           "trial %2d: the restarted %s's own copy lacks %d of %d acknowledged acks=1 writes%n",
           number, victim, missingOnVictim, acked.size());
-      List<String> distinct;
-      synchronized (errors) {
-        distinct = errors.stream().map(e -> e.replaceAll("[0-9]+", "#")).distinct().toList();
-      }
+      java.util.Set<String> distinct = zero.distinctErrors();
+      distinct.addAll(all.distinctErrors());
       System.out.printf(
           "trial %2d: killed leader %s (writes through %s), new leader %s, first write OK after %d"
               + " ms; restarted %s in sync after %d ms; errors meanwhile: %s%n",
           number, victim, through, newLeader, millis, victim, syncMillis, distinct);
       return millis;
     } catch (org.awaitility.core.ConditionTimeoutException e) {
-      stop.set(true);
       System.out.println(cluster.describe());
       throw e;
     } finally {
-      stop.set(true);
+      zero.close();
+      all.close();
     }
   }
 
@@ -341,56 +281,22 @@ final class FailoverTrials {
     return got[0];
   }
 
-  private void writeLoop(
-      String through,
-      long firstKey,
-      List<String> errors,
-      AtomicLong killedAtNanos,
-      AtomicLong firstOkAfterKillNanos,
-      AtomicLong okBeforeKill,
-      AtomicLong okAfterKill,
-      AtomicBoolean stop) {
-    long endNanos = System.nanoTime() + WRITER_MAX.toNanos();
-    Jedis zero = null;
-    Jedis all = null;
-    try {
-      for (long i = firstKey; !stop.get() && System.nanoTime() < endNanos; i++) {
-        try {
-          if (zero == null) {
-            zero = cluster.client(through);
-            all = cluster.client(through);
-            all.select(sync);
-          }
-          String key = "{fo}:" + i;
-          String value = "v" + i;
-          boolean startedAfterKill = killedAtNanos.get() != 0;
-          if ("OK".equals(zero.set(key, value))) {
-            acked.put(key, value);
-            if (startedAfterKill) {
-              firstOkAfterKillNanos.compareAndSet(0, System.nanoTime());
-              okAfterKill.incrementAndGet();
-            } else {
-              okBeforeKill.incrementAndGet();
-            }
-          }
-          // acks=all needs the killed node back: only before the kill, so that its timeouts do not
-          // hold up the keyspace 0 writes being timed
-          if (!startedAfterKill && i % 5 == 0 && "OK".equals(all.set(key, value))) {
-            ackedSync.put(key, value);
-          }
-        } catch (JedisDataException e) {
-          errors.add(e.getMessage());
-        } catch (JedisConnectionException e) {
-          errors.add("connection: " + e.getMessage());
-          zero = null;
-          all = null;
-        }
-      }
-    } finally {
-      if (zero != null) {
-        zero.close();
-        all.close();
-      }
-    }
+  /**
+   * SETs {@code {fo}:k = vk} for k = firstKey, firstKey + step, ... through {@code through} into
+   * {@code keyspace}, recording acknowledged writes into {@code acknowledged}; errors are recorded
+   * and the next key written, a lost connection is opened again at once.
+   */
+  private AckedWriter writer(
+      String through, int keyspace, long firstKey, int step, Map<String, String> acknowledged) {
+    return AckedWriter.through(() -> cluster.client(through))
+        .keyspace(keyspace)
+        .keys(i -> "{fo}:" + (firstKey + step * i))
+        .values(i -> "v" + (firstKey + step * i))
+        .onError(message -> AckedWriter.OnError.SKIP)
+        .reconnectWhen(() -> true, DEADLINE)
+        .maxRunTime(WRITER_MAX)
+        .acknowledgedInto(acknowledged)
+        .name("trial-" + keyspace)
+        .start();
   }
 }

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 import io.replicakv.net.fault.FaultControl;
 import io.replicakv.net.fault.FaultNetwork;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -12,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import redis.clients.jedis.Jedis;
+import redis.clients.jedis.commands.ProtocolCommand;
 
 /**
  * A cluster of server processes on loopback whose peer traffic all passes a {@link FaultNetwork} in
@@ -260,6 +262,68 @@ final class FaultCluster implements AutoCloseable {
       }
     }
     throw new AssertionError("no key owned by " + id);
+  }
+
+  /**
+   * The {@code --set} arguments of the single-leader process tests: heartbeats every 200 ms,
+   * failover after {@code failoverTimeoutMillis}, a replicated write answered within 2 s.
+   */
+  static String[] fastReplication(long failoverTimeoutMillis) {
+    return new String[] {
+      "--set=heartbeat-interval-ms=200",
+      "--set=failover-timeout-ms=" + failoverTimeoutMillis,
+      "--set=replication-write-timeout-ms=2000"
+    };
+  }
+
+  /** A RESP command by name, for commands Jedis has no method for. */
+  static ProtocolCommand command(String name) {
+    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
+    return () -> raw;
+  }
+
+  /** {@code KEYSPACE CREATE name options...} through n1; returns the new keyspace's number. */
+  int createKeyspace(String name, String... options) {
+    List<String> args = new ArrayList<>(List.of("CREATE", name));
+    args.addAll(List.of(options));
+    try (Jedis j = client("n1")) {
+      return ((Long) j.sendCommand(command("KEYSPACE"), args.toArray(String[]::new))).intValue();
+    }
+  }
+
+  /**
+   * The leader of the replica group of {@code key} in {@code keyspace}, as {@code askedNode} sees
+   * it.
+   */
+  String leaderOf(String askedNode, int keyspace, String key) {
+    try (Jedis j = client(askedNode)) {
+      j.select(keyspace);
+      long slot = j.clusterKeySlot(key);
+      Object leader = j.sendCommand(command("CLUSTER"), "REPLICALEADER", Long.toString(slot));
+      return new String((byte[]) leader, StandardCharsets.UTF_8);
+    }
+  }
+
+  /** Until {@code SET key w} of every key in {@code keyspace} answers OK through every node. */
+  void awaitWritable(Duration deadline, int keyspace, String... keys) {
+    for (String node : ids()) {
+      try (Jedis j = client(node)) {
+        await("writes through " + node + " to keyspace " + keyspace)
+            .atMost(deadline)
+            .pollInterval(Duration.ofMillis(250))
+            .ignoreExceptions()
+            .until(
+                () -> {
+                  j.select(keyspace);
+                  for (String key : keys) {
+                    if (!"OK".equals(j.set(key, "w"))) {
+                      return false;
+                    }
+                  }
+                  return true;
+                });
+      }
+    }
   }
 
   /** For a failure message: each node's CLUSTER INFO, its liveness and the end of its output. */

@@ -1,10 +1,8 @@
 package io.replicakv.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 import io.replicakv.client.ReplicaKvClient;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -16,7 +14,6 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.commands.ProtocolCommand;
 
 /**
  * Follower reads with session tokens between three server processes (peer traffic through the fault
@@ -40,46 +37,11 @@ class FollowerReadsProcessTest {
   private FaultCluster cluster;
   private int keyspace;
 
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
-
   @BeforeAll
   void startCluster(@TempDir Path dir) throws Exception {
-    cluster =
-        FaultCluster.start(
-            dir,
-            3,
-            "--set=heartbeat-interval-ms=200",
-            "--set=failover-timeout-ms=3000",
-            "--set=replication-write-timeout-ms=2000");
-    try (Jedis j = cluster.client("n1")) {
-      keyspace =
-          ((Long)
-                  j.sendCommand(
-                      command("KEYSPACE"),
-                      "CREATE",
-                      "reads",
-                      "style",
-                      "single-leader",
-                      "follower-reads",
-                      "on"))
-              .intValue();
-    }
-    for (String node : cluster.ids()) {
-      try (Jedis j = cluster.client(node)) {
-        await("writes through " + node)
-            .atMost(DEADLINE)
-            .pollInterval(Duration.ofMillis(250))
-            .ignoreExceptions()
-            .until(
-                () -> {
-                  j.select(keyspace);
-                  return "OK".equals(j.set("{fr}:warm", "w"));
-                });
-      }
-    }
+    cluster = FaultCluster.start(dir, 3, FaultCluster.fastReplication(3000));
+    keyspace = cluster.createKeyspace("reads", "style", "single-leader", "follower-reads", "on");
+    cluster.awaitWritable(DEADLINE, keyspace, "{fr}:warm");
   }
 
   @AfterAll
@@ -90,13 +52,7 @@ class FollowerReadsProcessTest {
   }
 
   private String leaderOf(String key) {
-    try (Jedis j = cluster.client("n1")) {
-      j.select(keyspace);
-      long slot = j.clusterKeySlot(key);
-      return new String(
-          (byte[]) j.sendCommand(command("CLUSTER"), "REPLICALEADER", Long.toString(slot)),
-          StandardCharsets.UTF_8);
-    }
+    return cluster.leaderOf("n1", keyspace, key);
   }
 
   private ReplicaKvClient client(boolean spread, String... nodes) {

@@ -1,5 +1,6 @@
 package io.replicakv.cli;
 
+import static io.replicakv.cli.FaultCluster.command;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -12,8 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -21,8 +20,6 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
 import redis.clients.jedis.commands.ProtocolCommand;
-import redis.clients.jedis.exceptions.JedisConnectionException;
-import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
  * Five server processes behind a fault proxy ({@link FaultCluster}) serving a leaderless keyspace
@@ -52,33 +49,12 @@ class LeaderlessProcessTest {
   private FaultCluster cluster;
   private int keyspace;
 
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
-
   @BeforeAll
   void startCluster(@TempDir Path dir) throws Exception {
     cluster = FaultCluster.start(dir, 5, 3, "--fsync=always");
-    try (Jedis j = cluster.client("n1")) {
-      keyspace =
-          ((Long)
-                  j.sendCommand(
-                      command("KEYSPACE"),
-                      "CREATE",
-                      KEYSPACE,
-                      "style",
-                      "leaderless",
-                      "replicas",
-                      "3",
-                      "r",
-                      "2",
-                      "w",
-                      "2",
-                      "sloppy",
-                      "true"))
-              .intValue();
-    }
+    keyspace =
+        cluster.createKeyspace(
+            KEYSPACE, "style", "leaderless", "replicas", "3", "r", "2", "w", "2", "sloppy", "true");
   }
 
   @AfterAll
@@ -105,61 +81,25 @@ class LeaderlessProcessTest {
   /** Writers on the given coordinators, each its own keys, counting acknowledgements and errors. */
   private final class Load implements AutoCloseable {
     final Map<String, String> acknowledged = new ConcurrentHashMap<>();
-    final Map<String, AtomicLong> errors = new ConcurrentHashMap<>();
-    final AtomicBoolean stop = new AtomicBoolean();
-    final List<Thread> writers = new ArrayList<>();
+    final List<AckedWriter> writers = new ArrayList<>();
 
     Load(String phase, String... coordinators) {
       for (int t = 0; t < coordinators.length; t++) {
         String node = coordinators[t];
         String prefix = phase + "-" + node + "-" + t + "-";
-        Thread writer = new Thread(() -> write(node, prefix), "load-" + prefix);
-        writers.add(writer);
-        writer.start();
-      }
-    }
-
-    private void write(String node, String prefix) {
-      Jedis j = null;
-      long i = 0;
-      while (!stop.get()) {
-        String key = prefix + i;
-        String value = "v" + i;
-        i++;
-        try {
-          if (j == null) {
-            j = cluster.client(node);
-            j.select(keyspace);
-          }
-          if ("OK".equals(j.set(key, value))) {
-            acknowledged.put(key, value);
-          }
-        } catch (JedisDataException e) {
-          errors
-              .computeIfAbsent(e.getMessage().split(" ")[0], k -> new AtomicLong())
-              .incrementAndGet();
-        } catch (JedisConnectionException e) {
-          errors.computeIfAbsent("connection", k -> new AtomicLong()).incrementAndGet();
-          if (j != null) {
-            j.close();
-          }
-          j = null;
-          // a refused connection fails at once: wait for the node before trying again, on the
-          // condition, not a fixed pause
-          if (!stop.get()) {
-            try {
-              await()
-                  .atMost(DEADLINE)
-                  .pollInterval(Duration.ofMillis(200))
-                  .until(() -> stop.get() || cluster.node(node).isAlive());
-            } catch (RuntimeException ignored) {
-              return;
-            }
-          }
-        }
-      }
-      if (j != null) {
-        j.close();
+        writers.add(
+            AckedWriter.through(() -> cluster.client(node))
+                .keyspace(keyspace)
+                .keys(i -> prefix + i)
+                .values(i -> "v" + i)
+                // every error reply is counted by kind and the next key written
+                .onError(message -> AckedWriter.OnError.SKIP)
+                // a refused connection fails at once: wait for the node before trying again, on
+                // the condition, not a fixed pause
+                .reconnectWhen(() -> cluster.node(node).isAlive(), DEADLINE)
+                .acknowledgedInto(acknowledged)
+                .name("load-" + prefix)
+                .start());
       }
     }
 
@@ -172,15 +112,19 @@ class LeaderlessProcessTest {
 
     Map<String, Long> errorCounts() {
       Map<String, Long> out = new TreeMap<>();
-      errors.forEach((kind, count) -> out.put(kind, count.get()));
+      for (AckedWriter w : writers) {
+        w.errorCounts().forEach((kind, count) -> out.merge(kind, count, Long::sum));
+      }
       return out;
     }
 
     @Override
     public void close() throws InterruptedException {
-      stop.set(true);
-      for (Thread writer : writers) {
-        writer.join(DEADLINE.toMillis());
+      for (AckedWriter w : writers) {
+        w.stop();
+      }
+      for (AckedWriter w : writers) {
+        assertThat(w.failure()).as("writer failure").isNull();
       }
     }
   }

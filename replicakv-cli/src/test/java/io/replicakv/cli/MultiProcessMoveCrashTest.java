@@ -10,8 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -51,25 +49,23 @@ class MultiProcessMoveCrashTest {
     Map<String, String> acknowledged = threeNodesWithKeys();
     ServerProcess joiner = startJoiner();
     assertThat(clusterCommand(nodes.get(0), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
-    Writer writer = new Writer(nodes.get(0).port(), acknowledged);
-    Thread thread = new Thread(writer, "writer");
-    thread.start();
+    AckedWriter writer = writer(nodes.get(0).port(), acknowledged);
     await("the joiner is in the middle of its copy")
         .atMost(DEADLINE)
         .pollInterval(Duration.ofMillis(20))
         .until(() -> dbSize(joiner) >= KEYS_BEFORE_KILL);
     assertThat(stateOf("n4")).as("the join is still running").isEqualTo("JOINING");
     joiner.kill9();
-    long writesAtKill = writer.writes.get();
+    long writesAtKill = writer.acknowledgedWrites();
     restart(3);
     awaitUp("n4");
-    stopWriter(writer, thread, writesAtKill);
+    stopWriter(writer, writesAtKill);
     awaitAllKeysOnce();
     checkEveryKeyEverywhere(acknowledged);
     assertThat(dbSize(nodes.get(3))).isPositive();
     System.out.printf(
         "joiner crash: %d writes (%d during the crash), %d retried%n",
-        writer.writes.get(), writer.writes.get() - writesAtKill, writer.retries.get());
+        writer.acknowledgedWrites(), writer.acknowledgedWrites() - writesAtKill, writer.retries());
   }
 
   @Test
@@ -78,9 +74,7 @@ class MultiProcessMoveCrashTest {
     ServerProcess joiner = startJoiner();
     assertThat(clusterCommand(nodes.get(0), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
     // the writer talks to the joiner, which forwards: any source may be the one that dies
-    Writer writer = new Writer(joiner.port(), acknowledged);
-    Thread thread = new Thread(writer, "writer");
-    thread.start();
+    AckedWriter writer = writer(joiner.port(), acknowledged);
     int[] handedOver = {-1};
     await("a source hands its slots over")
         .atMost(DEADLINE)
@@ -98,26 +92,22 @@ class MultiProcessMoveCrashTest {
     int victim = handedOver[0];
     nodes.get(victim).kill9();
     assertThat(stateOf("n4")).as("other sources had not handed over yet").isEqualTo("JOINING");
-    long writesAtKill = writer.writes.get();
+    long writesAtKill = writer.acknowledgedWrites();
     awaitUp("n4"); // the last source's handover flips the join; the dead one is not needed
     restart(victim);
-    stopWriter(writer, thread, writesAtKill);
+    stopWriter(writer, writesAtKill);
     // the restarted source deletes the stale copies of what it handed over at start-up (or at the
     // flip, if it came back before it), so every key ends on exactly one node
     awaitAllKeysOnce();
     checkEveryKeyEverywhere(acknowledged);
     System.out.printf(
         "source n%d killed after its handover: %d writes, %d retried%n",
-        victim + 1, writer.writes.get(), writer.retries.get());
+        victim + 1, writer.acknowledgedWrites(), writer.retries());
   }
 
   private Map<String, String> threeNodesWithKeys() throws Exception {
     int[] metadataPorts = ServerProcess.freePorts(3);
-    StringBuilder voters = new StringBuilder();
-    for (int i = 0; i < 3; i++) {
-      voters.append(i > 0 ? "," : "").append("n").append(i + 1).append("@127.0.0.1:");
-      voters.append(metadataPorts[i]);
-    }
+    String voters = ServerProcess.voterList(metadataPorts);
     for (int i = 0; i < 3; i++) {
       start(
           "n" + (i + 1),
@@ -125,16 +115,7 @@ class MultiProcessMoveCrashTest {
           "--set=metadata-port=" + metadataPorts[i]);
     }
     try {
-      await("three members registered")
-          .atMost(DEADLINE)
-          .pollInterval(Duration.ofMillis(200))
-          .until(
-              () ->
-                  nodes.stream()
-                      .allMatch(
-                          n ->
-                              LocalCluster.query(n.port(), "CLUSTER INFO")
-                                  .contains("cluster_known_nodes:3")));
+      ServerProcess.awaitKnownNodes(nodes, 3, DEADLINE);
     } catch (org.awaitility.core.ConditionTimeoutException e) {
       printStartupLines();
       throw e;
@@ -201,15 +182,11 @@ class MultiProcessMoveCrashTest {
         .until(() -> "UP".equals(stateOf(id)));
   }
 
-  private void stopWriter(Writer writer, Thread thread, long writesAtKill)
-      throws InterruptedException {
+  private void stopWriter(AckedWriter writer, long writesAtKill) throws InterruptedException {
     await("writes go on after the crash")
         .atMost(DEADLINE)
-        .until(() -> writer.writes.get() >= writesAtKill + 100 || writer.failure != null);
-    writer.stop.set(true);
-    thread.join(DEADLINE.toMillis());
-    assertThat(thread.isAlive()).isFalse();
-    assertThat(writer.failure).isNull();
+        .until(() -> writer.acknowledgedWrites() >= writesAtKill + 100 || writer.isDone());
+    writer.stopAndCheck();
   }
 
   private void awaitAllKeysOnce() {
@@ -302,45 +279,14 @@ class MultiProcessMoveCrashTest {
    * Overwrites random keys through one node until stopped; a write refused with TRYAGAIN or
    * CLUSTERDOWN (a node is down) is tried again until acknowledged. Any other error fails it.
    */
-  static final class Writer implements Runnable {
-    final int port;
-    final Map<String, String> acknowledged;
-    final AtomicBoolean stop = new AtomicBoolean();
-    final AtomicLong writes = new AtomicLong();
-    final AtomicLong retries = new AtomicLong();
-    final Random random = new Random(SEED);
-    volatile Throwable failure;
-
-    Writer(int port, Map<String, String> acknowledged) {
-      this.port = port;
-      this.acknowledged = acknowledged;
-    }
-
-    @Override
-    public void run() {
-      long counter = 0;
-      try (Jedis j = new Jedis("127.0.0.1", port, 30_000)) {
-        while (!stop.get()) {
-          String key = "key:" + random.nextInt(KEY_COUNT);
-          String value = "v" + counter++;
-          while (true) {
-            try {
-              j.set(key, value);
-              break;
-            } catch (JedisDataException e) {
-              String message = String.valueOf(e.getMessage());
-              if (!message.startsWith("TRYAGAIN") && !message.startsWith("CLUSTERDOWN")) {
-                throw e;
-              }
-              retries.incrementAndGet();
-            }
-          }
-          acknowledged.put(key, value);
-          writes.incrementAndGet();
-        }
-      } catch (Throwable t) {
-        failure = t;
-      }
-    }
+  private static AckedWriter writer(int port, Map<String, String> acknowledged) {
+    Random random = new Random(SEED);
+    return AckedWriter.throughPort(port)
+        .keys(n -> "key:" + random.nextInt(KEY_COUNT))
+        .values(n -> "v" + n)
+        .retryOnly("TRYAGAIN", "CLUSTERDOWN")
+        .acknowledgedInto(acknowledged)
+        .name("writer")
+        .start();
   }
 }

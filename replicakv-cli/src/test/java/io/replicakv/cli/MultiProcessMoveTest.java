@@ -37,11 +37,7 @@ class MultiProcessMoveTest {
   @Test
   void aNodeJoinsWithOneAddressAndTakesOverItsKeys() throws Exception {
     int[] metadataPorts = ServerProcess.freePorts(3);
-    StringBuilder voters = new StringBuilder();
-    for (int i = 0; i < 3; i++) {
-      voters.append(i > 0 ? "," : "").append("n").append(i + 1).append("@127.0.0.1:");
-      voters.append(metadataPorts[i]);
-    }
+    String voters = ServerProcess.voterList(metadataPorts);
     for (int i = 0; i < 3; i++) {
       nodes.add(
           ServerProcess.start(
@@ -53,16 +49,7 @@ class MultiProcessMoveTest {
               "--set=replication=off",
               "--set=heartbeat-interval-ms=200"));
     }
-    await("three members registered")
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofMillis(200))
-        .until(
-            () ->
-                nodes.stream()
-                    .allMatch(
-                        n ->
-                            LocalCluster.query(n.port(), "CLUSTER INFO")
-                                .contains("cluster_known_nodes:3")));
+    ServerProcess.awaitKnownNodes(nodes, 3, DEADLINE);
     Map<String, String> written = new java.util.concurrent.ConcurrentHashMap<>();
     try (Jedis j = new Jedis("127.0.0.1", nodes.get(0).port())) {
       for (int i = 0; i < KEY_COUNT; i++) {
@@ -86,7 +73,7 @@ class MultiProcessMoveTest {
     assertThat(dbSize(joiner)).isZero();
     String first = "--node=127.0.0.1:" + nodes.get(0).port();
     assertThat(cli("cluster", "plan", "join", "n4", first)).startsWith("plan join n4");
-    Overwriter joinWriter = Overwriter.start(nodes.get(0).port(), written, 1);
+    AckedWriter joinWriter = overwriter(nodes.get(0).port(), written, 1);
     // commit waits for the move with a progress bar (plain lines: the output is no terminal)
     assertThat(cli("cluster", "commit", "join", "n4", first)).contains("OK").contains("100%");
     await("keys moved to the joiner and deleted at their sources")
@@ -108,7 +95,7 @@ class MultiProcessMoveTest {
     String node = "--node=127.0.0.1:" + nodes.get(0).port();
     String plan = cli("cluster", "plan", "leave", "n2", node);
     assertThat(plan).startsWith("plan leave n2").contains(", " + dbSize(leaver) + " keys move");
-    Overwriter leaveWriter = Overwriter.start(nodes.get(0).port(), written, 2);
+    AckedWriter leaveWriter = overwriter(nodes.get(0).port(), written, 2);
     assertThat(cli("cluster", "commit", "leave", "n2", node, "--no-wait")).contains("OK");
     await("n2's keys moved away")
         .atMost(DEADLINE)
@@ -126,68 +113,18 @@ class MultiProcessMoveTest {
 
   /**
    * Overwrites the test's keys with new values through one node while a move runs, retrying on
-   * TRYAGAIN and CLUSTERDOWN, and records each value a reply acknowledged.
+   * TRYAGAIN and CLUSTERDOWN (any other error fails it), and records each value a reply
+   * acknowledged into {@code acknowledged}.
    */
-  static final class Overwriter implements Runnable {
-    final int port;
-    final Map<String, String> acknowledged;
-    final java.util.Random random;
-    final java.util.concurrent.atomic.AtomicBoolean stop =
-        new java.util.concurrent.atomic.AtomicBoolean();
-    final java.util.concurrent.atomic.AtomicLong writes =
-        new java.util.concurrent.atomic.AtomicLong();
-    final Thread thread;
-    final long round;
-    volatile Throwable failure;
-
-    private Overwriter(int port, Map<String, String> acknowledged, long round) {
-      this.port = port;
-      this.acknowledged = acknowledged;
-      this.round = round;
-      this.random = new java.util.Random(round);
-      this.thread = new Thread(this, "overwriter-" + round);
-    }
-
-    static Overwriter start(int port, Map<String, String> acknowledged, long round) {
-      Overwriter w = new Overwriter(port, acknowledged, round);
-      w.thread.start();
-      return w;
-    }
-
-    @Override
-    public void run() {
-      try (Jedis j = new Jedis("127.0.0.1", port, 30_000)) {
-        for (long n = 0; !stop.get(); n++) {
-          String key = "k" + random.nextInt(KEY_COUNT);
-          String value = "w" + round + "-" + n;
-          while (true) {
-            try {
-              j.set(key, value);
-              break;
-            } catch (redis.clients.jedis.exceptions.JedisDataException e) {
-              String message = String.valueOf(e.getMessage());
-              if (!message.startsWith("TRYAGAIN") && !message.startsWith("CLUSTERDOWN")) {
-                throw e;
-              }
-            }
-          }
-          acknowledged.put(key, value);
-          writes.incrementAndGet();
-        }
-      } catch (Throwable t) {
-        failure = t;
-      }
-    }
-
-    /** Stops the writer; fails the test if a write failed; returns the acknowledged writes. */
-    long stopAndCheck() throws InterruptedException {
-      stop.set(true);
-      thread.join(DEADLINE.toMillis());
-      assertThat(thread.isAlive()).as("writer stopped").isFalse();
-      assertThat(failure).as("writer failure").isNull();
-      assertThat(writes.get()).as("writes acknowledged during the move").isPositive();
-      return writes.get();
-    }
+  private static AckedWriter overwriter(int port, Map<String, String> acknowledged, long round) {
+    java.util.Random random = new java.util.Random(round);
+    return AckedWriter.throughPort(port)
+        .keys(n -> "k" + random.nextInt(KEY_COUNT))
+        .values(n -> "w" + round + "-" + n)
+        .retryOnly("TRYAGAIN", "CLUSTERDOWN")
+        .acknowledgedInto(acknowledged)
+        .name("overwriter-" + round)
+        .start();
   }
 
   /** Runs the CLI in this JVM and returns what it printed; fails the test on a non-zero exit. */

@@ -171,6 +171,30 @@ final class ServerProcess implements AutoCloseable {
     }
   }
 
+  /** The {@code cluster-voters} value {@code n1@127.0.0.1:p1,n2@...} for these metadata ports. */
+  static String voterList(int[] metadataPorts) {
+    StringBuilder voters = new StringBuilder();
+    for (int i = 0; i < metadataPorts.length; i++) {
+      voters.append(i > 0 ? "," : "").append("n").append(i + 1).append("@127.0.0.1:");
+      voters.append(metadataPorts[i]);
+    }
+    return voters.toString();
+  }
+
+  /** Until every one of {@code nodes} reports {@code count} known cluster nodes. */
+  static void awaitKnownNodes(List<ServerProcess> nodes, int count, Duration deadline) {
+    await(count + " members registered")
+        .atMost(deadline)
+        .pollInterval(Duration.ofMillis(200))
+        .until(
+            () ->
+                nodes.stream()
+                    .allMatch(
+                        n ->
+                            LocalCluster.query(n.port(), "CLUSTER INFO")
+                                .contains("cluster_known_nodes:" + count)));
+  }
+
   /** A port nobody listens on right now (another process may take it before we bind; rare). */
   static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket()) {

@@ -1,19 +1,17 @@
 package io.replicakv.cli;
 
+import static io.replicakv.cli.FaultCluster.command;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -23,8 +21,6 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.commands.ProtocolCommand;
-import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
@@ -49,49 +45,12 @@ class SingleLeaderFailoverTest {
   private FaultCluster cluster;
   private int sync;
 
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
-
   @BeforeAll
   void startCluster(@TempDir Path dir) throws Exception {
-    cluster =
-        FaultCluster.start(
-            dir,
-            3,
-            "--set=heartbeat-interval-ms=200",
-            "--set=failover-timeout-ms=" + FAILOVER_TIMEOUT_MILLIS,
-            "--set=replication-write-timeout-ms=2000");
-    try (Jedis j = cluster.client("n1")) {
-      sync =
-          ((Long)
-                  j.sendCommand(
-                      command("KEYSPACE"),
-                      "CREATE",
-                      "sync",
-                      "style",
-                      "single-leader",
-                      "acks",
-                      "all"))
-              .intValue();
-    }
-    for (String node : cluster.ids()) {
-      try (Jedis j = cluster.client(node)) {
-        await("writes through " + node)
-            .atMost(DEADLINE)
-            .pollInterval(Duration.ofMillis(250))
-            .ignoreExceptions()
-            .until(
-                () -> {
-                  j.select(0);
-                  boolean zero = "OK".equals(j.set("{fo}:warm", "w"));
-                  boolean other = "OK".equals(j.set("{ps}:warm", "w"));
-                  j.select(sync);
-                  return zero && other && "OK".equals(j.set("{fo}:warm", "w"));
-                });
-      }
-    }
+    cluster = FaultCluster.start(dir, 3, FaultCluster.fastReplication(FAILOVER_TIMEOUT_MILLIS));
+    sync = cluster.createKeyspace("sync", "style", "single-leader", "acks", "all");
+    cluster.awaitWritable(DEADLINE, 0, "{fo}:warm", "{ps}:warm");
+    cluster.awaitWritable(DEADLINE, sync, "{fo}:warm");
   }
 
   @AfterAll
@@ -102,12 +61,7 @@ class SingleLeaderFailoverTest {
   }
 
   private String leaderOf(String askedNode, int keyspace, String key) {
-    try (Jedis j = cluster.client(askedNode)) {
-      j.select(keyspace);
-      long slot = j.clusterKeySlot(key);
-      Object leader = j.sendCommand(command("CLUSTER"), "REPLICALEADER", Long.toString(slot));
-      return new String((byte[]) leader, StandardCharsets.UTF_8);
-    }
+    return cluster.leaderOf(askedNode, keyspace, key);
   }
 
   private String other(String... not) {
@@ -125,60 +79,50 @@ class SingleLeaderFailoverTest {
     String victim = leaderOf("n1", 0, "{fo}:0");
     String through = other(victim);
     System.out.println("leader of {fo} in keyspace 0: " + victim + "; writing through " + through);
-    Map<String, String> acked = new ConcurrentHashMap<>();
-    Map<String, String> ackedSync = new ConcurrentHashMap<>();
-    List<String> errors = java.util.Collections.synchronizedList(new ArrayList<>());
-    AtomicLong killedAtNanos = new AtomicLong();
-    AtomicLong firstOkAfterKillNanos = new AtomicLong();
-    AtomicLong okAfterKill = new AtomicLong();
-    AtomicBoolean stop = new AtomicBoolean();
-    CompletableFuture<Void> writer =
-        CompletableFuture.runAsync(
-            () ->
-                writeLoop(
-                    through,
-                    acked,
-                    ackedSync,
-                    errors,
-                    killedAtNanos,
-                    firstOkAfterKillNanos,
-                    okAfterKill,
-                    stop));
-    await("100 acknowledged writes before the kill")
-        .atMost(DEADLINE)
-        .until(() -> acked.size() >= 100 || writer.isDone());
-    assertThat(writer.isDone()).as("write loop still running").isFalse();
-    long killStartNanos = System.nanoTime();
-    cluster.kill9(victim);
-    // from here on, a write that starts finds the leader dead: its OK needs a new leader
-    killedAtNanos.set(System.nanoTime());
+    // keyspace 0 (acks=1) gets every key, the acks=all keyspace every fifth, each on its own
+    // connection and thread
+    AckedWriter zero = writer(through, 0, 1);
+    AckedWriter all = writer(through, sync, 5);
     try {
-      await("writes to the killed leader's slot succeed again")
+      zero.awaitAcknowledged(100, DEADLINE);
+      assertThat(zero.isDone()).as("write loop still running").isFalse();
+      long killStartNanos = System.nanoTime();
+      cluster.kill9(victim);
+      // from here on, a write that starts finds the leader dead: its OK needs a new leader
+      zero.markFault();
+      all.markFault();
+      try {
+        await("writes to the killed leader's slot succeed again")
+            .atMost(DEADLINE)
+            .until(() -> zero.firstOkAfterFaultNanos() != 0 || zero.isDone());
+      } catch (org.awaitility.core.ConditionTimeoutException e) {
+        throw new AssertionError(e.getMessage() + "\n" + cluster.describe(), e);
+      }
+      long recoveryMillis =
+          TimeUnit.NANOSECONDS.toMillis(zero.firstOkAfterFaultNanos() - killStartNanos);
+      Set<String> distinctErrors = zero.distinctErrors();
+      distinctErrors.addAll(all.distinctErrors());
+      System.out.println(
+          "kill -9 of leader "
+              + victim
+              + ": writes to its slot succeeded again after "
+              + recoveryMillis
+              + " ms (failover timeout "
+              + FAILOVER_TIMEOUT_MILLIS
+              + " ms); errors meanwhile: "
+              + distinctErrors);
+      assertThat(zero.firstOkAfterFaultNanos()).as("a write succeeded after the kill").isNotZero();
+      await("50 more acknowledged writes")
           .atMost(DEADLINE)
-          .until(() -> firstOkAfterKillNanos.get() != 0 || writer.isDone());
-    } catch (org.awaitility.core.ConditionTimeoutException e) {
-      stop.set(true);
-      throw new AssertionError(e.getMessage() + "\n" + cluster.describe(), e);
+          .until(() -> zero.acknowledgedAfterFault() >= 50);
+      zero.stopAndCheck();
+      all.stopAndCheck();
+    } finally {
+      zero.close();
+      all.close();
     }
-    long recoveryMillis =
-        TimeUnit.NANOSECONDS.toMillis(firstOkAfterKillNanos.get() - killStartNanos);
-    List<String> distinctErrors;
-    synchronized (errors) {
-      distinctErrors = errors.stream().map(e -> e.replaceAll("[0-9]+", "#")).distinct().toList();
-    }
-    System.out.println(
-        "kill -9 of leader "
-            + victim
-            + ": writes to its slot succeeded again after "
-            + recoveryMillis
-            + " ms (failover timeout "
-            + FAILOVER_TIMEOUT_MILLIS
-            + " ms); errors meanwhile: "
-            + distinctErrors);
-    assertThat(firstOkAfterKillNanos.get()).as("a write succeeded after the kill").isNotZero();
-    await("50 more acknowledged writes").atMost(DEADLINE).until(() -> okAfterKill.get() >= 50);
-    stop.set(true);
-    writer.get(60, TimeUnit.SECONDS);
+    Map<String, String> acked = zero.acknowledged;
+    Map<String, String> ackedSync = all.acknowledged;
     try (Jedis j = cluster.client(through)) {
       for (Map.Entry<String, String> write : acked.entrySet()) {
         assertThat(j.get(write.getKey()))
@@ -234,46 +178,21 @@ class SingleLeaderFailoverTest {
     return raw == null ? null : new String((byte[]) raw, StandardCharsets.UTF_8);
   }
 
-  private void writeLoop(
-      String through,
-      Map<String, String> acked,
-      Map<String, String> ackedSync,
-      List<String> errors,
-      AtomicLong killedAtNanos,
-      AtomicLong firstOkAfterKillNanos,
-      AtomicLong okAfterKill,
-      AtomicBoolean stop) {
-    long endNanos = System.nanoTime() + WRITE_LOOP_MAX.toNanos();
-    Jedis zero = null;
-    Jedis all = null;
-    for (int i = 0; !stop.get() && System.nanoTime() < endNanos; i++) {
-      try {
-        if (zero == null) {
-          zero = cluster.client(through);
-          all = cluster.client(through);
-          all.select(sync);
-        }
-        String key = "{fo}:" + i;
-        String value = "v" + i;
-        boolean startedAfterKill = killedAtNanos.get() != 0;
-        if ("OK".equals(zero.set(key, value))) {
-          acked.put(key, value);
-          if (startedAfterKill) {
-            firstOkAfterKillNanos.compareAndSet(0, System.nanoTime());
-            okAfterKill.incrementAndGet();
-          }
-        }
-        if (i % 5 == 0 && "OK".equals(all.set(key, value))) {
-          ackedSync.put(key, value);
-        }
-      } catch (JedisDataException e) {
-        errors.add(e.getMessage());
-      } catch (JedisConnectionException e) {
-        errors.add("connection: " + e.getMessage());
-        zero = null;
-        all = null;
-      }
-    }
+  /**
+   * SETs {@code {fo}:k = vk} for k = 0, step, 2 step, ... through {@code through} into {@code
+   * keyspace} until stopped (at most {@link #WRITE_LOOP_MAX}); errors are recorded and the next key
+   * written, a lost connection is opened again at once.
+   */
+  private AckedWriter writer(String through, int keyspace, int step) {
+    return AckedWriter.through(() -> cluster.client(through))
+        .keyspace(keyspace)
+        .keys(i -> "{fo}:" + step * i)
+        .values(i -> "v" + step * i)
+        .onError(message -> AckedWriter.OnError.SKIP)
+        .reconnectWhen(() -> true, DEADLINE)
+        .maxRunTime(WRITE_LOOP_MAX)
+        .name("failover-" + keyspace)
+        .start();
   }
 
   @Test

@@ -30,16 +30,7 @@ class UpDownTest {
   @AfterEach
   void killLeftovers() throws IOException {
     // up starts a detached node; if an assertion failed before down ran, stop it here.
-    Path pidFile = tmp.resolve(".replicakv/node-1/pid");
-    if (Files.isRegularFile(pidFile)) {
-      long pid = Long.parseLong(Files.readString(pidFile).trim());
-      ProcessHandle.of(pid)
-          .ifPresent(
-              p -> {
-                p.destroyForcibly();
-                p.onExit().orTimeout(30, TimeUnit.SECONDS).join();
-              });
-    }
+    CliRun.killLeftovers(tmp);
   }
 
   @Test
@@ -90,14 +81,8 @@ class UpDownTest {
 
   /** A RESP port whose HTTP partner (port + 10000) is free as well; fixed seed, bounded tries. */
   private static int portPair() {
-    SplittableRandom random = new SplittableRandom(20_240_601);
-    for (int i = 0; i < PORT_ATTEMPTS; i++) {
-      int p = random.nextInt(PORT_LOW, PORT_HIGH);
-      if (LocalCluster.portFree(p) && LocalCluster.portFree(p + 10_000)) {
-        return p;
-      }
-    }
-    throw new AssertionError("no free port pair in " + PORT_ATTEMPTS + " attempts");
+    return CliRun.freeUpPorts(
+        new SplittableRandom(20_240_601), PORT_ATTEMPTS, PORT_LOW, PORT_HIGH, 1, 0, 10_000);
   }
 
   /** Real redis-cli, when installed, sees the node too. */

@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,18 +36,7 @@ class UpFaultProxyTest {
   @AfterEach
   void killLeftovers() throws IOException {
     // up starts detached processes; if an assertion failed before down ran, stop them here.
-    for (String folder : List.of("node-1", "node-2", "node-3", "fault-proxy")) {
-      Path pidFile = tmp.resolve(".replicakv").resolve(folder).resolve("pid");
-      if (Files.isRegularFile(pidFile)) {
-        long pid = Long.parseLong(Files.readString(pidFile).trim());
-        ProcessHandle.of(pid)
-            .ifPresent(
-                p -> {
-                  p.destroyForcibly();
-                  p.onExit().orTimeout(30, TimeUnit.SECONDS).join();
-                });
-      }
-    }
+    CliRun.killLeftovers(tmp);
   }
 
   private CliRun.Result fault(String... args) throws Exception {
@@ -148,19 +136,15 @@ class UpFaultProxyTest {
 
   /** A RESP port whose three nodes' four ports each are free; fixed seed, bounded tries. */
   private static int basePort() {
-    SplittableRandom random = new SplittableRandom(20_261_201);
-    for (int i = 0; i < PORT_ATTEMPTS; i++) {
-      int p = random.nextInt(PORT_LOW, PORT_HIGH);
-      boolean free = true;
-      for (int node = 0; node < 3 && free; node++) {
-        for (int offset = 0; offset <= 30_000 && free; offset += 10_000) {
-          free = LocalCluster.portFree(p + node + offset);
-        }
-      }
-      if (free) {
-        return p;
-      }
-    }
-    throw new AssertionError("no free port block in " + PORT_ATTEMPTS + " attempts");
+    return CliRun.freeUpPorts(
+        new SplittableRandom(20_261_201),
+        PORT_ATTEMPTS,
+        PORT_LOW,
+        PORT_HIGH,
+        3,
+        0,
+        10_000,
+        20_000,
+        30_000);
   }
 }

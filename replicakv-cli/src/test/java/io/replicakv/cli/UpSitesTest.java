@@ -4,11 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,26 +28,7 @@ class UpSitesTest {
 
   @AfterEach
   void killLeftovers() throws IOException {
-    Path root = tmp.resolve(".replicakv");
-    if (!Files.isDirectory(root)) {
-      return;
-    }
-    java.util.List<Path> folders;
-    try (var listing = Files.list(root)) {
-      folders = listing.toList();
-    }
-    for (Path folder : folders) {
-      Path pidFile = folder.resolve("pid");
-      if (Files.isRegularFile(pidFile)) {
-        long pid = Long.parseLong(Files.readString(pidFile).trim());
-        ProcessHandle.of(pid)
-            .ifPresent(
-                p -> {
-                  p.destroyForcibly();
-                  p.onExit().orTimeout(30, TimeUnit.SECONDS).join();
-                });
-      }
-    }
+    CliRun.killLeftovers(tmp);
   }
 
   @Test
@@ -301,19 +280,15 @@ class UpSitesTest {
 
   /** A first port p with p..p+count-1 (and +10000, +20000, +30000) free. */
   private static int freePorts(int count) {
-    SplittableRandom random = new SplittableRandom(20_261_201L ^ System.nanoTime());
-    for (int attempt = 0; attempt < 2_000; attempt++) {
-      int p = random.nextInt(PORT_LOW, PORT_HIGH);
-      boolean free = true;
-      for (int i = 0; i < count && free; i++) {
-        for (int offset : new int[] {0, 10_000, 20_000, 30_000}) {
-          free &= LocalCluster.portFree(p + i + offset);
-        }
-      }
-      if (free) {
-        return p;
-      }
-    }
-    throw new IllegalStateException("no free port range for " + count + " processes");
+    return CliRun.freeUpPorts(
+        new SplittableRandom(20_261_201L ^ System.nanoTime()),
+        2_000,
+        PORT_LOW,
+        PORT_HIGH,
+        count,
+        0,
+        10_000,
+        20_000,
+        30_000);
   }
 }

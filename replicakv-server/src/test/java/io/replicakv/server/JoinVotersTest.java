@@ -3,11 +3,9 @@ package io.replicakv.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.replicakv.server.cluster.InMemoryMetadataStore;
 import io.replicakv.server.config.ConfigException;
-import io.replicakv.server.config.ServerConfig;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.file.Path;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -17,22 +15,10 @@ class JoinVotersTest {
 
   @Test
   void aMemberNamesTheVotersInTheFormOfClusterVoters() throws Exception {
-    InMemoryMetadataStore metadata = new InMemoryMetadataStore("test");
-    ServerConfig config =
-        ServerConfig.load(
-            null,
-            Map.of(
-                "port", "0",
-                "http-port", "0",
-                "peer-port", "0",
-                "data-dir", dir.resolve("n1").toString(),
-                "node-id", "n1",
-                "cluster-voters", "n1@127.0.0.1:7001"));
-    try (ReplicaKvServer server = new ReplicaKvServer(config).withMetadataStore(metadata).start()) {
-      assertThat(ClusterNode.fetchVoters("127.0.0.1:" + server.port()))
+    try (InProcessCluster cluster =
+        InProcessCluster.builder(dir).nodes(1).set("cluster-voters", "n1@127.0.0.1:7001").start()) {
+      assertThat(ClusterNode.fetchVoters("127.0.0.1:" + cluster.server(0).port()))
           .isEqualTo("n1@127.0.0.1:7001");
-    } finally {
-      metadata.close();
     }
     assertThatThrownBy(() -> ClusterNode.fetchVoters("no-port"))
         .isInstanceOf(ConfigException.class);

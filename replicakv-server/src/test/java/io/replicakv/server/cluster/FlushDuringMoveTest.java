@@ -3,11 +3,9 @@ package io.replicakv.server.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.config.ServerConfig;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
@@ -21,27 +19,10 @@ class FlushDuringMoveTest {
 
   @Test
   void flushIsRefusedWhileAMemberIsJoiningAndWorksAfterwards() throws Exception {
-    InMemoryMetadataStore metadata = new InMemoryMetadataStore("flush-test");
-    ServerConfig config =
-        ServerConfig.load(
-            null,
-            Map.of(
-                "port",
-                "0",
-                "http-port",
-                "0",
-                "peer-port",
-                "0",
-                "data-dir",
-                dir.resolve("n1").toString(),
-                "node-id",
-                "n1",
-                "cluster-voters",
-                "n1@127.0.0.1:1",
-                "replication",
-                "off"));
-    try (ReplicaKvServer server = new ReplicaKvServer(config).withMetadataStore(metadata).start();
-        Jedis j = new Jedis("127.0.0.1", server.port())) {
+    try (InProcessCluster cluster =
+            InProcessCluster.builder(dir).nodes(1).set("replication", "off").start();
+        Jedis j = cluster.jedis(0)) {
+      InMemoryMetadataStore metadata = cluster.metadata();
       j.set("a", "1");
       Member ghost =
           new Member("ghost", "127.0.0.1", 11, 12, 13, 0, "site-1", "", MemberState.JOINING, false);
@@ -64,8 +45,6 @@ class FlushDuringMoveTest {
           .ignoreExceptions()
           .until(() -> "OK".equals(j.flushDB()));
       assertThat(j.dbSize()).isZero();
-    } finally {
-      metadata.close();
     }
   }
 }

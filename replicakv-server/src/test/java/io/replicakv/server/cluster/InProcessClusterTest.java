@@ -3,10 +3,9 @@ package io.replicakv.server.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.replicakv.core.ring.Slots;
-import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.config.ServerConfig;
+import io.replicakv.server.testing.HeadlessBrowser;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,33 +26,11 @@ import redis.clients.jedis.exceptions.JedisDataException;
  */
 class InProcessClusterTest {
   @TempDir static Path dir;
-  static final List<ReplicaKvServer> servers = new ArrayList<>();
-  static InMemoryMetadataStore metadata;
+  static InProcessCluster nodes;
 
   @BeforeAll
   static void startCluster() throws Exception {
-    metadata = new InMemoryMetadataStore("test");
-    for (int i = 1; i <= 3; i++) {
-      ServerConfig config =
-          ServerConfig.load(
-              null,
-              Map.of(
-                  "port",
-                  "0",
-                  "http-port",
-                  "0",
-                  "peer-port",
-                  "0",
-                  "data-dir",
-                  dir.resolve("n" + i).toString(),
-                  "node-id",
-                  "n" + i,
-                  "cluster-voters",
-                  "n1@127.0.0.1:1",
-                  "replication",
-                  "off"));
-      servers.add(new ReplicaKvServer(config).withMetadataStore(metadata).start());
-    }
+    nodes = InProcessCluster.builder(dir).set("replication", "off").start();
     // every node routes by the same, final view before a test writes (a node still on an older
     // view would keep a key whose slot the newer ring gives to another member)
     org.awaitility.Awaitility.await("every node on the latest metadata version")
@@ -61,27 +38,29 @@ class InProcessClusterTest {
         .pollInterval(java.time.Duration.ofMillis(50))
         .until(
             () ->
-                servers.stream()
+                nodes.servers().stream()
                     .allMatch(
                         s -> {
                           try (Jedis j = new Jedis("127.0.0.1", s.port())) {
                             return j.clusterInfo()
                                 .contains(
-                                    "replicakv_metadata_version:" + metadata.current().version());
+                                    "replicakv_metadata_version:"
+                                        + nodes.metadata().current().version());
                           }
                         }));
   }
 
   @AfterAll
   static void stopCluster() {
-    servers.forEach(ReplicaKvServer::close);
-    metadata.close();
+    if (nodes != null) {
+      nodes.close();
+    }
   }
 
   @Test
   void everyNodeAnswersForEveryKeyAndDataLivesOnItsOwner() {
     Map<String, String> written = new HashMap<>();
-    try (Jedis first = new Jedis("127.0.0.1", servers.get(0).port())) {
+    try (Jedis first = new Jedis("127.0.0.1", nodes.server(0).port())) {
       for (int i = 0; i < 300; i++) {
         first.set("key:" + i, "v" + i);
         written.put("key:" + i, "v" + i);
@@ -89,7 +68,7 @@ class InProcessClusterTest {
     }
     int[] localCounts = new int[3];
     for (int n = 0; n < 3; n++) {
-      try (Jedis j = new Jedis("127.0.0.1", servers.get(n).port())) {
+      try (Jedis j = new Jedis("127.0.0.1", nodes.server(n).port())) {
         for (Map.Entry<String, String> e : written.entrySet()) {
           assertThat(j.get(e.getKey())).isEqualTo(e.getValue());
         }
@@ -104,7 +83,7 @@ class InProcessClusterTest {
 
   @Test
   void multiKeyCommandsNeedKeysOnOneNode() {
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(1).port())) {
+    try (Jedis j = new Jedis("127.0.0.1", nodes.server(1).port())) {
       j.mset("{user1}.a", "1", "{user1}.b", "2");
       assertThat(j.mget("{user1}.a", "{user1}.b")).containsExactly("1", "2");
       String[] spread = keysOnDifferentNodes();
@@ -119,7 +98,7 @@ class InProcessClusterTest {
 
   @Test
   void clusterCommandsDescribeTheRingAndJedisClusterRoutesByThem() {
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(2).port())) {
+    try (Jedis j = new Jedis("127.0.0.1", nodes.server(2).port())) {
       assertThat(j.clusterMyId()).isEqualTo("n3");
       assertThat(j.clusterInfo()).contains("cluster_state:ok").contains("cluster_known_nodes:3");
       assertThat(j.clusterKeySlot("{user1}.a")).isEqualTo(Slots.slot("user1"));
@@ -134,7 +113,7 @@ class InProcessClusterTest {
       assertThat(nodes.lines().count()).isEqualTo(3);
       assertThat(nodes).contains("myself,master");
     }
-    Set<HostAndPort> seeds = Set.of(new HostAndPort("127.0.0.1", servers.get(0).port()));
+    Set<HostAndPort> seeds = Set.of(new HostAndPort("127.0.0.1", nodes.server(0).port()));
     try (JedisCluster cluster = new JedisCluster(seeds)) {
       for (int i = 0; i < 100; i++) {
         cluster.set("jc:" + i, Integer.toString(i));
@@ -152,16 +131,16 @@ class InProcessClusterTest {
 
   @Test
   void adminHttpShowsTheClusterAndMetricsCountForwards() throws Exception {
-    String cluster = httpGet(servers.get(1).httpPort(), "/admin/cluster");
+    String cluster = httpGet(nodes.server(1).httpPort(), "/admin/cluster");
     assertThat(cluster)
         .contains("\"mode\" : \"cluster\"")
         .contains("\"self\" : \"n2\"")
         .contains("memberList")
         .contains("\"id\" : \"n3\"");
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port())) {
+    try (Jedis j = new Jedis("127.0.0.1", nodes.server(0).port())) {
       j.set(keyOwnedByOtherThan("n1"), "x");
     }
-    String metrics = httpGet(servers.get(0).httpPort(), "/metrics");
+    String metrics = httpGet(nodes.server(0).httpPort(), "/metrics");
     assertThat(metrics)
         .containsPattern("replicakv_forwarded_commands_total [1-9]")
         .containsPattern("replicakv_metadata_version [1-9]");
@@ -169,33 +148,13 @@ class InProcessClusterTest {
 
   @Test
   void dashboardRendersTheMembersInAHeadlessBrowser() throws Exception {
-    String page = httpGet(servers.get(0).httpPort(), "/dashboard");
+    String page = httpGet(nodes.server(0).httpPort(), "/dashboard");
     assertThat(page).contains("<title>ReplicaKV</title>").contains("/admin/cluster");
-    assertThat(httpGet(servers.get(0).httpPort(), "/admin/cluster")).contains("\"ranges\"");
-    java.nio.file.Path chromium = java.nio.file.Path.of("/usr/bin/chromium");
-    org.junit.jupiter.api.Assumptions.assumeTrue(
-        java.nio.file.Files.isExecutable(chromium),
-        "chromium not installed; page checked over HTTP only");
-    Process p =
-        new ProcessBuilder(
-                chromium.toString(),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--user-data-dir=" + dir.resolve("chromium-profile"),
-                "--virtual-time-budget=5000",
-                "--dump-dom",
-                "http://127.0.0.1:" + servers.get(0).httpPort() + "/dashboard")
-            .redirectError(ProcessBuilder.Redirect.DISCARD)
-            .start();
+    assertThat(httpGet(nodes.server(0).httpPort(), "/admin/cluster")).contains("\"ranges\"");
     String dom =
-        new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        HeadlessBrowser.dumpDom(
+            "http://127.0.0.1:" + nodes.server(0).httpPort() + "/dashboard",
+            dir.resolve("chromium-profile"));
     // the script filled the members table from /admin/cluster and drew the ring
     assertThat(dom)
         .contains(">n1<")
@@ -218,7 +177,7 @@ class InProcessClusterTest {
 
   @Test
   void redirectModeAnswersMovedWithTheOwnersAddress() {
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port())) {
+    try (Jedis j = new Jedis("127.0.0.1", nodes.server(0).port())) {
       j.configSet("routing", "redirect");
       try {
         String remote = keyOwnedByOtherThan("n1");
@@ -228,7 +187,7 @@ class InProcessClusterTest {
         } catch (redis.clients.jedis.exceptions.JedisMovedDataException e) {
           assertThat(e.getSlot()).isEqualTo(Slots.slot(remote));
           assertThat(e.getTargetNode().getPort())
-              .isIn(servers.get(1).port(), servers.get(2).port());
+              .isIn(nodes.server(1).port(), nodes.server(2).port());
         }
       } finally {
         j.configSet("routing", "proxy");
@@ -237,7 +196,7 @@ class InProcessClusterTest {
   }
 
   private static String keyOwnedByOtherThan(String id) {
-    ClusterView v = metadata.current();
+    ClusterView v = nodes.metadata().current();
     for (int i = 0; ; i++) {
       String k = "k" + i;
       if (!v.ownerOf(Slots.slot(k)).id().equals(id)) {
@@ -247,7 +206,7 @@ class InProcessClusterTest {
   }
 
   private static String[] keysOnDifferentNodes() {
-    ClusterView v = metadata.current();
+    ClusterView v = nodes.metadata().current();
     String first = "a0";
     String firstOwner = v.ownerOf(Slots.slot(first)).id();
     for (int i = 1; ; i++) {

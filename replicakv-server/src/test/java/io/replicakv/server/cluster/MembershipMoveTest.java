@@ -5,11 +5,10 @@ import static org.awaitility.Awaitility.await;
 
 import io.replicakv.core.ring.Slots;
 import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.config.ServerConfig;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -18,6 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.HostAndPort;
@@ -41,13 +41,17 @@ class MembershipMoveTest {
   static final int CLIENT_TIMEOUT_MILLIS = 30_000;
 
   @TempDir Path dir;
-  final List<ReplicaKvServer> servers = new ArrayList<>();
-  final InMemoryMetadataStore metadata = new InMemoryMetadataStore("test");
+  InProcessCluster nodes;
+
+  @BeforeEach
+  void createCluster() throws Exception {
+    // each test starts its nodes; KeyMover semantics (data on the ring owner alone)
+    nodes = InProcessCluster.builder(dir).nodes(0).set("replication", "off").start();
+  }
 
   @AfterEach
   void stop() {
-    servers.forEach(ReplicaKvServer::close);
-    metadata.close();
+    nodes.close();
   }
 
   private ReplicaKvServer start(String id, boolean join, String routing) throws Exception {
@@ -56,24 +60,8 @@ class MembershipMoveTest {
 
   private ReplicaKvServer start(String id, boolean join, String routing, String throttle)
       throws Exception {
-    Map<String, String> settings = new HashMap<>();
-    settings.put("port", "0");
-    settings.put("http-port", "0");
-    settings.put("peer-port", "0");
-    settings.put("data-dir", dir.resolve(id).toString());
-    settings.put("node-id", id);
-    settings.put("cluster-voters", "n1@127.0.0.1:1");
-    // KeyMover semantics (data on the ring owner alone); joins on replicated keyspaces are step 9
-    settings.put("replication", "off");
-    settings.put("move-throttle-bytes-per-sec", throttle);
-    settings.put("routing", routing);
-    if (join) {
-      settings.put("join", "127.0.0.1:" + servers.get(0).port());
-    }
-    ReplicaKvServer server =
-        new ReplicaKvServer(ServerConfig.load(null, settings)).withMetadataStore(metadata).start();
-    servers.add(server);
-    return server;
+    return nodes.startNode(
+        id, join, Map.of("move-throttle-bytes-per-sec", throttle, "routing", routing));
   }
 
   private Map<String, String> threeNodesWithKeys(String routing) throws Exception {
@@ -92,7 +80,7 @@ class MembershipMoveTest {
 
   private JedisCluster cluster() {
     return new JedisCluster(
-        Set.of(new HostAndPort("127.0.0.1", servers.get(0).port())), CLIENT_TIMEOUT_MILLIS, 10);
+        Set.of(new HostAndPort("127.0.0.1", nodes.server(0).port())), CLIENT_TIMEOUT_MILLIS, 10);
   }
 
   /**
@@ -161,11 +149,11 @@ class MembershipMoveTest {
   private void commitAndAwait(String kind, String... ids) {
     List<String> args = new ArrayList<>(List.of("COMMIT", kind));
     args.addAll(List.of(ids));
-    assertThat(cluster(servers.get(0), args.toArray(String[]::new))).isEqualTo("OK");
+    assertThat(cluster(nodes.server(0), args.toArray(String[]::new))).isEqualTo("OK");
     String heir = ids[ids.length - 1];
     await()
         .atMost(MOVE_DEADLINE)
-        .until(() -> metadata.current().members().get(heir).state() == MemberState.UP);
+        .until(() -> nodes.metadata().current().members().get(heir).state() == MemberState.UP);
   }
 
   @Test
@@ -176,10 +164,12 @@ class MembershipMoveTest {
       Thread thread = startWriter(writer);
       start("n4", true, "proxy");
       start("n5", true, "proxy");
-      assertThat(metadata.current().members().get("n5").state()).isEqualTo(MemberState.STAGED);
+      assertThat(nodes.metadata().current().members().get("n5").state())
+          .isEqualTo(MemberState.STAGED);
       commitAndAwait("JOIN", "n4");
-      assertThat(metadata.current().members().get("n5").state()).isEqualTo(MemberState.STAGED);
-      assertThat(dbSize(servers.get(4))).isZero();
+      assertThat(nodes.metadata().current().members().get("n5").state())
+          .isEqualTo(MemberState.STAGED);
+      assertThat(dbSize(nodes.server(4))).isZero();
       commitAndAwait("JOIN", "n5");
       stopWriter(writer, thread);
       assertThat(writer.otherErrors.get()).as("%s", writer.otherErrorMessages).isZero();
@@ -187,8 +177,8 @@ class MembershipMoveTest {
           "two joins: %d writes, %d TRYAGAIN%n", writer.writes.get(), writer.tryAgain.get());
     }
     await().atMost(MOVE_DEADLINE).until(() -> totalKeys() == KEY_COUNT);
-    assertThat(dbSize(servers.get(3))).isPositive();
-    assertThat(dbSize(servers.get(4))).isPositive();
+    assertThat(dbSize(nodes.server(3))).isPositive();
+    assertThat(dbSize(nodes.server(4))).isPositive();
     checkEveryKeyEverywhere(acknowledged);
   }
 
@@ -196,12 +186,12 @@ class MembershipMoveTest {
   void aReplacementTakesExactlyTheReplacedNodesSlotsAndKeys() throws Exception {
     Map<String, String> acknowledged = threeNodesWithKeys("proxy");
     start("n4", true, "proxy");
-    ClusterView before = metadata.current();
-    for (ReplicaKvServer server : servers) {
+    ClusterView before = nodes.metadata().current();
+    for (ReplicaKvServer server : nodes.servers()) {
       await().atMost(MOVE_DEADLINE).until(() -> metadataVersion(server) >= before.version());
     }
-    long[] sizes = {dbSize(servers.get(0)), dbSize(servers.get(1)), dbSize(servers.get(2))};
-    String plan = cluster(servers.get(2), "PLAN", "REPLACE", "n2", "n4");
+    long[] sizes = {dbSize(nodes.server(0)), dbSize(nodes.server(1)), dbSize(nodes.server(2))};
+    String plan = cluster(nodes.server(2), "PLAN", "REPLACE", "n2", "n4");
     assertThat(plan).startsWith("plan replace n2 n4").contains(", " + sizes[1] + " keys move");
     assertThat(plan.lines().skip(1)).allMatch(line -> line.contains(" n2 -> n4 "));
     try (JedisCluster client = cluster()) {
@@ -211,7 +201,7 @@ class MembershipMoveTest {
       stopWriter(writer, thread);
       assertThat(writer.otherErrors.get()).as("%s", writer.otherErrorMessages).isZero();
     }
-    ClusterView after = metadata.current();
+    ClusterView after = nodes.metadata().current();
     assertThat(after.members().get("n2").state()).isEqualTo(MemberState.LEFT);
     for (int s = 0; s < Slots.SLOT_COUNT; s++) {
       String owner = before.ownerOf(s).id();
@@ -219,12 +209,12 @@ class MembershipMoveTest {
           .as("slot %s", s)
           .isEqualTo(owner.equals("n2") ? "n4" : owner);
     }
-    await().atMost(MOVE_DEADLINE).until(() -> dbSize(servers.get(1)) == 0);
+    await().atMost(MOVE_DEADLINE).until(() -> dbSize(nodes.server(1)) == 0);
     // the writer only overwrites existing keys: the other nodes hold exactly what they held
-    assertThat(dbSize(servers.get(0))).isEqualTo(sizes[0]);
-    assertThat(dbSize(servers.get(2))).isEqualTo(sizes[2]);
-    assertThat(dbSize(servers.get(3))).isEqualTo(sizes[1]);
-    assertThat(cluster(servers.get(0), "MOVESTATUS")).contains("keys_sent: 0\n");
+    assertThat(dbSize(nodes.server(0))).isEqualTo(sizes[0]);
+    assertThat(dbSize(nodes.server(2))).isEqualTo(sizes[2]);
+    assertThat(dbSize(nodes.server(3))).isEqualTo(sizes[1]);
+    assertThat(cluster(nodes.server(0), "MOVESTATUS")).contains("keys_sent: 0\n");
     checkEveryKeyEverywhere(acknowledged);
   }
 
@@ -266,9 +256,9 @@ class MembershipMoveTest {
       }
     }
     ReplicaKvServer joiner = start("n4", true, "redirect", CRAWL_BYTES_PER_SECOND);
-    assertThat(cluster(servers.get(0), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
-    metadata.propose(new MetadataChange.SourceReady("n4", "n1")).get();
-    ClusterView view = metadata.current();
+    assertThat(cluster(nodes.server(0), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
+    nodes.metadata().propose(new MetadataChange.SourceReady("n4", "n1")).get();
+    ClusterView view = nodes.metadata().current();
     assertThat(view.members().get("n4").state()).isEqualTo(MemberState.JOINING);
     String key = null;
     for (int i = 0; key == null; i++) {
@@ -280,19 +270,19 @@ class MembershipMoveTest {
     }
     String probe = key;
     long version = view.version();
-    for (ReplicaKvServer server : servers) {
+    for (ReplicaKvServer server : nodes.servers()) {
       await()
           .atMost(MOVE_DEADLINE)
           .until(() -> metadataVersion(server) >= version); // every node saw the handover
     }
-    try (Jedis atSource = new Jedis("127.0.0.1", servers.get(0).port());
-        Jedis atOther = new Jedis("127.0.0.1", servers.get(1).port());
+    try (Jedis atSource = new Jedis("127.0.0.1", nodes.server(0).port());
+        Jedis atOther = new Jedis("127.0.0.1", nodes.server(1).port());
         Jedis atTarget = new Jedis("127.0.0.1", joiner.port())) {
       assertThat(errorOf(() -> atSource.set(probe, "x")))
           .isEqualTo("ASK " + Slots.slot(probe.getBytes()) + " 127.0.0.1:" + joiner.port());
       assertThat(errorOf(() -> atOther.get(probe)))
           .isEqualTo(
-              "MOVED " + Slots.slot(probe.getBytes()) + " 127.0.0.1:" + servers.get(0).port());
+              "MOVED " + Slots.slot(probe.getBytes()) + " 127.0.0.1:" + nodes.server(0).port());
       assertThat(errorOf(() -> atTarget.set(probe, "x"))).startsWith("MOVED ");
       assertThat(atTarget.sendCommand(redis.clients.jedis.Protocol.Command.ASKING))
           .isEqualTo("OK".getBytes());
@@ -301,7 +291,7 @@ class MembershipMoveTest {
       atTarget.sendCommand(redis.clients.jedis.Protocol.Command.ASKING);
       assertThat(atTarget.get(probe)).isEqualTo("x");
     }
-    assertThat(errorOf(() -> cluster(servers.get(1), "CANCEL", "n4")))
+    assertThat(errorOf(() -> cluster(nodes.server(1), "CANCEL", "n4")))
         .startsWith("ERR not cancelled: the move of n4 is past its handover point: 1 of 3");
   }
 
@@ -332,7 +322,7 @@ class MembershipMoveTest {
 
   private long totalKeys() {
     long total = 0;
-    for (ReplicaKvServer s : servers) {
+    for (ReplicaKvServer s : nodes.servers()) {
       total += dbSize(s);
     }
     return total;
@@ -346,7 +336,7 @@ class MembershipMoveTest {
 
   /** Every acknowledged value, read through every node (proxy: each forwards to the owner). */
   private void checkEveryKeyEverywhere(Map<String, String> acknowledged) {
-    for (ReplicaKvServer s : servers) {
+    for (ReplicaKvServer s : nodes.servers()) {
       try (Jedis j = new Jedis("127.0.0.1", s.port(), CLIENT_TIMEOUT_MILLIS)) {
         List<Map.Entry<String, String>> expected = new ArrayList<>(acknowledged.entrySet());
         redis.clients.jedis.Pipeline p = j.pipelined();

@@ -4,11 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.config.ServerConfig;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -16,6 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
@@ -34,13 +34,17 @@ class MoveClusterTest {
   static final String THROTTLE_BYTES_PER_SECOND = "40000";
 
   @TempDir Path dir;
-  final List<ReplicaKvServer> servers = new ArrayList<>();
-  final InMemoryMetadataStore metadata = new InMemoryMetadataStore("test");
+  InProcessCluster nodes;
+
+  @BeforeEach
+  void createCluster() throws Exception {
+    // each test starts its nodes; KeyMover semantics (data on the ring owner alone)
+    nodes = InProcessCluster.builder(dir).nodes(0).set("replication", "off").start();
+  }
 
   @AfterEach
   void stop() {
-    servers.forEach(ReplicaKvServer::close);
-    metadata.close();
+    nodes.close();
   }
 
   private ReplicaKvServer start(String id, boolean join) throws Exception {
@@ -49,23 +53,7 @@ class MoveClusterTest {
 
   private ReplicaKvServer start(String id, boolean join, String throttleBytesPerSecond)
       throws Exception {
-    Map<String, String> settings = new HashMap<>();
-    settings.put("port", "0");
-    settings.put("http-port", "0");
-    settings.put("peer-port", "0");
-    settings.put("data-dir", dir.resolve(id).toString());
-    settings.put("node-id", id);
-    settings.put("cluster-voters", "n1@127.0.0.1:1");
-    // KeyMover semantics (data on the ring owner alone); joins on replicated keyspaces are step 9
-    settings.put("replication", "off");
-    settings.put("move-throttle-bytes-per-sec", throttleBytesPerSecond);
-    if (join) {
-      settings.put("join", "127.0.0.1:" + servers.get(0).port());
-    }
-    ReplicaKvServer server =
-        new ReplicaKvServer(ServerConfig.load(null, settings)).withMetadataStore(metadata).start();
-    servers.add(server);
-    return server;
+    return nodes.startNode(id, join, Map.of("move-throttle-bytes-per-sec", throttleBytesPerSecond));
   }
 
   /** Writes random keys through one node until stopped, retrying each write until acknowledged. */
@@ -87,7 +75,9 @@ class MoveClusterTest {
 
     @Override
     public void run() {
-      try (Jedis j = new Jedis("127.0.0.1", port)) {
+      // a generous read timeout: under load the 2 s default can time a write out, which ends the
+      // writer (a read timeout is a connection error, not a TRYAGAIN to retry)
+      try (Jedis j = new Jedis("127.0.0.1", port, 30_000)) {
         while (!stop.get()) {
           String key = "key:" + random.nextInt(KEY_COUNT);
           String value = "v" + counter++;
@@ -114,7 +104,7 @@ class MoveClusterTest {
       start("n" + i, false);
     }
     Map<String, String> acknowledged = new ConcurrentHashMap<>();
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port())) {
+    try (Jedis j = new Jedis("127.0.0.1", nodes.server(0).port())) {
       for (int i = 0; i < KEY_COUNT; i++) {
         j.set("key:" + i, "initial");
         acknowledged.put("key:" + i, "initial");
@@ -122,15 +112,16 @@ class MoveClusterTest {
     }
 
     // join: the plan counts exactly the keys that will move (the writer only overwrites keys)
-    String joinPlan = cluster(servers.get(1), "PLAN", "JOIN", "n4");
+    String joinPlan = cluster(nodes.server(1), "PLAN", "JOIN", "n4");
     long plannedJoinKeys = plannedKeys(joinPlan);
     assertThat(plannedJoinKeys).isPositive();
-    Writer writer = new Writer(servers.get(0).port(), acknowledged, SEED);
+    Writer writer = new Writer(nodes.server(0).port(), acknowledged, SEED);
     Thread thread = new Thread(writer, "writer");
     thread.start();
     await().atMost(MOVE_DEADLINE).until(() -> writer.writes.get() >= 200);
     ReplicaKvServer joiner = start("n4", true);
-    assertThat(metadata.current().members().get("n4").state()).isEqualTo(MemberState.STAGED);
+    assertThat(nodes.metadata().current().members().get("n4").state())
+        .isEqualTo(MemberState.STAGED);
     assertThat(dbSize(joiner)).isZero();
     // the same ranges and keys (the writer has changed values meanwhile, so not the same bytes)
     assertThat(withoutBytes(cluster(joiner, "PLAN", "JOIN", "n4")))
@@ -138,11 +129,11 @@ class MoveClusterTest {
             withoutBytes(
                 joinPlan.replaceAll(
                     " at metadata version \\d+",
-                    " at metadata version " + metadata.current().version())));
-    assertThat(cluster(servers.get(2), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
+                    " at metadata version " + nodes.metadata().current().version())));
+    assertThat(cluster(nodes.server(2), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
     await()
         .atMost(MOVE_DEADLINE)
-        .until(() -> metadata.current().members().get("n4").state() == MemberState.UP);
+        .until(() -> nodes.metadata().current().members().get("n4").state() == MemberState.UP);
     long writesAfterFlip = writer.writes.get();
     await().atMost(MOVE_DEADLINE).until(() -> writer.writes.get() >= writesAfterFlip + 200);
     writer.stop.set(true);
@@ -161,31 +152,31 @@ class MoveClusterTest {
         .isLessThanOrEqualTo(1.2 / 4);
 
     // leave
-    long plannedLeaveKeys = plannedKeys(cluster(servers.get(0), "PLAN", "LEAVE", "n2"));
-    assertThat(plannedLeaveKeys).isEqualTo(dbSize(servers.get(1)));
-    Writer writer2 = new Writer(servers.get(0).port(), acknowledged, SEED + 1);
+    long plannedLeaveKeys = plannedKeys(cluster(nodes.server(0), "PLAN", "LEAVE", "n2"));
+    assertThat(plannedLeaveKeys).isEqualTo(dbSize(nodes.server(1)));
+    Writer writer2 = new Writer(nodes.server(0).port(), acknowledged, SEED + 1);
     Thread thread2 = new Thread(writer2, "writer-2");
     thread2.start();
     await().atMost(MOVE_DEADLINE).until(() -> writer2.writes.get() >= 200);
-    assertThat(cluster(servers.get(2), "LEAVE", "n2")).isEqualTo("OK");
+    assertThat(cluster(nodes.server(2), "LEAVE", "n2")).isEqualTo("OK");
     await()
         .atMost(MOVE_DEADLINE)
-        .until(() -> metadata.current().members().get("n2").state() == MemberState.LEFT);
+        .until(() -> nodes.metadata().current().members().get("n2").state() == MemberState.LEFT);
     long writesAfterLeave = writer2.writes.get();
     await().atMost(MOVE_DEADLINE).until(() -> writer2.writes.get() >= writesAfterLeave + 200);
     writer2.stop.set(true);
     thread2.join(MOVE_DEADLINE.toMillis());
     assertThat(writer2.failure).isNull();
-    await().atMost(MOVE_DEADLINE).until(() -> dbSize(servers.get(1)) == 0);
+    await().atMost(MOVE_DEADLINE).until(() -> dbSize(nodes.server(1)) == 0);
     assertThat(totalKeys()).isEqualTo(KEY_COUNT);
     checkEveryKeyEverywhere(acknowledged);
-    assertThat(cluster(servers.get(1), "MOVESTATUS"))
+    assertThat(cluster(nodes.server(1), "MOVESTATUS"))
         .contains("status: idle")
         .contains("moves_completed: 2");
-    assertThat(httpGet(servers.get(1).httpPort(), "/metrics"))
+    assertThat(httpGet(nodes.server(1).httpPort(), "/metrics"))
         .containsPattern("replicakv_move_keys_sent_total [1-9]")
         .containsPattern("replicakv_moves_completed_total 2");
-    assertThat(httpGet(servers.get(3).httpPort(), "/admin/cluster"))
+    assertThat(httpGet(nodes.server(3).httpPort(), "/admin/cluster"))
         .contains("\"move\"")
         .containsPattern("\"keysReceived\" : [1-9]");
     System.out.printf(
@@ -200,26 +191,27 @@ class MoveClusterTest {
     for (int i = 1; i <= 3; i++) {
       start("n" + i, false, CRAWL_BYTES_PER_SECOND);
     }
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port())) {
+    try (Jedis j = new Jedis("127.0.0.1", nodes.server(0).port())) {
       for (int i = 0; i < KEY_COUNT; i++) {
         j.set("key:" + i, "initial");
       }
     }
-    long onLeaver = dbSize(servers.get(1));
-    assertThat(cluster(servers.get(0), "LEAVE", "n2")).isEqualTo("OK");
+    long onLeaver = dbSize(nodes.server(1));
+    assertThat(cluster(nodes.server(0), "LEAVE", "n2")).isEqualTo("OK");
     await()
         .atMost(MOVE_DEADLINE)
-        .until(() -> !cluster(servers.get(1), "MOVESTATUS").contains("keys_sent: 0\n"));
-    assertThat(cluster(servers.get(1), "MOVESTATUS")).contains("status: bulk copy for n2");
-    assertThat(cluster(servers.get(0), "CANCEL", "n2")).isEqualTo("OK");
-    assertThat(metadata.current().members().get("n2").state()).isEqualTo(MemberState.UP);
+        .until(() -> !cluster(nodes.server(1), "MOVESTATUS").contains("keys_sent: 0\n"));
+    assertThat(cluster(nodes.server(1), "MOVESTATUS")).contains("status: bulk copy for n2");
+    assertThat(cluster(nodes.server(0), "CANCEL", "n2")).isEqualTo("OK");
+    assertThat(nodes.metadata().current().members().get("n2").state()).isEqualTo(MemberState.UP);
     await()
         .atMost(MOVE_DEADLINE)
-        .until(() -> cluster(servers.get(1), "MOVESTATUS").contains("status: idle"));
-    assertThat(dbSize(servers.get(1))).isEqualTo(onLeaver);
+        .until(() -> cluster(nodes.server(1), "MOVESTATUS").contains("status: idle"));
+    assertThat(dbSize(nodes.server(1))).isEqualTo(onLeaver);
     String onN2 = null;
     for (int i = 0; onN2 == null; i++) {
-      if (metadata
+      if (nodes
+          .metadata()
           .current()
           .ownerOf(io.replicakv.core.ring.Slots.slot("key:" + i))
           .id()
@@ -227,10 +219,10 @@ class MoveClusterTest {
         onN2 = "key:" + i;
       }
     }
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(2).port())) {
+    try (Jedis j = new Jedis("127.0.0.1", nodes.server(2).port())) {
       assertThat(j.set(onN2, "after-cancel")).isEqualTo("OK");
     }
-    for (ReplicaKvServer s : servers) {
+    for (ReplicaKvServer s : nodes.servers()) {
       try (Jedis j = new Jedis("127.0.0.1", s.port())) {
         assertThat(j.get(onN2)).isEqualTo("after-cancel");
       }
@@ -247,39 +239,41 @@ class MoveClusterTest {
       start("n" + i, false, CRAWL_BYTES_PER_SECOND);
     }
     Map<String, String> acknowledged = new ConcurrentHashMap<>();
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port())) {
+    try (Jedis j = new Jedis("127.0.0.1", nodes.server(0).port())) {
       for (int i = 0; i < KEY_COUNT; i++) {
         j.set("key:" + i, "initial");
         acknowledged.put("key:" + i, "initial");
       }
     }
-    Writer writer = new Writer(servers.get(0).port(), acknowledged, SEED + 2);
+    Writer writer = new Writer(nodes.server(0).port(), acknowledged, SEED + 2);
     Thread thread = new Thread(writer, "writer-3");
     thread.start();
     start("n4", true, CRAWL_BYTES_PER_SECOND);
-    assertThat(cluster(servers.get(0), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
+    assertThat(cluster(nodes.server(0), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
     await()
         .atMost(MOVE_DEADLINE)
-        .until(() -> cluster(servers.get(1), "MOVESTATUS").contains("status: bulk copy for n4"));
-    servers.get(1).close();
-    servers.set(1, start("n2", false, CRAWL_BYTES_PER_SECOND));
-    servers.remove(servers.size() - 1); // start() appended the restarted node; it is index 1
+        .until(() -> cluster(nodes.server(1), "MOVESTATUS").contains("status: bulk copy for n4"));
+    nodes.stop(1);
+    nodes.restart(1);
     try {
       await()
           .atMost(Duration.ofSeconds(20))
-          .until(() -> metadata.current().members().get("n4").state() == MemberState.UP);
+          .until(() -> nodes.metadata().current().members().get("n4").state() == MemberState.UP);
     } catch (org.awaitility.core.ConditionTimeoutException e) {
-      for (ReplicaKvServer s : servers) {
+      for (ReplicaKvServer s : nodes.servers()) {
         System.out.println("DEBUG " + s.port() + " " + cluster(s, "MOVESTATUS").replace('\n', ' '));
       }
-      System.out.println("DEBUG " + metadata.current());
+      System.out.println("DEBUG " + nodes.metadata().current());
       throw e;
     }
     long writesAfterFlip = writer.writes.get();
-    await().atMost(MOVE_DEADLINE).until(() -> writer.writes.get() >= writesAfterFlip + 100);
+    await()
+        .atMost(MOVE_DEADLINE)
+        .until(() -> writer.writes.get() >= writesAfterFlip + 100 || writer.failure != null);
     writer.stop.set(true);
     thread.join(MOVE_DEADLINE.toMillis());
     assertThat(writer.failure).isNull();
+    assertThat(writer.writes.get()).isGreaterThanOrEqualTo(writesAfterFlip + 100);
     await().atMost(MOVE_DEADLINE).until(() -> totalKeys() == KEY_COUNT);
     checkEveryKeyEverywhere(acknowledged);
   }
@@ -321,7 +315,7 @@ class MoveClusterTest {
 
   private long totalKeys() {
     long total = 0;
-    for (ReplicaKvServer s : servers) {
+    for (ReplicaKvServer s : nodes.servers()) {
       total += dbSize(s);
     }
     return total;
@@ -334,7 +328,7 @@ class MoveClusterTest {
   }
 
   private void checkEveryKeyEverywhere(Map<String, String> acknowledged) {
-    for (ReplicaKvServer s : servers) {
+    for (ReplicaKvServer s : nodes.servers()) {
       try (Jedis j = new Jedis("127.0.0.1", s.port(), 30_000)) { // the machine may be loaded
         List<Map.Entry<String, String>> expected = new ArrayList<>(acknowledged.entrySet());
         redis.clients.jedis.Pipeline p = j.pipelined();

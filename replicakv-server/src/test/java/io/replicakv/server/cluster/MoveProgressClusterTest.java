@@ -6,18 +6,18 @@ import static org.awaitility.Awaitility.await;
 import io.replicakv.core.ring.RingDiff;
 import io.replicakv.core.ring.Slots;
 import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.config.ServerConfig;
 import io.replicakv.server.move.KeyMover;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
@@ -37,34 +37,22 @@ class MoveProgressClusterTest {
   static final String THROTTLE_BYTES_PER_SECOND = "15000";
 
   @TempDir Path dir;
-  final List<ReplicaKvServer> servers = new ArrayList<>();
-  final InMemoryMetadataStore metadata = new InMemoryMetadataStore("test");
+  InProcessCluster nodes;
+
+  @BeforeEach
+  void createCluster() throws Exception {
+    // each test starts its nodes; KeyMover semantics (data on the ring owner alone)
+    nodes = InProcessCluster.builder(dir).nodes(0).set("replication", "off").start();
+  }
 
   @AfterEach
   void stop() {
-    servers.forEach(ReplicaKvServer::close);
-    metadata.close();
+    nodes.close();
   }
 
   private ReplicaKvServer start(String id, boolean join) throws Exception {
-    Map<String, String> settings = new HashMap<>();
-    settings.put("port", "0");
-    settings.put("http-port", "0");
-    settings.put("peer-port", "0");
-    settings.put("bind", "127.0.0.1");
-    settings.put("data-dir", dir.resolve(id).toString());
-    settings.put("node-id", id);
-    settings.put("cluster-voters", "n1@127.0.0.1:1");
-    // KeyMover semantics (data on the ring owner alone); joins on replicated keyspaces are step 9
-    settings.put("replication", "off");
-    settings.put("move-throttle-bytes-per-sec", THROTTLE_BYTES_PER_SECOND);
-    if (join) {
-      settings.put("join", "127.0.0.1:" + servers.get(0).port());
-    }
-    ReplicaKvServer server =
-        new ReplicaKvServer(ServerConfig.load(null, settings)).withMetadataStore(metadata).start();
-    servers.add(server);
-    return server;
+    return nodes.startNode(
+        id, join, Map.of("move-throttle-bytes-per-sec", THROTTLE_BYTES_PER_SECOND));
   }
 
   @Test
@@ -75,10 +63,10 @@ class MoveProgressClusterTest {
         .atMost(DEADLINE)
         .until(
             () ->
-                metadata.current().members().size() == 2
-                    && metadata.current().ring().nodes().size() == 2);
+                nodes.metadata().current().members().size() == 2
+                    && nodes.metadata().current().ring().nodes().size() == 2);
     Map<String, Integer> written = new LinkedHashMap<>(); // key -> value length, keyspace 0 and 1
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port())) {
+    try (Jedis j = new Jedis("127.0.0.1", nodes.server(0).port())) {
       for (int i = 0; i < KEY_COUNT; i++) {
         j.set("key:" + i, "v".repeat(VALUE_BYTES));
         written.put("key:" + i, VALUE_BYTES);
@@ -90,7 +78,7 @@ class MoveProgressClusterTest {
     }
 
     // the plan's counts are what the keys in the moving slots hold
-    List<RingDiff.SlotMove> moves = KeyMover.plan(metadata.current(), "n3", true);
+    List<RingDiff.SlotMove> moves = KeyMover.plan(nodes.metadata().current(), "n3", true);
     Map<String, long[]> expectedBySource = new TreeMap<>();
     long[] expected = new long[2];
     written.forEach(
@@ -108,7 +96,7 @@ class MoveProgressClusterTest {
           }
         });
     assertThat(expectedBySource.keySet()).containsExactly("n1", "n2");
-    String plan = cluster(servers.get(1), "PLAN", "JOIN", "n3");
+    String plan = cluster(nodes.server(1), "PLAN", "JOIN", "n3");
     assertThat(plan.lines().findFirst().get())
         .contains(", " + expected[0] + " keys move, ")
         .contains("(" + expected[1] + " bytes of keys and values)");
@@ -116,7 +104,7 @@ class MoveProgressClusterTest {
 
     // COUNTKEYSINSLOT and GETKEYSINSLOT on the owner of the hash tag's slot
     int tagSlot = Slots.slot("tag");
-    ReplicaKvServer owner = server(metadata.current().ownerOf(tagSlot).id());
+    ReplicaKvServer owner = server(nodes.metadata().current().ownerOf(tagSlot).id());
     try (Jedis j = new Jedis("127.0.0.1", owner.port())) {
       assertThat(j.clusterCountKeysInSlot(tagSlot)).isEqualTo(TAGGED_KEYS);
       assertThat(j.clusterGetKeysInSlot(tagSlot, 5))
@@ -126,8 +114,8 @@ class MoveProgressClusterTest {
     }
 
     start("n3", true);
-    await().atMost(DEADLINE).until(() -> metadata.current().members().get("n3") != null);
-    assertThat(cluster(servers.get(0), "COMMIT", "JOIN", "n3")).isEqualTo("OK");
+    await().atMost(DEADLINE).until(() -> nodes.metadata().current().members().get("n3") != null);
+    assertThat(cluster(nodes.server(0), "COMMIT", "JOIN", "n3")).isEqualTo("OK");
     Map<String, List<Map<String, String>>> seen = new TreeMap<>();
     await()
         .atMost(DEADLINE)
@@ -138,7 +126,7 @@ class MoveProgressClusterTest {
                 seen.computeIfAbsent(id, k -> new ArrayList<>())
                     .add(fields(cluster(server(id), "MOVEPROGRESS", "n3")));
               }
-              return metadata.current().members().get("n3").state() == MemberState.UP;
+              return nodes.metadata().current().members().get("n3").state() == MemberState.UP;
             });
     for (String id : List.of("n1", "n2")) {
       List<Map<String, String>> reports = seen.get(id);
@@ -206,7 +194,7 @@ class MoveProgressClusterTest {
   }
 
   private ReplicaKvServer server(String id) {
-    return servers.get(Integer.parseInt(id.substring(1)) - 1);
+    return nodes.server(id);
   }
 
   static Map<String, String> fields(String text) {

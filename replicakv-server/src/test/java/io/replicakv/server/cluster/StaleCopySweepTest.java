@@ -4,14 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.config.ServerConfig;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
@@ -32,64 +30,53 @@ class StaleCopySweepTest {
   static final String SLOW_BYTES_PER_SECOND = "4000";
 
   @TempDir Path dir;
-  final List<ReplicaKvServer> servers = new ArrayList<>();
-  final InMemoryMetadataStore metadata = new InMemoryMetadataStore("test");
+  InProcessCluster nodes;
+
+  @BeforeEach
+  void createCluster() throws Exception {
+    // each test starts its nodes; KeyMover semantics (data on the ring owner alone)
+    nodes = InProcessCluster.builder(dir).nodes(0).set("replication", "off").start();
+  }
 
   @AfterEach
   void stop() {
-    servers.forEach(ReplicaKvServer::close);
-    metadata.close();
+    nodes.close();
   }
 
   private ReplicaKvServer start(String id, boolean join, String throttle) throws Exception {
-    Map<String, String> settings = new HashMap<>();
-    settings.put("port", "0");
-    settings.put("http-port", "0");
-    settings.put("peer-port", "0");
-    settings.put("data-dir", dir.resolve(id).toString());
-    settings.put("node-id", id);
-    settings.put("cluster-voters", "n1@127.0.0.1:1");
-    // KeyMover semantics (data on the ring owner alone); joins on replicated keyspaces are step 9
-    settings.put("replication", "off");
-    settings.put("move-throttle-bytes-per-sec", throttle);
-    if (join) {
-      settings.put("join", "127.0.0.1:" + servers.get(0).port());
-    }
-    return new ReplicaKvServer(ServerConfig.load(null, settings))
-        .withMetadataStore(metadata)
-        .start();
+    return nodes.startNode(id, join, Map.of("move-throttle-bytes-per-sec", throttle));
   }
 
   @Test
   void aSourceDownAtTheFlipDeletesItsStaleCopiesWhenItReturns() throws Exception {
-    servers.add(start("n1", false, SLOW_BYTES_PER_SECOND));
-    servers.add(start("n2", false, FAST_BYTES_PER_SECOND));
-    servers.add(start("n3", false, SLOW_BYTES_PER_SECOND));
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port(), 30_000)) {
+    start("n1", false, SLOW_BYTES_PER_SECOND);
+    start("n2", false, FAST_BYTES_PER_SECOND);
+    start("n3", false, SLOW_BYTES_PER_SECOND);
+    try (Jedis j = new Jedis("127.0.0.1", nodes.server(0).port(), 30_000)) {
       for (int i = 0; i < KEY_COUNT; i++) {
         j.set("key:" + i, "v" + i);
       }
     }
-    servers.add(start("n4", true, SLOW_BYTES_PER_SECOND));
+    start("n4", true, SLOW_BYTES_PER_SECOND);
     await()
         .atMost(DEADLINE)
-        .until(() -> metadata.current().members().get("n4").state() == MemberState.STAGED);
-    long n2Before = dbSize(servers.get(1));
-    assertThat(cluster(servers.get(0), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
+        .until(() -> nodes.metadata().current().members().get("n4").state() == MemberState.STAGED);
+    long n2Before = dbSize(nodes.server(1));
+    assertThat(cluster(nodes.server(0), "COMMIT", "JOIN", "n4")).isEqualTo("OK");
     await("n2 hands its slots over")
         .atMost(DEADLINE)
-        .until(() -> metadata.current().handedOver("n4").contains("n2"));
-    assertThat(metadata.current().members().get("n4").state())
+        .until(() -> nodes.metadata().current().handedOver("n4").contains("n2"));
+    assertThat(nodes.metadata().current().members().get("n4").state())
         .as("the slow sources have not handed over yet")
         .isEqualTo(MemberState.JOINING);
-    servers.get(1).close();
+    nodes.stop(1);
     await("the join flips while n2 is down")
         .atMost(DEADLINE)
-        .until(() -> metadata.current().members().get("n4").state() == MemberState.UP);
-    servers.set(1, start("n2", false, SLOW_BYTES_PER_SECOND));
+        .until(() -> nodes.metadata().current().members().get("n4").state() == MemberState.UP);
+    nodes.restart(1, Map.of("move-throttle-bytes-per-sec", SLOW_BYTES_PER_SECOND));
 
     await("n2's stale copies are gone").atMost(DEADLINE).until(() -> totalKeys() == KEY_COUNT);
-    ClusterView view = metadata.current();
+    ClusterView view = nodes.metadata().current();
     long n2Owned = 0;
     for (int i = 0; i < KEY_COUNT; i++) {
       int slot = io.replicakv.core.ring.Slots.slot(("key:" + i).getBytes());
@@ -97,10 +84,10 @@ class StaleCopySweepTest {
         n2Owned++;
       }
     }
-    long n2After = dbSize(servers.get(1));
+    long n2After = dbSize(nodes.server(1));
     assertThat(n2After).as("n2 holds exactly the keys of its own slots").isEqualTo(n2Owned);
     assertThat(n2After).as("n2 had handed keys over").isLessThan(n2Before);
-    for (ReplicaKvServer s : servers) {
+    for (ReplicaKvServer s : nodes.servers()) {
       try (Jedis j = new Jedis("127.0.0.1", s.port(), 30_000)) {
         for (int i = 0; i < KEY_COUNT; i++) {
           assertThat(j.get("key:" + i)).as("key:" + i + " via " + s.port()).isEqualTo("v" + i);
@@ -111,7 +98,7 @@ class StaleCopySweepTest {
 
   private long totalKeys() {
     long total = 0;
-    for (ReplicaKvServer s : servers) {
+    for (ReplicaKvServer s : nodes.servers()) {
       total += dbSize(s);
     }
     return total;

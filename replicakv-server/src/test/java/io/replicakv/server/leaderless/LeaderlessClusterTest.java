@@ -1,16 +1,11 @@
 package io.replicakv.server.leaderless;
 
+import static io.replicakv.server.testing.InProcessCluster.command;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
-import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.cluster.InMemoryMetadataStore;
-import io.replicakv.server.config.ServerConfig;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,7 +17,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.commands.ProtocolCommand;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
@@ -34,78 +28,34 @@ class LeaderlessClusterTest {
   private static final Duration DEADLINE = Duration.ofSeconds(30);
 
   @TempDir Path dir;
-  private final List<ReplicaKvServer> servers = new ArrayList<>();
-  private final List<ServerConfig> configs = new ArrayList<>();
-  private InMemoryMetadataStore metadata;
+  private InProcessCluster cluster;
   private int keyspace;
-
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
 
   @BeforeEach
   void startCluster() throws Exception {
-    metadata = new InMemoryMetadataStore("test");
-    for (int i = 1; i <= 3; i++) {
-      ServerConfig config =
-          ServerConfig.load(
-              null,
-              Map.of(
-                  "port", "0",
-                  "http-port", "0",
-                  "peer-port", "0",
-                  "bind", "127.0.0.1",
-                  "data-dir", dir.resolve("n" + i).toString(),
-                  "node-id", "n" + i,
-                  "cluster-voters", "n1@127.0.0.1:1"));
-      configs.add(config);
-      servers.add(new ReplicaKvServer(config).withMetadataStore(metadata).start());
-    }
-    try (Jedis j = jedis(0)) {
-      Object number =
-          j.sendCommand(
-              command("KEYSPACE"), "CREATE", "carts", "style", "leaderless", "r", "2", "w", "2");
-      keyspace = ((Long) number).intValue();
-    }
+    cluster =
+        InProcessCluster.builder(dir)
+            .deadline(DEADLINE)
+            .clientTimeout(Duration.ofSeconds(10))
+            .start();
+    keyspace = cluster.createKeyspace("carts", "style", "leaderless", "r", "2", "w", "2");
     assertThat(keyspace).isPositive();
-    for (int node = 0; node < 3; node++) {
-      awaitServing(node);
-    }
+    cluster.awaitQuorumReads(keyspace, 3);
   }
 
   @AfterEach
   void stopCluster() {
-    for (ReplicaKvServer server : servers) {
-      if (server != null) {
-        server.close();
-      }
+    if (cluster != null) {
+      cluster.close();
     }
-    metadata.close();
   }
 
   private Jedis jedis(int node) {
-    return new Jedis("127.0.0.1", servers.get(node).port(), 10_000);
+    return cluster.jedis(node);
   }
 
   private Jedis leaderless(int node) {
-    Jedis j = jedis(node);
-    j.select(keyspace);
-    return j;
-  }
-
-  /** Until the node's service has heard its peers, a quorum read may answer NOREPLICAS. */
-  private void awaitServing(int node) {
-    await()
-        .atMost(DEADLINE)
-        .ignoreExceptions()
-        .untilAsserted(
-            () -> {
-              try (Jedis j = leaderless(node)) {
-                assertThat(j.sendCommand(command("KV.GET"), "warm-up", "R", "3"))
-                    .isInstanceOf(List.class);
-              }
-            });
+    return cluster.jedis(node, keyspace);
   }
 
   @SuppressWarnings("unchecked")
@@ -199,14 +149,7 @@ class LeaderlessClusterTest {
         assertThat(j.get("s")).isEqualTo("merged");
       }
     }
-    String metrics =
-        HttpClient.newHttpClient()
-            .send(
-                HttpRequest.newBuilder(
-                        URI.create("http://127.0.0.1:" + servers.get(2).httpPort() + "/metrics"))
-                    .build(),
-                HttpResponse.BodyHandlers.ofString())
-            .body();
+    String metrics = cluster.httpGet(2, "/metrics");
     assertThat(metrics)
         .contains("replicakv_leaderless_sibling_reads_refused_total 1")
         .contains("replicakv_leaderless_reads_ok_total{keyspace=\"" + keyspace + "\"}");
@@ -217,8 +160,7 @@ class LeaderlessClusterTest {
     try (Jedis j = leaderless(0)) {
       assertThat(j.set("k", "before")).isEqualTo("OK");
     }
-    servers.get(2).close();
-    servers.set(2, null);
+    cluster.stop(2);
     List<String> acknowledged = new ArrayList<>();
     for (int i = 0; i < 6; i++) {
       try (Jedis j = leaderless(i % 2)) {
@@ -234,7 +176,7 @@ class LeaderlessClusterTest {
           .isInstanceOf(JedisDataException.class)
           .hasMessageMatching("(NOREPLICAS|TIMEOUT).*");
     }
-    servers.set(2, new ReplicaKvServer(configs.get(2)).withMetadataStore(metadata).start());
+    cluster.restart(2);
     String latest = acknowledged.get(acknowledged.size() - 1);
     await()
         .atMost(DEADLINE)

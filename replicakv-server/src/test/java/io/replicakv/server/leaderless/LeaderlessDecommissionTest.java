@@ -1,17 +1,15 @@
 package io.replicakv.server.leaderless;
 
+import static io.replicakv.server.testing.InProcessCluster.command;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.cluster.InMemoryMetadataStore;
 import io.replicakv.server.cluster.MemberState;
-import io.replicakv.server.config.ServerConfig;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,7 +17,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.commands.ProtocolCommand;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
@@ -35,72 +32,37 @@ class LeaderlessDecommissionTest {
   private static final String LEAVER = "n3";
 
   @TempDir Path dir;
-  private final Map<String, ReplicaKvServer> servers = new LinkedHashMap<>();
-  private InMemoryMetadataStore metadata;
-
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
+  private InProcessCluster cluster;
 
   @AfterEach
   void stop() {
-    servers.values().forEach(ReplicaKvServer::close);
-    if (metadata != null) {
-      metadata.close();
+    if (cluster != null) {
+      cluster.close();
     }
   }
 
-  private void start(String id) throws Exception {
-    Map<String, String> settings = new HashMap<>();
-    settings.put("port", "0");
-    settings.put("http-port", "0");
-    settings.put("peer-port", "0");
-    settings.put("bind", "127.0.0.1");
-    settings.put("data-dir", dir.resolve(id).toString());
-    settings.put("node-id", id);
-    settings.put("cluster-voters", "n1@127.0.0.1:1");
-    // no scheduled anti-entropy within the test (the first exchange would start after an hour):
-    // what the new owners hold came by the departure's handoff
-    settings.put("leaderless-anti-entropy-interval-ms", "3600000");
-    servers.put(
-        id,
-        new ReplicaKvServer(ServerConfig.load(null, settings)).withMetadataStore(metadata).start());
-  }
-
   private Jedis client(String id, int keyspace) {
-    Jedis j = new Jedis("127.0.0.1", servers.get(id).port(), 60_000);
-    j.select(keyspace);
-    return j;
+    return cluster.jedis(InProcessCluster.index(id), keyspace);
   }
 
   private LeaderlessService service(String id, int keyspace) {
-    return servers.get(id).node().leaderless.service(keyspace);
+    return cluster.server(id).node().leaderless.service(keyspace);
   }
 
   @Test
   void aLeavingNodeHandsItsKeysToTheirNewOwnersBeforeAntiEntropyCould() throws Exception {
-    metadata = new InMemoryMetadataStore("test");
-    for (int i = 1; i <= 4; i++) {
-      start("n" + i);
-    }
-    int keyspace;
-    try (Jedis j = new Jedis("127.0.0.1", servers.get("n1").port(), 120_000)) {
-      keyspace =
-          ((Long)
-                  j.sendCommand(
-                      command("KEYSPACE"),
-                      "CREATE",
-                      "carts",
-                      "style",
-                      "leaderless",
-                      "r",
-                      "2",
-                      "w",
-                      "2"))
-              .intValue();
-    }
-    for (String id : servers.keySet()) {
+    cluster =
+        InProcessCluster.builder(dir)
+            .nodes(4)
+            // no scheduled anti-entropy within the test (the first exchange would start after an
+            // hour): what the new owners hold came by the departure's handoff
+            .set("leaderless-anti-entropy-interval-ms", "3600000")
+            .deadline(DEADLINE)
+            // the longest client timeout the test had (KEYSPACE CREATE, CLUSTER LEAVE)
+            .clientTimeout(Duration.ofSeconds(120))
+            .start();
+    int keyspace = cluster.createKeyspace("carts", "style", "leaderless", "r", "2", "w", "2");
+    for (String id : cluster.ids()) {
       await("node " + id + " serves the keyspace over 4 members")
           .atMost(DEADLINE)
           .ignoreExceptions()
@@ -134,18 +96,19 @@ class LeaderlessDecommissionTest {
     heldByLeaver = service(LEAVER, keyspace).keysHeld().get();
     assertThat(heldByLeaver).as("N=3 of 4: the leaver owns about 3/4 of the keys").isPositive();
 
-    try (Jedis j = new Jedis("127.0.0.1", servers.get("n1").port(), 120_000)) {
+    try (Jedis j = new Jedis("127.0.0.1", cluster.server("n1").port(), 120_000)) {
       assertThat(j.sendCommand(command("CLUSTER"), "LEAVE", LEAVER)).isNotNull();
     }
     await("the leaver is LEFT")
         .atMost(DEADLINE)
-        .until(() -> metadata.current().members().get(LEAVER).state() == MemberState.LEFT);
+        .until(
+            () -> cluster.metadata().current().members().get(LEAVER).state() == MemberState.LEFT);
     await("the others serve 3 members and the leaver departs with every hint handed off")
         .atMost(DEADLINE)
         .pollInterval(Duration.ofMillis(250))
         .until(
             () -> {
-              for (String id : servers.keySet()) {
+              for (String id : cluster.ids()) {
                 LeaderlessService service = service(id, keyspace);
                 if (service == null) {
                   return false;
@@ -168,7 +131,7 @@ class LeaderlessDecommissionTest {
         "decommission: leaver held %d of %d keys, handed off %d hints%n",
         heldByLeaver, KEYS, handedOff);
     assertThat(handedOff).as("hints the leaver handed off").isGreaterThanOrEqualTo(heldByLeaver);
-    for (String id : servers.keySet()) {
+    for (String id : cluster.ids()) {
       if (!id.equals(LEAVER)) {
         assertThat(service(id, keyspace).counters().get("anti_entropy_keys_repaired"))
             .as("anti-entropy repairs on %s", id)
@@ -177,7 +140,7 @@ class LeaderlessDecommissionTest {
     }
 
     assertEveryKeyOnItsOwners(written, keyspace);
-    for (String id : servers.keySet()) {
+    for (String id : cluster.ids()) {
       if (id.equals(LEAVER)) {
         continue;
       }

@@ -1,18 +1,15 @@
 package io.replicakv.server.leaderless;
 
+import static io.replicakv.server.testing.InProcessCluster.command;
+import static io.replicakv.server.testing.InProcessCluster.fields;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.cluster.InMemoryMetadataStore;
 import io.replicakv.server.cluster.MemberState;
-import io.replicakv.server.config.ServerConfig;
-import java.nio.charset.StandardCharsets;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -21,7 +18,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.commands.ProtocolCommand;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
@@ -36,38 +32,13 @@ class LeaderlessJoinTest {
   private static final int KEYS_BEFORE = 600;
 
   @TempDir Path dir;
-  private final List<ReplicaKvServer> servers = new ArrayList<>();
-  private InMemoryMetadataStore metadata;
-
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
+  private InProcessCluster cluster;
 
   @AfterEach
   void stop() {
-    servers.forEach(ReplicaKvServer::close);
-    if (metadata != null) {
-      metadata.close();
+    if (cluster != null) {
+      cluster.close();
     }
-  }
-
-  private ReplicaKvServer start(String id, boolean join) throws Exception {
-    Map<String, String> settings = new HashMap<>();
-    settings.put("port", "0");
-    settings.put("http-port", "0");
-    settings.put("peer-port", "0");
-    settings.put("bind", "127.0.0.1");
-    settings.put("data-dir", dir.resolve(id).toString());
-    settings.put("node-id", id);
-    settings.put("cluster-voters", "n1@127.0.0.1:1");
-    if (join) {
-      settings.put("join", "127.0.0.1:" + servers.get(0).port());
-    }
-    ReplicaKvServer server =
-        new ReplicaKvServer(ServerConfig.load(null, settings)).withMetadataStore(metadata).start();
-    servers.add(server);
-    return server;
   }
 
   private Jedis client(ReplicaKvServer server, int keyspace) {
@@ -80,55 +51,17 @@ class LeaderlessJoinTest {
     return server.node().leaderless.service(keyspace);
   }
 
-  @SuppressWarnings("unchecked")
-  private static Map<String, Object> fields(Object reply) {
-    List<Object> flat = (List<Object>) reply;
-    Map<String, Object> out = new HashMap<>();
-    for (int i = 0; i + 1 < flat.size(); i += 2) {
-      Object value = flat.get(i + 1);
-      out.put(
-          new String((byte[]) flat.get(i), StandardCharsets.UTF_8),
-          value instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8) : value);
-    }
-    return out;
-  }
-
   @Test
   void joinUnderWritesHandsOffWhatMovesAndLeavesNoNodeWithKeysItDoesNotOwn() throws Exception {
-    metadata = new InMemoryMetadataStore("test");
-    for (int i = 1; i <= 3; i++) {
-      start("n" + i, false);
-    }
-    int keyspace;
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port())) {
-      keyspace =
-          ((Long)
-                  j.sendCommand(
-                      command("KEYSPACE"),
-                      "CREATE",
-                      "carts",
-                      "style",
-                      "leaderless",
-                      "r",
-                      "2",
-                      "w",
-                      "2"))
-              .intValue();
-    }
-    for (ReplicaKvServer server : servers) {
-      await()
-          .atMost(DEADLINE)
-          .ignoreExceptions()
-          .untilAsserted(
-              () -> {
-                try (Jedis j = client(server, keyspace)) {
-                  assertThat(j.sendCommand(command("KV.GET"), "warm-up", "R", "3"))
-                      .isInstanceOf(List.class);
-                }
-              });
-    }
+    cluster =
+        InProcessCluster.builder(dir)
+            .deadline(DEADLINE)
+            .clientTimeout(Duration.ofSeconds(60))
+            .start();
+    int keyspace = cluster.createKeyspace("carts", "style", "leaderless", "r", "2", "w", "2");
+    cluster.awaitQuorumReads(keyspace, 3);
     Map<String, String> acknowledged = new ConcurrentHashMap<>();
-    try (Jedis j = client(servers.get(0), keyspace)) {
+    try (Jedis j = cluster.jedis(0, keyspace)) {
       for (int i = 0; i < KEYS_BEFORE; i++) {
         assertThat(j.set("before:" + i, "v" + i)).isEqualTo("OK");
         acknowledged.put("before:" + i, "v" + i);
@@ -141,7 +74,7 @@ class LeaderlessJoinTest {
         new Thread(
             () -> {
               long i = 0;
-              try (Jedis j = client(servers.get(1), keyspace)) {
+              try (Jedis j = cluster.jedis(1, keyspace)) {
                 while (!stop.get()) {
                   String key = "during:" + i;
                   String value = "v" + i++;
@@ -158,18 +91,18 @@ class LeaderlessJoinTest {
             "writer");
     writer.start();
     await().atMost(DEADLINE).until(() -> acknowledged.size() >= KEYS_BEFORE + 100);
-    ReplicaKvServer joiner = start("n4", true);
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(2).port())) {
+    ReplicaKvServer joiner = cluster.server(cluster.join());
+    try (Jedis j = cluster.jedis(2)) {
       assertThat(j.sendCommand(command("CLUSTER"), "COMMIT", "JOIN", "n4")).isNotNull();
     }
     await()
         .atMost(DEADLINE)
-        .until(() -> metadata.current().members().get("n4").state() == MemberState.UP);
+        .until(() -> cluster.metadata().current().members().get("n4").state() == MemberState.UP);
     await("every node serves the 4-member placement")
         .atMost(DEADLINE)
         .until(
             () ->
-                servers.stream()
+                cluster.servers().stream()
                     .allMatch(
                         s ->
                             service(s, keyspace) != null
@@ -182,7 +115,7 @@ class LeaderlessJoinTest {
     // keys a peer still on the old placement replicated to a node that no longer owns them
     // (strays) are rehomed by a service restart a few seconds later; then their hints drain too
     long strays = 0;
-    for (ReplicaKvServer server : servers) {
+    for (ReplicaKvServer server : cluster.servers()) {
       strays += service(server, keyspace).strayKeys();
     }
     await("no node holds a key it does not own, and every hint is handed off")
@@ -191,7 +124,7 @@ class LeaderlessJoinTest {
         .ignoreExceptions()
         .until(
             () -> {
-              for (ReplicaKvServer server : servers) {
+              for (ReplicaKvServer server : cluster.servers()) {
                 LeaderlessService service = service(server, keyspace);
                 if (!service.hintsByOwner().isEmpty()
                     || service.keysHeldNotOwned().get() != 0
@@ -202,7 +135,7 @@ class LeaderlessJoinTest {
               return true;
             });
     Map<String, Object> pass;
-    try (Jedis j = new Jedis("127.0.0.1", servers.get(0).port(), 400_000)) {
+    try (Jedis j = new Jedis("127.0.0.1", cluster.server(0).port(), 400_000)) {
       pass = fields(j.sendCommand(command("KV.REPAIR"), "carts"));
     }
     System.out.printf(
@@ -210,7 +143,7 @@ class LeaderlessJoinTest {
         acknowledged.size(), errors.get(), strays, pass);
     assertThat(pass.get("converged")).isEqualTo(1L);
 
-    for (ReplicaKvServer server : servers) {
+    for (ReplicaKvServer server : cluster.servers()) {
       try (Jedis j = client(server, keyspace)) {
         for (Map.Entry<String, String> write : acknowledged.entrySet()) {
           assertThat(j.get(write.getKey())).as(write.getKey()).isEqualTo(write.getValue());

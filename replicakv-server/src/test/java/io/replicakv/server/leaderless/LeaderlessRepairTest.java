@@ -1,16 +1,14 @@
 package io.replicakv.server.leaderless;
 
+import static io.replicakv.server.testing.InProcessCluster.command;
+import static io.replicakv.server.testing.InProcessCluster.fields;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.cluster.InMemoryMetadataStore;
-import io.replicakv.server.config.ServerConfig;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -18,7 +16,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.commands.ProtocolCommand;
 
 /**
  * Three real servers in one JVM with scheduled anti-entropy off, so that only the operator's pass
@@ -31,90 +28,34 @@ class LeaderlessRepairTest {
   private static final int KEYS = 300;
 
   @TempDir Path dir;
-  private final List<ReplicaKvServer> servers = new ArrayList<>();
-  private final List<ServerConfig> configs = new ArrayList<>();
-  private InMemoryMetadataStore metadata;
-
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
+  private InProcessCluster cluster;
 
   @BeforeEach
   void startCluster() throws Exception {
-    metadata = new InMemoryMetadataStore("test");
-    for (int i = 1; i <= 3; i++) {
-      ServerConfig config =
-          ServerConfig.load(
-              null,
-              Map.of(
-                  "port", "0",
-                  "http-port", "0",
-                  "peer-port", "0",
-                  "bind", "127.0.0.1",
-                  "data-dir", dir.resolve("n" + i).toString(),
-                  "node-id", "n" + i,
-                  "cluster-voters", "n1@127.0.0.1:1",
-                  "leaderless-anti-entropy-interval-ms", "0"));
-      configs.add(config);
-      servers.add(new ReplicaKvServer(config).withMetadataStore(metadata).start());
-    }
+    cluster =
+        InProcessCluster.builder(dir)
+            .set("leaderless-anti-entropy-interval-ms", "0")
+            .deadline(DEADLINE)
+            .clientTimeout(Duration.ofSeconds(60))
+            .start();
   }
 
   @AfterEach
   void stopCluster() {
-    for (ReplicaKvServer server : servers) {
-      if (server != null) {
-        server.close();
-      }
+    if (cluster != null) {
+      cluster.close();
     }
-    metadata.close();
   }
 
   private Jedis jedis(int node) {
-    return new Jedis("127.0.0.1", servers.get(node).port(), 60_000);
+    return cluster.jedis(node);
   }
 
-  private int createKeyspace(int warmUpReadQuorum, String... options) {
-    List<String> args = new ArrayList<>(List.of("CREATE"));
-    args.addAll(List.of(options));
-    int number;
-    try (Jedis j = jedis(0)) {
-      number = ((Long) j.sendCommand(command("KEYSPACE"), args.toArray(new String[0]))).intValue();
-    }
-    for (int node = 0; node < servers.size(); node++) {
-      int n = node;
-      await()
-          .atMost(DEADLINE)
-          .ignoreExceptions()
-          .untilAsserted(
-              () -> {
-                try (Jedis j = jedis(n)) {
-                  j.select(number);
-                  assertThat(
-                          j.sendCommand(
-                              command("KV.GET"),
-                              "warm-up",
-                              "R",
-                              Integer.toString(warmUpReadQuorum)))
-                      .isInstanceOf(List.class);
-                }
-              });
-    }
+  /** Creates keyspace {@code name}; returns once every node answers reads at the given quorum. */
+  private int createKeyspace(int warmUpReadQuorum, String name, String... options) {
+    int number = cluster.createKeyspace(name, options);
+    cluster.awaitQuorumReads(number, warmUpReadQuorum);
     return number;
-  }
-
-  @SuppressWarnings("unchecked")
-  private static Map<String, Object> fields(Object reply) {
-    List<Object> flat = (List<Object>) reply;
-    Map<String, Object> out = new HashMap<>();
-    for (int i = 0; i + 1 < flat.size(); i += 2) {
-      Object value = flat.get(i + 1);
-      out.put(
-          new String((byte[]) flat.get(i), StandardCharsets.UTF_8),
-          value instanceof byte[] bytes ? new String(bytes, StandardCharsets.UTF_8) : value);
-    }
-    return out;
   }
 
   private Map<String, Object> repair(int node, String keyspace) {
@@ -124,14 +65,13 @@ class LeaderlessRepairTest {
   }
 
   private void restart(int node) throws Exception {
-    servers.set(node, new ReplicaKvServer(configs.get(node)).withMetadataStore(metadata).start());
+    cluster.restart(node);
   }
 
   @Test
   void repairPassFindsAndShipsExactlyTheWritesANodeMissedThenFindsNothing() throws Exception {
     int keyspace = createKeyspace(3, "strict", "style", "leaderless", "r", "2", "w", "2");
-    servers.get(2).close();
-    servers.set(2, null);
+    cluster.stop(2);
     try (Jedis j = jedis(0)) {
       j.select(keyspace);
       for (int i = 0; i < KEYS; i++) {
@@ -204,8 +144,7 @@ class LeaderlessRepairTest {
             "2",
             "sloppy",
             "true");
-    servers.get(2).close();
-    servers.set(2, null);
+    cluster.stop(2);
     try (Jedis j = jedis(0)) {
       j.select(keyspace);
       await()
@@ -233,9 +172,9 @@ class LeaderlessRepairTest {
     System.out.println("hints pending for n3: " + pending);
     // N=2 of 3 nodes: about two thirds of the keys have n3 as an owner
     assertThat(pending).isBetween(KEYS / 3L, (long) KEYS);
-    String metrics = get(servers.get(0).httpPort(), "/metrics");
+    String metrics = cluster.httpGet(0, "/metrics");
     assertThat(metrics).contains("replicakv_leaderless_hints_pending{keyspace=\"" + keyspace);
-    assertThat(get(servers.get(0).httpPort(), "/admin/leaderless"))
+    assertThat(cluster.httpGet(0, "/admin/leaderless"))
         .contains("\"hints_pending_by_owner\"")
         .contains("\"n3\"");
 
@@ -251,36 +190,15 @@ class LeaderlessRepairTest {
               }
             });
     for (int node = 0; node < 2; node++) {
-      assertThat(servers.get(node).node().leaderless.service(keyspace).hintLedgerAgrees()).isTrue();
+      assertThat(cluster.server(node).node().leaderless.service(keyspace).hintLedgerAgrees())
+          .isTrue();
     }
     Map<String, Object> pass = repair(0, "sloppy");
     System.out.println("pass after handoff: " + pass);
     assertThat(pass.get("converged")).isEqualTo(1L);
-    String overHttp =
-        java.net.http.HttpClient.newHttpClient()
-            .send(
-                java.net.http.HttpRequest.newBuilder(
-                        java.net.URI.create(
-                            "http://127.0.0.1:"
-                                + servers.get(1).httpPort()
-                                + "/admin/leaderless/repair?keyspace="
-                                + keyspace))
-                    .POST(java.net.http.HttpRequest.BodyPublishers.noBody())
-                    .build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString())
-            .body();
+    String overHttp = cluster.httpPost(1, "/admin/leaderless/repair?keyspace=" + keyspace).body();
     assertThat(overHttp).contains("\"converged\":1").contains("\"differing_keys\":0");
-    assertThat(get(servers.get(0).httpPort(), "/admin/leaderless"))
+    assertThat(cluster.httpGet(0, "/admin/leaderless"))
         .contains("\"hints_pending_by_owner\" : { }");
-  }
-
-  static String get(int port, String path) throws Exception {
-    return java.net.http.HttpClient.newHttpClient()
-        .send(
-            java.net.http.HttpRequest.newBuilder(
-                    java.net.URI.create("http://127.0.0.1:" + port + path))
-                .build(),
-            java.net.http.HttpResponse.BodyHandlers.ofString())
-        .body();
   }
 }

@@ -1,25 +1,20 @@
 package io.replicakv.server.replication;
 
+import static io.replicakv.server.testing.InProcessCluster.command;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.awaitility.Awaitility.await;
 
-import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.cluster.InMemoryMetadataStore;
-import io.replicakv.server.config.ServerConfig;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.commands.ProtocolCommand;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
@@ -37,98 +32,37 @@ class FollowerReadsClusterTest {
   private static final int ROUNDS = 120;
 
   @TempDir Path dir;
-  private final List<ReplicaKvServer> servers = new ArrayList<>();
-  private InMemoryMetadataStore metadata;
+  private InProcessCluster cluster;
   private int keyspace;
-
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
 
   @BeforeEach
   void startCluster() throws Exception {
-    metadata = new InMemoryMetadataStore("test");
-    for (int i = 1; i <= 3; i++) {
-      Map<String, String> settings = new HashMap<>();
-      settings.put("port", "0");
-      settings.put("http-port", "0");
-      settings.put("peer-port", "0");
-      settings.put("bind", "127.0.0.1");
-      settings.put("data-dir", dir.resolve("n" + i).toString());
-      settings.put("node-id", "n" + i);
-      settings.put("cluster-voters", "n1@127.0.0.1:1");
-      settings.put("failover-timeout-ms", "3000");
-      settings.put("heartbeat-interval-ms", "200");
-      settings.put("replication-write-timeout-ms", "2000");
-      // the test picks followers by the leader it sees at the start: no preferred-leader move
-      // may change that leader afterwards (SwitchoverClusterTest covers that move)
-      settings.put("replication-preferred-leader", "off");
-      settings.put("replication-max-lag-ms", "1000");
-      servers.add(
-          new ReplicaKvServer(ServerConfig.load(null, settings))
-              .withMetadataStore(metadata)
-              .start());
-    }
-    try (Jedis j = jedis(0)) {
-      keyspace =
-          ((Long)
-                  j.sendCommand(
-                      command("KEYSPACE"),
-                      "CREATE",
-                      "reads",
-                      "style",
-                      "single-leader",
-                      "follower-reads",
-                      "on"))
-              .intValue();
-    }
-    awaitWritable("warm-up");
+    cluster =
+        InProcessCluster.builder(dir)
+            .fastReplication()
+            // the test picks followers by the leader it sees at the start: no preferred-leader move
+            // may change that leader afterwards (SwitchoverClusterTest covers that move)
+            .set("replication-preferred-leader", "off")
+            .deadline(DEADLINE)
+            .clientTimeout(Duration.ofSeconds(20))
+            .start();
+    keyspace = cluster.createKeyspace("reads", "style", "single-leader", "follower-reads", "on");
+    cluster.awaitWritable(keyspace, "warm-up");
   }
 
   @AfterEach
   void stopCluster() {
-    for (ReplicaKvServer server : servers) {
-      if (server != null) {
-        server.close();
-      }
+    if (cluster != null) {
+      cluster.close();
     }
-    metadata.close();
   }
 
   private Jedis jedis(int node) {
-    Jedis j = new Jedis("127.0.0.1", servers.get(node).port(), 20_000);
-    j.select(keyspace);
-    return j;
-  }
-
-  private void awaitWritable(String prefix) {
-    await()
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofMillis(200))
-        .ignoreExceptions()
-        .untilAsserted(
-            () -> {
-              for (int node = 0; node < servers.size(); node++) {
-                if (servers.get(node) == null) {
-                  continue;
-                }
-                try (Jedis j = jedis(node)) {
-                  for (int i = 0; i < 30; i++) {
-                    assertThat(j.set(prefix + "-" + i, "w")).isEqualTo("OK");
-                  }
-                }
-              }
-            });
+    return cluster.jedis(node, keyspace);
   }
 
   private String leaderOf(int via, String key) {
-    try (Jedis j = jedis(via)) {
-      long slot = j.clusterKeySlot(key);
-      return new String(
-          (byte[]) j.sendCommand(command("CLUSTER"), "REPLICALEADER", Long.toString(slot)),
-          StandardCharsets.UTF_8);
-    }
+    return cluster.leaderOf(via, keyspace, key);
   }
 
   private static String token(Jedis j) {
@@ -237,9 +171,8 @@ class FollowerReadsClusterTest {
       }
       before = token(writer);
     }
-    servers.get(leaderIndex).close();
-    servers.set(leaderIndex, null);
-    awaitWritable("after-failover");
+    cluster.stop(leaderIndex);
+    cluster.awaitWritable(keyspace, "after-failover");
     assertThat(leaderOf(writerNode, key)).isNotEqualTo(leader);
     List<long[]> history = new ArrayList<>();
     try (Jedis writer = jedis(writerNode);

@@ -1,30 +1,20 @@
 package io.replicakv.server.replication;
 
+import static io.replicakv.server.testing.InProcessCluster.command;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.cluster.InMemoryMetadataStore;
-import io.replicakv.server.config.ServerConfig;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
+import io.replicakv.server.testing.HeadlessBrowser;
+import io.replicakv.server.testing.InProcessCluster;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.commands.ProtocolCommand;
 import redis.clients.jedis.exceptions.JedisDataException;
 
 /**
@@ -36,116 +26,34 @@ import redis.clients.jedis.exceptions.JedisDataException;
  */
 class SingleLeaderClusterTest {
   private static final Duration DEADLINE = Duration.ofSeconds(90);
-  private static final Pattern GROUP_LINE =
-      Pattern.compile(
-          "group_(\\d+)_(\\d+):keyspace=\\d+,slots=\\d+,role=(\\w+),epoch=(\\d+),leader=([^,]*),");
 
   @TempDir Path dir;
-  private final List<ReplicaKvServer> servers = new ArrayList<>();
-  private InMemoryMetadataStore metadata;
-
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
+  private InProcessCluster cluster;
 
   @BeforeEach
   void startCluster() throws Exception {
-    metadata = new InMemoryMetadataStore("test");
-    for (int i = 1; i <= 3; i++) {
-      Map<String, String> settings = new HashMap<>();
-      settings.put("port", "0");
-      settings.put("http-port", "0");
-      settings.put("peer-port", "0");
-      settings.put("bind", "127.0.0.1");
-      settings.put("data-dir", dir.resolve("n" + i).toString());
-      settings.put("node-id", "n" + i);
-      settings.put("cluster-voters", "n1@127.0.0.1:1");
-      settings.put("failover-timeout-ms", "3000");
-      settings.put("heartbeat-interval-ms", "200");
-      settings.put("replication-write-timeout-ms", "2000");
-      settings.put("replication-max-lag-ms", "1000");
-      servers.add(
-          new ReplicaKvServer(ServerConfig.load(null, settings))
-              .withMetadataStore(metadata)
-              .start());
-    }
-    awaitLeaders(0, 3);
+    cluster =
+        InProcessCluster.builder(dir)
+            .fastReplication()
+            .deadline(DEADLINE)
+            .clientTimeout(Duration.ofSeconds(20))
+            .awaitLeaders()
+            .start();
   }
 
   @AfterEach
   void stopCluster() {
-    for (ReplicaKvServer server : servers) {
-      if (server != null) {
-        server.close();
-      }
+    if (cluster != null) {
+      cluster.close();
     }
-    metadata.close();
   }
 
   private Jedis jedis(int node) {
-    return new Jedis("127.0.0.1", servers.get(node).port(), 20_000);
-  }
-
-  /** Group lines of INFO replication on {@code node}: "keyspace/group" to {role, epoch, leader}. */
-  private Map<String, String[]> groups(int node, int keyspace) {
-    Map<String, String[]> out = new HashMap<>();
-    try (Jedis j = jedis(node)) {
-      Matcher m = GROUP_LINE.matcher(j.info("replication"));
-      while (m.find()) {
-        if (Integer.parseInt(m.group(1)) == keyspace) {
-          out.put(m.group(2), new String[] {m.group(3), m.group(4), m.group(5)});
-        }
-      }
-    }
-    return out;
-  }
-
-  /** Until every group of {@code keyspace} on the first {@code nodes} nodes knows one leader. */
-  private void awaitLeaders(int keyspace, int nodes) {
-    await()
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofMillis(200))
-        .ignoreExceptions()
-        .untilAsserted(
-            () -> {
-              Map<String, String> leaderByGroup = new HashMap<>();
-              for (int node = 0; node < nodes; node++) {
-                Map<String, String[]> groups = groups(node, keyspace);
-                assertThat(groups).isNotEmpty();
-                for (Map.Entry<String, String[]> g : groups.entrySet()) {
-                  assertThat(g.getValue()[0]).isIn("leader", "follower");
-                  assertThat(g.getValue()[2]).isNotEmpty();
-                  String before = leaderByGroup.putIfAbsent(g.getKey(), g.getValue()[2]);
-                  assertThat(before == null || before.equals(g.getValue()[2])).isTrue();
-                }
-              }
-              // 3 nodes, N=3: (3 owners) x (2 successor orders) groups at most, each led
-              assertThat(leaderByGroup).isNotEmpty();
-              assertThat(leaderByGroup.values()).allMatch(l -> l.startsWith("n"));
-              // and writes on keys spread over the slots succeed through every node
-              for (int node = 0; node < nodes; node++) {
-                try (Jedis j = jedis(node)) {
-                  j.select(keyspace);
-                  for (int i = 0; i < 40; i++) {
-                    try {
-                      assertThat(j.set("warm-up-" + i, "w")).isEqualTo("OK");
-                    } catch (JedisDataException e) {
-                      System.out.println("warm-up through node " + node + ": " + e.getMessage());
-                      throw e;
-                    }
-                  }
-                }
-              }
-            });
+    return cluster.jedis(node);
   }
 
   private String localGet(int node, int keyspace, String key) {
-    try (Jedis j = jedis(node)) {
-      j.select(keyspace);
-      Object raw = j.sendCommand(command("LOCALGET"), key);
-      return raw == null ? null : new String((byte[]) raw, StandardCharsets.UTF_8);
-    }
+    return cluster.localGet(node, keyspace, key);
   }
 
   private long localExpireAt(int node, String key) {
@@ -207,9 +115,9 @@ class SingleLeaderClusterTest {
     }
     int leaders = 0;
     for (int node = 0; node < 3; node++) {
-      for (String[] g : groups(node, 0).values()) {
-        leaders += g[0].equals("leader") ? 1 : 0;
-        assertThat(Long.parseLong(g[1])).isPositive();
+      for (InProcessCluster.Group g : cluster.groups(node, 0).values()) {
+        leaders += g.role().equals("leader") ? 1 : 0;
+        assertThat(g.epoch()).isPositive();
       }
     }
     assertThat(leaders).as("each group has exactly one leader across the nodes").isPositive();
@@ -220,7 +128,7 @@ class SingleLeaderClusterTest {
     assertThat(info).contains("replica_groups:").contains("role:master");
     String metrics = "";
     for (int node = 0; node < 3; node++) {
-      metrics += httpGet(servers.get(node).httpPort(), "/metrics");
+      metrics += cluster.httpGet(node, "/metrics");
     }
     assertThat(metrics)
         .containsPattern(
@@ -258,8 +166,8 @@ class SingleLeaderClusterTest {
                       "none"))
               .intValue();
     }
-    awaitLeaders(all, 3);
-    awaitLeaders(none, 3);
+    cluster.awaitLeaders(all);
+    cluster.awaitLeaders(none);
     // a key whose group (in both keyspaces, whose rings are the same) is not led by n3
     String key = null;
     for (int i = 0; key == null && i < 2_000; i++) {
@@ -273,8 +181,7 @@ class SingleLeaderClusterTest {
       j.select(all);
       assertThat(j.set(key, "before")).isEqualTo("OK");
     }
-    servers.get(2).close();
-    servers.set(2, null);
+    cluster.stop(2);
     List<String> outcomes = new ArrayList<>();
     String finalKey = key;
     await()
@@ -314,13 +221,10 @@ class SingleLeaderClusterTest {
         .atMost(DEADLINE)
         .untilAsserted(
             () ->
-                assertThat(
-                        httpGet(servers.get(0).httpPort(), "/metrics")
-                            + httpGet(servers.get(1).httpPort(), "/metrics"))
+                assertThat(cluster.httpGet(0, "/metrics") + cluster.httpGet(1, "/metrics"))
                     .containsPattern(lagBytes));
     String admin =
-        httpGet(servers.get(0).httpPort(), "/admin/replication")
-            + httpGet(servers.get(1).httpPort(), "/admin/replication");
+        cluster.httpGet(0, "/admin/replication") + cluster.httpGet(1, "/admin/replication");
     assertThat(admin)
         .contains("\"enabled\" : true")
         .containsPattern(
@@ -330,28 +234,10 @@ class SingleLeaderClusterTest {
 
   @Test
   void dashboardShowsTheReplicaGroupsInAHeadlessBrowser() throws Exception {
-    java.nio.file.Path chromium = java.nio.file.Path.of("/usr/bin/chromium");
-    org.junit.jupiter.api.Assumptions.assumeTrue(
-        java.nio.file.Files.isExecutable(chromium), "chromium not installed");
-    Process p =
-        new ProcessBuilder(
-                chromium.toString(),
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--user-data-dir=" + dir.resolve("chromium-profile"),
-                "--virtual-time-budget=5000",
-                "--dump-dom",
-                "http://127.0.0.1:" + servers.get(0).httpPort() + "/dashboard")
-            .redirectError(ProcessBuilder.Redirect.DISCARD)
-            .start();
-    String dom = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    String dom =
+        HeadlessBrowser.dumpDom(
+            "http://127.0.0.1:" + cluster.server(0).httpPort() + "/dashboard",
+            dir.resolve("chromium-profile"));
     // the script filled the replica-group table from /admin/replication: keyspace 0's groups,
     // each with its role and leader, and the followers of the groups this node leads
     assertThat(dom)
@@ -360,22 +246,8 @@ class SingleLeaderClusterTest {
         .containsPattern("n[23] 0 / 0 / \\d+");
   }
 
-  /** The leader of the group holding {@code key} in {@code keyspace}, from INFO on node 1. */
+  /** The leader of the group holding {@code key} in {@code keyspace}, from node 1. */
   private String leaderOf(int keyspace, String key) {
-    try (Jedis j = jedis(0)) {
-      long slot = j.clusterKeySlot(key);
-      j.select(keyspace);
-      Object leader = j.sendCommand(command("CLUSTER"), "REPLICALEADER", Long.toString(slot));
-      return new String((byte[]) leader, StandardCharsets.UTF_8);
-    }
-  }
-
-  private static String httpGet(int port, String path) throws Exception {
-    HttpClient client = HttpClient.newHttpClient();
-    HttpResponse<String> response =
-        client.send(
-            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
-            HttpResponse.BodyHandlers.ofString());
-    return response.body();
+    return cluster.leaderOf(0, keyspace, key);
   }
 }

@@ -1,14 +1,10 @@
 package io.replicakv.server.replication;
 
+import static io.replicakv.server.testing.InProcessCluster.command;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.replicakv.server.ReplicaKvServer;
-import io.replicakv.server.cluster.InMemoryMetadataStore;
-import io.replicakv.server.config.ServerConfig;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
+import io.replicakv.server.testing.InProcessCluster;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -22,13 +18,10 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.commands.ProtocolCommand;
 import redis.clients.jedis.exceptions.JedisConnectionException;
 import redis.clients.jedis.exceptions.JedisDataException;
 
@@ -49,114 +42,41 @@ class SwitchoverClusterTest {
   /** Keys each writer cycles through (all in one slot, so in one group). */
   private static final int KEYS = 50;
 
-  private static final Pattern GROUP_LINE =
-      Pattern.compile(
-          "group_(\\d+)_(\\d+):keyspace=\\d+,slots=\\d+,role=(\\w+),epoch=(\\d+),leader=([^,]*),");
-
   @TempDir Path dir;
-  private final List<ReplicaKvServer> servers = new ArrayList<>();
-  private final List<Map<String, String>> settingsOf = new ArrayList<>();
-  private InMemoryMetadataStore metadata;
-
-  private static ProtocolCommand command(String name) {
-    byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-    return () -> raw;
-  }
+  private InProcessCluster cluster;
 
   private void startCluster(boolean preferredLeader) throws Exception {
-    metadata = new InMemoryMetadataStore("test");
-    for (int i = 1; i <= 3; i++) {
-      Map<String, String> settings = new HashMap<>();
-      settings.put("port", "0");
-      settings.put("http-port", "0");
-      settings.put("peer-port", "0");
-      settings.put("bind", "127.0.0.1");
-      settings.put("data-dir", dir.resolve("n" + i).toString());
-      settings.put("node-id", "n" + i);
-      settings.put("cluster-voters", "n1@127.0.0.1:1");
-      settings.put("failover-timeout-ms", "3000");
-      settings.put("heartbeat-interval-ms", "200");
-      settings.put("replication-write-timeout-ms", "2000");
-      settings.put("replication-max-lag-ms", "1000");
-      settings.put("replication-preferred-leader", preferredLeader ? "on" : "off");
-      settingsOf.add(settings);
-      servers.add(start(settings));
-    }
-    awaitLeaders(0);
-  }
-
-  private ReplicaKvServer start(Map<String, String> settings) throws Exception {
-    return new ReplicaKvServer(ServerConfig.load(null, settings))
-        .withMetadataStore(metadata)
-        .start();
+    cluster =
+        InProcessCluster.builder(dir)
+            .fastReplication()
+            .set("replication-preferred-leader", preferredLeader ? "on" : "off")
+            .deadline(DEADLINE)
+            .clientTimeout(Duration.ofSeconds(60))
+            .awaitLeaders()
+            .start();
   }
 
   @AfterEach
   void stopCluster() {
-    for (ReplicaKvServer server : servers) {
-      if (server != null) {
-        server.close();
-      }
-    }
-    if (metadata != null) {
-      metadata.close();
+    if (cluster != null) {
+      cluster.close();
     }
   }
 
   private Jedis jedis(int node) {
-    return new Jedis("127.0.0.1", servers.get(node).port(), 60_000);
+    return cluster.jedis(node);
   }
 
   private static int index(String member) {
-    return Integer.parseInt(member.substring(1)) - 1;
-  }
-
-  /** Until every node knows a leader for every group of {@code keyspace} and writes succeed. */
-  private void awaitLeaders(int keyspace) {
-    await()
-        .atMost(DEADLINE)
-        .pollInterval(Duration.ofMillis(200))
-        .ignoreExceptions()
-        .untilAsserted(
-            () -> {
-              for (int node = 0; node < servers.size(); node++) {
-                if (servers.get(node) == null) {
-                  continue;
-                }
-                try (Jedis j = jedis(node)) {
-                  Matcher m = GROUP_LINE.matcher(j.info("replication"));
-                  int groups = 0;
-                  while (m.find()) {
-                    if (Integer.parseInt(m.group(1)) == keyspace) {
-                      groups++;
-                      assertThat(m.group(5)).startsWith("n");
-                    }
-                  }
-                  assertThat(groups).isPositive();
-                  j.select(keyspace);
-                  for (int i = 0; i < 30; i++) {
-                    assertThat(j.set("warm-up-" + i, "w")).isEqualTo("OK");
-                  }
-                }
-              }
-            });
+    return InProcessCluster.index(member);
   }
 
   private String leaderOf(int askedNode, int keyspace, String key) {
-    try (Jedis j = jedis(askedNode)) {
-      long slot = j.clusterKeySlot(key);
-      j.select(keyspace);
-      Object leader = j.sendCommand(command("CLUSTER"), "REPLICALEADER", Long.toString(slot));
-      return new String((byte[]) leader, StandardCharsets.UTF_8);
-    }
+    return cluster.leaderOf(askedNode, keyspace, key);
   }
 
   private String localGet(int node, int keyspace, String key) {
-    try (Jedis j = jedis(node)) {
-      j.select(keyspace);
-      Object raw = j.sendCommand(command("LOCALGET"), key);
-      return raw == null ? null : new String((byte[]) raw, StandardCharsets.UTF_8);
-    }
+    return cluster.localGet(node, keyspace, key);
   }
 
   /** One writer: SET of {tag}:i to increasing values through {@code node}, until stopped. */
@@ -238,7 +158,7 @@ class SwitchoverClusterTest {
                       "none"))
               .intValue();
     }
-    awaitLeaders(async);
+    cluster.awaitLeaders(async);
     List<Writer> writers = List.of(new Writer(1, async, "sw"), new Writer(2, 0, "sw"));
     List<Thread> threads = new ArrayList<>();
     for (Writer w : writers) {
@@ -298,19 +218,7 @@ class SwitchoverClusterTest {
       long before = writers.get(0).acknowledged.get();
       await().atMost(DEADLINE).until(() -> writers.get(0).acknowledged.get() > before + 20);
       HttpResponse<String> http =
-          HttpClient.newHttpClient()
-              .send(
-                  HttpRequest.newBuilder(
-                          URI.create(
-                              "http://127.0.0.1:"
-                                  + servers.get(2).httpPort()
-                                  + "/admin/replication/switchover?keyspace="
-                                  + async
-                                  + "&slot="
-                                  + slot))
-                      .POST(HttpRequest.BodyPublishers.noBody())
-                      .build(),
-                  HttpResponse.BodyHandlers.ofString());
+          cluster.httpPost(2, "/admin/replication/switchover?keyspace=" + async + "&slot=" + slot);
       outcomes.add(http.body());
       assertThat(http.statusCode()).as(http.body()).isEqualTo(200);
       assertThat(http.body()).contains("\"ok\" : true").contains(" -> ");
@@ -354,7 +262,7 @@ class SwitchoverClusterTest {
               });
     }
     for (int node = 0; node < 3; node++) {
-      String metrics = httpGet(servers.get(node).httpPort(), "/metrics");
+      String metrics = cluster.httpGet(node, "/metrics");
       assertThat(metrics)
           .contains("replicakv_replication_divergent_writes_total{keyspace=\"" + async + "\"} 0")
           .contains("replicakv_replication_divergent_writes_total{keyspace=\"0\"} 0");
@@ -373,15 +281,7 @@ class SwitchoverClusterTest {
         .ignoreExceptions()
         .until(
             () -> {
-              try (Jedis j = jedis(1)) {
-                Matcher m = GROUP_LINE.matcher(j.info("replication"));
-                while (m.find()) {
-                  if (m.group(3).equals("leader")) {
-                    return true;
-                  }
-                }
-                return false;
-              }
+              return cluster.groups(1).stream().anyMatch(g -> g.role().equals("leader"));
             });
     List<?> lines = (List<?>) replication(2, "DRAIN", "n2");
     List<String> texts = lines.stream().map(SwitchoverClusterTest::text).toList();
@@ -389,12 +289,9 @@ class SwitchoverClusterTest {
     assertThat(texts)
         .isNotEmpty()
         .allMatch(l -> l.startsWith("OK group 0/") && l.contains("n2 -> "));
-    try (Jedis j = jedis(0)) {
-      String info = j.info("replication");
-      Matcher m = GROUP_LINE.matcher(info);
-      while (m.find()) {
-        assertThat(m.group(5)).as(info).isNotEqualTo("n2");
-      }
+    List<InProcessCluster.Group> groups = cluster.groups(0);
+    for (InProcessCluster.Group g : groups) {
+      assertThat(g.leader()).as("%s", groups).isNotEqualTo("n2");
     }
     // the preferred-leader return leaves a drained node alone while it stays up
     await()
@@ -404,15 +301,7 @@ class SwitchoverClusterTest {
   }
 
   private boolean leadsAny(int askedNode, String member) {
-    try (Jedis j = jedis(askedNode)) {
-      Matcher m = GROUP_LINE.matcher(j.info("replication"));
-      while (m.find()) {
-        if (m.group(5).equals(member)) {
-          return true;
-        }
-      }
-      return false;
-    }
+    return cluster.groups(askedNode).stream().anyMatch(g -> g.leader().equals(member));
   }
 
   @Test
@@ -482,8 +371,7 @@ class SwitchoverClusterTest {
         acknowledged.put("{" + tag + "}:" + i, "before");
       }
     }
-    servers.get(index(victim)).close();
-    servers.set(index(victim), null);
+    cluster.stop(index(victim));
     String gone = victim;
     await()
         .atMost(DEADLINE)
@@ -506,7 +394,7 @@ class SwitchoverClusterTest {
   }
 
   private void restart(String member) throws Exception {
-    servers.set(index(member), start(settingsOf.get(index(member))));
+    cluster.restart(index(member));
   }
 
   private void assertAcknowledgedWritesEverywhere() {
@@ -529,14 +417,5 @@ class SwitchoverClusterTest {
         assertThat(j.get(e.getKey())).isEqualTo(e.getValue());
       }
     }
-  }
-
-  private static String httpGet(int port, String path) throws Exception {
-    HttpResponse<String> response =
-        HttpClient.newHttpClient()
-            .send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
-                HttpResponse.BodyHandlers.ofString());
-    return response.body();
   }
 }
