@@ -63,9 +63,10 @@ import org.slf4j.LoggerFactory;
  * gateway included, without losing an acknowledged write or a change another site has seen (in
  * general, up to {@code site-acks} nodes while {@code members - site-acks} still answer). Losing
  * two of three stops the keyspace at that site (no election can prove it holds every acknowledged
- * write): writes answer errors until a node returns. Not handled: a promise lost in a restart
- * between a probe and the commit of its record while the deposed gateway still runs; membership
- * changes of the site while a gateway serves (its follower list is fixed when it starts; a new
+ * write): writes answer errors until a node returns. A node's promise to a probe is forced to
+ * its {@code <keyspace>.promise} file before it answers ({@link SiteLogCopy}), so a restart between
+ * a probe and the commit of its record does not let the deposed gateway back in. Not handled:
+ * membership changes of the site while a gateway serves (its follower list is fixed when it starts; a new
  * member gets a copy only from the next gateway).
  *
  * <p>Thread use: one single-threaded executor ({@code site-roles}) runs every role change, every

@@ -376,7 +376,8 @@ public final class SiteKeyspaces implements AutoCloseable {
         dir.resolve(name + ".log"),
         dir.resolve(name + ".sites"),
         dir.resolve(name + ".snapshot"),
-        dir.resolve(name + ".epoch"));
+        dir.resolve(name + ".epoch"),
+        dir.resolve(name + ".promise"));
   }
 
   private Path droppedFile(String name) {
