@@ -306,6 +306,24 @@ public final class SiteService implements AutoCloseable {
     return writeRefusal;
   }
 
+  /**
+   * Gives the gateway's copier the site's current other nodes (a node added to or removed from the
+   * site), on the loop; a no-op on a one-node site.
+   */
+  void followers(java.util.Collection<String> followerIds) {
+    if (shipper == null || stopped) {
+      return;
+    }
+    List<String> ids = List.copyOf(followerIds);
+    loop.execute(
+        () ->
+            onLoop(
+                () -> {
+                  shipper.followers(ids);
+                  refreshWriteRefusal();
+                }));
+  }
+
   /** The gateway's copier, or null on a one-node site; read on the loop. */
   SiteLogShipper shipper() {
     return shipper;
