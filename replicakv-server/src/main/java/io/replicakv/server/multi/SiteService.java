@@ -477,6 +477,11 @@ public final class SiteService implements AutoCloseable {
 
   private static long changeBytes(SiteMessage message) {
     long bytes = 64;
+    if (message instanceof SiteMessage.CatchUpPage page) {
+      for (io.replicakv.core.multi.KeyState.Entry entry : page.entries()) {
+        bytes += 4L * entry.key().length() + entry.state().sizeBytes();
+      }
+    }
     if (message instanceof SiteMessage.Changes changes) {
       for (SiteMessage.Entry entry : changes.entries()) {
         bytes += entry.change().sizeBytes() + 16L * entry.path().size();
