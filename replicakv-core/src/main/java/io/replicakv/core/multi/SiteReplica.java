@@ -641,6 +641,9 @@ public final class SiteReplica implements Replica {
     retainedBytes += change.sizeBytes();
     if (persist) {
       out.persist(new SiteRecord.Applied(change, path).toRecord(), true);
+      if (log.size() > retention.changesMax() || retainedBytes > retention.bytesMax()) {
+        truncateAcknowledged(); // a burst between ticks stays within the bound too
+      }
     }
   }
 

@@ -565,6 +565,16 @@ public final class SiteService implements AutoCloseable {
     }
   }
 
+  /** Records in the site log file now; read on the loop. */
+  long fileRecords() {
+    return recordLog.records();
+  }
+
+  /** Compactions of the site log file since this service started; read on the loop. */
+  long compactions() {
+    return recordLog.compactions();
+  }
+
   /** Forces of the site log so far (each covers every write before it); read on the loop. */
   long forces() {
     return groupCommit.forces();
