@@ -96,7 +96,23 @@ final class MultiSiteCheckers {
         .forEach(
             (site, applied) -> {
               Set<Dot> done = new HashSet<>();
-              for (SiteRecord.Applied record : applied) {
+              List<MultiSiteSimulation.CatchUpAt> joins = run.catchUps().get(site);
+              int nextJoin = 0;
+              for (int index = 0; index < applied.size(); index++) {
+                // a catch-up joined before this change counts every dot of its state as applied
+                while (nextJoin < joins.size() && joins.get(nextJoin).appliedIndex() <= index) {
+                  joins
+                      .get(nextJoin++)
+                      .applied()
+                      .entries()
+                      .forEach(
+                          (replica, counter) -> {
+                            for (long c = 1; c <= counter; c++) {
+                              done.add(new Dot(replica, c));
+                            }
+                          });
+                }
+                SiteRecord.Applied record = applied.get(index);
                 for (Map.Entry<String, Long> dependency :
                     record.change().dependencies().entries().entrySet()) {
                   for (long counter = 1; counter <= dependency.getValue(); counter++) {

@@ -61,14 +61,21 @@ import java.util.TreeSet;
  * before any message or reply leaves, so the log and its positions are rebuilt exactly from disk);
  * clock skew (HLC, used only by last-writer-wins). <b>Not survived:</b> loss of a site's disk —
  * changes that never left it are gone; a forwarding site that stays down stops the flow beyond it
- * in star and circular topologies until it returns (by design; its lag shows it); a receiver whose
- * durable position is behind the prefix a sender has dropped from memory cannot happen (positions
- * are durable), but a brand-new site joining late would need a snapshot, not built.
+ * in star and circular topologies until it returns (by design; its lag shows it).
  *
- * <p><b>Memory.</b> The log's prefix that every downstream site has acknowledged leaves memory (it
- * stays in the site's records on disk); past {@link #LOG_CHANGES_MAX} unacknowledged changes local
- * writes are refused. Remote changes are never refused, so siblings created by remote blind writes
- * are not capped; only local writes are ({@link #SIBLINGS_PER_KEY_MAX}).
+ * <p><b>Memory and catch-ups.</b> The log's prefix that every downstream site has acknowledged
+ * leaves memory, and so does the oldest part past the {@link Retention} bound (changes and bytes)
+ * whoever still needs it. A link whose downstream site stands below the retained log gets a
+ * <i>full-state catch-up</i>: every key's {@link KeyState} and the version vector as they stood at
+ * one log position, in pages ({@link SiteMessage.CatchUpPage}); the receiver stages the pages,
+ * joins them all at once into its state with {@link ConflictResolver#merge} (so its state stays
+ * causally closed: a snapshot holds every dependency of every change in it), persists the joined
+ * states, and continues the stream from that position. A forwarder whose state grew by a catch-up
+ * passes it on with catch-ups of its own. The join is what applying the snapshot's changes one by
+ * one would give, so sites converge whatever mix of changes and catch-ups reached them; the one
+ * difference is lww's lost-write listing, which names a loser only at sites that saw it. A log file
+ * is compacted by {@link #checkpoint()}. Remote changes are never refused, so siblings created by
+ * remote blind writes are not capped; only local writes are ({@link #SIBLINGS_PER_KEY_MAX}).
  *
  * <p><b>Strategies with a protocol.</b> {@code conflicts=lock} runs {@link SiteLocks} (client
  * writes wait for the key's lock); {@code conflicts=home-site} forwards a client write to the key's

@@ -104,11 +104,7 @@ class SiteLogRetentionTest {
     System.out.printf(
         "site log retention: %d writes at a while cut; retained at most %d changes; file at most"
             + " %d records, %d bytes at the end, %d compactions%n",
-        writes,
-        maxRetained,
-        maxFileRecords,
-        fileBytes,
-        compactions("a"));
+        writes, maxRetained, maxFileRecords, fileBytes, compactions("a"));
     long healStarted = System.nanoTime();
     cut = false;
     await()
