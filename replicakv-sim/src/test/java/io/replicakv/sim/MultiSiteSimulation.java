@@ -312,8 +312,7 @@ final class MultiSiteSimulation {
 
   private void start(Site site) {
     site.replica =
-        new SiteReplica(
-            multiConfig, site.id, site.clock, site.disk.recover(), config.retention());
+        new SiteReplica(multiConfig, site.id, site.clock, site.disk.recover(), config.retention());
     site.incarnation++;
     declaredDown.forEach(down -> site.replica.declareDown(down, true));
     if (declaredDown.contains(site.id)) {

@@ -71,13 +71,14 @@ public final class CrdtResolver implements ConflictResolver {
     }
     KeyState.Version own = mine.live().get(0);
     KeyState.Version other = theirs.live().get(0);
-    if (own.dot().equals(other.dot())) {
-      return new KeyState(context, List.of(own));
-    }
+    // The same last dot does not mean the same state: each side joined whatever else it applied
+    // into that version, so the states join whatever the dots say.
     Crdt<?> held = ((Mutation.CrdtState) own.value()).state();
     Crdt<?> incoming = ((Mutation.CrdtState) other.value()).state();
     boolean concurrent =
-        !theirs.context().contains(own.dot()) && !mine.context().contains(other.dot());
+        !own.dot().equals(other.dot())
+            && !theirs.context().contains(own.dot())
+            && !mine.context().contains(other.dot());
     if (concurrent) {
       metrics.increment(ConflictMetrics.CONCURRENT_WRITES);
       metrics.increment(ConflictMetrics.CRDT_JOINS);
