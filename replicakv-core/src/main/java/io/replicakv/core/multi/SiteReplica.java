@@ -309,6 +309,7 @@ public final class SiteReplica implements Replica {
         case SiteRecord.CatchUpJoined joined -> {
           Incoming link = Check.notNull(incoming.get(joined.upstream()), "upstream");
           joinStates(staged, joined.applied());
+          newest = Hlc.max(newest, newestOf(staged));
           link.appliedThrough = Math.max(link.appliedThrough, joined.position());
           link.receivedThrough = link.appliedThrough;
           staged.clear();
@@ -1010,6 +1011,12 @@ public final class SiteReplica implements Replica {
    */
   private void joinCatchUp(Incoming link, Staging staging) {
     VersionVector before = applied;
+    try {
+      // a later local write must carry a larger timestamp than every write it now covers
+      hlc.update(newestOf(staging.entries), Math.max(0, clock.physicalMillis()));
+    } catch (ClockDriftException e) {
+      metrics.increment(ConflictMetrics.CLOCK_DRIFT_REFUSALS);
+    }
     joinStates(staging.entries, staging.applied);
     List<KeyState.Entry> chunk = new ArrayList<>();
     long bytes = 0;
@@ -1043,6 +1050,17 @@ public final class SiteReplica implements Replica {
         }
       }
     }
+  }
+
+  /** The newest timestamp among the live versions of {@code entries}. */
+  private static Hlc newestOf(List<KeyState.Entry> entries) {
+    Hlc newest = Hlc.ZERO;
+    for (KeyState.Entry entry : entries) {
+      for (KeyState.Version version : entry.state().live()) {
+        newest = Hlc.max(newest, version.timestamp());
+      }
+    }
+    return newest;
   }
 
   /** Joins another site's key states and version vector into this site's. */
