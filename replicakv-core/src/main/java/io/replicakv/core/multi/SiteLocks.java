@@ -141,6 +141,7 @@ final class SiteLocks {
       case SiteRecord.CatchUpJoined joined -> {}
       case SiteRecord.Retained retained -> {}
       case SiteRecord.Checkpoint checkpoint -> {}
+      case SiteRecord.CatchUpsOwed owed -> {}
     }
   }
 

@@ -113,6 +113,16 @@ public sealed interface SiteRecord {
     }
   }
 
+  /**
+   * A forwarder joined a catch-up and owes each of {@code downstream} a catch-up of its own (what
+   * it learnt is in no log it streams); the newest such record holds, until each is sent.
+   */
+  record CatchUpsOwed(List<String> downstream) implements SiteRecord {
+    public CatchUpsOwed {
+      downstream = List.copyOf(downstream);
+    }
+  }
+
   /** Whether {@code record} is one of the lock protocol's (kept as they are by a compaction). */
   static boolean isLockRecord(PersistRecord record) {
     byte[] payload = record.payload();
@@ -176,6 +186,10 @@ public sealed interface SiteRecord {
         checkpoint
             .upstreamPositions()
             .forEach((site, position) -> writer.writeString(site).writeVarLong(position));
+      }
+      case CatchUpsOwed owed -> {
+        writer.writeByte(11).writeVarInt(owed.downstream().size());
+        owed.downstream().forEach(writer::writeString);
       }
     }
     return new PersistRecord(writer.toByteArray());
@@ -247,6 +261,14 @@ public sealed interface SiteRecord {
               positions.put(reader.readString(Limits.ID_MAX_BYTES), reader.readVarLong());
             }
             yield new Checkpoint(logEnd, applied, newest, positions);
+          }
+          case 11 -> {
+            int count = reader.readCount(Limits.REPLICAS_MAX);
+            List<String> owed = new ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+              owed.add(reader.readString(Limits.ID_MAX_BYTES));
+            }
+            yield new CatchUpsOwed(owed);
           }
           default -> throw new CorruptEncodingException("unknown site record kind " + kind);
         };

@@ -239,6 +239,9 @@ public final class SiteReplica implements Replica {
   private long logBase;
   private final Retention retention;
 
+  /** Downstream sites this forwarder owes a catch-up (durable: {@link SiteRecord.CatchUpsOwed}). */
+  private final Set<String> owedCatchUps = new TreeSet<>();
+
   /** Approximate change bytes of {@link #log}. */
   private long retainedBytes;
 
@@ -318,7 +321,12 @@ public final class SiteReplica implements Replica {
           retained.add(new LogEntry(kept.change(), kept.path(), 0));
           newest = Hlc.max(newest, kept.change().timestamp());
         }
+        case SiteRecord.CatchUpsOwed owed -> {
+          owedCatchUps.clear();
+          owedCatchUps.addAll(owed.downstream());
+        }
         case SiteRecord.Checkpoint checkpoint -> {
+          owedCatchUps.clear();
           restore(checkpoint, staged, retained);
           newest = Hlc.max(newest, checkpoint.newest());
           staged.clear();
@@ -329,6 +337,8 @@ public final class SiteReplica implements Replica {
     }
     this.hlc = new HybridLogicalClock(newest, HybridLogicalClock.DEFAULT_MAX_REMOTE_AHEAD_MILLIS);
     config.downstream(self).forEach(site -> outgoing.put(site, new Outgoing(site, logEnd())));
+    owedCatchUps.retainAll(outgoing.keySet());
+    owedCatchUps.forEach(site -> outgoing.get(site).catchUpWanted = true);
   }
 
   // ---- Replica -------------------------------------------------------------------------------
@@ -960,6 +970,9 @@ public final class SiteReplica implements Replica {
       link.ackedThrough = Math.max(link.ackedThrough, catchUp.position);
       link.sentThrough = Math.max(link.sentThrough, link.ackedThrough);
       metrics.increment(ConflictMetrics.CATCH_UPS_SENT);
+      if (!link.catchUpWanted && owedCatchUps.remove(link.site)) {
+        out.persist(new SiteRecord.CatchUpsOwed(List.copyOf(owedCatchUps)).toRecord(), true);
+      }
       return;
     }
     if (ack.nextIndex() > catchUp.ackedIndex) {
@@ -1018,6 +1031,17 @@ public final class SiteReplica implements Replica {
       metrics.increment(ConflictMetrics.CLOCK_DRIFT_REFUSALS);
     }
     joinStates(staging.entries, staging.applied);
+    if (config.forwards(self) && !applied.equals(before)) {
+      for (Outgoing other : outgoing.values()) {
+        if (!other.site.equals(link.site)) {
+          other.catchUpWanted = true;
+          owedCatchUps.add(other.site);
+        }
+      }
+      // durable, and before the joined states (a crash keeps a prefix of what it was writing), so
+      // that a crash before they are sent does not strand the sites beyond this one
+      out.persist(new SiteRecord.CatchUpsOwed(List.copyOf(owedCatchUps)).toRecord(), true);
+    }
     List<KeyState.Entry> chunk = new ArrayList<>();
     long bytes = 0;
     for (KeyState.Entry entry : staging.entries) {
@@ -1043,13 +1067,6 @@ public final class SiteReplica implements Replica {
     metrics.add(ConflictMetrics.CATCH_UP_KEYS_RECEIVED, staging.entries.size());
     drainBuffer();
     incoming.values().forEach(this::updateAppliedThrough);
-    if (config.forwards(self) && !applied.equals(before)) {
-      for (Outgoing other : outgoing.values()) {
-        if (!other.site.equals(link.site)) {
-          other.catchUpWanted = true;
-        }
-      }
-    }
   }
 
   /** The newest timestamp among the live versions of {@code entries}. */
@@ -1114,6 +1131,9 @@ public final class SiteReplica implements Replica {
     TreeMap<String, Long> positions = new TreeMap<>();
     incoming.values().forEach(link -> positions.put(link.site, link.appliedThrough));
     records.add(new SiteRecord.Checkpoint(logEnd(), applied, hlc.last(), positions).toRecord());
+    if (!owedCatchUps.isEmpty()) {
+      records.add(new SiteRecord.CatchUpsOwed(List.copyOf(owedCatchUps)).toRecord());
+    }
     return records;
   }
 
