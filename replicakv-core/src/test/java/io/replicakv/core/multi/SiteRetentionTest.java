@@ -162,6 +162,30 @@ class SiteRetentionTest {
   }
 
   @Test
+  void aHubThatCrashesAfterJoiningACatchUpStillPassesItOnAfterItsRestart() {
+    Sites sites =
+        new Sites(
+            MultiLeaderConfig.of(List.of(A, B, C), Topology.STAR, new SiblingsResolver()), SMALL);
+    sites.cut(A, B); // the hub cannot pass anything on to b yet
+    sites.cut(C, A);
+    for (int i = 0; i < 200; i++) {
+      sites.put(C, "leaf" + i, "c" + i);
+    }
+    sites.rounds(5);
+    sites.heal();
+    sites.cut(A, B);
+    sites.rounds(30); // the hub joins c's catch-up and owes b one
+    assertThat(sites.site(A).visibleState()).hasSize(200);
+    assertThat(sites.site(B).visibleState()).isEmpty();
+    sites.crash(A);
+    sites.start(A);
+    sites.heal();
+    sites.rounds(60);
+    assertConverged(sites, A, B, C);
+    assertThat(sites.site(B).metrics().get(ConflictMetrics.CATCH_UPS_RECEIVED)).isPositive();
+  }
+
+  @Test
   void aCaughtUpSiteRebuildsTheJoinedStateFromItsDiskAfterARestart() {
     Sites sites = sites(Topology.ALL_TO_ALL, new LwwResolver(), A, B);
     sites.cut(A, B);
