@@ -178,6 +178,9 @@ public final class SiteReplica implements Replica {
     boolean lastSent;
     long progressTick;
 
+    /** After a timeout: one page in flight until the receiver answers again. */
+    boolean probing;
+
     CatchUp(long position, VersionVector applied, List<KeyState.Entry> entries, long tick) {
       this.position = position;
       this.applied = applied;
@@ -913,19 +916,22 @@ public final class SiteReplica implements Replica {
   private void sendCatchUp(Outgoing link) {
     CatchUp catchUp = link.catchUp;
     if (catchUp.pagesInFlight > 0 && ticks - catchUp.progressTick >= RETRANSMIT_TICKS) {
-      if (catchUp.ackedIndex == 0) {
-        // the receiver holds none of it (the link is still down): a fresh snapshot loses nothing
-        // and keeps the catch-up from standing for a position the bound has left behind
+      if (catchUp.ackedIndex == 0 && catchUp.position < logBase) {
+        // the receiver holds none of it (the link is still down) and the bound has passed the
+        // snapshot's position: a fresh snapshot loses nothing and spares a second catch-up
         startCatchUp(link);
         catchUp = link.catchUp;
       }
-      // pages or their answers were lost (the link broke): resume from what the receiver holds
+      // pages or their answers were lost (the link broke): resume from what the receiver holds,
+      // one page at a time until it answers, so a dead link is not flooded
       catchUp.pagesInFlight = 0;
       catchUp.sentIndex = catchUp.ackedIndex;
       catchUp.lastSent = false;
       catchUp.progressTick = ticks;
+      catchUp.probing = true;
     }
-    while (catchUp.pagesInFlight < CATCH_UP_PAGES_IN_FLIGHT_MAX && !catchUp.lastSent) {
+    int window = catchUp.probing ? 1 : CATCH_UP_PAGES_IN_FLIGHT_MAX;
+    while (catchUp.pagesInFlight < window && !catchUp.lastSent) {
       int from = catchUp.sentIndex;
       int through = from;
       long bytes = 0;
@@ -965,6 +971,7 @@ public final class SiteReplica implements Replica {
       return; // an answer about an earlier catch-up
     }
     catchUp.pagesInFlight = Math.max(0, catchUp.pagesInFlight - 1);
+    catchUp.probing = false;
     if (ack.done()) {
       link.catchUp = null;
       link.ackedThrough = Math.max(link.ackedThrough, catchUp.position);
