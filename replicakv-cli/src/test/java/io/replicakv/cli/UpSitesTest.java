@@ -88,6 +88,9 @@ class UpSitesTest {
               String text = created.output().trim();
               if (created.exitCode() == 0 && text.matches("(?s).*\\b\\d+\\s*$")) {
                 number[0] = Long.parseLong(text.replaceAll("(?s).*\\b(\\d+)\\s*$", "$1"));
+              } else if (text.contains("already exists")) {
+                number[0] =
+                    listedNumber(port); // an earlier attempt committed; its answer timed out
               }
               return number[0] >= 0;
             });
@@ -145,30 +148,7 @@ class UpSitesTest {
         .contains("site-2-node-3")
         .contains("redis://127.0.0.1:" + (port + 5));
 
-    long[] number = {-1};
-    await("keyspace created")
-        .atMost(SIX_NODE_DEADLINE)
-        .pollInterval(Duration.ofSeconds(1))
-        .until(
-            () -> {
-              String answer =
-                  LocalCluster.query(port, "KEYSPACE CREATE carts style multi-leader conflicts lww")
-                      .trim()
-                      .replaceFirst("^:", "");
-              if (answer.matches("\\d+")) {
-                number[0] = Long.parseLong(answer);
-              } else if (answer.contains("already exists")) {
-                // an earlier attempt committed although its answer timed out
-                java.util.regex.Matcher m =
-                    java.util.regex.Pattern.compile(
-                            "number\r\n:(\\d+)\r\n\\$4\r\nname\r\n\\$5\r\ncarts\r\n")
-                        .matcher(LocalCluster.query(port, "KEYSPACE LIST"));
-                if (m.find()) {
-                  number[0] = Long.parseLong(m.group(1));
-                }
-              }
-              return number[0] >= 0;
-            });
+    long[] number = {createKeyspace(port, SIX_NODE_DEADLINE)};
     await("each site's gateway serves it")
         .atMost(SIX_NODE_DEADLINE)
         .pollInterval(Duration.ofMillis(500))
@@ -196,6 +176,40 @@ class UpSitesTest {
     assertThat(down.exitCode()).as(down.output()).isZero();
   }
 
+  /**
+   * Creates the multi-leader keyspace {@code carts} (lww) at the site of {@code port} and returns
+   * its number. Retried while the site's metadata quorum is still forming; an attempt whose answer
+   * timed out may have committed all the same, which the next attempt learns as "already exists".
+   */
+  static long createKeyspace(int port, Duration deadline) {
+    long[] number = {-1};
+    await("keyspace created")
+        .atMost(deadline)
+        .pollInterval(Duration.ofSeconds(1))
+        .until(
+            () -> {
+              String answer =
+                  LocalCluster.query(port, "KEYSPACE CREATE carts style multi-leader conflicts lww")
+                      .trim()
+                      .replaceFirst("^:", "");
+              if (answer.matches("\\d+")) {
+                number[0] = Long.parseLong(answer);
+              } else if (answer.contains("already exists")) {
+                number[0] = listedNumber(port);
+              }
+              return number[0] >= 0;
+            });
+    return number[0];
+  }
+
+  /** The number of keyspace {@code carts} in KEYSPACE LIST at {@code port}, or -1. */
+  static long listedNumber(int port) {
+    java.util.regex.Matcher m =
+        java.util.regex.Pattern.compile("number\r\n:(\\d+)\r\n\\$4\r\nname\r\n\\$5\r\ncarts\r\n")
+            .matcher(LocalCluster.query(port, "KEYSPACE LIST"));
+    return m.find() ? Long.parseLong(m.group(1)) : -1;
+  }
+
   /** SET through {@code port}, retried while the site elects the keyspace's gateway. */
   private static void awaitWrite(int port, long keyspace, String key, String value) {
     await("a write through " + port)
@@ -219,21 +233,7 @@ class UpSitesTest {
     assertThat(up.exitCode()).as(up.output()).isZero();
     assertThat(up.output()).contains("2 linked one-node sites").contains("fault proxy");
 
-    long[] number = {-1};
-    await("keyspace created")
-        .atMost(Duration.ofMinutes(3))
-        .pollInterval(Duration.ofSeconds(1))
-        .until(
-            () -> {
-              String text =
-                  LocalCluster.query(
-                      port, "KEYSPACE CREATE carts style multi-leader" + " conflicts lww");
-              String answer = text.trim().replaceFirst("^:", "");
-              if (answer.matches("\\d+")) {
-                number[0] = Long.parseLong(answer);
-              }
-              return number[0] >= 0;
-            });
+    long[] number = {createKeyspace(port, Duration.ofMinutes(6))};
     await("both sites serve it")
         .atMost(Duration.ofMinutes(3))
         .pollInterval(Duration.ofMillis(500))
