@@ -424,6 +424,7 @@ public final class SiteService implements AutoCloseable {
   private void refreshStatus() {
     TreeMap<String, LinkLag> lag = new TreeMap<>(replica.lag());
     ConflictMetrics metrics = replica.metrics();
+    logCatchUps(metrics);
     status =
         new Status(
             keyspace,
@@ -440,6 +441,44 @@ public final class SiteService implements AutoCloseable {
             recordLog.records(),
             recordLog.sizeBytes(),
             recordLog.compactions());
+  }
+
+  /** Catch-up counters at the last status refresh: started, sent, received. */
+  private final long[] catchUpsLogged = new long[3];
+
+  /**
+   * Says in the log when links start or finish full-state catch-ups, and why (LESSONS.md 8: a site
+   * that cannot catch up from the log must be visible, not silently resynced).
+   */
+  private void logCatchUps(ConflictMetrics metrics) {
+    long started = metrics.get(ConflictMetrics.CATCH_UPS_STARTED);
+    long sent = metrics.get(ConflictMetrics.CATCH_UPS_SENT);
+    long received = metrics.get(ConflictMetrics.CATCH_UPS_RECEIVED);
+    if (started > catchUpsLogged[0]) {
+      log.warn(
+          "multi-leader keyspace {}: {} link(s) fell behind the {} changes retained in memory"
+              + " (site-log-retention-*); sending full-state catch-ups: {}",
+          keyspace,
+          started - catchUpsLogged[0],
+          replica.retention().changesMax(),
+          replica.catchUpProgress());
+    }
+    if (sent > catchUpsLogged[1]) {
+      log.info(
+          "multi-leader keyspace {}: {} catch-up(s) joined by their downstream site; the links"
+              + " stream from the log again",
+          keyspace,
+          sent - catchUpsLogged[1]);
+    }
+    if (received > catchUpsLogged[2]) {
+      log.info(
+          "multi-leader keyspace {}: joined {} catch-up(s) from linked sites",
+          keyspace,
+          received - catchUpsLogged[2]);
+    }
+    catchUpsLogged[0] = started;
+    catchUpsLogged[1] = sent;
+    catchUpsLogged[2] = received;
   }
 
   private void onLoop(Runnable input) {
