@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
         "Start the local cluster in the background (folders under ./.replicakv) and print its endpoints.")
 final class UpCommand implements Callable<Integer> {
   /** How long a node may take to answer PING after it was started. */
-  static final long START_DEADLINE_MILLIS = 180_000;
+  static final long START_DEADLINE_MILLIS = 300_000;
 
   @Option(
       names = "--nodes",
@@ -47,6 +47,18 @@ final class UpCommand implements Callable<Integer> {
               + " every node's peer traffic through it (with --sites: every site link), for"
               + " 'replicakv fault cut|delay|drop|heal'")
   boolean faultProxy;
+
+  @Option(
+      names = "--small-jvms",
+      description =
+          "start each server JVM with the serial collector and the client compiler only"
+              + " (-XX:+UseSerialGC -XX:TieredStopAtLevel=1): faster start and less CPU when many"
+              + " nodes share a small machine, lower peak throughput; not for benchmarks")
+  boolean smallJvms;
+
+  /** JVM flags of {@code --small-jvms}. */
+  static final List<String> SMALL_JVM_FLAGS =
+      List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
 
   /** How long the fault proxy may take to bind its listeners and its control port. */
   static final long PROXY_START_DEADLINE_MILLIS = 60_000;
@@ -170,6 +182,9 @@ final class UpCommand implements Callable<Integer> {
       Path folder = LocalCluster.nodeFolder(name).toAbsolutePath();
       Files.createDirectories(folder);
       List<String> cmd = javaCommand();
+      if (smallJvms) {
+        cmd.addAll(1, SMALL_JVM_FLAGS);
+      }
       cmd.add("server");
       cmd.add("--port=" + resp);
       cmd.add("--http-port=" + http);

@@ -278,6 +278,11 @@ final class ClusterNode implements AutoCloseable {
             System::currentTimeMillis,
             metadata::propose);
     node.multi = multi;
+    multi.retention(
+        new io.replicakv.core.multi.SiteReplica.Retention(
+            config.getLong("site-log-retention-changes"),
+            config.getLong("site-log-retention-bytes")),
+        config.getLong("site-log-compaction-records"));
     multi.enableGateways(
         selfId,
         (int) config.getLong("site-acks"),

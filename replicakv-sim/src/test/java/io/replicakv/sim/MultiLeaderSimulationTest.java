@@ -54,6 +54,23 @@ class MultiLeaderSimulationTest {
     }
   }
 
+  @org.junit.jupiter.api.Test
+  void retentionScenariosReallyCatchLinksUpByState() {
+    for (String scenario :
+        MultiSiteScenarios.all().keySet().stream().filter(n -> n.contains("retention")).toList()) {
+      long joined = 0;
+      for (long seed : SimSeeds.seeds(10_000, 5)) {
+        MultiSiteScenarios.Outcome outcome =
+            MultiSiteScenarios.run(MultiSiteScenarios.named(scenario), seed);
+        assertThat(outcome.failed())
+            .as(outcome.report(MultiSiteScenarios.replayCommand(scenario, seed)))
+            .isFalse();
+        joined += outcome.run().counters().getOrDefault("catch-ups joined", 0L);
+      }
+      assertThat(joined).as("catch-ups joined in %s", scenario).isPositive();
+    }
+  }
+
   @ParameterizedTest
   @MethodSource("brokenScenarios")
   void brokenVariantsAreCaughtOnFixedSeeds(String scenario, String expectedChecker) {

@@ -96,7 +96,59 @@ final class MultiSiteSimulation {
       long quietMillis,
       long writeIntervalMillisMax,
       boolean faults,
-      long clockSkewMillisMax) {}
+      long clockSkewMillisMax,
+      SiteReplica.Retention retention) {
+    /** A run with the default site-log retention (which no run here reaches). */
+    Config(
+        String name,
+        Topology topology,
+        Supplier<ConflictResolver> resolver,
+        MultiLeaderConfig.Defects defects,
+        Workload workload,
+        int keyCount,
+        long workloadMillis,
+        long quietMillis,
+        long writeIntervalMillisMax,
+        boolean faults,
+        long clockSkewMillisMax) {
+      this(
+          name,
+          topology,
+          resolver,
+          defects,
+          workload,
+          keyCount,
+          workloadMillis,
+          quietMillis,
+          writeIntervalMillisMax,
+          faults,
+          clockSkewMillisMax,
+          SiteReplica.Retention.DEFAULT);
+    }
+
+    /** The same run keeping at most {@code retention} of each site log for linked sites. */
+    Config withRetention(String newName, SiteReplica.Retention newRetention) {
+      return new Config(
+          newName,
+          topology,
+          resolver,
+          defects,
+          workload,
+          keyCount,
+          workloadMillis,
+          quietMillis,
+          writeIntervalMillisMax,
+          faults,
+          clockSkewMillisMax,
+          newRetention);
+    }
+  }
+
+  /**
+   * A full-state catch-up a site joined after {@code appliedIndex} of its applied changes: every
+   * dot of {@code applied} counts as applied from there on.
+   */
+  record CatchUpAt(int appliedIndex, io.replicakv.core.causal.VersionVector applied) {}
 
   /** A client write as the harness saw it acknowledged: the change its site created. */
   record Write(String site, Change change, SiteCommand command) {}
@@ -107,6 +159,7 @@ final class MultiSiteSimulation {
       Config config,
       List<Write> writes,
       Map<String, List<SiteRecord.Applied>> appliedOrder,
+      Map<String, List<CatchUpAt>> catchUps,
       Map<String, SiteReplica> finalSites,
       long loopDeliveries,
       Map<String, Long> counters,
@@ -167,6 +220,7 @@ final class MultiSiteSimulation {
   private final Set<String> declaredDown = new java.util.TreeSet<>();
   private final List<Write> writes = new ArrayList<>();
   private final Map<String, List<SiteRecord.Applied>> appliedOrder = new TreeMap<>();
+  private final Map<String, List<CatchUpAt>> catchUps = new TreeMap<>();
   private final Map<String, Long> counters = new TreeMap<>();
   private final java.util.ArrayDeque<String> trace = new java.util.ArrayDeque<>();
   private long loopDeliveries;
@@ -190,6 +244,7 @@ final class MultiSiteSimulation {
       site.clock = new SimClock(() -> nowMillis, offset, driftPpm);
       sites.put(id, site);
       appliedOrder.put(id, new ArrayList<>());
+      catchUps.put(id, new ArrayList<>());
     }
   }
 
@@ -224,6 +279,7 @@ final class MultiSiteSimulation {
         config,
         List.copyOf(writes),
         appliedOrder,
+        catchUps,
         finals,
         loopDeliveries,
         counters,
@@ -255,7 +311,8 @@ final class MultiSiteSimulation {
   }
 
   private void start(Site site) {
-    site.replica = new SiteReplica(multiConfig, site.id, site.clock, site.disk.recover());
+    site.replica =
+        new SiteReplica(multiConfig, site.id, site.clock, site.disk.recover(), config.retention());
     site.incarnation++;
     declaredDown.forEach(down -> site.replica.declareDown(down, true));
     if (declaredDown.contains(site.id)) {
@@ -310,7 +367,14 @@ final class MultiSiteSimulation {
     for (Ready ready = site.replica.ready(); !ready.isEmpty(); ready = site.replica.ready()) {
       for (PersistRecord record : ready.records()) {
         site.disk.append(record);
-        if (SiteRecord.fromRecord(record) instanceof SiteRecord.Applied applied) {
+        SiteRecord decoded = SiteRecord.fromRecord(record);
+        if (decoded instanceof SiteRecord.CatchUpJoined joined) {
+          catchUps
+              .get(site.id)
+              .add(new CatchUpAt(appliedOrder.get(site.id).size(), joined.applied()));
+          count("catch-ups joined");
+        }
+        if (decoded instanceof SiteRecord.Applied applied) {
           appliedOrder.get(site.id).add(applied);
           if (applied.path().size() == 1) {
             writes.add(new Write(site.id, applied.change(), commandOf(applied.change())));

@@ -23,7 +23,9 @@ public sealed interface SiteMessage extends PeerMessage
         SiteMessage.LockRelease,
         SiteMessage.LockReleaseAck,
         SiteMessage.HomeWrite,
-        SiteMessage.HomeWriteReply {
+        SiteMessage.HomeWriteReply,
+        SiteMessage.CatchUpPage,
+        SiteMessage.CatchUpAck {
 
   /** Entries one batch may carry. */
   int ENTRIES_PER_BATCH_MAX = 256;
@@ -172,6 +174,71 @@ public sealed interface SiteMessage extends PeerMessage
       implements SiteMessage {
     public HomeWriteReply {
       Check.notNull(reply, "reply");
+    }
+  }
+
+  /** Keys one catch-up page carries at most. */
+  int CATCH_UP_KEYS_PER_PAGE_MAX = 256;
+
+  /**
+   * One page of a full-state catch-up: the sender's keyspace as it stood when its log was at {@code
+   * position} with {@code applied} applied, keys in order, entries {@code index, index+1, ...} of
+   * {@code keyCount}. A link whose downstream site needs changes the sender no longer retains gets
+   * this instead of an error; once the receiver holds every page it joins them into its state, and
+   * the link goes on from {@code position}. {@code (position, applied)} names the snapshot: a page
+   * of another snapshot restarts the receiver's staging.
+   */
+  record CatchUpPage(
+      int from,
+      int to,
+      long epoch,
+      long position,
+      io.replicakv.core.causal.VersionVector applied,
+      int index,
+      int keyCount,
+      List<io.replicakv.core.multi.KeyState.Entry> entries)
+      implements SiteMessage {
+    public CatchUpPage {
+      Check.argument(position >= 0, "position %s < 0", position);
+      Check.notNull(applied, "applied");
+      entries = List.copyOf(entries);
+      Check.argument(
+          entries.size() <= CATCH_UP_KEYS_PER_PAGE_MAX,
+          "%s keys over %s",
+          entries.size(),
+          CATCH_UP_KEYS_PER_PAGE_MAX);
+      Check.argument(
+          0 <= index && index + entries.size() <= keyCount,
+          "page %s+%s of %s keys",
+          index,
+          entries.size(),
+          keyCount);
+    }
+
+    /** Whether this page ends the snapshot. */
+    public boolean last() {
+      return index + entries.size() == keyCount;
+    }
+  }
+
+  /**
+   * The receiver of a catch-up holds the first {@code nextIndex} keys of the snapshot at {@code
+   * position}; {@code done} when it has joined them all into its state (durably), which also moves
+   * its position in the sender's log to {@code position}.
+   */
+  record CatchUpAck(
+      int from,
+      int to,
+      long epoch,
+      long position,
+      io.replicakv.core.causal.VersionVector applied,
+      int nextIndex,
+      boolean done)
+      implements SiteMessage {
+    public CatchUpAck {
+      Check.argument(position >= 0, "position %s < 0", position);
+      Check.notNull(applied, "applied");
+      Check.argument(nextIndex >= 0, "nextIndex %s < 0", nextIndex);
     }
   }
 }

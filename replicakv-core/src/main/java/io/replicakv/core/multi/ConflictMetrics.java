@@ -60,6 +60,27 @@ public final class ConflictMetrics {
   /** A local write was refused (too many siblings, lock site unreachable, ...). */
   public static final String WRITES_REFUSED = "multi_writes_refused_total";
 
+  /** A link fell behind the retained log and a full-state catch-up of the keyspace started. */
+  public static final String CATCH_UPS_STARTED = "multi_catch_ups_started_total";
+
+  /** Catch-ups this site sent that the downstream site joined into its state. */
+  public static final String CATCH_UPS_SENT = "multi_catch_ups_sent_total";
+
+  /** Catch-ups this site received and joined into its state. */
+  public static final String CATCH_UPS_RECEIVED = "multi_catch_ups_received_total";
+
+  /** Key states sent in catch-up pages (resends included). */
+  public static final String CATCH_UP_KEYS_SENT = "multi_catch_up_keys_sent_total";
+
+  /** Key states joined from received catch-ups. */
+  public static final String CATCH_UP_KEYS_RECEIVED = "multi_catch_up_keys_received_total";
+
+  /**
+   * Log entries dropped by the retention bound before every downstream site acknowledged them (the
+   * sites that lacked them get a catch-up instead).
+   */
+  public static final String LOG_DROPPED_UNACKNOWLEDGED = "multi_log_dropped_unacknowledged_total";
+
   private final String strategy;
   private final TreeMap<String, Long> counters = new TreeMap<>();
   private final Deque<LostWrite> lostWrites = new ArrayDeque<>();
@@ -72,6 +93,12 @@ public final class ConflictMetrics {
   /** Adds one to {@code name}. */
   public void increment(String name) {
     counters.merge(name, 1L, Math::addExact);
+  }
+
+  /** Adds {@code delta} to {@code name}. */
+  public void add(String name, long delta) {
+    Check.argument(delta >= 0, "counter %s moves back by %s", name, delta);
+    counters.merge(name, delta, Math::addExact);
   }
 
   /** Counts a write discarded by last-writer-wins and keeps it in the window. */

@@ -1,6 +1,7 @@
 package io.replicakv.core.multi;
 
 import io.replicakv.core.causal.Hlc;
+import io.replicakv.core.causal.VersionVector;
 import io.replicakv.core.crdt.AwOrSet;
 import io.replicakv.core.crdt.Crdt;
 import io.replicakv.core.crdt.GCounter;
@@ -54,6 +55,43 @@ public final class CrdtResolver implements ConflictResolver {
         new KeyState.Version(change.dot(), change.timestamp(), new Mutation.CrdtState(joined));
     return new KeyState(
         current.context().merge(change.keyContext()).with(change.dot()), List.of(version));
+  }
+
+  /**
+   * Joins another site's state of the key: the two CRDT states join (a semilattice, so the order of
+   * changes and catch-ups does not matter), held by one version whose dot is the larger live dot,
+   * so that the next write to the key covers it.
+   */
+  @Override
+  public KeyState merge(String key, KeyState mine, KeyState theirs, ConflictMetrics metrics) {
+    VersionVector context = mine.context().merge(theirs.context());
+    if (mine.live().isEmpty() || theirs.live().isEmpty()) {
+      List<KeyState.Version> live = mine.live().isEmpty() ? theirs.live() : mine.live();
+      return new KeyState(context, live);
+    }
+    KeyState.Version own = mine.live().get(0);
+    KeyState.Version other = theirs.live().get(0);
+    // The same last dot does not mean the same state: each side joined whatever else it applied
+    // into that version, so the states join whatever the dots say.
+    Crdt<?> held = ((Mutation.CrdtState) own.value()).state();
+    Crdt<?> incoming = ((Mutation.CrdtState) other.value()).state();
+    boolean concurrent =
+        !own.dot().equals(other.dot())
+            && !theirs.context().contains(own.dot())
+            && !mine.context().contains(other.dot());
+    if (concurrent) {
+      metrics.increment(ConflictMetrics.CONCURRENT_WRITES);
+      metrics.increment(ConflictMetrics.CRDT_JOINS);
+    }
+    if (held.type() != incoming.type()) {
+      metrics.increment(ConflictMetrics.CRDT_TYPE_CONFLICTS);
+    }
+    KeyState.Version newer = own.dot().compareTo(other.dot()) >= 0 ? own : other;
+    return new KeyState(
+        context,
+        List.of(
+            new KeyState.Version(
+                newer.dot(), newer.timestamp(), new Mutation.CrdtState(join(held, incoming)))));
   }
 
   @Override

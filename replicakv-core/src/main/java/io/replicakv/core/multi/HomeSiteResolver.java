@@ -75,6 +75,11 @@ public final class HomeSiteResolver implements ConflictResolver {
   }
 
   @Override
+  public KeyState merge(String key, KeyState mine, KeyState theirs, ConflictMetrics metrics) {
+    return fallback.merge(key, mine, theirs, metrics);
+  }
+
+  @Override
   public SiteRead read(KeyState state) {
     return fallback.read(state);
   }

@@ -38,6 +38,56 @@ public record KeyState(VersionVector context, List<Version> live) {
     }
   }
 
+  /** Versions one key may hold when decoded (siblings are capped far below it). */
+  public static final int VERSIONS_MAX = 4_096;
+
+  /** One key and its state, as a catch-up or a checkpoint carries it. */
+  public record Entry(String key, KeyState state) {
+    public Entry {
+      Check.notNull(key, "key");
+      Check.notNull(state, "state");
+    }
+  }
+
+  /** Approximate encoded size, for page bounds. */
+  public long sizeBytes() {
+    long bytes = 16L * (1 + context.entries().size());
+    for (Version version : live) {
+      bytes += 40 + version.value().sizeBytes();
+    }
+    return bytes;
+  }
+
+  /** Writes the state without a version byte: context, then each live version. */
+  public void writeTo(io.replicakv.core.util.ByteWriter writer) {
+    context.writeTo(writer);
+    writer.writeVarInt(live.size());
+    for (Version version : live) {
+      version.dot().writeTo(writer);
+      version.timestamp().writeTo(writer);
+      version.value().writeTo(writer);
+      writer.writeVarLong(version.fencingToken());
+    }
+  }
+
+  /** Reads what {@link #writeTo} wrote. */
+  public static KeyState readFrom(io.replicakv.core.util.ByteReader reader) {
+    VersionVector context = VersionVector.readFrom(reader);
+    int count = reader.readCount(VERSIONS_MAX);
+    List<Version> live = new java.util.ArrayList<>(count);
+    for (int i = 0; i < count; i++) {
+      Dot dot = Dot.readFrom(reader);
+      Hlc timestamp = Hlc.readFrom(reader);
+      Mutation value = Mutation.readFrom(reader);
+      live.add(new Version(dot, timestamp, value, reader.readVarLong()));
+    }
+    try {
+      return new KeyState(context, live);
+    } catch (IllegalStateException | IllegalArgumentException e) {
+      throw new io.replicakv.core.util.CorruptEncodingException("key state: " + e.getMessage());
+    }
+  }
+
   public KeyState {
     Check.notNull(context, "context");
     live = live.stream().sorted(Comparator.comparing(Version::dot)).toList();

@@ -43,6 +43,15 @@ public final class LockResolver implements ConflictResolver {
     return lww.apply(key, current, change, metrics);
   }
 
+  /**
+   * Joins another site's state of the key as lww does: lock writes are causally ordered, so two
+   * versions survive the join only after a lock site changed hands, and lww settles them.
+   */
+  @Override
+  public KeyState merge(String key, KeyState mine, KeyState theirs, ConflictMetrics metrics) {
+    return lww.merge(key, mine, theirs, metrics);
+  }
+
   @Override
   public SiteRead read(KeyState state) {
     return lww.read(state);

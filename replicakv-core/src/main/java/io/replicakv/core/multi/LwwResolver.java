@@ -42,6 +42,28 @@ public final class LwwResolver implements ConflictResolver {
         current.context().merge(change.keyContext()).with(change.dot()), List.of(winner));
   }
 
+  /**
+   * Joins another site's state of the key; when both hold a version the other has not seen, the
+   * larger by (timestamp, site) survives, as it would have had the changes arrived one by one, and
+   * the loser is counted and listed.
+   */
+  @Override
+  public KeyState merge(String key, KeyState mine, KeyState theirs, ConflictMetrics metrics) {
+    KeyState joined = ConflictResolver.join(mine, theirs);
+    if (joined.live().size() <= 1) {
+      return joined;
+    }
+    KeyState.Version winner = joined.live().stream().max(ORDER).orElseThrow();
+    for (KeyState.Version loser : joined.live()) {
+      if (loser != winner) {
+        metrics.increment(ConflictMetrics.CONCURRENT_WRITES);
+        metrics.lostWrite(
+            new LostWrite(key, loser.dot(), loser.timestamp(), describe(loser), winner.dot()));
+      }
+    }
+    return new KeyState(joined.context(), List.of(winner));
+  }
+
   @Override
   public SiteRead read(KeyState state) {
     return new SiteRead(visibleValues(state), state.context(), false);

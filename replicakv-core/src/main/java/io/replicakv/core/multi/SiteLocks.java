@@ -137,6 +137,11 @@ final class SiteLocks {
           releasing.remove(releaseId(done.key(), done.fencingToken()));
       case SiteRecord.Applied applied -> {}
       case SiteRecord.LinkPosition position -> {}
+      case SiteRecord.KeyStates states -> {}
+      case SiteRecord.CatchUpJoined joined -> {}
+      case SiteRecord.Retained retained -> {}
+      case SiteRecord.Checkpoint checkpoint -> {}
+      case SiteRecord.CatchUpsOwed owed -> {}
     }
   }
 

@@ -61,14 +61,21 @@ import java.util.TreeSet;
  * before any message or reply leaves, so the log and its positions are rebuilt exactly from disk);
  * clock skew (HLC, used only by last-writer-wins). <b>Not survived:</b> loss of a site's disk —
  * changes that never left it are gone; a forwarding site that stays down stops the flow beyond it
- * in star and circular topologies until it returns (by design; its lag shows it); a receiver whose
- * durable position is behind the prefix a sender has dropped from memory cannot happen (positions
- * are durable), but a brand-new site joining late would need a snapshot, not built.
+ * in star and circular topologies until it returns (by design; its lag shows it).
  *
- * <p><b>Memory.</b> The log's prefix that every downstream site has acknowledged leaves memory (it
- * stays in the site's records on disk); past {@link #LOG_CHANGES_MAX} unacknowledged changes local
- * writes are refused. Remote changes are never refused, so siblings created by remote blind writes
- * are not capped; only local writes are ({@link #SIBLINGS_PER_KEY_MAX}).
+ * <p><b>Memory and catch-ups.</b> The log's prefix that every downstream site has acknowledged
+ * leaves memory, and so does the oldest part past the {@link Retention} bound (changes and bytes)
+ * whoever still needs it. A link whose downstream site stands below the retained log gets a
+ * <i>full-state catch-up</i>: every key's {@link KeyState} and the version vector as they stood at
+ * one log position, in pages ({@link SiteMessage.CatchUpPage}); the receiver stages the pages,
+ * joins them all at once into its state with {@link ConflictResolver#merge} (so its state stays
+ * causally closed: a snapshot holds every dependency of every change in it), persists the joined
+ * states, and continues the stream from that position. A forwarder whose state grew by a catch-up
+ * passes it on with catch-ups of its own. The join is what applying the snapshot's changes one by
+ * one would give, so sites converge whatever mix of changes and catch-ups reached them; the one
+ * difference is lww's lost-write listing, which names a loser only at sites that saw it. A log file
+ * is compacted by {@link #checkpoint()}. Remote changes are never refused, so siblings created by
+ * remote blind writes are not capped; only local writes are ({@link #SIBLINGS_PER_KEY_MAX}).
  *
  * <p><b>Strategies with a protocol.</b> {@code conflicts=lock} runs {@link SiteLocks} (client
  * writes wait for the key's lock); {@code conflicts=home-site} forwards a client write to the key's
@@ -79,6 +86,36 @@ import java.util.TreeSet;
  * whole site, which is how the simulator runs it.
  */
 public final class SiteReplica implements Replica {
+  /** Log entries kept in memory for downstream sites by default ({@link Retention}). */
+  public static final long RETAINED_CHANGES_MAX = 100_000;
+
+  /** Change bytes kept in memory for downstream sites by default ({@link Retention}). */
+  public static final long RETAINED_BYTES_MAX = 64L << 20;
+
+  /** Catch-up pages a link may send ahead of the downstream site's acknowledgement. */
+  public static final int CATCH_UP_PAGES_IN_FLIGHT_MAX = 4;
+
+  /** Approximate key-state bytes of one catch-up page or one staged-state record. */
+  public static final long CATCH_UP_PAGE_BYTES_MAX = 4L << 20;
+
+  /**
+   * How much of the log a site keeps in memory for downstream sites that have not acknowledged it:
+   * past either bound the oldest entries leave, and a downstream site that still needed them gets a
+   * full-state catch-up instead.
+   *
+   * @param changesMax log entries kept at most
+   * @param bytesMax approximate change bytes kept at most
+   */
+  public record Retention(long changesMax, long bytesMax) {
+    /** The bounds a server uses unless configured otherwise. */
+    public static final Retention DEFAULT = new Retention(RETAINED_CHANGES_MAX, RETAINED_BYTES_MAX);
+
+    public Retention {
+      Check.argument(changesMax >= 1, "retained changes %s < 1", changesMax);
+      Check.argument(bytesMax >= 1, "retained bytes %s < 1", bytesMax);
+    }
+  }
+
   /** Changes held waiting for their dependencies; past this the link pauses and resends later. */
   public static final int CAUSAL_BUFFER_CHANGES_MAX = 10_000;
 
@@ -127,11 +164,54 @@ public final class SiteReplica implements Replica {
 
   private record LogEntry(Change change, List<String> path, long appendedTick) {}
 
+  /**
+   * A full-state catch-up under way on one link: the keyspace as it stood at {@code position}, sent
+   * in pages of keys; {@code ackedIndex} keys are held by the receiver.
+   */
+  private static final class CatchUp {
+    final long position;
+    final VersionVector applied;
+    final List<KeyState.Entry> entries;
+    int ackedIndex;
+    int sentIndex;
+    int pagesInFlight;
+    boolean lastSent;
+    long progressTick;
+
+    /** After a timeout: one page in flight until the receiver answers again. */
+    boolean probing;
+
+    CatchUp(long position, VersionVector applied, List<KeyState.Entry> entries, long tick) {
+      this.position = position;
+      this.applied = applied;
+      this.entries = entries;
+      this.progressTick = tick;
+    }
+  }
+
+  /** Pages of an upstream site's catch-up received so far (joined when the last arrives). */
+  private static final class Staging {
+    final long position;
+    final VersionVector applied;
+    final int keyCount;
+    final List<KeyState.Entry> entries = new ArrayList<>();
+
+    Staging(long position, VersionVector applied, int keyCount) {
+      this.position = position;
+      this.applied = applied;
+      this.keyCount = keyCount;
+    }
+  }
+
   private static final class Outgoing {
     final String site;
     long sentThrough;
     long ackedThrough = UNKNOWN;
     long lastSendTick = Long.MIN_VALUE / 2;
+    CatchUp catchUp;
+
+    /** A forwarder joined a catch-up: this link passes the new state on with one of its own. */
+    boolean catchUpWanted;
 
     Outgoing(String site, long sentThrough) {
       this.site = site;
@@ -143,6 +223,7 @@ public final class SiteReplica implements Replica {
     final String site;
     long receivedThrough;
     long appliedThrough;
+    Staging staging;
 
     /** The furthest position of the upstream site's log it has told this site about. */
     long announcedThrough;
@@ -162,6 +243,14 @@ public final class SiteReplica implements Replica {
   private final ReadyBuffer out = new ReadyBuffer();
   private final List<LogEntry> log = new ArrayList<>();
   private long logBase;
+  private final Retention retention;
+
+  /** Downstream sites this forwarder owes a catch-up (durable: {@link SiteRecord.CatchUpsOwed}). */
+  private final Set<String> owedCatchUps = new TreeSet<>();
+
+  /** Approximate change bytes of {@link #log}. */
+  private long retainedBytes;
+
   private final Map<String, KeyState> keys = new TreeMap<>();
   private final Map<String, Outgoing> outgoing = new LinkedHashMap<>();
   private final Map<String, Incoming> incoming = new LinkedHashMap<>();
@@ -182,7 +271,23 @@ public final class SiteReplica implements Replica {
    */
   public SiteReplica(
       MultiLeaderConfig config, String self, PhysicalClock clock, List<PersistRecord> recovered) {
+    this(config, self, clock, recovered, Retention.DEFAULT);
+  }
+
+  /**
+   * As above, keeping at most {@code retention} of the log in memory for downstream sites.
+   *
+   * @param recovered the records of earlier incarnations, in append order; a compacted log starts
+   *     with its checkpoint ({@link #checkpoint()})
+   */
+  public SiteReplica(
+      MultiLeaderConfig config,
+      String self,
+      PhysicalClock clock,
+      List<PersistRecord> recovered,
+      Retention retention) {
     this.config = Check.notNull(config, "config");
+    this.retention = Check.notNull(retention, "retention");
     this.self = Check.notNull(self, "self");
     this.selfNode = config.nodeOf(self);
     this.clock = Check.notNull(clock, "clock");
@@ -192,6 +297,8 @@ public final class SiteReplica implements Replica {
     this.locks =
         resolver instanceof LockResolver ? new SiteLocks(config, self, new LockHost()) : null;
     Hlc newest = Hlc.ZERO;
+    List<KeyState.Entry> staged = new ArrayList<>();
+    List<LogEntry> retained = new ArrayList<>();
     for (PersistRecord record : recovered) {
       SiteRecord decoded = SiteRecord.fromRecord(record);
       if (locks != null) {
@@ -207,11 +314,37 @@ public final class SiteReplica implements Replica {
           link.appliedThrough = position.appliedThrough();
           link.receivedThrough = position.appliedThrough();
         }
+        case SiteRecord.KeyStates states -> staged.addAll(states.entries());
+        case SiteRecord.CatchUpJoined joined -> {
+          Incoming link = Check.notNull(incoming.get(joined.upstream()), "upstream");
+          joinStates(staged, joined.applied());
+          newest = Hlc.max(newest, newestOf(staged));
+          link.appliedThrough = Math.max(link.appliedThrough, joined.position());
+          link.receivedThrough = link.appliedThrough;
+          staged.clear();
+        }
+        case SiteRecord.Retained kept -> {
+          retained.add(new LogEntry(kept.change(), kept.path(), 0));
+          newest = Hlc.max(newest, kept.change().timestamp());
+        }
+        case SiteRecord.CatchUpsOwed owed -> {
+          owedCatchUps.clear();
+          owedCatchUps.addAll(owed.downstream());
+        }
+        case SiteRecord.Checkpoint checkpoint -> {
+          owedCatchUps.clear();
+          restore(checkpoint, staged, retained);
+          newest = Hlc.max(newest, checkpoint.newest());
+          staged.clear();
+          retained.clear();
+        }
         default -> {}
       }
     }
     this.hlc = new HybridLogicalClock(newest, HybridLogicalClock.DEFAULT_MAX_REMOTE_AHEAD_MILLIS);
     config.downstream(self).forEach(site -> outgoing.put(site, new Outgoing(site, logEnd())));
+    owedCatchUps.retainAll(outgoing.keySet());
+    owedCatchUps.forEach(site -> outgoing.get(site).catchUpWanted = true);
   }
 
   // ---- Replica -------------------------------------------------------------------------------
@@ -229,6 +362,8 @@ public final class SiteReplica implements Replica {
       case SiteMessage.LockReleaseAck ack -> lockProtocol().onReleaseAck(ack);
       case SiteMessage.HomeWrite write -> onHomeWrite(write);
       case SiteMessage.HomeWriteReply reply -> onHomeWriteReply(reply);
+      case SiteMessage.CatchUpPage page -> onCatchUpPage(page);
+      case SiteMessage.CatchUpAck ack -> onCatchUpAck(ack);
       case PeerMessage other ->
           throw new IllegalArgumentException("site replica got another protocol's " + other);
     }
@@ -243,6 +378,13 @@ public final class SiteReplica implements Replica {
     expireForwardedWrites();
     truncateAcknowledged();
     for (Outgoing link : outgoing.values()) {
+      if (link.catchUpWanted || (link.catchUp == null && link.sentThrough < logBase)) {
+        startCatchUp(link);
+      }
+      if (link.catchUp != null) {
+        sendCatchUp(link);
+        continue;
+      }
       long acked = Math.max(0, link.ackedThrough);
       if (link.sentThrough < logEnd() && link.sentThrough - acked < IN_FLIGHT_POSITIONS_MAX) {
         sendBatch(link);
@@ -520,8 +662,12 @@ public final class SiteReplica implements Replica {
     }
     applied = applied.with(dot);
     log.add(new LogEntry(change, path, ticks));
+    retainedBytes += change.sizeBytes();
     if (persist) {
       out.persist(new SiteRecord.Applied(change, path).toRecord(), true);
+      if (log.size() > retention.changesMax() || retainedBytes > retention.bytesMax()) {
+        truncateAcknowledged(); // a burst between ticks stays within the bound too
+      }
     }
   }
 
@@ -642,6 +788,9 @@ public final class SiteReplica implements Replica {
     String downstream = config.sites().get(ack.from());
     Outgoing link = outgoing.get(downstream);
     Check.argument(link != null, "site %s is not downstream of %s", downstream, self);
+    if (link.catchUp != null) {
+      return; // a late answer to the stream the catch-up replaces
+    }
     Check.state(
         ack.receivedThrough() <= logEnd(),
         "%s claims position %s of %s's log of %s",
@@ -655,13 +804,9 @@ public final class SiteReplica implements Replica {
     if (!ack.accepted()) {
       // A refusal can be stale (delayed, duplicated): never rewind below what the downstream site
       // has durably applied, which is also never below the log this site still keeps.
+      // Below the retained log (the bound dropped what it lacks): the next tick starts a
+      // full-state catch-up of the link instead of resending.
       link.sentThrough = Math.max(ack.receivedThrough(), link.ackedThrough);
-      Check.state(
-          link.sentThrough >= logBase,
-          "%s resumes at %s, before the log kept from %s",
-          downstream,
-          link.sentThrough,
-          logBase);
     }
     truncateAcknowledged();
   }
@@ -709,18 +854,41 @@ public final class SiteReplica implements Replica {
   }
 
   /**
-   * Drops the prefix every downstream site has acknowledged; it stays on disk, and a downstream
-   * site never asks for it again because its applied position is durable.
+   * Drops the prefix every downstream site has acknowledged (a downstream site never asks for it
+   * again because its applied position is durable), and past the {@link Retention} bound the oldest
+   * entries whoever still needs them: a link left behind the retained log is caught up with the
+   * keyspace's state instead ({@link #startCatchUp}).
    */
   private void truncateAcknowledged() {
     long everyoneHas = logEnd();
     for (Outgoing link : outgoing.values()) {
       everyoneHas = Math.min(everyoneHas, link.ackedThrough);
     }
-    if (everyoneHas - logBase >= LOG_TRUNCATE_BATCH) {
-      log.subList(0, (int) (everyoneHas - logBase)).clear();
-      logBase = everyoneHas;
+    long cut = everyoneHas - logBase >= LOG_TRUNCATE_BATCH ? everyoneHas : logBase;
+    long keptBytes = retainedBytes;
+    for (long position = logBase + 1; position <= cut; position++) {
+      keptBytes -= entryAt(position).change().sizeBytes();
     }
+    while (logEnd() - cut > retention.changesMax()
+        || (keptBytes > retention.bytesMax() && cut < logEnd())) {
+      cut++;
+      keptBytes -= entryAt(cut).change().sizeBytes();
+    }
+    if (cut == logBase) {
+      return;
+    }
+    if (cut > everyoneHas) {
+      metrics.add(ConflictMetrics.LOG_DROPPED_UNACKNOWLEDGED, cut - Math.max(logBase, everyoneHas));
+    }
+    log.subList(0, (int) (cut - logBase)).clear();
+    logBase = cut;
+    retainedBytes = keptBytes;
+    Check.state(
+        log.size() <= retention.changesMax(),
+        "site %s retains %s changes, bound %s",
+        self,
+        log.size(),
+        retention.changesMax());
   }
 
   /** True when the link to {@code downstream} carries this log entry. */
@@ -730,6 +898,280 @@ public final class SiteReplica implements Replica {
       return false;
     }
     return config.defects().forwardWithoutPath() || !entry.path().contains(downstream);
+  }
+
+  // ---- full-state catch-up -------------------------------------------------------------------
+
+  /**
+   * Starts (or, for a forwarder that joined newer state, restarts) a catch-up on {@code link}: a
+   * copy of every key's state as it stands now, at position {@link #logEnd()}. Key states are
+   * immutable, so the copy holds references, one per key, for as long as the catch-up runs.
+   */
+  private void startCatchUp(Outgoing link) {
+    List<KeyState.Entry> entries = new ArrayList<>(keys.size());
+    keys.forEach((key, state) -> entries.add(new KeyState.Entry(key, state)));
+    if (link.catchUp == null || link.catchUpWanted) {
+      metrics.increment(ConflictMetrics.CATCH_UPS_STARTED);
+    }
+    link.catchUp = new CatchUp(logEnd(), applied, entries, ticks);
+    link.catchUpWanted = false;
+  }
+
+  private void sendCatchUp(Outgoing link) {
+    CatchUp catchUp = link.catchUp;
+    if (catchUp.pagesInFlight > 0 && ticks - catchUp.progressTick >= RETRANSMIT_TICKS) {
+      if (catchUp.ackedIndex == 0 && catchUp.position < logBase) {
+        // the receiver holds none of it (the link is still down) and the bound has passed the
+        // snapshot's position: a fresh snapshot loses nothing and spares a second catch-up
+        startCatchUp(link);
+        catchUp = link.catchUp;
+      }
+      // pages or their answers were lost (the link broke): resume from what the receiver holds,
+      // one page at a time until it answers, so a dead link is not flooded
+      catchUp.pagesInFlight = 0;
+      catchUp.sentIndex = catchUp.ackedIndex;
+      catchUp.lastSent = false;
+      catchUp.progressTick = ticks;
+      catchUp.probing = true;
+    }
+    int window = catchUp.probing ? 1 : CATCH_UP_PAGES_IN_FLIGHT_MAX;
+    while (catchUp.pagesInFlight < window && !catchUp.lastSent) {
+      int from = catchUp.sentIndex;
+      int through = from;
+      long bytes = 0;
+      while (through < catchUp.entries.size()
+          && through - from < SiteMessage.CATCH_UP_KEYS_PER_PAGE_MAX
+          && (through == from || bytes < CATCH_UP_PAGE_BYTES_MAX)) {
+        KeyState.Entry entry = catchUp.entries.get(through);
+        bytes += entry.key().length() + entry.state().sizeBytes();
+        through++;
+      }
+      SiteMessage.CatchUpPage page =
+          new SiteMessage.CatchUpPage(
+              selfNode,
+              config.nodeOf(link.site),
+              0,
+              catchUp.position,
+              catchUp.applied,
+              from,
+              catchUp.entries.size(),
+              catchUp.entries.subList(from, through));
+      out.send(page);
+      metrics.add(ConflictMetrics.CATCH_UP_KEYS_SENT, through - from);
+      catchUp.sentIndex = through;
+      catchUp.lastSent = page.last();
+      catchUp.pagesInFlight++;
+    }
+    link.lastSendTick = ticks;
+  }
+
+  private void onCatchUpAck(SiteMessage.CatchUpAck ack) {
+    Outgoing link = outgoing.get(config.sites().get(ack.from()));
+    Check.argument(link != null, "catch-up ack from %s, not downstream of %s", ack.from(), self);
+    CatchUp catchUp = link.catchUp;
+    if (catchUp == null
+        || catchUp.position != ack.position()
+        || !catchUp.applied.equals(ack.applied())) {
+      return; // an answer about an earlier catch-up
+    }
+    catchUp.pagesInFlight = Math.max(0, catchUp.pagesInFlight - 1);
+    catchUp.probing = false;
+    if (ack.done()) {
+      link.catchUp = null;
+      link.ackedThrough = Math.max(link.ackedThrough, catchUp.position);
+      link.sentThrough = Math.max(link.sentThrough, link.ackedThrough);
+      metrics.increment(ConflictMetrics.CATCH_UPS_SENT);
+      if (!link.catchUpWanted && owedCatchUps.remove(link.site)) {
+        out.persist(new SiteRecord.CatchUpsOwed(List.copyOf(owedCatchUps)).toRecord(), true);
+      }
+      return;
+    }
+    if (ack.nextIndex() > catchUp.ackedIndex) {
+      catchUp.ackedIndex = Math.min(ack.nextIndex(), catchUp.entries.size());
+      catchUp.progressTick = ticks;
+    }
+    if (catchUp.pagesInFlight == 0 && catchUp.sentIndex > catchUp.ackedIndex) {
+      // a page went missing: send again from where the receiver stands
+      catchUp.sentIndex = catchUp.ackedIndex;
+      catchUp.lastSent = false;
+    }
+  }
+
+  private void onCatchUpPage(SiteMessage.CatchUpPage page) {
+    String upstream = config.sites().get(page.from());
+    Incoming link = incoming.get(upstream);
+    Check.argument(link != null, "site %s does not stream to %s", upstream, self);
+    if (link.staging == null
+        && link.receivedThrough >= page.position()
+        && applied.descends(page.applied())) {
+      sendCatchUpAck(link, page.position(), page.applied(), page.keyCount(), true);
+      return; // joined already; the answer saying so was lost
+    }
+    Staging staging = link.staging;
+    if (staging == null
+        || staging.position != page.position()
+        || !staging.applied.equals(page.applied())
+        || staging.keyCount != page.keyCount()) {
+      staging = new Staging(page.position(), page.applied(), page.keyCount());
+      link.staging = staging;
+    }
+    if (page.index() == staging.entries.size()) {
+      staging.entries.addAll(page.entries());
+    }
+    if (staging.entries.size() < staging.keyCount) {
+      sendCatchUpAck(link, page.position(), page.applied(), staging.entries.size(), false);
+      return;
+    }
+    link.staging = null;
+    joinCatchUp(link, staging);
+    sendCatchUpAck(link, page.position(), page.applied(), staging.keyCount, true);
+  }
+
+  /**
+   * Joins a complete catch-up into this site's state, durably (the staged states, then the record
+   * that joins them), and moves the link to the snapshot's position. A forwarder whose state grew
+   * passes it on to its other downstream sites with catch-ups of its own, since the changes it
+   * learnt this way are in no log it streams.
+   */
+  private void joinCatchUp(Incoming link, Staging staging) {
+    VersionVector before = applied;
+    try {
+      // a later local write must carry a larger timestamp than every write it now covers
+      hlc.update(newestOf(staging.entries), Math.max(0, clock.physicalMillis()));
+    } catch (ClockDriftException e) {
+      metrics.increment(ConflictMetrics.CLOCK_DRIFT_REFUSALS);
+    }
+    joinStates(staging.entries, staging.applied);
+    if (config.forwards(self) && !applied.equals(before)) {
+      for (Outgoing other : outgoing.values()) {
+        if (!other.site.equals(link.site)) {
+          other.catchUpWanted = true;
+          owedCatchUps.add(other.site);
+        }
+      }
+      // durable, and before the joined states (a crash keeps a prefix of what it was writing), so
+      // that a crash before they are sent does not strand the sites beyond this one
+      out.persist(new SiteRecord.CatchUpsOwed(List.copyOf(owedCatchUps)).toRecord(), true);
+    }
+    List<KeyState.Entry> chunk = new ArrayList<>();
+    long bytes = 0;
+    for (KeyState.Entry entry : staging.entries) {
+      long entryBytes = entry.key().length() + entry.state().sizeBytes();
+      if (!chunk.isEmpty()
+          && (chunk.size() >= SiteRecord.KEY_STATES_PER_RECORD_MAX
+              || bytes + entryBytes > CATCH_UP_PAGE_BYTES_MAX)) {
+        out.persist(new SiteRecord.KeyStates(chunk).toRecord(), true);
+        chunk = new ArrayList<>();
+        bytes = 0;
+      }
+      chunk.add(entry);
+      bytes += entryBytes;
+    }
+    if (!chunk.isEmpty()) {
+      out.persist(new SiteRecord.KeyStates(chunk).toRecord(), true);
+    }
+    out.persist(
+        new SiteRecord.CatchUpJoined(link.site, staging.position, staging.applied).toRecord(),
+        true);
+    link.receivedThrough = Math.max(link.receivedThrough, staging.position);
+    metrics.increment(ConflictMetrics.CATCH_UPS_RECEIVED);
+    metrics.add(ConflictMetrics.CATCH_UP_KEYS_RECEIVED, staging.entries.size());
+    drainBuffer();
+    incoming.values().forEach(this::updateAppliedThrough);
+  }
+
+  /** The newest timestamp among the live versions of {@code entries}. */
+  private static Hlc newestOf(List<KeyState.Entry> entries) {
+    Hlc newest = Hlc.ZERO;
+    for (KeyState.Entry entry : entries) {
+      for (KeyState.Version version : entry.state().live()) {
+        newest = Hlc.max(newest, version.timestamp());
+      }
+    }
+    return newest;
+  }
+
+  /** Joins another site's key states and version vector into this site's. */
+  private void joinStates(List<KeyState.Entry> entries, VersionVector theirs) {
+    for (KeyState.Entry entry : entries) {
+      KeyState mine = keys.getOrDefault(entry.key(), KeyState.EMPTY);
+      keys.put(entry.key(), resolver.merge(entry.key(), mine, entry.state(), metrics));
+    }
+    applied = applied.merge(theirs);
+  }
+
+  private void sendCatchUpAck(
+      Incoming link, long position, VersionVector snapshot, int nextIndex, boolean done) {
+    out.send(
+        new SiteMessage.CatchUpAck(
+            selfNode, config.nodeOf(link.site), 0, position, snapshot, nextIndex, done));
+  }
+
+  // ---- compaction -----------------------------------------------------------------------------
+
+  /**
+   * The records that stand for everything this site has persisted so far, for rewriting its log
+   * file: every key's state, the retained log entries (downstream sites may still need them), then
+   * the {@link SiteRecord.Checkpoint}. Lock records are not included: the caller keeps them as they
+   * are. Call it only with nothing pending in {@link #ready()}, so that the checkpoint covers
+   * exactly what the file holds.
+   */
+  public List<PersistRecord> checkpoint() {
+    Check.state(out.ready().isEmpty(), "site %s checkpoint with output pending", self);
+    List<PersistRecord> records = new ArrayList<>();
+    List<KeyState.Entry> chunk = new ArrayList<>();
+    long bytes = 0;
+    for (Map.Entry<String, KeyState> key : keys.entrySet()) {
+      long entryBytes = key.getKey().length() + key.getValue().sizeBytes();
+      if (!chunk.isEmpty()
+          && (chunk.size() >= SiteRecord.KEY_STATES_PER_RECORD_MAX
+              || bytes + entryBytes > CATCH_UP_PAGE_BYTES_MAX)) {
+        records.add(new SiteRecord.KeyStates(chunk).toRecord());
+        chunk = new ArrayList<>();
+        bytes = 0;
+      }
+      chunk.add(new KeyState.Entry(key.getKey(), key.getValue()));
+      bytes += entryBytes;
+    }
+    if (!chunk.isEmpty()) {
+      records.add(new SiteRecord.KeyStates(chunk).toRecord());
+    }
+    for (LogEntry entry : log) {
+      records.add(new SiteRecord.Retained(entry.change(), entry.path()).toRecord());
+    }
+    TreeMap<String, Long> positions = new TreeMap<>();
+    incoming.values().forEach(link -> positions.put(link.site, link.appliedThrough));
+    records.add(new SiteRecord.Checkpoint(logEnd(), applied, hlc.last(), positions).toRecord());
+    if (!owedCatchUps.isEmpty()) {
+      records.add(new SiteRecord.CatchUpsOwed(List.copyOf(owedCatchUps)).toRecord());
+    }
+    return records;
+  }
+
+  /** Recovery: a checkpoint replaces everything replayed before it. */
+  private void restore(
+      SiteRecord.Checkpoint checkpoint, List<KeyState.Entry> staged, List<LogEntry> retained) {
+    Check.state(
+        retained.size() <= checkpoint.logEnd(),
+        "checkpoint at %s retains %s entries",
+        checkpoint.logEnd(),
+        retained.size());
+    keys.clear();
+    staged.forEach(entry -> keys.put(entry.key(), entry.state()));
+    applied = checkpoint.applied();
+    log.clear();
+    log.addAll(retained);
+    logBase = checkpoint.logEnd() - retained.size();
+    retainedBytes = 0;
+    retained.forEach(entry -> retainedBytes += entry.change().sizeBytes());
+    checkpoint
+        .upstreamPositions()
+        .forEach(
+            (site, position) -> {
+              Incoming link = Check.notNull(incoming.get(site), "upstream");
+              link.appliedThrough = position;
+              link.receivedThrough = position;
+            });
   }
 
   // ---- home site ------------------------------------------------------------------------------
@@ -878,6 +1320,41 @@ public final class SiteReplica implements Replica {
     return log.size();
   }
 
+  /** Approximate change bytes held in memory for downstream sites. */
+  public long retainedBytes() {
+    return retainedBytes;
+  }
+
+  /** The retention bounds of this replica. */
+  public Retention retention() {
+    return retention;
+  }
+
+  /**
+   * Catch-ups under way, by downstream site: {@code sent/acked/total} keys and the position the
+   * snapshot stands for; empty when no link is catching up.
+   */
+  public SortedMap<String, String> catchUpProgress() {
+    TreeMap<String, String> progress = new TreeMap<>();
+    for (Outgoing link : outgoing.values()) {
+      CatchUp catchUp = link.catchUp;
+      if (catchUp != null) {
+        progress.put(
+            link.site,
+            "position="
+                + catchUp.position
+                + ",keys_sent="
+                + catchUp.sentIndex
+                + ",keys_acked="
+                + catchUp.ackedIndex
+                + ",keys="
+                + catchUp.entries.size());
+      }
+    }
+    return progress;
+  }
+
+  /** Changes waiting in the causal buffer. */
   /** Changes waiting in the causal buffer. */
   public int causalBufferSize() {
     return buffer.size();

@@ -31,8 +31,15 @@ final class Sites {
   final List<ClientReply> replies = new ArrayList<>();
   long requestIds;
 
+  final SiteReplica.Retention retention;
+
   Sites(MultiLeaderConfig config) {
+    this(config, SiteReplica.Retention.DEFAULT);
+  }
+
+  Sites(MultiLeaderConfig config, SiteReplica.Retention retention) {
     this.config = config;
+    this.retention = retention;
     for (String site : config.sites()) {
       disks.put(site, new ArrayList<>());
       clocks.put(site, new long[] {1_000_000});
@@ -44,6 +51,14 @@ final class Sites {
     return new Sites(MultiLeaderConfig.of(List.of(sites), topology, resolver));
   }
 
+  /** Replaces {@code site}'s disk by its checkpoint, as a compaction of its log file does. */
+  void compact(String site) {
+    List<PersistRecord> compacted = new ArrayList<>();
+    disks.get(site).stream().filter(SiteRecord::isLockRecord).forEach(compacted::add);
+    compacted.addAll(site(site).checkpoint());
+    disks.put(site, compacted);
+  }
+
   SiteReplica site(String site) {
     return replicas.get(site);
   }
@@ -51,7 +66,8 @@ final class Sites {
   void start(String site) {
     replicas.put(
         site,
-        new SiteReplica(config, site, () -> clocks.get(site)[0], List.copyOf(disks.get(site))));
+        new SiteReplica(
+            config, site, () -> clocks.get(site)[0], List.copyOf(disks.get(site)), retention));
     down.remove(site);
   }
 

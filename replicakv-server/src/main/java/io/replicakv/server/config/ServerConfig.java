@@ -83,6 +83,26 @@ public final class ServerConfig {
               63,
               false,
               "on a site of several nodes: other nodes of the site that must hold a multi-leader keyspace's site-log record before its write is answered (and its change leaves for other sites); fewer answering: writes fail with NOREPLICAS"),
+          Setting.integer(
+              "site-log-retention-changes",
+              100_000,
+              1,
+              100_000_000,
+              false,
+              "multi-leader keyspaces: site-log changes kept in memory for linked sites that have not acknowledged them; a linked site further behind gets a full-state catch-up of the keyspace"),
+          Setting.bytes(
+              "site-log-retention-bytes",
+              "64mb",
+              1024,
+              false,
+              "multi-leader keyspaces: change bytes kept in memory for linked sites, as site-log-retention-changes"),
+          Setting.integer(
+              "site-log-compaction-records",
+              10_000,
+              16,
+              100_000_000,
+              false,
+              "multi-leader keyspaces: a site log file is rewritten as its checkpoint once it grew by this many records (and doubled) since the last rewrite"),
           Setting.string(
               "cluster-id",
               "replicakv",

@@ -42,7 +42,7 @@ public final class LeaderlessRecordLog
 
   private final Path path;
   private final FileChannel channel;
-  private final List<PersistRecord> recovered;
+  private List<PersistRecord> recovered;
   private long writtenSequence;
 
   /** Bytes in the file after the last write (set by the writer, read by the syncer). */
@@ -65,9 +65,14 @@ public final class LeaderlessRecordLog
     }
   }
 
-  /** The records read at open, in order. */
+  /** The records read at open, in order (empty after {@link #forgetRecovered}). */
   public List<PersistRecord> recovered() {
     return recovered;
+  }
+
+  /** Lets the records read at open be collected once the caller has rebuilt its state. */
+  public void forgetRecovered() {
+    recovered = List.of();
   }
 
   /** Appends {@code records}; forces them to the device when {@code sync} is set. */

@@ -760,7 +760,31 @@ public final class SiteCommands {
           .append(s.logChanges())
           .append(",causal_buffered=")
           .append(s.causalBuffered())
+          .append(",retained_changes=")
+          .append(s.retainedChanges())
+          .append(",retained_bytes=")
+          .append(s.retainedBytes())
+          .append(",file_records=")
+          .append(s.fileRecords())
+          .append(",file_bytes=")
+          .append(s.fileBytes())
+          .append(",compactions=")
+          .append(s.compactions())
+          .append(",catch_ups_sent=")
+          .append(counter(s, io.replicakv.core.multi.ConflictMetrics.CATCH_UPS_SENT))
+          .append(",catch_ups_received=")
+          .append(counter(s, io.replicakv.core.multi.ConflictMetrics.CATCH_UPS_RECEIVED))
           .append("\r\n");
+      s.catchUps()
+          .forEach(
+              (to, progress) ->
+                  b.append("multi_catch_up:keyspace=")
+                      .append(s.keyspace())
+                      .append(",to=")
+                      .append(to)
+                      .append(',')
+                      .append(progress)
+                      .append("\r\n"));
       for (LinkLag lag : s.lag().values()) {
         b.append("multi_link:").append(lagLine(s.keyspace(), lag)).append("\r\n");
       }
@@ -778,6 +802,14 @@ public final class SiteCommands {
     }
     b.append("site_items_relayed:").append(keyspaces.itemsRelayed()).append("\r\n");
     return b.toString();
+  }
+
+  /** A core counter of {@code status} by its bare name (the map's keys carry the strategy). */
+  private static long counter(SiteService.Status status, String name) {
+    return status.counters().entrySet().stream()
+        .filter(entry -> entry.getKey().startsWith(name + "{"))
+        .mapToLong(java.util.Map.Entry::getValue)
+        .sum();
   }
 
   static String lagLine(String keyspace, LinkLag lag) {

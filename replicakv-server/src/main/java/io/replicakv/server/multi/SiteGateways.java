@@ -63,10 +63,14 @@ import org.slf4j.LoggerFactory;
  * gateway included, without losing an acknowledged write or a change another site has seen (in
  * general, up to {@code site-acks} nodes while {@code members - site-acks} still answer). Losing
  * two of three stops the keyspace at that site (no election can prove it holds every acknowledged
- * write): writes answer errors until a node returns. Not handled: a promise lost in a restart
- * between a probe and the commit of its record while the deposed gateway still runs; membership
- * changes of the site while a gateway serves (its follower list is fixed when it starts; a new
- * member gets a copy only from the next gateway).
+ * write): writes answer errors until a node returns. A node's promise to a probe is forced to its
+ * {@code <keyspace>.promise} file before it answers ({@link SiteLogCopy}), so a restart between a
+ * probe and the commit of its record does not let the deposed gateway back in.
+ *
+ * <p><b>Membership.</b> A serving gateway's followers are the view's other members: every view that
+ * adds or removes a node of the site updates its shipper ({@link SiteLogShipper#followers}) without
+ * a restart, so a node added to the site receives the site log from its start and can be elected
+ * later; a removed node stops counting toward {@code site-acks}.
  *
  * <p>Thread use: one single-threaded executor ({@code site-roles}) runs every role change, every
  * copy append and the elections; the services run on the node loop.
@@ -98,6 +102,10 @@ final class SiteGateways implements AutoCloseable {
   private final Map<String, SiteLogCopy> copies = new HashMap<>();
   private final Map<String, Long> probedEpoch = new HashMap<>();
   private final Map<String, Long> servingEpoch = new ConcurrentHashMap<>();
+
+  /** The followers each served keyspace's shipper was last given (roles thread only). */
+  private final Map<String, List<String>> servingFollowers = new HashMap<>();
+
   private final Set<String> electing = new HashSet<>();
   private final Map<String, String> copyStates = new ConcurrentHashMap<>();
   private volatile ClusterView latest;
@@ -220,6 +228,8 @@ final class SiteGateways implements AutoCloseable {
       if (mine) {
         if (!Long.valueOf(record.epoch()).equals(servingEpoch.get(name))) {
           becomeGateway(entry, record.epoch(), view);
+        } else {
+          followMembership(name, view);
         }
       } else {
         servingEpoch.remove(name);
@@ -258,8 +268,8 @@ final class SiteGateways implements AutoCloseable {
     }
     copyStates.remove(name);
     SiteLogCopy.writeEpoch(dir.resolve(name + ".epoch"), epoch);
-    List<String> followers =
-        view.members().keySet().stream().filter(id -> !id.equals(self)).sorted().toList();
+    List<String> followers = followersIn(view);
+    servingFollowers.put(name, followers);
     keyspaces.startGateway(
         entry,
         (sites, recovered, loopInput) ->
@@ -283,6 +293,27 @@ final class SiteGateways implements AutoCloseable {
         epoch,
         followers,
         siteAcks);
+  }
+
+  /** A serving gateway's followers become the view's other members (nodes added or removed). */
+  private void followMembership(String name, ClusterView view) {
+    List<String> followers = followersIn(view);
+    if (followers.equals(servingFollowers.get(name))) {
+      return;
+    }
+    SiteService service = keyspaces.service(name);
+    if (service != null) {
+      log.info(
+          "multi-leader keyspace {}: site membership changed; gateway followers now {}",
+          name,
+          followers);
+      service.followers(followers);
+      servingFollowers.put(name, followers);
+    }
+  }
+
+  private List<String> followersIn(ClusterView view) {
+    return view.members().keySet().stream().filter(id -> !id.equals(self)).sorted().toList();
   }
 
   private SiteLogCopy copy(String name) {

@@ -125,6 +125,12 @@ public final class SiteKeyspaces implements AutoCloseable {
 
   private volatile ClusterView latest;
 
+  /** How much of each site log stays in memory for linked sites (settings, or the default). */
+  private volatile io.replicakv.core.multi.SiteReplica.Retention retention =
+      io.replicakv.core.multi.SiteReplica.Retention.DEFAULT;
+
+  private volatile long compactionRecordsMin = SiteService.COMPACTION_RECORDS_MIN;
+
   /** Gateways on a site of several nodes; null when none is configured (tests, one node). */
   private volatile SiteGateways gateways;
 
@@ -191,6 +197,16 @@ public final class SiteKeyspaces implements AutoCloseable {
     if (view != null) {
       gateways.onView(view);
     }
+  }
+
+  /**
+   * Sets the site log retention of keyspaces started from now on ({@code site-log-retention-*}
+   * settings) and how much a site log file grows before it is compacted.
+   */
+  public void retention(
+      io.replicakv.core.multi.SiteReplica.Retention retention, long compactionRecordsMin) {
+    this.retention = retention;
+    this.compactionRecordsMin = compactionRecordsMin;
   }
 
   /** Builds a gateway's shipper once its site list is known. */
@@ -376,7 +392,8 @@ public final class SiteKeyspaces implements AutoCloseable {
         dir.resolve(name + ".log"),
         dir.resolve(name + ".sites"),
         dir.resolve(name + ".snapshot"),
-        dir.resolve(name + ".epoch"));
+        dir.resolve(name + ".epoch"),
+        dir.resolve(name + ".promise"));
   }
 
   private Path droppedFile(String name) {
@@ -449,7 +466,9 @@ public final class SiteKeyspaces implements AutoCloseable {
             (site, frame) -> send(site, TYPE_SITE_MESSAGES, frame),
             shippers == null
                 ? null
-                : (recovered, loopInput) -> shippers.create(siteList, recovered, loopInput));
+                : (recovered, loopInput) -> shippers.create(siteList, recovered, loopInput),
+            retention,
+            compactionRecordsMin);
     services.put(entry.number(), service);
     byName.put(name, service);
     java.util.Set<String> others = ConcurrentHashMap.newKeySet();

@@ -84,6 +84,8 @@ public final class SiteLinkCodec {
   private static final int LOCK_RELEASE_ACK = 7;
   private static final int HOME_WRITE = 8;
   private static final int HOME_WRITE_REPLY = 9;
+  private static final int CATCH_UP_PAGE = 10;
+  private static final int CATCH_UP_ACK = 11;
 
   private SiteLinkCodec() {}
 
@@ -206,6 +208,8 @@ public final class SiteLinkCodec {
           case SiteMessage.LockReleaseAck m -> LOCK_RELEASE_ACK;
           case SiteMessage.HomeWrite m -> HOME_WRITE;
           case SiteMessage.HomeWriteReply m -> HOME_WRITE_REPLY;
+          case SiteMessage.CatchUpPage m -> CATCH_UP_PAGE;
+          case SiteMessage.CatchUpAck m -> CATCH_UP_ACK;
         };
     out.writeByte(type)
         .writeVarInt(message.from())
@@ -243,6 +247,22 @@ public final class SiteLinkCodec {
       case SiteMessage.HomeWriteReply m -> {
         out.writeVarLong(m.tag());
         writeReply(out, m.reply());
+      }
+      case SiteMessage.CatchUpPage m -> {
+        out.writeVarLong(m.position());
+        m.applied().writeTo(out);
+        out.writeVarInt(m.index()).writeVarInt(m.keyCount()).writeVarInt(m.entries().size());
+        for (io.replicakv.core.multi.KeyState.Entry entry : m.entries()) {
+          out.writeString(entry.key());
+          ByteWriter state = new ByteWriter();
+          entry.state().writeTo(state);
+          out.writeBytes(state.toByteArray());
+        }
+      }
+      case SiteMessage.CatchUpAck m -> {
+        out.writeVarLong(m.position());
+        m.applied().writeTo(out);
+        out.writeVarInt(m.nextIndex()).writeBoolean(m.done());
       }
     }
   }
@@ -305,6 +325,33 @@ public final class SiteLinkCodec {
               in.readString(TEXT_BYTES_MAX));
       case HOME_WRITE_REPLY ->
           new SiteMessage.HomeWriteReply(from, to, epoch, in.readVarLong(), readReply(in));
+      case CATCH_UP_PAGE -> {
+        long position = in.readVarLong();
+        VersionVector applied = VersionVector.readFrom(in);
+        int index = in.readVarInt(Integer.MAX_VALUE - 1);
+        int keyCount = in.readVarInt(Integer.MAX_VALUE - 1);
+        int count = in.readCount(SiteMessage.CATCH_UP_KEYS_PER_PAGE_MAX);
+        List<io.replicakv.core.multi.KeyState.Entry> entries = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+          String key = in.readString(KEY_BYTES_MAX);
+          ByteReader state = new ByteReader(in.readBytes(CHANGE_BYTES_MAX));
+          io.replicakv.core.multi.KeyState decoded =
+              io.replicakv.core.multi.KeyState.readFrom(state);
+          state.finish();
+          entries.add(new io.replicakv.core.multi.KeyState.Entry(key, decoded));
+        }
+        yield new SiteMessage.CatchUpPage(
+            from, to, epoch, position, applied, index, keyCount, entries);
+      }
+      case CATCH_UP_ACK ->
+          new SiteMessage.CatchUpAck(
+              from,
+              to,
+              epoch,
+              in.readVarLong(),
+              VersionVector.readFrom(in),
+              in.readVarInt(Integer.MAX_VALUE - 1),
+              in.readBoolean());
       default -> throw new CorruptEncodingException("site link frame: unknown type " + type);
     };
   }

@@ -37,9 +37,12 @@ import java.util.List;
  *
  * <p>{@code acceptedEpoch} is kept in {@code <keyspace>.epoch} (written before the first record of
  * a new epoch), so a restarted copy still skips rather than cuts a same-epoch resend. {@code
- * promisedEpoch} lives in memory (a restarted copy learns it from the metadata view): a promise
- * lost in a restart between an election's probe and the commit of its result, while the deposed
- * gateway still runs, is the one window this does not close.
+ * promisedEpoch} is kept in {@code <keyspace>.promise}, written and forced (temporary file, force,
+ * atomic rename, directory force) before a probe or an append of a higher epoch is answered: a node
+ * restarted between an election's probe and the commit of its result still refuses the deposed
+ * gateway's appends, so the elector's count of promises stays true across restarts (Raft's {@code
+ * currentTerm} is persisted before a vote for the same reason). An unreadable promise file stops
+ * the copy rather than forgetting the promise.
  *
  * <p>Thread use: one thread (the site roles executor) calls every method.
  */
@@ -48,10 +51,16 @@ final class SiteLogCopy implements AutoCloseable {
   private final Path logFile;
   private final Path sitesFile;
   private final Path epochFile;
+  private final Path promiseFile;
   private LeaderlessRecordLog log;
   private long position;
   private long promisedEpoch;
   private long acceptedEpoch = -1;
+
+  /** The highest epoch in the promise file. */
+  private long durablePromise;
+
+  private long promisesWritten;
   private long truncations;
   private long mismatches;
 
@@ -68,8 +77,10 @@ final class SiteLogCopy implements AutoCloseable {
     hashes[0] = SiteLogFrames.EMPTY_HASH;
     extendHashes(log.recovered());
     Check.state(position == log.recovered().size(), "hashed %s records", position);
+    this.promiseFile = logFile.resolveSibling(keyspace + ".promise");
     this.acceptedEpoch = readEpoch(epochFile);
-    this.promisedEpoch = Math.max(promisedEpoch, acceptedEpoch);
+    this.durablePromise = readEpoch(promiseFile);
+    this.promisedEpoch = Math.max(Math.max(promisedEpoch, acceptedEpoch), durablePromise);
   }
 
   /** The epoch whose gateway last appended to the log at {@code file}'s sibling, or -1. */
@@ -96,8 +107,19 @@ final class SiteLogCopy implements AutoCloseable {
       }
       Files.move(
           temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      forceDirectory(file.toAbsolutePath().getParent());
     } catch (IOException e) {
       throw new UncheckedIOException("cannot save the site log epoch " + file, e);
+    }
+  }
+
+  /** Forces a directory's entries (a rename in it) to the device; a no-op where unsupported. */
+  static void forceDirectory(Path directory) throws IOException {
+    try (java.nio.channels.FileChannel channel =
+        java.nio.channels.FileChannel.open(directory, java.nio.file.StandardOpenOption.READ)) {
+      channel.force(true);
+    } catch (UnsupportedOperationException | java.nio.file.AccessDeniedException e) {
+      // some platforms cannot open a directory for force; the rename is still atomic there
     }
   }
 
@@ -119,15 +141,29 @@ final class SiteLogCopy implements AutoCloseable {
     return truncations;
   }
 
-  /** Raises the promised epoch (from the view); never lowers it. */
+  /**
+   * Raises the promised epoch (from the view); never lowers it. The view's record is durable in the
+   * metadata quorum, so this one is not written to the promise file.
+   */
   void promise(long epoch) {
     promisedEpoch = Math.max(promisedEpoch, epoch);
+  }
+
+  /** Promise files written so far (each forced before its answer left). */
+  long promisesWritten() {
+    return promisesWritten;
   }
 
   /** Answers one request of frame type 36 addressed to this copy. */
   byte[] onRequest(SiteLogFrames.Request request) {
     if (request.epoch() < promisedEpoch) {
       return SiteLogFrames.reply(SiteLogFrames.Status.STALE, promisedEpoch, position);
+    }
+    if (request.epoch() > durablePromise) {
+      // durable before the answer leaves: a restart must not let an older gateway back in
+      writeEpoch(promiseFile, request.epoch());
+      durablePromise = request.epoch();
+      promisesWritten++;
     }
     promisedEpoch = request.epoch();
     if (request.kind() == SiteLogFrames.KIND_PROBE) {

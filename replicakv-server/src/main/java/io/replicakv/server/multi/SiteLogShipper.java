@@ -89,6 +89,9 @@ final class SiteLogShipper {
   private final Map<String, Follower> followers = new TreeMap<>();
   private boolean fenced;
   private long framesFailed;
+  private long followersAdded;
+  private boolean started;
+  private long followersRemoved;
 
   SiteLogShipper(
       String keyspace,
@@ -103,11 +106,6 @@ final class SiteLogShipper {
       LongSupplier clock,
       List<PersistRecord> recovered) {
     Check.argument(siteAcks >= 0, "siteAcks %s < 0", siteAcks);
-    Check.argument(
-        siteAcks <= followerIds.size(),
-        "site-acks %s but the site has %s other nodes",
-        siteAcks,
-        followerIds.size());
     this.keyspace = keyspace;
     this.epoch = epoch;
     this.sites = String.join(",", sites);
@@ -120,9 +118,54 @@ final class SiteLogShipper {
     this.records = new ArrayList<>();
     hashes[0] = SiteLogFrames.EMPTY_HASH;
     addRecords(recovered);
-    for (String id : followerIds) {
-      followers.put(id, new Follower(id, records.size()));
+    followers(followerIds);
+    started = true;
+  }
+
+  /** Followers added and removed since this gateway started (membership changes it followed). */
+  long followersAdded() {
+    return followersAdded;
+  }
+
+  long followersRemoved() {
+    return followersRemoved;
+  }
+
+  /**
+   * Follows the site's membership: a node that joined the site becomes a follower (its first
+   * heartbeat finds where its copy ends, usually 0, and the shipper sends it the log from there); a
+   * node removed from the site stops being one, and its answers still in flight are ignored. While
+   * fewer followers than {@code site-acks} remain, nothing more counts as replicated and writes are
+   * refused with NOREPLICAS ({@link #inSyncFollowers()}); {@code site-acks} is never lowered
+   * silently.
+   */
+  void followers(java.util.Collection<String> followerIds) {
+    java.util.Set<String> wanted = new java.util.TreeSet<>(followerIds);
+    for (String id : List.copyOf(followers.keySet())) {
+      if (!wanted.contains(id)) {
+        followers.remove(id);
+        followersRemoved++;
+        log.info(
+            "multi-leader keyspace {}: node {} left the site; no longer a follower", keyspace, id);
+      }
     }
+    for (String id : wanted) {
+      if (!followers.containsKey(id)) {
+        followers.put(id, new Follower(id, records.size()));
+        if (started) {
+          followersAdded++;
+          log.info(
+              "multi-leader keyspace {}: node {} joined the site; it follows the site log",
+              keyspace,
+              id);
+        }
+      }
+    }
+  }
+
+  /** The current followers' member ids. */
+  java.util.Set<String> followerIds() {
+    return java.util.Collections.unmodifiableSet(new java.util.TreeSet<>(followers.keySet()));
   }
 
   long epoch() {
@@ -155,6 +198,9 @@ final class SiteLogShipper {
   long replicatedPosition() {
     if (siteAcks == 0) {
       return records.size();
+    }
+    if (followers.size() < siteAcks) {
+      return -1; // the site shrank below site-acks: no new output is released
     }
     long[] matches = followers.values().stream().mapToLong(f -> f.matchPosition).toArray();
     Arrays.sort(matches);
@@ -229,12 +275,19 @@ final class SiteLogShipper {
             (reply, error) ->
                 loopInput.execute(
                     () -> {
+                      if (!current(follower)) {
+                        return; // removed from the site while the frame was out
+                      }
                       if (error != null || reply.isError()) {
                         onFailure(follower);
                       } else {
                         onReply(follower, SiteLogFrames.decodeReply(reply.payload()));
                       }
                     }));
+  }
+
+  private boolean current(Follower follower) {
+    return followers.get(follower.id) == follower;
   }
 
   private void onFailure(Follower follower) {

@@ -32,6 +32,30 @@ public final class SiteMetrics {
         "bytes",
         "Approximate bytes of the changes a linked site has not acknowledged.");
     lag(b, statuses, "ms", "Age of the oldest change a linked site has not acknowledged.");
+    gauge(
+        b,
+        statuses,
+        "replicakv_site_log_retained_changes",
+        "Site-log changes kept in memory for linked sites (bounded by site-log-retention-changes).",
+        SiteService.Status::retainedChanges);
+    gauge(
+        b,
+        statuses,
+        "replicakv_site_log_retained_bytes",
+        "Approximate change bytes kept in memory for linked sites (site-log-retention-bytes).",
+        SiteService.Status::retainedBytes);
+    gauge(
+        b,
+        statuses,
+        "replicakv_site_log_file_bytes",
+        "Bytes of the keyspace's site log file (compacted as it grows).",
+        SiteService.Status::fileBytes);
+    gauge(
+        b,
+        statuses,
+        "replicakv_site_log_catch_ups_running",
+        "Links of this site being caught up with a full-state catch-up now.",
+        status -> status.catchUps().size());
     TreeMap<String, TreeMap<String, Long>> byCounter = new TreeMap<>();
     statuses.forEach(
         (keyspace, status) ->
@@ -94,5 +118,23 @@ public final class SiteMetrics {
     b.append("# HELP ").append(metric).append(' ').append(help).append('\n');
     b.append("# TYPE ").append(metric).append(" counter\n");
     b.append(metric).append(' ').append(value).append('\n');
+  }
+
+  private static void gauge(
+      StringBuilder b,
+      Map<String, SiteService.Status> statuses,
+      String metric,
+      String help,
+      java.util.function.ToLongFunction<SiteService.Status> value) {
+    b.append("# HELP ").append(metric).append(' ').append(help).append('\n');
+    b.append("# TYPE ").append(metric).append(" gauge\n");
+    statuses.forEach(
+        (keyspace, status) ->
+            b.append(metric)
+                .append("{keyspace=\"")
+                .append(keyspace)
+                .append("\"} ")
+                .append(value.applyAsLong(status))
+                .append('\n'));
   }
 }

@@ -74,6 +74,13 @@ public final class SiteService implements AutoCloseable {
   /** Ticks between two refreshes of {@link #status()}. */
   public static final int STATUS_REFRESH_TICKS = 25;
 
+  /**
+   * A site log file is compacted once it holds this many records more than the compaction before
+   * left, and more than twice that; the file then holds about the keyspace's state plus the
+   * retained log, whatever the number of writes.
+   */
+  public static final long COMPACTION_RECORDS_MIN = 10_000;
+
   /** Client writes waiting for an outcome at once; past it new ones are refused. */
   public static final int IN_FLIGHT_WRITES_MAX = 10_000;
 
@@ -101,7 +108,13 @@ public final class SiteService implements AutoCloseable {
       SortedMap<String, Long> counters,
       long logChanges,
       int causalBuffered,
-      String versionVector) {}
+      String versionVector,
+      long retainedChanges,
+      long retainedBytes,
+      SortedMap<String, String> catchUps,
+      long fileRecords,
+      long fileBytes,
+      long compactions) {}
 
   private final String keyspace;
   private final String strategy;
@@ -110,7 +123,14 @@ public final class SiteService implements AutoCloseable {
   private final int selfIndex;
   private final ScheduledExecutorService loop;
   private final Transport transport;
-  private final io.replicakv.server.leaderless.LeaderlessRecordLog recordLog;
+  private final SiteLogFile recordLog;
+
+  /** Lock-protocol records, kept as they are through compactions (the checkpoint omits them). */
+  private final List<io.replicakv.core.PersistRecord> lockRecords = new ArrayList<>();
+
+  /** Records the file held after the last compaction (or at open). */
+  private long recordsAfterCompaction;
+
   private final SiteReplica replica;
   private final Map<Long, CompletableFuture<Reply>> inFlight = new HashMap<>();
 
@@ -128,6 +148,7 @@ public final class SiteService implements AutoCloseable {
 
   private volatile String writeRefusal;
   private final ScheduledFuture<?> ticker;
+  private final long compactionRecordsMin;
   private long nextRequestId = 1;
   private long ticks;
   private volatile boolean stopped;
@@ -168,22 +189,57 @@ public final class SiteService implements AutoCloseable {
       ScheduledExecutorService loop,
       Transport transport,
       ShipperFactory shippers) {
+    this(
+        keyspace,
+        config,
+        self,
+        clock,
+        logFile,
+        loop,
+        transport,
+        shippers,
+        SiteReplica.Retention.DEFAULT,
+        COMPACTION_RECORDS_MIN);
+  }
+
+  /**
+   * As above, keeping {@code retention} of the site log in memory for linked sites and compacting
+   * the file once it grows by {@code compactionRecordsMin} records (and doubles).
+   */
+  SiteService(
+      String keyspace,
+      MultiLeaderConfig config,
+      String self,
+      PhysicalClock clock,
+      Path logFile,
+      ScheduledExecutorService loop,
+      Transport transport,
+      ShipperFactory shippers,
+      SiteReplica.Retention retention,
+      long compactionRecordsMin) {
     this.keyspace = Check.notNull(keyspace, "keyspace");
+    Check.argument(compactionRecordsMin >= 1, "compaction records %s < 1", compactionRecordsMin);
+    this.compactionRecordsMin = compactionRecordsMin;
     this.sites = config.sites();
     this.strategy = config.resolver().strategy().toString();
     this.self = self;
     this.selfIndex = config.nodeOf(self);
     this.loop = Check.notNull(loop, "loop");
     this.transport = Check.notNull(transport, "transport");
-    this.recordLog = new io.replicakv.server.leaderless.LeaderlessRecordLog(logFile);
+    this.recordLog = new SiteLogFile(logFile);
     this.groupCommit =
         new io.replicakv.server.durable.GroupCommit(
             "site-" + keyspace, recordLog, task -> loop.execute(() -> onLoop(task)));
-    this.replica = new SiteReplica(config, self, clock, recordLog.recovered());
+    this.replica = new SiteReplica(config, self, clock, recordLog.recovered(), retention);
     this.shipper =
         shippers == null
             ? null
             : shippers.create(recordLog.recovered(), task -> loop.execute(() -> onLoop(task)));
+    recordLog.recovered().stream()
+        .filter(io.replicakv.core.multi.SiteRecord::isLockRecord)
+        .forEach(lockRecords::add);
+    recordLog.forgetRecovered();
+    this.recordsAfterCompaction = recordLog.records();
     refreshStatus();
     this.ticker =
         loop.scheduleAtFixedRate(
@@ -306,6 +362,24 @@ public final class SiteService implements AutoCloseable {
     return writeRefusal;
   }
 
+  /**
+   * Gives the gateway's copier the site's current other nodes (a node added to or removed from the
+   * site), on the loop; a no-op on a one-node site.
+   */
+  void followers(java.util.Collection<String> followerIds) {
+    if (shipper == null || stopped) {
+      return;
+    }
+    List<String> ids = List.copyOf(followerIds);
+    loop.execute(
+        () ->
+            onLoop(
+                () -> {
+                  shipper.followers(ids);
+                  refreshWriteRefusal();
+                }));
+  }
+
   /** The gateway's copier, or null on a one-node site; read on the loop. */
   SiteLogShipper shipper() {
     return shipper;
@@ -350,6 +424,7 @@ public final class SiteService implements AutoCloseable {
   private void refreshStatus() {
     TreeMap<String, LinkLag> lag = new TreeMap<>(replica.lag());
     ConflictMetrics metrics = replica.metrics();
+    logCatchUps(metrics);
     status =
         new Status(
             keyspace,
@@ -359,7 +434,51 @@ public final class SiteService implements AutoCloseable {
             new TreeMap<>(metrics.counters()),
             replica.logSize(),
             replica.causalBufferSize(),
-            replica.versionVector().toString());
+            replica.versionVector().toString(),
+            replica.keptLogChanges(),
+            replica.retainedBytes(),
+            replica.catchUpProgress(),
+            recordLog.records(),
+            recordLog.sizeBytes(),
+            recordLog.compactions());
+  }
+
+  /** Catch-up counters at the last status refresh: started, sent, received. */
+  private final long[] catchUpsLogged = new long[3];
+
+  /**
+   * Says in the log when links start or finish full-state catch-ups, and why (LESSONS.md 8: a site
+   * that cannot catch up from the log must be visible, not silently resynced).
+   */
+  private void logCatchUps(ConflictMetrics metrics) {
+    long started = metrics.get(ConflictMetrics.CATCH_UPS_STARTED);
+    long sent = metrics.get(ConflictMetrics.CATCH_UPS_SENT);
+    long received = metrics.get(ConflictMetrics.CATCH_UPS_RECEIVED);
+    if (started > catchUpsLogged[0]) {
+      log.warn(
+          "multi-leader keyspace {}: {} link(s) fell behind the {} changes retained in memory"
+              + " (site-log-retention-*); sending full-state catch-ups: {}",
+          keyspace,
+          started - catchUpsLogged[0],
+          replica.retention().changesMax(),
+          replica.catchUpProgress());
+    }
+    if (sent > catchUpsLogged[1]) {
+      log.info(
+          "multi-leader keyspace {}: {} catch-up(s) joined by their downstream site; the links"
+              + " stream from the log again",
+          keyspace,
+          sent - catchUpsLogged[1]);
+    }
+    if (received > catchUpsLogged[2]) {
+      log.info(
+          "multi-leader keyspace {}: joined {} catch-up(s) from linked sites",
+          keyspace,
+          received - catchUpsLogged[2]);
+    }
+    catchUpsLogged[0] = started;
+    catchUpsLogged[1] = sent;
+    catchUpsLogged[2] = received;
   }
 
   private void onLoop(Runnable input) {
@@ -370,6 +489,7 @@ public final class SiteService implements AutoCloseable {
       input.run();
       pump();
       releaseReplicated();
+      maybeCompact();
     } catch (RuntimeException e) {
       log.error("multi-leader keyspace {}: site service stops", keyspace, e);
       stop(e);
@@ -379,6 +499,9 @@ public final class SiteService implements AutoCloseable {
   private void pump() {
     Ready ready = replica.ready();
     long sequence = recordLog.write(ready.records());
+    ready.records().stream()
+        .filter(io.replicakv.core.multi.SiteRecord::isLockRecord)
+        .forEach(lockRecords::add);
     if (shipper != null && !ready.records().isEmpty()) {
       shipper.onWritten(ready.records());
     }
@@ -429,6 +552,35 @@ public final class SiteService implements AutoCloseable {
     }
   }
 
+  /**
+   * Rewrites the site log as the replica's checkpoint (plus the lock records) once it has grown
+   * past {@link #compactionRecordsMin} records since the last compaction and doubled. Runs right
+   * after a pump, when everything the replica produced is in the file, so the checkpoint stands for
+   * exactly the file's records. Not on a gateway of a site of several nodes: its followers copy the
+   * file record by record at the same positions, which a rewrite would shift (not built yet).
+   */
+  private void maybeCompact() {
+    long grown = recordLog.records() - recordsAfterCompaction;
+    if (shipper != null || grown < compactionRecordsMin || grown < recordsAfterCompaction) {
+      return;
+    }
+    long before = recordLog.records();
+    long bytesBefore = recordLog.sizeBytes();
+    List<io.replicakv.core.PersistRecord> replacement = new ArrayList<>(lockRecords);
+    replacement.addAll(replica.checkpoint());
+    recordLog.compact(replacement);
+    recordsAfterCompaction = recordLog.records();
+    log.info(
+        "multi-leader keyspace {}: site log compacted from {} records ({} bytes) to {} ({} bytes);"
+            + " {} changes retained for linked sites",
+        keyspace,
+        before,
+        bytesBefore,
+        recordsAfterCompaction,
+        recordLog.sizeBytes(),
+        replica.keptLogChanges());
+  }
+
   /** Runs, in order, every held output whose records {@code site-acks} other nodes hold. */
   private void releaseReplicated() {
     if (shipper == null) {
@@ -452,6 +604,16 @@ public final class SiteService implements AutoCloseable {
     }
   }
 
+  /** Records in the site log file now; read on the loop. */
+  long fileRecords() {
+    return recordLog.records();
+  }
+
+  /** Compactions of the site log file since this service started; read on the loop. */
+  long compactions() {
+    return recordLog.compactions();
+  }
+
   /** Forces of the site log so far (each covers every write before it); read on the loop. */
   long forces() {
     return groupCommit.forces();
@@ -459,6 +621,11 @@ public final class SiteService implements AutoCloseable {
 
   private static long changeBytes(SiteMessage message) {
     long bytes = 64;
+    if (message instanceof SiteMessage.CatchUpPage page) {
+      for (io.replicakv.core.multi.KeyState.Entry entry : page.entries()) {
+        bytes += 4L * entry.key().length() + entry.state().sizeBytes();
+      }
+    }
     if (message instanceof SiteMessage.Changes changes) {
       for (SiteMessage.Entry entry : changes.entries()) {
         bytes += entry.change().sizeBytes() + 16L * entry.path().size();

@@ -11,6 +11,7 @@ import io.replicakv.core.msg.Lsn;
 import io.replicakv.core.msg.Reply;
 import io.replicakv.core.msg.SiteMessage;
 import io.replicakv.core.multi.Change;
+import io.replicakv.core.multi.KeyState;
 import io.replicakv.core.multi.Mutation;
 import io.replicakv.core.util.CorruptEncodingException;
 import java.util.Arrays;
@@ -137,7 +138,40 @@ class SiteLinkCodecTest {
         item(new SiteMessage.HomeWriteReply(2, 1, 0, 17, new Reply.Written(new Lsn(2, 5)))),
         item(new SiteMessage.HomeWriteReply(2, 1, 0, 18, new Reply.Values(List.of("x", "y")))),
         item(new SiteMessage.HomeWriteReply(2, 1, 0, 19, new Reply.Rejected("no"))),
-        item(new SiteMessage.HomeWriteReply(2, 1, 0, 20, new Reply.Uncertain("maybe"))));
+        item(new SiteMessage.HomeWriteReply(2, 1, 0, 20, new Reply.Uncertain("maybe"))),
+        item(
+            new SiteMessage.CatchUpPage(
+                0,
+                1,
+                0,
+                42,
+                VersionVector.of(Map.of("a", 2L, "b", 1L)),
+                3,
+                6,
+                List.of(
+                    new KeyState.Entry(
+                        "k",
+                        new KeyState(
+                            VersionVector.of(Map.of("a", 2L, "b", 1L)),
+                            List.of(
+                                new KeyState.Version(
+                                    new Dot("a", 2), new Hlc(1_001, 3), new Mutation.Delete(), 4),
+                                new KeyState.Version(
+                                    new Dot("b", 1),
+                                    new Hlc(1_000, 0),
+                                    new Mutation.Assign("v"))))),
+                    new KeyState.Entry(
+                        "n",
+                        new KeyState(
+                            one,
+                            List.of(
+                                new KeyState.Version(
+                                    new Dot("a", 1),
+                                    new Hlc(1_002, 0),
+                                    new Mutation.CrdtState(PNCounter.EMPTY.add("a", 5)))))),
+                    new KeyState.Entry("never", KeyState.EMPTY)))),
+        item(new SiteMessage.CatchUpPage(1, 0, 0, 0, VersionVector.EMPTY, 0, 0, List.of())),
+        item(new SiteMessage.CatchUpAck(1, 0, 0, 42, one, 6, true)));
   }
 
   private static SiteLinkCodec.Item item(SiteMessage message) {

@@ -89,6 +89,44 @@ class SiteLogCopyTest {
   }
 
   @Test
+  void aPromiseGivenToAProbeSurvivesARestartBeforeTheElectionCommits() throws Exception {
+    try (SiteLogCopy copy = open()) {
+      copy.onRequest(append(1, 0, records("e1-", 0, 2)));
+      SiteLogFrames.Reply probed =
+          answer(copy.onRequest(SiteLogFrames.decodeRequest(SiteLogFrames.probe("ks", 2))));
+      assertThat(probed.status()).isEqualTo(SiteLogFrames.Status.OK);
+      // epoch 1's first append and epoch 2's probe each raised the durable promise
+      assertThat(copy.promisesWritten()).isEqualTo(2);
+      // a repeated probe of the same epoch does not write again
+      copy.onRequest(SiteLogFrames.decodeRequest(SiteLogFrames.probe("ks", 2)));
+      assertThat(copy.promisesWritten()).isEqualTo(2);
+    }
+    assertThat(Files.readString(dir.resolve("ks.promise")).trim()).isEqualTo("2");
+    // the node restarts before the election's record is committed: no view tells it epoch 2,
+    // yet epoch 1's gateway, still running, must not get an acknowledgement from it
+    try (SiteLogCopy restarted = open()) {
+      assertThat(restarted.promisedEpoch()).isEqualTo(2);
+      SiteLogFrames.Reply stale = answer(restarted.onRequest(append(1, 2, records("e1-", 2, 1))));
+      assertThat(stale).isEqualTo(new SiteLogFrames.Reply(SiteLogFrames.Status.STALE, 2, 2));
+      SiteLogFrames.Reply olderProbe =
+          answer(restarted.onRequest(SiteLogFrames.decodeRequest(SiteLogFrames.probe("ks", 1))));
+      assertThat(olderProbe.status()).isEqualTo(SiteLogFrames.Status.STALE);
+      // the epoch it promised still gets through
+      SiteLogFrames.Reply next = answer(restarted.onRequest(append(2, 2, records("e1-", 2, 1))));
+      assertThat(next).isEqualTo(new SiteLogFrames.Reply(SiteLogFrames.Status.OK, 2, 3));
+    }
+    assertThat(onDisk()).containsExactly("e1-0", "e1-1", "e1-2");
+  }
+
+  @Test
+  void anUnreadablePromiseFileStopsTheCopyInsteadOfForgettingThePromise() throws Exception {
+    Files.writeString(dir.resolve("ks.promise"), "not a number\n");
+    org.assertj.core.api.Assertions.assertThatThrownBy(this::open)
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("ks.promise");
+  }
+
+  @Test
   void aNewerGatewayCutsTheTailItNeverHadAndTheCutSurvivesReopening() {
     try (SiteLogCopy copy = open()) {
       copy.onRequest(append(1, 0, records("e1-", 0, 5)));

@@ -109,6 +109,25 @@ class SiteLogShipperTest {
         List.of());
   }
 
+  private SiteLogShipper shipperOf(List<String> followers, int siteAcks) {
+    client = new PeerClient(group, PeerClientOptions.defaults());
+    return new SiteLogShipper(
+        "ks",
+        1,
+        List.of("a", "b"),
+        followers,
+        siteAcks,
+        60_000,
+        client,
+        id -> {
+          PeerServer server = servers.get(id);
+          return server == null ? null : new PeerRoutes.Address("127.0.0.1", server.port());
+        },
+        loop,
+        System::currentTimeMillis,
+        List.of());
+  }
+
   private static List<PersistRecord> records(int from, int count) {
     List<PersistRecord> out = new ArrayList<>();
     for (int i = from; i < from + count; i++) {
@@ -209,5 +228,66 @@ class SiteLogShipperTest {
     assertThat(onLoop(shipper::replicatedPosition))
         .as("site-acks 2: the record n2 refused is not replicated")
         .isEqualTo(3L);
+  }
+
+  @Test
+  void aNodeAddedToTheSiteGetsTheWholeLogAndARemovedOneStopsCounting() throws Exception {
+    startCopy("n2");
+    startCopy("n3");
+    SiteLogShipper shipper = shipperOf(List.of("n2"), 1);
+    onLoop(
+        () -> {
+          shipper.onWritten(records(0, 1200)); // more than one frame
+          return null;
+        });
+    await("n2 holds all 1200")
+        .atMost(DEADLINE)
+        .until(() -> onLoop(shipper::replicatedPosition) == 1200L);
+    assertThat(copies.get("n3").position()).as("n3 is not a member yet").isZero();
+
+    // n3 joins the site: the gateway follows it without a restart and sends it the whole log
+    onLoop(
+        () -> {
+          shipper.followers(List.of("n2", "n3"));
+          shipper.onWritten(records(1200, 10));
+          return null;
+        });
+    assertThat(onLoop(shipper::followerIds)).containsExactly("n2", "n3");
+    await("n3 caught up from position 0")
+        .atMost(DEADLINE)
+        .until(
+            () ->
+                onLoop(
+                        () -> {
+                          shipper.ship();
+                          return shipper.followerLag().get("n3");
+                        })
+                    == 0L);
+    assertThat(onDisk("n3")).isEqualTo(onDisk("n2")).hasSize(1210).startsWith("r0", "r1");
+    assertThat(onLoop(shipper::followersAdded)).isEqualTo(1);
+
+    // n2 leaves the site: n3 alone carries site-acks 1, and n2 gets nothing more
+    onLoop(
+        () -> {
+          shipper.followers(List.of("n3"));
+          shipper.onWritten(records(1210, 5));
+          return null;
+        });
+    await("n3 holds the writes made after n2 left")
+        .atMost(DEADLINE)
+        .until(() -> onLoop(shipper::replicatedPosition) == 1215L);
+    assertThat(onLoop(shipper::followerLag)).containsOnlyKeys("n3");
+    assertThat(onLoop(shipper::followersRemoved)).isEqualTo(1);
+    assertThat(copies.get("n2").position()).isEqualTo(1210L);
+
+    // the last follower leaves: below site-acks nothing new counts as replicated
+    onLoop(
+        () -> {
+          shipper.followers(List.of());
+          shipper.onWritten(records(1215, 1));
+          return null;
+        });
+    assertThat(onLoop(shipper::replicatedPosition)).isEqualTo(-1L);
+    assertThat(onLoop(shipper::inSyncFollowers)).isZero();
   }
 }
