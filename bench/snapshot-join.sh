@@ -71,7 +71,7 @@ for word in "${cmd[@]}"; do
   esac
 done
 new+=("--set=join=127.0.0.1:$base")
-(cd "$work" && "${new[@]}" >"$work/.replicakv/node-4/server.log" 2>&1) &
+(cd "$work" && exec "${new[@]}" >"$work/.replicakv/node-4/server.log" 2>&1) &
 joiner_pid=$!
 for _ in $(seq 1 600); do
   redis-cli -p $((base + 3)) PING 2>/dev/null | grep -q PONG && break
@@ -87,7 +87,13 @@ name=snapshot_bytes_sent; bytes_before=$(sum_counter "${nodes[@]}")
 installs_before=$(counter $((base + 3)) snapshot_installs || echo 0)
 
 commit_start=$(date +%s.%N)
-redis-cli -p "$base" CLUSTER COMMIT JOIN node-4 >/dev/null
+# the first node may not list node-4 yet (its registration is still reaching it): retry until OK
+for _ in $(seq 1 300); do
+  answer=$(redis-cli -p "$base" CLUSTER COMMIT JOIN node-4 2>&1 || true)
+  [ "$answer" = OK ] && break
+  sleep 0.2
+done
+[ "$answer" = OK ] || { echo "CLUSTER COMMIT JOIN node-4 refused: $answer" >&2; exit 1; }
 last_change=$commit_start; last_installs=-1; settled=0
 for _ in $(seq 1 3000); do
   installs=$(counter $((base + 3)) snapshot_installs || echo 0)
