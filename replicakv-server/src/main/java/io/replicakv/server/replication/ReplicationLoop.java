@@ -569,6 +569,21 @@ public final class ReplicationLoop implements AutoCloseable {
             });
   }
 
+  /** The key a single-key mutation changes (a batch's keys share one group), or null. */
+  private static byte[] keyOf(Mutation mutation) {
+    return switch (mutation) {
+      case Mutation.StringSet m -> m.key();
+      case Mutation.Delete m -> m.key();
+      case Mutation.Expire m -> m.key();
+      case Mutation.HashSet m -> m.key();
+      case Mutation.HashDelete m -> m.key();
+      case Mutation.SetAdd m -> m.key();
+      case Mutation.SetRemove m -> m.key();
+      case Mutation.Rename m -> m.from();
+      default -> null;
+    };
+  }
+
   private static String keyText(Mutation mutation) {
     byte[] key =
         switch (mutation) {
@@ -1252,18 +1267,22 @@ public final class ReplicationLoop implements AutoCloseable {
   private record SealedGroup(BitSet slots, io.replicakv.core.msg.Lsn lastLsn) {}
 
   /**
-   * Makes the storage of every group that the new view re-forms or takes away hold the group's
-   * whole log here, not only its committed part: a follower applies an entry only once it hears
-   * that it committed, so at a view change its log can hold entries that were acknowledged to a
-   * client (a leader counted this follower's copy) and are not in its storage yet. The group is
-   * about to lose its log (re-formed) and its leader, so nobody would tell it they committed; a
-   * holder that then led the re-formed group would lack them. Applying the whole log is what a new
-   * leader of the same group would do by committing its own epoch; an uncommitted tail that another
-   * holder lacks or has differently is settled by the re-formed group's election, which elects the
-   * holder whose sealed log is furthest on ({@link GroupLogFiles#formationPoint}); the others get a
-   * partition snapshot from it. Entries of epochs this node led were applied when it ran them.
+   * Makes the storage of every group that the new view re-forms or takes away (and, for a group
+   * that keeps its replicas but gives slots to a new group, of those slots) hold the group's whole
+   * log here, not only its committed part: a follower applies an entry only once it hears that it
+   * committed, so at a view change its log can hold entries that were acknowledged to a client (a
+   * leader counted this follower's copy) and are not in its storage yet. The group is about to lose
+   * its log (re-formed) and its leader, so nobody would tell it they committed; a holder that then
+   * led the re-formed group would lack them. Applying the whole log is what a new leader of the
+   * same group would do by committing its own epoch; an uncommitted tail that another holder lacks
+   * or has differently is settled by the re-formed group's election, which elects the holder whose
+   * sealed log is furthest on ({@link GroupLogFiles#formationPoint}); the others get a partition
+   * snapshot from it. Entries of epochs this node led were applied when it ran them.
    */
   private void sealFormerGroups(Map<Integer, ReplicaGroups> next) {
+    for (Hosted h : hosted.values()) {
+      h.sealedAt = null;
+    }
     for (Hosted h : hosted.values()) {
       ReplicaGroups keyspaceGroups = next.get(h.group.keyspace());
       ReplicaGroups.Group group =
@@ -1271,8 +1290,18 @@ public final class ReplicationLoop implements AutoCloseable {
       SingleLeaderConfig config =
           group == null || !group.replicas().contains(selfId) ? null : configOf(group);
       boolean resumed = config != null && h.config.equals(config) && !gainsSlots(h, group);
-      if (resumed || snapshots.receiving(h.group.keyspace(), h.group.id())) {
+      if (snapshots.receiving(h.group.keyspace(), h.group.id())) {
         continue;
+      }
+      // A resumed group that gives slots away (a join splits its range) seals only the entries of
+      // the slots that leave it: the group goes on and applies the rest when they commit.
+      BitSet leaving = null;
+      if (resumed) {
+        leaving = (BitSet) h.group.slots().clone();
+        leaving.andNot(group.slots());
+        if (leaving.isEmpty()) {
+          continue;
+        }
       }
       pump(h);
       long applied = 0;
@@ -1282,7 +1311,14 @@ public final class ReplicationLoop implements AutoCloseable {
         SingleLeaderMessage.Entry entry = h.replica.entryAt(offset);
         if (entry.operation() instanceof Operation.Write write
             && !h.appliedAheadEpochs.contains(entry.epoch())) {
-          engine.apply(MutationCodec.decode(write.payload()));
+          Mutation mutation = MutationCodec.decode(write.payload());
+          byte[] key = keyOf(mutation);
+          if (leaving != null
+              && key != null
+              && !leaving.get(io.replicakv.core.ring.Slots.slot(key))) {
+            continue;
+          }
+          engine.apply(mutation);
           applied++;
         }
       }

@@ -22,7 +22,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class RatisMetadataStoreTest {
-  private static final long REQUEST_TIMEOUT_MILLIS = 2_000;
+  /**
+   * Long enough for a lost leader to be noticed and replaced (election timeout 1-2 s, so up to
+   * about 4 s): the proposal right after a voter is closed must commit through the new leader.
+   */
+  private static final long REQUEST_TIMEOUT_MILLIS = 6_000;
+
   private static final Duration WAIT = Duration.ofSeconds(15);
 
   @TempDir Path directory;
