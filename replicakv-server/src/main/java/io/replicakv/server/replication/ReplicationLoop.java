@@ -585,19 +585,10 @@ public final class ReplicationLoop implements AutoCloseable {
   }
 
   private static String keyText(Mutation mutation) {
-    byte[] key =
-        switch (mutation) {
-          case Mutation.StringSet m -> m.key();
-          case Mutation.Delete m -> m.key();
-          case Mutation.Expire m -> m.key();
-          case Mutation.HashSet m -> m.key();
-          case Mutation.HashDelete m -> m.key();
-          case Mutation.SetAdd m -> m.key();
-          case Mutation.SetRemove m -> m.key();
-          case Mutation.Rename m -> m.from();
-          case Mutation.Batch m -> new byte[0];
-          default -> new byte[0];
-        };
+    byte[] key = keyOf(mutation);
+    if (key == null) {
+      key = new byte[0];
+    }
     int length = Math.min(key.length, Operation.KEY_CHARS_MAX);
     return new String(key, 0, length, StandardCharsets.ISO_8859_1);
   }
